@@ -1,0 +1,159 @@
+// Command pail is a complete Internet mail system in one binary: `pail
+// serve` runs the SMTP server and the other services, and the admin
+// commands (user, alias, export, import) manage the same data directory
+// whether or not the server is running.
+//
+// Usage:
+//
+//	pail [-c FILE] COMMAND [ARGS]
+//
+// See `pail help` and the README for the commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"pail/internal/config"
+	"pail/internal/store"
+)
+
+const usage = `usage: pail [-c FILE] COMMAND [ARGS]
+
+Commands:
+  serve                               run the server
+  user add ADDR [--password-stdin] [--admin]
+  user list
+  user delete ADDR
+  user passwd ADDR [--password-stdin]
+  alias add ALIAS TARGET...
+  alias list
+  alias delete ALIAS [TARGET...]
+  export ADDR [--folder NAME]         write a mailbox as mbox to stdout
+  import ADDR FILE [--folder NAME]    add the messages of an mbox file
+
+Every command takes -c FILE (or --config FILE, or $PAIL_CONFIG) to name the
+TOML configuration; without one the built-in defaults are used.
+`
+
+// env is what a command runs with.
+type env struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+	config string // config file path, "" for defaults
+}
+
+func main() {
+	e := &env{ctx: context.Background(), stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, config: os.Getenv("PAIL_CONFIG")}
+	if err := run(e, os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "pail:", err)
+		os.Exit(1)
+	}
+}
+
+// commands maps a command path to its handler.
+var commands = map[string]func(e *env, args []string) error{
+	"serve":        cmdServe,
+	"user add":     cmdUserAdd,
+	"user list":    cmdUserList,
+	"user delete":  cmdUserDelete,
+	"user passwd":  cmdUserPasswd,
+	"alias add":    cmdAliasAdd,
+	"alias list":   cmdAliasList,
+	"alias delete": cmdAliasDelete,
+	"export":       cmdExport,
+	"import":       cmdImport,
+}
+
+func run(e *env, args []string) error {
+	// Global flags before the command.
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		switch {
+		case args[0] == "-c" || args[0] == "--config" || args[0] == "-config":
+			if len(args) < 2 {
+				return errors.New("-c needs a file name")
+			}
+			e.config, args = args[1], args[2:]
+		case strings.HasPrefix(args[0], "-c=") || strings.HasPrefix(args[0], "--config="):
+			e.config = args[0][strings.IndexByte(args[0], '=')+1:]
+			args = args[1:]
+		case args[0] == "-h" || args[0] == "--help" || args[0] == "-help":
+			fmt.Fprint(e.stdout, usage)
+			return nil
+		default:
+			return fmt.Errorf("unknown flag %s\n%s", args[0], usage)
+		}
+	}
+	if len(args) == 0 || args[0] == "help" {
+		fmt.Fprint(e.stdout, usage)
+		return nil
+	}
+	name := args[0]
+	rest := args[1:]
+	if _, ok := commands[name]; !ok && len(rest) > 0 {
+		name, rest = args[0]+" "+args[1], args[2:]
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		return fmt.Errorf("unknown command %q\n%s", strings.Join(args[:min(2, len(args))], " "), usage)
+	}
+	return cmd(e, rest)
+}
+
+// parseFlags parses fs from args, allowing flags and positional arguments
+// in any order, and returns the positional ones. Every command gets -c.
+func (e *env) parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(e.stderr)
+	fs.StringVar(&e.config, "c", e.config, "configuration `file`")
+	fs.StringVar(&e.config, "config", e.config, "configuration `file`")
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func (e *env) loadConfig() (*config.Config, error) {
+	return config.Load(e.config)
+}
+
+// openStore loads the config and opens its store.
+func (e *env) openStore() (*config.Config, *store.Store, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Open(e.ctx, cfg.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
+}
+
+// wantArgs checks the number of positional arguments.
+func wantArgs(args []string, min, max int, form string) error {
+	if len(args) < min || (max >= 0 && len(args) > max) {
+		return fmt.Errorf("usage: pail %s", form)
+	}
+	return nil
+}

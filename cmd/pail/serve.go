@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"pail/internal/server"
+)
+
+// shutdownGrace is how long sessions mid-transaction get to finish after
+// SIGTERM or SIGINT.
+const shutdownGrace = 30 * time.Second
+
+func cmdServe(e *env, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	pos, err := e.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 0, 0, "serve [-c FILE]"); err != nil {
+		return err
+	}
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.Log.Level))
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+
+	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	srv, err := server.New(ctx, cfg, server.Options{Log: log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stderr, "pail: serving %v as %s, data in %s\n", cfg.Domains, cfg.Hostname, cfg.DataDir)
+	srv.Start(e.stderr)
+	var runErr error
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(e.stderr, "pail: shutting down")
+	case runErr = <-srv.Errors():
+		fmt.Fprintln(e.stderr, "pail:", runErr)
+	}
+	stop()
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		fmt.Fprintln(os.Stderr, "pail: shutdown:", err)
+	}
+	fmt.Fprintln(e.stderr, "pail: stopped")
+	return runErr
+}

@@ -1,0 +1,346 @@
+// Package config owns pail's configuration: the TOML file format, the built-in
+// defaults that let `pail serve` run with no file at all, and validation that
+// names the offending key when a value is wrong.
+//
+// The keys documented in DESIGN.md's "Configuration contract" are a contract
+// with outside scripts; keys may be added but never renamed.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Default listen addresses: unprivileged ports so a fresh checkout runs as
+// any user (DESIGN.md, "Configuration contract").
+const (
+	DefaultSMTP        = "127.0.0.1:2525"
+	DefaultSubmission  = "127.0.0.1:2587"
+	DefaultSubmissions = "127.0.0.1:2465"
+	DefaultPOP3        = "127.0.0.1:2110"
+	DefaultPOP3S       = "127.0.0.1:2995"
+	DefaultIMAP        = "127.0.0.1:2143"
+	DefaultIMAPS       = "127.0.0.1:2993"
+	DefaultHTTP        = "127.0.0.1:8080"
+)
+
+// Config is the whole configuration of one pail instance.
+type Config struct {
+	// Hostname is the name in SMTP greetings and Received headers.
+	Hostname string `toml:"hostname"`
+	// Domains are the mail domains delivered locally (lower case).
+	Domains []string `toml:"domains"`
+	// DataDir holds the database, message files, spool and certificates.
+	DataDir string `toml:"data_dir"`
+	// Postmaster is the account that receives mail for postmaster@ every
+	// local domain; empty means the first admin account.
+	Postmaster string `toml:"postmaster"`
+
+	Listen   Listen   `toml:"listen"`
+	TLS      TLS      `toml:"tls"`
+	Limits   Limits   `toml:"limits"`
+	Outbound Outbound `toml:"outbound"`
+	Log      Log      `toml:"log"`
+}
+
+// Listen lists the services that run and their addresses. When the [listen]
+// table is present in the file, exactly the services named there run; an
+// empty address means the service is off.
+type Listen struct {
+	SMTP        string `toml:"smtp"`
+	Submission  string `toml:"submission"`
+	Submissions string `toml:"submissions"`
+	POP3        string `toml:"pop3"`
+	POP3S       string `toml:"pop3s"`
+	IMAP        string `toml:"imap"`
+	IMAPS       string `toml:"imaps"`
+	HTTP        string `toml:"http"`
+}
+
+// TLS names the certificate files. Both empty means a self-signed
+// certificate kept in the data directory.
+type TLS struct {
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// Limits bounds what one client can make the server do.
+type Limits struct {
+	// MaxMessageBytes is the largest message accepted (SIZE, RFC 1870).
+	MaxMessageBytes int64 `toml:"max_message_bytes"`
+	// MaxRecipients is the most RCPT commands accepted per transaction.
+	MaxRecipients int `toml:"max_recipients"`
+	// MaxConnections caps concurrent connections per service.
+	MaxConnections int `toml:"max_connections"`
+	// MaxConnectionsPerIP caps concurrent connections from one address.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	// CommandTimeout is how long a session may stay silent between
+	// commands before it is closed (RFC 5321 §4.5.3.2.7: at least 5 minutes).
+	CommandTimeout Duration `toml:"command_timeout"`
+	// DataTimeout bounds the wait for each block of message data
+	// (RFC 5321 §4.5.3.2.6: 3 minutes per block).
+	DataTimeout Duration `toml:"data_timeout"`
+	// GreetDelay, when set, holds the SMTP greeting back this long on the
+	// MX port; a client that talks before it is rejected as a pre-greeting
+	// talker (a common sign of spam software).
+	GreetDelay Duration `toml:"greet_delay"`
+}
+
+// Outbound configures delivery to other servers.
+type Outbound struct {
+	// Smarthost ("host:port") relays all outgoing mail through one server.
+	Smarthost string `toml:"smarthost"`
+	// SmarthostUsername and SmarthostPassword authenticate to the smarthost.
+	SmarthostUsername string `toml:"smarthost_username"`
+	SmarthostPassword string `toml:"smarthost_password"`
+	// Resolver ("host:port") is the DNS server for MX lookups; empty means
+	// the system's resolver.
+	Resolver string `toml:"resolver"`
+	// Routes maps a domain to a static next hop ("host:port").
+	Routes map[string]string `toml:"routes"`
+	// QueueLifetime is how long a message is retried before it bounces.
+	QueueLifetime Duration `toml:"queue_lifetime"`
+}
+
+// Log configures the logs.
+type Log struct {
+	// Level is the debug log level: debug, info, warn or error.
+	Level string `toml:"level"`
+	// MailFile receives the mail log, one line per mail event; empty means
+	// standard error.
+	MailFile string `toml:"mail_file"`
+}
+
+// Duration is a time.Duration written in TOML as a string like "5m".
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration as a Go duration string.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the built-in configuration used when no file is given.
+func Default() *Config {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return &Config{
+		Hostname: host,
+		Domains:  []string{"localhost"},
+		DataDir:  "pail-data",
+		Listen: Listen{
+			SMTP:        DefaultSMTP,
+			Submission:  DefaultSubmission,
+			Submissions: DefaultSubmissions,
+			POP3:        DefaultPOP3,
+			POP3S:       DefaultPOP3S,
+			IMAP:        DefaultIMAP,
+			IMAPS:       DefaultIMAPS,
+			HTTP:        DefaultHTTP,
+		},
+		Limits: Limits{
+			MaxMessageBytes:     25 << 20,
+			MaxRecipients:       100,
+			MaxConnections:      1000,
+			MaxConnectionsPerIP: 50,
+			CommandTimeout:      Duration{5 * time.Minute},
+			DataTimeout:         Duration{3 * time.Minute},
+		},
+		Outbound: Outbound{QueueLifetime: Duration{5 * 24 * time.Hour}},
+		Log:      Log{Level: "info"},
+	}
+}
+
+// Load reads the TOML file at path over the defaults and validates the
+// result. An empty path returns the validated defaults.
+func Load(path string) (*Config, error) {
+	cfg := Default()
+	if path == "" {
+		return cfg, cfg.Validate()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.parse(string(data)); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// parse decodes TOML text over cfg, rejecting unknown keys.
+func (cfg *Config) parse(text string) error {
+	listenDefaults := cfg.Listen
+	cfg.Listen = Listen{}
+	md, err := toml.Decode(text, cfg)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return fmt.Errorf("%s", perr.ErrorWithPosition())
+		}
+		return err
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("unknown key %q", strings.Join(keys, `", "`))
+	}
+	if !md.IsDefined("listen") {
+		cfg.Listen = listenDefaults
+	}
+	return nil
+}
+
+// Validate checks every value and normalises domains to lower case. The
+// error names the offending key.
+func (cfg *Config) Validate() error {
+	if cfg.Hostname == "" {
+		return errors.New("hostname: must not be empty")
+	}
+	if !validDomain(cfg.Hostname) {
+		return fmt.Errorf("hostname: %q is not a valid host name", cfg.Hostname)
+	}
+	if len(cfg.Domains) == 0 {
+		return errors.New("domains: at least one domain is required")
+	}
+	for i, d := range cfg.Domains {
+		d = strings.ToLower(strings.TrimSuffix(d, "."))
+		if !validDomain(d) {
+			return fmt.Errorf("domains: %q is not a valid domain name", cfg.Domains[i])
+		}
+		cfg.Domains[i] = d
+	}
+	if cfg.DataDir == "" {
+		return errors.New("data_dir: must not be empty")
+	}
+	if cfg.Postmaster != "" && !strings.Contains(cfg.Postmaster, "@") {
+		return fmt.Errorf("postmaster: %q is not an address", cfg.Postmaster)
+	}
+	for _, l := range cfg.Listen.entries() {
+		if *l.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(*l.addr); err != nil {
+			return fmt.Errorf("listen.%s: %q is not host:port", l.name, *l.addr)
+		}
+	}
+	if (cfg.TLS.Cert == "") != (cfg.TLS.Key == "") {
+		return errors.New("tls: cert and key must be given together")
+	}
+	lim := cfg.Limits
+	switch {
+	case lim.MaxMessageBytes <= 0:
+		return fmt.Errorf("limits.max_message_bytes: %d must be positive", lim.MaxMessageBytes)
+	case lim.MaxRecipients <= 0:
+		return fmt.Errorf("limits.max_recipients: %d must be positive", lim.MaxRecipients)
+	case lim.MaxConnections <= 0:
+		return fmt.Errorf("limits.max_connections: %d must be positive", lim.MaxConnections)
+	case lim.MaxConnectionsPerIP <= 0:
+		return fmt.Errorf("limits.max_connections_per_ip: %d must be positive", lim.MaxConnectionsPerIP)
+	case lim.CommandTimeout.Duration <= 0:
+		return fmt.Errorf("limits.command_timeout: %s must be positive", lim.CommandTimeout)
+	case lim.DataTimeout.Duration <= 0:
+		return fmt.Errorf("limits.data_timeout: %s must be positive", lim.DataTimeout)
+	case lim.GreetDelay.Duration < 0 || lim.GreetDelay.Duration > time.Minute:
+		return fmt.Errorf("limits.greet_delay: %s must be between 0s and 1m", lim.GreetDelay)
+	}
+	ob := cfg.Outbound
+	for key, v := range map[string]string{"outbound.smarthost": ob.Smarthost, "outbound.resolver": ob.Resolver} {
+		if v == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("%s: %q is not host:port", key, v)
+		}
+	}
+	for dom, hop := range ob.Routes {
+		if !validDomain(strings.ToLower(dom)) {
+			return fmt.Errorf("outbound.routes: %q is not a valid domain name", dom)
+		}
+		if _, _, err := net.SplitHostPort(hop); err != nil {
+			return fmt.Errorf("outbound.routes.%s: %q is not host:port", dom, hop)
+		}
+	}
+	if ob.QueueLifetime.Duration <= 0 {
+		return fmt.Errorf("outbound.queue_lifetime: %s must be positive", ob.QueueLifetime)
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, cfg.Log.Level) {
+		return fmt.Errorf("log.level: %q must be debug, info, warn or error", cfg.Log.Level)
+	}
+	return nil
+}
+
+// IsLocalDomain reports whether mail for domain is delivered here.
+func (cfg *Config) IsLocalDomain(domain string) bool {
+	return slices.Contains(cfg.Domains, strings.ToLower(strings.TrimSuffix(domain, ".")))
+}
+
+// ListenEntry is one service and its address.
+type ListenEntry struct {
+	Name string
+	Addr string
+}
+
+// Services lists the services that have an address, in a fixed order.
+func (l Listen) Services() []ListenEntry {
+	var out []ListenEntry
+	for _, e := range l.entries() {
+		if *e.addr != "" {
+			out = append(out, ListenEntry{Name: e.name, Addr: *e.addr})
+		}
+	}
+	return out
+}
+
+type listenRef struct {
+	name string
+	addr *string
+}
+
+func (l *Listen) entries() []listenRef {
+	return []listenRef{
+		{"smtp", &l.SMTP}, {"submission", &l.Submission}, {"submissions", &l.Submissions},
+		{"pop3", &l.POP3}, {"pop3s", &l.POP3S}, {"imap", &l.IMAP}, {"imaps", &l.IMAPS},
+		{"http", &l.HTTP},
+	}
+}
+
+// validDomain reports whether s is a syntactically valid DNS name
+// (RFC 1035 §2.3.1 letters, digits, hyphens; RFC 1123 allows leading digits).
+func validDomain(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}

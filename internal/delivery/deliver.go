@@ -1,0 +1,205 @@
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"pail/internal/maillog"
+	"pail/internal/store"
+)
+
+// Store is the part of the store delivery writes to.
+type Store interface {
+	NewSpool() (*store.Spool, error)
+	Deliver(ctx context.Context, sp *store.Spool, ds []store.Delivery) ([]store.Delivered, error)
+}
+
+// Queue takes messages for remote recipients. Enqueue must make the message
+// durable before it returns nil; it reads the message from path and must not
+// keep a reference to it afterwards.
+type Queue interface {
+	Enqueue(ctx context.Context, id, from string, rcpts []string, path string, skip int64) error
+}
+
+// ErrNoQueue is returned when remote recipients exist but no outgoing
+// queue is configured.
+var ErrNoQueue = errors.New("delivery: no outgoing queue for remote recipients")
+
+// Deliverer stores incoming messages.
+type Deliverer struct {
+	store    Store
+	queue    Queue
+	log      *maillog.Logger
+	hostname string
+}
+
+// NewDeliverer returns a Deliverer. queue may be nil when remote delivery is
+// not available.
+func NewDeliverer(st Store, queue Queue, log *maillog.Logger, hostname string) *Deliverer {
+	return &Deliverer{store: st, queue: queue, log: log, hostname: hostname}
+}
+
+// Recipient is one accepted RCPT and where it goes.
+type Recipient struct {
+	Address string
+	Route   Route
+}
+
+// Trace describes how a message arrived, for its Received header
+// (RFC 5321 §4.4).
+type Trace struct {
+	Helo     string     // the client's HELO/EHLO argument
+	ClientIP netip.Addr // the client's address
+	Proto    string     // "SMTP", "ESMTP", "ESMTPS", "ESMTPSA" (RFC 3848) or "LOCAL"
+	TLS      string     // a comment such as "TLS1.3 TLS_AES_128_GCM_SHA256", or ""
+	Date     time.Time
+}
+
+// Message is a message being received. Write its content, then Commit.
+type Message struct {
+	d          *Deliverer
+	ID         string
+	from       string
+	rcpts      []Recipient
+	sp         *store.Spool
+	returnPath int64 // bytes of the Return-Path line at the start of the spool
+	headerEnd  int64 // bytes of trace headers
+}
+
+// NewMessage starts receiving a message for rcpts and writes its trace
+// headers: Return-Path when some recipient is local (RFC 5321 §4.4: added
+// at final delivery) and Received.
+func (d *Deliverer) NewMessage(from string, rcpts []Recipient, tr Trace) (*Message, error) {
+	sp, err := d.store.NewSpool()
+	if err != nil {
+		return nil, err
+	}
+	m := &Message{d: d, ID: NewID(), from: from, rcpts: rcpts, sp: sp}
+	var hdr strings.Builder
+	for _, r := range rcpts {
+		if len(r.Route.Accounts) > 0 {
+			fmt.Fprintf(&hdr, "Return-Path: <%s>\r\n", from)
+			m.returnPath = int64(hdr.Len())
+			break
+		}
+	}
+	writeReceived(&hdr, d.hostname, m.ID, rcpts, tr)
+	if _, err := sp.Write([]byte(hdr.String())); err != nil {
+		sp.Discard()
+		return nil, fmt.Errorf("delivery: spool: %w", err)
+	}
+	m.headerEnd = sp.Size()
+	return m, nil
+}
+
+// Write appends message content.
+func (m *Message) Write(p []byte) (int, error) { return m.sp.Write(p) }
+
+// Size is the size of the content written, without trace headers.
+func (m *Message) Size() int64 { return m.sp.Size() - m.headerEnd }
+
+// Abort drops the message.
+func (m *Message) Abort() { m.sp.Discard() }
+
+// Commit delivers the message: remote recipients go durably onto the queue,
+// local copies are stored in one transaction. When Commit returns nil the
+// message is safe for every recipient and may be acknowledged.
+func (m *Message) Commit(ctx context.Context) error {
+	defer m.sp.Discard()
+	var remote []string
+	var deliveries []store.Delivery
+	var targets []Target
+	seen := map[int64]bool{}
+	for _, r := range m.rcpts {
+		remote = append(remote, r.Route.Remote...)
+		for _, t := range r.Route.Accounts {
+			if !seen[t.ID] {
+				seen[t.ID] = true
+				deliveries = append(deliveries, store.Delivery{AccountID: t.ID})
+				targets = append(targets, Target{ID: t.ID, Address: t.Address, Rcpt: r.Address})
+			}
+		}
+	}
+	if len(remote) > 0 {
+		if m.d.queue == nil {
+			return ErrNoQueue
+		}
+		// The queued copy leaves out Return-Path, which only the final
+		// delivery adds.
+		if err := m.d.queue.Enqueue(ctx, m.ID, m.from, remote, m.sp.Path(), m.returnPath); err != nil {
+			return fmt.Errorf("delivery: queue: %w", err)
+		}
+	}
+	if len(deliveries) == 0 {
+		return nil
+	}
+	res, err := m.d.store.Deliver(ctx, m.sp, deliveries)
+	if err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			m.d.log.Log(maillog.Bounced, "id", m.ID, "to", "<"+targets[i].Address+">", "orig_to", "<"+targets[i].Rcpt+">", "reason", r.Err.Error())
+			continue
+		}
+		m.d.log.Log(maillog.Delivered, "id", m.ID, "to", "<"+targets[i].Address+">", "orig_to", "<"+targets[i].Rcpt+">", "mailbox", "INBOX", "uid", fmt.Sprint(r.UID))
+	}
+	return nil
+}
+
+// writeReceived writes the Received header (RFC 5321 §4.4, RFC 5322 §3.6.7).
+func writeReceived(b *strings.Builder, hostname, id string, rcpts []Recipient, tr Trace) {
+	date := tr.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	fmt.Fprintf(b, "Received: from %s", sanitize(tr.Helo))
+	if tr.ClientIP.IsValid() {
+		fmt.Fprintf(b, " ([%s])", tr.ClientIP.Unmap())
+	}
+	fmt.Fprintf(b, "\r\n\tby %s (pail) with %s", hostname, tr.Proto)
+	if tr.TLS != "" {
+		fmt.Fprintf(b, " (%s)", strings.ReplaceAll(sanitize(strings.ReplaceAll(tr.TLS, " ", "_")), "_", " "))
+	}
+	fmt.Fprintf(b, " id %s", id)
+	// Naming the recipient is only safe when there is exactly one, so that
+	// Bcc recipients are not revealed to each other.
+	if len(rcpts) == 1 {
+		fmt.Fprintf(b, "\r\n\tfor <%s>", sanitize(rcpts[0].Address))
+	}
+	fmt.Fprintf(b, "; %s\r\n", date.Format(time.RFC1123Z))
+}
+
+// sanitize makes client-supplied text safe inside a header: printable
+// ASCII only, no parentheses, bounded length.
+func sanitize(s string) string {
+	const maxLen = 255
+	if s == "" {
+		return "unknown"
+	}
+	if len(s) > maxLen {
+		s = s[:maxLen]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x21 || r > 0x7e || r == '(' || r == ')' || r == '\\' {
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// NewID returns a new message id: sortable by time, unique, short enough
+// for log lines.
+func NewID() string {
+	var b [10]byte
+	binary.BigEndian.PutUint32(b[:4], uint32(time.Now().Unix()))
+	rand.Read(b[4:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}

@@ -1,0 +1,202 @@
+// Package server wires pail's services together for `pail serve`: it opens
+// the store, builds the router, deliverer and authenticator, starts every
+// service named in the config on its listener, and stops them gracefully.
+// It is the only package that knows every service.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+
+	"pail/internal/auth"
+	"pail/internal/config"
+	"pail/internal/delivery"
+	"pail/internal/maillog"
+	"pail/internal/smtpd"
+	"pail/internal/store"
+	"pail/internal/tlsconf"
+)
+
+// Server is a running pail instance.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	store   *store.Store
+	mailLog *maillog.Logger
+	closers []io.Closer
+
+	services []service
+	wg       sync.WaitGroup
+	errs     chan error
+}
+
+// service is one protocol server on its listener.
+type service struct {
+	name string
+	ln   net.Listener
+	run  func(net.Listener) error
+	stop func(context.Context) error
+}
+
+// Options are the outside dependencies of a Server.
+type Options struct {
+	Log     *slog.Logger // debug log
+	MailLog io.Writer    // mail log; nil means standard error unless configured
+}
+
+// New opens the store and prepares every configured service; Start runs
+// them.
+func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
+	s := &Server{cfg: cfg, log: opts.Log, errs: make(chan error, 16)}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	mailOut := opts.MailLog
+	if mailOut == nil {
+		mailOut = os.Stderr
+		if cfg.Log.MailFile != "" {
+			f, err := os.OpenFile(cfg.Log.MailFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+			if err != nil {
+				return nil, fmt.Errorf("log.mail_file: %w", err)
+			}
+			s.closers = append(s.closers, f)
+			mailOut = f
+		}
+	}
+	s.mailLog = maillog.New(mailOut)
+
+	st, err := store.Open(ctx, cfg.DataDir)
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	s.store = st
+	s.closers = append(s.closers, st)
+
+	tlsCfg, err := tlsconf.Load(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, append([]string{cfg.Hostname}, cfg.Domains...))
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	router := delivery.NewRouter(st, cfg.IsLocalDomain, cfg.Postmaster)
+	deliverer := delivery.NewDeliverer(st, nil, s.mailLog, cfg.Hostname)
+	authn := auth.New(st)
+
+	smtpDeps := smtpd.Deps{Router: router, Deliverer: deliverer, Auth: authn, Senders: router, Log: s.log.With("proto", "smtp"), MailLog: s.mailLog}
+	for _, svc := range cfg.Listen.Services() {
+		var err error
+		switch svc.Name {
+		case "smtp":
+			err = s.addSMTP(svc, smtpd.RoleMX, false, tlsCfg, smtpDeps)
+		case "submission":
+			err = s.addSMTP(svc, smtpd.RoleSubmission, false, tlsCfg, smtpDeps)
+		case "submissions":
+			err = s.addSMTP(svc, smtpd.RoleSubmission, true, tlsCfg, smtpDeps)
+		default:
+			s.log.Warn("service not implemented yet; not started", "service", svc.Name, "addr", svc.Addr)
+		}
+		if err != nil {
+			s.closeAll()
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) addSMTP(svc config.ListenEntry, role smtpd.Role, implicitTLS bool, tlsCfg *tls.Config, deps smtpd.Deps) error {
+	lim := s.cfg.Limits
+	cfg := smtpd.Config{
+		Hostname:            s.cfg.Hostname,
+		Role:                role,
+		ImplicitTLS:         implicitTLS,
+		TLS:                 tlsCfg,
+		MaxMessageBytes:     lim.MaxMessageBytes,
+		MaxRecipients:       lim.MaxRecipients,
+		MaxConnections:      lim.MaxConnections,
+		MaxConnectionsPerIP: lim.MaxConnectionsPerIP,
+		CommandTimeout:      lim.CommandTimeout.Duration,
+		DataTimeout:         lim.DataTimeout.Duration,
+	}
+	if role == smtpd.RoleMX {
+		cfg.GreetDelay = lim.GreetDelay.Duration
+	}
+	srv := smtpd.New(cfg, deps)
+	return s.listen(svc, srv.Serve, srv.Shutdown)
+}
+
+func (s *Server) listen(svc config.ListenEntry, run func(net.Listener) error, stop func(context.Context) error) error {
+	ln, err := net.Listen("tcp", svc.Addr)
+	if err != nil {
+		return fmt.Errorf("listen.%s: %w", svc.Name, err)
+	}
+	s.services = append(s.services, service{name: svc.Name, ln: ln, run: run, stop: stop})
+	return nil
+}
+
+// Addrs returns the address each started service listens on, by service
+// name.
+func (s *Server) Addrs() map[string]string {
+	out := map[string]string{}
+	for _, svc := range s.services {
+		out[svc.name] = svc.ln.Addr().String()
+	}
+	return out
+}
+
+// Store returns the server's store.
+func (s *Server) Store() *store.Store { return s.store }
+
+// Start runs every service in the background and prints where each
+// listens to w.
+func (s *Server) Start(w io.Writer) {
+	for _, svc := range s.services {
+		fmt.Fprintf(w, "pail: %s listening on %s\n", svc.name, svc.ln.Addr())
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := svc.run(svc.ln); err != nil {
+				s.errs <- fmt.Errorf("%s: %w", svc.name, err)
+			}
+		}()
+	}
+}
+
+// Errors reports a service that stopped on its own.
+func (s *Server) Errors() <-chan error { return s.errs }
+
+// Shutdown stops every service gracefully (see each service's Shutdown),
+// waiting at most until ctx ends, then closes the store.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var errs []error
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, svc := range s.services {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := svc.stop(ctx); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("%s: %w", svc.name, err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	s.wg.Wait()
+	s.closeAll()
+	return errors.Join(errs...)
+}
+
+func (s *Server) closeAll() {
+	for i := len(s.closers) - 1; i >= 0; i-- {
+		s.closers[i].Close()
+	}
+	s.closers = nil
+}

@@ -1,0 +1,318 @@
+// Package smtpd is pail's SMTP server, on github.com/emersion/go-smtp: the
+// MX role on port 25 that receives mail for local domains (RFC 5321), and
+// the submission role (RFC 6409) on ports 587 (STARTTLS) and 465 (implicit
+// TLS, RFC 8314) where authenticated users send mail anywhere.
+//
+// Around go-smtp it adds admission control (total and per-address
+// connection caps, pre-greeting talkers), idle deadlines on every read,
+// recipient policy (no open relay), content checks (bare LF, NUL) and
+// graceful shutdown in which sessions mid-message finish and idle ones are
+// told 421.
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"pail/internal/delivery"
+	"pail/internal/maillog"
+	"pail/internal/store"
+)
+
+// Role says which job a listener does.
+type Role int
+
+// The roles.
+const (
+	// RoleMX receives mail for local domains from anyone (port 25).
+	RoleMX Role = iota
+	// RoleSubmission accepts mail from authenticated users for anywhere
+	// (ports 587 and 465).
+	RoleSubmission
+)
+
+// writeTimeout bounds each reply write, so a client that stops reading
+// cannot hold a session forever.
+const writeTimeout = time.Minute
+
+// maxErrors ends a session after this many rejected commands (chasquid
+// and Postfix do the same), so one client cannot probe addresses forever.
+const maxErrors = 20
+
+// Config configures one SMTP service.
+type Config struct {
+	Hostname            string
+	Role                Role
+	ImplicitTLS         bool        // TLS from the first byte (port 465)
+	TLS                 *tls.Config // nil: no STARTTLS
+	MaxMessageBytes     int64
+	MaxRecipients       int
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	CommandTimeout      time.Duration
+	DataTimeout         time.Duration
+	GreetDelay          time.Duration
+}
+
+// Router resolves recipients.
+type Router interface {
+	Resolve(ctx context.Context, rcpt string) (delivery.Route, error)
+}
+
+// Deliverer stores accepted messages.
+type Deliverer interface {
+	NewMessage(from string, rcpts []delivery.Recipient, tr delivery.Trace) (*delivery.Message, error)
+}
+
+// Authenticator checks logins.
+type Authenticator interface {
+	Authenticate(ctx context.Context, remote netip.Addr, username, password string) (store.Account, error)
+}
+
+// SenderPolicy says whether an authenticated account may use an envelope
+// sender address.
+type SenderPolicy interface {
+	MaySend(ctx context.Context, acct store.Account, from string) (bool, error)
+}
+
+// Deps are the services an SMTP server uses.
+type Deps struct {
+	Router    Router
+	Deliverer Deliverer
+	Auth      Authenticator // needed for RoleSubmission
+	Senders   SenderPolicy  // needed for RoleSubmission
+	Log       *slog.Logger
+	MailLog   *maillog.Logger
+}
+
+// Server is one SMTP service.
+type Server struct {
+	cfg  Config
+	deps Deps
+	smtp *smtp.Server
+	ctx  context.Context // ends when the server closes for good
+	stop context.CancelFunc
+
+	draining atomic.Bool
+	mu       sync.Mutex
+	conns    map[*conn]struct{}
+	perIP    map[netip.Addr]int
+	lns      []net.Listener
+	chanLn   *chanListener
+	serving  sync.WaitGroup
+}
+
+// New returns a server; Serve starts it.
+func New(cfg Config, deps Deps) *Server {
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, deps: deps, ctx: ctx, stop: stop, conns: map[*conn]struct{}{}, perIP: map[netip.Addr]int{}}
+	be := smtp.BackendFunc(s.newSession)
+	srv := smtp.NewServer(be)
+	srv.Domain = cfg.Hostname
+	srv.MaxMessageBytes = cfg.MaxMessageBytes
+	srv.MaxRecipients = cfg.MaxRecipients
+	// RFC 5321 §4.5.3.1.6: a command line is at most 512 octets and a text
+	// line 1000; go-smtp applies one limit to both, so allow the longer
+	// with headroom as go-smtp's default does.
+	srv.MaxLineLength = 2000
+	srv.WriteTimeout = writeTimeout
+	srv.TLSConfig = cfg.TLS
+	srv.EnableSMTPUTF8 = true
+	// AUTH is offered per session (only over TLS or from loopback); the
+	// session decides, so go-smtp must not refuse it first.
+	srv.AllowInsecureAuth = cfg.Role == RoleSubmission
+	srv.ErrorLog = log.New(slogWriter{deps.Log}, "", 0)
+	s.smtp = srv
+	s.chanLn = newChanListener(nil)
+	return s
+}
+
+// Serve accepts connections on ln until Shutdown or Close. It returns nil
+// after a shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.lns = append(s.lns, ln)
+	first := len(s.lns) == 1
+	s.mu.Unlock()
+	if first {
+		s.chanLn.addr = ln.Addr()
+		s.serving.Add(1)
+		go func() {
+			defer s.serving.Done()
+			s.smtp.Serve(s.chanLn)
+		}()
+	}
+	var delay time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("smtpd: accept: %w", err)
+		}
+		delay = 0
+		go s.admit(nc)
+	}
+}
+
+// admit applies the connection caps and the pre-greeting check, then hands
+// the connection to go-smtp.
+func (s *Server) admit(nc net.Conn) {
+	ip := remoteIP(nc.RemoteAddr())
+	c := &conn{Conn: nc, srv: s, remoteAddr: nc.RemoteAddr()}
+	s.mu.Lock()
+	over := len(s.conns) >= s.cfg.MaxConnections || s.perIP[ip] >= s.cfg.MaxConnectionsPerIP
+	if !over {
+		s.conns[c] = struct{}{}
+		s.perIP[ip]++
+		c.release = func() {
+			s.mu.Lock()
+			delete(s.conns, c)
+			if s.perIP[ip]--; s.perIP[ip] <= 0 {
+				delete(s.perIP, ip)
+			}
+			s.mu.Unlock()
+		}
+	}
+	s.mu.Unlock()
+	if over {
+		// RFC 5321 §3.1: a server may answer 421 at connection time.
+		s.reject(nc, "421 4.7.0 "+s.cfg.Hostname+" Too many connections, try again later\r\n")
+		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "reason", "too many connections")
+		return
+	}
+	if s.cfg.GreetDelay > 0 && !s.cfg.ImplicitTLS {
+		nc.SetReadDeadline(time.Now().Add(s.cfg.GreetDelay))
+		var b [1]byte
+		n, err := nc.Read(b[:])
+		if n > 0 || !isTimeout(err) {
+			if n > 0 {
+				// RFC 5321 §4.3.1: the client waits for the greeting.
+				s.reject(nc, "554 5.5.1 "+s.cfg.Hostname+" Protocol error: talking before the greeting\r\n")
+				s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "reason", "pre-greeting traffic")
+			}
+			c.Close()
+			return
+		}
+		nc.SetReadDeadline(time.Time{})
+	}
+	var handed net.Conn = c
+	if s.cfg.ImplicitTLS {
+		c.tls.Store(true)
+		handed = tls.Server(c, s.cfg.TLS)
+	}
+	select {
+	case s.chanLn.conns <- handed:
+	case <-s.chanLn.closed:
+		c.Close()
+	}
+}
+
+func (s *Server) reject(nc net.Conn, reply string) {
+	if s.cfg.ImplicitTLS {
+		nc.Close()
+		return
+	}
+	nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(nc, reply)
+	nc.Close()
+}
+
+// Shutdown stops accepting, tells idle sessions 421, lets sessions that are
+// receiving a message finish, and returns when all are gone or ctx ends (then
+// the rest are cut off).
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining.Store(true)
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	for c := range s.conns {
+		c.wake()
+	}
+	s.mu.Unlock()
+	s.chanLn.Close()
+	if len(s.lns) == 0 {
+		s.stop()
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.smtp.Shutdown(ctx) }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	if err != nil && !errors.Is(err, smtp.ErrServerClosed) {
+		s.Close()
+	}
+	s.serving.Wait()
+	s.stop()
+	return nil
+}
+
+// Close cuts every connection at once.
+func (s *Server) Close() error {
+	s.draining.Store(true)
+	s.mu.Lock()
+	for _, ln := range s.lns {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	s.chanLn.Close()
+	err := s.smtp.Close()
+	s.stop()
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+func remoteIP(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(ta.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// slogWriter sends go-smtp's internal error log to slog.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Debug("go-smtp", "msg", string(p))
+	return len(p), nil
+}

@@ -1,0 +1,324 @@
+package smtpd
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"pail/internal/auth"
+	"pail/internal/delivery"
+	"pail/internal/maillog"
+	"pail/internal/store"
+)
+
+// Replies the session gives. Each carries its enhanced status code
+// (RFC 3463).
+var (
+	errNestedMail = &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Sender already given; use RSET first"}
+	errNoSuchUser = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+	errRelay      = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
+	errAuthNeeded = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	errNotYours   = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address not owned by the authenticated user"}
+	errBadSender  = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
+	errBareLF     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare LF; lines must end with CRLF (RFC 5321 section 2.3.8)"}
+	errNUL        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a NUL character"}
+	errTemporary  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Local error, try again later"}
+	errTooMany    = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many errors, closing connection"}
+	errEncrypt    = &smtp.SMTPError{Code: 538, EnhancedCode: smtp.EnhancedCode{5, 7, 11}, Message: "Encryption required for requested authentication mechanism"}
+	errAuthLimit  = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed attempts, try again later"}
+)
+
+// session is one SMTP session (between greetings it is reset, not
+// replaced).
+type session struct {
+	srv    *Server
+	gc     *smtp.Conn
+	c      *conn
+	ip     netip.Addr
+	errors int
+
+	account *store.Account // set after AUTH
+
+	hasFrom bool
+	from    string
+	rcpts   []delivery.Recipient
+}
+
+// authSession is a session that offers AUTH (submission role).
+type authSession struct{ *session }
+
+var (
+	_ smtp.Session     = (*session)(nil)
+	_ smtp.AuthSession = authSession{}
+)
+
+func (s *Server) newSession(gc *smtp.Conn) (smtp.Session, error) {
+	nc := gc.Conn()
+	if tc, ok := nc.(*tls.Conn); ok {
+		nc = tc.NetConn()
+	}
+	c, _ := nc.(*conn)
+	if c == nil {
+		return nil, errors.New("smtpd: connection not admitted")
+	}
+	sess := &session{srv: s, gc: gc, c: c, ip: remoteIP(c.remoteAddr)}
+	if s.cfg.Role == RoleSubmission {
+		return authSession{sess}, nil
+	}
+	return sess, nil
+}
+
+// fail counts a rejected command and ends the session after too many.
+func (s *session) fail(err error) error {
+	s.errors++
+	if s.errors >= maxErrors {
+		s.c.hangUp.Store(true)
+		return errTooMany
+	}
+	return err
+}
+
+func (s *session) Reset() {
+	s.hasFrom = false
+	s.from = ""
+	s.rcpts = nil
+}
+
+func (s *session) Logout() error { return nil }
+
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.hasFrom {
+		return s.fail(errNestedMail)
+	}
+	if s.srv.cfg.Role == RoleSubmission {
+		if s.account == nil {
+			return s.fail(errAuthNeeded)
+		}
+		ok, err := s.srv.deps.Senders.MaySend(s.srv.ctx, *s.account, from)
+		if err != nil {
+			s.srv.deps.Log.Error("sender check", "err", err)
+			return errTemporary
+		}
+		if !ok {
+			s.logReject(from, "", errNotYours)
+			return s.fail(errNotYours)
+		}
+	}
+	if from != "" && !validMailbox(from) {
+		return s.fail(errBadSender)
+	}
+	s.hasFrom = true
+	s.from = from
+	return nil
+}
+
+// validMailbox checks that a reverse path is local@domain with a plausible
+// domain; go-smtp has already parsed the angle brackets and quoting.
+func validMailbox(a string) bool {
+	i := strings.LastIndexByte(a, '@')
+	return i > 0 && i < len(a)-1 && !strings.ContainsAny(a[i+1:], " \t@<>")
+}
+
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	route, err := s.srv.deps.Router.Resolve(s.srv.ctx, to)
+	switch {
+	case err == nil:
+	case errors.Is(err, delivery.ErrNotLocal):
+		if s.account == nil {
+			s.logReject(s.from, to, errRelay)
+			return s.fail(errRelay)
+		}
+		route = delivery.Route{Remote: []string{to}}
+	case errors.Is(err, delivery.ErrUnknownUser):
+		s.logReject(s.from, to, errNoSuchUser)
+		return s.fail(errNoSuchUser)
+	default:
+		s.srv.deps.Log.Error("resolve recipient", "rcpt", to, "err", err)
+		return errTemporary
+	}
+	s.rcpts = append(s.rcpts, delivery.Recipient{Address: to, Route: route})
+	return nil
+}
+
+func (s *session) logReject(from, to string, e *smtp.SMTPError) {
+	s.srv.deps.MailLog.Log(maillog.Rejected, "client", s.ip.String(), "helo", s.gc.Hostname(),
+		"from", "<"+from+">", "to", "<"+to+">", "reason", fmt.Sprintf("%d %d.%d.%d %s", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message))
+}
+
+func (s *session) Data(r io.Reader) error {
+	s.c.inData.Store(true)
+	defer s.c.inData.Store(false)
+
+	msg, err := s.srv.deps.Deliverer.NewMessage(s.from, s.rcpts, s.trace())
+	if err != nil {
+		s.srv.deps.Log.Error("new message", "err", err)
+		return errTemporary
+	}
+	check := &contentChecker{w: msg}
+	bw := bufio.NewWriterSize(check, 64<<10)
+	_, err = io.Copy(bw, r)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = check.err
+	}
+	if err != nil {
+		msg.Abort()
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			s.logReject(s.from, "", se)
+			return s.fail(se)
+		}
+		// The client went away or timed out mid-message.
+		s.srv.deps.Log.Info("message not received", "client", s.ip, "err", err)
+		return err
+	}
+	if err := msg.Commit(s.srv.ctx); err != nil {
+		s.srv.deps.Log.Error("deliver", "id", msg.ID, "err", err)
+		return errTemporary
+	}
+	to := make([]string, len(s.rcpts))
+	for i, r := range s.rcpts {
+		to[i] = "<" + r.Address + ">"
+	}
+	user := ""
+	if s.account != nil {
+		user = s.account.Address
+	}
+	s.srv.deps.MailLog.Log(maillog.Received, "id", msg.ID, "from", "<"+s.from+">", "to", strings.Join(to, ","),
+		"size", fmt.Sprint(msg.Size()), "client", s.ip.String(), "helo", s.gc.Hostname(), "user", user)
+	return nil
+}
+
+// trace describes this session for the Received header.
+func (s *session) trace() delivery.Trace {
+	tr := delivery.Trace{Helo: s.gc.Hostname(), ClientIP: s.ip, Proto: "ESMTP"}
+	if s.c.sawHELO.Load() {
+		tr.Proto = "SMTP"
+	}
+	// RFC 3848 protocol types: S for TLS, A for authenticated.
+	if st, ok := s.gc.TLSConnectionState(); ok {
+		tr.Proto = "ESMTPS"
+		tr.TLS = tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite)
+	}
+	if s.account != nil {
+		if tr.Proto == "ESMTPS" {
+			tr.Proto = "ESMTPSA"
+		} else {
+			tr.Proto = "ESMTPA"
+		}
+	}
+	return tr
+}
+
+// contentChecker passes message content through, refusing a bare LF (a
+// line feed not preceded by CR, the stuff of SMTP smuggling) and NUL.
+type contentChecker struct {
+	w    io.Writer
+	prev byte
+	err  error
+}
+
+func (c *contentChecker) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	for i, b := range p {
+		switch {
+		case b == '\n' && c.prev != '\r':
+			c.err = errBareLF
+		case b == 0:
+			c.err = errNUL
+		}
+		if c.err != nil {
+			return i, c.err
+		}
+		c.prev = b
+	}
+	return c.w.Write(p)
+}
+
+// AuthMechanisms offers PLAIN and LOGIN only over TLS or from loopback
+// (RFC 4954 §4: never send passwords in clear over a network).
+func (s authSession) AuthMechanisms() []string {
+	if !s.mayAuth() {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+func (s authSession) mayAuth() bool {
+	_, isTLS := s.gc.TLSConnectionState()
+	return isTLS || s.ip.IsLoopback()
+}
+
+func (s authSession) Auth(mech string) (sasl.Server, error) {
+	if !s.mayAuth() {
+		return nil, errEncrypt
+	}
+	check := func(identity, username, password string) error {
+		if identity != "" && identity != username {
+			return smtp.ErrAuthFailed
+		}
+		acct, err := s.srv.deps.Auth.Authenticate(s.srv.ctx, s.ip, username, password)
+		switch {
+		case err == nil:
+			s.account = &acct
+			return nil
+		case errors.Is(err, auth.ErrLimited):
+			s.srv.deps.MailLog.Log(maillog.AuthFailed, "client", s.ip.String(), "user", username, "reason", "limited")
+			return errAuthLimit
+		case errors.Is(err, auth.ErrFailed):
+			s.srv.deps.MailLog.Log(maillog.AuthFailed, "client", s.ip.String(), "user", username)
+			return s.fail(smtp.ErrAuthFailed)
+		default:
+			s.srv.deps.Log.Error("auth", "err", err)
+			return errTemporary
+		}
+	}
+	switch strings.ToUpper(mech) {
+	case sasl.Plain:
+		return sasl.NewPlainServer(check), nil
+	case sasl.Login:
+		return &loginServer{check: check}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// loginServer is the server side of the LOGIN mechanism
+// (draft-murchison-sasl-login), which go-sasl only has as a client.
+type loginServer struct {
+	check    func(identity, username, password string) error
+	state    int
+	username string
+}
+
+func (l *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	switch l.state {
+	case 0:
+		l.state = 1
+		if len(response) == 0 {
+			return []byte("Username:"), false, nil
+		}
+		// An initial response carries the user name.
+		l.username = string(response)
+		l.state = 2
+		return []byte("Password:"), false, nil
+	case 1:
+		l.username = string(response)
+		l.state = 2
+		return []byte("Password:"), false, nil
+	case 2:
+		l.state = 3
+		return nil, true, l.check("", l.username, string(response))
+	}
+	return nil, true, sasl.ErrUnexpectedClientResponse
+}

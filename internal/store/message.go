@@ -1,0 +1,285 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"pail/internal/safeio"
+)
+
+// Message is one message in a mailbox.
+type Message struct {
+	ID           int64
+	MailboxID    int64
+	UID          uint32
+	ModSeq       uint64
+	InternalDate time.Time
+	Size         int64 // octets as stored, CRLF line endings
+	Flags        []string
+	Recent       bool
+	// Path is the file holding the message bytes.
+	Path string
+}
+
+// Spool is a message being received, written to a temporary file in the
+// data directory until Deliver links it into mailboxes.
+type Spool struct {
+	f    *os.File
+	size int64
+}
+
+// NewSpool starts a new message.
+func (s *Store) NewSpool() (*Spool, error) {
+	f, err := os.CreateTemp(filepath.Join(s.dir, "spool"), "msg-")
+	if err != nil {
+		return nil, fmt.Errorf("store: spool: %w", err)
+	}
+	return &Spool{f: f}, nil
+}
+
+// Write appends message bytes.
+func (sp *Spool) Write(p []byte) (int, error) {
+	n, err := sp.f.Write(p)
+	sp.size += int64(n)
+	return n, err
+}
+
+// Size is the number of bytes written so far.
+func (sp *Spool) Size() int64 { return sp.size }
+
+// Path is the spool file's name, for readers that need the bytes again
+// before delivery (such as the outgoing queue).
+func (sp *Spool) Path() string { return sp.f.Name() }
+
+// Discard removes the spool file. It is safe to call after Deliver.
+func (sp *Spool) Discard() {
+	sp.f.Close()
+	os.Remove(sp.f.Name())
+}
+
+// Delivery names one mailbox a spooled message goes into.
+type Delivery struct {
+	AccountID int64
+	Mailbox   string    // "" means INBOX; a missing mailbox also falls back to INBOX
+	Flags     []string  // initial flags
+	Date      time.Time // internal date; zero means now
+}
+
+// Delivered is the outcome of one Delivery.
+type Delivered struct {
+	MailboxID   int64
+	UIDValidity uint32
+	UID         uint32
+	Err         error // the account vanished, or another per-mailbox failure
+}
+
+// Deliver stores the spooled message in every mailbox of ds in one
+// transaction. When it returns nil, the message file and its rows are on
+// disk (fsynced) for every Delivery whose Err is nil. The spool file is
+// removed in any case.
+func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delivered, error) {
+	defer sp.Discard()
+	if err := sp.f.Sync(); err != nil {
+		return nil, fmt.Errorf("store: sync spool: %w", err)
+	}
+	now := time.Now()
+	paths := make([]string, len(ds))
+	var dirs []string
+	for i, d := range ds {
+		dir := s.accountDir(d.AccountID)
+		if !slices.Contains(dirs, dir) {
+			if err := safeio.MkdirAll(dir, 0o700); err != nil {
+				removeFiles(paths[:i])
+				return nil, fmt.Errorf("store: %w", err)
+			}
+			dirs = append(dirs, dir)
+		}
+		paths[i] = filepath.Join(dir, safeio.RandomName())
+		// Every recipient gets its own name for the same bytes, so that
+		// deleting one copy never touches another.
+		if err := os.Link(sp.f.Name(), paths[i]); err != nil {
+			removeFiles(paths[:i])
+			return nil, fmt.Errorf("store: link message: %w", err)
+		}
+	}
+	out := make([]Delivered, len(ds))
+	err := s.write(ctx, dirs, func(tx *sql.Tx) error {
+		for i, d := range ds {
+			date := d.Date
+			if date.IsZero() {
+				date = now
+			}
+			out[i] = insertMessage(tx, d.AccountID, d.Mailbox, filepath.Base(paths[i]), sp.size, date, d.Flags)
+		}
+		return nil
+	})
+	if err != nil {
+		removeFiles(paths)
+		return nil, err
+	}
+	for i, d := range out {
+		if d.Err != nil {
+			removeFiles(paths[i : i+1])
+			continue
+		}
+		s.hub.publish(Event{AccountID: ds[i].AccountID, MailboxID: d.MailboxID, Kind: EventNewMessage})
+	}
+	return out, nil
+}
+
+// insertMessage adds one message row, assigning the next UID. Failures are
+// reported in the result so that other recipients of the same message still
+// get theirs.
+func insertMessage(tx *sql.Tx, accountID int64, mailbox, file string, size int64, date time.Time, flags []string) Delivered {
+	if mailbox == "" {
+		mailbox = Inbox
+	}
+	var d Delivered
+	row := tx.QueryRow("SELECT id, uidvalidity, uidnext, modseq FROM mailboxes WHERE account_id = ? AND name IN (?, 'INBOX') ORDER BY name = 'INBOX' LIMIT 1",
+		accountID, canonicalName(mailbox))
+	var modseq uint64
+	if err := row.Scan(&d.MailboxID, &d.UIDValidity, &d.UID, &modseq); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			err = fmt.Errorf("%w: account %d has no mailbox %s", ErrNotFound, accountID, mailbox)
+		}
+		d.Err = err
+		return d
+	}
+	modseq++
+	if _, err := tx.Exec("UPDATE mailboxes SET uidnext = uidnext + 1, modseq = ? WHERE id = ?", modseq, d.MailboxID); err != nil {
+		d.Err = err
+		return d
+	}
+	if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file) VALUES (?, ?, ?, ?, ?, ?, ?)",
+		d.MailboxID, d.UID, modseq, date.Unix(), size, formatFlags(flags), file); err != nil {
+		d.Err = err
+	}
+	return d
+}
+
+const messageColumns = "m.id, m.mailbox_id, m.uid, m.modseq, m.internal_date, m.size, m.flags, m.recent, m.file, b.account_id"
+
+func (s *Store) scanMessage(row interface{ Scan(...any) error }) (Message, error) {
+	var m Message
+	var date, account int64
+	var flags, file string
+	if err := row.Scan(&m.ID, &m.MailboxID, &m.UID, &m.ModSeq, &date, &m.Size, &flags, &m.Recent, &file, &account); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return Message{}, ErrNotFound
+		}
+		return Message{}, fmt.Errorf("store: %w", err)
+	}
+	m.InternalDate = time.Unix(date, 0)
+	m.Flags = parseFlags(flags)
+	m.Path = filepath.Join(s.accountDir(account), file)
+	return m, nil
+}
+
+// Messages lists the messages of a mailbox in UID order.
+func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+messageColumns+" FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? ORDER BY m.uid", mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	for rows.Next() {
+		m, err := s.scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// OpenMessage opens a message's bytes for reading.
+func (s *Store) OpenMessage(m Message) (*os.File, error) {
+	f, err := os.Open(m.Path)
+	if err != nil {
+		return nil, fmt.Errorf("store: open message %d: %w", m.ID, err)
+	}
+	return f, nil
+}
+
+// Expunge removes messages (by id) from a mailbox for good. When it returns
+// nil the removal is durable. Ids that are not in the mailbox are ignored.
+func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var accountID int64
+	var paths []string
+	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+		paths = paths[:0]
+		var modseq uint64
+		if err := tx.QueryRow("SELECT account_id, modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &modseq); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		modseq++
+		dir := s.accountDir(accountID)
+		for _, id := range ids {
+			var uid uint32
+			var file string
+			err := tx.QueryRow("DELETE FROM messages WHERE id = ? AND mailbox_id = ? RETURNING uid, file", id, mailboxID).Scan(&uid, &file)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)", mailboxID, uid, modseq); err != nil {
+				return err
+			}
+			paths = append(paths, filepath.Join(dir, file))
+		}
+		_, err := tx.Exec("UPDATE mailboxes SET modseq = ? WHERE id = ?", modseq, mailboxID)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	removeFiles(paths)
+	s.hub.publish(Event{AccountID: accountID, MailboxID: mailboxID, Kind: EventExpunge})
+	return nil
+}
+
+// systemFlags are the RFC 9051 §2.3.2 flags, spelled canonically.
+var systemFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
+
+// normalizeFlags spells system flags canonically, drops duplicates and
+// sorts.
+func normalizeFlags(flags []string) []string {
+	out := make([]string, 0, len(flags))
+	for _, f := range flags {
+		for _, sf := range systemFlags {
+			if strings.EqualFold(f, sf) {
+				f = sf
+			}
+		}
+		if f != "" && !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func formatFlags(flags []string) string { return strings.Join(normalizeFlags(flags), " ") }
+
+func parseFlags(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Fields(s)
+}

@@ -1,0 +1,307 @@
+// Package store owns pail's durable state: accounts, aliases, mailboxes,
+// messages with their UIDs, flags and modification sequences, and the change
+// events that tell live sessions about new mail.
+//
+// Metadata lives in one SQLite database (modernc.org/sqlite, pure Go) in WAL
+// mode with synchronous=FULL; message bytes live in files, one per message,
+// stored exactly as received. Every write goes through one committer
+// goroutine that batches concurrent writers into a single transaction and a
+// single fsync (group commit), so durability does not cost one fsync per
+// message. A method that returns nil after a write has made it durable.
+//
+// Several processes (the server and the admin commands) may open the same
+// data directory at once; SQLite's locking arbitrates between them.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"pail/internal/safeio"
+)
+
+// Errors returned by the store.
+var (
+	ErrNotFound = errors.New("store: not found")
+	ErrExists   = errors.New("store: already exists")
+)
+
+// busyTimeout is how long a writer waits for another process's lock.
+const busyTimeout = 10 * time.Second
+
+// maxBatch bounds how many queued writes share one transaction.
+const maxBatch = 256
+
+// Store is an open data directory.
+type Store struct {
+	dir    string
+	db     *sql.DB
+	writes chan *writeReq
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	hub    hub
+	// closeOnce guards Close.
+	closeOnce sync.Once
+}
+
+// Open opens (creating if needed) the store in dir.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	for _, sub := range []string{"", "mail", "spool"} {
+		if err := safeio.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	dsn := "file:" + url.PathEscape(filepath.Join(dir, "pail.db")) +
+		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)" +
+		"&_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout.Milliseconds())) + ")&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open database: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
+	s := &Store{
+		dir:    dir,
+		db:     db,
+		writes: make(chan *writeReq, maxBatch),
+		stop:   make(chan struct{}),
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.wg.Add(1)
+	go s.committer()
+	return s, nil
+}
+
+// Dir returns the data directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Close stops the committer and closes the database. Writes in flight finish
+// first.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.wg.Wait()
+		err = s.db.Close()
+	})
+	return err
+}
+
+// writeReq is one unit of work for the committer.
+type writeReq struct {
+	ctx  context.Context
+	fn   func(tx *sql.Tx) error
+	dirs []string // directories to fsync before the transaction commits
+	done chan error
+}
+
+// write runs fn inside a transaction shared with other concurrent writers
+// and returns once that transaction is durable (or fn's error; a failing fn
+// is rolled back alone). Before the commit, every directory in dirs is
+// fsynced, so that files linked into them are durable no later than the rows
+// that name them.
+func (s *Store) write(ctx context.Context, dirs []string, fn func(tx *sql.Tx) error) error {
+	req := &writeReq{ctx: ctx, fn: fn, dirs: dirs, done: make(chan error, 1)}
+	select {
+	case s.writes <- req:
+	case <-s.stop:
+		return errors.New("store: closed")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Once queued, the request is carried out even if ctx ends, so that the
+	// caller learns the true outcome.
+	return <-req.done
+}
+
+// committer is the single writer: it batches queued requests into one
+// transaction (group commit).
+func (s *Store) committer() {
+	defer s.wg.Done()
+	for {
+		var first *writeReq
+		select {
+		case first = <-s.writes:
+		case <-s.stop:
+			// Drain what is queued, then stop.
+			for {
+				select {
+				case r := <-s.writes:
+					s.commitBatch([]*writeReq{r})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*writeReq{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-s.writes:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.commitBatch(batch)
+	}
+}
+
+func (s *Store) commitBatch(batch []*writeReq) {
+	fail := func(err error) {
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+	synced := map[string]bool{}
+	for _, r := range batch {
+		for _, d := range r.dirs {
+			if synced[d] {
+				continue
+			}
+			synced[d] = true
+			if err := safeio.SyncDir(d); err != nil {
+				fail(fmt.Errorf("store: %w", err))
+				return
+			}
+		}
+	}
+	ctx := context.Background()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("store: begin: %w", err))
+		return
+	}
+	results := make([]error, len(batch))
+	for i, r := range batch {
+		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("store: savepoint: %w", err))
+			return
+		}
+		if err := r.fn(tx); err != nil {
+			results[i] = err
+			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
+				tx.Rollback()
+				fail(fmt.Errorf("store: rollback to savepoint: %w", err))
+				return
+			}
+		}
+		if _, err := tx.Exec("RELEASE w"); err != nil {
+			tx.Rollback()
+			fail(fmt.Errorf("store: release savepoint: %w", err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(fmt.Errorf("store: commit: %w", err))
+		return
+	}
+	for i, r := range batch {
+		r.done <- results[i]
+	}
+}
+
+// migrations are applied in order; PRAGMA user_version counts those done.
+var migrations = []string{`
+CREATE TABLE meta (
+	key   TEXT PRIMARY KEY,
+	value TEXT NOT NULL
+);
+CREATE TABLE accounts (
+	id       INTEGER PRIMARY KEY AUTOINCREMENT,
+	address  TEXT NOT NULL UNIQUE,
+	password TEXT NOT NULL,
+	admin    INTEGER NOT NULL DEFAULT 0,
+	created  INTEGER NOT NULL
+);
+CREATE TABLE aliases (
+	address TEXT NOT NULL,
+	target  TEXT NOT NULL,
+	PRIMARY KEY (address, target)
+);
+CREATE TABLE mailboxes (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name        TEXT NOT NULL,
+	uidvalidity INTEGER NOT NULL,
+	uidnext     INTEGER NOT NULL DEFAULT 1,
+	modseq      INTEGER NOT NULL DEFAULT 1,
+	special_use TEXT NOT NULL DEFAULT '',
+	subscribed  INTEGER NOT NULL DEFAULT 1,
+	UNIQUE (account_id, name)
+);
+CREATE TABLE messages (
+	id            INTEGER PRIMARY KEY AUTOINCREMENT,
+	mailbox_id    INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	uid           INTEGER NOT NULL,
+	modseq        INTEGER NOT NULL,
+	internal_date INTEGER NOT NULL,
+	size          INTEGER NOT NULL,
+	flags         TEXT NOT NULL DEFAULT '',
+	recent        INTEGER NOT NULL DEFAULT 1,
+	file          TEXT NOT NULL,
+	UNIQUE (mailbox_id, uid)
+);
+CREATE TABLE expunged (
+	mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+	uid        INTEGER NOT NULL,
+	modseq     INTEGER NOT NULL,
+	PRIMARY KEY (mailbox_id, uid)
+);
+`}
+
+func (s *Store) migrate(ctx context.Context) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var version int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("store: database schema version %d is newer than this pail (%d)", version, len(migrations))
+	}
+	for i := version; i < len(migrations); i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("store: migration %d: %w", i+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(len(migrations))); err != nil {
+		return fmt.Errorf("store: migrate: %w", err)
+	}
+	return tx.Commit()
+}
+
+// accountDir is the directory that holds one account's message files.
+func (s *Store) accountDir(accountID int64) string {
+	return filepath.Join(s.dir, "mail", strconv.FormatInt(accountID, 10))
+}
+
+// removeFiles unlinks message files after their rows are gone. A failure
+// only leaves an orphan file, which the store check reports.
+func removeFiles(paths []string) {
+	for _, p := range paths {
+		os.Remove(p)
+	}
+}

@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"testing"
+)
+
+func openTest(t *testing.T, dir string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func spool(t *testing.T, s *Store, body string) *Spool {
+	t.Helper()
+	sp, err := s.NewSpool()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.WriteString(sp, body); err != nil {
+		t.Fatal(err)
+	}
+	return sp
+}
+
+func TestAccountsAndAliases(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, err := s.AddAccount(ctx, "bob@hill.com", "hash1", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Admin {
+		t.Error("first account is not admin")
+	}
+	b, err := s.AddAccount(ctx, "jill@hill.com", "hash2", false)
+	if err != nil || b.Admin {
+		t.Fatalf("second account: %+v, %v", b, err)
+	}
+	if _, err := s.AddAccount(ctx, "bob@hill.com", "x", false); !errors.Is(err, ErrExists) {
+		t.Errorf("duplicate account: %v", err)
+	}
+	mbs, err := s.Mailboxes(ctx, a.ID)
+	if err != nil || len(mbs) != len(DefaultMailboxes) || mbs[0].Name != "INBOX" {
+		t.Fatalf("mailboxes: %+v, %v", mbs, err)
+	}
+	seen := map[uint32]bool{}
+	for _, mb := range mbs {
+		if seen[mb.UIDValidity] {
+			t.Errorf("UIDVALIDITY %d repeated", mb.UIDValidity)
+		}
+		seen[mb.UIDValidity] = true
+	}
+	if err := s.AddAlias(ctx, "info@hill.com", []string{"bob@hill.com", "jill@hill.com"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddAlias(ctx, "bob@hill.com", []string{"x@y.z"}); !errors.Is(err, ErrExists) {
+		t.Errorf("alias over account: %v", err)
+	}
+	got, _ := s.AliasTargets(ctx, "info@hill.com")
+	if fmt.Sprint(got) != "[bob@hill.com jill@hill.com]" {
+		t.Errorf("targets = %v", got)
+	}
+	if err := s.SetPassword(ctx, "jill@hill.com", "hash3"); err != nil {
+		t.Fatal(err)
+	}
+	if j, _ := s.AccountByAddress(ctx, "jill@hill.com"); j.PasswordHash != "hash3" {
+		t.Errorf("password not changed: %+v", j)
+	}
+	if err := s.DeleteAccount(ctx, "jill@hill.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AccountByAddress(ctx, "jill@hill.com"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("deleted account still there: %v", err)
+	}
+	if err := s.DeleteAlias(ctx, "info@hill.com"); err != nil {
+		t.Fatal(err)
+	}
+	if al, _ := s.Aliases(ctx); len(al) != 0 {
+		t.Errorf("aliases left: %v", al)
+	}
+}
+
+func TestDeliverConcurrentAndReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
+	const n = 50
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sp := spool(t, s, fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n", i))
+			res, err := s.Deliver(ctx, sp, []Delivery{{AccountID: a.ID}, {AccountID: b.ID, Mailbox: "Archive", Flags: []string{`\seen`}}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for _, r := range res {
+				if r.Err != nil {
+					t.Error(r.Err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	s.Close()
+
+	s = openTest(t, dir)
+	inbox, err := s.MailboxByName(ctx, a.ID, "inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := s.Messages(ctx, inbox.ID)
+	if err != nil || len(msgs) != n {
+		t.Fatalf("%d messages, %v", len(msgs), err)
+	}
+	for i, m := range msgs {
+		if m.UID != uint32(i+1) {
+			t.Fatalf("message %d has UID %d", i, m.UID)
+		}
+		data, err := os.ReadFile(m.Path)
+		if err != nil || int64(len(data)) != m.Size {
+			t.Fatalf("file of %d: %d bytes, %v", m.UID, len(data), err)
+		}
+	}
+	if inbox.UIDNext != n+1 {
+		t.Errorf("UIDNEXT = %d", inbox.UIDNext)
+	}
+	arch, _ := s.MailboxByName(ctx, b.ID, "Archive")
+	am, _ := s.Messages(ctx, arch.ID)
+	if len(am) != n || len(am[0].Flags) != 1 || am[0].Flags[0] != `\Seen` {
+		t.Fatalf("archive: %d messages, flags %v", len(am), am[0].Flags)
+	}
+
+	// Expunge half of the inbox; the files go, the UIDs are not reused.
+	var ids []int64
+	for _, m := range msgs[:n/2] {
+		ids = append(ids, m.ID)
+	}
+	if err := s.Expunge(ctx, inbox.ID, ids); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(msgs[0].Path); !os.IsNotExist(err) {
+		t.Errorf("expunged file still there: %v", err)
+	}
+	// The other recipient's copy of the same bytes survives.
+	if _, err := os.Stat(am[0].Path); err != nil {
+		t.Errorf("other copy gone: %v", err)
+	}
+	res, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}})
+	if err != nil || res[0].UID != n+1 {
+		t.Fatalf("next UID %+v, %v", res, err)
+	}
+	left, _ := s.Messages(ctx, inbox.ID)
+	if len(left) != n/2+1 {
+		t.Errorf("%d messages left", len(left))
+	}
+}
+
+func TestDeliverToVanishedAccount(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	res, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}, {AccountID: 999}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[1].Err == nil {
+		t.Errorf("results %+v", res)
+	}
+}
+
+func TestEvents(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	sub := s.Subscribe(a.ID)
+	defer sub.Close()
+	if _, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	ev := <-sub.C
+	if ev.Kind != EventNewMessage || ev.AccountID != a.ID {
+		t.Errorf("event %+v", ev)
+	}
+}

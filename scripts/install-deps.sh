@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# install-deps.sh installs the third-party peers that test/interop drives
+# (swaks with its TLS and SASL modules, python3 for smtplib) from Debian's
+# packages. It is idempotent: when every package is present it does nothing.
+# It fails loudly when a package cannot be installed.
+set -euo pipefail
+
+packages=(
+	swaks
+	libnet-ssleay-perl
+	libio-socket-ssl-perl
+	libauthen-sasl-perl
+	python3
+	ca-certificates
+)
+
+die() {
+	echo "install-deps: FAIL: $*" >&2
+	exit 1
+}
+
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'
+}
+
+command -v dpkg-query >/dev/null || die "dpkg-query not found: this script expects Debian or Ubuntu"
+
+missing=()
+for p in "${packages[@]}"; do
+	installed "$p" || missing+=("$p")
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "install-deps: all present: ${packages[*]}"
+else
+	echo "install-deps: installing: ${missing[*]}"
+	sudo=()
+	if [[ $(id -u) -ne 0 ]]; then
+		command -v sudo >/dev/null || die "not root and no sudo; cannot install ${missing[*]}"
+		sudo=(sudo)
+	fi
+	"${sudo[@]}" apt-get update || die "apt-get update failed"
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends "${missing[@]}" ||
+		die "apt-get install ${missing[*]} failed"
+	for p in "${missing[@]}"; do
+		installed "$p" || die "$p is still not installed after apt-get install"
+	done
+fi
+
+# The packages are no use unless the programs run.
+for cmd in swaks python3; do
+	command -v "$cmd" >/dev/null || die "$cmd not found in PATH"
+done
+perl -MIO::Socket::SSL -MNet::SSLeay -MAuthen::SASL -e 1 ||
+	die "swaks's Perl modules (IO::Socket::SSL, Net::SSLeay, Authen::SASL) do not load"
+python3 -c 'import smtplib, ssl' || die "python3 cannot import smtplib and ssl"
+echo "install-deps: ok"
