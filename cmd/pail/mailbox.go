@@ -106,11 +106,17 @@ func cmdImport(e *env, args []string) error {
 	}
 	r := mbox.NewReader(bufio.NewReaderSize(in, 64<<10))
 	r.MaxMessageBytes = cfg.Limits.MaxMessageBytes
-	n := 0
+	n, skipped := 0, 0
 	for {
 		msg, err := r.Next()
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		var tooLarge *mbox.TooLargeError
+		if errors.As(err, &tooLarge) {
+			fmt.Fprintf(e.stderr, "pail: skipped: %v (limits.max_message_bytes)\n", err)
+			skipped++
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("%s: after %d messages: %w", pos[1], n, err)
@@ -133,6 +139,9 @@ func cmdImport(e *env, args []string) error {
 		n++
 	}
 	fmt.Fprintf(e.stdout, "imported %d messages into %s of %s\n", n, mb.Name, pos[0])
+	if skipped > 0 {
+		return fmt.Errorf("%d messages were too large and not imported", skipped)
+	}
 	return nil
 }
 

@@ -15,7 +15,8 @@
 // described in qmail's mbox(5)): on writing, every line matching `^>*From `
 // gets one more '>'; on reading, one '>' is removed from every line matching
 // `^>+From `. Unlike the older mboxo variant this is exactly reversible, so
-// a message written and read back is unchanged.
+// a stored message (CRLF lines, ending in CRLF) written and read back is
+// unchanged byte for byte.
 //
 // Both directions stream: a message is never held whole in memory by Writer,
 // and lines of any length are handled with bounded buffers.
@@ -67,8 +68,8 @@ type Message struct {
 	// "MAILER-DAEMON" conventionally stands for the null sender.
 	From string
 
-	// Date is the time on the separator line, or the zero Time when it is
-	// missing or cannot be parsed.
+	// Date is the time on the separator line, in UTC, or the zero Time
+	// when it is missing or cannot be parsed.
 	Date time.Time
 
 	// Body is the message with mboxrd quoting undone and every line ending

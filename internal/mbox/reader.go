@@ -61,8 +61,8 @@ func newReaderSize(r io.Reader, size int) *Reader {
 // endings converted to CRLF, and the empty line that ends each message in
 // the file removed; a message that is not followed by one, such as the last
 // one in a file missing its final empty line, keeps all its lines. A last
-// line without any newline gets CRLF, and so does a line ending in several
-// '\r': all are taken as one line ending.
+// line without a newline gets CRLF. Every '\r' just before a newline is
+// taken as part of the line ending, so "a\r\r\n" becomes "a\r\n".
 //
 // A message larger than MaxMessageBytes gives a *TooLargeError, after which
 // Next may be called again; other errors are final.

@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bufio"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -26,7 +25,8 @@ var (
 	errRelay      = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
 	errAuthNeeded = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	errNotYours   = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address not owned by the authenticated user"}
-	errBadSender  = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
+	errBadRcpt    = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+	errBadSender  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
 	errBareLF     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare LF; lines must end with CRLF (RFC 5321 section 2.3.8)"}
 	errNUL        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a NUL character"}
 	errTemporary  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Local error, try again later"}
@@ -97,6 +97,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.hasFrom {
 		return s.fail(errNestedMail)
 	}
+	if from != "" && !validMailbox(from) {
+		return s.fail(errBadSender)
+	}
 	if s.srv.cfg.Role == RoleSubmission {
 		if s.account == nil {
 			return s.fail(errAuthNeeded)
@@ -111,9 +114,6 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 			return s.fail(errNotYours)
 		}
 	}
-	if from != "" && !validMailbox(from) {
-		return s.fail(errBadSender)
-	}
 	s.hasFrom = true
 	s.from = from
 	return nil
@@ -123,10 +123,14 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 // domain; go-smtp has already parsed the angle brackets and quoting.
 func validMailbox(a string) bool {
 	i := strings.LastIndexByte(a, '@')
-	return i > 0 && i < len(a)-1 && !strings.ContainsAny(a[i+1:], " \t@<>")
+	return i > 0 && i < len(a)-1 && !strings.ContainsAny(a[i+1:], " @<>") &&
+		!strings.ContainsFunc(a, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if !validMailbox(to) {
+		return s.fail(errBadRcpt)
+	}
 	route, err := s.srv.deps.Router.Resolve(s.srv.ctx, to)
 	switch {
 	case err == nil:
@@ -161,19 +165,18 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.deps.Log.Error("new message", "err", err)
 		return errTemporary
 	}
-	check := &contentChecker{w: msg}
-	bw := bufio.NewWriterSize(check, 64<<10)
-	_, err = io.Copy(bw, r)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = check.err
-	}
+	err = copyContent(msg, r)
 	if err != nil {
 		msg.Abort()
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
+			if se == errBareLF {
+				// The client's end of data may itself be "\n.\n", which
+				// go-smtp does not recognise; rather than wait for an end
+				// that never comes, answer and end the session, as Postfix
+				// does.
+				s.c.hangUp.Store(true)
+			}
 			s.logReject(s.from, "", se)
 			return s.fail(se)
 		}
@@ -219,31 +222,43 @@ func (s *session) trace() delivery.Trace {
 	return tr
 }
 
-// contentChecker passes message content through, refusing a bare LF (a
+// copyContent copies message content from r to w, refusing a bare LF (a
 // line feed not preceded by CR, the stuff of SMTP smuggling) and NUL.
-type contentChecker struct {
-	w    io.Writer
-	prev byte
-	err  error
-}
-
-func (c *contentChecker) Write(p []byte) (int, error) {
-	if c.err != nil {
-		return 0, c.err
-	}
-	for i, b := range p {
-		switch {
-		case b == '\n' && c.prev != '\r':
-			c.err = errBareLF
-		case b == 0:
-			c.err = errNUL
+//
+// It reads one byte per call: go-smtp's data reader fills the whole buffer
+// it is given before returning, so with a larger buffer a client that ends
+// its lines (and its data) with bare LF would never be answered.
+func copyContent(w io.Writer, r io.Reader) error {
+	buf := make([]byte, 0, 64<<10)
+	var one [1]byte
+	var prev byte
+	for {
+		n, err := r.Read(one[:])
+		if n == 1 {
+			b := one[0]
+			switch {
+			case b == '\n' && prev != '\r':
+				return errBareLF
+			case b == 0:
+				return errNUL
+			}
+			prev = b
+			buf = append(buf, b)
+			if len(buf) == cap(buf) {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
 		}
-		if c.err != nil {
-			return i, c.err
+		if err == io.EOF {
+			_, err := w.Write(buf)
+			return err
 		}
-		c.prev = b
+		if err != nil {
+			return err
+		}
 	}
-	return c.w.Write(p)
 }
 
 // AuthMechanisms offers PLAIN and LOGIN only over TLS or from loopback

@@ -135,10 +135,13 @@ func TestPolicy(t *testing.T) {
 		}
 	})
 
-	t.Run("NUL in command", func(t *testing.T) {
+	t.Run("NUL in address", func(t *testing.T) {
 		c := session(t)
 		c.cmd("MAIL FROM:<ja\x00ck@town.test>", "5")
-		c = dialSMTP(t, s.smtpAddr)
+	})
+
+	t.Run("NUL in verb", func(t *testing.T) {
+		c := session(t)
 		c.cmd("NO\x00OP", "5")
 	})
 
