@@ -80,6 +80,10 @@ func (r *Router) Resolve(ctx context.Context, rcpt string) (Route, error) {
 	if err := r.expand(ctx, norm, &route, map[string]bool{}, 0); err != nil {
 		return Route{}, err
 	}
+	if len(route.Accounts) == 0 && len(route.Remote) == 0 {
+		// Only possible through an alias loop that reaches no mailbox.
+		return Route{}, fmt.Errorf("%w: %s leads nowhere", ErrUnknownUser, rcpt)
+	}
 	return route, nil
 }
 

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func load(t *testing.T, text string) (*Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "pail.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return Load(p)
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "pail-data" || cfg.Domains[0] != "localhost" || cfg.Listen.SMTP != DefaultSMTP {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	if len(cfg.Listen.Services()) != 8 {
+		t.Errorf("default services: %v", cfg.Listen.Services())
+	}
+}
+
+func TestContractKeys(t *testing.T) {
+	cfg, err := load(t, `
+hostname = "mx.hill.com"
+domains  = ["Hill.com"]
+data_dir = "/var/lib/pail"
+postmaster = "jill@hill.com"
+
+[listen]
+smtp        = "0.0.0.0:25"
+submission  = "0.0.0.0:587"
+submissions = "0.0.0.0:465"
+pop3        = ""
+imap        = "0.0.0.0:143"
+
+[tls]
+cert = "/etc/pail/cert.pem"
+key  = "/etc/pail/key.pem"
+
+[limits]
+max_message_bytes = 26214400
+max_recipients    = 100
+command_timeout   = "2s"
+
+[outbound]
+smarthost = ""
+resolver  = "127.0.0.1:53"
+[outbound.routes]
+"example.org" = "127.0.0.1:2526"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Hostname != "mx.hill.com" || cfg.Domains[0] != "hill.com" || !cfg.IsLocalDomain("HILL.COM.") {
+		t.Errorf("names: %+v", cfg)
+	}
+	var names []string
+	for _, s := range cfg.Listen.Services() {
+		names = append(names, s.Name)
+	}
+	// [listen] present: exactly the services named there run.
+	if strings.Join(names, ",") != "smtp,submission,submissions,imap" {
+		t.Errorf("services: %v", names)
+	}
+	if cfg.Limits.CommandTimeout.Duration != 2*time.Second || cfg.Limits.MaxRecipients != 100 {
+		t.Errorf("limits: %+v", cfg.Limits)
+	}
+	if cfg.Outbound.Routes["example.org"] != "127.0.0.1:2526" {
+		t.Errorf("routes: %v", cfg.Outbound.Routes)
+	}
+	// Keys left out keep their defaults.
+	if cfg.Limits.MaxConnections != Default().Limits.MaxConnections {
+		t.Errorf("max_connections default lost")
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct{ text, key string }{
+		{`hostnme = "x"`, "hostnme"},
+		{"[limits]\nmax_recipents = 3", "limits.max_recipents"},
+		{"[listen]\nsmtp = \"nope\"", "listen.smtp"},
+		{"[limits]\nmax_message_bytes = -1", "limits.max_message_bytes"},
+		{"[limits]\ncommand_timeout = \"soon\"", "command_timeout"},
+		{`domains = ["bad domain"]`, "domains"},
+		{`domains = []`, "domains"},
+		{"[tls]\ncert = \"/x\"", "tls"},
+		{"[outbound]\nsmarthost = \"host-without-port\"", "outbound.smarthost"},
+		{"[outbound.routes]\n\"a.org\" = \"x\"", "outbound.routes"},
+		{"[log]\nlevel = \"loud\"", "log.level"},
+		{`hostname = `, "line 1"},
+	} {
+		_, err := load(t, tc.text)
+		if err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%q: error %v does not name %q", tc.text, err, tc.key)
+		}
+	}
+}
