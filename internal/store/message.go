@@ -82,8 +82,8 @@ type Delivered struct {
 
 // Deliver stores the spooled message in every mailbox of ds in one
 // transaction. When it returns nil, the message file and its rows are on
-// disk (fsynced) for every Delivery whose Err is nil. The spool file is
-// removed in any case.
+// disk (fsynced) for every Delivery whose Err is nil. The spool is consumed
+// in any case.
 func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delivered, error) {
 	defer sp.Discard()
 	if err := sp.f.Sync(); err != nil {
@@ -102,11 +102,20 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 			dirs = append(dirs, dir)
 		}
 		paths[i] = filepath.Join(dir, safeio.RandomName())
-		// Every recipient gets its own name for the same bytes, so that
-		// deleting one copy never touches another.
-		if err := os.Link(sp.f.Name(), paths[i]); err != nil {
+		// The spool file itself becomes the first copy (a rename frees no
+		// inode: creating inodes where many were just freed is slow on
+		// ext4), and every other recipient gets a hard link to the same
+		// bytes under its own name, so deleting one copy never touches
+		// another.
+		var err error
+		if i == 0 {
+			err = os.Rename(sp.f.Name(), paths[0])
+		} else {
+			err = os.Link(paths[0], paths[i])
+		}
+		if err != nil {
 			removeFiles(paths[:i])
-			return nil, fmt.Errorf("store: link message: %w", err)
+			return nil, fmt.Errorf("store: place message: %w", err)
 		}
 	}
 	out := make([]Delivered, len(ds))

@@ -80,6 +80,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.cleanSpool()
 	s.wg.Add(1)
 	go s.committer()
 	return s, nil
@@ -291,6 +292,25 @@ func (s *Store) migrate(ctx context.Context) error {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
 	return tx.Commit()
+}
+
+// staleSpool is the age after which a spool file can only be the leftover of
+// a crashed process: no message takes a day to arrive.
+const staleSpool = 24 * time.Hour
+
+// cleanSpool removes spool files left by crashed processes. Younger files
+// may belong to another process using the same data directory.
+func (s *Store) cleanSpool() {
+	dir := filepath.Join(s.dir, "spool")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleSpool {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
 }
 
 // accountDir is the directory that holds one account's message files.

@@ -1,0 +1,228 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// ErrInbox is returned for an operation that INBOX does not allow, such as
+// DELETE (RFC 9051 §6.3.5).
+var ErrInbox = errors.New("store: not allowed on INBOX")
+
+// HierarchySep separates the levels of mailbox names ("Work/2026").
+const HierarchySep = "/"
+
+// CreateMailboxPath creates a mailbox and any missing parents of it in one
+// transaction (RFC 9051 §6.3.4: the server SHOULD create the superior
+// names). It fails with ErrExists if the mailbox itself exists.
+func (s *Store) CreateMailboxPath(ctx context.Context, accountID int64, name, specialUse string) (Mailbox, error) {
+	name = canonicalName(name)
+	var id int64
+	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+		if err := createParents(tx, accountID, name); err != nil {
+			return err
+		}
+		var err error
+		id, err = createMailbox(tx, accountID, name, specialUse)
+		return err
+	})
+	if err != nil {
+		return Mailbox{}, err
+	}
+	s.hub.publish(Event{AccountID: accountID, MailboxID: id, Kind: EventMailboxes})
+	return s.MailboxByID(ctx, id)
+}
+
+// createParents creates every missing superior name of name.
+func createParents(tx *sql.Tx, accountID int64, name string) error {
+	parts := strings.Split(name, HierarchySep)
+	for i := 1; i < len(parts); i++ {
+		parent := canonicalName(strings.Join(parts[:i], HierarchySep))
+		var n int
+		if err := tx.QueryRow("SELECT count(*) FROM mailboxes WHERE account_id = ? AND name = ?", accountID, parent).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			if _, err := createMailbox(tx, accountID, parent, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// DeleteMailbox removes a mailbox with its messages. Children ("name/x")
+// stay (RFC 9051 §6.3.5 allows deleting a name that has inferiors; the name
+// then no longer exists but is shown as a \Noselect parent). INBOX cannot
+// be deleted.
+func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string) error {
+	name = canonicalName(name)
+	if name == Inbox {
+		return ErrInbox
+	}
+	var id int64
+	var paths []string
+	dir := s.accountDir(accountID)
+	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+		paths = paths[:0]
+		if err := tx.QueryRow("SELECT id FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name).Scan(&id); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		rows, err := tx.Query("SELECT file FROM messages WHERE mailbox_id = ?", id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var f string
+			if err := rows.Scan(&f); err != nil {
+				rows.Close()
+				return err
+			}
+			paths = append(paths, filepath.Join(dir, f))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		_, err = tx.Exec("DELETE FROM mailboxes WHERE id = ?", id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	removeFiles(paths)
+	s.hub.publish(Event{AccountID: accountID, MailboxID: id, Kind: EventMailboxes})
+	return nil
+}
+
+// RenameMailbox renames a mailbox and its children ("old/x" becomes
+// "new/x"), creating missing parents of the new name, in one transaction.
+// UIDVALIDITY and UIDs stay. RFC 9051 §6.3.6: renaming INBOX instead moves
+// all its messages to a new mailbox with the new name and leaves INBOX
+// empty; INBOX's children are not renamed.
+func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error {
+	oldName, newName = canonicalName(oldName), canonicalName(newName)
+	if newName == Inbox {
+		return fmt.Errorf("%w: mailbox INBOX", ErrExists)
+	}
+	if oldName == newName {
+		return fmt.Errorf("%w: mailbox %s", ErrExists, newName)
+	}
+	var inboxID int64
+	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+		var id int64
+		if err := tx.QueryRow("SELECT id FROM mailboxes WHERE account_id = ? AND name = ?", accountID, oldName).Scan(&id); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		var n int
+		if err := tx.QueryRow("SELECT count(*) FROM mailboxes WHERE account_id = ? AND name = ?", accountID, newName).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("%w: mailbox %s", ErrExists, newName)
+		}
+		if strings.HasPrefix(newName, oldName+HierarchySep) {
+			return fmt.Errorf("%w: cannot rename %s into itself", ErrExists, oldName)
+		}
+		if err := createParents(tx, accountID, newName); err != nil {
+			return err
+		}
+		if oldName == Inbox {
+			inboxID = id
+			return moveAllMessages(tx, accountID, id, newName)
+		}
+		// Children first would collide on nothing: names are unique and the
+		// new prefix is free (checked above for the top, by UNIQUE below).
+		prefix := oldName + HierarchySep
+		if _, err := tx.Exec("UPDATE mailboxes SET name = ? || substr(name, ?) WHERE account_id = ? AND substr(name, 1, ?) = ?",
+			newName+HierarchySep, len(prefix)+1, accountID, len(prefix), prefix); err != nil {
+			if strings.Contains(err.Error(), "UNIQUE") {
+				return fmt.Errorf("%w: a child of %s", ErrExists, newName)
+			}
+			return err
+		}
+		_, err := tx.Exec("UPDATE mailboxes SET name = ? WHERE id = ?", newName, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if inboxID != 0 {
+		s.hub.publish(Event{AccountID: accountID, MailboxID: inboxID, Kind: EventExpunge})
+	}
+	s.hub.publish(Event{AccountID: accountID, Kind: EventMailboxes})
+	return nil
+}
+
+// moveAllMessages creates mailbox name and moves every message of the
+// mailbox fromID into it with new UIDs.
+func moveAllMessages(tx *sql.Tx, accountID, fromID int64, name string) error {
+	toID, err := createMailbox(tx, accountID, name, "")
+	if err != nil {
+		return err
+	}
+	rows, err := tx.Query("SELECT id FROM messages WHERE mailbox_id = ? ORDER BY uid", fromID)
+	if err != nil {
+		return err
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	_, err = moveRows(tx, fromID, toID, ids)
+	return err
+}
+
+// SetSubscribed marks a mailbox subscribed or not (RFC 9051 §6.3.7-8).
+func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
+	return s.write(ctx, nil, func(tx *sql.Tx) error {
+		res, err := tx.Exec("UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?", subscribed, accountID, canonicalName(name))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// MailboxCounts are the figures IMAP STATUS reports.
+type MailboxCounts struct {
+	Messages, Unseen, Deleted, Recent uint32
+	Size                              int64
+}
+
+// MailboxStatus counts a mailbox's messages.
+func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (MailboxCounts, error) {
+	var c MailboxCounts
+	err := s.db.QueryRowContext(ctx, `SELECT count(*),
+		coalesce(sum(instr(' ' || flags || ' ', ' \Seen ') = 0), 0),
+		coalesce(sum(instr(' ' || flags || ' ', ' \Deleted ') > 0), 0),
+		coalesce(sum(recent), 0),
+		coalesce(sum(size), 0)
+		FROM messages WHERE mailbox_id = ?`, mailboxID).Scan(&c.Messages, &c.Unseen, &c.Deleted, &c.Recent, &c.Size)
+	if err != nil {
+		return MailboxCounts{}, fmt.Errorf("store: %w", err)
+	}
+	return c, nil
+}
