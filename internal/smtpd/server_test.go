@@ -354,8 +354,13 @@ func TestSubmissionAuth(t *testing.T) {
 	c.cmd("DATA", "354 ")
 	c.send("Subject: x\r\n\r\nx\r\n.\r\n")
 	c.expect("250 ")
-	if n := len(env.inbox(t, "bob@hill.test")); n != 1 {
-		t.Errorf("bob has %d messages", n)
+	msgs := env.inbox(t, "bob@hill.test")
+	if len(msgs) != 1 {
+		t.Fatalf("bob has %d messages", len(msgs))
+	}
+	// RFC 6409 §8: the submission server adds Date and Message-ID.
+	if !strings.Contains(msgs[0], "\r\nDate: ") || !strings.Contains(msgs[0], "\r\nMessage-ID: <") || !strings.Contains(msgs[0], "with ESMTPA") {
+		t.Errorf("submitted message:\n%s", msgs[0])
 	}
 }
 

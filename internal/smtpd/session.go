@@ -165,7 +165,16 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.deps.Log.Error("new message", "err", err)
 		return errTemporary
 	}
-	err = copyContent(msg, r)
+	var w io.Writer = msg
+	var fixer *headerFixer
+	if s.srv.cfg.Role == RoleSubmission {
+		fixer = &headerFixer{w: msg, hostname: s.srv.cfg.Hostname, id: msg.ID}
+		w = fixer
+	}
+	err = copyContent(w, r)
+	if err == nil && fixer != nil {
+		err = fixer.Close()
+	}
 	if err != nil {
 		msg.Abort()
 		var se *smtp.SMTPError
