@@ -36,6 +36,7 @@ Commands:
   alias delete ALIAS [TARGET...]
   export ADDR [--folder NAME]         write a mailbox as mbox to stdout
   import ADDR FILE [--folder NAME]    add the messages of an mbox file
+  check                               verify the store: rows, files, UIDs, sizes
 
 Every command takes -c FILE (or --config FILE, or $PAIL_CONFIG) to name the
 TOML configuration; without one the built-in defaults are used.
@@ -73,6 +74,7 @@ var commands = map[string]func(e *env, args []string) error{
 	"alias delete": cmdAliasDelete,
 	"export":       cmdExport,
 	"import":       cmdImport,
+	"check":        cmdCheck,
 }
 
 func run(e *env, args []string) error {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 )
 
 func openTest(t *testing.T, dir string) *Store {
@@ -195,5 +196,38 @@ func TestEvents(t *testing.T) {
 	ev := <-sub.C
 	if ev.Kind != EventNewMessage || ev.AccountID != a.ID {
 		t.Errorf("event %+v", ev)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	for range 3 {
+		if _, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := s.Check(ctx); err != nil || len(p) != 0 {
+		t.Fatalf("clean store: %v %v", p, err)
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	msgs, _ := s.Messages(ctx, inbox.ID)
+	os.Remove(msgs[0].Path)
+	os.WriteFile(msgs[1].Path, []byte("longer\r\n"), 0o600)
+	orphan := s.accountDir(a.ID) + "/orphan"
+	os.WriteFile(orphan, nil, 0o600)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(orphan, old, old)
+	p, err := s.Check(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, x := range p {
+		kinds[x.Kind]++
+	}
+	if kinds["missing-file"] != 1 || kinds["size-mismatch"] != 1 || kinds["orphan-file"] != 1 || len(p) != 3 {
+		t.Errorf("problems: %v", p)
 	}
 }

@@ -57,6 +57,11 @@ func TestDurabilityKill(t *testing.T) {
 
 		s.start()
 		checkDurable(t, s.export("jill@hill.test"), acked, round)
+		// The store is consistent after the kill: every row has its file
+		// of the right size, UIDs ascend (`pail check` fails otherwise).
+		if out := s.pail("", []string{"check"}); !strings.Contains(string(out), "clean") {
+			t.Errorf("round %d: pail check: %s", round, out)
+		}
 		if t.Failed() {
 			return
 		}
