@@ -166,9 +166,9 @@ func (s *session) Data(r io.Reader) error {
 		return errTemporary
 	}
 	var w io.Writer = msg
-	var fixer *headerFixer
+	var fixer *delivery.HeaderFixer
 	if s.srv.cfg.Role == RoleSubmission {
-		fixer = &headerFixer{w: msg, hostname: s.srv.cfg.Hostname, id: msg.ID}
+		fixer = delivery.NewHeaderFixer(msg, s.srv.cfg.Hostname, msg.ID)
 		w = fixer
 	}
 	err = copyContent(w, r)

@@ -1,4 +1,4 @@
-package smtpd
+package delivery
 
 import (
 	"strings"
@@ -19,7 +19,7 @@ func TestHeaderFixer(t *testing.T) {
 		{"X-Date: x\r\nSubject: Message-ID: no\r\n\r\n", true, true},
 	} {
 		var out strings.Builder
-		h := &headerFixer{w: &out, hostname: "mx.test", id: "abc"}
+		h := NewHeaderFixer(&out, "mx.test", "abc")
 		// Feed in small pieces, as the network would.
 		for i := 0; i < len(tc.in); i += 3 {
 			h.Write([]byte(tc.in[i:min(i+3, len(tc.in))]))

@@ -1,4 +1,4 @@
-package smtpd
+package delivery
 
 import (
 	"bytes"
@@ -11,10 +11,11 @@ import (
 // looking for the end of its header section.
 const maxHeaderScan = 256 << 10
 
-// headerFixer adds the Date and Message-ID fields that a submission server
+// HeaderFixer adds the Date and Message-ID fields that a submission server
 // must supply when the user agent left them out (RFC 6409 §8.2, §8.3). It
 // holds back the header section, then writes any missing fields before it.
-type headerFixer struct {
+// Close it after the last Write.
+type HeaderFixer struct {
 	w        io.Writer
 	hostname string
 	id       string
@@ -22,7 +23,15 @@ type headerFixer struct {
 	done     bool
 }
 
-func (h *headerFixer) Write(p []byte) (int, error) {
+// NewHeaderFixer returns a HeaderFixer writing to w; a Message-ID it adds is
+// <id@hostname>.
+func NewHeaderFixer(w io.Writer, hostname, id string) *HeaderFixer {
+	return &HeaderFixer{w: w, hostname: hostname, id: id}
+}
+
+// Write passes message content on, holding back the header section.
+
+func (h *HeaderFixer) Write(p []byte) (int, error) {
 	if h.done {
 		return h.w.Write(p)
 	}
@@ -41,14 +50,14 @@ func (h *headerFixer) Write(p []byte) (int, error) {
 }
 
 // Close writes what is still held back (a message that is all header).
-func (h *headerFixer) Close() error {
+func (h *HeaderFixer) Close() error {
 	if h.done {
 		return nil
 	}
 	return h.flush(len(h.buf))
 }
 
-func (h *headerFixer) flush(end int) error {
+func (h *HeaderFixer) flush(end int) error {
 	h.done = true
 	header := h.buf[:end]
 	var add bytes.Buffer
