@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"bufio"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -234,35 +235,41 @@ func (s *session) trace() delivery.Trace {
 // copyContent copies message content from r to w, refusing a bare LF (a
 // line feed not preceded by CR, the stuff of SMTP smuggling) and NUL.
 //
-// It reads one byte per call: go-smtp's data reader fills the whole buffer
-// it is given before returning, so with a larger buffer a client that ends
-// its lines (and its data) with bare LF would never be answered.
+// go-smtp's data reader fills the whole buffer it is given before it
+// returns, so a client that ends its lines (and its data) with bare LF
+// would never be answered if we read in large blocks. The first line is
+// therefore read byte by byte: if it ends in CRLF the client speaks proper
+// SMTP and the rest is read in large blocks; if it ends in a bare LF the
+// message is refused at once.
 func copyContent(w io.Writer, r io.Reader) error {
-	buf := make([]byte, 0, 64<<10)
-	var one [1]byte
+	bw := bufio.NewWriterSize(w, 64<<10)
+	buf := make([]byte, 64<<10)
 	var prev byte
+	firstLine := true
 	for {
-		n, err := r.Read(one[:])
-		if n == 1 {
-			b := one[0]
+		want := len(buf)
+		if firstLine {
+			want = 1
+		}
+		n, err := r.Read(buf[:want])
+		for _, b := range buf[:n] {
 			switch {
 			case b == '\n' && prev != '\r':
 				return errBareLF
 			case b == 0:
 				return errNUL
+			case b == '\n':
+				firstLine = false
 			}
 			prev = b
-			buf = append(buf, b)
-			if len(buf) == cap(buf) {
-				if _, err := w.Write(buf); err != nil {
-					return err
-				}
-				buf = buf[:0]
+		}
+		if n > 0 {
+			if _, werr := bw.Write(buf[:n]); werr != nil {
+				return werr
 			}
 		}
 		if err == io.EOF {
-			_, err := w.Write(buf)
-			return err
+			return bw.Flush()
 		}
 		if err != nil {
 			return err
