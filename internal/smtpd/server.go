@@ -112,7 +112,12 @@ type Server struct {
 	lns      []net.Listener
 	chanLn   *chanListener
 	serving  sync.WaitGroup
+	bufs     sync.Pool // *[]byte of contentBufSize, for copyContent
 }
+
+// contentBufSize is the block in which message content is read and
+// written to the spool.
+const contentBufSize = 32 << 10
 
 // New returns a server; Serve starts it.
 func New(cfg Config, deps Deps) *Server {
@@ -121,6 +126,7 @@ func New(cfg Config, deps Deps) *Server {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, deps: deps, ctx: ctx, stop: stop, conns: map[*conn]struct{}{}, perIP: map[netip.Addr]int{}}
+	s.bufs.New = func() any { b := make([]byte, contentBufSize); return &b }
 	be := smtp.BackendFunc(s.newSession)
 	srv := smtp.NewServer(be)
 	srv.Domain = cfg.Hostname

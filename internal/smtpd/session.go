@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bufio"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -172,7 +171,9 @@ func (s *session) Data(r io.Reader) error {
 		fixer = delivery.NewHeaderFixer(msg, s.srv.cfg.Hostname, msg.ID)
 		w = fixer
 	}
-	err = copyContent(w, r)
+	bp := s.srv.bufs.Get().(*[]byte)
+	err = copyContent(w, r, *bp)
+	s.srv.bufs.Put(bp)
 	if err == nil && fixer != nil {
 		err = fixer.Close()
 	}
@@ -241,18 +242,17 @@ func (s *session) trace() delivery.Trace {
 // therefore read byte by byte: if it ends in CRLF the client speaks proper
 // SMTP and the rest is read in large blocks; if it ends in a bare LF the
 // message is refused at once.
-func copyContent(w io.Writer, r io.Reader) error {
-	bw := bufio.NewWriterSize(w, 64<<10)
-	buf := make([]byte, 64<<10)
+func copyContent(w io.Writer, r io.Reader, buf []byte) error {
 	var prev byte
 	firstLine := true
+	fill := 0
 	for {
-		want := len(buf)
+		want := len(buf) - fill
 		if firstLine {
 			want = 1
 		}
-		n, err := r.Read(buf[:want])
-		for _, b := range buf[:n] {
+		n, err := r.Read(buf[fill : fill+want])
+		for _, b := range buf[fill : fill+n] {
 			switch {
 			case b == '\n' && prev != '\r':
 				return errBareLF
@@ -263,13 +263,15 @@ func copyContent(w io.Writer, r io.Reader) error {
 			}
 			prev = b
 		}
-		if n > 0 {
-			if _, werr := bw.Write(buf[:n]); werr != nil {
+		fill += n
+		if fill == len(buf) || (err == io.EOF && fill > 0) {
+			if _, werr := w.Write(buf[:fill]); werr != nil {
 				return werr
 			}
+			fill = 0
 		}
 		if err == io.EOF {
-			return bw.Flush()
+			return nil
 		}
 		if err != nil {
 			return err

@@ -1,0 +1,49 @@
+package smtpd
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+	"testing/iotest"
+)
+
+// FuzzCopyContent checks copyContent against a plain definition: content
+// with a bare LF or a NUL is refused, anything else is copied unchanged.
+func FuzzCopyContent(f *testing.F) {
+	for _, seed := range []string{"", "a\r\nb\r\n", "a\nb", "\r\n\n", "x\x00y\r\n", "\r\r\n", "no newline"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var out bytes.Buffer
+		err := copyContent(&out, iotest.HalfReader(bytes.NewReader(in)), make([]byte, 7))
+		wantErr := error(nil)
+		for i, b := range in {
+			if b == '\n' && (i == 0 || in[i-1] != '\r') {
+				wantErr = errBareLF
+				break
+			}
+			if b == 0 {
+				wantErr = errNUL
+				break
+			}
+		}
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("copyContent(%q) error %v, want %v", in, err, wantErr)
+		}
+		if err == nil && !bytes.Equal(out.Bytes(), in) {
+			t.Fatalf("copyContent(%q) wrote %q", in, out.Bytes())
+		}
+	})
+}
+
+func BenchmarkCopyContent(b *testing.B) {
+	line := bytes.Repeat([]byte("x"), 76)
+	line = append(line, "\r\n"...)
+	msg := bytes.Repeat(line, 4096/len(line)+1)
+	b.SetBytes(int64(len(msg)))
+	buf := make([]byte, contentBufSize)
+	for b.Loop() {
+		copyContent(io.Discard, bytes.NewReader(msg), buf)
+	}
+}
