@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# SMTP receive benchmark. Postfix's smtp-source pushes N messages of SIZE
+# bytes over SESSIONS parallel sessions (a new connection per message) into
+#   1. smtp-sink  stores nothing: the ceiling of the load tool itself;
+#   2. pail       fsyncs each message into its mailbox store before 250;
+#   3. Postfix    queues (fsync), then virtual(8) delivers into Maildir;
+# one after the other on loopback in the same run. Each server runs in its
+# own cgroup, so CPU time counts every process it forks and peak memory is
+# the largest sum of resident memory of its processes (page cache excluded).
+# For Postfix the clock runs until the last message is in the Maildir.
+#
+# Usage: bench/smtp-receive.sh [N] [SESSIONS] [SIZE]   (defaults 20000 20 4096)
+# Needs root (apt-get, cgroups, Postfix).
+set -euo pipefail
+N=${1:-20000}
+SESSIONS=${2:-20}
+SIZE=${3:-4096}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/pail-bench.XXXXXX)
+chmod 755 "$WORK" # Postfix and nobody must reach their directories
+CG=/sys/fs/cgroup/cpuacct
+PIDS=()
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
+	sleep 1
+	for g in sink pail postfix; do
+		[ -d "$CG/pailbench-$g" ] && { cat "$CG/pailbench-$g/cgroup.procs" | xargs -r kill 2>/dev/null || true; sleep 0.2; rmdir "$CG/pailbench-$g" 2>/dev/null || true; }
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+missing=()
+for p in postfix bc; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# spawn GROUP CMD...: run CMD in the background inside cgroup GROUP.
+spawn() {
+	local g=$CG/pailbench-$1; shift
+	mkdir -p "$g"
+	sh -c 'echo $$ >"$0/cgroup.procs"; exec "$@"' "$g" "$@" &
+	PIDS+=($!)
+}
+cpu_ns() { cat "$CG/pailbench-$1/cpuacct.usage"; }
+rss_kb() { # sum of VmRSS over the cgroup's processes
+	local t=0 p r
+	for p in $(cat "$CG/pailbench-$1/cgroup.procs"); do
+		r=$(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || true)
+		t=$((t + ${r:-0}))
+	done
+	echo $t
+}
+watch_peak() { # watch_peak GROUP FILE: sample until FILE.stop exists
+	local peak=0 r
+	while [ ! -e "$2.stop" ]; do
+		r=$(rss_kb "$1"); [ "$r" -gt "$peak" ] && { peak=$r; echo "$peak" >"$2"; }
+		sleep 0.1
+	done
+}
+wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not listening" >&2; exit 1; }
+now() { date +%s.%N; }
+
+# measure GROUP PORT DONE_CMD: load the server, wait until DONE_CMD
+# succeeds, print "seconds cpu_seconds peak_kb".
+measure() {
+	local g=$1 port=$2 done_cmd=$3 t0 c0 t1 c1
+	rm -f "$WORK/$g.peak" "$WORK/$g.peak.stop"; echo 0 >"$WORK/$g.peak"
+	watch_peak "$g" "$WORK/$g.peak" & local w=$!
+	c0=$(cpu_ns "$g"); t0=$(now)
+	smtp-source -m "$N" -s "$SESSIONS" -l "$SIZE" -f bench@town.test -t bob@hill.test "127.0.0.1:$port"
+	until eval "$done_cmd"; do sleep 0.1; done
+	t1=$(now); c1=$(cpu_ns "$g")
+	touch "$WORK/$g.peak.stop"; wait $w
+	echo "$(echo "$t1 - $t0" | bc -l) $(echo "($c1 - $c0) / 1000000000" | bc -l) $(cat "$WORK/$g.peak")"
+}
+report() { # name seconds cpu peak_kb
+	printf '%-10s %7.0f msg/s  %6.2f CPU s per 1000 msg  %7.1f MiB peak RSS\n' "$1" "$(echo "$N / $2" | bc -l)" "$(echo "$3 * 1000 / $N" | bc -l)" "$(echo "$4 / 1024" | bc -l)"
+}
+
+echo "== smtp-source: $N messages of $SIZE bytes, $SESSIONS sessions; $(nproc) cores; $(uname -sr)"
+
+# 1. smtp-sink
+spawn sink smtp-sink -u nobody 127.0.0.1:13026 1000 >/dev/null
+wait_port 13026
+read -r s cpu peak < <(measure sink 13026 true)
+report smtp-sink "$s" "$cpu" "$peak"
+
+# 2. pail
+(cd "$ROOT" && go build -o "$WORK/pail" ./cmd/pail)
+cat >"$WORK/pail.toml" <<CONF
+hostname = "mx.hill.test"
+domains = ["hill.test"]
+data_dir = "$WORK/pail-data"
+[listen]
+smtp = "127.0.0.1:13025"
+[limits]
+max_connections_per_ip = 1000
+[log]
+mail_file = "$WORK/pail-mail.log"
+CONF
+echo pw | "$WORK/pail" user add -c "$WORK/pail.toml" --password-stdin bob@hill.test >/dev/null
+spawn pail "$WORK/pail" serve -c "$WORK/pail.toml" 2>"$WORK/pail.err"
+wait_port 13025
+read -r pail_s cpu peak < <(measure pail 13025 true)
+got=$(grep -c ' received ' "$WORK/pail-mail.log" || true)
+[ "$got" -eq "$N" ] || { echo "pail stored $got of $N messages" >&2; exit 1; }
+report pail "$pail_s" "$cpu" "$peak"
+
+# 3. Postfix: smtpd → cleanup → queue → virtual(8) → Maildir
+mkdir -p "$WORK/postfix/etc" "$WORK/postfix/queue" "$WORK/postfix/data" "$WORK/maildirs"
+chown nobody:nogroup "$WORK/maildirs"
+chown postfix "$WORK/postfix/data"
+sed -e 's/^smtp \+inet .*/13027      inet  n       -       n       -       -       smtpd/' /etc/postfix/master.cf >"$WORK/postfix/etc/master.cf"
+cat >"$WORK/postfix/etc/main.cf" <<CONF
+compatibility_level = 3.6
+queue_directory = $WORK/postfix/queue
+data_directory = $WORK/postfix/data
+meta_directory = /etc/postfix
+myhostname = peer.localhost
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+mynetworks = 127.0.0.0/8
+smtpd_relay_restrictions = permit_mynetworks, reject
+virtual_mailbox_domains = hill.test
+virtual_mailbox_base = $WORK/maildirs
+virtual_mailbox_maps = inline:{ bob@hill.test=bob/ }
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+smtp_dns_support_level = disabled
+maillog_file = $WORK/postfix/maillog
+maillog_file_prefixes = $WORK
+alias_maps =
+alias_database =
+biff = no
+CONF
+mkdir -p "$CG/pailbench-postfix"
+sh -c 'echo $$ >"$0/cgroup.procs"; exec postfix -c "$1" start' "$CG/pailbench-postfix" "$WORK/postfix/etc" >/dev/null 2>&1 ||
+	{ echo "postfix did not start:" >&2; tail -5 "$WORK/postfix/maillog" >&2; exit 1; }
+wait_port 13027
+read -r pf_s cpu peak < <(measure postfix 13027 "[ \$(ls $WORK/maildirs/bob/new 2>/dev/null | wc -l) -ge $N ]")
+report postfix "$pf_s" "$cpu" "$peak"
+printf 'pail / Postfix (messages per second into mailboxes): %.2f\n' "$(echo "$pf_s / $pail_s" | bc -l)"
