@@ -1,0 +1,57 @@
+package imapd
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+)
+
+// conn wraps each accepted connection below the library (and below TLS) to
+// give back its slot in the connection caps when it closes.
+type conn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *conn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
+}
+
+// chanListener hands admitted connections to an imapserver's Serve loop.
+type chanListener struct {
+	addr   net.Addr
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.addr }
+
+// slogLogger sends the library's error log to slog. Most of it is clients
+// going away, so it is debug output.
+type slogLogger struct{ log *slog.Logger }
+
+func (l slogLogger) Printf(format string, args ...any) {
+	l.log.Debug("imapserver", "msg", fmt.Sprintf(format, args...))
+}

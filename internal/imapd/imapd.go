@@ -1,0 +1,87 @@
+// Package imapd is pail's IMAP service (RFC 3501 IMAP4rev1 and RFC 9051
+// IMAP4rev2) on github.com/emersion/go-imap/v2's imapserver: the protocol
+// engine is the library's; this package is the backend that maps every
+// command onto the store, plus admission control (connection caps), login
+// policy (TLS or loopback only, failures slowed and logged) and live
+// updates.
+//
+// Each selected mailbox is a per-session view: the UIDs the client knows, in
+// order (sequence number = position + 1), with the flags last reported. At
+// the points where RFC 9051 §7 lets the server speak (after each command,
+// and at once while the client IDLEs), the session compares its view with
+// the store and reports EXPUNGE, EXISTS and FETCH FLAGS. The store's
+// per-mailbox modification sequence makes the comparison cost one indexed
+// read when nothing changed; store events (from this process, and from
+// other processes via Store.WatchChanges) wake IDLE sessions.
+package imapd
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"time"
+
+	"pail/internal/maillog"
+	"pail/internal/store"
+)
+
+// Store is the part of the store the IMAP service uses.
+type Store interface {
+	Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error)
+	MailboxByName(ctx context.Context, accountID int64, name string) (store.Mailbox, error)
+	CreateMailboxPath(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error)
+	DeleteMailbox(ctx context.Context, accountID int64, name string) error
+	RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error
+	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
+	MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxCounts, error)
+
+	MailboxModSeq(ctx context.Context, mailboxID int64) (uint64, error)
+	MessageStates(ctx context.Context, mailboxID int64) (uint64, []store.MessageState, error)
+	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32) ([]store.Message, error)
+	OpenMessage(m store.Message) (*os.File, error)
+	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)
+	ClaimRecent(ctx context.Context, mailboxID int64) ([]uint32, error)
+	Copy(ctx context.Context, srcID int64, uids []uint32, destID int64) (store.CopyResult, error)
+	Move(ctx context.Context, srcID int64, uids []uint32, destID int64) (store.CopyResult, error)
+	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
+
+	NewSpool() (*store.Spool, error)
+	Deliver(ctx context.Context, sp *store.Spool, ds []store.Delivery) ([]store.Delivered, error)
+
+	Subscribe(accountID int64) *store.Subscription
+	WatchChanges(ctx context.Context, interval time.Duration) error
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Authenticator checks logins and slows and limits failures.
+type Authenticator interface {
+	Authenticate(ctx context.Context, remote netip.Addr, username, password string) (store.Account, error)
+}
+
+// Config configures one IMAP service (one listener).
+type Config struct {
+	Hostname            string
+	ImplicitTLS         bool // TLS from the first byte (imaps, RFC 8314)
+	TLS                 *tls.Config
+	MaxMessageBytes     int64 // APPEND limit (RFC 7889 APPENDLIMIT)
+	MaxConnections      int
+	MaxConnectionsPerIP int
+	// WatchInterval is how often the store is checked for changes made
+	// by other processes; zero means store.DefaultWatchInterval.
+	WatchInterval time.Duration
+	// Debug, if set, receives the raw protocol traffic (including
+	// passwords: tests only).
+	Debug io.Writer
+}
+
+// Deps are the services an IMAP server uses.
+type Deps struct {
+	Store   Store
+	Auth    Authenticator
+	Log     *slog.Logger
+	MailLog *maillog.Logger
+}
