@@ -37,6 +37,12 @@ Commands:
   export ADDR [--folder NAME]         write a mailbox as mbox to stdout
   import ADDR FILE [--folder NAME]    add the messages of an mbox file
   check                               verify the store: rows, files, UIDs, sizes
+  queue list                          the outgoing queue, with each recipient's state
+  queue show ID                       one queued message: envelope, attempts, content
+  queue flush                         try every queued recipient now
+  queue delete ID...                  drop queued messages without a bounce
+  sendmail [-t] [-i] [-f ADDR] [-F NAME] [RCPT...]
+                                      send the message on stdin (sendmail interface)
 
 Every command takes -c FILE (or --config FILE, or $PAIL_CONFIG) to name the
 TOML configuration; without one the built-in defaults are used.
@@ -75,6 +81,11 @@ var commands = map[string]func(e *env, args []string) error{
 	"export":       cmdExport,
 	"import":       cmdImport,
 	"check":        cmdCheck,
+	"queue list":   cmdQueueList,
+	"queue show":   cmdQueueShow,
+	"queue flush":  cmdQueueFlush,
+	"queue delete": cmdQueueDelete,
+	"sendmail":     cmdSendmail,
 }
 
 func run(e *env, args []string) error {

@@ -62,6 +62,9 @@ type Listen struct {
 	IMAP        string `toml:"imap"`
 	IMAPS       string `toml:"imaps"`
 	HTTP        string `toml:"http"`
+	// HTTPS serves the web pages over TLS with the [tls] certificate.
+	// It has no default: set it to turn HTTPS on.
+	HTTPS string `toml:"https"`
 }
 
 // TLS names the certificate files. Both empty means a self-signed
@@ -329,7 +332,7 @@ func (l *Listen) entries() []listenRef {
 	return []listenRef{
 		{"smtp", &l.SMTP}, {"submission", &l.Submission}, {"submissions", &l.Submissions},
 		{"pop3", &l.POP3}, {"pop3s", &l.POP3S}, {"imap", &l.IMAP}, {"imaps", &l.IMAPS},
-		{"http", &l.HTTP},
+		{"http", &l.HTTP}, {"https", &l.HTTPS},
 	}
 }
 

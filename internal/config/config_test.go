@@ -106,3 +106,26 @@ func TestErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPSKey: [listen] https turns on the web pages over TLS; it is off
+// by default and checked like every other address.
+func TestHTTPSKey(t *testing.T) {
+	cfg, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen.HTTPS != "" {
+		t.Errorf("https on by default: %q", cfg.Listen.HTTPS)
+	}
+	cfg, err = load(t, "[listen]\nhttp = \"127.0.0.1:8080\"\nhttps = \"127.0.0.1:8443\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svcs := cfg.Listen.Services()
+	if len(svcs) != 2 || svcs[1] != (ListenEntry{Name: "https", Addr: "127.0.0.1:8443"}) {
+		t.Errorf("services %v", svcs)
+	}
+	if _, err := load(t, "[listen]\nhttps = \"nope\"\n"); err == nil || !strings.Contains(err.Error(), "listen.https") {
+		t.Errorf("bad https address: %v", err)
+	}
+}

@@ -1,0 +1,192 @@
+package queue
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"pail/internal/delivery"
+	"pail/internal/dsn"
+	"pail/internal/maillog"
+)
+
+// maxHeaderRead bounds how much of a message is read to find the headers
+// returned in a DSN.
+const maxHeaderRead = 256 << 10
+
+// finishAll settles every message that needs it: failures not yet
+// reported to their sender, and messages with no recipient left pending.
+// It catches up after a crash; normally finish runs after each attempt.
+func (q *Queue) finishAll(ctx context.Context) {
+	rows, err := q.db.QueryContext(ctx, `
+		SELECT DISTINCT message_id FROM recipients WHERE state = 'failed' AND notified = 0
+		UNION
+		SELECT id FROM messages m WHERE NOT EXISTS
+			(SELECT 1 FROM recipients r WHERE r.message_id = m.id AND r.state = 'pending')`)
+	if err != nil {
+		q.cfg.Log.Error("queue: finding settled messages", "err", err)
+		return
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if rows.Scan(&id) == nil {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	for _, id := range ids {
+		if err := q.finish(ctx, id); err != nil {
+			q.cfg.Log.Error("queue: settling message", "id", id, "err", err)
+		}
+	}
+}
+
+// finish sends the DSN for recipients that failed since the last one, and
+// removes the message once no recipient is pending.
+func (q *Queue) finish(ctx context.Context, id string) error {
+	q.finishMu.Lock()
+	defer q.finishMu.Unlock()
+	m, err := q.load(ctx, q.db, id, "")
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var failed []Recipient
+	pending := false
+	for _, r := range m.Recipients {
+		switch {
+		case r.State == Pending:
+			pending = true
+		case r.State == Failed && !r.Notified:
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 {
+		if err := q.bounce(ctx, m, failed); err != nil {
+			return err
+		}
+	}
+	if pending {
+		return nil
+	}
+	if _, err := q.db.ExecContext(ctx, "DELETE FROM messages WHERE id = ?", m.ID); err != nil {
+		return fmt.Errorf("queue: remove %s: %w", m.ID, err)
+	}
+	// A crash here leaves only a file without a record, which sweep
+	// removes.
+	os.Remove(m.Path)
+	return nil
+}
+
+// bounce queues one DSN to the sender of m naming the failed recipients,
+// and marks them notified in the same transaction. Mail from the null
+// sender (a DSN itself) is never bounced (RFC 5321 §4.5.5).
+func (q *Queue) bounce(ctx context.Context, m Message, failed []Recipient) error {
+	addrs := make([]any, len(failed))
+	for i, r := range failed {
+		addrs[i] = r.Address
+	}
+	mark := func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "UPDATE recipients SET notified = 1 WHERE message_id = ? AND address IN ("+
+			strings.TrimSuffix(strings.Repeat("?,", len(addrs)), ",")+")", append([]any{m.ID}, addrs...)...)
+		return err
+	}
+	dsnID := "none"
+	if m.From == "" {
+		if err := q.tx(ctx, mark); err != nil {
+			return fmt.Errorf("queue: %w", err)
+		}
+	} else {
+		dsnID = delivery.NewID()
+		body := dsn.Build(q.report(m, failed))
+		if err := q.add(ctx, dsnID, "", []string{m.From}, bytes.NewReader(body), mark); err != nil {
+			return err
+		}
+	}
+	for _, r := range failed {
+		q.cfg.MailLog.Log(maillog.Bounced, "id", m.ID, "from", "<"+m.From+">", "to", "<"+r.Address+">",
+			"relay", relay(resultOf(r)), "reply", r.Reply(), "dsn", dsnID)
+	}
+	return nil
+}
+
+// report describes the failures of m for its DSN.
+func (q *Queue) report(m Message, failed []Recipient) dsn.Report {
+	rep := dsn.Report{
+		ReportingMTA: q.cfg.Hostname,
+		To:           m.From,
+		QueueID:      m.ID,
+		ArrivalDate:  m.Created,
+		Date:         q.now(),
+		Headers:      q.headers(m),
+	}
+	for _, r := range failed {
+		rc := dsn.Recipient{Address: r.Address, Status: r.Status, LastAttempt: r.LastAttempt}
+		if r.Code != 0 {
+			rc.Reply = r.Reply()
+			rc.RemoteMTA = r.RemoteMTA
+		} else {
+			rc.Reason = r.Text
+		}
+		if r.Code/100 != 5 && !strings.HasPrefix(r.Status, "5") {
+			// The last failure was temporary: the message expired.
+			// RFC 3463 X.4.7: delivery time expired.
+			rc.Status = "5.4.7"
+			rc.Reason = fmt.Sprintf("delivery time expired: not delivered after %s of trying", q.cfg.Lifetime)
+			if r.Code == 0 && r.Text != "" {
+				rc.Reason += "; the last attempt failed: " + r.Text
+			}
+		}
+		if rc.Status == "" || rc.Status[0] != '5' {
+			rc.Status = "5.0.0"
+		}
+		rep.Recipients = append(rep.Recipients, rc)
+	}
+	return rep
+}
+
+// headers returns the header section of m's file, for its DSN.
+func (q *Queue) headers(m Message) []byte {
+	f, err := os.Open(m.Path)
+	if err != nil {
+		q.cfg.Log.Warn("queue: message file for DSN", "id", m.ID, "err", err)
+		return nil
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, maxHeaderRead))
+	return dsn.HeaderSection(b)
+}
+
+// sweep removes message files that no record names, once they are old
+// enough not to belong to an Enqueue still in progress elsewhere.
+func (q *Queue) sweep(ctx context.Context) {
+	entries, err := os.ReadDir(q.msgDir)
+	if err != nil {
+		q.cfg.Log.Error("queue: sweep", "err", err)
+		return
+	}
+	for _, e := range entries {
+		info, err := e.Info()
+		if err != nil || q.now().Sub(info.ModTime()) < orphanAge {
+			continue
+		}
+		if !strings.HasPrefix(e.Name(), ".tmp-") {
+			var one int
+			err := q.db.QueryRowContext(ctx, "SELECT 1 FROM messages WHERE file = ?", e.Name()).Scan(&one)
+			if !errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+		}
+		q.cfg.Log.Info("queue: removing orphaned file", "file", e.Name())
+		os.Remove(filepath.Join(q.msgDir, e.Name()))
+	}
+}

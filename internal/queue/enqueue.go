@@ -1,0 +1,172 @@
+package queue
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"pail/internal/maillog"
+	"pail/internal/safeio"
+)
+
+// maxIDLen bounds a message id, which is also its file name.
+const maxIDLen = 64
+
+// Enqueue queues the message in the file at path, from byte skip on, for
+// rcpts. It copies the bytes into the queue's own file, fsyncs it and its
+// directory, and commits the record; when it returns nil the message
+// survives a crash, and path is no longer needed. It implements
+// delivery.Queue.
+func (q *Queue) Enqueue(ctx context.Context, id, from string, rcpts []string, path string, skip int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	defer f.Close()
+	if _, err := f.Seek(skip, io.SeekStart); err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+	return q.add(ctx, id, from, rcpts, f, nil)
+}
+
+// add writes a message file from body and commits its record, running
+// also (when not nil) in the same transaction.
+func (q *Queue) add(ctx context.Context, id, from string, rcpts []string, body io.Reader, also func(*sql.Tx) error) error {
+	if !validID(id) {
+		return fmt.Errorf("queue: invalid message id %q", id)
+	}
+	rcpts = dedupe(rcpts)
+	if len(rcpts) == 0 {
+		return errors.New("queue: no recipients")
+	}
+	size, err := q.writeFile(id, body)
+	if err != nil {
+		return err
+	}
+	now := ms(q.now())
+	err = q.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO messages (id, sender, created, size, file) VALUES (?, ?, ?, ?, ?)",
+			id, from, now, size, id); err != nil {
+			return err
+		}
+		for _, r := range rcpts {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO recipients (message_id, address, domain, next_attempt) VALUES (?, ?, ?, ?)",
+				id, r, domainOf(r), now); err != nil {
+				return err
+			}
+		}
+		if also != nil {
+			return also(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		os.Remove(filepath.Join(q.msgDir, id))
+		return fmt.Errorf("queue: record %s: %w", id, err)
+	}
+	to := make([]string, len(rcpts))
+	for i, r := range rcpts {
+		to[i] = "<" + r + ">"
+	}
+	q.cfg.MailLog.Log(maillog.Queued, "id", id, "from", "<"+from+">", "to", strings.Join(to, ","), "size", fmt.Sprint(size))
+	q.kick()
+	return nil
+}
+
+// writeFile stores body as the message file name: written to a temporary
+// file, fsynced, linked to its name (which must not exist yet) and the
+// directory fsynced, as safeio.WriteFile does but streaming.
+func (q *Queue) writeFile(name string, body io.Reader) (int64, error) {
+	tmp, err := os.CreateTemp(q.msgDir, ".tmp-")
+	if err != nil {
+		return 0, fmt.Errorf("queue: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	size, err := io.Copy(bw, body)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if err == nil {
+		err = tmp.Close()
+	}
+	if err != nil {
+		return 0, fmt.Errorf("queue: write message %s: %w", name, err)
+	}
+	// A link, unlike a rename, refuses to replace a message of the same
+	// id.
+	if err := os.Link(tmp.Name(), filepath.Join(q.msgDir, name)); err != nil {
+		return 0, fmt.Errorf("queue: %w", err)
+	}
+	if err := safeio.SyncDir(q.msgDir); err != nil {
+		os.Remove(filepath.Join(q.msgDir, name))
+		return 0, err
+	}
+	return size, nil
+}
+
+// tx runs fn in a transaction and commits it.
+func (q *Queue) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// validID reports whether id is usable as a file name: lower-case
+// letters and digits, as delivery.NewID makes them.
+func validID(id string) bool {
+	if id == "" || len(id) > maxIDLen {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// domainOf returns the lower-case domain of an address, "" if it has none.
+func domainOf(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(addr[i+1:])
+}
+
+// dedupe drops repeated recipients (the domain compared without case)
+// and keeps the order.
+func dedupe(rcpts []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range rcpts {
+		key := r
+		if i := strings.LastIndexByte(r, '@'); i >= 0 {
+			key = r[:i] + "@" + strings.ToLower(r[i+1:])
+		}
+		if r == "" || seen[key] {
+			continue
+		}
+		seen[key] = true
+		out = append(out, r)
+	}
+	return slices.Clip(out)
+}

@@ -1,0 +1,243 @@
+// Package queue is pail's outgoing queue: messages for other servers wait
+// here, durably, until each recipient is delivered or has failed for good.
+//
+// A queued message is a file (the bytes to send, CRLF line endings) and a
+// record in the queue's own SQLite database (data_dir/queue/queue.db):
+// the envelope sender, the arrival time and, per recipient, its state
+// (pending, delivered, failed), the number of attempts, the time of the
+// next attempt and the last reply. Enqueue returns only once both are on
+// disk, so a message acknowledged with 250 survives a crash or SIGKILL.
+//
+// A scheduler delivers due messages: it groups a message's pending
+// recipients by domain and hands each group to a Deliverer (the SMTP
+// client in package remote, or local delivery for local domains), within
+// a global and a per-domain concurrency limit, so that one slow domain
+// never holds up the others. Temporary failures are retried with growing
+// delays (DefaultBackoff) until the message is older than the queue
+// lifetime; permanent failures and expiry produce a DSN (package dsn) to
+// the envelope sender, queued like any message but with the null sender,
+// so that a bounce never bounces. A message is removed once every
+// recipient is settled.
+//
+// Delivery is at least once: a crash between a remote server's 250 and
+// the record of it makes the message go out again on the next attempt.
+//
+// The admin functions (List, Show, Flush, Delete) work on the database
+// whether or not a server runs; a running scheduler looks at the database
+// every PollInterval, so it sees what other processes change.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"pail/internal/maillog"
+	"pail/internal/remote"
+	"pail/internal/safeio"
+)
+
+// ErrNotFound means no queued message has the id.
+var ErrNotFound = errors.New("queue: no such message")
+
+// Defaults for Config fields left zero.
+const (
+	// DefaultMaxConcurrent bounds deliveries in progress (Postfix's
+	// default_process_limit is 100; a small server needs fewer).
+	DefaultMaxConcurrent = 20
+	// DefaultMaxPerDomain bounds deliveries in progress to one domain,
+	// so that one slow or dead domain cannot take every slot.
+	DefaultMaxPerDomain = 5
+	// DefaultPollInterval is how often the scheduler looks for work that
+	// other processes (pail sendmail, pail queue flush) put in the
+	// database.
+	DefaultPollInterval = 2 * time.Second
+	// DefaultLifetime is how long a message is retried (RFC 5321
+	// §4.5.4.1: at least 4-5 days).
+	DefaultLifetime = 5 * 24 * time.Hour
+)
+
+// DefaultBackoff is the wait after each failed attempt: the first retry
+// after a minute, then longer waits, up to 4 hours. RFC 5321 §4.5.4.1
+// asks for at least 30 minutes between retries but allows smarter
+// strategies; like most MTAs, pail retries sooner at first because first
+// failures (a restart, greylisting) are often brief.
+var DefaultBackoff = []time.Duration{
+	time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 4 * time.Hour,
+}
+
+// DirIn returns the queue directory inside a data directory.
+func DirIn(dataDir string) string { return filepath.Join(dataDir, "queue") }
+
+// Config configures a Queue.
+type Config struct {
+	// Dir holds the database and the message files (data_dir/queue).
+	Dir string
+	// Hostname is our name in DSNs (Reporting-MTA, MAILER-DAEMON@).
+	Hostname string
+	// Lifetime is how long a message is retried before it bounces.
+	Lifetime time.Duration
+	// MaxConcurrent and MaxPerDomain bound deliveries in progress.
+	MaxConcurrent int
+	MaxPerDomain  int
+	// PollInterval is how often the scheduler reads the database even
+	// when nothing in this process woke it.
+	PollInterval time.Duration
+	// Backoff lists the waits after the 1st, 2nd, ... failed attempt;
+	// the last repeats. Empty means DefaultBackoff.
+	Backoff []time.Duration
+	// MailLog receives queued, delivered, deferred and bounced events.
+	MailLog *maillog.Logger
+	// Log receives debugging output.
+	Log *slog.Logger
+	// Now returns the current time; tests replace it.
+	Now func() time.Time
+}
+
+// Deliverer delivers one message to its recipients at one domain and
+// returns a result per recipient, in order. remote.Client is one.
+type Deliverer interface {
+	Deliver(ctx context.Context, domain string, m remote.Message) []remote.Result
+}
+
+// State is where one recipient stands.
+type State string
+
+// The states.
+const (
+	Pending   State = "pending"   // waiting for an attempt
+	Delivered State = "delivered" // accepted by the next hop
+	Failed    State = "failed"    // failed for good (5xx or expiry)
+)
+
+// Message is a queued message as the admin commands see it.
+type Message struct {
+	ID         string
+	From       string // envelope sender; "" is the null sender (a DSN)
+	Created    time.Time
+	Size       int64
+	Path       string // the file holding the message
+	Recipients []Recipient
+}
+
+// Recipient is one recipient of a queued message.
+type Recipient struct {
+	Address     string
+	Domain      string
+	State       State
+	Attempts    int
+	NextAttempt time.Time // when pending
+	LastAttempt time.Time // zero before the first attempt
+	// The last reply: Code is 0 when no server answered, and Text then
+	// says what went wrong.
+	Code      int
+	Status    string // RFC 3463 code
+	Text      string
+	RemoteMTA string
+	// Notified means the sender has been sent a DSN for this failure.
+	Notified bool
+}
+
+// Reply formats the last reply, "550 5.1.1 No such user".
+func (r Recipient) Reply() string {
+	return remote.Reply{Code: r.Code, Enhanced: r.Status, Text: r.Text}.String()
+}
+
+// Queue is an open queue directory.
+type Queue struct {
+	cfg    Config
+	db     *sql.DB
+	msgDir string
+	wake   chan struct{}
+
+	// The scheduler, once Start has run.
+	mu        sync.Mutex
+	started   bool
+	stopRun   context.CancelFunc // ends the scheduling loop
+	stopJobs  context.CancelFunc // cuts deliveries in progress
+	jobCtx    context.Context
+	runDone   chan struct{}
+	jobs      sync.WaitGroup
+	inflight  map[string]bool // message id + "\x00" + domain
+	perDomain map[string]int
+	active    int
+	finishMu  sync.Mutex // one DSN-and-removal pass at a time
+	closeOnce sync.Once
+}
+
+// Open opens (creating if needed) the queue in cfg.Dir. It does not
+// deliver anything until Start.
+func Open(ctx context.Context, cfg Config) (*Queue, error) {
+	if cfg.Lifetime <= 0 {
+		cfg.Lifetime = DefaultLifetime
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = DefaultMaxConcurrent
+	}
+	if cfg.MaxPerDomain <= 0 {
+		cfg.MaxPerDomain = DefaultMaxPerDomain
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if len(cfg.Backoff) == 0 {
+		cfg.Backoff = DefaultBackoff
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	q := &Queue{
+		cfg:       cfg,
+		msgDir:    filepath.Join(cfg.Dir, "msg"),
+		wake:      make(chan struct{}, 1),
+		inflight:  map[string]bool{},
+		perDomain: map[string]int{},
+	}
+	if err := safeio.MkdirAll(q.msgDir, 0o700); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	db, err := openDB(ctx, filepath.Join(cfg.Dir, "queue.db"))
+	if err != nil {
+		return nil, err
+	}
+	q.db = db
+	return q, nil
+}
+
+// Close stops the scheduler at once (deliveries in progress are cut off
+// and retried later) and closes the database. Shutdown stops it gently.
+func (q *Queue) Close() error {
+	var err error
+	q.closeOnce.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		q.Shutdown(ctx)
+		err = q.db.Close()
+	})
+	return err
+}
+
+// kick wakes the scheduler without blocking.
+func (q *Queue) kick() {
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *Queue) now() time.Time { return q.cfg.Now() }
+
+// backoff returns the wait after the n-th failed attempt (n >= 1).
+func (q *Queue) backoff(n int) time.Duration {
+	b := q.cfg.Backoff
+	return b[min(max(n, 1), len(b))-1]
+}

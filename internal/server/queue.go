@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"pail/internal/delivery"
+	"pail/internal/queue"
+	"pail/internal/remote"
+)
+
+// openQueue opens the outgoing queue in the data directory; it is closed
+// with the server.
+func (s *Server) openQueue(ctx context.Context) (*queue.Queue, error) {
+	q, err := queue.Open(ctx, queue.Config{
+		Dir:      queue.DirIn(s.cfg.DataDir),
+		Hostname: s.cfg.Hostname,
+		Lifetime: s.cfg.Outbound.QueueLifetime.Duration,
+		MailLog:  s.mailLog,
+		Log:      s.log.With("proto", "queue"),
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.queue = q
+	s.closers = append(s.closers, q)
+	return q, nil
+}
+
+// newTransport builds what the queue delivers through: local delivery for
+// our own domains (DSNs to local senders), the SMTP client for the rest.
+func (s *Server) newTransport(router *delivery.Router, local *delivery.Deliverer) *transport {
+	ob := s.cfg.Outbound
+	routes := make(map[string]string, len(ob.Routes))
+	for dom, hop := range ob.Routes {
+		routes[strings.ToLower(strings.TrimSuffix(dom, "."))] = hop
+	}
+	client := remote.New(remote.Config{
+		Hostname:          s.cfg.Hostname,
+		Port:              ob.Port,
+		Smarthost:         ob.Smarthost,
+		SmarthostUsername: ob.SmarthostUsername,
+		SmarthostPassword: ob.SmarthostPassword,
+		Routes:            routes,
+		Resolver:          ob.Resolver,
+		Log:               s.log.With("proto", "remote"),
+	})
+	return &transport{isLocal: s.cfg.IsLocalDomain, router: router, local: local, remote: client, hostname: s.cfg.Hostname}
+}
+
+// transport implements queue.Deliverer.
+type transport struct {
+	isLocal  func(string) bool
+	router   *delivery.Router
+	local    *delivery.Deliverer
+	remote   *remote.Client
+	hostname string
+}
+
+var _ queue.Deliverer = (*transport)(nil)
+
+// Deliver sends m to its recipients at domain.
+func (t *transport) Deliver(ctx context.Context, domain string, m remote.Message) []remote.Result {
+	if t.isLocal(domain) {
+		return t.deliverLocal(ctx, m)
+	}
+	return t.remote.Deliver(ctx, domain, m)
+}
+
+// deliverLocal puts a queued message into local mailboxes, answering per
+// recipient as a remote server would.
+func (t *transport) deliverLocal(ctx context.Context, m remote.Message) []remote.Result {
+	results := make([]remote.Result, len(m.Rcpts))
+	set := func(i int, st remote.Status, code int, enh, text string) {
+		results[i] = remote.Result{Rcpt: m.Rcpts[i], Status: st, Reply: remote.Reply{Code: code, Enhanced: enh, Text: text}, RemoteMTA: t.hostname}
+	}
+	var rcpts []delivery.Recipient
+	var idx []int
+	for i, r := range m.Rcpts {
+		route, err := t.router.Resolve(ctx, r)
+		switch {
+		case err == nil:
+			rcpts = append(rcpts, delivery.Recipient{Address: r, Route: route})
+			idx = append(idx, i)
+		case errors.Is(err, delivery.ErrUnknownUser), errors.Is(err, delivery.ErrNotLocal):
+			set(i, remote.Failed, 550, "5.1.1", "No such user here")
+		default:
+			set(i, remote.Deferred, 451, "4.3.0", "Local delivery failed: "+err.Error())
+		}
+	}
+	if len(rcpts) == 0 {
+		return results
+	}
+	err := t.store(ctx, m, rcpts)
+	for _, i := range idx {
+		if err != nil {
+			set(i, remote.Deferred, 451, "4.3.0", "Local delivery failed: "+err.Error())
+		} else {
+			set(i, remote.Delivered, 250, "2.0.0", "Delivered locally")
+		}
+	}
+	return results
+}
+
+// store writes m for rcpts through the local deliverer.
+func (t *transport) store(ctx context.Context, m remote.Message, rcpts []delivery.Recipient) error {
+	msg, err := t.local.NewMessage(m.From, rcpts, delivery.Trace{Helo: t.hostname, Proto: "LOCAL"})
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(msg, io.NewSectionReader(m.Body, 0, m.Size)); err != nil {
+		msg.Abort()
+		return fmt.Errorf("copy queued message: %w", err)
+	}
+	return msg.Commit(ctx)
+}
+
+// startQueue starts delivering the queue.
+func (s *Server) startQueue() {
+	if s.queue != nil {
+		s.queue.Start(s.transport)
+	}
+}
+
+// stopQueue lets deliveries in progress finish until ctx ends.
+func (s *Server) stopQueue(ctx context.Context) error {
+	if s.queue == nil {
+		return nil
+	}
+	return s.queue.Shutdown(ctx)
+}
