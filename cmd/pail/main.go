@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"pail/internal/config"
@@ -59,7 +60,14 @@ type env struct {
 
 func main() {
 	e := &env{ctx: context.Background(), stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, config: os.Getenv("PAIL_CONFIG")}
-	if err := run(e, os.Args[1:]); err != nil {
+	args := os.Args[1:]
+	// Installed as (or linked to) "sendmail", pail behaves as sendmail, so
+	// cron and other programs can use it unchanged; the config then comes
+	// from $PAIL_CONFIG.
+	if filepath.Base(os.Args[0]) == "sendmail" {
+		args = append([]string{"sendmail"}, args...)
+	}
+	if err := run(e, args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}

@@ -47,3 +47,24 @@ func BenchmarkCopyContent(b *testing.B) {
 		copyContent(io.Discard, bytes.NewReader(msg), buf)
 	}
 }
+
+func TestHopCounter(t *testing.T) {
+	many := bytes.Repeat([]byte("Received: from x\r\n\tby y\r\n"), maxHops)
+	var out bytes.Buffer
+	h := &hopCounter{w: &out}
+	if _, err := h.Write(append(append([]byte{}, many...), "Subject: ok\r\n\r\nReceived: in the body\r\n"...)); err != nil {
+		t.Fatalf("%d hops refused: %v", maxHops, err)
+	}
+	h = &hopCounter{w: &out}
+	// Fed a byte at a time, one more Received is a loop.
+	in := append(append([]byte{}, many...), "RECEIVED: one more\r\n\r\n"...)
+	var err error
+	for i := range in {
+		if _, err = h.Write(in[i : i+1]); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, errLoop) {
+		t.Errorf("%d hops accepted", maxHops+1)
+	}
+}

@@ -29,6 +29,7 @@ var (
 	errBadSender  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
 	errBareLF     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare LF; lines must end with CRLF (RFC 5321 section 2.3.8)"}
 	errNUL        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a NUL character"}
+	errLoop       = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop"}
 	errTemporary  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Local error, try again later"}
 	errTooMany    = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many errors, closing connection"}
 	errEncrypt    = &smtp.SMTPError{Code: 538, EnhancedCode: smtp.EnhancedCode{5, 7, 11}, Message: "Encryption required for requested authentication mechanism"}
@@ -165,10 +166,10 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.deps.Log.Error("new message", "err", err)
 		return errTemporary
 	}
-	var w io.Writer = msg
+	var w io.Writer = &hopCounter{w: msg}
 	var fixer *delivery.HeaderFixer
 	if s.srv.cfg.Role == RoleSubmission {
-		fixer = delivery.NewHeaderFixer(msg, s.srv.cfg.Hostname, msg.ID)
+		fixer = delivery.NewHeaderFixer(w, s.srv.cfg.Hostname, msg.ID)
 		w = fixer
 	}
 	bp := s.srv.bufs.Get().(*[]byte)
