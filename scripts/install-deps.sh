@@ -11,7 +11,10 @@ packages=(
 	libio-socket-ssl-perl
 	libauthen-sasl-perl
 	python3
+	fetchmail
 	ca-certificates
+	chromium fonts-dejavu-core # webmail browser test (test/interop/webmail_test.go)
+	isync s-nail
 )
 
 die() {

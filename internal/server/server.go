@@ -19,6 +19,7 @@ import (
 	"pail/internal/config"
 	"pail/internal/delivery"
 	"pail/internal/maillog"
+	"pail/internal/queue"
 	"pail/internal/smtpd"
 	"pail/internal/store"
 	"pail/internal/tlsconf"
@@ -31,6 +32,9 @@ type Server struct {
 	store   *store.Store
 	mailLog *maillog.Logger
 	closers []io.Closer
+
+	queue     *queue.Queue // outgoing mail
+	transport *transport   // what the queue delivers through
 
 	services []service
 	wg       sync.WaitGroup
@@ -85,8 +89,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.closeAll()
 		return nil, err
 	}
+	q, err := s.openQueue(ctx)
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
 	router := delivery.NewRouter(st, cfg.IsLocalDomain, cfg.Postmaster)
-	deliverer := delivery.NewDeliverer(st, nil, s.mailLog, cfg.Hostname)
+	deliverer := delivery.NewDeliverer(st, q, s.mailLog, cfg.Hostname)
+	s.transport = s.newTransport(router, deliverer)
 	authn := auth.New(st)
 
 	smtpDeps := smtpd.Deps{Router: router, Deliverer: deliverer, Auth: authn, Senders: router, Log: s.log.With("proto", "smtp"), MailLog: s.mailLog}
@@ -99,6 +109,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 			err = s.addSMTP(svc, smtpd.RoleSubmission, false, tlsCfg, smtpDeps)
 		case "submissions":
 			err = s.addSMTP(svc, smtpd.RoleSubmission, true, tlsCfg, smtpDeps)
+		case "imap", "imaps":
+			err = s.addIMAP(svc, svc.Name == "imaps", tlsCfg, authn)
+		case "pop3", "pop3s":
+			err = s.addPOP3(svc, tlsCfg, authn)
+		case "http", "https":
+			err = s.addWebmail(svc, tlsCfg, authn, router, deliverer)
 		default:
 			s.log.Warn("service not implemented yet; not started", "service", svc.Name, "addr", svc.Addr)
 		}
@@ -156,6 +172,7 @@ func (s *Server) Store() *store.Store { return s.store }
 // Start runs every service in the background and prints where each
 // listens to w.
 func (s *Server) Start(w io.Writer) {
+	s.startQueue()
 	for _, svc := range s.services {
 		fmt.Fprintf(w, "pail: %s listening on %s\n", svc.name, svc.ln.Addr())
 		s.wg.Add(1)
@@ -190,6 +207,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.wg.Wait()
+	if err := s.stopQueue(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("queue: %w", err))
+	}
 	s.closeAll()
 	return errors.Join(errs...)
 }

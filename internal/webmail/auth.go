@@ -1,0 +1,103 @@
+package webmail
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+
+	"pail/internal/auth"
+	"pail/internal/maillog"
+)
+
+// loginPage is the data of the login page.
+type loginPage struct {
+	base
+	Address string
+	Error   string
+}
+
+// Login answers. They never say whether the account exists.
+const (
+	msgLoginFailed  = "Login failed: the address or the password is wrong."
+	msgLoginLimited = "Too many failed logins. Please wait a few minutes and try again."
+	msgLoginBusy    = "The server is busy. Please try again later."
+)
+
+func (s *Server) handleLoginForm(w http.ResponseWriter, r *http.Request) {
+	if s.current(r) != nil {
+		http.Redirect(w, r, "/mail", http.StatusSeeOther)
+		return
+	}
+	s.render(w, http.StatusOK, "login", loginPage{base: base{Title: "Log in"}})
+}
+
+// handleLogin checks the password through the Authenticator, which slows
+// and limits failed attempts, and starts a session.
+func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if !sameOrigin(r) {
+		s.fail(w, r, nil, http.StatusForbidden, "This request did not come from this site's own page.")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		s.fail(w, r, nil, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	addr, password := r.PostFormValue("address"), r.PostFormValue("password")
+	ip := clientIP(r)
+	page := loginPage{base: base{Title: "Log in"}, Address: addr}
+	acct, err := s.deps.Auth.Authenticate(r.Context(), ip, addr, password)
+	if err != nil {
+		status := http.StatusUnauthorized
+		page.Error = msgLoginFailed
+		switch {
+		case errors.Is(err, auth.ErrLimited):
+			status, page.Error = http.StatusTooManyRequests, msgLoginLimited
+			s.deps.MailLog.Log(maillog.AuthFailed, "client", ip.String(), "user", addr, "proto", "HTTP", "reason", "limited")
+		case errors.Is(err, auth.ErrFailed):
+			s.deps.MailLog.Log(maillog.AuthFailed, "client", ip.String(), "user", addr, "proto", "HTTP")
+		default:
+			s.deps.Log.Error("webmail: authenticate", "err", err)
+			status, page.Error = http.StatusServiceUnavailable, msgLoginBusy
+		}
+		s.render(w, status, "login", page)
+		return
+	}
+	sess, err := s.sessions.create(acct.ID, acct.Address)
+	if err != nil {
+		page.Error = msgLoginBusy
+		s.render(w, http.StatusServiceUnavailable, "login", page)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     sessionCookie,
+		Value:    sess.id,
+		Path:     "/",
+		HttpOnly: true,
+		Secure:   r.TLS != nil,
+		SameSite: http.SameSiteLaxMode,
+	})
+	http.Redirect(w, r, "/mail", http.StatusSeeOther)
+}
+
+func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, u *user) {
+	s.sessions.delete(u.sess.id)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// clientIP is the address of the connection's peer. Headers such as
+// X-Forwarded-For are not trusted: they would let a client pick the
+// address the login limiter counts.
+func clientIP(r *http.Request) netip.Addr {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.IPv4Unspecified()
+	}
+	return ip.Unmap()
+}

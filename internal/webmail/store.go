@@ -1,0 +1,44 @@
+package webmail
+
+import (
+	"context"
+	"io"
+	"net/netip"
+	"os"
+
+	"pail/internal/delivery"
+	"pail/internal/store"
+)
+
+// Store is the part of the store the web pages read and change.
+type Store interface {
+	AccountByID(ctx context.Context, id int64) (store.Account, error)
+	Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error)
+	MailboxByID(ctx context.Context, id int64) (store.Mailbox, error)
+	MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxCounts, error)
+	Messages(ctx context.Context, mailboxID int64) ([]store.Message, error)
+	// MessageOfAccount must return store.ErrNotFound for a message of
+	// another account: it is what keeps one user out of another's mail.
+	MessageOfAccount(ctx context.Context, accountID, id int64) (store.Message, error)
+	OpenMessage(m store.Message) (*os.File, error)
+	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)
+	Move(ctx context.Context, srcID int64, uids []uint32, destID int64) (store.CopyResult, error)
+	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
+	NewSpool() (*store.Spool, error)
+	Deliver(ctx context.Context, sp *store.Spool, ds []store.Delivery) ([]store.Delivered, error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// Authenticator checks a login; it slows and limits failures and never
+// says whether an account exists (auth.Authenticator).
+type Authenticator interface {
+	Authenticate(ctx context.Context, remote netip.Addr, username, password string) (store.Account, error)
+}
+
+// Submitter sends a message for an account through the one submission
+// path (delivery.Deliverer.Submit with the server's router): sender
+// check, routing, local delivery or the outgoing queue.
+type Submitter interface {
+	Submit(ctx context.Context, acct store.Account, from string, rcpts []string, content io.Reader, tr delivery.Trace) (string, error)
+}
