@@ -19,6 +19,7 @@ import (
 	"pail/internal/config"
 	"pail/internal/delivery"
 	"pail/internal/maillog"
+	"pail/internal/pop3d"
 	"pail/internal/queue"
 	"pail/internal/smtpd"
 	"pail/internal/store"
@@ -35,6 +36,7 @@ type Server struct {
 
 	queue     *queue.Queue // outgoing mail
 	transport *transport   // what the queue delivers through
+	pop3Locks pop3d.Locks  // one POP3 session per account across pop3 and pop3s
 
 	services []service
 	wg       sync.WaitGroup
@@ -153,6 +155,9 @@ func (s *Server) listen(svc config.ListenEntry, run func(net.Listener) error, st
 		return fmt.Errorf("listen.%s: %w", svc.Name, err)
 	}
 	s.services = append(s.services, service{name: svc.Name, ln: ln, run: run, stop: stop})
+	// Closed again by closeAll, so that a start-up that fails later does not
+	// leave the port bound.
+	s.closers = append(s.closers, ln)
 	return nil
 }
 
