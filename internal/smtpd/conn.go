@@ -41,8 +41,11 @@ func (c *conn) Read(p []byte) (int, error) {
 		return 0, errTimeout
 	}
 	d := c.srv.cfg.CommandTimeout
-	if c.inData.Load() {
+	switch {
+	case c.inData.Load():
 		d = c.srv.cfg.DataTimeout
+	case c.srv.stressed():
+		d = min(d, stressTimeout)
 	}
 	c.Conn.SetReadDeadline(time.Now().Add(d))
 	return c.Conn.Read(p)

@@ -28,6 +28,7 @@ import (
 
 	"pail/internal/delivery"
 	"pail/internal/maillog"
+	"pail/internal/ratelimit"
 	"pail/internal/store"
 )
 
@@ -61,9 +62,14 @@ type Config struct {
 	MaxRecipients       int
 	MaxConnections      int
 	MaxConnectionsPerIP int
-	CommandTimeout      time.Duration
-	DataTimeout         time.Duration
-	GreetDelay          time.Duration
+	ConnectionRatePerIP int // new connections per minute per address; 0: no limit
+	CommandRatePerIP    int // MAIL, RCPT and AUTH per minute per address; 0: no limit
+	// RateLimitLoopback applies the rate limits to loopback clients too,
+	// which are otherwise exempt; for tests.
+	RateLimitLoopback bool
+	CommandTimeout    time.Duration
+	DataTimeout       time.Duration
+	GreetDelay        time.Duration
 }
 
 // Router resolves recipients.
@@ -113,7 +119,17 @@ type Server struct {
 	chanLn   *chanListener
 	serving  sync.WaitGroup
 	bufs     sync.Pool // *[]byte of contentBufSize, for copyContent
+
+	nconns   atomic.Int64 // len(conns), readable without the lock
+	connRate *ratelimit.Limiter
+	cmdRate  *ratelimit.Limiter
 }
+
+// stressTimeout replaces CommandTimeout for sessions when more than half of
+// MaxConnections are in use, so that clients that hold connections without
+// sending mail make room for those that do (Postfix's smtpd_timeout under
+// stress is 10s).
+const stressTimeout = 10 * time.Second
 
 // contentBufSize is the block in which message content is read and
 // written to the spool.
@@ -127,6 +143,8 @@ func New(cfg Config, deps Deps) *Server {
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, deps: deps, ctx: ctx, stop: stop, conns: map[*conn]struct{}{}, perIP: map[netip.Addr]int{}}
 	s.bufs.New = func() any { b := make([]byte, contentBufSize); return &b }
+	s.connRate = &ratelimit.Limiter{Rate: float64(cfg.ConnectionRatePerIP), Per: time.Minute, LimitLoopback: cfg.RateLimitLoopback}
+	s.cmdRate = &ratelimit.Limiter{Rate: float64(cfg.CommandRatePerIP), Per: time.Minute, LimitLoopback: cfg.RateLimitLoopback}
 	be := smtp.BackendFunc(s.newSession)
 	srv := smtp.NewServer(be)
 	srv.Domain = cfg.Hostname
@@ -193,14 +211,21 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) admit(nc net.Conn) {
 	ip := remoteIP(nc.RemoteAddr())
 	c := &conn{Conn: nc, srv: s, remoteAddr: nc.RemoteAddr()}
+	if !s.connRate.Allow(ip) {
+		s.reject(nc, "421 4.7.0 "+s.cfg.Hostname+" Too many connections from your address, slow down\r\n")
+		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "reason", "connection rate")
+		return
+	}
 	s.mu.Lock()
 	over := len(s.conns) >= s.cfg.MaxConnections || s.perIP[ip] >= s.cfg.MaxConnectionsPerIP
 	if !over {
 		s.conns[c] = struct{}{}
+		s.nconns.Add(1)
 		s.perIP[ip]++
 		c.release = func() {
 			s.mu.Lock()
 			delete(s.conns, c)
+			s.nconns.Add(-1)
 			if s.perIP[ip]--; s.perIP[ip] <= 0 {
 				delete(s.perIP, ip)
 			}
@@ -300,6 +325,12 @@ func (s *Server) Close() error {
 		return nil
 	}
 	return err
+}
+
+// stressed reports whether more than half of the connection slots are
+// taken.
+func (s *Server) stressed() bool {
+	return int(s.nconns.Load()) > s.cfg.MaxConnections/2
 }
 
 func remoteIP(a net.Addr) netip.Addr {

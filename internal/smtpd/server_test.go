@@ -35,6 +35,8 @@ type testOpts struct {
 	commandTimeout time.Duration
 	greetDelay     time.Duration
 	maxConns       int
+	connRate       int
+	cmdRate        int
 }
 
 const testPassword = "s3cret"
@@ -79,6 +81,9 @@ func newTestEnv(t *testing.T, o testOpts) *testEnv {
 		CommandTimeout:      time.Minute,
 		DataTimeout:         time.Minute,
 		GreetDelay:          o.greetDelay,
+		ConnectionRatePerIP: o.connRate,
+		CommandRatePerIP:    o.cmdRate,
+		RateLimitLoopback:   true,
 	}
 	if o.commandTimeout > 0 {
 		cfg.CommandTimeout = o.commandTimeout
@@ -436,4 +441,25 @@ func TestShutdownLetsTransactionFinish(t *testing.T) {
 	if n := len(env.inbox(t, "jill@hill.test")); n != 1 {
 		t.Errorf("%d messages after shutdown", n)
 	}
+}
+
+func TestCommandRateLimit(t *testing.T) {
+	env := newTestEnv(t, testOpts{cmdRate: 3})
+	c := dial(t, env.addr)
+	c.expect("220 ")
+	c.cmd("EHLO town.test", "250-")
+	c.cmd("MAIL FROM:<jack@town.test>", "250 ")
+	c.cmd("RCPT TO:<jill@hill.test>", "250 ")
+	c.cmd("RCPT TO:<bob@hill.test>", "250 ")
+	c.cmd("RCPT TO:<info@hill.test>", "421 4.7.0")
+	if r, err := c.reply(); err == nil {
+		t.Errorf("session not ended: %q", r)
+	}
+}
+
+func TestConnectionRateLimit(t *testing.T) {
+	env := newTestEnv(t, testOpts{connRate: 2})
+	dial(t, env.addr).expect("220 ")
+	dial(t, env.addr).expect("220 ")
+	dial(t, env.addr).expect("421 4.7.0")
 }

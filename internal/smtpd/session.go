@@ -30,6 +30,7 @@ var (
 	errBareLF     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare LF; lines must end with CRLF (RFC 5321 section 2.3.8)"}
 	errNUL        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a NUL character"}
 	errLoop       = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop"}
+	errRate       = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many commands from your address, slow down"}
 	errTemporary  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Local error, try again later"}
 	errTooMany    = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many errors, closing connection"}
 	errEncrypt    = &smtp.SMTPError{Code: 538, EnhancedCode: smtp.EnhancedCode{5, 7, 11}, Message: "Encryption required for requested authentication mechanism"}
@@ -94,7 +95,21 @@ func (s *session) Reset() {
 
 func (s *session) Logout() error { return nil }
 
+// rateLimited counts a costly command (MAIL, RCPT, AUTH) against the
+// client's per-address budget; over it, the session ends with 421.
+func (s *session) rateLimited() error {
+	if s.srv.cmdRate.Allow(s.ip) {
+		return nil
+	}
+	s.c.hangUp.Store(true)
+	s.srv.deps.MailLog.Log(maillog.Rejected, "client", s.ip.String(), "reason", "command rate")
+	return errRate
+}
+
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if err := s.rateLimited(); err != nil {
+		return err
+	}
 	if s.hasFrom {
 		return s.fail(errNestedMail)
 	}
@@ -129,6 +144,9 @@ func validMailbox(a string) bool {
 }
 
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if err := s.rateLimited(); err != nil {
+		return err
+	}
 	if !validMailbox(to) {
 		return s.fail(errBadRcpt)
 	}
@@ -295,6 +313,9 @@ func (s authSession) mayAuth() bool {
 }
 
 func (s authSession) Auth(mech string) (sasl.Server, error) {
+	if err := s.rateLimited(); err != nil {
+		return nil, err
+	}
 	if !s.mayAuth() {
 		return nil, errEncrypt
 	}
