@@ -38,6 +38,7 @@ Commands:
   export ADDR [--folder NAME]         write a mailbox as mbox to stdout
   import ADDR FILE [--folder NAME]    add the messages of an mbox file
   check                               verify the store: rows, files, UIDs, sizes
+  status [--metrics]                  what the running server is doing
   queue list                          the outgoing queue, with each recipient's state
   queue show ID                       one queued message: envelope, attempts, content
   queue flush                         try every queued recipient now
@@ -89,6 +90,7 @@ var commands = map[string]func(e *env, args []string) error{
 	"export":       cmdExport,
 	"import":       cmdImport,
 	"check":        cmdCheck,
+	"status":       cmdStatus,
 	"queue list":   cmdQueueList,
 	"queue show":   cmdQueueShow,
 	"queue flush":  cmdQueueFlush,

@@ -31,9 +31,13 @@ func cmdServe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var level slog.Level
+	var level slog.LevelVar // changes on reload
 	level.UnmarshalText([]byte(cfg.Log.Level))
-	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler = slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: &level})
+	if cfg.Log.Format == "json" {
+		handler = slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: &level})
+	}
+	log := slog.New(handler)
 
 	// PAIL_CPUPROFILE names a file for a CPU profile of the whole run, for
 	// the benchmarks in bench/.
@@ -57,12 +61,32 @@ func cmdServe(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "pail: serving %v as %s, data in %s\n", cfg.Domains, cfg.Hostname, cfg.DataDir)
 	srv.Start(e.stderr)
+	// SIGHUP reloads the configuration and certificates without dropping
+	// connections.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var runErr error
-	select {
-	case <-ctx.Done():
-		fmt.Fprintln(e.stderr, "pail: shutting down")
-	case runErr = <-srv.Errors():
-		fmt.Fprintln(e.stderr, "pail:", runErr)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			fmt.Fprintln(e.stderr, "pail: shutting down")
+			break wait
+		case runErr = <-srv.Errors():
+			fmt.Fprintln(e.stderr, "pail:", runErr)
+			break wait
+		case <-hup:
+			newCfg, err := e.loadConfig()
+			if err != nil {
+				log.Error("reload: configuration not changed", "err", err)
+				continue
+			}
+			level.UnmarshalText([]byte(newCfg.Log.Level))
+			if err := srv.Reload(newCfg); err != nil {
+				log.Error("reload", "err", err)
+			}
+		}
 	}
 	stop()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

@@ -48,6 +48,8 @@ type Config struct {
 	Limits   Limits   `toml:"limits"`
 	Outbound Outbound `toml:"outbound"`
 	Log      Log      `toml:"log"`
+	// DNS is the authoritative name server; off unless dns.listen is set.
+	DNS DNS `toml:"dns"`
 }
 
 // Listen lists the services that run and their addresses. When the [listen]
@@ -61,6 +63,10 @@ type Listen struct {
 	POP3S       string `toml:"pop3s"`
 	IMAP        string `toml:"imap"`
 	IMAPS       string `toml:"imaps"`
+	// Metrics serves Prometheus metrics at /metrics and a status page at
+	// /status; off by default. (The same is always served on the unix
+	// socket pail.sock in the data directory, for `pail status`.)
+	Metrics string `toml:"metrics"`
 	HTTP        string `toml:"http"`
 	// HTTPS serves the web pages over TLS with the [tls] certificate.
 	// It has no default: set it to turn HTTPS on.
@@ -84,6 +90,12 @@ type Limits struct {
 	MaxConnections int `toml:"max_connections"`
 	// MaxConnectionsPerIP caps concurrent connections from one address.
 	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	// ConnectionRatePerIP caps new connections per minute from one
+	// address, per service (0: no limit). Loopback is exempt.
+	ConnectionRatePerIP int `toml:"connection_rate_per_ip"`
+	// CommandRatePerIP caps MAIL, RCPT and AUTH commands per minute from
+	// one address (0: no limit). Loopback is exempt.
+	CommandRatePerIP int `toml:"command_rate_per_ip"`
 	// CommandTimeout is how long a session may stay silent between
 	// commands before it is closed (RFC 5321 §4.5.3.2.7: at least 5 minutes).
 	CommandTimeout Duration `toml:"command_timeout"`
@@ -120,6 +132,8 @@ type Outbound struct {
 type Log struct {
 	// Level is the debug log level: debug, info, warn or error.
 	Level string `toml:"level"`
+	// Format is the debug log format: text or json.
+	Format string `toml:"format"`
 	// MailFile receives the mail log, one line per mail event; empty means
 	// standard error.
 	MailFile string `toml:"mail_file"`
@@ -164,13 +178,16 @@ func Default() *Config {
 		Limits: Limits{
 			MaxMessageBytes:     25 << 20,
 			MaxRecipients:       100,
-			MaxConnections:      1000,
+			MaxConnections:      5000,
 			MaxConnectionsPerIP: 50,
+			ConnectionRatePerIP: 300,
+			CommandRatePerIP:    1200,
 			CommandTimeout:      Duration{5 * time.Minute},
 			DataTimeout:         Duration{3 * time.Minute},
 		},
 		Outbound: Outbound{Port: 25, QueueLifetime: Duration{5 * 24 * time.Hour}},
-		Log:      Log{Level: "info"},
+		Log:      Log{Level: "info", Format: "text"},
+		DNS:      defaultDNS(),
 	}
 }
 
@@ -265,6 +282,10 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("limits.max_connections: %d must be positive", lim.MaxConnections)
 	case lim.MaxConnectionsPerIP <= 0:
 		return fmt.Errorf("limits.max_connections_per_ip: %d must be positive", lim.MaxConnectionsPerIP)
+	case lim.ConnectionRatePerIP < 0:
+		return fmt.Errorf("limits.connection_rate_per_ip: %d must not be negative", lim.ConnectionRatePerIP)
+	case lim.CommandRatePerIP < 0:
+		return fmt.Errorf("limits.command_rate_per_ip: %d must not be negative", lim.CommandRatePerIP)
 	case lim.CommandTimeout.Duration <= 0:
 		return fmt.Errorf("limits.command_timeout: %s must be positive", lim.CommandTimeout)
 	case lim.DataTimeout.Duration <= 0:
@@ -297,6 +318,12 @@ func (cfg *Config) Validate() error {
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, cfg.Log.Level) {
 		return fmt.Errorf("log.level: %q must be debug, info, warn or error", cfg.Log.Level)
+	}
+	if cfg.Log.Format != "text" && cfg.Log.Format != "json" {
+		return fmt.Errorf("log.format: %q must be text or json", cfg.Log.Format)
+	}
+	if err := cfg.DNS.Validate(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -332,7 +359,7 @@ func (l *Listen) entries() []listenRef {
 	return []listenRef{
 		{"smtp", &l.SMTP}, {"submission", &l.Submission}, {"submissions", &l.Submissions},
 		{"pop3", &l.POP3}, {"pop3s", &l.POP3S}, {"imap", &l.IMAP}, {"imaps", &l.IMAPS},
-		{"http", &l.HTTP}, {"https", &l.HTTPS},
+		{"http", &l.HTTP}, {"metrics", &l.Metrics}, {"https", &l.HTTPS},
 	}
 }
 

@@ -98,6 +98,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[outbound]\nsmarthost = \"host-without-port\"", "outbound.smarthost"},
 		{"[outbound.routes]\n\"a.org\" = \"x\"", "outbound.routes"},
 		{"[log]\nlevel = \"loud\"", "log.level"},
+		{"[log]\nformat = \"xml\"", "log.format"},
+		{"[limits]\ncommand_rate_per_ip = -1", "limits.command_rate_per_ip"},
+		{"[limits]\nconnection_rate_per_ip = -5", "limits.connection_rate_per_ip"},
+		{"[listen]\nmetrics = \"9100\"", "listen.metrics"},
 		{`hostname = `, "line 1"},
 	} {
 		_, err := load(t, tc.text)

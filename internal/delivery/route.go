@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"pail/internal/address"
 	"pail/internal/store"
@@ -49,15 +50,21 @@ type Route struct {
 type Router struct {
 	dir        Directory
 	isLocal    func(domain string) bool
-	postmaster string
+	postmaster atomic.Pointer[string]
 }
 
 // NewRouter returns a Router. isLocal reports whether a domain is hosted
 // here; postmaster is the address that receives postmaster@ mail (empty:
 // the first admin account).
 func NewRouter(dir Directory, isLocal func(string) bool, postmaster string) *Router {
-	return &Router{dir: dir, isLocal: isLocal, postmaster: postmaster}
+	r := &Router{dir: dir, isLocal: isLocal}
+	r.SetPostmaster(postmaster)
+	return r
 }
+
+// SetPostmaster changes the address that receives postmaster@ mail (on a
+// configuration reload).
+func (r *Router) SetPostmaster(addr string) { r.postmaster.Store(&addr) }
 
 // IsLocal reports whether domain is hosted here.
 func (r *Router) IsLocal(domain string) bool { return r.isLocal(domain) }
@@ -139,10 +146,10 @@ func (r *Router) expand(ctx context.Context, addr string, route *Route, seen map
 // must accept it) to the configured account, or to the first admin.
 func (r *Router) resolvePostmaster(ctx context.Context, seen map[string]bool, depth int) (Route, error) {
 	var route Route
-	if r.postmaster != "" {
-		norm, err := address.Normalize(r.postmaster)
+	if pm := *r.postmaster.Load(); pm != "" {
+		norm, err := address.Normalize(pm)
 		if err != nil {
-			return Route{}, fmt.Errorf("delivery: postmaster %q: %w", r.postmaster, err)
+			return Route{}, fmt.Errorf("delivery: postmaster %q: %w", pm, err)
 		}
 		if !r.isLocal(address.Domain(norm)) {
 			route.addRemote(norm)

@@ -288,3 +288,10 @@ func remoteIP(a net.Addr) netip.Addr {
 	}
 	return netip.Addr{}
 }
+
+// Connections returns the number of open connections.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}

@@ -36,6 +36,9 @@ type Logger struct {
 	w  io.Writer
 	// Now returns the time stamped on each line; tests replace it.
 	Now func() time.Time
+	// Count, when set, is called with each event name, for metrics. Set it
+	// before the Logger is used.
+	Count func(event string)
 }
 
 // New returns a Logger writing to w.
@@ -47,6 +50,9 @@ func New(w io.Writer) *Logger {
 func (l *Logger) Log(event string, kv ...string) {
 	if l == nil {
 		return
+	}
+	if l.Count != nil {
+		l.Count(event)
 	}
 	var b strings.Builder
 	b.WriteString(l.Now().UTC().Format("2006-01-02T15:04:05.000Z"))

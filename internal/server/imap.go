@@ -25,5 +25,9 @@ func (s *Server) addIMAP(svc config.ListenEntry, implicitTLS bool, tlsCfg *tls.C
 		Log:     s.log.With("proto", "imap", "service", svc.Name),
 		MailLog: s.mailLog,
 	})
-	return s.listen(svc, srv.Serve, srv.Shutdown)
+	if err := s.listen(svc, srv.Serve, srv.Shutdown); err != nil {
+		return err
+	}
+	s.countConnections(srv.Connections)
+	return nil
 }

@@ -28,5 +28,9 @@ func (s *Server) addPOP3(svc config.ListenEntry, tlsCfg *tls.Config, authn *auth
 		Log:     s.log.With("proto", svc.Name),
 		MailLog: s.mailLog,
 	})
-	return s.listen(svc, srv.Serve, srv.Shutdown)
+	if err := s.listen(svc, srv.Serve, srv.Shutdown); err != nil {
+		return err
+	}
+	s.countConnections(srv.Connections)
+	return nil
 }

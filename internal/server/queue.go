@@ -48,7 +48,7 @@ func (s *Server) newTransport(router *delivery.Router, local *delivery.Deliverer
 		Resolver:          ob.Resolver,
 		Log:               s.log.With("proto", "remote"),
 	})
-	return &transport{isLocal: s.cfg.IsLocalDomain, router: router, local: local, remote: client, hostname: s.cfg.Hostname}
+	return &transport{isLocal: s.isLocalDomain, router: router, local: local, remote: client, hostname: s.cfg.Hostname}
 }
 
 // transport implements queue.Deliverer.

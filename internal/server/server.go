@@ -12,13 +12,19 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"pail/internal/auth"
 	"pail/internal/config"
 	"pail/internal/delivery"
 	"pail/internal/maillog"
+	"pail/internal/metrics"
 	"pail/internal/pop3d"
 	"pail/internal/queue"
 	"pail/internal/smtpd"
@@ -41,14 +47,26 @@ type Server struct {
 	services []service
 	wg       sync.WaitGroup
 	errs     chan error
+
+	metrics  *metrics.Registry
+	started  time.Time
+	status   *http.Server // on the unix socket pail.sock
+	statusLn net.Listener
+
+	// What a reload (SIGHUP) can change while the server runs.
+	domains   atomic.Pointer[[]string]
+	certs     *tlsconf.Certs
+	router    *delivery.Router
+	reloaders []func() error // services' own reloads, such as DNS zones
 }
 
 // service is one protocol server on its listener.
 type service struct {
-	name string
-	ln   net.Listener
-	run  func(net.Listener) error
-	stop func(context.Context) error
+	name  string
+	ln    net.Listener
+	run   func(net.Listener) error
+	stop  func(context.Context) error
+	conns func() int // open connections, when the server counts them
 }
 
 // Options are the outside dependencies of a Server.
@@ -77,6 +95,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		}
 	}
 	s.mailLog = maillog.New(mailOut)
+	s.metrics = metrics.NewRegistry()
+	s.started = time.Now()
+	s.mailLog.Count = func(event string) {
+		s.metrics.Counter("pail_mail_events_total", "Mail events, as in the mail log.", "event", event).Inc()
+	}
 
 	st, err := store.Open(ctx, cfg.DataDir)
 	if err != nil {
@@ -85,18 +108,31 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.store = st
 	s.closers = append(s.closers, st)
-
-	tlsCfg, err := tlsconf.Load(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, append([]string{cfg.Hostname}, cfg.Domains...))
+	statusLn, err := s.listenStatusSocket()
 	if err != nil {
 		s.closeAll()
 		return nil, err
 	}
+	s.status = s.newStatusServer()
+	if statusLn != nil {
+		s.closers = append(s.closers, statusLn)
+		s.statusLn = statusLn
+	}
+
+	s.domains.Store(&cfg.Domains)
+	s.certs, err = tlsconf.NewCerts(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, append([]string{cfg.Hostname}, cfg.Domains...))
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	tlsCfg := s.certs.Config()
 	q, err := s.openQueue(ctx)
 	if err != nil {
 		s.closeAll()
 		return nil, err
 	}
-	router := delivery.NewRouter(st, cfg.IsLocalDomain, cfg.Postmaster)
+	router := delivery.NewRouter(st, s.isLocalDomain, cfg.Postmaster)
+	s.router = router
 	deliverer := delivery.NewDeliverer(st, q, s.mailLog, cfg.Hostname)
 	s.transport = s.newTransport(router, deliverer)
 	authn := auth.New(st)
@@ -117,6 +153,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 			err = s.addPOP3(svc, tlsCfg, authn)
 		case "http", "https":
 			err = s.addWebmail(svc, tlsCfg, authn, router, deliverer)
+		case "metrics":
+			err = s.addMetrics(svc)
 		default:
 			s.log.Warn("service not implemented yet; not started", "service", svc.Name, "addr", svc.Addr)
 		}
@@ -125,6 +163,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 			return nil, err
 		}
 	}
+	s.registerMetrics()
 	return s, nil
 }
 
@@ -139,6 +178,8 @@ func (s *Server) addSMTP(svc config.ListenEntry, role smtpd.Role, implicitTLS bo
 		MaxRecipients:       lim.MaxRecipients,
 		MaxConnections:      lim.MaxConnections,
 		MaxConnectionsPerIP: lim.MaxConnectionsPerIP,
+		ConnectionRatePerIP: lim.ConnectionRatePerIP,
+		CommandRatePerIP:    lim.CommandRatePerIP,
 		CommandTimeout:      lim.CommandTimeout.Duration,
 		DataTimeout:         lim.DataTimeout.Duration,
 	}
@@ -146,7 +187,11 @@ func (s *Server) addSMTP(svc config.ListenEntry, role smtpd.Role, implicitTLS bo
 		cfg.GreetDelay = lim.GreetDelay.Duration
 	}
 	srv := smtpd.New(cfg, deps)
-	return s.listen(svc, srv.Serve, srv.Shutdown)
+	if err := s.listen(svc, srv.Serve, srv.Shutdown); err != nil {
+		return err
+	}
+	s.countConnections(srv.Connections)
+	return nil
 }
 
 func (s *Server) listen(svc config.ListenEntry, run func(net.Listener) error, stop func(context.Context) error) error {
@@ -159,6 +204,42 @@ func (s *Server) listen(svc config.ListenEntry, run func(net.Listener) error, st
 	// leave the port bound.
 	s.closers = append(s.closers, ln)
 	return nil
+}
+
+// isLocalDomain reports whether mail for domain is delivered here, by the
+// configuration in force (it changes on reload).
+func (s *Server) isLocalDomain(domain string) bool {
+	return slices.Contains(*s.domains.Load(), strings.ToLower(strings.TrimSuffix(domain, ".")))
+}
+
+// Reload applies a new configuration while the server runs: the local
+// domains, the postmaster address and the certificate files' contents take
+// effect at once, and each service that can reload (DNS zones) does.
+// Listen addresses, limits and the data directory need a restart; a change
+// to them is reported and otherwise ignored.
+func (s *Server) Reload(cfg *config.Config) error {
+	if cfg.Listen != s.cfg.Listen || cfg.DataDir != s.cfg.DataDir || cfg.Limits != s.cfg.Limits || cfg.Hostname != s.cfg.Hostname {
+		s.log.Warn("reload: listen, limits, hostname and data_dir changes need a restart; they are not applied")
+	}
+	s.domains.Store(&cfg.Domains)
+	s.router.SetPostmaster(cfg.Postmaster)
+	var errs []error
+	if err := s.certs.Reload(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, reload := range s.reloaders {
+		if err := reload(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.log.Info("configuration reloaded", "domains", cfg.Domains)
+	return errors.Join(errs...)
+}
+
+// countConnections records how the service added last counts its open
+// connections, for metrics and status.
+func (s *Server) countConnections(fn func() int) {
+	s.services[len(s.services)-1].conns = fn
 }
 
 // Addrs returns the address each started service listens on, by service
@@ -178,6 +259,9 @@ func (s *Server) Store() *store.Store { return s.store }
 // listens to w.
 func (s *Server) Start(w io.Writer) {
 	s.startQueue()
+	if s.statusLn != nil {
+		go s.status.Serve(s.statusLn)
+	}
 	for _, svc := range s.services {
 		fmt.Fprintf(w, "pail: %s listening on %s\n", svc.name, svc.ln.Addr())
 		s.wg.Add(1)
@@ -215,6 +299,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err := s.stopQueue(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("queue: %w", err))
 	}
+	s.status.Shutdown(ctx)
 	s.closeAll()
 	return errors.Join(errs...)
 }

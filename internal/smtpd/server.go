@@ -327,6 +327,9 @@ func (s *Server) Close() error {
 	return err
 }
 
+// Connections returns the number of open sessions.
+func (s *Server) Connections() int { return int(s.nconns.Load()) }
+
 // stressed reports whether more than half of the connection slots are
 // taken.
 func (s *Server) stressed() bool {

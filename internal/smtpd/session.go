@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -49,6 +50,7 @@ type session struct {
 	account *store.Account // set after AUTH
 
 	hasFrom bool
+	started time.Time // when MAIL was accepted, for the mail log
 	from    string
 	rcpts   []delivery.Recipient
 }
@@ -131,6 +133,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		}
 	}
 	s.hasFrom = true
+	s.started = time.Now()
 	s.from = from
 	return nil
 }
@@ -227,7 +230,8 @@ func (s *session) Data(r io.Reader) error {
 		user = s.account.Address
 	}
 	s.srv.deps.MailLog.Log(maillog.Received, "id", msg.ID, "from", "<"+s.from+">", "to", strings.Join(to, ","),
-		"size", fmt.Sprint(msg.Size()), "client", s.ip.String(), "helo", s.gc.Hostname(), "user", user)
+		"size", fmt.Sprint(msg.Size()), "client", s.ip.String(), "helo", s.gc.Hostname(), "user", user,
+		"proto", s.trace().Proto, "duration", time.Since(s.started).Round(time.Millisecond).String())
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
@@ -50,6 +51,7 @@ type Store struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	hub    hub
+	stats  stats
 	// closeOnce guards Close.
 	closeOnce sync.Once
 }
@@ -161,7 +163,36 @@ func (s *Store) committer() {
 	}
 }
 
+// stats counts the committer's work, for metrics.
+type stats struct {
+	commits     atomic.Uint64 // transactions committed
+	writes      atomic.Uint64 // writes carried by them
+	commitNanos atomic.Uint64 // time spent syncing and committing
+}
+
+// Stats is a snapshot of the store's write statistics.
+type Stats struct {
+	Commits       uint64  // transactions committed (each one fsync)
+	Writes        uint64  // writes they carried (group commit: Writes >= Commits)
+	CommitSeconds float64 // total time spent in directory syncs and commits
+}
+
+// Stats returns the write statistics since Open.
+func (s *Store) Stats() Stats {
+	return Stats{
+		Commits:       s.stats.commits.Load(),
+		Writes:        s.stats.writes.Load(),
+		CommitSeconds: time.Duration(s.stats.commitNanos.Load()).Seconds(),
+	}
+}
+
 func (s *Store) commitBatch(batch []*writeReq) {
+	start := time.Now()
+	defer func() {
+		s.stats.commits.Add(1)
+		s.stats.writes.Add(uint64(len(batch)))
+		s.stats.commitNanos.Add(uint64(time.Since(start)))
+	}()
 	fail := func(err error) {
 		for _, r := range batch {
 			r.done <- err

@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"pail/internal/safeio"
@@ -29,6 +30,23 @@ const selfSignedLifetime = 5 * 365 * 24 * time.Hour
 // (creating if missing) a self-signed certificate in dataDir/tls for the
 // given host names.
 func Load(certFile, keyFile, dataDir string, names []string) (*tls.Config, error) {
+	c, err := NewCerts(certFile, keyFile, dataDir, names)
+	if err != nil {
+		return nil, err
+	}
+	return c.Config(), nil
+}
+
+// Certs is the server's certificate, replaceable while the server runs
+// (Reload on SIGHUP): connections made after a Reload get the new one.
+type Certs struct {
+	certFile, keyFile string
+	cur               atomic.Pointer[tls.Certificate]
+}
+
+// NewCerts loads the certificate files, or with both names empty the
+// self-signed certificate in dataDir/tls (created if missing).
+func NewCerts(certFile, keyFile, dataDir string, names []string) (*Certs, error) {
 	if certFile == "" {
 		dir := filepath.Join(dataDir, "tls")
 		certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
@@ -38,14 +56,31 @@ func Load(certFile, keyFile, dataDir string, names []string) (*tls.Config, error
 			}
 		}
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("tls: %w", err)
+	c := &Certs{certFile: certFile, keyFile: keyFile}
+	if err := c.Reload(); err != nil {
+		return nil, err
 	}
+	return c, nil
+}
+
+// Reload reads the certificate files again. On error the old certificate
+// stays in use.
+func (c *Certs) Reload() error {
+	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	c.cur.Store(&cert)
+	return nil
+}
+
+// Config returns a TLS server config that always presents the current
+// certificate.
+func (c *Certs) Config() *tls.Config {
 	return &tls.Config{
-		Certificates: []tls.Certificate{cert},
-		MinVersion:   tls.VersionTLS12,
-	}, nil
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil },
+		MinVersion:     tls.VersionTLS12,
+	}
 }
 
 func writeSelfSigned(dir, certFile, keyFile string, names []string) error {
