@@ -7,6 +7,7 @@ package address
 import (
 	"errors"
 	"strings"
+	"unicode/utf8"
 )
 
 // SubaddressSeparator separates a local part from its tag (RFC 5233).
@@ -21,7 +22,9 @@ var ErrInvalid = errors.New("invalid address")
 // Split returns the local part and domain of addr. The domain is returned in
 // lower case without a trailing dot.
 func Split(addr string) (local, domain string, err error) {
-	if len(addr) > maxLength {
+	// RFC 6531 §3.3: internationalized addresses are UTF-8, so bytes that
+	// are not valid UTF-8 make no address.
+	if len(addr) > maxLength || !utf8.ValidString(addr) {
 		return "", "", ErrInvalid
 	}
 	i := strings.LastIndexByte(addr, '@')
@@ -42,7 +45,11 @@ func Normalize(addr string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return strings.ToLower(local) + "@" + domain, nil
+	n := strings.ToLower(local) + "@" + domain
+	if len(n) > maxLength { // lower case can be longer in UTF-8
+		return "", ErrInvalid
+	}
+	return n, nil
 }
 
 // Base strips a subaddress tag: "bob+news@hill.com" becomes "bob@hill.com".
