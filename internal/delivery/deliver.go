@@ -32,18 +32,26 @@ type Queue interface {
 // queue is configured.
 var ErrNoQueue = errors.New("delivery: no outgoing queue for remote recipients")
 
+// DefaultDedupeWindow is how long a Message-ID delivered to an account
+// suppresses another copy with the same Message-ID (a sender that retries
+// after a crash redelivers what we already have: its queue is
+// at-least-once, the mailbox gets it once).
+const DefaultDedupeWindow = 24 * time.Hour
+
 // Deliverer stores incoming messages.
 type Deliverer struct {
 	store    Store
 	queue    Queue
 	log      *maillog.Logger
 	hostname string
+	// DedupeWindow is the duplicate window; 0 turns the check off.
+	DedupeWindow time.Duration
 }
 
 // NewDeliverer returns a Deliverer. queue may be nil when remote delivery is
 // not available.
 func NewDeliverer(st Store, queue Queue, log *maillog.Logger, hostname string) *Deliverer {
-	return &Deliverer{store: st, queue: queue, log: log, hostname: hostname}
+	return &Deliverer{store: st, queue: queue, log: log, hostname: hostname, DedupeWindow: DefaultDedupeWindow}
 }
 
 // Recipient is one accepted RCPT and where it goes.
@@ -71,6 +79,7 @@ type Message struct {
 	sp         *store.Spool
 	returnPath int64 // bytes of the Return-Path line at the start of the spool
 	headerEnd  int64 // bytes of trace headers
+	ids        messageIDScanner
 }
 
 // NewMessage starts receiving a message for rcpts and writes its trace
@@ -100,7 +109,10 @@ func (d *Deliverer) NewMessage(from string, rcpts []Recipient, tr Trace) (*Messa
 }
 
 // Write appends message content.
-func (m *Message) Write(p []byte) (int, error) { return m.sp.Write(p) }
+func (m *Message) Write(p []byte) (int, error) {
+	m.ids.scan(p)
+	return m.sp.Write(p)
+}
 
 // Size is the size of the content written, without trace headers.
 func (m *Message) Size() int64 { return m.sp.Size() - m.headerEnd }
@@ -122,7 +134,11 @@ func (m *Message) Commit(ctx context.Context) error {
 		for _, t := range r.Route.Accounts {
 			if !seen[t.ID] {
 				seen[t.ID] = true
-				deliveries = append(deliveries, store.Delivery{AccountID: t.ID})
+				d := store.Delivery{AccountID: t.ID}
+				if id := m.ids.id(); id != "" && m.d.DedupeWindow > 0 {
+					d.MessageID, d.DedupeSince = id, time.Now().Add(-m.d.DedupeWindow)
+				}
+				deliveries = append(deliveries, d)
 				targets = append(targets, Target{ID: t.ID, Address: t.Address, Rcpt: r.Address})
 			}
 		}
@@ -147,6 +163,11 @@ func (m *Message) Commit(ctx context.Context) error {
 	for i, r := range res {
 		if r.Err != nil {
 			m.d.log.Log(maillog.Bounced, "id", m.ID, "to", "<"+targets[i].Address+">", "orig_to", "<"+targets[i].Rcpt+">", "reason", r.Err.Error())
+			continue
+		}
+		if r.Duplicate {
+			m.d.log.Log(maillog.Delivered, "id", m.ID, "to", "<"+targets[i].Address+">", "orig_to", "<"+targets[i].Rcpt+">",
+				"status", "duplicate", "message_id", m.ids.id())
 			continue
 		}
 		m.d.log.Log(maillog.Delivered, "id", m.ID, "to", "<"+targets[i].Address+">", "orig_to", "<"+targets[i].Rcpt+">", "mailbox", "INBOX", "uid", fmt.Sprint(r.UID))

@@ -70,6 +70,12 @@ type Delivery struct {
 	Mailbox   string    // "" means INBOX; a missing mailbox also falls back to INBOX
 	Flags     []string  // initial flags
 	Date      time.Time // internal date; zero means now
+	// MessageID, when set with DedupeSince, suppresses a second copy: if
+	// the account already received a message with this Message-ID since
+	// then, nothing is stored and Delivered.Duplicate is set. This makes
+	// redelivery by a sender that retried after a crash harmless.
+	MessageID   string
+	DedupeSince time.Time
 }
 
 // Delivered is the outcome of one Delivery.
@@ -77,6 +83,7 @@ type Delivered struct {
 	MailboxID   int64
 	UIDValidity uint32
 	UID         uint32
+	Duplicate   bool  // suppressed: the account already has this Message-ID
 	Err         error // the account vanished, or another per-mailbox failure
 }
 
@@ -125,6 +132,16 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 			if date.IsZero() {
 				date = now
 			}
+			if d.MessageID != "" && !d.DedupeSince.IsZero() {
+				dup, err := seenBefore(tx, d.AccountID, d.MessageID, d.DedupeSince, now, s.stats.writes.Load()%pruneEvery == 0)
+				if err != nil {
+					return err
+				}
+				if dup {
+					out[i] = Delivered{Duplicate: true}
+					continue
+				}
+			}
 			out[i] = insertMessage(tx, d.AccountID, d.Mailbox, filepath.Base(paths[i]), sp.size, date, d.Flags)
 		}
 		return nil
@@ -134,13 +151,41 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 		return nil, err
 	}
 	for i, d := range out {
-		if d.Err != nil {
+		if d.Err != nil || d.Duplicate {
 			removeFiles(paths[i : i+1])
 			continue
 		}
 		s.hub.publish(Event{AccountID: ds[i].AccountID, MailboxID: d.MailboxID, Kind: EventNewMessage})
 	}
 	return out, nil
+}
+
+// pruneEvery is how many store writes pass between prunings of old
+// Message-ID records.
+const pruneEvery = 1024
+
+// seenBefore reports whether the account received messageID since the
+// given time, and records it now if not. Old records are pruned now and
+// then.
+func seenBefore(tx *sql.Tx, accountID int64, messageID string, since, now time.Time, prune bool) (bool, error) {
+	var at int64
+	err := tx.QueryRow("SELECT at FROM seen_ids WHERE account_id = ? AND message_id = ?", accountID, messageID).Scan(&at)
+	if err == nil && at >= since.Unix() {
+		return true, nil
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	if _, err := tx.Exec("INSERT INTO seen_ids (account_id, message_id, at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET at = excluded.at",
+		accountID, messageID, now.Unix()); err != nil {
+		return false, err
+	}
+	if prune {
+		if _, err := tx.Exec("DELETE FROM seen_ids WHERE at < ?", since.Unix()); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
 }
 
 // insertMessage adds one message row, assigning the next UID. Failures are

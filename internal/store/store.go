@@ -294,6 +294,14 @@ CREATE TABLE expunged (
 	modseq     INTEGER NOT NULL,
 	PRIMARY KEY (mailbox_id, uid)
 );
+`, `
+CREATE TABLE seen_ids (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	message_id TEXT NOT NULL,
+	at         INTEGER NOT NULL,
+	PRIMARY KEY (account_id, message_id)
+);
+CREATE INDEX seen_ids_at ON seen_ids (at);
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

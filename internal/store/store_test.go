@@ -231,3 +231,32 @@ func TestCheck(t *testing.T) {
 		t.Errorf("problems: %v", p)
 	}
 }
+
+func TestDeliverDedupe(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
+	since := time.Now().Add(-time.Hour)
+	d := func(acct int64) Delivery { return Delivery{AccountID: acct, MessageID: "<m1@town.com>", DedupeSince: since} }
+	res, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{d(a.ID)})
+	if err != nil || res[0].Duplicate {
+		t.Fatalf("first: %+v %v", res, err)
+	}
+	res, err = s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{d(a.ID), d(b.ID)})
+	if err != nil || !res[0].Duplicate || res[1].Duplicate {
+		t.Fatalf("second: %+v %v", res, err)
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	if msgs, _ := s.Messages(ctx, inbox.ID); len(msgs) != 1 {
+		t.Errorf("%d copies", len(msgs))
+	}
+	if p, _ := s.Check(ctx); len(p) != 0 {
+		t.Errorf("check: %v", p)
+	}
+	// Outside the window, the same Message-ID is a new message.
+	res, _ = s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID, MessageID: "<m1@town.com>", DedupeSince: time.Now().Add(time.Hour)}})
+	if res[0].Duplicate {
+		t.Error("deduplicated outside the window")
+	}
+}
