@@ -15,6 +15,8 @@ packages=(
 	ca-certificates
 	chromium fonts-dejavu-core # webmail browser test (test/interop/webmail_test.go)
 	isync s-nail
+	curl # web cache interop (test/interop/proxy_test.go)
+	dnsutils knot-dnsutils # dig and kdig against pail's name server (test/interop/dns_test.go)
 )
 
 die() {

@@ -43,8 +43,13 @@ Commands:
   queue show ID                       one queued message: envelope, attempts, content
   queue flush                         try every queued recipient now
   queue delete ID...                  drop queued messages without a bounce
+  proxy --listen ADDR --origin URL    run only the web cache (reverse proxy to URL,
+                                      forward proxy for absolute-form requests)
   sendmail [-t] [-i] [-f ADDR] [-F NAME] [RCPT...]
                                       send the message on stdin (sendmail interface)
+  dns --listen ADDR --zone FILE [--zone FILE ...] [--rate-limit N]
+                                      run only the name server ([dns] of -c FILE
+                                      adds pools); SIGHUP reloads the zones
 
 Every command takes -c FILE (or --config FILE, or $PAIL_CONFIG) to name the
 TOML configuration; without one the built-in defaults are used.
@@ -96,6 +101,8 @@ var commands = map[string]func(e *env, args []string) error{
 	"queue flush":  cmdQueueFlush,
 	"queue delete": cmdQueueDelete,
 	"sendmail":     cmdSendmail,
+	"proxy":        cmdProxy,
+	"dns":          cmdDNS,
 }
 
 func run(e *env, args []string) error {

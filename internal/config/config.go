@@ -50,6 +50,8 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	// DNS is the authoritative name server; off unless dns.listen is set.
 	DNS DNS `toml:"dns"`
+	// Proxy is the web cache; off unless proxy.listen is set.
+	Proxy Proxy `toml:"proxy"`
 }
 
 // Listen lists the services that run and their addresses. When the [listen]
@@ -67,7 +69,7 @@ type Listen struct {
 	// /status; off by default. (The same is always served on the unix
 	// socket pail.sock in the data directory, for `pail status`.)
 	Metrics string `toml:"metrics"`
-	HTTP        string `toml:"http"`
+	HTTP    string `toml:"http"`
 	// HTTPS serves the web pages over TLS with the [tls] certificate.
 	// It has no default: set it to turn HTTPS on.
 	HTTPS string `toml:"https"`
@@ -188,6 +190,7 @@ func Default() *Config {
 		Outbound: Outbound{Port: 25, QueueLifetime: Duration{5 * 24 * time.Hour}},
 		Log:      Log{Level: "info", Format: "text"},
 		DNS:      defaultDNS(),
+		Proxy:    DefaultProxy(),
 	}
 }
 
@@ -323,6 +326,9 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("log.format: %q must be text or json", cfg.Log.Format)
 	}
 	if err := cfg.DNS.Validate(); err != nil {
+		return err
+	}
+	if err := cfg.Proxy.validate(); err != nil {
 		return err
 	}
 	return nil

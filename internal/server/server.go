@@ -23,6 +23,7 @@ import (
 	"pail/internal/auth"
 	"pail/internal/config"
 	"pail/internal/delivery"
+	"pail/internal/dnsd"
 	"pail/internal/maillog"
 	"pail/internal/metrics"
 	"pail/internal/pop3d"
@@ -54,10 +55,10 @@ type Server struct {
 	statusLn net.Listener
 
 	// What a reload (SIGHUP) can change while the server runs.
-	domains   atomic.Pointer[[]string]
-	certs     *tlsconf.Certs
-	router    *delivery.Router
-	reloaders []func() error // services' own reloads, such as DNS zones
+	domains atomic.Pointer[[]string]
+	certs   *tlsconf.Certs
+	router  *delivery.Router
+	dns     *dnsd.Server // the name server, when [dns] listen is set
 }
 
 // service is one protocol server on its listener.
@@ -163,6 +164,14 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 			return nil, err
 		}
 	}
+	if err := s.addDNS(); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	if err := s.addProxy(); err != nil {
+		s.closeAll()
+		return nil, err
+	}
 	s.registerMetrics()
 	return s, nil
 }
@@ -214,7 +223,7 @@ func (s *Server) isLocalDomain(domain string) bool {
 
 // Reload applies a new configuration while the server runs: the local
 // domains, the postmaster address and the certificate files' contents take
-// effect at once, and each service that can reload (DNS zones) does.
+// effect at once, and the name server re-reads its zones and pools.
 // Listen addresses, limits and the data directory need a restart; a change
 // to them is reported and otherwise ignored.
 func (s *Server) Reload(cfg *config.Config) error {
@@ -227,9 +236,11 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if err := s.certs.Reload(); err != nil {
 		errs = append(errs, err)
 	}
-	for _, reload := range s.reloaders {
-		if err := reload(); err != nil {
-			errs = append(errs, err)
+	if s.dns != nil {
+		// Zones and pools are swapped in without dropping a query; listen
+		// and rate-limit changes need a restart.
+		if err := s.dns.Reload(cfg.DNS); err != nil {
+			errs = append(errs, fmt.Errorf("dns: %w", err))
 		}
 	}
 	s.log.Info("configuration reloaded", "domains", cfg.Domains)

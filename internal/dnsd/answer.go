@@ -1,0 +1,199 @@
+package dnsd
+
+import (
+	"github.com/miekg/dns"
+)
+
+// maxChase bounds CNAME chains followed inside one zone, so that a loop in
+// the data cannot loop the server (RFC 1034 §3.6.2 warns of them).
+const maxChase = 8
+
+// result is the content of one answer, before EDNS and truncation.
+type result struct {
+	rcode         int
+	authoritative bool
+	answer        []dns.RR
+	ns            []dns.RR
+	extra         []dns.RR
+	// policy marks an answer chosen for this client (a pool answer):
+	// its ECS scope is scope rather than 0.
+	policy bool
+	scope  uint8
+}
+
+// answer resolves q from the catalog's data, for client cl. It implements
+// the authoritative part of RFC 1034 §4.3.2's algorithm: delegations,
+// CNAME chasing inside the zone, wildcards (RFC 4592) and negative
+// answers with the SOA (RFC 2308).
+func (c *catalog) answer(q dns.Question, cl *client) result {
+	name := dns.CanonicalName(q.Name)
+	z := c.zoneFor(name)
+	if z == nil {
+		// Not ours, and we never recurse (RFC 1035 §4.3.1: RA stays 0).
+		return result{rcode: dns.RcodeRefused}
+	}
+	r := result{rcode: dns.RcodeSuccess, authoritative: true}
+	if q.Qtype == dns.TypeANY {
+		// RFC 8482 §4.2: a minimal synthesized HINFO answers ANY, so that
+		// ANY cannot be used to amplify.
+		if _, ok := z.names[name]; ok || c.pools[name] != nil {
+			r.answer = []dns.RR{&dns.HINFO{
+				Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeHINFO, Class: dns.ClassINET, Ttl: 3600},
+				Cpu: "RFC8482",
+			}}
+			return r
+		}
+	}
+	for range maxChase {
+		if ref := z.referral(name); ref != nil {
+			if len(r.answer) == 0 {
+				// RFC 1034 §4.3.2 step 3b: a referral is not authoritative.
+				r.authoritative = false
+				r.ns = ref
+				r.extra = z.glue(ref)
+			}
+			return r
+		}
+		n, owner := z.names[name], name
+		if n == nil {
+			n = z.wildcard(name)
+			if n == nil {
+				// RFC 2308 §2.1: NXDOMAIN with the SOA; after a CNAME the
+				// rcode describes the last name (RFC 6604 §2).
+				r.rcode = dns.RcodeNameError
+				r.ns = []dns.RR{z.negativeSOA()}
+				return r
+			}
+		}
+		if p := c.pools[name]; p != nil && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA) {
+			rrs, scope := p.answer(owner, q.Qtype, cl)
+			r.policy, r.scope = true, scope
+			if len(rrs) == 0 {
+				r.ns = []dns.RR{z.negativeSOA()}
+			}
+			r.answer = append(r.answer, rrs...)
+			return r
+		}
+		if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 && q.Qtype != dns.TypeCNAME {
+			r.answer = append(r.answer, withOwner(cn, owner)...)
+			name = dns.CanonicalName(cn[0].(*dns.CNAME).Target)
+			if !dns.IsSubDomain(z.Origin, name) {
+				// Out of the zone: the resolver follows it.
+				return r
+			}
+			continue
+		}
+		rrs := n.rrsets[q.Qtype]
+		if len(rrs) == 0 {
+			// NODATA: the name exists without this type (RFC 2308 §2.2).
+			r.ns = []dns.RR{z.negativeSOA()}
+			return r
+		}
+		r.answer = append(r.answer, withOwner(rrs, owner)...)
+		r.extra = z.additional(rrs)
+		return r
+	}
+	// A CNAME chain longer than maxChase: return what was found.
+	return r
+}
+
+// zoneFor returns the closest enclosing zone of name, or nil.
+func (c *catalog) zoneFor(name string) *Zone {
+	for n := name; n != ""; n = parent(n) {
+		if z := c.zones[n]; z != nil {
+			return z
+		}
+	}
+	return nil
+}
+
+// referral returns the NS records of the delegation point at or above
+// name (below the apex), or nil when name is in the zone's authority.
+func (z *Zone) referral(name string) []dns.RR {
+	if name == z.Origin {
+		return nil
+	}
+	// Walk down from the apex: the highest cut wins (RFC 1034 §4.3.2).
+	labels := dns.SplitDomainName(name)
+	apexLabels := dns.CountLabel(z.Origin)
+	for i := len(labels) - apexLabels - 1; i >= 0; i-- {
+		n := z.names[dns.Fqdn(joinLabels(labels[i:]))]
+		if n == nil {
+			return nil
+		}
+		if n.cut {
+			return n.rrsets[dns.TypeNS]
+		}
+	}
+	return nil
+}
+
+func joinLabels(l []string) string {
+	s := ""
+	for i, x := range l {
+		if i > 0 {
+			s += "."
+		}
+		s += x
+	}
+	return s
+}
+
+// wildcard returns the wildcard node that synthesizes name, or nil: the
+// "*" child of name's closest encloser (RFC 4592 §3.3.1).
+func (z *Zone) wildcard(name string) *node {
+	for ce := parent(name); ce != "" && dns.IsSubDomain(z.Origin, ce); ce = parent(ce) {
+		if _, ok := z.names[ce]; ok {
+			return z.names["*."+ce]
+		}
+	}
+	return nil
+}
+
+// withOwner returns rrs, copied with owner name when they come from a
+// wildcard (RFC 4592 §3.3.1: synthesized records take the query name).
+func withOwner(rrs []dns.RR, owner string) []dns.RR {
+	if rrs[0].Header().Name == owner {
+		return rrs
+	}
+	out := make([]dns.RR, len(rrs))
+	for i, rr := range rrs {
+		out[i] = dns.Copy(rr)
+		out[i].Header().Name = owner
+	}
+	return out
+}
+
+// additional returns the in-zone addresses of the hosts that MX, SRV and
+// NS records name (RFC 1035 §3.3.9, §3.3.11; RFC 2782).
+func (z *Zone) additional(rrs []dns.RR) []dns.RR {
+	var out []dns.RR
+	for _, rr := range rrs {
+		var target string
+		switch v := rr.(type) {
+		case *dns.MX:
+			target = v.Mx
+		case *dns.SRV:
+			target = v.Target
+		case *dns.NS:
+			target = v.Ns
+		default:
+			continue
+		}
+		out = append(out, z.addresses(dns.CanonicalName(target))...)
+	}
+	return out
+}
+
+// glue returns the addresses of the name servers of a delegation that lie
+// inside this zone (RFC 1034 §4.2.1 glue).
+func (z *Zone) glue(ns []dns.RR) []dns.RR { return z.additional(ns) }
+
+// addresses returns the A and AAAA records of name.
+func (z *Zone) addresses(name string) []dns.RR {
+	n := z.names[name]
+	if n == nil {
+		return nil
+	}
+	return append(append([]dns.RR(nil), n.rrsets[dns.TypeA]...), n.rrsets[dns.TypeAAAA]...)
+}

@@ -1,0 +1,137 @@
+package dnsd
+
+import (
+	"fmt"
+	"net/netip"
+
+	"github.com/miekg/dns"
+
+	"pail/internal/config"
+)
+
+// catalog is everything answers are made from: zones, pools and the
+// location table. It is immutable once built; a reload builds a new one
+// and swaps it in atomically, so a query sees either the old data or the
+// new, never a mix.
+type catalog struct {
+	zones map[string]*Zone
+	pools map[string]*Pool
+	table *locationTable
+}
+
+// buildCatalog loads the zone files and inline zones of cfg and its
+// pools. Health probes for the pools' edges come from ck (nil: none).
+func buildCatalog(cfg config.DNS, ck *checker) (*catalog, error) {
+	c := &catalog{zones: map[string]*Zone{}, pools: map[string]*Pool{}}
+	add := func(z *Zone, src string) error {
+		if c.zones[z.Origin] != nil {
+			return fmt.Errorf("%s: zone %s is defined twice", src, z.Origin)
+		}
+		c.zones[z.Origin] = z
+		return nil
+	}
+	for i, f := range cfg.ZoneFiles {
+		z, err := LoadZoneFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("dns.zone_files[%d]: %w", i, err)
+		}
+		if err := add(z, f); err != nil {
+			return nil, fmt.Errorf("dns.zone_files[%d]: %w", i, err)
+		}
+	}
+	for i, zc := range cfg.Zones {
+		z, err := InlineZone(zc.Origin, zc.Records)
+		if err != nil {
+			return nil, fmt.Errorf("dns.zones[%d]: %w", i, err)
+		}
+		if err := add(z, "inline"); err != nil {
+			return nil, fmt.Errorf("dns.zones[%d]: %w", i, err)
+		}
+	}
+
+	locs := map[netip.Prefix]Location{}
+	for s, l := range cfg.Locations {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("dns.locations: %q: %w", s, err)
+		}
+		loc, err := config.ParseLocation(l)
+		if err != nil {
+			return nil, fmt.Errorf("dns.locations.%q: %w", s, err)
+		}
+		locs[p] = loc
+	}
+	c.table = newLocationTable(locs)
+
+	for i, pc := range cfg.Pools {
+		p, err := newPool(pc, c.table)
+		if err != nil {
+			return nil, fmt.Errorf("dns.pools[%d]: %w", i, err)
+		}
+		z := c.zoneFor(p.Name)
+		if z == nil {
+			return nil, fmt.Errorf("dns.pools[%d].name: %s is not inside any zone served", i, p.Name)
+		}
+		if n := z.names[p.Name]; n != nil && len(n.rrsets) > 0 {
+			return nil, fmt.Errorf("dns.pools[%d].name: %s also has records in zone %s", i, p.Name, z.Origin)
+		}
+		if z.referral(p.Name) != nil {
+			return nil, fmt.Errorf("dns.pools[%d].name: %s is below a delegation", i, p.Name)
+		}
+		// The zone was built for this catalog alone, so it may still be
+		// changed: the pool's name must exist for NODATA answers.
+		z.node(p.Name)
+		c.pools[p.Name] = p
+	}
+	// Probes are attached last, once the catalog is sure to be used: use
+	// stops the probes a catalog no longer names.
+	if ck != nil {
+		var urls []string
+		for _, p := range c.pools {
+			for _, e := range p.Edges {
+				if e.health != "" {
+					urls = append(urls, e.health)
+				}
+			}
+		}
+		probes := ck.use(urls)
+		for _, p := range c.pools {
+			for _, e := range p.Edges {
+				e.probe = probes[e.health]
+			}
+		}
+	}
+	return c, nil
+}
+
+// newPool builds a pool from its config.
+func newPool(pc config.DNSPool, table *locationTable) (*Pool, error) {
+	p := &Pool{
+		Name:    dns.CanonicalName(pc.Name),
+		TTL:     uint32(pc.TTL),
+		Answers: pc.Answers,
+		table:   table,
+	}
+	if p.TTL == 0 {
+		p.TTL = config.DefaultPoolTTL
+	}
+	if p.Answers == 0 {
+		p.Answers = 1
+	}
+	for j, ec := range pc.Edges {
+		a, err := netip.ParseAddr(ec.Address)
+		if err != nil {
+			return nil, fmt.Errorf("edges[%d].address: %w", j, err)
+		}
+		loc, err := config.ParseLocation(ec.Location)
+		if err != nil {
+			return nil, fmt.Errorf("edges[%d].location: %w", j, err)
+		}
+		e := &Edge{Addr: a.Unmap(), Location: loc, Weight: float64(ec.Weight), health: ec.Health}
+		if e.Weight == 0 {
+			e.Weight = 1
+		}
+		p.Edges = append(p.Edges, e)
+	}
+	return p, nil
+}

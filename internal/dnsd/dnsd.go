@@ -1,0 +1,181 @@
+// Package dnsd is pail's authoritative name server: zones from RFC 1035
+// master files and from the config, answered over UDP and TCP with
+// github.com/miekg/dns, plus CDN pools — names answered with one of many
+// edge addresses chosen by client location (EDNS Client Subnet or source
+// address), edge health (active HTTP checks) and load. It never recurses,
+// refuses zones it does not serve, and limits response rates per client
+// prefix so that it cannot be used as an amplifier.
+package dnsd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"pail/internal/config"
+)
+
+// Transport limits.
+const (
+	// readBufSize is the UDP read buffer: queries with EDNS options fit.
+	readBufSize = 4096
+	// tcpIdleTimeout: RFC 7766 §6.2.3 recommends servers close idle
+	// connections after seconds, not minutes.
+	tcpIdleTimeout = 10 * time.Second
+	// ioTimeout bounds each read and write of a TCP message.
+	ioTimeout = 2 * time.Second
+	// maxTCPQueries per connection before it is closed, bounding what one
+	// client holds.
+	maxTCPQueries = 1000
+)
+
+// Server is the name server. Create it with New, run it with ServeUDP and
+// ServeTCP (each on its own socket, usually the same port), change its
+// data with Reload, stop it with Shutdown or Close.
+type Server struct {
+	log *slog.Logger
+	cat atomic.Pointer[catalog]
+	rrl *limiter
+	ck  *checker
+	now func() time.Time // test hook for RRL
+
+	mu      sync.Mutex
+	servers []*dns.Server
+	closed  bool
+}
+
+// New loads the zones and pools of cfg and starts the edges' health
+// checks. log may be nil.
+func New(cfg config.DNS, log *slog.Logger) (*Server, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		log: log,
+		ck:  newChecker(cfg.HealthInterval.Duration, cfg.HealthTimeout.Duration, log),
+		now: time.Now,
+		rrl: newLimiter(cfg.RateLimit.ResponsesPerSecond, cfg.RateLimit.Slip,
+			cfg.RateLimit.IPv4PrefixLen, cfg.RateLimit.IPv6PrefixLen),
+	}
+	cat, err := buildCatalog(cfg, s.ck)
+	if err != nil {
+		s.ck.close()
+		return nil, err
+	}
+	s.cat.Store(cat)
+	return s, nil
+}
+
+// Reload builds new data from cfg (re-reading the zone files) and swaps it
+// in atomically: queries in flight finish on the old data, none fail. On
+// error the old data stays. Listen and rate-limit settings are not
+// reloaded.
+func (s *Server) Reload(cfg config.DNS) error {
+	cat, err := buildCatalog(cfg, s.ck)
+	if err != nil {
+		return fmt.Errorf("dns reload: %w", err)
+	}
+	s.cat.Store(cat)
+	n := 0
+	for _, z := range cat.zones {
+		n += z.Len()
+	}
+	s.log.Info("dns: reloaded", "zones", len(cat.zones), "records", n, "pools", len(cat.pools))
+	return nil
+}
+
+// Zones returns the origins of the zones served.
+func (s *Server) Zones() []string {
+	var out []string
+	for o := range s.cat.Load().zones {
+		out = append(out, o)
+	}
+	return out
+}
+
+// ServeUDP answers queries arriving on pc until Shutdown or Close.
+func (s *Server) ServeUDP(pc net.PacketConn) error {
+	return s.serve(&dns.Server{PacketConn: pc, Handler: s, UDPSize: readBufSize})
+}
+
+// ServeTCP answers queries on connections accepted from ln until Shutdown
+// or Close (RFC 7766: TCP is a full transport, not only a fallback).
+func (s *Server) ServeTCP(ln net.Listener) error {
+	return s.serve(&dns.Server{
+		Listener:      ln,
+		Handler:       s,
+		ReadTimeout:   ioTimeout,
+		WriteTimeout:  ioTimeout,
+		IdleTimeout:   func() time.Duration { return tcpIdleTimeout },
+		MaxTCPQueries: maxTCPQueries,
+	})
+}
+
+func (s *Server) serve(srv *dns.Server) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return errors.New("dns: server closed")
+	}
+	s.servers = append(s.servers, srv)
+	s.mu.Unlock()
+	err := srv.ActivateAndServe()
+	if s.isClosed() {
+		return nil
+	}
+	return err
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Shutdown stops accepting queries, waits (until ctx ends) for those in
+// progress, and stops the health checks.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	servers := s.servers
+	s.servers = nil
+	s.mu.Unlock()
+	var errs []error
+	for _, srv := range servers {
+		err := srv.ShutdownContext(ctx)
+		if isNotStarted(err) {
+			// Serve has not got going: closing its socket ends it.
+			if srv.PacketConn != nil {
+				srv.PacketConn.Close()
+			}
+			if srv.Listener != nil {
+				srv.Listener.Close()
+			}
+			continue
+		}
+		if err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
+	s.ck.close()
+	return errors.Join(errs...)
+}
+
+// Close stops everything at once.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	s.Shutdown(ctx)
+	return nil
+}
+
+// isNotStarted reports miekg/dns's error for shutting down a server whose
+// Serve has not got far enough to start.
+func isNotStarted(err error) bool { return err != nil && err.Error() == "dns: server not started" }

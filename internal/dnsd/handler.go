@@ -1,0 +1,192 @@
+package dnsd
+
+import (
+	"net"
+	"net/netip"
+
+	"github.com/miekg/dns"
+)
+
+// EDNS0 sizes (RFC 6891).
+const (
+	// maxUDPSize is the largest UDP answer sent, whatever the client
+	// offers: 1232 octets fit an IPv6 minimum MTU without fragmentation
+	// (DNS Flag Day 2020), and fragments are what amplification and cache
+	// poisoning attacks ride on.
+	maxUDPSize = 1232
+	// ednsVersion is the only EDNS version spoken (RFC 6891 §6.1.3).
+	ednsVersion = 0
+)
+
+// ServeDNS answers one query; it is the miekg/dns handler.
+func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
+	defer func() {
+		if v := recover(); v != nil {
+			// A bug must not take the server down: answer SERVFAIL.
+			s.log.Error("dns: panic answering a query", "panic", v, "question", req.Question)
+			m := new(dns.Msg)
+			m.SetRcode(req, dns.RcodeServerFailure)
+			w.WriteMsg(m)
+		}
+	}()
+	src := addrOf(w.RemoteAddr())
+	udp := isUDP(w.RemoteAddr())
+	m := s.respond(req, src, udp)
+	if m == nil {
+		return
+	}
+	if udp && s.rrl != nil {
+		switch s.rrl.check(src, s.now()) {
+		case drop:
+			return
+		case slip:
+			// An empty answer with TC asks a real client to retry over
+			// TCP, where the source address cannot be spoofed.
+			m.Answer, m.Ns, m.Extra = nil, nil, keepOPT(m.Extra)
+			m.Truncated = true
+		}
+	}
+	if !udp {
+		w.WriteMsg(m.Msg)
+		return
+	}
+	// Pack once; truncate and pack again only when the answer does not fit
+	// (RFC 1035 §4.2.1, RFC 6891 §7: the client then retries over TCP).
+	buf, err := m.Pack()
+	if err == nil && len(buf) > m.udpLimit {
+		m.Truncate(m.udpLimit)
+		m.Compress = true
+		buf, err = m.Pack()
+	}
+	if err != nil {
+		s.log.Error("dns: packing an answer", "err", err, "question", req.Question)
+		return
+	}
+	w.Write(buf)
+}
+
+// respond builds the answer to req from src; nil means send nothing.
+func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool) *reply {
+	m := new(dns.Msg)
+	m.SetReply(req)
+	m.Compress = true
+	// RFC 1035 §4.1.1: RA is 0, recursion is never available here.
+	m.RecursionAvailable = false
+	if req.Opcode != dns.OpcodeQuery {
+		m.Rcode = dns.RcodeNotImplemented
+		return &reply{Msg: m, udpLimit: dns.MinMsgSize}
+	}
+	if len(req.Question) != 1 {
+		m.Rcode = dns.RcodeFormatError
+		return &reply{Msg: m, udpLimit: dns.MinMsgSize}
+	}
+	q := req.Question[0]
+
+	size := dns.MinMsgSize // RFC 1035 §4.2.1: 512 octets without EDNS
+	cl := &client{addr: src, bits: src.BitLen()}
+	var ecs *dns.EDNS0_SUBNET
+	opt := req.IsEdns0()
+	if opt != nil {
+		if opt.Version() != ednsVersion {
+			// RFC 6891 §6.1.3: BADVERS, with our version in the OPT.
+			m.SetRcode(req, dns.RcodeBadVers)
+			m.SetEdns0(maxUDPSize, false)
+			return &reply{Msg: m, udpLimit: dns.MinMsgSize}
+		}
+		size = max(dns.MinMsgSize, min(int(opt.UDPSize()), maxUDPSize))
+		for _, o := range opt.Option {
+			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
+				if !validECS(e) {
+					// RFC 7871 §7.1.2: a malformed option is FORMERR.
+					m.Rcode = dns.RcodeFormatError
+					m.SetEdns0(maxUDPSize, false)
+					return &reply{Msg: m, udpLimit: dns.MinMsgSize}
+				}
+				ecs = e
+				if e.SourceNetmask > 0 {
+					a, _ := netip.AddrFromSlice(e.Address)
+					pf, _ := a.Unmap().Prefix(int(e.SourceNetmask))
+					cl = &client{addr: pf.Addr(), bits: int(e.SourceNetmask)}
+				}
+			}
+		}
+	}
+	if !udp {
+		size = dns.MaxMsgSize
+	}
+
+	var r result
+	if q.Qclass != dns.ClassINET {
+		r = result{rcode: dns.RcodeRefused}
+	} else {
+		r = s.cat.Load().answer(q, cl)
+	}
+	m.Rcode = r.rcode
+	m.Authoritative = r.authoritative
+	m.Answer, m.Ns, m.Extra = r.answer, r.ns, r.extra
+
+	if opt != nil {
+		// RFC 6891 §6.1.1: an OPT in the answer when the query had one.
+		ro := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		ro.SetUDPSize(maxUDPSize)
+		if ecs != nil {
+			// RFC 7871 §7.2.1: echo family, source prefix and address; the
+			// scope says how far the answer holds: 0 for answers that do
+			// not depend on the client.
+			scope := uint8(0)
+			if r.policy {
+				scope = r.scope
+			}
+			ro.Option = append(ro.Option, &dns.EDNS0_SUBNET{
+				Code: dns.EDNS0SUBNET, Family: ecs.Family, SourceNetmask: ecs.SourceNetmask,
+				SourceScope: scope, Address: ecs.Address,
+			})
+		}
+		m.Extra = append(m.Extra, ro)
+	}
+	return &reply{Msg: m, udpLimit: size}
+}
+
+// reply is an answer and the most octets it may take over UDP.
+type reply struct {
+	*dns.Msg
+	udpLimit int
+}
+
+// validECS checks an ECS option from a query (RFC 7871 §6, §7.1.2).
+func validECS(e *dns.EDNS0_SUBNET) bool {
+	switch e.Family {
+	case 1:
+		return e.SourceNetmask <= 32 && e.SourceScope == 0
+	case 2:
+		return e.SourceNetmask <= 128 && e.SourceScope == 0
+	case 0:
+		return e.SourceNetmask == 0
+	}
+	return false
+}
+
+// keepOPT returns only the OPT record of an additional section.
+func keepOPT(extra []dns.RR) []dns.RR {
+	for _, rr := range extra {
+		if rr.Header().Rrtype == dns.TypeOPT {
+			return []dns.RR{rr}
+		}
+	}
+	return nil
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	switch v := a.(type) {
+	case *net.UDPAddr:
+		return v.AddrPort().Addr().Unmap()
+	case *net.TCPAddr:
+		return v.AddrPort().Addr().Unmap()
+	}
+	return netip.IPv4Unspecified()
+}
+
+func isUDP(a net.Addr) bool {
+	_, ok := a.(*net.UDPAddr)
+	return ok
+}

@@ -1,0 +1,203 @@
+package dnsd
+
+import (
+	"hash/fnv"
+	"math"
+	"net/netip"
+	"slices"
+
+	"github.com/miekg/dns"
+)
+
+// Client grouping when the location table does not know a client: answers
+// are then chosen per /24 (IPv4) or /56 (IPv6), so one site keeps one
+// edge (and its warm cache), and that is the ECS scope returned.
+const (
+	unknownV4Bits = 24
+	unknownV6Bits = 56
+	// minLoadFactor keeps a fully loaded edge in rotation at 5% of its
+	// weight rather than none: load figures lag, and a pool of loaded
+	// edges must still answer.
+	minLoadFactor = 0.05
+	// nearSlackKm: edges this much farther than the nearest still count
+	// as near, so weights share traffic between edges in one city.
+	nearSlackKm = 100
+)
+
+// Pool is a name answered with some of its edges, chosen per client.
+type Pool struct {
+	Name    string
+	TTL     uint32
+	Answers int
+	Edges   []*Edge
+	table   *locationTable
+}
+
+// Edge is one copy of a pooled service.
+type Edge struct {
+	Addr     netip.Addr
+	Location Location
+	Weight   float64
+	// health is the URL checked; "" means none.
+	health string
+	// probe tracks health and load; nil means never checked: always up.
+	probe *probe
+}
+
+// up reports whether the edge may be given out.
+func (e *Edge) up() bool { return e.probe == nil || e.probe.isUp() }
+
+// load is the edge's last reported load in [0,1].
+func (e *Edge) load() float64 {
+	if e.probe == nil {
+		return 0
+	}
+	return e.probe.loadFigure()
+}
+
+// client is who a query is answered for.
+type client struct {
+	// addr is the ECS address when the query carries one (RFC 7871), else
+	// the source address of the query.
+	addr netip.Addr
+	// bits is how many leading bits of addr are known.
+	bits int
+}
+
+// answer returns the pool's A or AAAA records for cl and the ECS scope
+// prefix length they hold for (RFC 7871 §7.2.1).
+func (p *Pool) answer(owner string, qtype uint16, cl *client) ([]dns.RR, uint8) {
+	key, scope := p.clientKey(cl)
+	loc, _, _ := p.table.lookup(cl.addr)
+	want4 := qtype == dns.TypeA
+
+	var healthy, family []*Edge
+	for _, e := range p.Edges {
+		if e.Addr.Is4() != want4 {
+			continue
+		}
+		family = append(family, e)
+		if e.up() {
+			healthy = append(healthy, e)
+		}
+	}
+	var chosen []*Edge
+	if len(healthy) == 0 {
+		// Every edge failed its check: answer with all of them rather than
+		// nothing; the checks may be what is broken.
+		chosen = family
+	} else {
+		chosen = rank(near(healthy, loc), key)
+		if len(chosen) > p.Answers {
+			chosen = chosen[:p.Answers]
+		}
+	}
+	rrs := make([]dns.RR, 0, len(chosen))
+	for _, e := range chosen {
+		hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET, Ttl: p.TTL}
+		if want4 {
+			hdr.Rrtype = dns.TypeA
+			rrs = append(rrs, &dns.A{Hdr: hdr, A: e.Addr.AsSlice()})
+		} else {
+			hdr.Rrtype = dns.TypeAAAA
+			rrs = append(rrs, &dns.AAAA{Hdr: hdr, AAAA: e.Addr.AsSlice()})
+		}
+	}
+	return rrs, scope
+}
+
+// clientKey returns the prefix that decides cl's answer and its length:
+// the matching location prefix, or the client's site prefix.
+func (p *Pool) clientKey(cl *client) (netip.Prefix, uint8) {
+	if _, bits, ok := p.table.lookup(cl.addr); ok {
+		pf, _ := cl.addr.Unmap().Prefix(bits)
+		return pf, uint8(bits)
+	}
+	bits := unknownV4Bits
+	if !cl.addr.Unmap().Is4() {
+		bits = unknownV6Bits
+	}
+	bits = min(bits, cl.bits)
+	pf, _ := cl.addr.Unmap().Prefix(bits)
+	return pf, uint8(bits)
+}
+
+// near returns the edges closest to loc: those in its region, else those
+// nearest its coordinates, else all of them.
+func near(edges []*Edge, loc Location) []*Edge {
+	if loc.Region != "" {
+		var same []*Edge
+		for _, e := range edges {
+			if e.Location.Region == loc.Region {
+				same = append(same, e)
+			}
+		}
+		if len(same) > 0 {
+			return same
+		}
+	}
+	if loc.HasCoord {
+		best := math.Inf(1)
+		for _, e := range edges {
+			if e.Location.HasCoord {
+				best = min(best, distanceKm(loc, e.Location))
+			}
+		}
+		var close []*Edge
+		for _, e := range edges {
+			if e.Location.HasCoord && distanceKm(loc, e.Location) <= best+nearSlackKm {
+				close = append(close, e)
+			}
+		}
+		if len(close) > 0 {
+			return close
+		}
+	}
+	return edges
+}
+
+// rank orders edges by weighted rendezvous hashing on the client key:
+// each client prefix gets a stable first choice, edges get clients in
+// proportion to weight × (1 − load), and an edge that leaves moves only
+// its own clients.
+func rank(edges []*Edge, key netip.Prefix) []*Edge {
+	type scored struct {
+		e     *Edge
+		score float64
+	}
+	kb, _ := key.MarshalBinary()
+	s := make([]scored, len(edges))
+	for i, e := range edges {
+		h := fnv.New64a()
+		h.Write(kb)
+		ab, _ := e.Addr.MarshalBinary()
+		h.Write(ab)
+		u := (float64(mix64(h.Sum64())>>11) + 0.5) / (1 << 53) // uniform in (0,1)
+		w := e.Weight * max(minLoadFactor, 1-e.load())
+		s[i] = scored{e, w / -math.Log(u)}
+	}
+	slices.SortFunc(s, func(a, b scored) int {
+		switch {
+		case a.score > b.score:
+			return -1
+		case a.score < b.score:
+			return 1
+		}
+		return a.e.Addr.Compare(b.e.Addr)
+	})
+	out := make([]*Edge, len(s))
+	for i := range s {
+		out[i] = s[i].e
+	}
+	return out
+}
+
+// mix64 is SplitMix64's finalizer: FNV alone spreads short keys that
+// differ in one byte poorly over the high bits.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
