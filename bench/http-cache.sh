@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# http-cache.sh compares pail's web cache with nginx proxy_cache and
+# Varnish on this machine, in one run: the same origin (nginx serving a
+# 10 KB file with Cache-Control: max-age=3600), the same wrk load, hot
+# (one cached object) and cold (every request a new URL, so every request
+# is a miss that the cache stores). Prints requests/s, latency percentiles
+# and pail's ratio to each peer.
+#
+#   bench/http-cache.sh [SECONDS] [CONNECTIONS]
+#
+# It installs nginx, varnish and wrk with apt-get when they are missing.
+set -euo pipefail
+secs=${1:-5}
+conns=${2:-50}
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=$(mktemp -d /tmp/pail-http-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+trap cleanup EXIT
+
+need=()
+command -v nginx >/dev/null || need+=(nginx)
+command -v varnishd >/dev/null || need+=(varnish)
+command -v wrk >/dev/null || need+=(wrk)
+if ((${#need[@]})); then
+	sudo=(); [[ $(id -u) -ne 0 ]] && sudo=(sudo)
+	"${sudo[@]}" apt-get update -qq
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+PATH=$PATH:/usr/sbin
+
+ORIGIN=18080 PAIL=18081 NGINX=18082 VARNISH=18083
+mkdir -p "$dir/www" "$dir/tmp" "$dir/cache" "$dir/logs"
+# nginx's workers run as an unprivileged user: let them read and write.
+chmod 755 "$dir" "$dir/www"
+chmod 777 "$dir/tmp" "$dir/cache"
+head -c 10240 /dev/urandom | base64 -w 76 | head -c 10240 >"$dir/www/obj.txt"
+cat >"$dir/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
+  types { text/plain txt; }
+  proxy_cache_path $dir/cache levels=1:2 keys_zone=c:64m max_size=1g inactive=1h use_temp_path=off;
+  server {
+    listen 127.0.0.1:$ORIGIN;
+    root $dir/www;
+    location / { add_header Cache-Control "max-age=3600"; try_files /obj.txt =404; }
+  }
+  server {
+    listen 127.0.0.1:$NGINX;
+    location / { proxy_pass http://127.0.0.1:$ORIGIN; proxy_cache c; proxy_http_version 1.1;
+                 proxy_set_header Connection ""; add_header X-Cache \$upstream_cache_status; }
+  }
+}
+CONF
+nginx -c "$dir/nginx.conf" -p "$dir/" & pids+=($!)
+varnishd -F -a 127.0.0.1:$VARNISH -b 127.0.0.1:$ORIGIN -n "$dir/varnish" -s malloc,256m \
+	-T 127.0.0.1:18084 -p default_ttl=0 -p default_grace=0 >"$dir/logs/varnish.log" 2>&1 & pids+=($!)
+(cd "$root" && go build -o "$dir/pail" ./cmd/pail)
+"$dir/pail" proxy --listen 127.0.0.1:$PAIL --origin http://127.0.0.1:$ORIGIN --cache-bytes $((512 << 20)) >"$dir/logs/pail.log" 2>&1 & pids+=($!)
+
+for port in $ORIGIN $PAIL $NGINX $VARNISH; do
+	ok=
+	for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/hot.txt" && ok=1 && break; sleep 0.1; done
+	[[ -n $ok ]] || { echo "http-cache: port $port does not answer 200" >&2; exit 1; }
+done
+
+cat >"$dir/cold.lua" <<'LUA'
+local counter = 0
+local tid = 0
+function setup(thread) tid = tid + 1; thread:set("id", tid) end
+function request()
+  counter = counter + 1
+  return wrk.format("GET", "/cold/" .. id .. "-" .. counter .. "-" .. math.random(1e9) .. ".txt")
+end
+LUA
+
+# run NAME PORT MODE: prints "rps p50 p90 p99"
+run() {
+	local port=$2 mode=$3 out
+	if [[ $mode == hot ]]; then
+		curl -sf -o /dev/null "http://127.0.0.1:$port/hot.txt"
+		out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/hot.txt")
+	else
+		out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$dir/cold.lua" "http://127.0.0.1:$port/")
+	fi
+	local rps p50 p90 p99
+	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
+	p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+	p90=$(awk '$1=="90%" {print $2}' <<<"$out")
+	p99=$(awk '$1=="99%" {print $2}' <<<"$out")
+	echo "$rps $p50 $p90 $p99"
+}
+
+declare -A rps
+printf '%-8s %-5s %12s %10s %10s %10s\n' cache mode req/s p50 p90 p99
+for mode in hot cold; do
+	for peer in pail:$PAIL nginx:$NGINX varnish:$VARNISH; do
+		name=${peer%%:*} port=${peer##*:}
+		read -r r a b c < <(run "$name" "$port" "$mode")
+		rps[$name-$mode]=$r
+		printf '%-8s %-5s %12s %10s %10s %10s\n' "$name" "$mode" "$r" "$a" "$b" "$c"
+	done
+done
+echo
+for mode in hot cold; do
+	for peer in nginx varnish; do
+		awk -v a="${rps[pail-$mode]}" -v b="${rps[$peer-$mode]}" -v m="$mode" -v p="$peer" \
+			'BEGIN { printf "pail/%s %s: %.2f\n", p, m, a / b }'
+	done
+done
+echo "(wrk -t2 -c$conns -d${secs}s on $(nproc) cores shared by load generator, caches and origin)"

@@ -1,0 +1,130 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// ServeHTTP handles one client request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.metrics.Requests.Add(1)
+	defer func() {
+		// A panic in one request must not take the server down; net/http
+		// would recover too, but this logs it with our context. The
+		// connection is closed by re-panicking with ErrAbortHandler.
+		if v := recover(); v != nil && v != http.ErrAbortHandler {
+			s.log.Error("proxy: panic", "panic", v, "url", r.URL.String())
+			panic(http.ErrAbortHandler)
+		}
+	}()
+	if r.Method == http.MethodConnect {
+		s.tunnel(w, r)
+		return
+	}
+	if !r.URL.IsAbs() && strings.HasPrefix(r.URL.Path, AdminPrefix) {
+		s.admin(w, r)
+		return
+	}
+	t, code, msg := s.route(r)
+	if t == nil {
+		s.errorPage(w, code, msg)
+		return
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		s.serveCacheable(w, r, t)
+		return
+	}
+	s.pass(w, r, t)
+}
+
+// errorPage answers with a short plain-text error that is never cached.
+func (s *Server) errorPage(w http.ResponseWriter, code int, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	fmt.Fprintf(w, "%d %s: %s\n", code, http.StatusText(code), msg)
+}
+
+// originError answers a failed origin fetch: 504 when the origin was too
+// slow (RFC 9110 §15.6.5), 502 otherwise (§15.6.3).
+func (s *Server) originError(w http.ResponseWriter, t *target, err error) {
+	s.metrics.OriginErrors.Add(1)
+	s.log.Debug("proxy: origin failed", "url", t.upstream.String(), "err", err)
+	code := http.StatusBadGateway
+	var timeout interface{ Timeout() bool }
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &timeout) && timeout.Timeout()) {
+		code = http.StatusGatewayTimeout
+	}
+	w.Header().Set("Cache-Status", s.cfg.Name+"; fwd=miss; detail=origin-error")
+	s.errorPage(w, code, "the origin server did not answer")
+}
+
+// pass forwards a request whose method the cache does not store, then
+// invalidates what an unsafe method changed (RFC 9111 §4.4).
+func (s *Server) pass(w http.ResponseWriter, r *http.Request, t *target) {
+	s.metrics.Passes.Add(1)
+	out := s.outbound(r.Context(), r, t)
+	out.Body = &bodyReader{r: r.Body, rc: http.NewResponseController(w)}
+	out.ContentLength = r.ContentLength
+	if r.ContentLength == 0 {
+		out.Body = nil
+	}
+	resp, err := s.transport.RoundTrip(out)
+	if err != nil {
+		s.originError(w, t, err)
+		return
+	}
+	defer resp.Body.Close()
+	if !safeMethod(r.Method) && resp.StatusCode >= 200 && resp.StatusCode < 400 {
+		s.invalidate(t, resp.Header)
+	}
+	s.relay(w, r, resp, nil, "fwd=request", nil)
+}
+
+// safeMethod reports the methods RFC 9110 §9.2.1 defines as safe.
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions || m == http.MethodTrace
+}
+
+// invalidate removes the target URI and the same-origin URIs in Location
+// and Content-Location after an unsafe request succeeded (RFC 9111 §4.4).
+func (s *Server) invalidate(t *target, h http.Header) {
+	n := s.store.DeleteKey(t.key)
+	for _, f := range []string{"Location", "Content-Location"} {
+		v := h.Get(f)
+		if v == "" {
+			continue
+		}
+		ref, err := url.Parse(v)
+		if err != nil {
+			continue
+		}
+		u := t.effective.ResolveReference(ref)
+		if sameOrigin(u, t.effective) {
+			n += s.store.DeleteKey(cacheKey(u))
+		}
+	}
+	s.metrics.Purged.Add(int64(n))
+}
+
+// bodyReader reads a client's request body, renewing the read deadline on
+// each read so that a slow but moving upload is not cut off while a
+// stalled one is.
+type bodyReader struct {
+	r  interface{ Read([]byte) (int, error) }
+	rc *http.ResponseController
+}
+
+func (b *bodyReader) Read(p []byte) (int, error) {
+	b.rc.SetReadDeadline(time.Now().Add(readBodyIdleTimeout))
+	return b.r.Read(p)
+}
+
+func (b *bodyReader) Close() error { return nil }

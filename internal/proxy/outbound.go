@@ -1,0 +1,172 @@
+package proxy
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"pail/internal/httpcache"
+)
+
+// outbound builds the request to the origin: the client's header without
+// hop-by-hop fields (RFC 9110 §7.6.1), with Via (§7.6.3) and
+// X-Forwarded-For added.
+func (s *Server) outbound(ctx context.Context, r *http.Request, t *target) *http.Request {
+	out := (&http.Request{
+		Method:     r.Method,
+		URL:        t.upstream,
+		Proto:      "HTTP/1.1",
+		ProtoMajor: 1,
+		ProtoMinor: 1,
+		Header:     r.Header.Clone(),
+		Host:       t.upstream.Host,
+	}).WithContext(ctx)
+	httpcache.RemoveHopByHop(out.Header)
+	out.Header.Add("Via", viaEntry(r.ProtoMajor, r.ProtoMinor, s.cfg.Name))
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		out.Header.Add("X-Forwarded-For", ip)
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = nil // do not let Go add its own
+	}
+	return out
+}
+
+// viaEntry renders one Via member: received-protocol and pseudonym (RFC
+// 9110 §7.6.3); the protocol name is omitted for HTTP.
+func viaEntry(major, minor int, name string) string {
+	return string(rune('0'+major)) + "." + string(rune('0'+minor)) + " " + name
+}
+
+// responseHeader copies an origin response header for the client: no
+// hop-by-hop fields, a Date when the origin sent none (RFC 9110 §6.6.1),
+// and our Via.
+func (s *Server) responseHeader(dst, src http.Header, resp *http.Response) {
+	for k, vs := range src {
+		dst[k] = append([]string(nil), vs...)
+	}
+	httpcache.RemoveHopByHop(dst)
+	dst.Add("Via", viaEntry(resp.ProtoMajor, resp.ProtoMinor, s.cfg.Name))
+}
+
+// ensureDate adds Date to a response that lacks a valid one (RFC 9110
+// §6.6.1: a recipient with a clock MUST, before caching or forwarding).
+func ensureDate(h http.Header, now time.Time) {
+	if _, err := http.ParseTime(h.Get("Date")); err != nil || len(h.Values("Date")) == 0 {
+		h.Set("Date", now.UTC().Format(http.TimeFormat))
+	}
+}
+
+// originReader reads an origin's body, cancelling the fetch if it stalls
+// for originIdleTimeout.
+type originReader struct {
+	r    io.Reader
+	idle *idleTimer
+}
+
+func newOriginReader(r io.Reader, cancel func()) *originReader {
+	return &originReader{r: r, idle: newIdleTimer(originIdleTimeout, cancel)}
+}
+
+func (o *originReader) Read(p []byte) (int, error) {
+	n, err := o.r.Read(p)
+	o.idle.reset()
+	return n, err
+}
+
+// clientWriter writes to a client, renewing the write deadline before each
+// write so a slow but moving client is served and a stalled one is not
+// waited for.
+type clientWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	n   int64
+	err error
+}
+
+func newClientWriter(w http.ResponseWriter) *clientWriter {
+	return &clientWriter{w: w, rc: http.NewResponseController(w)}
+}
+
+func (c *clientWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	c.rc.SetWriteDeadline(time.Now().Add(writeIdleTimeout))
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	c.err = err
+	return n, err
+}
+
+// relay sends an origin response to the client, teeing the body into sink
+// when it is not nil. It returns whether the whole body arrived from the
+// origin (the client may have gone away meanwhile: the cache still fills).
+// status is the Cache-Status parameters; override, when not nil, replaces
+// the status code with a bodiless one (304 or 412 from the client's own
+// preconditions) while the body still fills the cache.
+func (s *Server) relay(w http.ResponseWriter, r *http.Request, resp *http.Response, sink httpcache.Writer, status string, override *int) bool {
+	h := w.Header()
+	s.responseHeader(h, resp.Header, resp)
+	ensureDate(h, s.now())
+	h.Add("Cache-Status", s.cfg.Name+"; "+status)
+	code := resp.StatusCode
+	if override != nil {
+		code = *override
+	}
+	client := io.Writer(newClientWriter(w))
+	if override != nil || r.Method == http.MethodHead || bodyless(code) {
+		if override != nil || code == http.StatusNotModified {
+			h.Del("Content-Length")
+		}
+		client = io.Discard
+	}
+	w.WriteHeader(code)
+	complete, n := copyBody(client, resp.Body, sink, resp.ContentLength)
+	if r.Method != http.MethodHead {
+		s.metrics.BytesFromOrigin.Add(n)
+	}
+	return complete
+}
+
+// bodyless reports status codes that never have content (RFC 9110 §6.4.1).
+func bodyless(code int) bool {
+	return code == http.StatusNoContent || code == http.StatusNotModified || code < 200
+}
+
+// copyBody streams src to client and sink. A failing client stops the
+// client copy only; a failing sink (object too large) stops caching only;
+// the copy goes on while either still wants bytes. complete is true when
+// src ended cleanly with the announced length.
+func copyBody(client io.Writer, src io.Reader, sink httpcache.Writer, length int64) (complete bool, n int64) {
+	buf := make([]byte, copyBufferSize)
+	clientOK := client != io.Discard
+	for {
+		k, err := src.Read(buf)
+		if k > 0 {
+			n += int64(k)
+			if sink != nil {
+				if _, werr := sink.Write(buf[:k]); werr != nil {
+					sink.Abort()
+					sink = nil
+				}
+			}
+			if clientOK {
+				if _, werr := client.Write(buf[:k]); werr != nil {
+					clientOK = false
+				}
+			}
+			if !clientOK && sink == nil {
+				return false, n
+			}
+		}
+		if err == io.EOF {
+			return length < 0 || n == length, n
+		}
+		if err != nil {
+			return false, n
+		}
+	}
+}

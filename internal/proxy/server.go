@@ -1,0 +1,221 @@
+// Package proxy is pail's web cache on the network: an HTTP server that is a
+// forward proxy for absolute-form requests (CONNECT tunnelled, not cached)
+// and a reverse proxy for configured host names, caching with the RFC 9111
+// semantics of package httpcache. It coalesces concurrent misses, streams
+// bodies while caching them, labels responses with Cache-Status (RFC 9211)
+// and Via, answers origin failures with 502/504 or a stale copy where
+// stale-if-error allows, and offers purge and metrics on an admin path.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"pail/internal/httpcache"
+)
+
+// Connection limits and deadlines. Every read and write has one.
+const (
+	// readHeaderTimeout bounds how long a client may take to send a
+	// request head (slowloris protection).
+	readHeaderTimeout = 10 * time.Second
+	// idleTimeout closes keep-alive connections idle this long.
+	idleTimeout = 2 * time.Minute
+	// writeIdleTimeout is how long one write to a client may block; it is
+	// renewed on progress, so a large body may take as long as it needs.
+	writeIdleTimeout = time.Minute
+	// readBodyIdleTimeout is the same for reading a request body.
+	readBodyIdleTimeout = time.Minute
+	// maxHeaderBytes bounds a request head.
+	maxHeaderBytes = 64 << 10
+	// dialTimeout bounds connecting to an origin (or CONNECT target).
+	dialTimeout = 10 * time.Second
+	// originHeaderTimeout bounds the wait for an origin's response head;
+	// past it the client gets 504 (RFC 9110 §15.6.5).
+	originHeaderTimeout = time.Minute
+	// originIdleTimeout bounds a stall while reading an origin's body.
+	originIdleTimeout = time.Minute
+	// backgroundTimeout bounds a stale-while-revalidate refresh.
+	backgroundTimeout = 2 * time.Minute
+	// tunnelIdleTimeout closes a CONNECT tunnel silent in both directions.
+	tunnelIdleTimeout = 5 * time.Minute
+	// defaultMaxConnections caps concurrent client connections.
+	defaultMaxConnections = 4096
+	// copyBufferSize is the chunk in which bodies stream.
+	copyBufferSize = 32 << 10
+)
+
+// AdminPrefix is the path under which the admin endpoints live, for
+// origin-form requests only: /_pail/metrics and /_pail/purge.
+const AdminPrefix = "/_pail/"
+
+// Config configures a Server.
+type Config struct {
+	// Name is the pseudonym in Via (RFC 9110 §7.6.3) and Cache-Status
+	// (RFC 9211); default "pail".
+	Name string
+	// Origin, when set, serves every Host that Sites does not name (the
+	// quick start's --origin).
+	Origin *url.URL
+	// Sites maps a host name (lower case, optionally with ":port") to its
+	// origin.
+	Sites map[string]*url.URL
+	// Forward enables the forward proxy: absolute-form requests and
+	// CONNECT.
+	Forward bool
+	// ConnectPorts are the ports CONNECT may reach; empty means 443.
+	ConnectPorts []int
+	// Store holds the cached responses.
+	Store httpcache.Store
+	// AdminToken authorises /_pail/purge ("Authorization: Bearer TOKEN");
+	// empty disables purging.
+	AdminToken string
+	// MaxConnections caps concurrent client connections; 0 means a default.
+	MaxConnections int
+	// Log is the debug log; nil discards.
+	Log *slog.Logger
+	// Transport reaches origins; nil means a transport with pail's
+	// timeouts. A test hook.
+	Transport http.RoundTripper
+	// Now is the clock; nil means time.Now. A test hook.
+	Now func() time.Time
+}
+
+// Server is the web cache.
+type Server struct {
+	cfg       Config
+	log       *slog.Logger
+	store     httpcache.Store
+	transport http.RoundTripper
+	now       func() time.Time
+	http      *http.Server
+	flights   flights
+	metrics   Metrics
+	tunnels   tunnels
+
+	bgMu     sync.Mutex
+	bgClosed bool
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+}
+
+// New returns a Server; Serve runs it.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("proxy: no store")
+	}
+	if cfg.Name == "" {
+		cfg.Name = "pail"
+	}
+	if len(cfg.ConnectPorts) == 0 {
+		cfg.ConnectPorts = []int{443}
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = defaultMaxConnections
+	}
+	s := &Server{cfg: cfg, log: cfg.Log, store: cfg.Store, transport: cfg.Transport, now: cfg.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.transport == nil {
+		s.transport = newTransport()
+	}
+	s.flights.m = map[string]*flight{}
+	s.tunnels.conns = map[net.Conn]struct{}{}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	s.http = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// newTransport returns the origin client: pooled keep-alive connections,
+// bounded dials and waits, and no transparent decompression (the cache
+// must store exactly what the origin sent).
+func newTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   dialTimeout,
+		ResponseHeaderTimeout: originHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		DisableCompression:    true,
+	}
+}
+
+// Serve accepts connections on ln until Shutdown or Close.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.http.Serve(newLimitListener(ln, s.cfg.MaxConnections))
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, waits for requests in progress and background
+// refreshes to finish (or ctx to end), then closes tunnels.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.http.Shutdown(ctx)
+	s.stopBackground()
+	done := make(chan struct{})
+	go func() { s.bg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.bgCancel()
+		err = errors.Join(err, fmt.Errorf("proxy: background refreshes: %w", ctx.Err()))
+	}
+	s.tunnels.closeAll()
+	return err
+}
+
+// Close stops at once, dropping connections and tunnels.
+func (s *Server) Close() error {
+	err := s.http.Close()
+	s.stopBackground()
+	s.bgCancel()
+	s.tunnels.closeAll()
+	return err
+}
+
+func (s *Server) stopBackground() {
+	s.bgMu.Lock()
+	s.bgClosed = true
+	s.bgMu.Unlock()
+}
+
+// goBackground runs f unless the server is stopping.
+func (s *Server) goBackground(f func(ctx context.Context)) {
+	s.bgMu.Lock()
+	defer s.bgMu.Unlock()
+	if s.bgClosed {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		ctx, cancel := context.WithTimeout(s.bgCtx, backgroundTimeout)
+		defer cancel()
+		f(ctx)
+	}()
+}
+
+// Metrics returns the server's counters.
+func (s *Server) Metrics() *Metrics { return &s.metrics }

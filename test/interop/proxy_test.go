@@ -1,0 +1,182 @@
+//go:build interop
+
+package interop
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// proxyOrigin is the origin behind `pail proxy`: /obj is cacheable with an
+// ETag, /short expires at once and must be revalidated.
+func proxyOrigin(t *testing.T) (*httptest.Server, *atomic.Int32, *atomic.Int32) {
+	var hits, notModified atomic.Int32
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("ETag", `"v1"`)
+		switch r.URL.Path {
+		case "/short":
+			w.Header().Set("Cache-Control", "max-age=0")
+		default:
+			w.Header().Set("Cache-Control", "max-age=600")
+		}
+		if r.Header.Get("If-None-Match") == `"v1"` {
+			notModified.Add(1)
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		io.WriteString(w, "0123456789 origin body\n")
+	}))
+	t.Cleanup(o.Close)
+	return o, &hits, &notModified
+}
+
+// startPailProxy runs `pail proxy --listen ADDR --origin URL` and waits
+// until it listens.
+func startPailProxy(t *testing.T, origin string) string {
+	t.Helper()
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, pailBin, "proxy", "--listen", addr, "--origin", origin, "--admin-token", "tok")
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); cmd.Wait() })
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "listening on") {
+				ready <- sc.Text()
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("pail proxy did not start")
+	}
+	return addr
+}
+
+// curl runs curl with args and returns the response head and body.
+func curl(t *testing.T, args ...string) (head, body string) {
+	t.Helper()
+	bin := needPeer(t, "curl")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"-sS", "-D", "-", "--max-time", "10"}, args...)...)
+	outb, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl %s: %v\n%s", strings.Join(args, " "), err, outb)
+	}
+	out := strings.ReplaceAll(string(outb), "\r\n", "\n")
+	head, body, _ = strings.Cut(out, "\n\n")
+	return head, body
+}
+
+func headerLine(head, name string) string {
+	for _, l := range strings.Split(head, "\n") {
+		if k, v, ok := strings.Cut(l, ":"); ok && strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+func TestProxyReverseWithCurl(t *testing.T) {
+	o, hits, notModified := proxyOrigin(t)
+	addr := startPailProxy(t, o.URL)
+	base := "http://" + addr
+
+	head, body := curl(t, "-H", "Host: www.example.test", base+"/obj")
+	if !strings.Contains(headerLine(head, "Cache-Status"), "fwd=uri-miss") || !strings.Contains(body, "origin body") {
+		t.Errorf("first request: want a miss\n%s\n%s", head, body)
+	}
+	head, body = curl(t, "-H", "Host: www.example.test", base+"/obj")
+	if cs := headerLine(head, "Cache-Status"); !strings.HasPrefix(cs, "pail; hit") || !strings.Contains(body, "origin body") {
+		t.Errorf("second request: want a hit, got Cache-Status %q", cs)
+	}
+	if hits.Load() != 1 {
+		t.Errorf("origin saw %d requests, want 1", hits.Load())
+	}
+
+	// Conditional revalidation: max-age=0 makes the copy stale at once; the
+	// origin answers the proxy's If-None-Match with 304.
+	curl(t, base+"/short")
+	head, body = curl(t, base+"/short")
+	if notModified.Load() != 1 || !strings.Contains(headerLine(head, "Cache-Status"), "fwd-status=304") || !strings.Contains(body, "origin body") {
+		t.Errorf("revalidation: 304s at origin %d\n%s\n%s", notModified.Load(), head, body)
+	}
+
+	// A Range request served from the cached full response.
+	head, body = curl(t, "-H", "Host: www.example.test", "-r", "0-3", base+"/obj")
+	if !strings.HasPrefix(head, "HTTP/1.1 206") || body != "0123" || headerLine(head, "Content-Range") != "bytes 0-3/23" {
+		t.Errorf("range: %q\n%s", body, head)
+	}
+
+	// The client's own conditional request is answered from the cache.
+	head, _ = curl(t, "-H", "Host: www.example.test", "-H", `If-None-Match: "v1"`, base+"/obj")
+	if !strings.HasPrefix(head, "HTTP/1.1 304") {
+		t.Errorf("conditional: %s", head)
+	}
+
+	// Purge needs the token, then empties the entry.
+	head, _ = curl(t, "-X", "POST", base+"/_pail/purge?url=http://www.example.test/obj")
+	if !strings.HasPrefix(head, "HTTP/1.1 401") {
+		t.Errorf("purge without token: %s", head)
+	}
+	_, body = curl(t, "-X", "POST", "-H", "Authorization: Bearer tok", base+"/_pail/purge?url=http://www.example.test/obj")
+	if strings.TrimSpace(body) != "purged 1" {
+		t.Errorf("purge: %q", body)
+	}
+	_, body = curl(t, base+"/_pail/metrics")
+	if !strings.Contains(body, "proxy_hits ") || !strings.Contains(body, "proxy_hit_ratio") {
+		t.Errorf("metrics: %s", body)
+	}
+}
+
+func TestProxyForwardWithCurl(t *testing.T) {
+	o, hits, _ := proxyOrigin(t)
+	// The quick start still forward-proxies absolute-form requests for
+	// hosts other than its origin; point it at an unrelated origin.
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	addr := startPailProxy(t, other.URL)
+
+	for i, want := range []string{"fwd=uri-miss", "hit"} {
+		head, body := curl(t, "-x", "http://"+addr, o.URL+"/obj")
+		if !strings.Contains(headerLine(head, "Cache-Status"), want) || !strings.Contains(body, "origin body") {
+			t.Errorf("forward request %d: want %s\n%s", i, want, head)
+		}
+		if !strings.Contains(headerLine(head, "Via"), "pail") {
+			t.Errorf("no Via: %s", head)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Errorf("origin saw %d requests, want 1", hits.Load())
+	}
+	// CONNECT to a port that is not allowed is refused.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "CONNECT 127.0.0.1:25 HTTP/1.1\r\nHost: 127.0.0.1:25\r\n\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("CONNECT to port 25: %v %v", resp, err)
+	}
+}
