@@ -38,6 +38,7 @@ func (q *Queue) deliver(d Deliverer, g group) {
 		return
 	}
 	var results []remote.Result
+	var took time.Duration
 	f, err := os.Open(m.Path)
 	if err != nil {
 		q.cfg.Log.Error("queue: message file", "id", g.id, "err", err)
@@ -46,7 +47,9 @@ func (q *Queue) deliver(d Deliverer, g group) {
 			results[i] = remote.Result{Rcpt: r, Status: remote.Deferred, Reply: remote.Reply{Enhanced: "4.3.0", Text: "queue file unreadable: " + err.Error()}}
 		}
 	} else {
+		start := time.Now()
 		results = d.Deliver(ctx, g.domain, remote.Message{ID: m.ID, From: m.From, Rcpts: rcpts, Body: f, Size: m.Size})
+		took = time.Since(start)
 		f.Close()
 	}
 	if len(results) != len(rcpts) {
@@ -58,7 +61,7 @@ func (q *Queue) deliver(d Deliverer, g group) {
 	cut := ctx.Err() != nil
 	rctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
-	if err := q.record(rctx, m, results, cut); err != nil {
+	if err := q.record(rctx, m, results, cut, took); err != nil {
 		q.cfg.Log.Error("queue: recording results", "id", g.id, "err", err)
 		return
 	}
@@ -67,10 +70,11 @@ func (q *Queue) deliver(d Deliverer, g group) {
 	}
 }
 
-// record stores an attempt's results, one recipient each: delivered,
+// record stores an attempt's results (took is how long the attempt
+// lasted, for the mail log), one recipient each: delivered,
 // failed for good, or deferred until the next attempt (or failed, when the
 // message has outlived the queue lifetime).
-func (q *Queue) record(ctx context.Context, m Message, results []remote.Result, cut bool) error {
+func (q *Queue) record(ctx context.Context, m Message, results []remote.Result, cut bool, took time.Duration) error {
 	now := q.now()
 	expiry := m.Created.Add(q.cfg.Lifetime)
 	attempts := map[string]int{}
@@ -89,7 +93,8 @@ func (q *Queue) record(ctx context.Context, m Message, results []remote.Result, 
 			}
 			n := attempts[res.Rcpt] + 1
 			state, next := Pending, time.Time{}
-			kv := []string{"id", m.ID, "to", "<" + res.Rcpt + ">", "relay", relay(res), "attempts", fmt.Sprint(n), "reply", res.Reply.String()}
+			kv := []string{"id", m.ID, "from", "<" + m.From + ">", "to", "<" + res.Rcpt + ">", "size", fmt.Sprint(m.Size),
+				"relay", relay(res), "attempts", fmt.Sprint(n), "duration", took.Round(time.Millisecond).String(), "reply", res.Reply.String()}
 			switch res.Status {
 			case remote.Delivered:
 				state = Delivered

@@ -287,7 +287,7 @@ func TestRetrySchedule(t *testing.T) {
 		c.set(now)
 		e.q.kick()
 	}
-	if !strings.Contains(e.log.String(), " deferred id=m1 to=<bob@hill.test> relay=mx.hill.test[192.0.2.1:25] attempts=1 reply=\"451 4.3.0 Try again later\" next=2026-11-25T12:01:00Z") {
+	if !strings.Contains(e.log.String(), " deferred id=m1 from=<alice@town.test> to=<bob@hill.test> size=95 relay=mx.hill.test[192.0.2.1:25] attempts=1 duration=0s reply=\"451 4.3.0 Try again later\" next=2026-11-25T12:01:00Z") {
 		t.Errorf("mail log:\n%s", e.log)
 	}
 }
