@@ -26,9 +26,21 @@ func cmdCheck(e *env, args []string) error {
 	for _, p := range problems {
 		fmt.Fprintln(e.stdout, p)
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("store check: %d problems", len(problems))
+	_, q, err := e.openQueue()
+	if err != nil {
+		return err
 	}
-	fmt.Fprintln(e.stdout, "store check: clean")
+	defer q.Close()
+	queueProblems, err := q.Check(e.ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range queueProblems {
+		fmt.Fprintln(e.stdout, p)
+	}
+	if n := len(problems) + len(queueProblems); n > 0 {
+		return fmt.Errorf("store check: %d problems", n)
+	}
+	fmt.Fprintln(e.stdout, "store check: clean (mailboxes and outgoing queue)")
 	return nil
 }

@@ -590,3 +590,30 @@ func TestSweepRemovesOrphans(t *testing.T) {
 		}
 	}
 }
+
+func TestCheck(t *testing.T) {
+	dir := t.TempDir()
+	q, err := Open(context.Background(), Config{Dir: dir, Hostname: "mx.town.test", Lifetime: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	ctx := context.Background()
+	body := filepath.Join(t.TempDir(), "m")
+	os.WriteFile(body, []byte("Subject: x\r\n\r\nx\r\n"), 0o600)
+	if err := q.Enqueue(ctx, "m1", "a@town.test", []string{"b@hill.test"}, body, 0); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := q.Check(ctx); err != nil || len(p) != 0 {
+		t.Fatalf("clean queue: %v %v", p, err)
+	}
+	os.WriteFile(filepath.Join(q.msgDir, "m1"), []byte("torn"), 0o600)
+	half := filepath.Join(q.msgDir, ".tmp-123")
+	os.WriteFile(half, nil, 0o600)
+	old := time.Now().Add(-2 * orphanAge)
+	os.Chtimes(half, old, old)
+	p, err := q.Check(ctx)
+	if err != nil || len(p) != 2 || !strings.Contains(strings.Join(p, "\n"), "half-written") {
+		t.Errorf("problems: %q %v", p, err)
+	}
+}
