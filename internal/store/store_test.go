@@ -238,7 +238,9 @@ func TestDeliverDedupe(t *testing.T) {
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
 	b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
 	since := time.Now().Add(-time.Hour)
-	d := func(acct int64) Delivery { return Delivery{AccountID: acct, MessageID: "<m1@town.com>", DedupeSince: since} }
+	d := func(acct int64) Delivery {
+		return Delivery{AccountID: acct, MessageID: "<m1@town.com>", DedupeSince: since}
+	}
 	res, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{d(a.ID)})
 	if err != nil || res[0].Duplicate {
 		t.Fatalf("first: %+v %v", res, err)
