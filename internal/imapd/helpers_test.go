@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"pail/internal/admit"
 	"pail/internal/auth"
 	"pail/internal/maillog"
 	"pail/internal/store"
@@ -64,6 +65,8 @@ func newEnv(t *testing.T, modify func(*Config, *Server)) *testEnv {
 	srv := New(cfg, Deps{Store: st, Auth: authn, MailLog: maillog.New(logBuf)})
 	if modify != nil {
 		modify(&srv.cfg, srv)
+		// Limits changed by modify take effect.
+		srv.admitter = admit.New(admit.Limits{MaxConnections: srv.cfg.MaxConnections, MaxConnectionsPerIP: srv.cfg.MaxConnectionsPerIP})
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -70,6 +70,7 @@ type Config struct {
 	MaxMessageBytes     int64 // APPEND limit (RFC 7889 APPENDLIMIT)
 	MaxConnections      int
 	MaxConnectionsPerIP int
+	ConnectionRatePerIP int // new connections per minute per address; 0: no limit; loopback exempt
 	// WatchInterval is how often the store is checked for changes made
 	// by other processes; zero means store.DefaultWatchInterval.
 	WatchInterval time.Duration

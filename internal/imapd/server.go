@@ -3,8 +3,6 @@ package imapd
 import (
 	"context"
 	"crypto/tls"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"pail/internal/admit"
 	"pail/internal/maillog"
 	"pail/internal/store"
 )
@@ -40,8 +39,7 @@ type Server struct {
 	draining  atomic.Bool
 	mu        sync.Mutex
 	lns       []net.Listener
-	conns     int
-	perIP     map[netip.Addr]int
+	admitter  *admit.Admitter
 	sessions  map[*session]struct{}
 	sessDone  chan struct{} // signalled when a session ends
 	startOnce sync.Once
@@ -63,7 +61,11 @@ func New(cfg Config, deps Deps) *Server {
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, deps: deps, ctx: ctx, stop: stop,
-		perIP:    map[netip.Addr]int{},
+		admitter: admit.New(admit.Limits{
+			MaxConnections:      cfg.MaxConnections,
+			MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+			RatePerIP:           cfg.ConnectionRatePerIP,
+		}),
 		sessions: map[*session]struct{}{},
 		sessDone: make(chan struct{}, 1),
 		trusted:  netip.Addr.IsLoopback,
@@ -136,50 +138,20 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 		}()
 	})
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("imapd: accept: %w", err)
-		}
-		delay = 0
-		s.admit(nc)
-	}
+	return admit.Serve("imapd", ln, s.draining.Load, s.admit)
 }
 
 // admit applies the connection caps and hands the connection to the
 // imapserver that matches its address.
 func (s *Server) admit(nc net.Conn) {
-	ip := remoteIP(nc.RemoteAddr())
-	s.mu.Lock()
-	over := s.conns >= s.cfg.MaxConnections || s.perIP[ip] >= s.cfg.MaxConnectionsPerIP
-	if !over {
-		s.conns++
-		s.perIP[ip]++
-	}
-	s.mu.Unlock()
-	if over {
+	ip := admit.RemoteIP(nc.RemoteAddr())
+	release, refused := s.admitter.Admit(ip)
+	if refused != "" {
 		go s.reject(nc)
-		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "proto", "imap", "reason", "too many connections")
+		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "proto", "imap", "reason", refused)
 		return
 	}
-	c := &conn{Conn: nc, release: func() {
-		s.mu.Lock()
-		s.conns--
-		if s.perIP[ip]--; s.perIP[ip] <= 0 {
-			delete(s.perIP, ip)
-		}
-		s.mu.Unlock()
-	}}
+	c := &conn{Conn: nc, release: release}
 	var handed net.Conn = c
 	if s.cfg.ImplicitTLS {
 		handed = tls.Server(c, s.cfg.TLS)
@@ -281,17 +253,5 @@ func (s *Server) Close() error {
 	return nil
 }
 
-func remoteIP(a net.Addr) netip.Addr {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		ip, _ := netip.AddrFromSlice(ta.IP)
-		return ip.Unmap()
-	}
-	return netip.Addr{}
-}
-
 // Connections returns the number of open connections.
-func (s *Server) Connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conns
-}
+func (s *Server) Connections() int { return s.admitter.Open() }

@@ -7,6 +7,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"pail/internal/admit"
 	"pail/internal/auth"
 	"pail/internal/maillog"
 	"pail/internal/store"
@@ -32,7 +33,7 @@ var (
 )
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	sess := &session{srv: s, conn: c, ip: remoteIP(c.NetConn().RemoteAddr()).String()}
+	sess := &session{srv: s, conn: c, ip: admit.RemoteIP(c.NetConn().RemoteAddr()).String()}
 	if !s.addSession(sess) {
 		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "pail is shutting down"}
 	}
@@ -54,7 +55,7 @@ func (sess *session) Close() error {
 // CAPABILITY shows LOGINDISABLED (RFC 9051 §6.2.3).
 func (sess *session) Login(username, password string) error {
 	s := sess.srv
-	acct, err := s.deps.Auth.Authenticate(s.ctx, remoteIP(sess.conn.NetConn().RemoteAddr()), username, password)
+	acct, err := s.deps.Auth.Authenticate(s.ctx, admit.RemoteIP(sess.conn.NetConn().RemoteAddr()), username, password)
 	switch {
 	case err == nil:
 	case errors.Is(err, auth.ErrLimited):

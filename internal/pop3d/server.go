@@ -23,7 +23,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -33,6 +32,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"pail/internal/admit"
 	"pail/internal/maillog"
 	"pail/internal/store"
 )
@@ -68,6 +68,9 @@ type Config struct {
 	TLS *tls.Config
 	// MaxConnections caps concurrent sessions; 0 means no cap.
 	MaxConnections int
+	// ConnectionRatePerIP caps new connections per minute from one client
+	// address; 0 means no cap. Loopback is exempt.
+	ConnectionRatePerIP int
 	// MaxConnectionsPerIP caps concurrent sessions from one client
 	// address; 0 means no cap.
 	MaxConnectionsPerIP int
@@ -130,7 +133,7 @@ type Server struct {
 	mu       sync.Mutex
 	lns      map[net.Listener]struct{}
 	sessions map[*session]struct{}
-	perIP    map[netip.Addr]int
+	admitter *admit.Admitter
 	wg       sync.WaitGroup // running sessions
 }
 
@@ -157,7 +160,11 @@ func New(cfg Config, deps Deps) *Server {
 		plaintextOK: netip.Addr.IsLoopback,
 		lns:         map[net.Listener]struct{}{},
 		sessions:    map[*session]struct{}{},
-		perIP:       map[netip.Addr]int{},
+		admitter: admit.New(admit.Limits{
+			MaxConnections:      cfg.MaxConnections,
+			MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+			RatePerIP:           cfg.ConnectionRatePerIP,
+		}),
 	}
 }
 
@@ -176,29 +183,12 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns[ln] = struct{}{}
 	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("pop3d: accept: %w", err)
-		}
-		delay = 0
-		s.admit(nc)
-	}
+	return admit.Serve("pop3d", ln, s.draining.Load, s.admit)
 }
 
 // admit applies the connection caps and starts a session.
 func (s *Server) admit(nc net.Conn) {
-	ip := remoteIP(nc.RemoteAddr())
+	ip := admit.RemoteIP(nc.RemoteAddr())
 	sess := newSession(s, nc, ip)
 	s.mu.Lock()
 	if s.draining.Load() {
@@ -206,22 +196,20 @@ func (s *Server) admit(nc net.Conn) {
 		nc.Close()
 		return
 	}
-	over := s.cfg.MaxConnections > 0 && len(s.sessions) >= s.cfg.MaxConnections ||
-		s.cfg.MaxConnectionsPerIP > 0 && s.perIP[ip] >= s.cfg.MaxConnectionsPerIP
-	if !over {
+	release, refused := s.admitter.Admit(ip)
+	if refused == "" {
 		s.sessions[sess] = struct{}{}
-		s.perIP[ip]++
 		s.wg.Add(1)
 	}
 	s.mu.Unlock()
-	if over {
-		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "proto", "POP3", "reason", "too many connections")
+	if refused != "" {
+		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "proto", "POP3", "reason", refused)
 		go s.reject(nc)
 		return
 	}
 	go func() {
 		defer s.wg.Done()
-		defer s.release(sess, ip)
+		defer s.release(sess, release)
 		sess.serve()
 	}()
 }
@@ -239,13 +227,11 @@ func (s *Server) reject(nc net.Conn) {
 	io.WriteString(nc, "-ERR [SYS/TEMP] Too many connections, try again later\r\n")
 }
 
-func (s *Server) release(sess *session, ip netip.Addr) {
+func (s *Server) release(sess *session, release func()) {
 	s.mu.Lock()
 	delete(s.sessions, sess)
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
 	s.mu.Unlock()
+	release()
 }
 
 // Shutdown stops accepting, closes idle sessions (they remove nothing),
@@ -298,14 +284,6 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	return nil
-}
-
-func remoteIP(a net.Addr) netip.Addr {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		ip, _ := netip.AddrFromSlice(ta.IP)
-		return ip.Unmap()
-	}
-	return netip.Addr{}
 }
 
 // deadlineConn gives every write a fresh deadline, so that a client that

@@ -19,6 +19,7 @@ func (s *Server) addIMAP(svc config.ListenEntry, implicitTLS bool, tlsCfg *tls.C
 		MaxMessageBytes:     lim.MaxMessageBytes,
 		MaxConnections:      lim.MaxConnections,
 		MaxConnectionsPerIP: lim.MaxConnectionsPerIP,
+		ConnectionRatePerIP: lim.ConnectionRatePerIP,
 	}, imapd.Deps{
 		Store:   s.store,
 		Auth:    authn,

@@ -19,6 +19,7 @@ func (s *Server) addPOP3(svc config.ListenEntry, tlsCfg *tls.Config, authn *auth
 		TLS:                 tlsCfg,
 		MaxConnections:      lim.MaxConnections,
 		MaxConnectionsPerIP: lim.MaxConnectionsPerIP,
+		ConnectionRatePerIP: lim.ConnectionRatePerIP,
 		// IdleTimeout: pop3d's default, RFC 1939's 10 minutes; SMTP's
 		// command_timeout may be shorter than POP3 allows.
 	}, pop3d.Deps{

@@ -14,7 +14,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"pail/internal/admit"
 	"pail/internal/delivery"
 	"pail/internal/maillog"
 	"pail/internal/ratelimit"
@@ -113,15 +113,13 @@ type Server struct {
 
 	draining atomic.Bool
 	mu       sync.Mutex
-	conns    map[*conn]struct{}
-	perIP    map[netip.Addr]int
+	conns    map[*conn]struct{} // for Shutdown to wake idle sessions
 	lns      []net.Listener
 	chanLn   *chanListener
 	serving  sync.WaitGroup
 	bufs     sync.Pool // *[]byte of contentBufSize, for copyContent
 
-	nconns   atomic.Int64 // len(conns), readable without the lock
-	connRate *ratelimit.Limiter
+	admitter *admit.Admitter
 	cmdRate  *ratelimit.Limiter
 }
 
@@ -141,9 +139,14 @@ func New(cfg Config, deps Deps) *Server {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &Server{cfg: cfg, deps: deps, ctx: ctx, stop: stop, conns: map[*conn]struct{}{}, perIP: map[netip.Addr]int{}}
+	s := &Server{cfg: cfg, deps: deps, ctx: ctx, stop: stop, conns: map[*conn]struct{}{}}
 	s.bufs.New = func() any { b := make([]byte, contentBufSize); return &b }
-	s.connRate = &ratelimit.Limiter{Rate: float64(cfg.ConnectionRatePerIP), Per: time.Minute, LimitLoopback: cfg.RateLimitLoopback}
+	s.admitter = admit.New(admit.Limits{
+		MaxConnections:      cfg.MaxConnections,
+		MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
+		RatePerIP:           cfg.ConnectionRatePerIP,
+		RateLimitLoopback:   cfg.RateLimitLoopback,
+	})
 	s.cmdRate = &ratelimit.Limiter{Rate: float64(cfg.CommandRatePerIP), Per: time.Minute, LimitLoopback: cfg.RateLimitLoopback}
 	be := smtp.BackendFunc(s.newSession)
 	srv := smtp.NewServer(be)
@@ -186,58 +189,34 @@ func (s *Server) Serve(ln net.Listener) error {
 			s.smtp.Serve(s.chanLn)
 		}()
 	}
-	var delay time.Duration
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			if s.draining.Load() || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return fmt.Errorf("smtpd: accept: %w", err)
-		}
-		delay = 0
-		go s.admit(nc)
-	}
+	return admit.Serve("smtpd", ln, s.draining.Load, func(nc net.Conn) { go s.admit(nc) })
 }
 
 // admit applies the connection caps and the pre-greeting check, then hands
 // the connection to go-smtp.
 func (s *Server) admit(nc net.Conn) {
-	ip := remoteIP(nc.RemoteAddr())
-	c := &conn{Conn: nc, srv: s, remoteAddr: nc.RemoteAddr()}
-	if !s.connRate.Allow(ip) {
+	ip := admit.RemoteIP(nc.RemoteAddr())
+	release, refused := s.admitter.Admit(ip)
+	switch refused {
+	case admit.TooFast:
 		s.reject(nc, "421 4.7.0 "+s.cfg.Hostname+" Too many connections from your address, slow down\r\n")
-		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "reason", "connection rate")
-		return
-	}
-	s.mu.Lock()
-	over := len(s.conns) >= s.cfg.MaxConnections || s.perIP[ip] >= s.cfg.MaxConnectionsPerIP
-	if !over {
-		s.conns[c] = struct{}{}
-		s.nconns.Add(1)
-		s.perIP[ip]++
-		c.release = func() {
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.nconns.Add(-1)
-			if s.perIP[ip]--; s.perIP[ip] <= 0 {
-				delete(s.perIP, ip)
-			}
-			s.mu.Unlock()
-		}
-	}
-	s.mu.Unlock()
-	if over {
+	case admit.TooMany:
 		// RFC 5321 §3.1: a server may answer 421 at connection time.
 		s.reject(nc, "421 4.7.0 "+s.cfg.Hostname+" Too many connections, try again later\r\n")
-		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "reason", "too many connections")
+	}
+	if refused != "" {
+		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "reason", refused)
 		return
+	}
+	c := &conn{Conn: nc, srv: s, remoteAddr: nc.RemoteAddr()}
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	c.release = func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		release()
 	}
 	if s.cfg.GreetDelay > 0 && !s.cfg.ImplicitTLS {
 		nc.SetReadDeadline(time.Now().Add(s.cfg.GreetDelay))
@@ -328,21 +307,11 @@ func (s *Server) Close() error {
 }
 
 // Connections returns the number of open sessions.
-func (s *Server) Connections() int { return int(s.nconns.Load()) }
+func (s *Server) Connections() int { return s.admitter.Open() }
 
 // stressed reports whether more than half of the connection slots are
 // taken.
-func (s *Server) stressed() bool {
-	return int(s.nconns.Load()) > s.cfg.MaxConnections/2
-}
-
-func remoteIP(a net.Addr) netip.Addr {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		ip, _ := netip.AddrFromSlice(ta.IP)
-		return ip.Unmap()
-	}
-	return netip.Addr{}
-}
+func (s *Server) stressed() bool { return s.admitter.Stressed() }
 
 func isTimeout(err error) bool {
 	var ne net.Error

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"pail/internal/admit"
 	"pail/internal/auth"
 	"pail/internal/delivery"
 	"pail/internal/maillog"
@@ -72,7 +73,7 @@ func (s *Server) newSession(gc *smtp.Conn) (smtp.Session, error) {
 	if c == nil {
 		return nil, errors.New("smtpd: connection not admitted")
 	}
-	sess := &session{srv: s, gc: gc, c: c, ip: remoteIP(c.remoteAddr)}
+	sess := &session{srv: s, gc: gc, c: c, ip: admit.RemoteIP(c.remoteAddr)}
 	if s.cfg.Role == RoleSubmission {
 		return authSession{sess}, nil
 	}
