@@ -29,10 +29,9 @@ type command struct {
 
 // Errors from parseCommand; each becomes a -ERR reply.
 var (
-	errEmptyLine   = errors.New("empty command line")
-	errBadChars    = errors.New("control characters in command line")
-	errBadKeyword  = errors.New("unknown command")
-	errBadArgument = errors.New("bad argument")
+	errEmptyLine  = errors.New("empty command line")
+	errBadChars   = errors.New("control characters in command line")
+	errBadKeyword = errors.New("unknown command")
 )
 
 // parseCommand splits a command line (its CRLF removed) into keyword and

@@ -97,11 +97,10 @@ func (f *fakeDeliverer) snapshot() []call {
 
 // testEnv is a queue in a temporary directory.
 type testEnv struct {
-	t     *testing.T
-	dir   string
-	q     *Queue
-	log   *syncBuffer
-	clock *clock
+	t   *testing.T
+	dir string
+	q   *Queue
+	log *syncBuffer
 }
 
 func newEnv(t *testing.T, tweak func(*Config)) *testEnv {

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/tls"
-	"errors"
 	"io"
 	"net"
 	"strings"
@@ -427,14 +425,3 @@ func wantStatus(t *testing.T, res []Result, want ...Status) {
 	}
 }
 
-var errTest = errors.New("test")
-
-// tlsFor returns a TLS server config with a fresh self-signed certificate.
-func tlsFor(t *testing.T) *tls.Config {
-	t.Helper()
-	cfg, err := tlsconf.Load("", "", t.TempDir(), []string{"mx.hill.test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
