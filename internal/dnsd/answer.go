@@ -45,23 +45,32 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 		}
 	}
 	for range maxChase {
-		if ref := z.referral(name); ref != nil {
+		// The node at name, else its closest encloser (RFC 4592 §3.3.1),
+		// whose referral is name's: every name between it and the apex
+		// exists, empty non-terminals included.
+		n, owner := z.names[name], name
+		ce := n
+		if n == nil {
+			ce = z.closestEncloser(name)
+		}
+		if ce != nil && ce.ref != nil {
 			if len(r.answer) == 0 {
 				// RFC 1034 §4.3.2 step 3b: a referral is not authoritative.
 				r.authoritative = false
-				r.ns = ref
-				r.extra = z.glue(ref)
+				r.ns = ce.ref
+				r.extra = ce.glue
 			}
 			return r
 		}
-		n, owner := z.names[name], name
 		if n == nil {
-			n = z.wildcard(name)
+			if ce != nil {
+				n = ce.wildcard
+			}
 			if n == nil {
 				// RFC 2308 §2.1: NXDOMAIN with the SOA; after a CNAME the
 				// rcode describes the last name (RFC 6604 §2).
 				r.rcode = dns.RcodeNameError
-				r.ns = []dns.RR{z.negativeSOA()}
+				r.ns = z.negative
 				return r
 			}
 		}
@@ -69,13 +78,13 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 			rrs, scope := p.answer(owner, q.Qtype, cl)
 			r.policy, r.scope = true, scope
 			if len(rrs) == 0 {
-				r.ns = []dns.RR{z.negativeSOA()}
+				r.ns = z.negative
 			}
 			r.answer = append(r.answer, rrs...)
 			return r
 		}
 		if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 && q.Qtype != dns.TypeCNAME {
-			r.answer = append(r.answer, withOwner(cn, owner)...)
+			r.answer = appendRRs(r.answer, withOwner(cn, owner))
 			name = dns.CanonicalName(cn[0].(*dns.CNAME).Target)
 			if !dns.IsSubDomain(z.Origin, name) {
 				// Out of the zone: the resolver follows it.
@@ -86,15 +95,24 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 		rrs := n.rrsets[q.Qtype]
 		if len(rrs) == 0 {
 			// NODATA: the name exists without this type (RFC 2308 §2.2).
-			r.ns = []dns.RR{z.negativeSOA()}
+			r.ns = z.negative
 			return r
 		}
-		r.answer = append(r.answer, withOwner(rrs, owner)...)
-		r.extra = z.additional(rrs)
+		r.answer = appendRRs(r.answer, withOwner(rrs, owner))
+		r.extra = n.extra[q.Qtype]
 		return r
 	}
 	// A CNAME chain longer than maxChase: return what was found.
 	return r
+}
+
+// appendRRs appends rrs to answer; the first set is used as it is,
+// without a copy (zone slices are clipped, so a later append copies).
+func appendRRs(answer, rrs []dns.RR) []dns.RR {
+	if len(answer) == 0 {
+		return rrs
+	}
+	return append(answer, rrs...)
 }
 
 // zoneFor returns the closest enclosing zone of name, or nil.
@@ -110,41 +128,22 @@ func (c *catalog) zoneFor(name string) *Zone {
 // referral returns the NS records of the delegation point at or above
 // name (below the apex), or nil when name is in the zone's authority.
 func (z *Zone) referral(name string) []dns.RR {
-	if name == z.Origin {
+	n := z.names[name]
+	if n == nil {
+		n = z.closestEncloser(name)
+	}
+	if n == nil {
 		return nil
 	}
-	// Walk down from the apex: the highest cut wins (RFC 1034 §4.3.2).
-	labels := dns.SplitDomainName(name)
-	apexLabels := dns.CountLabel(z.Origin)
-	for i := len(labels) - apexLabels - 1; i >= 0; i-- {
-		n := z.names[dns.Fqdn(joinLabels(labels[i:]))]
-		if n == nil {
-			return nil
-		}
-		if n.cut {
-			return n.rrsets[dns.TypeNS]
-		}
-	}
-	return nil
+	return n.ref
 }
 
-func joinLabels(l []string) string {
-	s := ""
-	for i, x := range l {
-		if i > 0 {
-			s += "."
-		}
-		s += x
-	}
-	return s
-}
-
-// wildcard returns the wildcard node that synthesizes name, or nil: the
-// "*" child of name's closest encloser (RFC 4592 §3.3.1).
-func (z *Zone) wildcard(name string) *node {
+// closestEncloser returns the node of the nearest ancestor of name that
+// exists in the zone (RFC 4592 §3.3.1), or nil.
+func (z *Zone) closestEncloser(name string) *node {
 	for ce := parent(name); ce != "" && dns.IsSubDomain(z.Origin, ce); ce = parent(ce) {
-		if _, ok := z.names[ce]; ok {
-			return z.names["*."+ce]
+		if n := z.names[ce]; n != nil {
+			return n
 		}
 	}
 	return nil
@@ -184,10 +183,6 @@ func (z *Zone) additional(rrs []dns.RR) []dns.RR {
 	}
 	return out
 }
-
-// glue returns the addresses of the name servers of a delegation that lie
-// inside this zone (RFC 1034 §4.2.1 glue).
-func (z *Zone) glue(ns []dns.RR) []dns.RR { return z.additional(ns) }
 
 // addresses returns the A and AAAA records of name.
 func (z *Zone) addresses(name string) []dns.RR {

@@ -45,9 +45,12 @@ type Server struct {
 	rrl *limiter
 	ck  *checker
 	now func() time.Time // test hook for RRL
+	// scratch holds *scratch for ServeDNS.
+	scratch sync.Pool
 
 	mu      sync.Mutex
 	servers []*dns.Server
+	udp     []*udpServer
 	closed  bool
 }
 
@@ -64,6 +67,7 @@ func New(cfg config.DNS, log *slog.Logger) (*Server, error) {
 		rrl: newLimiter(cfg.RateLimit.ResponsesPerSecond, cfg.RateLimit.Slip,
 			cfg.RateLimit.IPv4PrefixLen, cfg.RateLimit.IPv6PrefixLen),
 	}
+	s.scratch.New = func() any { return newScratch() }
 	cat, err := buildCatalog(cfg, s.ck)
 	if err != nil {
 		s.ck.close()
@@ -98,11 +102,6 @@ func (s *Server) Zones() []string {
 		out = append(out, o)
 	}
 	return out
-}
-
-// ServeUDP answers queries arriving on pc until Shutdown or Close.
-func (s *Server) ServeUDP(pc net.PacketConn) error {
-	return s.serve(&dns.Server{PacketConn: pc, Handler: s, UDPSize: readBufSize})
 }
 
 // ServeTCP answers queries on connections accepted from ln until Shutdown
@@ -146,8 +145,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closed = true
 	servers := s.servers
 	s.servers = nil
+	udp := s.udp
+	s.udp = nil
 	s.mu.Unlock()
 	var errs []error
+	for _, u := range udp {
+		if err := u.shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
 	for _, srv := range servers {
 		err := srv.ShutdownContext(ctx)
 		if isNotStarted(err) {

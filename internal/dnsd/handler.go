@@ -18,7 +18,8 @@ const (
 	ednsVersion = 0
 )
 
-// ServeDNS answers one query; it is the miekg/dns handler.
+// ServeDNS answers one query; it is the miekg/dns handler, for TCP and
+// for UDP sockets that serveUDP does not read itself.
 func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -29,16 +30,45 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			w.WriteMsg(m)
 		}
 	}()
+	sc := s.scratch.Get().(*scratch)
 	src := addrOf(w.RemoteAddr())
-	udp := isUDP(w.RemoteAddr())
-	m := s.respond(req, src, udp)
-	if m == nil {
-		return
+	if isUDP(w.RemoteAddr()) {
+		if buf := s.answerUDP(req, src, sc); buf != nil {
+			w.Write(buf)
+		}
+	} else if m, _ := s.respond(req, src, false, sc); m != nil {
+		w.WriteMsg(m)
 	}
-	if udp && s.rrl != nil {
+	// Not deferred: after a panic the scratch space is not reused.
+	s.scratch.Put(sc)
+}
+
+// scratch is the memory one query is answered in, reused from query to
+// query: by each UDP reader, and through Server.scratch for the rest.
+type scratch struct {
+	req   dns.Msg
+	resp  dns.Msg
+	opt   dns.OPT
+	ecs   dns.EDNS0_SUBNET
+	extra []dns.RR
+	// buf holds a packed answer: PackBuffer wants room for the answer
+	// uncompressed, at most a whole message.
+	buf []byte
+}
+
+func newScratch() *scratch { return &scratch{buf: make([]byte, dns.MaxMsgSize+1)} }
+
+// answerUDP returns the packed answer to req from src over UDP, in sc's
+// buffer; nil means send nothing.
+func (s *Server) answerUDP(req *dns.Msg, src netip.Addr, sc *scratch) []byte {
+	m, limit := s.respond(req, src, true, sc)
+	if m == nil {
+		return nil
+	}
+	if s.rrl != nil {
 		switch s.rrl.check(src, s.now()) {
 		case drop:
-			return
+			return nil
 		case slip:
 			// An empty answer with TC asks a real client to retry over
 			// TCP, where the source address cannot be spoofed.
@@ -46,44 +76,43 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 			m.Truncated = true
 		}
 	}
-	if !udp {
-		w.WriteMsg(m.Msg)
-		return
-	}
 	// Pack once; truncate and pack again only when the answer does not fit
 	// (RFC 1035 §4.2.1, RFC 6891 §7: the client then retries over TCP).
-	buf, err := m.Pack()
-	if err == nil && len(buf) > m.udpLimit {
-		m.Truncate(m.udpLimit)
+	buf, err := m.PackBuffer(sc.buf)
+	if err == nil && len(buf) > limit {
+		m.Truncate(limit)
 		m.Compress = true
-		buf, err = m.Pack()
+		buf, err = m.PackBuffer(sc.buf)
 	}
 	if err != nil {
 		s.log.Error("dns: packing an answer", "err", err, "question", req.Question)
-		return
+		return nil
 	}
-	w.Write(buf)
+	return buf
 }
 
-// respond builds the answer to req from src; nil means send nothing.
-func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool) *reply {
-	m := new(dns.Msg)
-	m.SetReply(req)
+// respond builds the answer to req from src in sc, and returns it with
+// the most octets it may take over UDP; nil means send nothing. The
+// answer shares records with the zone: it is packed, never changed.
+func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*dns.Msg, int) {
+	m := &sc.resp
+	*m = dns.Msg{Question: m.Question[:0]}
+	setReply(m, req)
 	m.Compress = true
 	// RFC 1035 §4.1.1: RA is 0, recursion is never available here.
 	m.RecursionAvailable = false
 	if req.Opcode != dns.OpcodeQuery {
 		m.Rcode = dns.RcodeNotImplemented
-		return &reply{Msg: m, udpLimit: dns.MinMsgSize}
+		return m, dns.MinMsgSize
 	}
 	if len(req.Question) != 1 {
 		m.Rcode = dns.RcodeFormatError
-		return &reply{Msg: m, udpLimit: dns.MinMsgSize}
+		return m, dns.MinMsgSize
 	}
 	q := req.Question[0]
 
 	size := dns.MinMsgSize // RFC 1035 §4.2.1: 512 octets without EDNS
-	cl := &client{addr: src, bits: src.BitLen()}
+	cl := client{addr: src, bits: src.BitLen()}
 	var ecs *dns.EDNS0_SUBNET
 	opt := req.IsEdns0()
 	if opt != nil {
@@ -91,7 +120,7 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool) *reply {
 			// RFC 6891 §6.1.3: BADVERS, with our version in the OPT.
 			m.SetRcode(req, dns.RcodeBadVers)
 			m.SetEdns0(maxUDPSize, false)
-			return &reply{Msg: m, udpLimit: dns.MinMsgSize}
+			return m, dns.MinMsgSize
 		}
 		size = max(dns.MinMsgSize, min(int(opt.UDPSize()), maxUDPSize))
 		for _, o := range opt.Option {
@@ -100,13 +129,13 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool) *reply {
 					// RFC 7871 §7.1.2: a malformed option is FORMERR.
 					m.Rcode = dns.RcodeFormatError
 					m.SetEdns0(maxUDPSize, false)
-					return &reply{Msg: m, udpLimit: dns.MinMsgSize}
+					return m, dns.MinMsgSize
 				}
 				ecs = e
 				if e.SourceNetmask > 0 {
 					a, _ := netip.AddrFromSlice(e.Address)
 					pf, _ := a.Unmap().Prefix(int(e.SourceNetmask))
-					cl = &client{addr: pf.Addr(), bits: int(e.SourceNetmask)}
+					cl = client{addr: pf.Addr(), bits: int(e.SourceNetmask)}
 				}
 			}
 		}
@@ -119,7 +148,7 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool) *reply {
 	if q.Qclass != dns.ClassINET {
 		r = result{rcode: dns.RcodeRefused}
 	} else {
-		r = s.cat.Load().answer(q, cl)
+		r = s.cat.Load().answer(q, &cl)
 	}
 	m.Rcode = r.rcode
 	m.Authoritative = r.authoritative
@@ -127,7 +156,8 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool) *reply {
 
 	if opt != nil {
 		// RFC 6891 §6.1.1: an OPT in the answer when the query had one.
-		ro := &dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}}
+		ro := &sc.opt
+		*ro = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}, Option: ro.Option[:0]}
 		ro.SetUDPSize(maxUDPSize)
 		if ecs != nil {
 			// RFC 7871 §7.2.1: echo family, source prefix and address; the
@@ -137,20 +167,34 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool) *reply {
 			if r.policy {
 				scope = r.scope
 			}
-			ro.Option = append(ro.Option, &dns.EDNS0_SUBNET{
+			sc.ecs = dns.EDNS0_SUBNET{
 				Code: dns.EDNS0SUBNET, Family: ecs.Family, SourceNetmask: ecs.SourceNetmask,
 				SourceScope: scope, Address: ecs.Address,
-			})
+			}
+			ro.Option = append(ro.Option, &sc.ecs)
 		}
-		m.Extra = append(m.Extra, ro)
+		// A copy: the OPT must not be appended to the zone's own slice,
+		// and Truncate moves it in place.
+		m.Extra = append(append(sc.extra[:0], r.extra...), ro)
+		sc.extra = m.Extra[:0]
 	}
-	return &reply{Msg: m, udpLimit: size}
+	return m, size
 }
 
-// reply is an answer and the most octets it may take over UDP.
-type reply struct {
-	*dns.Msg
-	udpLimit int
+// setReply makes m a reply to req as dns.Msg.SetReply does, reusing m's
+// question slice.
+func setReply(m, req *dns.Msg) {
+	m.Id = req.Id
+	m.Response = true
+	m.Opcode = req.Opcode
+	if m.Opcode == dns.OpcodeQuery {
+		m.RecursionDesired = req.RecursionDesired
+		m.CheckingDisabled = req.CheckingDisabled
+	}
+	m.Rcode = dns.RcodeSuccess
+	if len(req.Question) > 0 {
+		m.Question = append(m.Question[:0], req.Question[0])
+	}
 }
 
 // validECS checks an ECS option from a query (RFC 7871 §6, §7.1.2).

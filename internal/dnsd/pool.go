@@ -1,7 +1,6 @@
 package dnsd
 
 import (
-	"hash/fnv"
 	"math"
 	"net/netip"
 	"slices"
@@ -165,14 +164,13 @@ func rank(edges []*Edge, key netip.Prefix) []*Edge {
 		e     *Edge
 		score float64
 	}
-	kb, _ := key.MarshalBinary()
+	var kbuf, abuf [64]byte
+	kb, _ := key.AppendBinary(kbuf[:0])
+	kh := fnv1a(fnvOffset64, kb)
 	s := make([]scored, len(edges))
 	for i, e := range edges {
-		h := fnv.New64a()
-		h.Write(kb)
-		ab, _ := e.Addr.MarshalBinary()
-		h.Write(ab)
-		u := (float64(mix64(h.Sum64())>>11) + 0.5) / (1 << 53) // uniform in (0,1)
+		ab, _ := e.Addr.AppendBinary(abuf[:0])
+		u := (float64(mix64(fnv1a(kh, ab))>>11) + 0.5) / (1 << 53) // uniform in (0,1)
 		w := e.Weight * max(minLoadFactor, 1-e.load())
 		s[i] = scored{e, w / -math.Log(u)}
 	}
@@ -190,6 +188,21 @@ func rank(edges []*Edge, key netip.Prefix) []*Edge {
 		out[i] = s[i].e
 	}
 	return out
+}
+
+// FNV-1a, 64 bits (hash/fnv's New64a, without its allocation per call).
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
+// fnv1a continues the FNV-1a hash h over b.
+func fnv1a(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= fnvPrime64
+	}
+	return h
 }
 
 // mix64 is SplitMix64's finalizer: FNV alone spreads short keys that

@@ -1,7 +1,9 @@
 package dnsd
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -176,5 +178,98 @@ func TestReloadUnderLoad(t *testing.T) {
 	}
 	if r := query(t, addr, "udp", "www.r.test", dns.TypeA); addrs(r)[0] != "192.0.2.60" {
 		t.Errorf("after a failed reload: %v", addrs(r))
+	}
+}
+
+// TestServeUDPShared: on a socket from Listen, ServeUDP reads several
+// sockets on one address; queries from many source ports are all
+// answered, and Shutdown ends ServeUDP without error.
+func TestServeUDPShared(t *testing.T) {
+	s, err := New(testConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, ln, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.Close()
+	served := make(chan error, 1)
+	go func() { served <- s.ServeUDP(pc) }()
+	addr := pc.LocalAddr().String()
+	for i := range 32 {
+		// A new client socket, so a new source port, each time.
+		r := query(t, addr, "udp", "www.example.test", dns.TypeA)
+		if got := addrs(r); len(got) != 1 || got[0] != "192.0.2.80" {
+			t.Fatalf("query %d: %v", i, got)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("ServeUDP: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ServeUDP did not return after Shutdown")
+	}
+	// The sockets are closed: the port can be bound again.
+	pc2, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		t.Errorf("port still held after Shutdown: %v", err)
+	} else {
+		pc2.Close()
+	}
+}
+
+// TestRejectLikeMiekg: queries the reader refuses before parsing them
+// get the answers miekg/dns's Server gives: NOTIMP for an UPDATE,
+// FORMERR for two questions, nothing for a response.
+func TestRejectLikeMiekg(t *testing.T) {
+	s, err := New(testConfig(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// The reference: miekg/dns's own Server calling ServeDNS.
+	ref, _ := listenBoth(t)
+	started := make(chan struct{})
+	go s.serve(&dns.Server{PacketConn: ref, Handler: s, NotifyStartedFunc: func() { close(started) }})
+	<-started
+	addr := ref.LocalAddr().String()
+	pc, _, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.ServeUDP(pc)
+	fast := pc.LocalAddr().String()
+	for _, tc := range []struct {
+		name string
+		edit func(*dns.Msg)
+	}{
+		{"update", func(m *dns.Msg) { m.Opcode = dns.OpcodeUpdate }},
+		{"two questions", func(m *dns.Msg) { m.Question = append(m.Question, m.Question[0]) }},
+		{"notify", func(m *dns.Msg) { m.Opcode = dns.OpcodeNotify }},
+	} {
+		var got [2]string
+		for i, a := range []string{addr, fast} {
+			m := new(dns.Msg)
+			m.SetQuestion("www.example.test.", dns.TypeA)
+			m.Id = 7
+			tc.edit(m)
+			c := &dns.Client{Timeout: 2 * time.Second}
+			r, _, err := c.Exchange(m, a)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			got[i] = r.String()
+		}
+		if got[0] != got[1] {
+			t.Errorf("%s: miekg/dns answers\n%s\nthe fast path\n%s", tc.name, got[0], got[1])
+		}
 	}
 }

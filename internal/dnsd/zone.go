@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -32,14 +33,30 @@ type Zone struct {
 	// names holds every owner name, including empty non-terminals
 	// (names with no records but with names below them, RFC 4592 §2.2.2).
 	names map[string]*node
+	// negative is the authority section of negative answers: the SOA
+	// with its negative TTL (see negativeSOA), built once.
+	negative []dns.RR
 }
 
-// node is the records at one owner name.
+// node is the records at one owner name. Everything an answer takes from
+// it is computed when the zone is built, so that answering allocates
+// nothing; the slices are clipped (len == cap), so an append to one
+// copies it rather than write into the zone.
 type node struct {
 	rrsets map[uint16][]dns.RR
 	// cut marks a delegation point: NS records below the apex
 	// (RFC 1034 §4.2.1).
 	cut bool
+	// ref is the NS set of the highest cut at or above this name (below
+	// the apex), nil when the name is in the zone's authority; glue is
+	// the in-zone addresses of those name servers.
+	ref, glue []dns.RR
+	// extra is the additional section for each type here that names
+	// hosts (MX, SRV, NS).
+	extra map[uint16][]dns.RR
+	// wildcard is the "*" child, which synthesizes the names below this
+	// one that do not exist (RFC 4592 §3.3.1); nil when there is none.
+	wildcard *node
 }
 
 // ParseZone reads one zone in RFC 1035 master-file syntax. origin may be
@@ -162,7 +179,42 @@ func NewZone(origin string, rrs []dns.RR) (*Zone, error) {
 			return nil, fmt.Errorf("%s: more than one CNAME", name)
 		}
 	}
+	z.index()
 	return z, nil
+}
+
+// index computes what answers take from each node: referrals, glue,
+// additional sections and the negative SOA.
+func (z *Zone) index() {
+	z.negative = []dns.RR{z.negativeSOA()}
+	for _, n := range z.names {
+		for t, set := range n.rrsets {
+			n.rrsets[t] = slices.Clip(set)
+		}
+	}
+	for name, n := range z.names {
+		n.wildcard = z.names["*."+name]
+		// The highest cut wins (RFC 1034 §4.3.2): walk up to the apex and
+		// keep the last cut seen.
+		for p := name; p != z.Origin && p != ""; p = parent(p) {
+			if a := z.names[p]; a != nil && a.cut {
+				n.ref = a.rrsets[dns.TypeNS]
+			}
+		}
+		if n.ref != nil {
+			n.glue = slices.Clip(z.additional(n.ref))
+		}
+		for _, t := range []uint16{dns.TypeMX, dns.TypeSRV, dns.TypeNS} {
+			if set := n.rrsets[t]; len(set) > 0 {
+				if extra := z.additional(set); len(extra) > 0 {
+					if n.extra == nil {
+						n.extra = map[uint16][]dns.RR{}
+					}
+					n.extra[t] = slices.Clip(extra)
+				}
+			}
+		}
+	}
 }
 
 // node returns the node at name, creating it and every empty
