@@ -23,17 +23,26 @@ const (
 // HasConditions reports whether req carries any of the RFC 9110 §13.1
 // preconditions that decide between 200 and 304/412.
 func HasConditions(req http.Header) bool {
-	for _, f := range []string{"If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"} {
-		if req.Get(f) != "" {
-			return true
-		}
+	// The fields are looked up under their canonical names directly, as
+	// Get would after canonicalising: this runs on every hit.
+	return first(req["If-Match"]) != "" || first(req["If-None-Match"]) != "" ||
+		first(req["If-Modified-Since"]) != "" || first(req["If-Unmodified-Since"]) != ""
+}
+
+// first is Header.Get for a field's lines.
+func first(vs []string) string {
+	if len(vs) == 0 {
+		return ""
 	}
-	return false
+	return vs[0]
 }
 
 // Evaluate applies RFC 9110 §13.2.2's order of evaluation for a GET or
 // HEAD against the response header h.
 func Evaluate(req, h http.Header) Precondition {
+	if !HasConditions(req) {
+		return Proceed // the usual request: nothing of h need be parsed
+	}
 	etag := h.Get("ETag")
 	lm, lmErr := http.ParseTime(h.Get("Last-Modified"))
 	// Step 1: If-Match, strong comparison (§13.1.1).

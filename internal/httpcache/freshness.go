@@ -46,8 +46,8 @@ func (f Freshness) Staleness() time.Duration { return max(0, f.Age-f.Lifetime) }
 
 // FreshnessOf computes an entry's freshness at now for a shared cache.
 func FreshnessOf(e *Entry, now time.Time) Freshness {
-	life, heuristic := Lifetime(e.Status, e.Header, e.ResponseTime)
-	return Freshness{Lifetime: life, Age: CurrentAge(e, now), Heuristic: heuristic}
+	m := e.meta()
+	return Freshness{Lifetime: m.lifetime, Age: CurrentAge(e, now), Heuristic: m.heuristic}
 }
 
 // Lifetime computes freshness_lifetime for a shared cache (RFC 9111
@@ -55,7 +55,12 @@ func FreshnessOf(e *Entry, now time.Time) Freshness {
 // heuristic. An invalid s-maxage or max-age makes the response stale
 // (lifetime 0); so does an invalid Expires (RFC 9111 §5.3).
 func Lifetime(status int, h http.Header, responseTime time.Time) (time.Duration, bool) {
-	cc := ParseCacheControl(h)
+	return lifetime(status, h, ParseCacheControl(h), dateOf(h, responseTime))
+}
+
+// lifetime is Lifetime with the header's directives and date_value
+// already parsed.
+func lifetime(status int, h http.Header, cc Directives, date time.Time) (time.Duration, bool) {
 	for _, name := range []string{"s-maxage", "max-age"} {
 		if n, present, valid := cc.Seconds(name); present {
 			if !valid {
@@ -64,7 +69,6 @@ func Lifetime(status int, h http.Header, responseTime time.Time) (time.Duration,
 			return time.Duration(n) * time.Second, false
 		}
 	}
-	date := dateOf(h, responseTime)
 	if vs := h.Values("Expires"); len(vs) > 0 {
 		exp, err := http.ParseTime(strings.TrimSpace(vs[0]))
 		if err != nil {
@@ -117,14 +121,11 @@ func AgeValue(h http.Header) time.Duration {
 }
 
 // CurrentAge implements the age calculation of RFC 9111 §4.2.3.
+// The part fixed when the response arrived (apparent_age,
+// corrected_age_value, corrected_initial_age) is computed once per entry.
 func CurrentAge(e *Entry, now time.Time) time.Duration {
-	date := dateOf(e.Header, e.ResponseTime)
-	apparent := max(0, e.ResponseTime.Sub(date))
-	delay := max(0, e.ResponseTime.Sub(e.RequestTime))
-	correctedAgeValue := AgeValue(e.Header) + delay
-	initial := max(apparent, correctedAgeValue)
 	resident := max(0, now.Sub(e.ResponseTime))
-	return initial + resident
+	return e.meta().initialAge + resident
 }
 
 // FormatAge renders an Age field value: whole seconds (RFC 9111 §5.1).

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,22 +12,38 @@ import (
 
 // MemoryStore keeps entries in memory within a byte budget, evicting with
 // SIEVE when a new entry would exceed it.
+//
+// Reads take no lock: each key's variants are an immutable snapshot,
+// replaced whole under mu by every change, and a hit only sets its SIEVE
+// visited bit (atomically). Only changes are serialised.
 type MemoryStore struct {
 	budget    int64
 	maxObject int64
 	seq       atomic.Uint64
 
-	mu        sync.Mutex
-	byKey     map[string][]*memItem
+	// byKey maps a primary key to its *memVariants.
+	byKey sync.Map
+
+	mu        sync.Mutex // guards the fields below and every change to byKey
 	byID      map[string]*memItem
 	bytes     int64
 	evict     *sieve
 	evictions int64
 }
 
+// memItem is one stored entry with its body; immutable (Update makes a
+// new item sharing the body and the SIEVE node).
 type memItem struct {
 	entry *Entry
 	body  []byte
+	node  *sieveNode
+}
+
+// memVariants is the immutable snapshot of one key's variants; entries[i]
+// is items[i].entry.
+type memVariants struct {
+	entries []*Entry
+	items   []*memItem
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -37,37 +54,74 @@ var _ Store = (*MemoryStore)(nil)
 func NewMemoryStore(budget, maxObject int64) *MemoryStore {
 	return &MemoryStore{
 		budget: budget, maxObject: min(maxObject, budget),
-		byKey: map[string][]*memItem{}, byID: map[string]*memItem{}, evict: newSieve(),
+		byID: map[string]*memItem{}, evict: newSieve(),
 	}
 }
 
-// Variants implements Store.
-func (m *MemoryStore) Variants(key string) []*Entry {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	items := m.byKey[key]
-	out := make([]*Entry, len(items))
+func (m *MemoryStore) variants(key string) *memVariants {
+	if v, ok := m.byKey.Load(key); ok {
+		return v.(*memVariants)
+	}
+	return nil
+}
+
+// setVariantsLocked replaces key's snapshot with items.
+func (m *MemoryStore) setVariantsLocked(key string, items []*memItem) {
+	if len(items) == 0 {
+		m.byKey.Delete(key)
+		return
+	}
+	v := &memVariants{entries: make([]*Entry, len(items)), items: items}
 	for i, it := range items {
-		out[i] = it.entry
+		v.entries[i] = it.entry
 	}
-	return out
+	m.byKey.Store(key, v)
 }
 
-// Open implements Store; it counts as a hit for eviction.
+// Variants implements Store. The slice is shared; callers must not
+// modify it.
+func (m *MemoryStore) Variants(key string) []*Entry {
+	if v := m.variants(key); v != nil {
+		return v.entries
+	}
+	return nil
+}
+
+// Open implements Store; it counts as a hit for eviction. The Body it
+// returns implements InMemory.
 func (m *MemoryStore) Open(e *Entry) (Body, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	it, ok := m.byID[e.ID]
-	if !ok {
-		return nil, fmt.Errorf("httpcache: entry %s evicted", e.ID)
+	if v := m.variants(e.Key); v != nil {
+		for _, it := range v.items {
+			if it.entry.ID == e.ID {
+				it.node.touch()
+				return memBody{it}, nil
+			}
+		}
 	}
-	m.evict.touch(e.ID)
-	return nopCloser{bytes.NewReader(it.body)}, nil
+	return nil, fmt.Errorf("httpcache: entry %s evicted", e.ID)
 }
 
-type nopCloser struct{ *bytes.Reader }
+// memBody reads a stored body; it is a pointer in a struct, so returning
+// it as a Body allocates nothing.
+type memBody struct{ it *memItem }
 
-func (nopCloser) Close() error { return nil }
+func (b memBody) ReadAt(p []byte, off int64) (int, error) {
+	body := b.it.body
+	if off < 0 {
+		return 0, errors.New("httpcache: negative offset")
+	}
+	if off >= int64(len(body)) {
+		return 0, io.EOF
+	}
+	n := copy(p, body[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (b memBody) Close() error  { return nil }
+func (b memBody) Bytes() []byte { return b.it.body }
 
 // Create implements Store.
 func (m *MemoryStore) Create(e *Entry) (Writer, error) {
@@ -110,10 +164,16 @@ func (w *memWriter) Abort() { w.err = errors.New("aborted"); w.buf = bytes.Buffe
 func (m *MemoryStore) insert(it *memItem) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.byKey[it.entry.Key] = append(m.byKey[it.entry.Key], it)
+	// The item is complete before it is published: readers take no lock.
+	it.node = m.evict.add(it.entry.ID)
+	key := it.entry.Key
+	var items []*memItem
+	if v := m.variants(key); v != nil {
+		items = append(items, v.items...)
+	}
+	m.setVariantsLocked(key, append(items, it))
 	m.byID[it.entry.ID] = it
 	m.bytes += it.entry.cost()
-	m.evict.add(it.entry.ID)
 	for m.bytes > m.budget {
 		id := m.evict.victim()
 		if id == "" {
@@ -135,7 +195,15 @@ func (m *MemoryStore) Update(old, e *Entry) (*Entry, error) {
 	e = e.Clone()
 	e.ID, e.Size, e.Key = old.ID, old.Size, old.Key
 	m.bytes += e.cost() - it.entry.cost()
-	it.entry = e
+	nit := &memItem{entry: e, body: it.body, node: it.node}
+	m.byID[e.ID] = nit
+	items := append([]*memItem(nil), m.variants(e.Key).items...)
+	for i, x := range items {
+		if x == it {
+			items[i] = nit
+		}
+	}
+	m.setVariantsLocked(e.Key, items)
 	return e, nil
 }
 
@@ -154,29 +222,29 @@ func (m *MemoryStore) deleteLocked(id string) {
 	delete(m.byID, id)
 	m.evict.remove(id)
 	m.bytes -= it.entry.cost()
-	items := m.byKey[it.entry.Key]
-	for i, x := range items {
-		if x == it {
-			items = append(items[:i:i], items[i+1:]...)
-			break
+	var items []*memItem
+	if v := m.variants(it.entry.Key); v != nil {
+		for _, x := range v.items {
+			if x != it {
+				items = append(items, x)
+			}
 		}
 	}
-	if len(items) == 0 {
-		delete(m.byKey, it.entry.Key)
-	} else {
-		m.byKey[it.entry.Key] = items
-	}
+	m.setVariantsLocked(it.entry.Key, items)
 }
 
 // DeleteKey implements Store.
 func (m *MemoryStore) DeleteKey(key string) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	items := append([]*memItem(nil), m.byKey[key]...)
-	for _, it := range items {
+	v := m.variants(key)
+	if v == nil {
+		return 0
+	}
+	for _, it := range v.items {
 		m.deleteLocked(it.entry.ID)
 	}
-	return len(items)
+	return len(v.items)
 }
 
 // DeletePrefix implements Store.

@@ -33,14 +33,22 @@ const (
 // RequestDirectives returns the request's cache directives, with
 // "Pragma: no-cache" standing for "Cache-Control: no-cache" when the
 // request has no Cache-Control field (RFC 9111 §5.4).
+//
+// A request with neither field, the common case, costs no allocation: the
+// result is then an empty (nil) Directives, which must not be modified.
 func RequestDirectives(h http.Header) Directives {
-	d := ParseCacheControl(h)
-	if len(h.Values("Cache-Control")) == 0 {
-		for _, v := range h.Values("Pragma") {
-			for _, el := range splitList(v) {
-				if el == "no-cache" {
-					d["no-cache"] = Directive{Valid: true}
+	cc := h["Cache-Control"]
+	if len(cc) > 0 {
+		return parseDirectives(cc)
+	}
+	var d Directives
+	for _, v := range h["Pragma"] {
+		for _, el := range splitList(v) {
+			if el == "no-cache" {
+				if d == nil {
+					d = Directives{}
 				}
+				d["no-cache"] = Directive{Valid: true}
 			}
 		}
 	}
@@ -51,7 +59,7 @@ func RequestDirectives(h http.Header) Directives {
 // (RFC 9111 §4, §4.2.4, §5.2).
 func Decide(e *Entry, req Directives, now time.Time) (Use, Freshness) {
 	f := FreshnessOf(e, now)
-	resp := ParseCacheControl(e.Header)
+	resp := e.meta().cc
 	// §5.2.2.4: unqualified no-cache: never reuse without validation.
 	if resp.Has("no-cache") && !resp.Qualified("no-cache") {
 		return Revalidate, f
@@ -103,7 +111,7 @@ func StaleAllowed(resp Directives) bool {
 // failed (RFC 5861 §4: stale-if-error in the response or the request,
 // within its window; RFC 9111 §4.2.4 forbids it when a directive does).
 func StaleIfError(e *Entry, req Directives, now time.Time) bool {
-	resp := ParseCacheControl(e.Header)
+	resp := e.meta().cc
 	if !StaleAllowed(resp) {
 		return false
 	}
@@ -125,7 +133,7 @@ func Select(s Store, key string, req http.Header) *Entry {
 		if !VaryMatches(e, req) {
 			continue
 		}
-		d := dateOf(e.Header, e.ResponseTime)
+		d := e.meta().date
 		if best == nil || d.After(bestDate) || (d.Equal(bestDate) && e.ResponseTime.After(best.ResponseTime)) {
 			best, bestDate = e, d
 		}

@@ -1,11 +1,14 @@
 package httpcache
 
+import "sync/atomic"
+
 // sieve is the SIEVE eviction policy (Zhang et al., NSDI 2024): a FIFO
 // queue with one "visited" bit per object and a hand that sweeps from the
 // oldest object towards the newest, sparing (and clearing) visited ones.
-// It is as simple as FIFO, needs no lock-heavy reordering on a hit (a hit
-// only sets a bit), and beats LRU on web traces. Not safe for concurrent
-// use; the stores guard it with their own mutex.
+// It is as simple as FIFO, needs no lock on a hit (a hit only sets a bit,
+// atomically: sieveNode.touch), and beats LRU on web traces. The other
+// methods are not safe for concurrent use; the stores guard them with
+// their own mutex.
 type sieve struct {
 	items      map[string]*sieveNode
 	head, tail *sieveNode // head is newest
@@ -14,14 +17,14 @@ type sieve struct {
 
 type sieveNode struct {
 	id         string
-	visited    bool
+	visited    atomic.Bool
 	prev, next *sieveNode // prev is towards head (newer)
 }
 
 func newSieve() *sieve { return &sieve{items: map[string]*sieveNode{}} }
 
-// add inserts a new object at the head.
-func (s *sieve) add(id string) {
+// add inserts a new object at the head and returns its node.
+func (s *sieve) add(id string) *sieveNode {
 	n := &sieveNode{id: id, next: s.head}
 	if s.head != nil {
 		s.head.prev = n
@@ -31,12 +34,21 @@ func (s *sieve) add(id string) {
 		s.tail = n
 	}
 	s.items[id] = n
+	return n
 }
 
 // touch records a hit.
 func (s *sieve) touch(id string) {
 	if n, ok := s.items[id]; ok {
-		n.visited = true
+		n.touch()
+	}
+}
+
+// touch records a hit on n; safe for concurrent use. The bit is only
+// written when clear, so a hot object's node is not written on every hit.
+func (n *sieveNode) touch() {
+	if !n.visited.Load() {
+		n.visited.Store(true)
 	}
 }
 
@@ -68,8 +80,8 @@ func (s *sieve) victim() string {
 	if n == nil {
 		n = s.tail
 	}
-	for n != nil && n.visited {
-		n.visited = false
+	for n != nil && n.visited.Load() {
+		n.visited.Store(false)
 		n = n.prev
 		if n == nil {
 			n = s.tail

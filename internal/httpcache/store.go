@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,21 +35,26 @@ type Entry struct {
 	ResponseTime time.Time `json:"response_time"`
 	// Size is the body length in bytes.
 	Size int64 `json:"size"`
+
+	// m caches what is derived from the fields above (meta.go); the
+	// fields must not change once the entry has been used.
+	m atomic.Pointer[entryMeta]
 }
 
 // Clone returns a deep copy of e with an empty ID, for building a
 // replacement entry.
 func (e *Entry) Clone() *Entry {
-	c := *e
-	c.ID = ""
-	c.Header = e.Header.Clone()
+	c := &Entry{
+		Key: e.Key, Status: e.Status, Header: e.Header.Clone(),
+		RequestTime: e.RequestTime, ResponseTime: e.ResponseTime, Size: e.Size,
+	}
 	if e.VaryRequest != nil {
 		c.VaryRequest = make(map[string]string, len(e.VaryRequest))
 		for k, v := range e.VaryRequest {
 			c.VaryRequest[k] = v
 		}
 	}
-	return &c
+	return c
 }
 
 // cost is the number of bytes an entry is charged against a byte budget:
@@ -74,6 +80,13 @@ type Body interface {
 	io.Closer
 }
 
+// InMemory is implemented by a Body held in memory: Bytes returns the
+// whole body without copying, so a hit can be written with one call. The
+// slice is shared and must not be modified.
+type InMemory interface {
+	Bytes() []byte
+}
+
 // Writer receives a body while it streams from the origin.
 type Writer interface {
 	io.Writer
@@ -86,7 +99,8 @@ type Writer interface {
 
 // Store keeps entries and their bodies within a byte budget.
 type Store interface {
-	// Variants returns the entries stored under a primary key.
+	// Variants returns the entries stored under a primary key. The slice
+	// may be shared: callers must not modify it.
 	Variants(key string) []*Entry
 	// Open returns the body of e, or an error if it is gone.
 	Open(e *Entry) (Body, error)

@@ -59,7 +59,7 @@ func VaryRequest(resp, req http.Header) map[string]string {
 // with header req (RFC 9111 §4.1): every field nominated by the stored
 // Vary must match, absent matching absent; "Vary: *" never matches.
 func VaryMatches(e *Entry, req http.Header) bool {
-	for _, f := range varyFields(e.Header) {
+	for _, f := range e.meta().vary {
 		if f == "*" {
 			return false
 		}

@@ -10,7 +10,7 @@ import (
 
 // admin serves the admin endpoints:
 //
-//	GET  /_pail/metrics                       counters as text
+//	GET  /_pail/metrics                       counters and proxy_load as text
 //	POST /_pail/purge?url=URL                 remove every variant of URL
 //	POST /_pail/purge?url=PREFIX&prefix=1     remove every URL starting so
 //

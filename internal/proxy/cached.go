@@ -3,7 +3,7 @@ package proxy
 import (
 	"context"
 	"net/http"
-	"strconv"
+	"time"
 
 	"pail/internal/httpcache"
 )
@@ -19,23 +19,26 @@ var clientConditionals = []string{"If-None-Match", "If-Modified-Since", "If-Matc
 
 // serveCacheable answers a GET or HEAD from the cache when it can (RFC
 // 9111 §4), otherwise from the origin, storing what may be stored.
-func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, t *target) {
+func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, t *target, now time.Time) {
 	reqCC := httpcache.RequestDirectives(r.Header)
 	for attempt := 0; ; attempt++ {
-		now := s.now()
+		if attempt > 0 {
+			// After waiting for another request's fetch: time has passed.
+			now = s.now()
+			setWriteDeadline(w, time.Now().Add(writeIdleTimeout))
+		}
 		e := httpcache.Select(s.store, t.key, r.Header)
 		if e != nil {
 			use, f := httpcache.Decide(e, reqCC, now)
-			ttl := "; ttl=" + strconv.FormatInt(int64((f.Lifetime-f.Age).Seconds()), 10)
 			served := false
 			switch use {
 			case httpcache.UseFresh:
-				served = s.serveStored(w, r, e, "hit"+ttl)
+				served = s.serveHit(w, r, e, f, "")
 			case httpcache.UseStale:
-				served = s.serveStored(w, r, e, "hit"+ttl+"; detail=max-stale")
+				served = s.serveHit(w, r, e, f, "; detail=max-stale")
 			case httpcache.UseStaleWhileRevalidate:
 				s.refreshInBackground(r, t, e)
-				served = s.serveStored(w, r, e, "hit"+ttl+"; detail=stale-while-revalidate")
+				served = s.serveHit(w, r, e, f, "; detail=stale-while-revalidate")
 			case httpcache.Revalidate:
 				if reqCC.Has("only-if-cached") {
 					s.onlyIfCached(w)

@@ -22,6 +22,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 	}()
+	// One clock reading per request: it sets the write deadline (net/http
+	// clears it after every request) and, with the real clock, is the
+	// cache's "now" for this request.
+	wall := time.Now()
+	setWriteDeadline(w, wall.Add(writeIdleTimeout))
 	if r.Method == http.MethodConnect {
 		s.tunnel(w, r)
 		return
@@ -36,14 +41,31 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		s.serveCacheable(w, r, t)
+		now := wall
+		if !s.realClock {
+			now = s.now()
+		}
+		s.serveCacheable(w, r, t, now)
 		return
 	}
 	s.pass(w, r, t)
 }
 
+// setWriteDeadline bounds the writes of one response (a streamed body
+// renews it as it goes: clientWriter). net/http's own ResponseWriter has
+// the method; anything else goes through a ResponseController.
+func setWriteDeadline(w http.ResponseWriter, t time.Time) {
+	if d, ok := w.(interface{ SetWriteDeadline(time.Time) error }); ok {
+		d.SetWriteDeadline(t)
+		return
+	}
+	http.NewResponseController(w).SetWriteDeadline(t)
+}
+
 // errorPage answers with a short plain-text error that is never cached.
 func (s *Server) errorPage(w http.ResponseWriter, code int, msg string) {
+	// It may follow a long wait for an origin: renew the write deadline.
+	setWriteDeadline(w, time.Now().Add(writeIdleTimeout))
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -56,7 +78,7 @@ func (s *Server) errorPage(w http.ResponseWriter, code int, msg string) {
 // slow (RFC 9110 §15.6.5), 502 otherwise (§15.6.3).
 func (s *Server) originError(w http.ResponseWriter, t *target, err error) {
 	s.metrics.OriginErrors.Add(1)
-	s.log.Debug("proxy: origin failed", "url", t.upstream.String(), "err", err)
+	s.log.Debug("proxy: origin failed", "url", t.upstream().String(), "err", err)
 	code := http.StatusBadGateway
 	var timeout interface{ Timeout() bool }
 	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &timeout) && timeout.Timeout()) {

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net"
 	"sync"
+	"sync/atomic"
 )
 
 // limitListener caps concurrent connections: Accept blocks while the cap is
@@ -10,11 +11,12 @@ import (
 // exhausting file descriptors.
 type limitListener struct {
 	net.Listener
-	sem chan struct{}
+	sem  chan struct{}
+	open *atomic.Int64 // the server's count of open connections
 }
 
-func newLimitListener(ln net.Listener, n int) net.Listener {
-	return &limitListener{Listener: ln, sem: make(chan struct{}, n)}
+func newLimitListener(ln net.Listener, n int, open *atomic.Int64) net.Listener {
+	return &limitListener{Listener: ln, sem: make(chan struct{}, n), open: open}
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -24,19 +26,25 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-l.sem
 		return nil, err
 	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
+	l.open.Add(1)
+	return &limitConn{Conn: c, l: l}, nil
 }
 
 type limitConn struct {
 	net.Conn
-	once    sync.Once
-	release func()
+	once sync.Once
+	l    *limitListener
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+func (c *limitConn) release() {
+	c.l.open.Add(-1)
+	<-c.l.sem
 }
 
 // CloseWrite half-closes the connection when the underlying one can, so a

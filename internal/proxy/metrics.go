@@ -38,6 +38,22 @@ type Metrics struct {
 	Purged atomic.Int64
 	// Tunnels counts CONNECT tunnels opened.
 	Tunnels atomic.Int64
+	// OpenConnections is a gauge: client connections open now (CONNECT
+	// tunnels included).
+	OpenConnections atomic.Int64
+
+	// maxConnections is the connection cap, the denominator of Load.
+	maxConnections int64
+}
+
+// Load is the edge's load in [0,1]: open client connections over the
+// connection cap (Config.MaxConnections). At 1 new clients wait in the
+// kernel's backlog. The CDN's name server weighs edges by it.
+func (m *Metrics) Load() float64 {
+	if m.maxConnections <= 0 {
+		return 0
+	}
+	return min(1, max(0, float64(m.OpenConnections.Load())/float64(m.maxConnections)))
 }
 
 // HitRatio is hits / (hits + misses + revalidations), or 0 before any.
@@ -66,6 +82,7 @@ func (m *Metrics) WriteText(w io.Writer, st httpcache.Stats) {
 		fmt.Fprintf(w, "proxy_%s %d\n", c.name, c.v.Load())
 	}
 	fmt.Fprintf(w, "proxy_hit_ratio %.4f\n", m.HitRatio())
+	fmt.Fprintf(w, "proxy_open_connections %d\nproxy_load %.4f\n", m.OpenConnections.Load(), m.Load())
 	fmt.Fprintf(w, "proxy_store_entries %d\nproxy_store_bytes %d\nproxy_store_budget_bytes %d\nproxy_store_evictions %d\n",
 		st.Entries, st.Bytes, st.Budget, st.Evictions)
 }

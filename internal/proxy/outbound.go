@@ -14,14 +14,15 @@ import (
 // hop-by-hop fields (RFC 9110 §7.6.1), with Via (§7.6.3) and
 // X-Forwarded-For added.
 func (s *Server) outbound(ctx context.Context, r *http.Request, t *target) *http.Request {
+	up := t.upstream()
 	out := (&http.Request{
 		Method:     r.Method,
-		URL:        t.upstream,
+		URL:        up,
 		Proto:      "HTTP/1.1",
 		ProtoMajor: 1,
 		ProtoMinor: 1,
 		Header:     r.Header.Clone(),
-		Host:       t.upstream.Host,
+		Host:       up.Host,
 	}).WithContext(ctx)
 	httpcache.RemoveHopByHop(out.Header)
 	out.Header.Add("Via", viaEntry(r.ProtoMajor, r.ProtoMinor, s.cfg.Name))
@@ -76,25 +77,33 @@ func (o *originReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// clientWriter writes to a client, renewing the write deadline before each
-// write so a slow but moving client is served and a stalled one is not
-// waited for.
+// clientWriter writes to a client, renewing the write deadline as writes
+// progress so a slow but moving client is served and a stalled one is not
+// waited for. The first write renews it, later ones at most once per
+// deadlineSlack (renewing re-arms a runtime timer), so each write still
+// has at least writeIdleTimeout - deadlineSlack.
 type clientWriter struct {
-	w   http.ResponseWriter
-	rc  *http.ResponseController
-	n   int64
-	err error
+	w       http.ResponseWriter
+	renewed time.Time
+	n       int64
+	err     error
 }
 
+// deadlineSlack is how stale a write deadline may be before it is renewed.
+const deadlineSlack = time.Second
+
 func newClientWriter(w http.ResponseWriter) *clientWriter {
-	return &clientWriter{w: w, rc: http.NewResponseController(w)}
+	return &clientWriter{w: w}
 }
 
 func (c *clientWriter) Write(p []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.err
 	}
-	c.rc.SetWriteDeadline(time.Now().Add(writeIdleTimeout))
+	if now := time.Now(); now.Sub(c.renewed) >= deadlineSlack {
+		setWriteDeadline(c.w, now.Add(writeIdleTimeout))
+		c.renewed = now
+	}
 	n, err := c.w.Write(p)
 	c.n += int64(n)
 	c.err = err
@@ -108,6 +117,8 @@ func (c *clientWriter) Write(p []byte) (int, error) {
 // the status code with a bodiless one (304 or 412 from the client's own
 // preconditions) while the body still fills the cache.
 func (s *Server) relay(w http.ResponseWriter, r *http.Request, resp *http.Response, sink httpcache.Writer, status string, override *int) bool {
+	// The origin may have been slow: the deadline ServeHTTP set is renewed.
+	setWriteDeadline(w, time.Now().Add(writeIdleTimeout))
 	h := w.Header()
 	s.responseHeader(h, resp.Header, resp)
 	ensureDate(h, s.now())
@@ -124,7 +135,9 @@ func (s *Server) relay(w http.ResponseWriter, r *http.Request, resp *http.Respon
 		client = io.Discard
 	}
 	w.WriteHeader(code)
-	complete, n := copyBody(client, resp.Body, sink, resp.ContentLength)
+	buf := s.getBuffer()
+	complete, n := copyBody(client, resp.Body, sink, resp.ContentLength, *buf)
+	s.bufs.Put(buf)
 	if r.Method != http.MethodHead {
 		s.metrics.BytesFromOrigin.Add(n)
 	}
@@ -140,8 +153,7 @@ func bodyless(code int) bool {
 // client copy only; a failing sink (object too large) stops caching only;
 // the copy goes on while either still wants bytes. complete is true when
 // src ended cleanly with the announced length.
-func copyBody(client io.Writer, src io.Reader, sink httpcache.Writer, length int64) (complete bool, n int64) {
-	buf := make([]byte, copyBufferSize)
+func copyBody(client io.Writer, src io.Reader, sink httpcache.Writer, length int64, buf []byte) (complete bool, n int64) {
 	clientOK := client != io.Discard
 	for {
 		k, err := src.Read(buf)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+	"time"
 
 	"pail/internal/httpcache"
 )
@@ -24,6 +25,8 @@ func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, e *httpcach
 		return false
 	}
 	defer body.Close()
+	// It may follow a revalidation or a failed fetch: renew the deadline.
+	setWriteDeadline(w, time.Now().Add(writeIdleTimeout))
 	h := w.Header()
 	clear(h)
 	for k, vs := range e.Header {
@@ -77,15 +80,16 @@ func (s *Server) serveStored(w http.ResponseWriter, r *http.Request, e *httpcach
 	}
 	w.WriteHeader(e.Status)
 	if r.Method != http.MethodHead && !bodyless(e.Status) {
-		s.copyStored(w, io.NewSectionReader(body, 0, size))
+		s.writeBody(w, body, size)
 	}
 	return true
 }
 
 func (s *Server) copyStored(w http.ResponseWriter, src io.Reader) {
 	cw := newClientWriter(w)
-	buf := make([]byte, copyBufferSize)
-	io.CopyBuffer(cw, src, buf)
+	buf := s.getBuffer()
+	io.CopyBuffer(cw, src, *buf)
+	s.bufs.Put(buf)
 	s.metrics.BytesFromCache.Add(cw.n)
 }
 
