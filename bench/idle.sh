@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# Idle-connection benchmark. bench/imapload -idle opens SESSIONS IMAP
+# sessions (RAMP at a time), each LOGIN, SELECT INBOX, IDLE, spread over
+# ACCOUNTS accounts (INBOX of 10 messages each), holds them HOLD seconds,
+# then ends IDLE with DONE + NOOP on each to prove it was still alive,
+# against
+#   1. pail     ([limits] max_connections and max_connections_per_ip raised);
+#   2. Dovecot  (imap-login in high-performance mode; by default idle
+#                sessions are hibernated into the imap-hibernate process
+#                after 2 s, Dovecot's own set-up for many idle clients;
+#                DOVECOT_HIBERNATE=0 keeps one imap process per session);
+# one after the other on loopback in the same run. Each server runs in its
+# own cgroup; near the end of the hold the script sums the resident memory
+# of the cgroup's processes, twice: VmRSS (the house figure, which counts
+# pages shared between processes once per process) and Pss (shared pages
+# divided among their sharers, the fair sum for multi-process servers),
+# and divides by the sessions: in total, and above the server's resident
+# memory before the first connection.
+#
+# Logins are not what this measures, and they dominate its run time: pail
+# checks an argon2id hash (19 MiB, 2 passes) per login, so here Dovecot's
+# passwd-file holds plain passwords to keep the run short; the set-up
+# times printed are therefore not comparable. pail's resident memory does
+# include what the login storm left behind in Go's heap; the memory is read
+# HOLD-3 seconds after the last session went idle, and a HOLD over 120 s
+# lets Go's periodic forced collection (every 2 minutes) and scavenger
+# return that to the kernel, which is the steady state of a server holding
+# idle clients for hours.
+#
+# Usage: bench/idle.sh [SESSIONS] [HOLD] [ACCOUNTS] [RAMP]   (defaults 10000 150 100 4)
+# Needs root (apt-get, cgroups, Dovecot) and a file-descriptor limit above
+# SESSIONS for the servers and the client: the script asks for 65536 and
+# settles for the hard limit.
+set -euo pipefail
+SESSIONS=${1:-10000}
+HOLD=${2:-150}
+ACCOUNTS=${3:-100}
+RAMP=${4:-4}
+DOVECOT_HIBERNATE=${DOVECOT_HIBERNATE:-1}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/pail-bench-idle.XXXXXX)
+chmod 755 "$WORK"
+CG=/sys/fs/cgroup/cpuacct
+PIDS=()
+PAIL_PORT=13144
+DOVECOT_PORT=14144
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+if [ "$(ulimit -n)" -lt $((SESSIONS + 1000)) ]; then
+	echo "file-descriptor limit $(ulimit -n) is too low for $SESSIONS sessions" >&2
+	exit 1
+fi
+[ "$HOLD" -ge 10 ] || { echo "HOLD must be at least 10 seconds" >&2; exit 1; }
+
+# Dovecot watches each selected mailbox with an inotify instance, which a
+# hibernated session keeps; all sessions run as one uid, and the kernel's
+# default is 128 instances per uid. Raised for the run, restored after.
+INOTIFY=/proc/sys/fs/inotify/max_user_instances
+INOTIFY_OLD=$(cat $INOTIFY)
+[ "$INOTIFY_OLD" -ge $((SESSIONS + 1000)) ] || echo $((SESSIONS + 1000)) >$INOTIFY
+
+cleanup() {
+	echo "$INOTIFY_OLD" >$INOTIFY
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 1
+	for g in pail dovecot; do
+		[ -d "$CG/pailbench-idle-$g" ] && { xargs -r kill <"$CG/pailbench-idle-$g/cgroup.procs" 2>/dev/null || true; sleep 0.5; rmdir "$CG/pailbench-idle-$g" 2>/dev/null || true; }
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+missing=()
+for p in dovecot-core dovecot-imapd bc; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+spawn() { # spawn GROUP CMD...: run CMD in the background inside cgroup GROUP
+	local g=$CG/pailbench-idle-$1; shift
+	mkdir -p "$g"
+	sh -c 'echo $$ >"$0/cgroup.procs"; exec "$@"' "$g" "$@" &
+	PIDS+=($!)
+}
+# mem_kb GROUP KEY FILE: sum of KEY (VmRSS from status, Pss from
+# smaps_rollup) over the cgroup's processes, in KiB.
+mem_kb() {
+	sed "s|.*|/proc/&/$3|" "$CG/pailbench-idle-$1/cgroup.procs" |
+		xargs -r awk -v k="$2:" '$1 == k { s += $2 } END { print s + 0 }' 2>/dev/null |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+nprocs() { wc -l <"$CG/pailbench-idle-$1/cgroup.procs"; }
+wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not listening" >&2; exit 1; }
+field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" "$2" | tail -1; } # field KEY FILE: value in the RESULT line
+
+# measure GROUP PORT: print "sessions rss_kb pss_kb base_rss_kb base_pss_kb
+# procs setup_s idle_cpu_percent" (CPU the server spends while holding
+# the idle sessions, in percent of one core).
+measure() {
+	local g=$1 port=$2
+	sleep 2
+	local base_rss base_pss; base_rss=$(mem_kb "$g" VmRSS status); base_pss=$(mem_kb "$g" Pss smaps_rollup)
+	rm -f "$WORK/$g.ready"
+	"$WORK/imapload" -addr "127.0.0.1:$port" -idle "$SESSIONS" -hold "${HOLD}s" -ramp "$RAMP" -users "$ACCOUNTS" \
+		-ready "$WORK/$g.ready" >"$WORK/$g.out" 2>&1 &
+	local c=$!
+	until [ -e "$WORK/$g.ready" ]; do
+		kill -0 $c 2>/dev/null || { cat "$WORK/$g.out" >&2; exit 1; }
+		sleep 0.2
+	done
+	sleep 3
+	local c0; c0=$(cat "$CG/pailbench-idle-$g/cpuacct.usage")
+	sleep $((HOLD - 6)) # settled: Dovecot has hibernated the sessions, Go has scavenged
+	local c1; c1=$(cat "$CG/pailbench-idle-$g/cpuacct.usage")
+	local rss pss procs; rss=$(mem_kb "$g" VmRSS status); pss=$(mem_kb "$g" Pss smaps_rollup); procs=$(nprocs "$g")
+	local idle_cpu; idle_cpu=$(echo "($c1 - $c0) / 10000000 / ($HOLD - 6)" | bc -l)
+	wait $c || { cat "$WORK/$g.out" >&2; exit 1; }
+	cat "$WORK/$g.out" >&2
+	local lost; lost=$(field lost "$WORK/$g.out")
+	[ "$lost" -eq 0 ] || echo "$g: $lost sessions did not survive the hold" >&2
+	echo "$(field sessions "$WORK/$g.out") $rss $pss $base_rss $base_pss $procs $(field setup_s "$WORK/$g.out") $idle_cpu"
+}
+report() { # name sessions rss pss base_rss base_pss procs setup_s idle_cpu
+	printf '%-8s %5d sessions  RSS %6.1f MiB = %5.1f KiB/session (%5.1f above idle server)  Pss %6.1f MiB = %5.1f KiB/session (%5.1f above)  %d processes  set-up %.1fs  CPU while idle %.1f%%\n' \
+		"$1" "$2" "$(echo "$3 / 1024" | bc -l)" "$(echo "$3 / $2" | bc -l)" "$(echo "($3 - $5) / $2" | bc -l)" \
+		"$(echo "$4 / 1024" | bc -l)" "$(echo "$4 / $2" | bc -l)" "$(echo "($4 - $6) / $2" | bc -l)" "$7" "$8" "$9"
+}
+
+echo "== IDLE: $SESSIONS IMAP sessions over $ACCOUNTS accounts, held ${HOLD}s, $RAMP set up at a time; fd limit $(ulimit -n); $(nproc) cores; $(uname -sr)"
+(cd "$ROOT" && go build -o "$WORK/pail" ./cmd/pail && go build -o "$WORK/imapload" ./bench/imapload)
+"$WORK/imapload" -write-mbox "$WORK/msgs.mbox" -n 10
+
+# 1. pail
+cat >"$WORK/pail.toml" <<CONF
+hostname = "mx.hill.test"
+domains = ["hill.test"]
+data_dir = "$WORK/pail-data"
+[listen]
+imap = "127.0.0.1:$PAIL_PORT"
+[limits]
+max_connections = $((SESSIONS + 1000))
+max_connections_per_ip = $((SESSIONS + 1000))
+[log]
+mail_file = "$WORK/pail-mail.log"
+CONF
+for i in $(seq "$ACCOUNTS"); do
+	echo pw | "$WORK/pail" user add -c "$WORK/pail.toml" --password-stdin "u$i@hill.test" >/dev/null
+	"$WORK/pail" import -c "$WORK/pail.toml" "u$i@hill.test" "$WORK/msgs.mbox" >/dev/null
+done
+spawn pail "$WORK/pail" serve -c "$WORK/pail.toml" 2>"$WORK/pail.err"
+wait_port $PAIL_PORT
+echo "-- pail" >&2
+read -r p_n p_rss p_pss p_brss p_bpss p_procs p_setup p_icpu < <(measure pail $PAIL_PORT)
+kill -TERM "$(head -1 "$CG/pailbench-idle-pail/cgroup.procs")" 2>/dev/null || true
+
+# 2. Dovecot, Maildir
+D=$WORK/dovecot
+mkdir -p "$D/run" "$D/state" "$D/mail"
+: >"$D/users"
+for i in $(seq "$ACCOUNTS"); do
+	echo "u$i@hill.test:{PLAIN}pw" >>"$D/users" # cheap logins: see the header
+	"$WORK/imapload" -write-maildir "$D/mail/u$i@hill.test/Maildir" -n 10
+done
+chown -R 65534:65534 "$D/mail"
+hibernate=0
+[ "$DOVECOT_HIBERNATE" = 1 ] && hibernate=2s
+LIMIT=$((SESSIONS + 1000))
+cat >"$D/dovecot.conf" <<CONF
+protocols = imap
+listen = 127.0.0.1
+base_dir = $D/run
+state_dir = $D/state
+log_path = $D/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1000
+passdb {
+  driver = passwd-file
+  args = username_format=%u $D/users
+}
+userdb {
+  driver = static
+  args = uid=65534 gid=65534 home=$D/mail/%u
+}
+mail_location = maildir:~/Maildir
+mail_fsync = always
+mail_max_userip_connections = $LIMIT
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+imap_hibernate_timeout = $hibernate
+# high-performance login: a few long-lived imap-login processes
+service imap-login {
+  inet_listener imap {
+    port = $DOVECOT_PORT
+  }
+  inet_listener imaps {
+    port = 0
+  }
+  service_count = 0
+  process_min_avail = $(nproc)
+  client_limit = $LIMIT
+  vsz_limit = 1G
+}
+service imap {
+  process_limit = $LIMIT
+  unix_listener imap-master {
+    user = \$default_internal_user
+  }
+  extra_groups = \$default_internal_group
+}
+service imap-hibernate {
+  client_limit = $LIMIT
+  unix_listener imap-hibernate {
+    mode = 0660
+    group = \$default_internal_group
+  }
+}
+service stats {
+  client_limit = $((3 * LIMIT))
+}
+service anvil {
+  client_limit = $((3 * LIMIT))
+}
+service auth {
+  client_limit = $((3 * LIMIT))
+}
+protocol imap {
+  mail_max_userip_connections = $LIMIT
+}
+CONF
+spawn dovecot dovecot -F -c "$D/dovecot.conf"
+wait_port $DOVECOT_PORT
+echo "-- Dovecot $(dovecot --version | cut -d' ' -f1), Maildir, imap_hibernate_timeout=$hibernate" >&2
+read -r d_n d_rss d_pss d_brss d_bpss d_procs d_setup d_icpu < <(measure dovecot $DOVECOT_PORT)
+grep -iE 'error|fatal|warning' "$D/dovecot.log" | sort | uniq -c | sort -rn | head -5 >&2 || true
+
+echo "== results (resident memory of the server with all sessions in IDLE)"
+report pail "$p_n" "$p_rss" "$p_pss" "$p_brss" "$p_bpss" "$p_procs" "$p_setup" "$p_icpu"
+report Dovecot "$d_n" "$d_rss" "$d_pss" "$d_brss" "$d_bpss" "$d_procs" "$d_setup" "$d_icpu"
+printf 'pail / Dovecot memory per idle session: %.2f× by RSS, %.2f× by Pss (goal: pail under 50 KiB per session)\n' \
+	"$(echo "($p_rss / $p_n) / ($d_rss / $d_n)" | bc -l)" "$(echo "($p_pss / $p_n) / ($d_pss / $d_n)" | bc -l)"

@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# IMAP benchmark. bench/imapload runs the same mixed workload (SELECT,
+# FETCH 1:* FLAGS, UID FETCH BODY.PEEK[], STORE ±\Seen, APPEND 4 KiB,
+# UID SEARCH UNSEEN, STORE \Deleted + UID EXPUNGE) with CLIENTS concurrent
+# clients spread over ACCOUNTS accounts, each INBOX preloaded with MESSAGES
+# messages of 4 KiB, for SECONDS seconds against
+#   1. pail     (SQLite WAL synchronous=FULL + one file per message; fsync
+#                before every OK that changes the mailbox);
+#   2. Dovecot  (Maildir, mail_fsync=always, so it too syncs before OK);
+# one after the other on loopback in the same run. Logins cost the same on
+# both (argon2id m=19 MiB t=2, Dovecot's passwd-file holds such hashes).
+# Each server runs in its own cgroup: CPU is the cgroup's CPU time during
+# the timed window (imapload reads cpuacct.usage), peak memory the largest
+# sum of resident memory of its processes. Before the timed window each
+# server gets a short untimed warm-up (every client SELECTs and fetches all
+# flags), so Dovecot's indexes exist and both have the files in page cache.
+#
+# Usage: bench/imap.sh [SECONDS] [CLIENTS] [ACCOUNTS] [MESSAGES]   (defaults 30 20 10 1000)
+# Environment: MIX (imapload -mix weights), DOVECOT_FSYNC (default always),
+# PAIL_CPUPROFILE (file for a CPU profile of pail's whole run).
+# Needs root (apt-get, cgroups, Dovecot).
+set -euo pipefail
+SECS=${1:-30}
+CLIENTS=${2:-20}
+ACCOUNTS=${3:-10}
+MESSAGES=${4:-1000}
+MIX=${MIX:-}
+DOVECOT_FSYNC=${DOVECOT_FSYNC:-always}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/pail-bench-imap.XXXXXX)
+chmod 755 "$WORK" # Dovecot's unprivileged processes must reach their directories
+CG=/sys/fs/cgroup/cpuacct
+PIDS=()
+PAIL_PORT=13143
+DOVECOT_PORT=14143
+
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	sleep 1
+	for g in pail dovecot; do
+		[ -d "$CG/pailbench-imap-$g" ] && { xargs -r kill <"$CG/pailbench-imap-$g/cgroup.procs" 2>/dev/null || true; sleep 0.3; rmdir "$CG/pailbench-imap-$g" 2>/dev/null || true; }
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+missing=()
+for p in dovecot-core dovecot-imapd bc; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# spawn GROUP CMD...: run CMD in the background inside cgroup GROUP.
+spawn() {
+	local g=$CG/pailbench-imap-$1; shift
+	mkdir -p "$g"
+	sh -c 'echo $$ >"$0/cgroup.procs"; exec "$@"' "$g" "$@" &
+	PIDS+=($!)
+}
+rss_kb() { # sum of VmRSS over the cgroup's processes
+	local t=0 p r
+	for p in $(cat "$CG/pailbench-imap-$1/cgroup.procs"); do
+		r=$(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || true)
+		t=$((t + ${r:-0}))
+	done
+	echo $t
+}
+watch_peak() { # watch_peak GROUP FILE: sample until FILE.stop exists
+	local peak=0 r
+	while [ ! -e "$2.stop" ]; do
+		r=$(rss_kb "$1"); [ "$r" -gt "$peak" ] && { peak=$r; echo "$peak" >"$2"; }
+		sleep 0.1
+	done
+}
+wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not listening" >&2; exit 1; }
+field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" "$2" | tail -1; } # field KEY FILE: value in the RESULT line
+
+# measure GROUP PORT: warm up, then run the timed workload; print
+# "ops_per_s cpu_s_per_1000_ops peak_kb end_kb errors".
+measure() {
+	local g=$1 port=$2 mixflag=()
+	[ -n "$MIX" ] && mixflag=(-mix "$MIX")
+	"$WORK/imapload" -addr "127.0.0.1:$port" -users "$ACCOUNTS" -c "$ACCOUNTS" -d 2s -mix select=1,fetchflags=1 >"$WORK/$g.warm" ||
+		{ cat "$WORK/$g.warm" >&2; exit 1; }
+	rm -f "$WORK/$g.peak" "$WORK/$g.peak.stop"; echo 0 >"$WORK/$g.peak"
+	watch_peak "$g" "$WORK/$g.peak" & local w=$!
+	"$WORK/imapload" -addr "127.0.0.1:$port" -users "$ACCOUNTS" -c "$CLIENTS" -d "${SECS}s" \
+		-cpuacct "$CG/pailbench-imap-$g" "${mixflag[@]}" | tee "$WORK/$g.out" >&2
+	local end; end=$(rss_kb "$g")
+	touch "$WORK/$g.peak.stop"; wait $w
+	local ops cpu
+	ops=$(field ops "$WORK/$g.out"); cpu=$(field server_cpu_s "$WORK/$g.out")
+	echo "$(field ops_per_s "$WORK/$g.out") $(echo "$cpu * 1000 / $ops" | bc -l) $(cat "$WORK/$g.peak") $end $(field errors "$WORK/$g.out")"
+}
+report() { # name ops/s cpu/1000 peak_kb end_kb errors
+	printf '%-8s %8.0f ops/s  %6.3f CPU s per 1000 ops  %7.1f MiB peak RSS  %7.1f MiB at end  %s errors\n' \
+		"$1" "$2" "$3" "$(echo "$4 / 1024" | bc -l)" "$(echo "$5 / 1024" | bc -l)" "$6"
+}
+
+echo "== IMAP: $CLIENTS clients, $ACCOUNTS accounts, $MESSAGES messages of 4 KiB per INBOX, ${SECS}s; $(nproc) cores; $(uname -sr)"
+(cd "$ROOT" && go build -o "$WORK/pail" ./cmd/pail && go build -o "$WORK/imapload" ./bench/imapload)
+"$WORK/imapload" -write-mbox "$WORK/msgs.mbox" -n "$MESSAGES"
+
+# 1. pail
+cat >"$WORK/pail.toml" <<CONF
+hostname = "mx.hill.test"
+domains = ["hill.test"]
+data_dir = "$WORK/pail-data"
+[listen]
+imap = "127.0.0.1:$PAIL_PORT"
+[limits]
+max_connections = 20000
+max_connections_per_ip = 20000
+[log]
+mail_file = "$WORK/pail-mail.log"
+CONF
+for i in $(seq "$ACCOUNTS"); do
+	echo pw | "$WORK/pail" user add -c "$WORK/pail.toml" --password-stdin "u$i@hill.test" >/dev/null
+	"$WORK/pail" import -c "$WORK/pail.toml" "u$i@hill.test" "$WORK/msgs.mbox" >/dev/null
+done
+spawn pail env ${PAIL_CPUPROFILE:+PAIL_CPUPROFILE="$PAIL_CPUPROFILE"} "$WORK/pail" serve -c "$WORK/pail.toml" 2>"$WORK/pail.err"
+wait_port $PAIL_PORT
+echo "-- pail" >&2
+read -r p_ops p_cpu p_peak p_end p_err < <(measure pail $PAIL_PORT)
+kill -TERM "$(head -1 "$CG/pailbench-imap-pail/cgroup.procs")" 2>/dev/null || true # let pail write its profile
+
+# 2. Dovecot, Maildir
+D=$WORK/dovecot
+mkdir -p "$D/run" "$D/state" "$D/mail"
+: >"$D/users"
+for i in $(seq "$ACCOUNTS"); do
+	echo "u$i@hill.test:$("$WORK/imapload" -argon2 pw)" >>"$D/users"
+	"$WORK/imapload" -write-maildir "$D/mail/u$i@hill.test/Maildir" -n "$MESSAGES"
+done
+chown -R 65534:65534 "$D/mail"
+cat >"$D/dovecot.conf" <<CONF
+protocols = imap
+listen = 127.0.0.1
+base_dir = $D/run
+state_dir = $D/state
+log_path = $D/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1000
+passdb {
+  driver = passwd-file
+  args = username_format=%u $D/users
+}
+userdb {
+  driver = static
+  args = uid=65534 gid=65534 home=$D/mail/%u
+}
+mail_location = maildir:~/Maildir
+mail_fsync = $DOVECOT_FSYNC
+mail_max_userip_connections = 20000
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+service imap-login {
+  inet_listener imap {
+    port = $DOVECOT_PORT
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+protocol imap {
+  mail_max_userip_connections = 20000
+}
+CONF
+spawn dovecot dovecot -F -c "$D/dovecot.conf"
+wait_port $DOVECOT_PORT
+echo "-- Dovecot $(dovecot --version | cut -d' ' -f1), Maildir, mail_fsync=$DOVECOT_FSYNC" >&2
+read -r d_ops d_cpu d_peak d_end d_err < <(measure dovecot $DOVECOT_PORT)
+
+echo "== results (pail fsyncs before OK; Dovecot mail_fsync=$DOVECOT_FSYNC)"
+report pail "$p_ops" "$p_cpu" "$p_peak" "$p_end" "$p_err"
+report Dovecot "$d_ops" "$d_cpu" "$d_peak" "$d_end" "$d_err"
+printf 'pail / Dovecot: %.2f× operations per second, %.2f× CPU per operation\n' \
+	"$(echo "$p_ops / $d_ops" | bc -l)" "$(echo "$p_cpu / $d_cpu" | bc -l)"
