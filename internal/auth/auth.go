@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"sync"
 	"time"
 
@@ -52,6 +53,11 @@ type Authenticator struct {
 
 	mu       sync.Mutex
 	failures map[string]*failure
+
+	// hashing bounds concurrent password checks: each argon2id check holds
+	// argonMemory, so a burst of logins must not multiply that without
+	// limit.
+	hashing chan struct{}
 }
 
 type failure struct {
@@ -67,6 +73,7 @@ func New(accounts Accounts) *Authenticator {
 		Sleep:     sleepCtx,
 		dummyHash: dummy,
 		failures:  map[string]*failure{},
+		hashing:   make(chan struct{}, runtime.GOMAXPROCS(0)),
 	}
 }
 
@@ -91,7 +98,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, use
 	} else if err != nil {
 		return store.Account{}, fmt.Errorf("auth: %w", err)
 	}
+	select {
+	case a.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return store.Account{}, ctx.Err()
+	}
 	ok, herr := CheckPassword(hash, password)
+	<-a.hashing
 	if ok && err == nil && herr == nil {
 		a.clear(acctKey)
 		return acct, nil

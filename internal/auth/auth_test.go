@@ -70,3 +70,17 @@ func TestAuthenticateLimits(t *testing.T) {
 		t.Errorf("locked account: %v", err)
 	}
 }
+
+func TestConcurrentChecksBounded(t *testing.T) {
+	a := New(fakeAccounts{})
+	a.Sleep = func(context.Context, time.Duration) {}
+	// Every slot taken: a login waits, and gives up with its context.
+	for range cap(a.hashing) {
+		a.hashing <- struct{}{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := a.Authenticate(ctx, netip.MustParseAddr("192.0.2.1"), "x@y.z", "pw"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err %v", err)
+	}
+}
