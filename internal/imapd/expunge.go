@@ -1,8 +1,6 @@
 package imapd
 
 import (
-	"slices"
-
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 )
@@ -22,16 +20,14 @@ func (sess *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) err
 		return errReadOnly
 	}
 	st := sess.srv.deps.Store
-	_, states, err := st.MessageStates(sess.srv.ctx, v.mb.ID)
+	deleted, err := st.DeletedMessages(sess.srv.ctx, v.mb.ID)
 	if err != nil {
 		return sess.storeErr(err)
 	}
-	present := map[uint32]bool{}
 	var ids []int64
 	var gone []uint32
-	for _, m := range states {
-		present[m.UID] = true
-		if v.seqOf(m.UID) == 0 || !slices.Contains(m.Flags, string(imap.FlagDeleted)) {
+	for _, m := range deleted {
+		if v.seqOf(m.UID) == 0 || v.pending[m.UID] {
 			continue
 		}
 		if uids != nil && !uids.Contains(imap.UID(m.UID)) {
@@ -43,11 +39,14 @@ func (sess *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) err
 	if err := st.Expunge(sess.srv.ctx, v.mb.ID, ids); err != nil {
 		return sess.storeErr(err)
 	}
-	for _, u := range v.uids {
-		if !present[u] {
-			gone = append(gone, u)
+	// Messages other sessions expunged are reported along with ours; the
+	// next sync finds all of them in the store's expunged list again and
+	// ignores them, since they are no longer in the view.
+	for uid := range v.pending {
+		if v.seqOf(uid) > 0 {
+			gone = append(gone, uid)
 		}
 	}
-	v.ghosts = false
+	clear(v.pending)
 	return sess.reportExpunged(w, gone)
 }

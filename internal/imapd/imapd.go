@@ -40,6 +40,8 @@ type Store interface {
 
 	MailboxModSeq(ctx context.Context, mailboxID int64) (uint64, error)
 	MessageStates(ctx context.Context, mailboxID int64) (uint64, []store.MessageState, error)
+	ChangesSince(ctx context.Context, mailboxID int64, since uint64) (uint64, []store.MessageState, []uint32, error)
+	DeletedMessages(ctx context.Context, mailboxID int64) ([]store.MessageState, error)
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32) ([]store.Message, error)
 	OpenMessage(m store.Message) (*os.File, error)
 	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)

@@ -28,7 +28,7 @@ func (sess *session) Select(name string, options *imap.SelectOptions) (*imap.Sel
 	if err != nil {
 		return nil, sess.storeErr(err)
 	}
-	v := &view{mb: mb, readOnly: options.ReadOnly, flags: map[uint32][]string{}, recent: map[uint32]bool{}, saved: imap.UIDSet{}}
+	v := &view{mb: mb, readOnly: options.ReadOnly, flags: map[uint32][]string{}, recent: map[uint32]bool{}, pending: map[uint32]bool{}, saved: imap.UIDSet{}}
 	if !v.readOnly {
 		claimed, err := st.ClaimRecent(ctx, mb.ID)
 		if err != nil {

@@ -25,7 +25,7 @@ type view struct {
 	flags    map[uint32][]string
 	recent   map[uint32]bool // \Recent in this session (RFC 3501 §2.3.2)
 	modseq   uint64          // store modseq the view reflects
-	ghosts   bool            // messages gone from the store not yet reported
+	pending  map[uint32]bool // expunged in the store, not yet reported (RFC 9051 §7.5.1)
 	saved    imap.UIDSet     // SEARCHRES "$" (RFC 5182)
 }
 
@@ -119,7 +119,8 @@ var _ updates = (*imapserver.UpdateWriter)(nil)
 
 // sync brings the view up to date with the store and tells the client
 // (RFC 9051 §7: EXPUNGE only where allowed, i.e. not during FETCH, STORE
-// or SEARCH, §7.5.1; EXISTS and FETCH FLAGS at any command end).
+// or SEARCH, §7.5.1; EXISTS and FETCH FLAGS at any command end). It reads
+// only what changed since the view's modseq.
 func (sess *session) sync(w updates, allowExpunge bool) error {
 	v := sess.sel
 	if v == nil {
@@ -127,66 +128,60 @@ func (sess *session) sync(w updates, allowExpunge bool) error {
 	}
 	st := sess.srv.deps.Store
 	ctx := sess.srv.ctx
-	modseq, err := st.MailboxModSeq(ctx, v.mb.ID)
-	gone := errors.Is(err, store.ErrNotFound) // deleted by another session
-	if err != nil && !gone {
+	modseq, changed, expunged, err := st.ChangesSince(ctx, v.mb.ID, v.modseq)
+	if errors.Is(err, store.ErrNotFound) {
+		// Deleted by another session: every message is gone.
+		for _, uid := range v.uids {
+			v.pending[uid] = true
+		}
+		modseq, err = v.modseq, nil
+	}
+	if err != nil {
 		return sess.storeErr(err)
 	}
-	if !gone && modseq == v.modseq && !(v.ghosts && allowExpunge) {
+	if modseq == v.modseq && !(len(v.pending) > 0 && allowExpunge) {
 		return nil
 	}
-	var states []store.MessageState
-	if !gone {
-		modseq, states, err = st.MessageStates(ctx, v.mb.ID)
-		if errors.Is(err, store.ErrNotFound) {
-			gone, err = true, nil
+	for _, uid := range expunged {
+		if v.seqOf(uid) > 0 {
+			v.pending[uid] = true
 		}
-		if err != nil {
-			return sess.storeErr(err)
-		}
-	}
-	present := make(map[uint32]*store.MessageState, len(states))
-	for i := range states {
-		present[states[i].UID] = &states[i]
 	}
 	// Expunges, highest sequence number first so that the lower ones
 	// stay valid as each is reported.
-	v.ghosts = false
-	for i := len(v.uids) - 1; i >= 0; i-- {
-		uid := v.uids[i]
-		if present[uid] != nil {
-			continue
+	if allowExpunge && len(v.pending) > 0 {
+		for i := len(v.uids) - 1; i >= 0; i-- {
+			uid := v.uids[i]
+			if !v.pending[uid] {
+				continue
+			}
+			if err := w.WriteExpunge(uint32(i + 1)); err != nil {
+				return err
+			}
+			v.uids = slices.Delete(v.uids, i, i+1)
+			delete(v.flags, uid)
+			delete(v.recent, uid)
 		}
-		if !allowExpunge {
-			v.ghosts = true
-			continue
-		}
-		if err := w.WriteExpunge(uint32(i + 1)); err != nil {
-			return err
-		}
-		v.uids = slices.Delete(v.uids, i, i+1)
-		delete(v.flags, uid)
-		delete(v.recent, uid)
+		clear(v.pending)
 	}
-	// Flag changes of messages the client knows.
-	for i, uid := range v.uids {
-		m := present[uid]
-		if m == nil || slices.Equal(m.Flags, v.flags[uid]) {
-			continue
-		}
-		v.flags[uid] = m.Flags
-		if err := w.WriteMessageFlags(uint32(i+1), imap.UID(uid), sess.flagList(uid, m.Flags)); err != nil {
-			return err
-		}
-	}
-	// New messages: UIDs only grow, so they are above the view's last.
+	// Flag changes of messages the client knows, then new messages: UIDs
+	// only grow, so new ones are above the view's last.
 	top := v.maxUID()
 	added := false
-	for _, m := range states {
+	for _, m := range changed {
 		if m.UID > top {
 			v.uids = append(v.uids, m.UID)
 			v.flags[m.UID] = m.Flags
 			added = true
+			continue
+		}
+		seq := v.seqOf(m.UID)
+		if seq == 0 || v.pending[m.UID] || slices.Equal(m.Flags, v.flags[m.UID]) {
+			continue
+		}
+		v.flags[m.UID] = m.Flags
+		if err := w.WriteMessageFlags(seq, imap.UID(m.UID), sess.flagList(m.UID, m.Flags)); err != nil {
+			return err
 		}
 	}
 	if added {

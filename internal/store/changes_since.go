@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+)
+
+// ChangesSince returns what changed in a mailbox after modification
+// sequence since (RFC 7162's model): the mailbox's current modseq, the
+// messages added or whose flags changed, in UID order, and the UIDs
+// expunged. Reading the mailbox's modseq first makes the result safe
+// without a transaction: anything committed meanwhile has a higher modseq
+// and is seen (again) by the next call with the returned modseq.
+func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, since uint64) (uint64, []MessageState, []uint32, error) {
+	modseq, err := s.MailboxModSeq(ctx, mailboxID)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if modseq == since {
+		return modseq, nil, nil, nil
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, since)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("store: %w", err)
+	}
+	var changed []MessageState
+	for rows.Next() {
+		var m MessageState
+		var flags string
+		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &flags, &m.Recent); err != nil {
+			rows.Close()
+			return 0, nil, nil, fmt.Errorf("store: %w", err)
+		}
+		m.Flags = parseFlags(flags)
+		changed = append(changed, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, nil, nil, fmt.Errorf("store: %w", err)
+	}
+	erows, err := s.db.QueryContext(ctx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?", mailboxID, since)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("store: %w", err)
+	}
+	defer erows.Close()
+	var expunged []uint32
+	for erows.Next() {
+		var uid uint32
+		if err := erows.Scan(&uid); err != nil {
+			return 0, nil, nil, fmt.Errorf("store: %w", err)
+		}
+		expunged = append(expunged, uid)
+	}
+	slices.Sort(expunged)
+	return modseq, changed, expunged, erows.Err()
+}
+
+// DeletedMessages returns the messages of a mailbox flagged \Deleted, in
+// UID order (what EXPUNGE removes).
+func (s *Store) DeletedMessages(ctx context.Context, mailboxID int64) ([]MessageState, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND flags LIKE '%\Deleted%' ORDER BY uid`, mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer rows.Close()
+	var out []MessageState
+	for rows.Next() {
+		var m MessageState
+		var flags string
+		if err := rows.Scan(&m.ID, &m.UID, &m.ModSeq, &flags, &m.Recent); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		m.Flags = parseFlags(flags)
+		if slices.Contains(m.Flags, `\Deleted`) {
+			out = append(out, m)
+		}
+	}
+	return out, rows.Err()
+}
