@@ -27,6 +27,24 @@ func (sess *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, option
 	if len(uids) == 0 {
 		return nil
 	}
+	if flagsOnly(options) {
+		// UID and FLAGS come from the view, which the last sync made
+		// current; no store read (clients ask for 1:* FLAGS often).
+		for _, uid := range uids {
+			if v.pending[uid] {
+				continue
+			}
+			mw := w.CreateMessage(v.seqOf(uid))
+			mw.WriteUID(imap.UID(uid))
+			if options.Flags {
+				mw.WriteFlags(sess.flagList(uid, v.flags[uid]))
+			}
+			if err := mw.Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	msgs, err := st.MessagesByUID(sess.srv.ctx, v.mb.ID, uids)
 	if err != nil {
 		return sess.storeErr(err)
@@ -75,6 +93,12 @@ func (sess *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, option
 		}
 	}
 	return nil
+}
+
+// flagsOnly reports whether a FETCH asks for nothing but UID and FLAGS.
+func flagsOnly(o *imap.FetchOptions) bool {
+	return o.BodyStructure == nil && !o.Envelope && !o.InternalDate && !o.RFC822Size && !o.ModSeq &&
+		len(o.BodySection) == 0 && len(o.BinarySection) == 0 && len(o.BinarySectionSize) == 0
 }
 
 func (sess *session) fetchOne(w *imapserver.FetchResponseWriter, m store.Message, options *imap.FetchOptions, flagsChanged bool) error {

@@ -14,15 +14,48 @@ import (
 	"pail/internal/store"
 )
 
+// flagCriteria reports whether criteria use only flags, sequence numbers
+// and UIDs, which the session's view holds.
+func flagCriteria(c *imap.SearchCriteria) bool {
+	if !c.Since.IsZero() || !c.Before.IsZero() || !c.SentSince.IsZero() || !c.SentBefore.IsZero() ||
+		len(c.Header) > 0 || len(c.Body) > 0 || len(c.Text) > 0 || c.Larger != 0 || c.Smaller != 0 || c.ModSeq != nil {
+		return false
+	}
+	for i := range c.Not {
+		if !flagCriteria(&c.Not[i]) {
+			return false
+		}
+	}
+	for i := range c.Or {
+		if !flagCriteria(&c.Or[i][0]) || !flagCriteria(&c.Or[i][1]) {
+			return false
+		}
+	}
+	return true
+}
+
 // Search answers SEARCH and UID SEARCH (RFC 9051 §6.4.4, with ESEARCH
 // RFC 4731 and SEARCHRES RFC 5182 results). Flags, dates, sizes and number
 // sets are matched from the index; the message file is read only for
 // header and text keys.
 func (sess *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
 	v := sess.sel
-	msgs, err := sess.srv.deps.Store.MessagesByUID(sess.srv.ctx, v.mb.ID, v.uids)
-	if err != nil {
-		return nil, sess.storeErr(err)
+	var msgs []store.Message
+	if flagCriteria(criteria) {
+		// Flags and numbers only (SEARCH UNSEEN and the like): the view
+		// has all that is needed.
+		msgs = make([]store.Message, 0, len(v.uids))
+		for _, uid := range v.uids {
+			if !v.pending[uid] {
+				msgs = append(msgs, store.Message{UID: uid, Flags: v.flags[uid]})
+			}
+		}
+	} else {
+		var err error
+		msgs, err = sess.srv.deps.Store.MessagesByUID(sess.srv.ctx, v.mb.ID, v.uids)
+		if err != nil {
+			return nil, sess.storeErr(err)
+		}
 	}
 	data := &imap.SearchData{}
 	var seqs imap.SeqSet
