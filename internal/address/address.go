@@ -32,7 +32,9 @@ func Split(addr string) (local, domain string, err error) {
 		return "", "", ErrInvalid
 	}
 	local, domain = addr[:i], strings.ToLower(strings.TrimSuffix(addr[i+1:], "."))
-	if domain == "" || strings.ContainsAny(addr, " \t\r\n<>\x00") {
+	// RFC 5321 §4.1.2: a domain is dot-separated labels, none empty.
+	if domain == "" || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") ||
+		strings.ContainsAny(addr, " \t\r\n<>\x00") {
 		return "", "", ErrInvalid
 	}
 	return local, domain, nil

@@ -13,7 +13,7 @@ func TestNormalize(t *testing.T) {
 			t.Errorf("Normalize(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "bob", "@hill.com", "bob@", "a b@c.d", "a@b\x00"} {
+	for _, bad := range []string{"", "bob", "@hill.com", "bob@", "a b@c.d", "a@b\x00", "a@..", "a@.b", "a@b..c"} {
 		if _, err := Normalize(bad); err == nil {
 			t.Errorf("Normalize(%q) succeeded", bad)
 		}
