@@ -424,4 +424,3 @@ func wantStatus(t *testing.T, res []Result, want ...Status) {
 		}
 	}
 }
-
