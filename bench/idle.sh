@@ -40,7 +40,8 @@ DOVECOT_HIBERNATE=${DOVECOT_HIBERNATE:-1}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/pail-bench-idle.XXXXXX)
 chmod 755 "$WORK"
-CG=/sys/fs/cgroup/cpuacct
+GROUP_PREFIX=pailbench-idle-
+. "$(dirname "$0")/lib.sh"
 PIDS=()
 PAIL_PORT=13144
 DOVECOT_PORT=14144
@@ -64,35 +65,22 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	sleep 1
 	for g in pail dovecot; do
-		[ -d "$CG/pailbench-idle-$g" ] && { xargs -r kill <"$CG/pailbench-idle-$g/cgroup.procs" 2>/dev/null || true; sleep 0.5; rmdir "$CG/pailbench-idle-$g" 2>/dev/null || true; }
+		remove_group "$g"
 	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-missing=()
-for p in dovecot-core dovecot-imapd bc; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+need_packages dovecot-core dovecot-imapd bc
 
-spawn() { # spawn GROUP CMD...: run CMD in the background inside cgroup GROUP
-	local g=$CG/pailbench-idle-$1; shift
-	mkdir -p "$g"
-	sh -c 'echo $$ >"$0/cgroup.procs"; exec "$@"' "$g" "$@" &
-	PIDS+=($!)
-}
 # mem_kb GROUP KEY FILE: sum of KEY (VmRSS from status, Pss from
 # smaps_rollup) over the cgroup's processes, in KiB.
 mem_kb() {
-	sed "s|.*|/proc/&/$3|" "$CG/pailbench-idle-$1/cgroup.procs" |
+	sed "s|.*|/proc/&/$3|" "$(group_dir "$1")/cgroup.procs" |
 		xargs -r awk -v k="$2:" '$1 == k { s += $2 } END { print s + 0 }' 2>/dev/null |
 		awk '{ s += $1 } END { print s + 0 }'
 }
-nprocs() { wc -l <"$CG/pailbench-idle-$1/cgroup.procs"; }
-wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not listening" >&2; exit 1; }
-field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" "$2" | tail -1; } # field KEY FILE: value in the RESULT line
+nprocs() { wc -l <"$(group_dir "$1")/cgroup.procs"; }
 
 # measure GROUP PORT: print "sessions rss_kb pss_kb base_rss_kb base_pss_kb
 # procs setup_s idle_cpu_percent" (CPU the server spends while holding
@@ -110,9 +98,9 @@ measure() {
 		sleep 0.2
 	done
 	sleep 3
-	local c0; c0=$(cat "$CG/pailbench-idle-$g/cpuacct.usage")
+	local c0; c0=$(cpu_ns "$g")
 	sleep $((HOLD - 6)) # settled: Dovecot has hibernated the sessions, Go has scavenged
-	local c1; c1=$(cat "$CG/pailbench-idle-$g/cpuacct.usage")
+	local c1; c1=$(cpu_ns "$g")
 	local rss pss procs; rss=$(mem_kb "$g" VmRSS status); pss=$(mem_kb "$g" Pss smaps_rollup); procs=$(nprocs "$g")
 	local idle_cpu; idle_cpu=$(echo "($c1 - $c0) / 10000000 / ($HOLD - 6)" | bc -l)
 	wait $c || { cat "$WORK/$g.out" >&2; exit 1; }
@@ -152,7 +140,7 @@ spawn pail "$WORK/pail" serve -c "$WORK/pail.toml" 2>"$WORK/pail.err"
 wait_port $PAIL_PORT
 echo "-- pail" >&2
 read -r p_n p_rss p_pss p_brss p_bpss p_procs p_setup p_icpu < <(measure pail $PAIL_PORT)
-kill -TERM "$(head -1 "$CG/pailbench-idle-pail/cgroup.procs")" 2>/dev/null || true
+kill -TERM "$(head -1 "$(group_dir pail)/cgroup.procs")" 2>/dev/null || true
 
 # 2. Dovecot, Maildir
 D=$WORK/dovecot

@@ -29,7 +29,8 @@ DOVECOT_FSYNC=${DOVECOT_FSYNC:-always}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/pail-bench-imap.XXXXXX)
 chmod 755 "$WORK" # Dovecot's unprivileged processes must reach their directories
-CG=/sys/fs/cgroup/cpuacct
+GROUP_PREFIX=pailbench-imap-
+. "$(dirname "$0")/lib.sh"
 PIDS=()
 PAIL_PORT=13143
 DOVECOT_PORT=14143
@@ -38,43 +39,14 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	sleep 1
 	for g in pail dovecot; do
-		[ -d "$CG/pailbench-imap-$g" ] && { xargs -r kill <"$CG/pailbench-imap-$g/cgroup.procs" 2>/dev/null || true; sleep 0.3; rmdir "$CG/pailbench-imap-$g" 2>/dev/null || true; }
+		remove_group "$g"
 	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-missing=()
-for p in dovecot-core dovecot-imapd bc; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+need_packages dovecot-core dovecot-imapd bc
 
-# spawn GROUP CMD...: run CMD in the background inside cgroup GROUP.
-spawn() {
-	local g=$CG/pailbench-imap-$1; shift
-	mkdir -p "$g"
-	sh -c 'echo $$ >"$0/cgroup.procs"; exec "$@"' "$g" "$@" &
-	PIDS+=($!)
-}
-rss_kb() { # sum of VmRSS over the cgroup's processes
-	local t=0 p r
-	for p in $(cat "$CG/pailbench-imap-$1/cgroup.procs"); do
-		r=$(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || true)
-		t=$((t + ${r:-0}))
-	done
-	echo $t
-}
-watch_peak() { # watch_peak GROUP FILE: sample until FILE.stop exists
-	local peak=0 r
-	while [ ! -e "$2.stop" ]; do
-		r=$(rss_kb "$1"); [ "$r" -gt "$peak" ] && { peak=$r; echo "$peak" >"$2"; }
-		sleep 0.1
-	done
-}
-wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not listening" >&2; exit 1; }
-field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" "$2" | tail -1; } # field KEY FILE: value in the RESULT line
 
 # measure GROUP PORT: warm up, then run the timed workload; print
 # "ops_per_s cpu_s_per_1000_ops peak_kb end_kb errors".
@@ -86,7 +58,7 @@ measure() {
 	rm -f "$WORK/$g.peak" "$WORK/$g.peak.stop"; echo 0 >"$WORK/$g.peak"
 	watch_peak "$g" "$WORK/$g.peak" & local w=$!
 	"$WORK/imapload" -addr "127.0.0.1:$port" -users "$ACCOUNTS" -c "$CLIENTS" -d "${SECS}s" \
-		-cpuacct "$CG/pailbench-imap-$g" "${mixflag[@]}" | tee "$WORK/$g.out" >&2
+		-cpuacct "$(group_dir "$g")" "${mixflag[@]}" | tee "$WORK/$g.out" >&2
 	local end; end=$(rss_kb "$g")
 	touch "$WORK/$g.peak.stop"; wait $w
 	local ops cpu
@@ -123,7 +95,7 @@ spawn pail env ${PAIL_CPUPROFILE:+PAIL_CPUPROFILE="$PAIL_CPUPROFILE"} "$WORK/pai
 wait_port $PAIL_PORT
 echo "-- pail" >&2
 read -r p_ops p_cpu p_peak p_end p_err < <(measure pail $PAIL_PORT)
-kill -TERM "$(head -1 "$CG/pailbench-imap-pail/cgroup.procs")" 2>/dev/null || true # let pail write its profile
+kill -TERM "$(head -1 "$(group_dir pail)/cgroup.procs")" 2>/dev/null || true # let pail write its profile
 
 # 2. Dovecot, Maildir
 D=$WORK/dovecot

@@ -19,7 +19,8 @@ MESSAGES=${1:-10000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/pail-bench-pop3.XXXXXX)
 chmod 755 "$WORK"
-CG=/sys/fs/cgroup/cpuacct
+GROUP_PREFIX=pailbench-pop3-
+. "$(dirname "$0")/lib.sh"
 PIDS=()
 PAIL_PORT=13110
 DOVECOT_PORT=14110
@@ -28,42 +29,14 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	sleep 1
 	for g in pail dovecot; do
-		[ -d "$CG/pailbench-pop3-$g" ] && { xargs -r kill <"$CG/pailbench-pop3-$g/cgroup.procs" 2>/dev/null || true; sleep 0.3; rmdir "$CG/pailbench-pop3-$g" 2>/dev/null || true; }
+		remove_group "$g"
 	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-missing=()
-for p in dovecot-core dovecot-pop3d bc; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+need_packages dovecot-core dovecot-pop3d bc
 
-spawn() { # spawn GROUP CMD...: run CMD in the background inside cgroup GROUP
-	local g=$CG/pailbench-pop3-$1; shift
-	mkdir -p "$g"
-	sh -c 'echo $$ >"$0/cgroup.procs"; exec "$@"' "$g" "$@" &
-	PIDS+=($!)
-}
-rss_kb() { # sum of VmRSS over the cgroup's processes
-	local t=0 p r
-	for p in $(cat "$CG/pailbench-pop3-$1/cgroup.procs"); do
-		r=$(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || true)
-		t=$((t + ${r:-0}))
-	done
-	echo $t
-}
-watch_peak() { # watch_peak GROUP FILE: sample until FILE.stop exists
-	local peak=0 r
-	while [ ! -e "$2.stop" ]; do
-		r=$(rss_kb "$1"); [ "$r" -gt "$peak" ] && { peak=$r; echo "$peak" >"$2"; }
-		sleep 0.1
-	done
-}
-wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not listening" >&2; exit 1; }
-field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" "$2" | tail -1; } # field KEY FILE: value in the RESULT line
 
 # measure GROUP PORT: print "seconds bytes cpu_seconds peak_kb first_seconds".
 measure() {
@@ -73,7 +46,7 @@ measure() {
 	[ "$n" -eq "$MESSAGES" ] || { echo "$g: mailbox has $n messages, want $MESSAGES" >&2; exit 1; }
 	rm -f "$WORK/$g.peak" "$WORK/$g.peak.stop"; echo 0 >"$WORK/$g.peak"
 	watch_peak "$g" "$WORK/$g.peak" & local w=$!
-	"$WORK/imapload" -pop3 -addr "127.0.0.1:$port" -user u1@hill.test -cpuacct "$CG/pailbench-pop3-$g" | tee "$WORK/$g.out" >&2
+	"$WORK/imapload" -pop3 -addr "127.0.0.1:$port" -user u1@hill.test -cpuacct "$(group_dir "$g")" | tee "$WORK/$g.out" >&2
 	touch "$WORK/$g.peak.stop"; wait $w
 	echo "$(field seconds "$WORK/$g.out") $(field bytes "$WORK/$g.out") $(field server_cpu_s "$WORK/$g.out") $(cat "$WORK/$g.peak") $(field seconds "$WORK/$g.warm")"
 }
@@ -103,7 +76,7 @@ spawn pail env ${PAIL_CPUPROFILE:+PAIL_CPUPROFILE="$PAIL_CPUPROFILE"} "$WORK/pai
 wait_port $PAIL_PORT
 echo "-- pail" >&2
 read -r p_s p_bytes p_cpu p_peak p_first < <(measure pail $PAIL_PORT)
-kill -TERM "$(head -1 "$CG/pailbench-pop3-pail/cgroup.procs")" 2>/dev/null || true # let pail write its profile
+kill -TERM "$(head -1 "$(group_dir pail)/cgroup.procs")" 2>/dev/null || true # let pail write its profile
 
 # 2. Dovecot, Maildir
 D=$WORK/dovecot

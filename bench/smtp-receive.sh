@@ -18,53 +18,20 @@ SIZE=${3:-4096}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/pail-bench.XXXXXX)
 chmod 755 "$WORK" # Postfix and nobody must reach their directories
-CG=/sys/fs/cgroup/cpuacct
+GROUP_PREFIX=pailbench-
+. "$(dirname "$0")/lib.sh"
 PIDS=()
 
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
 	sleep 1
-	for g in sink pail postfix; do
-		[ -d "$CG/pailbench-$g" ] && { cat "$CG/pailbench-$g/cgroup.procs" | xargs -r kill 2>/dev/null || true; sleep 0.2; rmdir "$CG/pailbench-$g" 2>/dev/null || true; }
-	done
+	for g in sink pail postfix; do remove_group "$g"; done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-missing=()
-for p in postfix bc; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-
-# spawn GROUP CMD...: run CMD in the background inside cgroup GROUP.
-spawn() {
-	local g=$CG/pailbench-$1; shift
-	mkdir -p "$g"
-	sh -c 'echo $$ >"$0/cgroup.procs"; exec "$@"' "$g" "$@" &
-	PIDS+=($!)
-}
-cpu_ns() { cat "$CG/pailbench-$1/cpuacct.usage"; }
-rss_kb() { # sum of VmRSS over the cgroup's processes
-	local t=0 p r
-	for p in $(cat "$CG/pailbench-$1/cgroup.procs"); do
-		r=$(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || true)
-		t=$((t + ${r:-0}))
-	done
-	echo $t
-}
-watch_peak() { # watch_peak GROUP FILE: sample until FILE.stop exists
-	local peak=0 r
-	while [ ! -e "$2.stop" ]; do
-		r=$(rss_kb "$1"); [ "$r" -gt "$peak" ] && { peak=$r; echo "$peak" >"$2"; }
-		sleep 0.1
-	done
-}
-wait_port() { for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done; echo "port $1 not listening" >&2; exit 1; }
-now() { date +%s.%N; }
+need_packages postfix bc
 
 # measure GROUP PORT DONE_CMD: load the server, wait until DONE_CMD
 # succeeds, print "seconds cpu_seconds peak_kb".

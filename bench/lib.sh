@@ -1,0 +1,73 @@
+# bench/lib.sh: helpers shared by the bench scripts; source it after
+# setting GROUP_PREFIX (the cgroup name prefix, e.g. "pailbench-imap-") and
+# PIDS=() (background processes to kill on exit). Each server runs in its
+# own cgroup v1 under $CG so that CPU counts every process it forks.
+
+CG=/sys/fs/cgroup/cpuacct
+
+# need_packages PKG...: apt-get install the Debian packages not yet there.
+need_packages() {
+	local missing=() p
+	for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+	if [ ${#missing[@]} -gt 0 ]; then
+		echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+	fi
+}
+
+# group_dir GROUP: the cgroup directory of GROUP.
+group_dir() { echo "$CG/$GROUP_PREFIX$1"; }
+
+# spawn GROUP CMD...: run CMD in the background inside cgroup GROUP.
+spawn() {
+	local g; g=$(group_dir "$1"); shift
+	mkdir -p "$g"
+	sh -c 'echo $$ >"$0/cgroup.procs"; exec "$@"' "$g" "$@" &
+	PIDS+=($!)
+}
+
+# cpu_ns GROUP: CPU nanoseconds used by the group's processes so far.
+cpu_ns() { cat "$(group_dir "$1")/cpuacct.usage"; }
+
+# rss_kb GROUP: the sum of VmRSS over the group's processes, in KiB.
+rss_kb() {
+	local t=0 p r
+	for p in $(cat "$(group_dir "$1")/cgroup.procs"); do
+		r=$(awk '/VmRSS/{print $2}' "/proc/$p/status" 2>/dev/null || true)
+		t=$((t + ${r:-0}))
+	done
+	echo $t
+}
+
+# watch_peak GROUP FILE: sample rss_kb every 0.1 s, keeping the peak in
+# FILE, until FILE.stop exists.
+watch_peak() {
+	local peak=0 r
+	while [ ! -e "$2.stop" ]; do
+		r=$(rss_kb "$1"); [ "$r" -gt "$peak" ] && { peak=$r; echo "$peak" >"$2"; }
+		sleep 0.1
+	done
+}
+
+# remove_group GROUP: kill what is left in the group and remove it.
+remove_group() {
+	local g; g=$(group_dir "$1")
+	[ -d "$g" ] || return 0
+	xargs -r kill <"$g/cgroup.procs" 2>/dev/null || true
+	sleep 0.3
+	rmdir "$g" 2>/dev/null || true
+}
+
+# wait_port PORT: wait until 127.0.0.1:PORT accepts connections.
+wait_port() {
+	for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
+	echo "port $1 not listening" >&2
+	exit 1
+}
+
+# field KEY FILE: the value of KEY=... in the last RESULT line of FILE.
+field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
+
+# now: the time in seconds with nanoseconds.
+now() { date +%s.%N; }
