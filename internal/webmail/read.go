@@ -71,20 +71,31 @@ func (s *Server) parseMessage(m store.Message) (*message.Parsed, error) {
 	return message.Parse(f)
 }
 
-// handleRead shows a message and marks it read.
-func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, u *user) {
+// openMessage loads the message named by the request's id, checking that
+// it belongs to the user, and parses it. On failure it has already answered
+// (404 for a message that is missing or not the user's) and returns false.
+func (s *Server) openMessage(w http.ResponseWriter, r *http.Request, u *user) (store.Message, store.Mailbox, *message.Parsed, bool) {
 	m, mb, err := s.loadMessage(r, u)
 	if errors.Is(err, store.ErrNotFound) {
 		s.notFound(w, r, u)
-		return
+		return m, mb, nil, false
 	}
 	if err != nil {
 		s.internal(w, r, u, err)
-		return
+		return m, mb, nil, false
 	}
 	p, err := s.parseMessage(m)
 	if err != nil {
 		s.internal(w, r, u, err)
+		return m, mb, nil, false
+	}
+	return m, mb, p, true
+}
+
+// handleRead shows a message and marks it read.
+func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, u *user) {
+	m, mb, p, ok := s.openMessage(w, r, u)
+	if !ok {
 		return
 	}
 	ctx := r.Context()
@@ -169,18 +180,8 @@ const bodyStyle = `body{font-family:system-ui,-apple-system,"Segoe UI",sans-seri
 // handleBody serves a message's HTML body, sanitized, as its own
 // document for the sandboxed frame of the read page.
 func (s *Server) handleBody(w http.ResponseWriter, r *http.Request, u *user) {
-	m, _, err := s.loadMessage(r, u)
-	if errors.Is(err, store.ErrNotFound) {
-		s.notFound(w, r, u)
-		return
-	}
-	if err != nil {
-		s.internal(w, r, u, err)
-		return
-	}
-	p, err := s.parseMessage(m)
-	if err != nil {
-		s.internal(w, r, u, err)
+	_, _, p, ok := s.openMessage(w, r, u)
+	if !ok {
 		return
 	}
 	remote := r.URL.Query().Get("remote") == "1"
@@ -205,23 +206,13 @@ func (s *Server) handleBody(w http.ResponseWriter, r *http.Request, u *user) {
 // handlePart downloads one attachment. It is always an attachment
 // download, never shown in the page, and never sniffed.
 func (s *Server) handlePart(w http.ResponseWriter, r *http.Request, u *user) {
-	m, _, err := s.loadMessage(r, u)
-	if errors.Is(err, store.ErrNotFound) {
-		s.notFound(w, r, u)
-		return
-	}
-	if err != nil {
-		s.internal(w, r, u, err)
-		return
-	}
 	n, err := strconv.Atoi(r.PathValue("n"))
 	if err != nil || n < 0 {
 		s.notFound(w, r, u)
 		return
 	}
-	p, err := s.parseMessage(m)
-	if err != nil {
-		s.internal(w, r, u, err)
+	m, _, p, ok := s.openMessage(w, r, u)
+	if !ok {
 		return
 	}
 	i := slices.IndexFunc(p.Parts, func(x message.Part) bool { return x.Index == n })
