@@ -154,33 +154,11 @@ chown -R 65534:65534 "$D/mail"
 hibernate=0
 [ "$DOVECOT_HIBERNATE" = 1 ] && hibernate=2s
 LIMIT=$((SESSIONS + 1000))
-cat >"$D/dovecot.conf" <<CONF
-protocols = imap
-listen = 127.0.0.1
-base_dir = $D/run
-state_dir = $D/state
-log_path = $D/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_internal_user = dovecot
-default_login_user = dovenull
-first_valid_uid = 1000
-passdb {
-  driver = passwd-file
-  args = username_format=%u $D/users
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=$D/mail/%u
-}
-mail_location = maildir:~/Maildir
-mail_fsync = always
+{
+	echo "protocols = imap"
+	dovecot_common "$D" "always"
+	cat <<CONF
 mail_max_userip_connections = $LIMIT
-namespace inbox {
-  inbox = yes
-  separator = /
-}
 imap_hibernate_timeout = $hibernate
 # high-performance login: a few long-lived imap-login processes
 service imap-login {
@@ -222,6 +200,7 @@ protocol imap {
   mail_max_userip_connections = $LIMIT
 }
 CONF
+} >"$D/dovecot.conf"
 spawn dovecot dovecot -F -c "$D/dovecot.conf"
 wait_port $DOVECOT_PORT
 echo "-- Dovecot $(dovecot --version | cut -d' ' -f1), Maildir, imap_hibernate_timeout=$hibernate" >&2

@@ -106,33 +106,11 @@ for i in $(seq "$ACCOUNTS"); do
 	"$WORK/imapload" -write-maildir "$D/mail/u$i@hill.test/Maildir" -n "$MESSAGES"
 done
 chown -R 65534:65534 "$D/mail"
-cat >"$D/dovecot.conf" <<CONF
-protocols = imap
-listen = 127.0.0.1
-base_dir = $D/run
-state_dir = $D/state
-log_path = $D/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_internal_user = dovecot
-default_login_user = dovenull
-first_valid_uid = 1000
-passdb {
-  driver = passwd-file
-  args = username_format=%u $D/users
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=$D/mail/%u
-}
-mail_location = maildir:~/Maildir
-mail_fsync = $DOVECOT_FSYNC
+{
+	echo "protocols = imap"
+	dovecot_common "$D" "$DOVECOT_FSYNC"
+	cat <<CONF
 mail_max_userip_connections = 20000
-namespace inbox {
-  inbox = yes
-  separator = /
-}
 service imap-login {
   inet_listener imap {
     port = $DOVECOT_PORT
@@ -145,6 +123,7 @@ protocol imap {
   mail_max_userip_connections = 20000
 }
 CONF
+} >"$D/dovecot.conf"
 spawn dovecot dovecot -F -c "$D/dovecot.conf"
 wait_port $DOVECOT_PORT
 echo "-- Dovecot $(dovecot --version | cut -d' ' -f1), Maildir, mail_fsync=$DOVECOT_FSYNC" >&2

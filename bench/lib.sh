@@ -71,3 +71,36 @@ field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" "$2" | tail -1; }
 
 # now: the time in seconds with nanoseconds.
 now() { date +%s.%N; }
+
+# dovecot_common DIR FSYNC: the Dovecot settings the IMAP and POP3 benchmarks
+# share: loopback only, no TLS, plaintext login allowed, users from
+# DIR/users (passwd-file), Maildir under DIR/mail/USER owned by uid 65534,
+# mail_fsync FSYNC, INBOX with "/" as separator.
+dovecot_common() {
+	cat <<CONF
+listen = 127.0.0.1
+base_dir = $1/run
+state_dir = $1/state
+log_path = $1/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = 1000
+passdb {
+  driver = passwd-file
+  args = username_format=%u $1/users
+}
+userdb {
+  driver = static
+  args = uid=65534 gid=65534 home=$1/mail/%u
+}
+mail_location = maildir:~/Maildir
+mail_fsync = $2
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+CONF
+}

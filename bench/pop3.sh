@@ -84,33 +84,11 @@ mkdir -p "$D/run" "$D/state" "$D/mail"
 echo "u1@hill.test:$("$WORK/imapload" -argon2 pw)" >"$D/users"
 "$WORK/imapload" -write-maildir "$D/mail/u1@hill.test/Maildir" -n "$MESSAGES"
 chown -R 65534:65534 "$D/mail"
-cat >"$D/dovecot.conf" <<CONF
-protocols = pop3
-listen = 127.0.0.1
-base_dir = $D/run
-state_dir = $D/state
-log_path = $D/dovecot.log
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-default_internal_user = dovecot
-default_login_user = dovenull
-first_valid_uid = 1000
-passdb {
-  driver = passwd-file
-  args = username_format=%u $D/users
-}
-userdb {
-  driver = static
-  args = uid=65534 gid=65534 home=$D/mail/%u
-}
-mail_location = maildir:~/Maildir
-mail_fsync = always
+{
+	echo "protocols = pop3"
+	dovecot_common "$D" "always"
+	cat <<CONF
 pop3_uidl_format = %08Xu%08Xv
-namespace inbox {
-  inbox = yes
-  separator = /
-}
 service pop3-login {
   inet_listener pop3 {
     port = $DOVECOT_PORT
@@ -120,6 +98,7 @@ service pop3-login {
   }
 }
 CONF
+} >"$D/dovecot.conf"
 spawn dovecot dovecot -F -c "$D/dovecot.conf"
 wait_port $DOVECOT_PORT
 echo "-- Dovecot $(dovecot --version | cut -d' ' -f1), Maildir" >&2
