@@ -39,6 +39,9 @@ func (q *Queue) deliver(d Deliverer, g group) {
 	}
 	var results []remote.Result
 	var took time.Duration
+	// The next attempt is counted from when this one began, so a slow
+	// delivery does not push its retry later.
+	began := q.now()
 	f, err := os.Open(m.Path)
 	if err != nil {
 		q.cfg.Log.Error("queue: message file", "id", g.id, "err", err)
@@ -61,7 +64,7 @@ func (q *Queue) deliver(d Deliverer, g group) {
 	cut := ctx.Err() != nil
 	rctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
-	if err := q.record(rctx, m, results, cut, took); err != nil {
+	if err := q.record(rctx, m, results, cut, began, took); err != nil {
 		q.cfg.Log.Error("queue: recording results", "id", g.id, "err", err)
 		return
 	}
@@ -70,12 +73,11 @@ func (q *Queue) deliver(d Deliverer, g group) {
 	}
 }
 
-// record stores an attempt's results (took is how long the attempt
-// lasted, for the mail log), one recipient each: delivered,
+// record stores the results of an attempt that began at now (took is
+// how long it lasted, for the mail log), one recipient each: delivered,
 // failed for good, or deferred until the next attempt (or failed, when the
 // message has outlived the queue lifetime).
-func (q *Queue) record(ctx context.Context, m Message, results []remote.Result, cut bool, took time.Duration) error {
-	now := q.now()
+func (q *Queue) record(ctx context.Context, m Message, results []remote.Result, cut bool, now time.Time, took time.Duration) error {
 	expiry := m.Created.Add(q.cfg.Lifetime)
 	attempts := map[string]int{}
 	for _, r := range m.Recipients {
