@@ -53,6 +53,15 @@ func cmdServe(e *env, args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 
+	// PAIL_PPROF names a loopback address for Go's profiling endpoints
+	// (/debug/pprof/), for measuring a running server; never set it to an
+	// address others can reach.
+	if addr := os.Getenv("PAIL_PPROF"); addr != "" {
+		if err := servePprof(addr, log); err != nil {
+			return err
+		}
+	}
+
 	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	srv, err := server.New(ctx, cfg, server.Options{Log: log})

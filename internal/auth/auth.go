@@ -58,6 +58,12 @@ type Authenticator struct {
 	// argonMemory, so a burst of logins must not multiply that without
 	// limit.
 	hashing chan struct{}
+
+	// verified skips the argon2id check for a password that was right
+	// within the last minutes.
+	verified *verifiedLogins
+	// now is the clock; tests replace it.
+	now func() time.Time
 }
 
 type failure struct {
@@ -74,6 +80,8 @@ func New(accounts Accounts) *Authenticator {
 		dummyHash: dummy,
 		failures:  map[string]*failure{},
 		hashing:   make(chan struct{}, runtime.GOMAXPROCS(0)),
+		verified:  newVerifiedLogins(),
+		now:       time.Now,
 	}
 }
 
@@ -98,6 +106,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, use
 	} else if err != nil {
 		return store.Account{}, fmt.Errorf("auth: %w", err)
 	}
+	if err == nil && a.verified.check(norm, hash, password, a.now()) {
+		a.clear(acctKey)
+		return acct, nil
+	}
 	select {
 	case a.hashing <- struct{}{}:
 	case <-ctx.Done():
@@ -107,8 +119,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, use
 	<-a.hashing
 	if ok && err == nil && herr == nil {
 		a.clear(acctKey)
+		a.verified.remember(norm, hash, password, a.now())
 		return acct, nil
 	}
+	a.verified.forget(norm)
 	n := max(a.fail(ipKey), a.fail(acctKey))
 	a.Sleep(ctx, min(baseDelay<<min(n-1, 8), maxDelay))
 	return store.Account{}, ErrFailed
