@@ -43,7 +43,10 @@ func (sub *Subscription) Close() {
 
 // Subscribe returns a subscription to the changes of one account.
 func (s *Store) Subscribe(accountID int64) *Subscription {
-	c := make(chan Event, 16)
+	// One pending event is enough: events are hints, and a subscriber
+	// re-reads all it cares about on any (see Event). An idle IMAP session
+	// holds one of these, so it is kept small.
+	c := make(chan Event, 1)
 	sub := &Subscription{C: c, c: c, account: accountID, hub: &s.hub}
 	s.hub.mu.Lock()
 	if s.hub.subs == nil {
