@@ -10,9 +10,10 @@ import (
 )
 
 // catalog is everything answers are made from: zones, pools and the
-// locator (the location table and the MaxMind-format database). It is immutable once built; a reload builds a new one
-// and swaps it in atomically, so a query sees either the old data or the
-// new, never a mix.
+// locator (the location table and the MaxMind-format database). It is
+// immutable once built; a reload builds a new one and swaps it in
+// atomically, so a query sees either the old data or the new, never a
+// mix.
 type catalog struct {
 	zones map[string]*Zone
 	pools map[string]*Pool

@@ -1,8 +1,9 @@
 // Package dnsd is pail's authoritative name server: zones from RFC 1035
 // master files and from the config, answered over UDP and TCP with
 // github.com/miekg/dns, plus CDN pools — names answered with one of many
-// edge addresses chosen by client location (EDNS Client Subnet or source
-// address), edge health (active HTTP checks) and load. It never recurses,
+// edge addresses chosen by client location (the EDNS Client Subnet or
+// source address, placed by the config's prefix table or a MaxMind-format
+// database), edge health (active HTTP checks) and load. It never recurses,
 // refuses zones it does not serve, and limits response rates per client
 // prefix so that it cannot be used as an amplifier.
 package dnsd
