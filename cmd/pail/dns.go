@@ -23,8 +23,8 @@ func (z *zoneFlags) Set(v string) error { *z = append(*z, v); return nil }
 
 // cmdDNS runs only the name server: `pail dns --listen ADDR --zone FILE
 // [--zone FILE ...]`, with the [dns] section of -c FILE (pools,
-// locations, rate limit) when one is given. SIGHUP re-reads the config
-// file and the zone files.
+// locations, geoip_db, rate limit) when one is given. SIGHUP re-reads the
+// config file, the zone files and the MaxMind-format database.
 func cmdDNS(e *env, args []string) error {
 	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
 	listen := fs.String("listen", "", "`host:port` to serve over UDP and TCP (default: dns.listen)")

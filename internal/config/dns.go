@@ -46,7 +46,9 @@ type DNS struct {
 	// Locations maps a client prefix ("10.1.0.0/16") to a location: a
 	// region name ("eu") or coordinates ("52.37,4.89").
 	Locations map[string]string `toml:"locations"`
-	// GeoIPDB is a MaxMind-format database; not read yet (see the README).
+	// GeoIPDB is a MaxMind-format database (.mmdb, GeoIP2 or GeoLite2
+	// City or Country) that locates clients Locations does not hold; empty:
+	// none. It is read at start and again on reload.
 	GeoIPDB string `toml:"geoip_db"`
 	// RateLimit is response-rate limiting per client prefix (UDP only).
 	RateLimit DNSRateLimit `toml:"rate_limit"`
@@ -150,9 +152,10 @@ func (d *DNS) Validate() error {
 			return fmt.Errorf("dns.listen: %q is not host:port", d.Listen)
 		}
 	}
-	if d.GeoIPDB != "" {
-		// Not done yet: locations come from dns.locations only.
-		return fmt.Errorf("dns.geoip_db: MaxMind databases are not read yet; use dns.locations")
+	if d.GeoIPDB != "" && strings.TrimSpace(d.GeoIPDB) != d.GeoIPDB {
+		// A file name with leading or trailing blanks is a quoting
+		// mistake far more often than a real name.
+		return fmt.Errorf("dns.geoip_db: %q has leading or trailing spaces", d.GeoIPDB)
 	}
 	for i, f := range d.ZoneFiles {
 		if f == "" {

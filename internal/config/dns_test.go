@@ -11,6 +11,7 @@ func TestDNSSection(t *testing.T) {
 [dns]
 listen = "127.0.0.1:5353"
 zone_files = ["/etc/pail/hill.test.zone"]
+geoip_db = "/var/lib/GeoIP/GeoLite2-City.mmdb"
 
 [[dns.zones]]
 origin = "cdn.test"
@@ -39,6 +40,9 @@ responses_per_second = 0
 		len(d.Pools[0].Edges) != 2 || d.Pools[0].Edges[0].Weight != 2 || len(d.Locations) != 2 {
 		t.Errorf("dns: %+v", d)
 	}
+	if d.GeoIPDB != "/var/lib/GeoIP/GeoLite2-City.mmdb" {
+		t.Errorf("geoip_db: %q", d.GeoIPDB)
+	}
 	if d.RateLimit.ResponsesPerSecond != 0 || d.RateLimit.Slip != DefaultDNSSlip || d.HealthInterval.Duration != DefaultHealthInterval {
 		t.Errorf("rate limit and defaults: %+v", d)
 	}
@@ -59,7 +63,7 @@ func TestDNSErrorsNameTheKey(t *testing.T) {
 		"[dns.locations]\n\"10.0.0.0/8\" = \"e u\"":                          "dns.locations",
 		"[dns.rate_limit]\nslip = 11":                                        "dns.rate_limit.slip",
 		"[dns]\nhealth_interval = \"1ms\"":                                   "dns.health_interval",
-		"[dns]\ngeoip_db = \"/x.mmdb\"":                                      "dns.geoip_db",
+		"[dns]\ngeoip_db = \" /x.mmdb\"":                                     "dns.geoip_db",
 	} {
 		_, err := load(t, text)
 		if err == nil || !strings.Contains(err.Error(), key) {

@@ -10,18 +10,21 @@ import (
 )
 
 // catalog is everything answers are made from: zones, pools and the
-// location table. It is immutable once built; a reload builds a new one
-// and swaps it in atomically, so a query sees either the old data or the
-// new, never a mix.
+// locator (the location table and the MaxMind-format database). It is
+// immutable once built; a reload builds a new one and swaps it in
+// atomically, so a query sees either the old data or the new, never a
+// mix.
 type catalog struct {
 	zones map[string]*Zone
 	pools map[string]*Pool
-	table *locationTable
+	loc   *locator
 }
 
 // buildCatalog loads the zone files and inline zones of cfg and its
-// pools. Health probes for the pools' edges come from ck (nil: none).
-func buildCatalog(cfg config.DNS, ck *checker) (*catalog, error) {
+// pools, which locate clients with the location table of cfg and then geo
+// (nil: no database). Health probes for the pools' edges come from ck
+// (nil: none).
+func buildCatalog(cfg config.DNS, geo *geoDB, ck *checker) (*catalog, error) {
 	c := &catalog{zones: map[string]*Zone{}, pools: map[string]*Pool{}}
 	add := func(z *Zone, src string) error {
 		if c.zones[z.Origin] != nil {
@@ -61,10 +64,10 @@ func buildCatalog(cfg config.DNS, ck *checker) (*catalog, error) {
 		}
 		locs[p] = loc
 	}
-	c.table = newLocationTable(locs)
+	c.loc = &locator{table: newLocationTable(locs), geo: geo}
 
 	for i, pc := range cfg.Pools {
-		p, err := newPool(pc, c.table)
+		p, err := newPool(pc, c.loc)
 		if err != nil {
 			return nil, fmt.Errorf("dns.pools[%d]: %w", i, err)
 		}
@@ -105,12 +108,12 @@ func buildCatalog(cfg config.DNS, ck *checker) (*catalog, error) {
 }
 
 // newPool builds a pool from its config.
-func newPool(pc config.DNSPool, table *locationTable) (*Pool, error) {
+func newPool(pc config.DNSPool, loc *locator) (*Pool, error) {
 	p := &Pool{
 		Name:    dns.CanonicalName(pc.Name),
 		TTL:     uint32(pc.TTL),
 		Answers: pc.Answers,
-		table:   table,
+		loc:     loc,
 	}
 	if p.TTL == 0 {
 		p.TTL = config.DefaultPoolTTL

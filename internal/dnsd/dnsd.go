@@ -1,8 +1,9 @@
 // Package dnsd is pail's authoritative name server: zones from RFC 1035
 // master files and from the config, answered over UDP and TCP with
 // github.com/miekg/dns, plus CDN pools — names answered with one of many
-// edge addresses chosen by client location (EDNS Client Subnet or source
-// address), edge health (active HTTP checks) and load. It never recurses,
+// edge addresses chosen by client location (the EDNS Client Subnet or
+// source address, placed by the config's prefix table or a MaxMind-format
+// database), edge health (active HTTP checks) and load. It never recurses,
 // refuses zones it does not serve, and limits response rates per client
 // prefix so that it cannot be used as an amplifier.
 package dnsd
@@ -54,8 +55,8 @@ type Server struct {
 	closed  bool
 }
 
-// New loads the zones and pools of cfg and starts the edges' health
-// checks. log may be nil.
+// New loads the zones, pools and MaxMind-format database of cfg and starts
+// the edges' health checks. log may be nil.
 func New(cfg config.DNS, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -68,7 +69,15 @@ func New(cfg config.DNS, log *slog.Logger) (*Server, error) {
 			cfg.RateLimit.IPv4PrefixLen, cfg.RateLimit.IPv6PrefixLen),
 	}
 	s.scratch.New = func() any { return newScratch() }
-	cat, err := buildCatalog(cfg, s.ck)
+	var geo *geoDB
+	if cfg.GeoIPDB != "" {
+		var err error
+		if geo, err = openGeoDB(cfg.GeoIPDB); err != nil {
+			s.ck.close()
+			return nil, fmt.Errorf("dns.geoip_db: %w", err)
+		}
+	}
+	cat, err := buildCatalog(cfg, geo, s.ck)
 	if err != nil {
 		s.ck.close()
 		return nil, err
@@ -77,12 +86,15 @@ func New(cfg config.DNS, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Reload builds new data from cfg (re-reading the zone files) and swaps it
-// in atomically: queries in flight finish on the old data, none fail. On
-// error the old data stays. Listen and rate-limit settings are not
-// reloaded.
+// Reload builds new data from cfg (re-reading the zone files and the
+// MaxMind-format database) and swaps it in atomically: queries in flight
+// finish on the old data, none fail. On error the old data stays. A
+// database that cannot be read is logged and the one loaded before is
+// kept, while the zones and pools are still reloaded. Listen and
+// rate-limit settings are not reloaded.
 func (s *Server) Reload(cfg config.DNS) error {
-	cat, err := buildCatalog(cfg, s.ck)
+	geo := s.reloadGeoDB(cfg.GeoIPDB)
+	cat, err := buildCatalog(cfg, geo, s.ck)
 	if err != nil {
 		return fmt.Errorf("dns reload: %w", err)
 	}
@@ -93,6 +105,26 @@ func (s *Server) Reload(cfg config.DNS) error {
 	}
 	s.log.Info("dns: reloaded", "zones", len(cat.zones), "records", n, "pools", len(cat.pools))
 	return nil
+}
+
+// reloadGeoDB reads the database at path for a reload: nil when path is
+// empty; the database in use when it cannot be read (the error is logged:
+// a bad download must not leave the server without locations).
+func (s *Server) reloadGeoDB(path string) *geoDB {
+	if path == "" {
+		return nil
+	}
+	geo, err := openGeoDB(path)
+	if err == nil {
+		return geo
+	}
+	old := s.cat.Load().loc.geo
+	if old == nil {
+		s.log.Error("dns reload: dns.geoip_db: not loaded; clients are located by dns.locations only", "err", err)
+	} else {
+		s.log.Error("dns reload: dns.geoip_db: not reloaded; keeping the database loaded before", "err", err, "kept", old.path)
+	}
+	return old
 }
 
 // Zones returns the origins of the zones served.

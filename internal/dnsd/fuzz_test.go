@@ -23,7 +23,7 @@ func FuzzZone(f *testing.F) {
 		if _, ok := dns.IsDomainName(qname); !ok {
 			return
 		}
-		c := &catalog{zones: map[string]*Zone{z.Origin: z}, pools: map[string]*Pool{}, table: newLocationTable(nil)}
+		c := &catalog{zones: map[string]*Zone{z.Origin: z}, pools: map[string]*Pool{}, loc: &locator{table: newLocationTable(nil)}}
 		c.answer(dns.Question{Name: dns.Fqdn(qname), Qtype: qtype, Qclass: dns.ClassINET}, &client{})
 	})
 }

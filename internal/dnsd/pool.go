@@ -8,7 +8,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Client grouping when the location table does not know a client: answers
+// Client grouping when neither the location table nor the database knows
+// a client: answers
 // are then chosen per /24 (IPv4) or /56 (IPv6), so one site keeps one
 // edge (and its warm cache), and that is the ECS scope returned.
 const (
@@ -29,7 +30,7 @@ type Pool struct {
 	TTL     uint32
 	Answers int
 	Edges   []*Edge
-	table   *locationTable
+	loc     *locator
 }
 
 // Edge is one copy of a pooled service.
@@ -66,8 +67,8 @@ type client struct {
 // answer returns the pool's A or AAAA records for cl and the ECS scope
 // prefix length they hold for (RFC 7871 §7.2.1).
 func (p *Pool) answer(owner string, qtype uint16, cl *client) ([]dns.RR, uint8) {
-	key, scope := p.clientKey(cl)
-	loc, _, _ := p.table.lookup(cl.addr)
+	where, bits, known := p.loc.locate(cl.addr)
+	key, scope := clientKey(cl, bits, known)
 	want4 := qtype == dns.TypeA
 
 	var healthy, family []*Edge
@@ -86,7 +87,7 @@ func (p *Pool) answer(owner string, qtype uint16, cl *client) ([]dns.RR, uint8) 
 		// nothing; the checks may be what is broken.
 		chosen = family
 	} else {
-		chosen = rank(near(healthy, loc), key)
+		chosen = rank(near(healthy, where), key)
 		if len(chosen) > p.Answers {
 			chosen = chosen[:p.Answers]
 		}
@@ -106,13 +107,14 @@ func (p *Pool) answer(owner string, qtype uint16, cl *client) ([]dns.RR, uint8) 
 }
 
 // clientKey returns the prefix that decides cl's answer and its length:
-// the matching location prefix, or the client's site prefix.
-func (p *Pool) clientKey(cl *client) (netip.Prefix, uint8) {
-	if _, bits, ok := p.table.lookup(cl.addr); ok {
+// the prefix its place was found for (bits long, when known), or the
+// client's site prefix.
+func clientKey(cl *client, bits int, known bool) (netip.Prefix, uint8) {
+	if known {
 		pf, _ := cl.addr.Unmap().Prefix(bits)
 		return pf, uint8(bits)
 	}
-	bits := unknownV4Bits
+	bits = unknownV4Bits
 	if !cl.addr.Unmap().Is4() {
 		bits = unknownV6Bits
 	}
@@ -121,13 +123,13 @@ func (p *Pool) clientKey(cl *client) (netip.Prefix, uint8) {
 	return pf, uint8(bits)
 }
 
-// near returns the edges closest to loc: those in its region, else those
-// nearest its coordinates, else all of them.
-func near(edges []*Edge, loc Location) []*Edge {
-	if loc.Region != "" {
+// near returns the edges closest to where: those in its first region
+// that has any, else those nearest its coordinates, else all of them.
+func near(edges []*Edge, where place) []*Edge {
+	for _, r := range where.regions {
 		var same []*Edge
 		for _, e := range edges {
-			if e.Location.Region == loc.Region {
+			if e.Location.Region == r {
 				same = append(same, e)
 			}
 		}
@@ -135,7 +137,7 @@ func near(edges []*Edge, loc Location) []*Edge {
 			return same
 		}
 	}
-	if loc.HasCoord {
+	if loc := where.coord; loc.HasCoord {
 		best := math.Inf(1)
 		for _, e := range edges {
 			if e.Location.HasCoord {
