@@ -30,7 +30,7 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	out := s.outbound(ctx, r, t)
+	out := s.outbound(withInterim(ctx, w, r), r, t)
 	// A HEAD checking a stored GET response stays a HEAD: no body is
 	// sent either way, and a 200 updates the stored response (RFC 9111
 	// §4.3.5) as a 304 would (§4.3.4).
