@@ -44,7 +44,7 @@ func Evaluate(req, h http.Header) Precondition {
 		return Proceed // the usual request: nothing of h need be parsed
 	}
 	etag := h.Get("ETag")
-	lm, lmErr := http.ParseTime(h.Get("Last-Modified"))
+	lm, lmErr := ParseHTTPDate(h.Get("Last-Modified"))
 	// Step 1: If-Match, strong comparison (§13.1.1).
 	if im := req.Get("If-Match"); im != "" {
 		if !matchList(req.Values("If-Match"), etag, true) {
@@ -52,7 +52,7 @@ func Evaluate(req, h http.Header) Precondition {
 		}
 	} else if ius := req.Get("If-Unmodified-Since"); ius != "" {
 		// Step 2 (§13.1.4): ignored when the date is invalid.
-		if t, err := http.ParseTime(ius); err == nil && (lmErr != nil || lm.After(t)) {
+		if t, err := ParseHTTPDate(ius); err == nil && (lmErr != nil || lm.After(t)) {
 			return Failed
 		}
 	}
@@ -65,7 +65,7 @@ func Evaluate(req, h http.Header) Precondition {
 	}
 	// Step 4: If-Modified-Since (§13.1.3), only without If-None-Match.
 	if ims := req.Get("If-Modified-Since"); ims != "" && lmErr == nil {
-		if t, err := http.ParseTime(ims); err == nil && !lm.After(t) {
+		if t, err := ParseHTTPDate(ims); err == nil && !lm.After(t) {
 			return NotModified
 		}
 	}
@@ -117,14 +117,14 @@ func RangeAllowed(req, h http.Header) bool {
 		etag := h.Get("ETag")
 		return etag != "" && !isWeak(ir) && !isWeak(etag) && ir == etag
 	}
-	t, err := http.ParseTime(ir)
+	t, err := ParseHTTPDate(ir)
 	if err != nil {
 		return false
 	}
-	lm, err := http.ParseTime(h.Get("Last-Modified"))
+	lm, err := ParseHTTPDate(h.Get("Last-Modified"))
 	if err != nil || !lm.Equal(t) {
 		return false
 	}
-	date, err := http.ParseTime(h.Get("Date"))
+	date, err := ParseHTTPDate(h.Get("Date"))
 	return err == nil && date.Sub(lm) >= time.Second
 }

@@ -53,14 +53,17 @@ func FreshnessOf(e *Entry, now time.Time) Freshness {
 // Lifetime computes freshness_lifetime for a shared cache (RFC 9111
 // §4.2.1): s-maxage, then max-age, then Expires minus Date, then a
 // heuristic. An invalid s-maxage or max-age makes the response stale
-// (lifetime 0); so does an invalid Expires (RFC 9111 §5.3).
+// (lifetime 0); so does an invalid Expires (RFC 9111 §5.3). The
+// directives are those of ResponseDirectives: CDN-Cache-Control, when
+// valid, replaces Cache-Control and Expires (RFC 9213 §2.1).
 func Lifetime(status int, h http.Header, responseTime time.Time) (time.Duration, bool) {
-	return lifetime(status, h, ParseCacheControl(h), dateOf(h, responseTime))
+	cc, targeted := ResponseDirectives(h)
+	return lifetime(status, h, cc, targeted, dateOf(h, responseTime))
 }
 
 // lifetime is Lifetime with the header's directives and date_value
-// already parsed.
-func lifetime(status int, h http.Header, cc Directives, date time.Time) (time.Duration, bool) {
+// already parsed; targeted says cc came from CDN-Cache-Control.
+func lifetime(status int, h http.Header, cc Directives, targeted bool, date time.Time) (time.Duration, bool) {
 	for _, name := range []string{"s-maxage", "max-age"} {
 		if n, present, valid := cc.Seconds(name); present {
 			if !valid {
@@ -69,10 +72,12 @@ func lifetime(status int, h http.Header, cc Directives, date time.Time) (time.Du
 			return time.Duration(n) * time.Second, false
 		}
 	}
-	if vs := h.Values("Expires"); len(vs) > 0 {
-		exp, err := http.ParseTime(strings.TrimSpace(vs[0]))
-		if err != nil {
-			return 0, false // RFC 9111 §5.3: an invalid date is in the past
+	if vs := h.Values("Expires"); len(vs) > 0 && !targeted {
+		// RFC 9111 §5.3: an invalid date is in the past. Expires is a
+		// singleton (RFC 9110 §5.5): several lines are invalid too.
+		exp, err := ParseHTTPDate(vs[0])
+		if err != nil || len(vs) > 1 {
+			return 0, false
 		}
 		return max(0, exp.Sub(date)), false
 	}
@@ -81,7 +86,7 @@ func lifetime(status int, h http.Header, cc Directives, date time.Time) (time.Du
 	if !HeuristicallyCacheable(status) && !cc.Has("public") {
 		return 0, false
 	}
-	lm, err := http.ParseTime(h.Get("Last-Modified"))
+	lm, err := ParseHTTPDate(h.Get("Last-Modified"))
 	if err != nil || !lm.Before(date) {
 		return 0, true
 	}
@@ -89,17 +94,22 @@ func lifetime(status int, h http.Header, cc Directives, date time.Time) (time.Du
 }
 
 // HasExplicitExpiry reports whether the response carries s-maxage,
-// max-age or Expires (RFC 9111 §4.2.1).
+// max-age or Expires (RFC 9111 §4.2.1), in CDN-Cache-Control when that
+// applies (RFC 9213 §2.1).
 func HasExplicitExpiry(h http.Header) bool {
-	cc := ParseCacheControl(h)
-	return cc.Has("s-maxage") || cc.Has("max-age") || len(h.Values("Expires")) > 0
+	cc, targeted := ResponseDirectives(h)
+	return hasExplicitExpiry(h, cc, targeted)
+}
+
+func hasExplicitExpiry(h http.Header, cc Directives, targeted bool) bool {
+	return cc.Has("s-maxage") || cc.Has("max-age") || !targeted && len(h.Values("Expires")) > 0
 }
 
 // dateOf returns date_value: the Date header, or fallback when it is
 // missing or invalid (RFC 9110 §6.6.1: the recipient records the time of
 // receipt).
 func dateOf(h http.Header, fallback time.Time) time.Time {
-	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+	if d, err := ParseHTTPDate(h.Get("Date")); err == nil {
 		return d
 	}
 	return fallback

@@ -10,7 +10,8 @@ import (
 // nothing. It is sound because an entry never changes once committed (a
 // refresh after a 304 makes a new entry).
 type entryMeta struct {
-	// cc is the response's Cache-Control (RFC 9111 §5.2.2).
+	// cc is the response's Cache-Control (RFC 9111 §5.2.2), or its
+	// CDN-Cache-Control when that applies (RFC 9213).
 	cc Directives
 	// lifetime is freshness_lifetime (RFC 9111 §4.2.1); heuristic says it
 	// came from §4.2.2.
@@ -42,8 +43,9 @@ func (e *Entry) meta() *entryMeta {
 }
 
 func newMeta(e *Entry) *entryMeta {
-	m := &entryMeta{cc: ParseCacheControl(e.Header), date: dateOf(e.Header, e.ResponseTime), vary: varyFields(e.Header)}
-	m.lifetime, m.heuristic = lifetime(e.Status, e.Header, m.cc, m.date)
+	cc, targeted := ResponseDirectives(e.Header)
+	m := &entryMeta{cc: cc, date: dateOf(e.Header, e.ResponseTime), vary: varyFields(e.Header)}
+	m.lifetime, m.heuristic = lifetime(e.Status, e.Header, m.cc, targeted, m.date)
 	apparent := max(0, e.ResponseTime.Sub(m.date))
 	delay := max(0, e.ResponseTime.Sub(e.RequestTime))
 	m.initialAge = max(apparent, AgeValue(e.Header)+delay)
@@ -71,6 +73,6 @@ func (e *Entry) Memo(build func(*Entry) any) any {
 // when Date is missing or invalid (RFC 9110 §6.6.1).
 func (e *Entry) Date() time.Time { return e.meta().date }
 
-// Directives returns e's parsed Cache-Control. The map is shared: callers
-// must not modify it.
+// Directives returns e's parsed response directives (ResponseDirectives).
+// The map is shared: callers must not modify it.
 func (e *Entry) Directives() Directives { return e.meta().cc }

@@ -124,6 +124,24 @@ func StaleIfError(e *Entry, req Directives, now time.Time) bool {
 	return false
 }
 
+// maxDisconnectedStale bounds how stale a response pail serves when the
+// origin cannot be reached: RFC 9111 §4.2.4 allows a disconnected cache to
+// serve stale responses but sets no limit; a day past expiry is ours.
+const maxDisconnectedStale = 24 * time.Hour
+
+// StaleWhenDisconnected reports whether e may be served stale because the
+// origin could not be reached at all (RFC 9111 §4.2.4: a cache may serve
+// stale when "disconnected"), rather than answering an error: only when
+// no directive forbids stale use (§4.2.4, §5.2.2.2, §5.2.2.8, §5.2.2.10,
+// §5.2.2.4), the client asked for neither validation (§5.2.1.4) nor a
+// maximum age (§5.2.1.1), and e is at most maxDisconnectedStale stale.
+func StaleWhenDisconnected(e *Entry, req Directives, now time.Time) bool {
+	if !StaleAllowed(e.meta().cc) || req.Has("no-cache") || req.Has("max-age") {
+		return false
+	}
+	return FreshnessOf(e, now).Staleness() <= maxDisconnectedStale
+}
+
 // Select returns the most recent stored variant of key that matches req
 // (RFC 9111 §4.1: "the most recent response, as determined by the Date").
 func Select(s Store, key string, req http.Header) *Entry {

@@ -49,7 +49,7 @@ func Storable(method string, reqCC Directives, hasAuth bool, status int, h http.
 	if status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified {
 		return false
 	}
-	cc := ParseCacheControl(h)
+	cc, targeted := ResponseDirectives(h) // RFC 9213 §2.1
 	// §5.2.2.3: with must-understand, store only status codes pail
 	// understands; then no-store is overridden (§5.2.2.5).
 	mustUnderstand := cc.Has("must-understand")
@@ -80,7 +80,7 @@ func Storable(method string, reqCC Directives, hasAuth bool, status int, h http.
 		}
 	}
 	// §3: something must make it cacheable.
-	return cc.Has("public") || HasExplicitExpiry(h) || HeuristicallyCacheable(status)
+	return cc.Has("public") || hasExplicitExpiry(h, cc, targeted) || HeuristicallyCacheable(status)
 }
 
 // StoredHeader returns the header to store from a response header (RFC
@@ -91,7 +91,7 @@ func Storable(method string, reqCC Directives, hasAuth bool, status int, h http.
 func StoredHeader(h http.Header) http.Header {
 	out := h.Clone()
 	RemoveHopByHop(out)
-	cc := ParseCacheControl(h)
+	cc, _ := ResponseDirectives(h)
 	for _, name := range append(cc.FieldNames("private"), cc.FieldNames("no-cache")...) {
 		out.Del(name)
 	}
@@ -118,7 +118,7 @@ func Refresh(stored, fresh http.Header) http.Header {
 		out[name] = append([]string(nil), vs...)
 	}
 	// Fields named by the new no-cache/private qualifiers go too.
-	cc := ParseCacheControl(fresh)
+	cc, _ := ResponseDirectives(fresh)
 	for _, name := range append(cc.FieldNames("private"), cc.FieldNames("no-cache")...) {
 		out.Del(name)
 	}

@@ -449,7 +449,7 @@ func TestConformance(t *testing.T) {
 	if n := len(conformanceCases); n < 80 {
 		t.Errorf("only %d conformance cases", n)
 	}
-	for _, tc := range conformanceCases {
+	for _, tc := range append(conformanceCases, cacheTestsCases...) {
 		t.Run(tc.section+" "+tc.name, func(t *testing.T) {
 			p := newTestProxy(t)
 			for i, st := range tc.steps {

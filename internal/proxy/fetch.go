@@ -11,8 +11,10 @@ import (
 
 // fetch asks the origin and answers the client. stored, when not nil, is
 // the entry being revalidated (RFC 9111 §4.3.1): its validators go with
-// the request, a 304 refreshes it (§4.3.4), and an origin failure may
-// serve it stale where stale-if-error allows (RFC 5861 §4). release, when
+// the request, a 304 refreshes it (§4.3.4), as does a 200 to a HEAD
+// (§4.3.5), and an origin failure may serve it stale where
+// stale-if-error allows (RFC 5861 §4) or, when the origin cannot be
+// reached at all, where no directive forbids it (§4.2.4). release, when
 // not nil, is called as soon as it is known whether the response will be
 // stored, so that coalesced requests stop waiting.
 func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored *httpcache.Entry, reqCC httpcache.Directives, release func(), fwd string) {
@@ -28,9 +30,12 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	out := s.outbound(ctx, r, t)
+	out := s.outbound(withInterim(ctx, w, r), r, t)
+	// A HEAD checking a stored GET response stays a HEAD: no body is
+	// sent either way, and a 200 updates the stored response (RFC 9111
+	// §4.3.5) as a 304 would (§4.3.4).
+	headCheck := stored != nil && r.Method == http.MethodHead
 	if wantStore {
-		out.Method = http.MethodGet // a HEAD revalidates with GET so a 200 can be stored
 		for _, f := range clientConditionals {
 			out.Header.Del(f)
 		}
@@ -50,6 +55,12 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 	if err != nil {
 		release()
 		if stored != nil && httpcache.StaleIfError(stored, reqCC, respTime) && s.serveStored(w, r, stored, "fwd=stale; detail=stale-if-error") {
+			s.metrics.StaleErrors.Add(1)
+			return
+		}
+		// RFC 9111 §4.2.4: the origin is unreachable: a disconnected
+		// cache may serve the stale copy where no directive forbids it.
+		if stored != nil && httpcache.StaleWhenDisconnected(stored, reqCC, respTime) && s.serveStored(w, r, stored, "fwd=stale; detail=origin-unreachable") {
 			s.metrics.StaleErrors.Add(1)
 			return
 		}
@@ -77,6 +88,12 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 		release()
 		s.refreshed(w, r, t, stored, resp, reqCC, reqTime, respTime, fwd)
 		return
+	}
+	if headCheck && resp.StatusCode == http.StatusOK {
+		release()
+		if s.freshenFromHead(w, r, stored, resp, reqTime, respTime, fwd) {
+			return
+		}
 	}
 	s.metrics.Misses.Add(1)
 	storable := out.Method == http.MethodGet && wantStore &&

@@ -92,7 +92,7 @@ func (s *Server) originError(w http.ResponseWriter, t *target, err error) {
 // invalidates what an unsafe method changed (RFC 9111 §4.4).
 func (s *Server) pass(w http.ResponseWriter, r *http.Request, t *target) {
 	s.metrics.Passes.Add(1)
-	out := s.outbound(r.Context(), r, t)
+	out := s.outbound(withInterim(r.Context(), w, r), r, t)
 	out.Body = &bodyReader{r: r.Body, rc: http.NewResponseController(w)}
 	out.ContentLength = r.ContentLength
 	if r.ContentLength == 0 {

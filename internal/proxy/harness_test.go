@@ -68,6 +68,13 @@ func (o *origin) serve(w http.ResponseWriter, r *http.Request) {
 	} else if h.Get("Date") == "-" {
 		h["Date"] = nil // suppress Go's automatic Date
 	}
+	if status == disconnect {
+		// The origin closes the connection without answering.
+		if c, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			c.Close()
+		}
+		return
+	}
 	if status == 0 {
 		status = 200
 	}
@@ -90,6 +97,10 @@ func (o *origin) last() *http.Request {
 	defer o.mu.Unlock()
 	return o.requests[len(o.requests)-1]
 }
+
+// disconnect, as a scripted status, makes the origin drop the connection
+// instead of answering.
+const disconnect = -1
 
 // expandDate turns "@N" into an HTTP date N seconds from now.
 func expandDate(v string, now time.Time) string {

@@ -55,7 +55,7 @@ func (s *Server) responseHeader(dst, src http.Header, resp *http.Response) {
 // ensureDate adds Date to a response that lacks a valid one (RFC 9110
 // §6.6.1: a recipient with a clock MUST, before caching or forwarding).
 func ensureDate(h http.Header, now time.Time) {
-	if _, err := http.ParseTime(h.Get("Date")); err != nil || len(h.Values("Date")) == 0 {
+	if _, err := httpcache.ParseHTTPDate(h.Get("Date")); err != nil || len(h.Values("Date")) == 0 {
 		h.Set("Date", now.UTC().Format(http.TimeFormat))
 	}
 }
