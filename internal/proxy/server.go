@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"pail/internal/httpcache"
@@ -101,6 +102,9 @@ type Config struct {
 	Transport http.RoundTripper
 	// Now is the clock; nil means time.Now. A test hook.
 	Now func() time.Time
+	// DisableFastPath serves every request through net/http (the fast
+	// path is described in the package doc); for comparisons and tests.
+	DisableFastPath bool
 }
 
 // Server is the web cache.
@@ -118,6 +122,13 @@ type Server struct {
 	flights    flights
 	metrics    Metrics
 	tunnels    tunnels
+	// fast holds the connections the fast path owns; fastHits counts its
+	// answers (they are in metrics.Hits too).
+	fast     fastConns
+	fastHits atomic.Int64
+	// headTimeout and idleTimeout are the fast path's copies of the
+	// http.Server's ReadHeaderTimeout and IdleTimeout; test hooks.
+	headTimeout, idleTimeout time.Duration
 
 	bgMu     sync.Mutex
 	bgClosed bool
@@ -162,6 +173,7 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.hitBuilder = s.prepareHit
+	s.headTimeout, s.idleTimeout = readHeaderTimeout, idleTimeout
 	return s, nil
 }
 
@@ -181,19 +193,36 @@ func newTransport() *http.Transport {
 	}
 }
 
-// Serve accepts connections on ln until Shutdown or Close.
+// Serve accepts connections on ln until Shutdown or Close. Each goes to
+// the fast path first, which hands it to the http.Server at the first
+// request it does not answer itself.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.http.Serve(newLimitListener(ln, s.cfg.MaxConnections, &s.metrics.OpenConnections))
+	lim := newLimitListener(ln, s.cfg.MaxConnections, &s.metrics.OpenConnections)
+	var err error
+	if s.cfg.DisableFastPath {
+		err = s.http.Serve(lim)
+	} else {
+		hl := newHandoffListener(lim)
+		go s.acceptFast(lim, hl)
+		err = s.http.Serve(hl)
+		hl.Close()
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
-// Shutdown stops accepting, waits for requests in progress and background
-// refreshes to finish (or ctx to end), then closes tunnels.
+// Shutdown stops accepting, closes idle connections, waits for requests
+// in progress and background refreshes to finish (or ctx to end), then
+// closes tunnels.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.fast.stop()
 	err := s.http.Shutdown(ctx)
+	if !s.fast.wait(ctx.Done()) {
+		s.fast.closeAll()
+		err = errors.Join(err, fmt.Errorf("proxy: fast-path connections: %w", ctx.Err()))
+	}
 	s.stopBackground()
 	done := make(chan struct{})
 	go func() { s.bg.Wait(); close(done) }()
@@ -210,6 +239,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close stops at once, dropping connections and tunnels.
 func (s *Server) Close() error {
 	err := s.http.Close()
+	s.fast.closeAll()
 	s.stopBackground()
 	s.bgCancel()
 	s.tunnels.closeAll()
