@@ -82,7 +82,7 @@ func exchange(t *testing.T, p *testProxy, pipelined bool, steps ...rawStep) (ans
 		answers = append(answers, raw.String()[start:end])
 		start = end
 	}
-	c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
 	_, err = br.ReadByte()
 	var ne net.Error
 	if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {

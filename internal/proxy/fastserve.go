@@ -166,7 +166,8 @@ func (s *Server) answerFast(c net.Conn, head string, req *fastRequest, vals []st
 	if t == nil {
 		return fastPass
 	}
-	now := time.Now()
+	wall := time.Now()
+	now := wall
 	if !s.realClock {
 		now = s.now()
 	}
@@ -200,7 +201,7 @@ func (s *Server) answerFast(c net.Conn, head string, req *fastRequest, vals []st
 	if !req.head {
 		s.metrics.BytesFromCache.Add(int64(len(content)))
 	}
-	c.SetWriteDeadline(time.Now().Add(writeIdleTimeout))
+	c.SetWriteDeadline(wall.Add(writeIdleTimeout))
 	sent, err := wire.write(c, req, content)
 	if !req.head && sent < len(content) {
 		s.metrics.BytesFromCache.Add(int64(sent - len(content)))
