@@ -93,7 +93,7 @@ func benchHitPath(b *testing.B, disable bool) {
 // discardConn is a net.Conn whose writes go nowhere.
 type discardConn struct{ net.Conn }
 
-func (discardConn) Write(p []byte) (int, error)        { return len(p), nil }
+func (discardConn) Write(p []byte) (int, error)      { return len(p), nil }
 func (discardConn) SetWriteDeadline(time.Time) error { return nil }
 
 // BenchmarkAnswerFast measures the fast path's own work for one hit:
