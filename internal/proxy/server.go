@@ -20,6 +20,31 @@
 // takes no lock, parses nothing, clones no header, and writes an in-memory
 // body with one Write; only Age and Cache-Status are made per request, and
 // reused while they do not change.
+//
+// Below net/http sits a fast path for the hottest case (fast*.go). Serve
+// gives every accepted connection to serveFast first: its own read loop,
+// with a 4 KB head buffer and the http.Server's head and idle deadlines.
+// A request head that is a plain hit — GET or HEAD, HTTP/1.1 or 1.0, no
+// body, no Range, no preconditions, no Cache-Control, Pragma,
+// Authorization, Upgrade or Expect, a well-formed Host and an
+// origin-form or absolute-form target that net/http would read the same
+// way (parseFastRequest; FuzzFastParse compares it with net/http) — is
+// routed by route, looked up by httpcache.Select and Decide as
+// serveCacheable does, and if the entry is fresh and in memory, answered
+// with prepared bytes: the status line, the header serveHit sets
+// serialised by net/http's own http.Header.WriteSubset, and the body,
+// made once per entry and Age/Cache-Status stamp (fastWire) and written
+// with one Write. The bytes equal net/http's answer
+// (TestFastPathMatchesNetHTTP); the hit is counted in Metrics as any
+// other, and pipelined plain hits are answered in order. At the first
+// request it does not answer (a miss, a stale entry, anything unusual,
+// a head longer than the buffer), the fast path hands the connection with
+// every byte read from it to the http.Server through an in-process
+// listener (handoffListener); net/http keeps it from then on. Connection:
+// close and HTTP/1.0 without keep-alive close after the answer, as
+// net/http does; Shutdown closes idle fast-path connections and waits for
+// answers in progress. Config.DisableFastPath (pail proxy
+// --no-fast-path) turns it off for comparisons.
 package proxy
 
 import (
