@@ -117,12 +117,12 @@ func BenchmarkAnswerFast(b *testing.B) {
 	prime.Host = "example.test"
 	srv.ServeHTTP(rec, prime)
 	head := "GET /hot.txt HTTP/1.1\r\nHost: example.test\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
-	req := fastRequest{header: make(http.Header, 8)}
-	vals := make([]string, 0, fastMaxFields)
+	st := &fastState{req: fastRequest{header: make(http.Header, 8)}, vals: make([]string, 0, fastMaxFields)}
 	buf := []byte(head)
 	b.ReportAllocs()
 	for b.Loop() {
-		if srv.answerFast(discardConn{}, string(buf), &req, vals) != fastKeep {
+		st.wall = time.Now()
+		if srv.answerFast(discardConn{}, string(buf), st) != fastKeep {
 			b.Fatal("not answered on the fast path")
 		}
 	}

@@ -22,6 +22,10 @@ const (
 	fastHeadBytes = 4 << 10
 	// fastMaxFields bounds the header fields the fast path parses.
 	fastMaxFields = 64
+	// renewDeadline is how far a connection's idle or write deadline may
+	// lag behind its exact value (at most a sixteenth of the timeout): it
+	// is renewed when it would move by more.
+	renewDeadline = time.Second
 	// closeLinger is how long a connection closed after an answer stays
 	// half-open, so that a client's unread bytes do not turn the close
 	// into a reset that destroys the answer (net/http waits as long).
@@ -71,17 +75,20 @@ func (s *Server) fastLoop(c net.Conn) (pending []byte, handOver bool) {
 		}
 	}()
 	buf := make([]byte, fastHeadBytes)
-	req := fastRequest{header: make(http.Header, 8)}
-	vals := make([]string, 0, fastMaxFields)
+	st := &fastState{req: fastRequest{header: make(http.Header, 8)}, vals: make([]string, 0, fastMaxFields)}
 	r, w := 0, 0
 	// The first head must arrive within headTimeout of the accept; later
 	// ones within headTimeout of their first byte, after at most
-	// idleTimeout of silence (as net/http times them).
+	// idleTimeout of silence (as net/http times them). A zero
+	// headDeadline is computed when needed: most heads arrive whole.
 	headDeadline := time.Now().Add(s.headTimeout)
-	idle := false
+	var readDeadline, lastAnswer time.Time
+	idle, idleSet := false, false // waiting for a head; the deadline set is an idle one
+	lag := min(renewDeadline, s.idleTimeout/16)
 	for {
 		if n := headEnd(buf[r:w]); n >= 0 {
-			switch s.answerFast(c, string(buf[r:r+n]), &req, vals) {
+			st.wall = time.Now()
+			switch s.answerFast(c, string(buf[r:r+n]), st) {
 			case fastPass:
 				return buf[r:w], true
 			case fastClose:
@@ -90,11 +97,12 @@ func (s *Server) fastLoop(c net.Conn) (pending []byte, handOver bool) {
 			case fastBroken:
 				return nil, false
 			}
+			lastAnswer = st.wall
 			r += n
 			if r == w {
 				r, w, idle = 0, 0, true
 			} else {
-				headDeadline = time.Now().Add(s.headTimeout) // pipelined
+				headDeadline = time.Time{} // pipelined
 			}
 			continue
 		}
@@ -105,10 +113,18 @@ func (s *Server) fastLoop(c net.Conn) (pending []byte, handOver bool) {
 		if w == len(buf) {
 			return buf[:w], true // a long head: net/http's limit decides
 		}
+		dl := headDeadline
 		if idle {
-			c.SetReadDeadline(time.Now().Add(s.idleTimeout))
-		} else {
-			c.SetReadDeadline(headDeadline)
+			dl = lastAnswer.Add(s.idleTimeout)
+		} else if dl.IsZero() {
+			headDeadline = time.Now().Add(s.headTimeout)
+			dl = headDeadline
+		}
+		// An idle deadline is renewed only when it moves by more than
+		// lag, sparing a timer update per request on a busy connection.
+		if !idle || !idleSet || dl.Sub(readDeadline) > lag {
+			c.SetReadDeadline(dl)
+			readDeadline, idleSet = dl, idle
 		}
 		// Checked after setting the deadline: stop() sets stopping and
 		// then a past deadline, so one of the two is seen.
@@ -117,14 +133,23 @@ func (s *Server) fastLoop(c net.Conn) (pending []byte, handOver bool) {
 		}
 		n, err := c.Read(buf[w:])
 		if n > 0 && idle {
-			idle = false
-			headDeadline = time.Now().Add(s.headTimeout)
+			idle, headDeadline = false, time.Time{}
 		}
 		w += n
 		if err != nil && headEnd(buf[:w]) < 0 {
 			return nil, false // end of stream, timeout, reset: close
 		}
 	}
+}
+
+// fastState is one fast-path connection's scratch space.
+type fastState struct {
+	req  fastRequest
+	vals []string // field values, for parseFastRequest
+	// wall is the time the current request's head was complete.
+	wall time.Time
+	// writeDeadline is the write deadline last set on the connection.
+	writeDeadline time.Time
 }
 
 // lingerClose half-closes c and waits a moment before the caller closes
@@ -149,8 +174,9 @@ const (
 // answerFast answers the request in head if it is a plain fresh hit
 // whose entry can be answered with prepared bytes, exactly as serveHit
 // would through net/http, and passes anything else.
-func (s *Server) answerFast(c net.Conn, head string, req *fastRequest, vals []string) fastOutcome {
-	if !parseFastRequest(head, req, vals) {
+func (s *Server) answerFast(c net.Conn, head string, st *fastState) fastOutcome {
+	req := &st.req
+	if !parseFastRequest(head, req, st.vals) {
 		return fastPass
 	}
 	if !req.abs && strings.HasPrefix(req.path, AdminPrefix) {
@@ -166,8 +192,7 @@ func (s *Server) answerFast(c net.Conn, head string, req *fastRequest, vals []st
 	if t == nil {
 		return fastPass
 	}
-	wall := time.Now()
-	now := wall
+	now := st.wall
 	if !s.realClock {
 		now = s.now()
 	}
@@ -201,7 +226,10 @@ func (s *Server) answerFast(c net.Conn, head string, req *fastRequest, vals []st
 	if !req.head {
 		s.metrics.BytesFromCache.Add(int64(len(content)))
 	}
-	c.SetWriteDeadline(wall.Add(writeIdleTimeout))
+	if dl := st.wall.Add(writeIdleTimeout); dl.Sub(st.writeDeadline) > min(renewDeadline, writeIdleTimeout/16) {
+		c.SetWriteDeadline(dl)
+		st.writeDeadline = dl
+	}
 	sent, err := wire.write(c, req, content)
 	if !req.head && sent < len(content) {
 		s.metrics.BytesFromCache.Add(int64(sent - len(content)))
