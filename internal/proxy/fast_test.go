@@ -31,9 +31,15 @@ func newPair(t *testing.T, mutate ...func(*Config)) pair {
 // header (name, value pairs), so that the answer is stored.
 func (p pair) prime(t *testing.T, path string, header []string, body string, reqHeader ...string) {
 	t.Helper()
+	p.primeStatus(t, 200, path, header, body, reqHeader...)
+}
+
+// primeStatus is prime for an answer with another status.
+func (p pair) primeStatus(t *testing.T, status int, path string, header []string, body string, reqHeader ...string) {
+	t.Helper()
 	for _, tp := range []*testProxy{p.fast, p.slow} {
-		tp.origin.script(200, header, body)
-		if resp, got := tp.do(t, "GET", path, append([]string{"Host", "example.test"}, reqHeader...)); resp.StatusCode != 200 || got != body {
+		tp.origin.script(status, header, body)
+		if resp, got := tp.do(t, "GET", path, append([]string{"Host", "example.test"}, reqHeader...)); resp.StatusCode != status || got != body {
 			t.Fatalf("priming %s: %d %q", path, resp.StatusCode, got)
 		}
 	}
@@ -122,7 +128,9 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 	p.prime(t, "/v", vary, "plain")
 	p.prime(t, "/t", []string{"Cache-Control", "max-age=100", "Content-Type", "text/html", "Cache-Status", "up; hit", "Via", "1.1 up"}, "<p>x</p>")
 	p.prime(t, "/big", hdr, strings.Repeat("b", fastInlineBody+1000))
-	p.prime(t, "/404", hdr, "gone")
+	p.primeStatus(t, 404, "/404", hdr, "gone")
+	p.primeStatus(t, 203, "/203", hdr, "transformed")
+	p.prime(t, "/empty", []string{"Cache-Control", "max-age=100"}, "")
 	// Age and the ttl differ from the first second.
 	p.advance(3 * time.Second)
 
@@ -159,6 +167,10 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 		{"stored cache-status", get("/t", "HTTP/1.1"), false, "Cache-Status: up; hit\r\nCache-Status: pail; hit; ttl=97\r\n"},
 		{"big", get("/big", "HTTP/1.1"), false, "bbbbbbbbbb"},
 		{"big 1.0", get("/big", "HTTP/1.0"), true, "bbbbbbbbbb"},
+		{"404", get("/404", "HTTP/1.1"), false, "HTTP/1.1 404 Not Found\r\n"},
+		{"404 head 1.0", head("/404", "HTTP/1.0", "Connection: keep-alive\r\n"), false, "HTTP/1.0 404 Not Found\r\n"},
+		{"203", get("/203", "HTTP/1.1"), false, "transformed"},
+		{"empty, no type", get("/empty", "HTTP/1.1"), false, "Content-Length: 0\r\n"},
 		{"host case", rawStep{"GET /a HTTP/1.1\r\nHost: EXAMPLE.test\r\n\r\n", "GET"}, false, "hello"},
 		{"host port", rawStep{"GET /a HTTP/1.1\r\nHost: example.test:80\r\n\r\n", "GET"}, false, "hello"},
 	} {
@@ -571,4 +583,47 @@ func exchangeKeep(t *testing.T, p *testProxy, req string) (net.Conn, *http.Respo
 	}
 	io.Copy(io.Discard, resp.Body)
 	return c, resp
+}
+
+// TestFastEligible checks which stored answers the fast path leaves to
+// net/http because net/http would change their header: a sniffed
+// Content-Type, an added Date, framing and connection fields, bodyless
+// statuses (RFC 9110 §15.4.5) and codes without a reason phrase.
+func TestFastEligible(t *testing.T) {
+	base := func(kv ...string) http.Header {
+		h := http.Header{"Date": {"x"}, "Content-Type": {"text/plain"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				delete(h, kv[i])
+				continue
+			}
+			h[kv[i]] = []string{kv[i+1]}
+		}
+		return h
+	}
+	for _, tc := range []struct {
+		name   string
+		status int
+		h      http.Header
+		size   int64
+		want   bool
+	}{
+		{"plain", 200, base(), 5, true},
+		{"404", 404, base(), 5, true},
+		{"no type", 200, base("Content-Type", ""), 5, false},
+		{"no type, empty", 200, base("Content-Type", ""), 0, true},
+		{"no type, encoded", 200, base("Content-Type", "", "Content-Encoding", "gzip"), 5, true},
+		{"no date", 200, base("Date", ""), 5, false},
+		{"204", 204, base(), 0, false},
+		{"304", 304, base(), 0, false},
+		{"no reason phrase", 299, base(), 5, false},
+		{"transfer-encoding", 200, base("Transfer-Encoding", "chunked"), 5, false},
+		{"connection", 200, base("Connection", "close"), 5, false},
+		{"trailer", 200, base("Trailer", "X"), 5, false},
+		{"trailer prefix", 200, base(http.TrailerPrefix+"X", "1"), 5, false},
+	} {
+		if got := fastEligible(tc.status, tc.h, tc.size); got != tc.want {
+			t.Errorf("%s: fastEligible = %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }

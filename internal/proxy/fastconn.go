@@ -84,6 +84,9 @@ func (c *handedConn) Read(p []byte) (int, error) {
 	if len(c.pending) > 0 {
 		n := copy(p, c.pending)
 		c.pending = c.pending[n:]
+		if len(c.pending) == 0 {
+			c.pending = nil // let the fast path's buffer go
+		}
 		return n, nil
 	}
 	return c.Conn.Read(p)
