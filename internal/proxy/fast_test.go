@@ -173,6 +173,7 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 		{"empty, no type", get("/empty", "HTTP/1.1"), false, "Content-Length: 0\r\n"},
 		{"host case", rawStep{"GET /a HTTP/1.1\r\nHost: EXAMPLE.test\r\n\r\n", "GET"}, false, "hello"},
 		{"host port", rawStep{"GET /a HTTP/1.1\r\nHost: example.test:80\r\n\r\n", "GET"}, false, "hello"},
+		{"long head", get("/a", "HTTP/1.1", "X-Big: "+strings.Repeat("y", 3*fastHeadBytes)+"\r\n"), false, "hello"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fast, slow, fc, sc, hits := p.both(t, false, tc.rawStep)
@@ -219,7 +220,6 @@ func TestFastPathAbsoluteForm(t *testing.T) {
 func TestFastPathHandsOver(t *testing.T) {
 	hdr := []string{"Cache-Control", "max-age=100", "Content-Type", "text/plain", "ETag", `"e1"`}
 	hit := rawStep{"GET /a HTTP/1.1\r\nHost: example.test\r\n\r\n", "GET"}
-	bigHead := "GET /a HTTP/1.1\r\nHost: example.test\r\nX-Big: " + strings.Repeat("y", fastHeadBytes) + "\r\n\r\n"
 	for _, tc := range []struct {
 		name    string
 		rawStep rawStep
@@ -245,7 +245,6 @@ func TestFastPathHandsOver(t *testing.T) {
 		{"obs-fold", rawStep{"GET /a HTTP/1.1\r\nHost: example.test\r\nX-A: 1\r\n 2\r\n\r\n", "GET"}, "pail; hit"},
 		{"obs-text", rawStep{"GET /a HTTP/1.1\r\nHost: example.test\r\nX-A: caf\xe9\r\n\r\n", "GET"}, "pail; hit"},
 		{"options", rawStep{"OPTIONS /a HTTP/1.1\r\nHost: example.test\r\n\r\n", "OPTIONS"}, "fwd=request"},
-		{"long head", rawStep{bigHead, "GET"}, "pail; hit"},
 	} {
 		for _, pipelined := range []bool{false, true} {
 			name := tc.name
@@ -467,6 +466,19 @@ func TestFastPathSlowHeads(t *testing.T) {
 		}()
 		if d := closedWithin(t, c, 3*time.Second); d > head+500*time.Millisecond {
 			t.Errorf("a trickling head kept the connection %v", d)
+		}
+	})
+	t.Run("long stalled head", func(t *testing.T) {
+		// Past the first buffer only after two thirds of the head
+		// timeout: the rest still has to come within the first deadline.
+		c := dial()
+		start := time.Now()
+		io.WriteString(c, "GET /a HTTP/1.1\r\nHost: example.test\r\n")
+		time.Sleep(head * 2 / 3)
+		io.WriteString(c, "X-Long: "+strings.Repeat("l", 3*fastHeadBytes))
+		closedWithin(t, c, 3*time.Second)
+		if d := time.Since(start); d > head+head/3 {
+			t.Errorf("a long stalled head was cut after %v, want about %v", d, head)
 		}
 	})
 	t.Run("idle then stalled", func(t *testing.T) {

@@ -16,10 +16,13 @@ import (
 // request it does not answer. See the package doc.
 
 const (
-	// fastHeadBytes bounds the request head the fast path reads; a longer
-	// one goes to net/http, whose own limit (maxHeaderBytes) then
-	// applies to the whole head.
+	// fastHeadBytes is the head buffer of a connection; it doubles for a
+	// longer head, up to maxHeadRead.
 	fastHeadBytes = 4 << 10
+	// maxHeadRead is what net/http reads of a head before answering 431
+	// (its MaxHeaderBytes plus 4096 bytes of slack); the fast path reads
+	// no more.
+	maxHeadRead = maxHeaderBytes + 4096
 	// fastMaxFields bounds the header fields the fast path parses.
 	fastMaxFields = 64
 	// renewDeadline is how far a connection's idle or write deadline may
@@ -111,7 +114,12 @@ func (s *Server) fastLoop(c net.Conn) (pending []byte, handOver bool) {
 			r = 0
 		}
 		if w == len(buf) {
-			return buf[:w], true // a long head: net/http's limit decides
+			if w >= maxHeadRead {
+				return buf[:w], true // too long: net/http answers 431
+			}
+			// A long head: read it whole under this head's deadline, so
+			// that handing it over does not restart the clock.
+			buf = append(buf, make([]byte, min(w, maxHeadRead-w))...)
 		}
 		dl := headDeadline
 		if idle {

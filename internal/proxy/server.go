@@ -23,7 +23,8 @@
 //
 // Below net/http sits a fast path for the hottest case (fast*.go). Serve
 // gives every accepted connection to serveFast first: its own read loop,
-// with a 4 KB head buffer and the http.Server's head and idle deadlines.
+// with a 4 KB head buffer (grown for a longer head up to net/http's
+// limit) and the http.Server's head and idle deadlines.
 // A request head that is a plain hit — GET or HEAD, HTTP/1.1 or 1.0, no
 // body, no Range, no preconditions, no Cache-Control, Pragma,
 // Authorization, Upgrade or Expect, a well-formed Host and an
@@ -38,7 +39,7 @@
 // (TestFastPathMatchesNetHTTP); the hit is counted in Metrics as any
 // other, and pipelined plain hits are answered in order. At the first
 // request it does not answer (a miss, a stale entry, anything unusual,
-// a head longer than the buffer), the fast path hands the connection with
+// a head over net/http's limit), the fast path hands the connection with
 // every byte read from it to the http.Server through an in-process
 // listener (handoffListener); net/http keeps it from then on. Connection:
 // close and HTTP/1.0 without keep-alive close after the answer, as
