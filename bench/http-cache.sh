@@ -4,7 +4,10 @@
 # 10 KB file with Cache-Control: max-age=3600), the same wrk load, hot
 # (one cached object) and cold (every request a new URL, so every request
 # is a miss that the cache stores). Prints requests/s, latency percentiles
-# and pail's ratio to each peer.
+# and pail's ratio to each peer. A second pail with --no-fast-path (every
+# hit through net/http) runs the hot test too, so the fast path's gain is
+# measured in the same run. nginx runs one worker per core (auto), as
+# pail and Varnish use every core.
 #
 #   bench/http-cache.sh [SECONDS] [CONNECTIONS]
 #
@@ -29,7 +32,7 @@ if ((${#need[@]})); then
 fi
 PATH=$PATH:/usr/sbin
 
-ORIGIN=18080 PAIL=18081 NGINX=18082 VARNISH=18083
+ORIGIN=18080 PAIL=18081 NGINX=18082 VARNISH=18083 PAILNET=18085
 mkdir -p "$dir/www" "$dir/tmp" "$dir/cache" "$dir/logs"
 # nginx's workers run as an unprivileged user: let them read and write.
 chmod 755 "$dir" "$dir/www"
@@ -37,7 +40,7 @@ chmod 777 "$dir/tmp" "$dir/cache"
 head -c 10240 /dev/urandom | base64 -w 76 | head -c 10240 >"$dir/www/obj.txt"
 cat >"$dir/nginx.conf" <<CONF
 daemon off;
-worker_processes 1;
+worker_processes auto;
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log warn;
 events { worker_connections 4096; }
@@ -64,8 +67,9 @@ varnishd -F -a 127.0.0.1:$VARNISH -b 127.0.0.1:$ORIGIN -n "$dir/varnish" -s mall
 	-T 127.0.0.1:18084 -p default_ttl=0 -p default_grace=0 >"$dir/logs/varnish.log" 2>&1 & pids+=($!)
 (cd "$root" && go build -o "$dir/pail" ./cmd/pail)
 "$dir/pail" proxy --listen 127.0.0.1:$PAIL --origin http://127.0.0.1:$ORIGIN --cache-bytes $((512 << 20)) >"$dir/logs/pail.log" 2>&1 & pids+=($!)
+"$dir/pail" proxy --no-fast-path --listen 127.0.0.1:$PAILNET --origin http://127.0.0.1:$ORIGIN --cache-bytes $((512 << 20)) >"$dir/logs/pail-nethttp.log" 2>&1 & pids+=($!)
 
-for port in $ORIGIN $PAIL $NGINX $VARNISH; do
+for port in $ORIGIN $PAIL $NGINX $VARNISH $PAILNET; do
 	ok=
 	for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/hot.txt" && ok=1 && break; sleep 0.1; done
 	[[ -n $ok ]] || { echo "http-cache: port $port does not answer 200" >&2; exit 1; }
@@ -99,13 +103,15 @@ run() {
 }
 
 declare -A rps
-printf '%-8s %-5s %12s %10s %10s %10s\n' cache mode req/s p50 p90 p99
+printf '%-12s %-5s %12s %10s %10s %10s\n' cache mode req/s p50 p90 p99
 for mode in hot cold; do
-	for peer in pail:$PAIL nginx:$NGINX varnish:$VARNISH; do
+	peers=(pail:$PAIL nginx:$NGINX varnish:$VARNISH)
+	[[ $mode == hot ]] && peers+=(pail-nethttp:$PAILNET)
+	for peer in "${peers[@]}"; do
 		name=${peer%%:*} port=${peer##*:}
 		read -r r a b c < <(run "$name" "$port" "$mode")
 		rps[$name-$mode]=$r
-		printf '%-8s %-5s %12s %10s %10s %10s\n' "$name" "$mode" "$r" "$a" "$b" "$c"
+		printf '%-12s %-5s %12s %10s %10s %10s\n' "$name" "$mode" "$r" "$a" "$b" "$c"
 	done
 done
 echo
@@ -115,4 +121,6 @@ for mode in hot cold; do
 			'BEGIN { printf "pail/%s %s: %.2f\n", p, m, a / b }'
 	done
 done
+awk -v a="${rps[pail-hot]}" -v b="${rps[pail-nethttp-hot]}" \
+	'BEGIN { printf "pail/pail-nethttp hot: %.2f (the fast path'"'"'s gain)\n", a / b }'
 echo "(wrk -t2 -c$conns -d${secs}s on $(nproc) cores shared by load generator, caches and origin)"

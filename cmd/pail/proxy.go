@@ -37,6 +37,7 @@ func cmdProxy(e *env, args []string) error {
 	token := fs.String("admin-token", os.Getenv("PAIL_PROXY_TOKEN"), "bearer `token` for /_pail/purge (default $PAIL_PROXY_TOKEN)")
 	name := fs.String("name", "pail", "pseudonym in Via and Cache-Status")
 	debug := fs.Bool("debug", false, "log each origin failure")
+	noFast := fs.Bool("no-fast-path", false, "answer every request through net/http, as before the hit fast path (for comparisons)")
 	if _, err := e.parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,7 +55,7 @@ func cmdProxy(e *env, args []string) error {
 		level = slog.LevelDebug
 	}
 	cfg := proxy.Config{
-		Name: *name, Sites: siteMap, Forward: *forward, Store: st, AdminToken: *token,
+		Name: *name, Sites: siteMap, Forward: *forward, Store: st, AdminToken: *token, DisableFastPath: *noFast,
 		Log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
 	}
 	if *origin != "" {

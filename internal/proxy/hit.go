@@ -28,6 +28,8 @@ type hitHeader struct {
 	fields      http.Header
 	cacheStatus []string // the stored Cache-Status lines, ours goes after
 	stamp       atomic.Pointer[hitStamp]
+	// fast says the fast path may answer with this header (fastEligible).
+	fast bool
 }
 
 // hitStamp is one request-varying pair of field values.
@@ -36,6 +38,9 @@ type hitStamp struct {
 	detail      string
 	ageValue    []string
 	cacheStatus []string
+	// wire is the whole answer as the fast path sends it, made on first
+	// use (fastwire.go).
+	wire atomic.Pointer[fastWire]
 }
 
 // prepareHit builds e's hitHeader (the Memo builder).
@@ -54,7 +59,7 @@ func (s *Server) prepareHit(e *httpcache.Entry) any {
 	if !bodyless(e.Status) {
 		h["Content-Length"] = []string{strconv.FormatInt(e.Size, 10)}
 	}
-	return &hitHeader{fields: h, cacheStatus: cs}
+	return &hitHeader{fields: h, cacheStatus: cs, fast: fastEligible(e.Status, h, e.Size)}
 }
 
 // stampFor returns the Age and Cache-Status values for a hit whose age

@@ -20,6 +20,32 @@
 // takes no lock, parses nothing, clones no header, and writes an in-memory
 // body with one Write; only Age and Cache-Status are made per request, and
 // reused while they do not change.
+//
+// Below net/http sits a fast path for the hottest case (fast*.go). Serve
+// gives every accepted connection to serveFast first: its own read loop,
+// with a 4 KB head buffer (grown for a longer head up to net/http's
+// limit) and the http.Server's head and idle deadlines.
+// A request head that is a plain hit — GET or HEAD, HTTP/1.1 or 1.0, no
+// body, no Range, no preconditions, no Cache-Control, Pragma,
+// Authorization, Upgrade or Expect, a well-formed Host and an
+// origin-form or absolute-form target that net/http would read the same
+// way (parseFastRequest; FuzzFastParse compares it with net/http) — is
+// routed by route, looked up by httpcache.Select and Decide as
+// serveCacheable does, and if the entry is fresh and in memory, answered
+// with prepared bytes: the status line, the header serveHit sets
+// serialised by net/http's own http.Header.WriteSubset, and the body,
+// made once per entry and Age/Cache-Status stamp (fastWire) and written
+// with one Write. The bytes equal net/http's answer
+// (TestFastPathMatchesNetHTTP); the hit is counted in Metrics as any
+// other, and pipelined plain hits are answered in order. At the first
+// request it does not answer (a miss, a stale entry, anything unusual,
+// a head over net/http's limit), the fast path hands the connection with
+// every byte read from it to the http.Server through an in-process
+// listener (handoffListener); net/http keeps it from then on. Connection:
+// close and HTTP/1.0 without keep-alive close after the answer, as
+// net/http does; Shutdown closes idle fast-path connections and waits for
+// answers in progress. Config.DisableFastPath (pail proxy
+// --no-fast-path) turns it off for comparisons.
 package proxy
 
 import (
@@ -31,6 +57,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"pail/internal/httpcache"
@@ -101,6 +128,9 @@ type Config struct {
 	Transport http.RoundTripper
 	// Now is the clock; nil means time.Now. A test hook.
 	Now func() time.Time
+	// DisableFastPath serves every request through net/http (the fast
+	// path is described in the package doc); for comparisons and tests.
+	DisableFastPath bool
 }
 
 // Server is the web cache.
@@ -118,6 +148,13 @@ type Server struct {
 	flights    flights
 	metrics    Metrics
 	tunnels    tunnels
+	// fast holds the connections the fast path owns; fastHits counts its
+	// answers (they are in metrics.Hits too).
+	fast     fastConns
+	fastHits atomic.Int64
+	// headTimeout and idleTimeout are the fast path's copies of the
+	// http.Server's ReadHeaderTimeout and IdleTimeout; test hooks.
+	headTimeout, idleTimeout time.Duration
 
 	bgMu     sync.Mutex
 	bgClosed bool
@@ -162,6 +199,7 @@ func New(cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.hitBuilder = s.prepareHit
+	s.headTimeout, s.idleTimeout = readHeaderTimeout, idleTimeout
 	return s, nil
 }
 
@@ -181,19 +219,36 @@ func newTransport() *http.Transport {
 	}
 }
 
-// Serve accepts connections on ln until Shutdown or Close.
+// Serve accepts connections on ln until Shutdown or Close. Each goes to
+// the fast path first, which hands it to the http.Server at the first
+// request it does not answer itself.
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.http.Serve(newLimitListener(ln, s.cfg.MaxConnections, &s.metrics.OpenConnections))
+	lim := newLimitListener(ln, s.cfg.MaxConnections, &s.metrics.OpenConnections)
+	var err error
+	if s.cfg.DisableFastPath {
+		err = s.http.Serve(lim)
+	} else {
+		hl := newHandoffListener(lim)
+		go s.acceptFast(lim, hl)
+		err = s.http.Serve(hl)
+		hl.Close()
+	}
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
 
-// Shutdown stops accepting, waits for requests in progress and background
-// refreshes to finish (or ctx to end), then closes tunnels.
+// Shutdown stops accepting, closes idle connections, waits for requests
+// in progress and background refreshes to finish (or ctx to end), then
+// closes tunnels.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.fast.stop()
 	err := s.http.Shutdown(ctx)
+	if !s.fast.wait(ctx.Done()) {
+		s.fast.closeAll()
+		err = errors.Join(err, fmt.Errorf("proxy: fast-path connections: %w", ctx.Err()))
+	}
 	s.stopBackground()
 	done := make(chan struct{})
 	go func() { s.bg.Wait(); close(done) }()
@@ -210,6 +265,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close stops at once, dropping connections and tunnels.
 func (s *Server) Close() error {
 	err := s.http.Close()
+	s.fast.closeAll()
 	s.stopBackground()
 	s.bgCancel()
 	s.tunnels.closeAll()
