@@ -13,20 +13,31 @@ var errBadDate = errors.New("httpcache: not an HTTP-date")
 // ParseHTTPDate parses an HTTP-date (RFC 9110 §5.6.7): the preferred
 // IMF-fixdate or one of the two obsolete forms, rfc850-date and
 // asctime-date, which recipients must also accept. The shape is checked
-// strictly (fixed-width fields, single spaces, two-digit hours, "GMT"),
-// since net/http's parser accepts values such as a one-digit hour or
-// doubled spaces that are not HTTP-dates; RFC 9111 §5.3 has a cache treat
-// such an Expires as a time in the past. Day and month names are matched
-// without regard to case, as most caches do.
+// strictly (fixed-width fields, single spaces, two-digit hours), since
+// net/http's parser accepts values such as a one-digit hour or doubled
+// spaces that are not HTTP-dates; RFC 9111 §5.3 has a cache treat such an
+// Expires as a time in the past. Letters (day and month names, "GMT") are
+// matched without regard to case, as RFC 9111 §4.2 asks of a cache. A leap
+// second (":60", which the grammar allows) is read as the second after
+// ":59".
 func ParseHTTPDate(s string) (time.Time, error) {
 	s = strings.Trim(s, " \t")
+	var clockAt int
 	switch {
-	case imfFixdate(s), rfc850Date(s):
-		return http.ParseTime(s[:len(s)-3] + "GMT") // net/http wants "GMT" in upper case
+	case imfFixdate(s):
+		s, clockAt = s[:len(s)-3]+"GMT", 17 // net/http wants "GMT" in upper case
+	case rfc850Date(s):
+		s, clockAt = s[:len(s)-3]+"GMT", len(s)-12
 	case asctimeDate(s):
+		clockAt = 11
+	default:
+		return time.Time{}, errBadDate
+	}
+	if s[clockAt+6:clockAt+8] != "60" {
 		return http.ParseTime(s)
 	}
-	return time.Time{}, errBadDate
+	t, err := http.ParseTime(s[:clockAt+6] + "59" + s[clockAt+8:])
+	return t.Add(time.Second), err
 }
 
 // imfFixdate checks "Sun, 06 Nov 1994 08:49:37 GMT".

@@ -32,6 +32,13 @@ func TestParseHTTPDate(t *testing.T) {
 			t.Errorf("ParseHTTPDate(%q) = %v, %v; want ok=%v", tc.in, got, err, tc.ok)
 		}
 	}
+	// A leap second, in each form, is the second after :59.
+	leap := time.Date(1995, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, in := range []string{"Sat, 31 Dec 1994 23:59:60 GMT", "Saturday, 31-Dec-94 23:59:60 GMT", "Sat Dec 31 23:59:60 1994"} {
+		if got, err := ParseHTTPDate(in); err != nil || !got.Equal(leap) {
+			t.Errorf("ParseHTTPDate(%q) = %v, %v; want %v", in, got, err, leap)
+		}
+	}
 }
 
 func FuzzParseHTTPDate(f *testing.F) {

@@ -183,8 +183,9 @@ func (p *sfParser) bare(m *sfMember) bool {
 		p.i += 2
 		return true
 	case c == ':':
+		// A Byte Sequence (RFC 8941 §4.2.7): base64 between colons.
 		end := strings.IndexByte(p.s[p.i+1:], ':')
-		if end < 0 {
+		if end < 0 || !base64Chars(p.s[p.i+1:p.i+1+end]) {
 			return false
 		}
 		p.i += end + 2
@@ -222,4 +223,16 @@ func (p *sfParser) params() bool {
 
 func isTokenChar(c byte) bool {
 	return c > ' ' && c < 0x7f && strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) < 0
+}
+
+// base64Chars reports whether s holds only characters of base64 (RFC 4648
+// §4), as a Byte Sequence must (RFC 8941 §4.2.7).
+func base64Chars(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
 }

@@ -29,6 +29,8 @@ func TestResponseDirectives(t *testing.T) {
 		{[]string{"max-age= 100"}, false, "60", nil},
 		{[]string{"max-age=1,"}, false, "60", nil},
 		{[]string{""}, false, "60", nil}, // empty: Cache-Control applies
+		{[]string{"max-age=30, k=:aGVsbG8=:"}, true, "30", []string{"k"}},
+		{[]string{"max-age=30, k=:!!not base64!!:"}, false, "60", nil}, // RFC 8941 §4.2.7
 	} {
 		h := http.Header{"Cache-Control": {"max-age=60"}}
 		for _, v := range tc.cdn {
