@@ -27,7 +27,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,8 +88,8 @@ type Store interface {
 	MailboxByName(ctx context.Context, accountID int64, name string) (store.Mailbox, error)
 	// Messages lists it in UID order: the snapshot taken at login.
 	Messages(ctx context.Context, mailboxID int64) ([]store.Message, error)
-	// OpenMessage opens a message's bytes (CRLF) for RETR and TOP.
-	OpenMessage(m store.Message) (*os.File, error)
+	// OpenMessageFile opens a message's bytes (CRLF) for RETR and TOP.
+	OpenMessageFile(m store.Message) (*store.MessageFile, error)
 	// Expunge removes the messages marked by DELE at QUIT; it must be
 	// durable when it returns nil, and remove nothing when it fails.
 	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
@@ -135,6 +134,9 @@ type Server struct {
 	sessions map[*session]struct{}
 	admitter *admit.Admitter
 	wg       sync.WaitGroup // running sessions
+	// bufs holds the read buffers of RETR and TOP (*[]byte of
+	// readBufSize), shared by the sessions.
+	bufs sync.Pool
 }
 
 // New returns a server; Serve starts it.
@@ -165,6 +167,10 @@ func New(cfg Config, deps Deps) *Server {
 			MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 			RatePerIP:           cfg.ConnectionRatePerIP,
 		}),
+		bufs: sync.Pool{New: func() any {
+			b := make([]byte, readBufSize)
+			return &b
+		}},
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -323,11 +322,11 @@ func (f *faultyStore) Expunge(ctx context.Context, mailboxID int64, ids []int64)
 	return f.Store.Expunge(ctx, mailboxID, ids)
 }
 
-func (f *faultyStore) OpenMessage(m store.Message) (*os.File, error) {
+func (f *faultyStore) OpenMessageFile(m store.Message) (*store.MessageFile, error) {
 	if f.open != nil {
 		f.open()
 	}
-	return f.Store.OpenMessage(m)
+	return f.Store.OpenMessageFile(m)
 }
 
 func TestExpungeFailureLosesNothing(t *testing.T) {
