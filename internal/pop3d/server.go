@@ -86,8 +86,9 @@ type Config struct {
 type Store interface {
 	// MailboxByName finds the account's INBOX at login.
 	MailboxByName(ctx context.Context, accountID int64, name string) (store.Mailbox, error)
-	// Messages lists it in UID order: the snapshot taken at login.
-	Messages(ctx context.Context, mailboxID int64) ([]store.Message, error)
+	// MessageFiles lists it in UID order (ID, UID, Size and Path): the
+	// snapshot taken at login.
+	MessageFiles(ctx context.Context, mailboxID int64) ([]store.Message, error)
 	// OpenMessageFile opens a message's bytes (CRLF) for RETR and TOP.
 	OpenMessageFile(m store.Message) (*store.MessageFile, error)
 	// Expunge removes the messages marked by DELE at QUIT; it must be

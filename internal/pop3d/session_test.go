@@ -304,13 +304,13 @@ type faultyStore struct {
 	messages func() error
 }
 
-func (f *faultyStore) Messages(ctx context.Context, mailboxID int64) ([]store.Message, error) {
+func (f *faultyStore) MessageFiles(ctx context.Context, mailboxID int64) ([]store.Message, error) {
 	if f.messages != nil {
 		if err := f.messages(); err != nil {
 			return nil, err
 		}
 	}
-	return f.Store.Messages(ctx, mailboxID)
+	return f.Store.MessageFiles(ctx, mailboxID)
 }
 
 func (f *faultyStore) Expunge(ctx context.Context, mailboxID int64, ids []int64) error {

@@ -1,8 +1,12 @@
 package store
 
 import (
+	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 )
 
 // MessageFile reads one message's bytes, up to the size recorded for it.
@@ -15,6 +19,41 @@ type MessageFile struct {
 	f    rawFile
 	id   int64
 	left int64 // octets of the message not yet read
+}
+
+// MessageFiles lists a mailbox's messages in UID order with only what a
+// reader of whole messages needs: ID, MailboxID, UID, Size and Path. It is
+// Messages without the flags, dates and join, for a POP3 login to a
+// maildrop of many thousand messages.
+func (s *Store) MessageFiles(ctx context.Context, mailboxID int64) ([]Message, error) {
+	var accountID int64
+	err := s.db.QueryRowContext(ctx, "SELECT account_id FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: mailbox %d", ErrNotFound, mailboxID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	dir := s.accountDir(accountID) + string(filepath.Separator)
+	rows, err := s.db.QueryContext(ctx, "SELECT id, uid, size, file FROM messages WHERE mailbox_id = ? ORDER BY uid", mailboxID)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer rows.Close()
+	var out []Message
+	var file sql.RawBytes
+	for rows.Next() {
+		m := Message{MailboxID: mailboxID}
+		if err := rows.Scan(&m.ID, &m.UID, &m.Size, &file); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		m.Path = dir + string(file)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return out, nil
 }
 
 // OpenMessageFile opens m's bytes for reading. A message file never

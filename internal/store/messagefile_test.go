@@ -67,3 +67,37 @@ func TestMessageFile(t *testing.T) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
 }
+
+func TestMessageFilesMatchesMessages(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
+	for i := range 5 {
+		to := []Delivery{{AccountID: a.ID}}
+		if i%2 == 0 {
+			to = append(to, Delivery{AccountID: b.ID}) // other mailboxes stay out
+		}
+		if _, err := s.Deliver(ctx, spool(t, s, strings.Repeat("x", i+1)+"\r\n"), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, Inbox)
+	full, err := s.Messages(ctx, inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lean, err := s.MessageFiles(ctx, inbox.ID)
+	if err != nil || len(lean) != len(full) || len(full) != 5 {
+		t.Fatalf("MessageFiles: %d messages, %v; Messages: %d", len(lean), err, len(full))
+	}
+	for i, f := range full {
+		l := lean[i]
+		if l.ID != f.ID || l.MailboxID != f.MailboxID || l.UID != f.UID || l.Size != f.Size || l.Path != f.Path {
+			t.Errorf("message %d: MessageFiles %+v, Messages %+v", i, l, f)
+		}
+	}
+	if _, err := s.MessageFiles(ctx, 9999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown mailbox: %v, want ErrNotFound", err)
+	}
+}
