@@ -135,8 +135,8 @@ type Server struct {
 	sessions map[*session]struct{}
 	admitter *admit.Admitter
 	wg       sync.WaitGroup // running sessions
-	// bufs holds the read buffers of RETR and TOP (*[]byte of
-	// readBufSize), shared by the sessions.
+	// bufs holds RETR's read buffers (*[]byte of readBufSize), shared by
+	// the sessions.
 	bufs sync.Pool
 }
 

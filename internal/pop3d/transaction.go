@@ -97,7 +97,7 @@ func (s *session) uidl(c command) error {
 	return nil
 }
 
-// readBufSize is the read buffer of RETR and TOP. A message up to this
+// readBufSize is RETR's read buffer. A message up to this
 // size (nearly all mail) is read whole before the +OK, so that a failure to
 // read it is still a -ERR; a larger one streams through the buffer.
 const readBufSize = 64 << 10
