@@ -12,43 +12,56 @@ import (
 // goes out as CRLF, and Close ends the body with CRLF if the message did
 // not, then the terminating ".". It streams: nothing is held beyond the
 // bufio.Writer below it.
+//
+// Write passes its input on in as few pieces as it can: it looks at each
+// LF only to see whether a CR must go before it or a "." after it, and
+// copies the octets between such places in one call. A stored message has
+// CRLF line endings and few lines that start with ".", so most messages go
+// out in one piece.
 type dotWriter struct {
 	w   *bufio.Writer
 	bol bool // the next octet starts a line
 	cr  bool // the last octet written was CR
 }
 
-func newDotWriter(w *bufio.Writer) *dotWriter { return &dotWriter{w: w, bol: true} }
+func newDotWriter(w *bufio.Writer) dotWriter { return dotWriter{w: w, bol: true} }
 
 func (d *dotWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	for len(p) > 0 {
-		if d.bol && p[0] == '.' {
-			d.w.WriteByte('.')
-		}
-		d.bol = false
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			d.w.Write(p)
-			d.cr = p[len(p)-1] == '\r'
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if d.bol && p[0] == '.' {
+		d.w.WriteByte('.')
+	}
+	from := 0 // p[from:] is not written yet
+	for i := 0; ; i++ {
+		j := bytes.IndexByte(p[i:], '\n')
+		if j < 0 {
 			break
 		}
-		d.w.Write(p[:i])
-		if i > 0 {
-			d.cr = p[i-1] == '\r'
+		i += j
+		if i > 0 && p[i-1] != '\r' || i == 0 && !d.cr {
+			// A bare LF: write up to it, then CRLF for it.
+			d.w.Write(p[from:i])
+			d.w.WriteString("\r\n")
+			from = i + 1
 		}
-		if !d.cr {
-			d.w.WriteByte('\r')
+		if i+1 < len(p) && p[i+1] == '.' {
+			// RFC 1939 §3: a line beginning with "." is stuffed. A
+			// line starting in the next Write is stuffed there.
+			d.w.Write(p[from : i+1])
+			d.w.WriteByte('.')
+			from = i + 1
 		}
-		d.w.WriteByte('\n')
-		d.cr, d.bol = false, true
-		p = p[i+1:]
 	}
+	d.w.Write(p[from:])
+	last := p[len(p)-1]
+	d.bol, d.cr = last == '\n', last == '\r'
 	// bufio.Writer's errors are sticky: the last call reports any.
 	if _, err := d.w.Write(nil); err != nil {
 		return 0, err
 	}
-	return n, nil
+	return len(p), nil
 }
 
 // Close ends the response.

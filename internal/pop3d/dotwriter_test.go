@@ -79,3 +79,89 @@ func TestCopyTop(t *testing.T) {
 		t.Errorf("copyTop with a long header line: %d octets, want %d", b.Len(), len(want))
 	}
 }
+
+// stuffByByte is the reference for dotWriter: RFC 1939 §3 applied one
+// octet at a time.
+func stuffByByte(in string) string {
+	var b strings.Builder
+	bol, cr := true, false
+	for i := 0; i < len(in); i++ {
+		c := in[i]
+		if bol && c == '.' {
+			b.WriteByte('.')
+		}
+		if c == '\n' && !cr {
+			b.WriteByte('\r')
+		}
+		b.WriteByte(c)
+		bol, cr = c == '\n', c == '\r'
+	}
+	if !bol {
+		if !cr {
+			b.WriteByte('\r')
+		}
+		b.WriteByte('\n')
+	}
+	return b.String() + ".\r\n"
+}
+
+// writeSplit runs in through a dotWriter in writes that end at the given
+// offsets, and returns what it wrote.
+func writeSplit(t *testing.T, in string, cuts ...int) string {
+	t.Helper()
+	var b strings.Builder
+	w := bufio.NewWriterSize(&b, 16) // small, so that it flushes mid-write
+	dw := newDotWriter(w)
+	from := 0
+	for _, c := range append(cuts, len(in)) {
+		if n, err := dw.Write([]byte(in[from:c])); err != nil || n != c-from {
+			t.Fatalf("Write = %d, %v; want %d", n, err, c-from)
+		}
+		from = c
+	}
+	if err := dw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w.Flush()
+	return b.String()
+}
+
+// TestDotWriterChunkBoundaries cuts each input at every offset: a "." that
+// starts a line right at the start of a write, a CR at the end of one write
+// and its LF at the start of the next, a bare LF at either edge.
+func TestDotWriterChunkBoundaries(t *testing.T) {
+	for _, in := range []string{
+		"a\r\n.b\r\n..c\r\n.\r\nd",
+		"line\r\n.\r\n",
+		".\r\n.\r\n.",
+		"x\n.y\n\n.\n",
+		"a\r\r\n\r\n.\r.\n",
+		"no line end",
+		"\n\n.",
+	} {
+		want := stuffByByte(in)
+		for cut := 0; cut <= len(in); cut++ {
+			if got := writeSplit(t, in, cut); got != want {
+				t.Errorf("%q cut at %d: got %q, want %q", in, cut, got, want)
+			}
+			for cut2 := cut; cut2 <= len(in); cut2++ {
+				if got := writeSplit(t, in, cut, cut2); got != want {
+					t.Errorf("%q cut at %d and %d: got %q, want %q", in, cut, cut2, got, want)
+				}
+			}
+		}
+	}
+}
+
+// FuzzDotWriter checks dotWriter against the octet-at-a-time reference,
+// with the input split into two writes. Seeds: testdata/fuzz/FuzzDotWriter.
+func FuzzDotWriter(f *testing.F) {
+	f.Fuzz(func(t *testing.T, in string, cut int) {
+		if cut < 0 || cut > len(in) {
+			cut = len(in) / 2
+		}
+		if got, want := writeSplit(t, in, cut), stuffByByte(in); got != want {
+			t.Errorf("%q cut at %d: got %q, want %q", in, cut, got, want)
+		}
+	})
+}

@@ -27,7 +27,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,10 +86,11 @@ type Config struct {
 type Store interface {
 	// MailboxByName finds the account's INBOX at login.
 	MailboxByName(ctx context.Context, accountID int64, name string) (store.Mailbox, error)
-	// Messages lists it in UID order: the snapshot taken at login.
-	Messages(ctx context.Context, mailboxID int64) ([]store.Message, error)
-	// OpenMessage opens a message's bytes (CRLF) for RETR and TOP.
-	OpenMessage(m store.Message) (*os.File, error)
+	// MessageFiles lists it in UID order (ID, UID, Size and Path): the
+	// snapshot taken at login.
+	MessageFiles(ctx context.Context, mailboxID int64) ([]store.Message, error)
+	// OpenMessageFile opens a message's bytes (CRLF) for RETR and TOP.
+	OpenMessageFile(m store.Message) (*store.MessageFile, error)
 	// Expunge removes the messages marked by DELE at QUIT; it must be
 	// durable when it returns nil, and remove nothing when it fails.
 	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
@@ -135,6 +135,9 @@ type Server struct {
 	sessions map[*session]struct{}
 	admitter *admit.Admitter
 	wg       sync.WaitGroup // running sessions
+	// bufs holds RETR's read buffers (*[]byte of readBufSize), shared by
+	// the sessions.
+	bufs sync.Pool
 }
 
 // New returns a server; Serve starts it.
@@ -165,6 +168,10 @@ func New(cfg Config, deps Deps) *Server {
 			MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 			RatePerIP:           cfg.ConnectionRatePerIP,
 		}),
+		bufs: sync.Pool{New: func() any {
+			b := make([]byte, readBufSize)
+			return &b
+		}},
 	}
 }
 

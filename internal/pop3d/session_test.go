@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -305,13 +304,13 @@ type faultyStore struct {
 	messages func() error
 }
 
-func (f *faultyStore) Messages(ctx context.Context, mailboxID int64) ([]store.Message, error) {
+func (f *faultyStore) MessageFiles(ctx context.Context, mailboxID int64) ([]store.Message, error) {
 	if f.messages != nil {
 		if err := f.messages(); err != nil {
 			return nil, err
 		}
 	}
-	return f.Store.Messages(ctx, mailboxID)
+	return f.Store.MessageFiles(ctx, mailboxID)
 }
 
 func (f *faultyStore) Expunge(ctx context.Context, mailboxID int64, ids []int64) error {
@@ -323,11 +322,11 @@ func (f *faultyStore) Expunge(ctx context.Context, mailboxID int64, ids []int64)
 	return f.Store.Expunge(ctx, mailboxID, ids)
 }
 
-func (f *faultyStore) OpenMessage(m store.Message) (*os.File, error) {
+func (f *faultyStore) OpenMessageFile(m store.Message) (*store.MessageFile, error) {
 	if f.open != nil {
 		f.open()
 	}
-	return f.Store.OpenMessage(m)
+	return f.Store.OpenMessageFile(m)
 }
 
 func TestExpungeFailureLosesNothing(t *testing.T) {

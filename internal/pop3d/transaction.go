@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"strconv"
+
+	"pail/internal/store"
 )
 
 // message returns the message a command names. RFC 1939 §5: messages are
@@ -97,7 +97,13 @@ func (s *session) uidl(c command) error {
 	return nil
 }
 
-// retr sends a whole message (RFC 1939 §5 RETR), streamed from its file.
+// readBufSize is RETR's read buffer. A message up to this
+// size (nearly all mail) is read whole before the +OK, so that a failure to
+// read it is still a -ERR; a larger one streams through the buffer.
+const readBufSize = 64 << 10
+
+// retr sends a whole message (RFC 1939 §5 RETR), read from its file through
+// a pooled buffer and byte-stuffed on the way into the session's writer.
 func (s *session) retr(c command) error {
 	_, e, err := s.message(c.args[0])
 	if err != nil {
@@ -108,12 +114,45 @@ func (s *session) retr(c command) error {
 		return err
 	}
 	defer f.Close()
-	s.ok(fmt.Sprintf("%d octets", e.Size))
+	bp := s.srv.bufs.Get().(*[]byte)
+	defer s.srv.bufs.Put(bp)
+	buf := *bp
+	n, err := fill(f, buf)
+	if err != nil {
+		s.log.Error("pop3 read message", "id", e.ID, "err", err)
+		return errTemporary
+	}
+	var num [20]byte
+	s.w.WriteString("+OK ")
+	s.w.Write(strconv.AppendInt(num[:0], e.Size, 10))
+	s.w.WriteString(" octets\r\n")
 	dw := newDotWriter(s.w)
-	if _, err := io.Copy(dw, f); err != nil {
-		return s.broken(err)
+	for {
+		if _, err := dw.Write(buf[:n]); err != nil {
+			return s.broken(err)
+		}
+		if f.Size() == 0 {
+			break
+		}
+		if n, err = fill(f, buf); err != nil {
+			s.log.Error("pop3 read message", "id", e.ID, "err", err)
+			return errHangUp
+		}
 	}
 	return s.broken(dw.Close())
+}
+
+// fill reads from f until buf is full or the message ends.
+func fill(f *store.MessageFile, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) && f.Size() > 0 {
+		m, err := f.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // top sends the header and the first lines of the body (RFC 1939 §7 TOP).
@@ -133,7 +172,7 @@ func (s *session) top(c command) error {
 	defer f.Close()
 	s.ok("Top of message follows")
 	dw := newDotWriter(s.w)
-	if err := copyTop(dw, f, lines); err != nil {
+	if err := copyTop(&dw, f, lines); err != nil {
 		return s.broken(err)
 	}
 	return s.broken(dw.Close())
@@ -150,8 +189,8 @@ func (s *session) broken(err error) error {
 }
 
 // open opens a message's bytes before anything is sent about it.
-func (s *session) open(e *entry) (*os.File, error) {
-	f, err := s.srv.deps.Store.OpenMessage(e.Message)
+func (s *session) open(e *entry) (*store.MessageFile, error) {
+	f, err := s.srv.deps.Store.OpenMessageFile(e.Message)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Another client (IMAP, webmail) removed it during this session.
 		return nil, errf("Message was removed by another session")

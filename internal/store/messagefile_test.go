@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+	"testing/iotest"
+)
+
+func TestMessageFile(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, err := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "Subject: x\r\n\r\n" + strings.Repeat("line\r\n", 5000)
+	if res, err := s.Deliver(ctx, spool(t, s, body), []Delivery{{AccountID: a.ID}}); err != nil || res[0].Err != nil {
+		t.Fatalf("deliver: %v %+v", err, res)
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, Inbox)
+	msgs, err := s.Messages(ctx, inbox.ID)
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("messages %v, %v", msgs, err)
+	}
+	m := msgs[0]
+
+	// The whole message, read in pieces of every size.
+	f, err := s.OpenMessageFile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Size() != int64(len(body)) {
+		t.Errorf("Size = %d, want %d", f.Size(), len(body))
+	}
+	if err := iotest.TestReader(f, []byte(body)); err != nil {
+		t.Error(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Error(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+
+	// A file cut short is an error, not a short message.
+	if err := os.Truncate(m.Path, 100); err != nil {
+		t.Fatal(err)
+	}
+	f, err = s.OpenMessageFile(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(f)
+	if len(got) != 100 || !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("short file: %d octets, %v; want 100, io.ErrUnexpectedEOF", len(got), err)
+	}
+	f.Close()
+
+	// A file that is gone.
+	os.Remove(m.Path)
+	if _, err := s.OpenMessageFile(m); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+}
+
+func TestMessageFilesMatchesMessages(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
+	for i := range 5 {
+		to := []Delivery{{AccountID: a.ID}}
+		if i%2 == 0 {
+			to = append(to, Delivery{AccountID: b.ID}) // other mailboxes stay out
+		}
+		if _, err := s.Deliver(ctx, spool(t, s, strings.Repeat("x", i+1)+"\r\n"), to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, Inbox)
+	full, err := s.Messages(ctx, inbox.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lean, err := s.MessageFiles(ctx, inbox.ID)
+	if err != nil || len(lean) != len(full) || len(full) != 5 {
+		t.Fatalf("MessageFiles: %d messages, %v; Messages: %d", len(lean), err, len(full))
+	}
+	for i, f := range full {
+		l := lean[i]
+		if l.ID != f.ID || l.MailboxID != f.MailboxID || l.UID != f.UID || l.Size != f.Size || l.Path != f.Path {
+			t.Errorf("message %d: MessageFiles %+v, Messages %+v", i, l, f)
+		}
+	}
+	if _, err := s.MessageFiles(ctx, 9999); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown mailbox: %v, want ErrNotFound", err)
+	}
+}
