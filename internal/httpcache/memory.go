@@ -126,7 +126,6 @@ func (b memBody) Bytes() []byte { return b.it.body }
 // Create implements Store. An announced size (e.Size) up to the largest
 // object is reserved at once, so the body is copied once, without growing.
 func (m *MemoryStore) Create(e *Entry) (Writer, error) {
-	e = e.Clone()
 	e.ID = "m" + strconv.FormatUint(m.seq.Add(1), 10)
 	w := &memWriter{m: m, e: e}
 	if e.Size > 0 && e.Size <= m.maxObject {
