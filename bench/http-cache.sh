@@ -17,7 +17,7 @@
 # object is new memory, which the kernel faults in page by page; pail-full
 # shows the miss path without that cost.
 #
-#   bench/http-cache.sh [SECONDS] [CONNECTIONS]
+#   [PORT_BASE=18080] bench/http-cache.sh [SECONDS] [CONNECTIONS]
 #
 # It installs nginx, varnish and wrk with apt-get when they are missing.
 set -euo pipefail
@@ -40,7 +40,9 @@ if ((${#need[@]})); then
 fi
 PATH=$PATH:/usr/sbin
 
-ORIGIN=18080 PAIL=18081 NGINX=18082 VARNISH=18083 PAILNET=18085
+# Ports BASE..BASE+5 on loopback; PORT_BASE moves them when another run holds them.
+base=${PORT_BASE:-18080}
+ORIGIN=$base PAIL=$((base + 1)) NGINX=$((base + 2)) VARNISH=$((base + 3)) VADMIN=$((base + 4)) PAILNET=$((base + 5))
 mkdir -p "$dir/www" "$dir/tmp" "$dir/cache" "$dir/logs"
 # nginx's workers run as an unprivileged user: let them read and write.
 chmod 755 "$dir" "$dir/www"
@@ -72,7 +74,7 @@ http {
 CONF
 nginx -c "$dir/nginx.conf" -p "$dir/" & pids+=($!)
 varnishd -F -a 127.0.0.1:$VARNISH -b 127.0.0.1:$ORIGIN -n "$dir/varnish" -s malloc,256m \
-	-T 127.0.0.1:18084 -p default_ttl=0 -p default_grace=0 >"$dir/logs/varnish.log" 2>&1 & pids+=($!)
+	-T 127.0.0.1:$VADMIN -p default_ttl=0 -p default_grace=0 >"$dir/logs/varnish.log" 2>&1 & pids+=($!)
 (cd "$root" && go build -o "$dir/pail" ./cmd/pail)
 "$dir/pail" proxy --listen 127.0.0.1:$PAIL --origin http://127.0.0.1:$ORIGIN --cache-bytes $((512 << 20)) >"$dir/logs/pail.log" 2>&1 & pids+=($!)
 "$dir/pail" proxy --no-fast-path --listen 127.0.0.1:$PAILNET --origin http://127.0.0.1:$ORIGIN --cache-bytes $((64 << 20)) >"$dir/logs/pail-nethttp.log" 2>&1 & pids+=($!)
