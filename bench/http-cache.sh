@@ -85,15 +85,22 @@ for port in $ORIGIN $PAIL $NGINX $VARNISH $PAILNET; do
 	[[ -n $ok ]] || { echo "http-cache: port $port does not answer 200" >&2; exit 1; }
 done
 
+# Every cold URL is new: a per-run prefix (wrk's math.random repeats its
+# sequence from run to run), the thread and a counter.
 cat >"$dir/cold.lua" <<'LUA'
 local counter = 0
 local tid = 0
 function setup(thread) tid = tid + 1; thread:set("id", tid) end
+function init(args) prefix = args[1] end
 function request()
   counter = counter + 1
-  return wrk.format("GET", "/cold/" .. id .. "-" .. counter .. "-" .. math.random(1e9) .. ".txt")
+  return wrk.format("GET", "/cold/" .. prefix .. "-" .. id .. "-" .. counter .. ".txt")
 end
 LUA
+# cold SECONDS PORT TAG: wrk's cold load; each run passes its own TAG.
+cold() {
+	wrk -t2 -c"$conns" -d"$1s" --latency -s "$dir/cold.lua" "http://127.0.0.1:$2/" -- "$3"
+}
 
 # run NAME PORT MODE: prints "rps p50 p90 p99"
 run() {
@@ -102,7 +109,7 @@ run() {
 		curl -sf -o /dev/null "http://127.0.0.1:$port/hot.txt"
 		out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/hot.txt")
 	else
-		out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$dir/cold.lua" "http://127.0.0.1:$port/")
+		out=$(cold "$secs" "$port" "$1")
 	fi
 	local rps p50 p90 p99
 	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
@@ -121,7 +128,7 @@ for mode in hot cold; do
 	for peer in "${peers[@]}"; do
 		name=${peer%%:*} port=${peer##*:}
 		# Fill the 64 MB cache (unmeasured) so that every measured miss evicts.
-		[[ $name == pail-full ]] && wrk -t2 -c"$conns" -d"$((secs + 3))s" -s "$dir/cold.lua" "http://127.0.0.1:$port/" >/dev/null
+		[[ $name == pail-full ]] && cold "$((secs + 3))" "$port" fill >/dev/null
 		read -r r a b c < <(run "$name" "$port" "$mode")
 		rps[$name-$mode]=$r
 		printf '%-12s %-5s %12s %10s %10s %10s\n' "$name" "$mode" "$r" "$a" "$b" "$c"
