@@ -40,7 +40,8 @@ if ((${#need[@]})); then
 fi
 PATH=$PATH:/usr/sbin
 
-# Ports BASE..BASE+5 on loopback; PORT_BASE moves them when another run holds them.
+# Ports BASE..BASE+5 on loopback; PORT_BASE moves them when another run
+# holds them (keep them below the ephemeral range, 32768 and up).
 base=${PORT_BASE:-18080}
 ORIGIN=$base PAIL=$((base + 1)) NGINX=$((base + 2)) VARNISH=$((base + 3)) VADMIN=$((base + 4)) PAILNET=$((base + 5))
 mkdir -p "$dir/www" "$dir/tmp" "$dir/cache" "$dir/logs"
@@ -59,6 +60,8 @@ http {
   client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
   fastcgi_temp_path $dir/tmp/fcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
   types { text/plain txt; }
+  # Kept-alive connections to the origin, as pail and Varnish keep them.
+  upstream origin { server 127.0.0.1:$ORIGIN; keepalive 64; }
   proxy_cache_path $dir/cache levels=1:2 keys_zone=c:64m max_size=1g inactive=1h use_temp_path=off;
   server {
     listen 127.0.0.1:$ORIGIN;
@@ -67,7 +70,7 @@ http {
   }
   server {
     listen 127.0.0.1:$NGINX;
-    location / { proxy_pass http://127.0.0.1:$ORIGIN; proxy_cache c; proxy_http_version 1.1;
+    location / { proxy_pass http://origin; proxy_cache c; proxy_http_version 1.1;
                  proxy_set_header Connection ""; add_header X-Cache \$upstream_cache_status; }
   }
 }
