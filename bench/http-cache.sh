@@ -9,7 +9,15 @@
 # measured in the same run. nginx runs one worker per core (auto), as
 # pail and Varnish use every core.
 #
-#   bench/http-cache.sh [SECONDS] [CONNECTIONS]
+# Two reference rows go with the cold test: the origin asked directly
+# (how fast it serves when no cache stands in front, so whether it limits
+# the caches), and pail-full: the second pail, with a 64 MB budget,
+# measured after a fill run, so that every miss evicts and its memory is
+# reused. The cold test proper is a cache filling from empty: each stored
+# object is new memory, which the kernel faults in page by page; pail-full
+# shows the miss path without that cost.
+#
+#   [PORT_BASE=18080] bench/http-cache.sh [SECONDS] [CONNECTIONS]
 #
 # It installs nginx, varnish and wrk with apt-get when they are missing.
 set -euo pipefail
@@ -32,7 +40,10 @@ if ((${#need[@]})); then
 fi
 PATH=$PATH:/usr/sbin
 
-ORIGIN=18080 PAIL=18081 NGINX=18082 VARNISH=18083 PAILNET=18085
+# Ports BASE..BASE+5 on loopback; PORT_BASE moves them when another run
+# holds them (keep them below the ephemeral range, 32768 and up).
+base=${PORT_BASE:-18080}
+ORIGIN=$base PAIL=$((base + 1)) NGINX=$((base + 2)) VARNISH=$((base + 3)) VADMIN=$((base + 4)) PAILNET=$((base + 5))
 mkdir -p "$dir/www" "$dir/tmp" "$dir/cache" "$dir/logs"
 # nginx's workers run as an unprivileged user: let them read and write.
 chmod 755 "$dir" "$dir/www"
@@ -49,6 +60,8 @@ http {
   client_body_temp_path $dir/tmp/body; proxy_temp_path $dir/tmp/proxy;
   fastcgi_temp_path $dir/tmp/fcgi; uwsgi_temp_path $dir/tmp/uwsgi; scgi_temp_path $dir/tmp/scgi;
   types { text/plain txt; }
+  # Kept-alive connections to the origin, as pail and Varnish keep them.
+  upstream origin { server 127.0.0.1:$ORIGIN; keepalive 64; }
   proxy_cache_path $dir/cache levels=1:2 keys_zone=c:64m max_size=1g inactive=1h use_temp_path=off;
   server {
     listen 127.0.0.1:$ORIGIN;
@@ -57,17 +70,17 @@ http {
   }
   server {
     listen 127.0.0.1:$NGINX;
-    location / { proxy_pass http://127.0.0.1:$ORIGIN; proxy_cache c; proxy_http_version 1.1;
+    location / { proxy_pass http://origin; proxy_cache c; proxy_http_version 1.1;
                  proxy_set_header Connection ""; add_header X-Cache \$upstream_cache_status; }
   }
 }
 CONF
 nginx -c "$dir/nginx.conf" -p "$dir/" & pids+=($!)
 varnishd -F -a 127.0.0.1:$VARNISH -b 127.0.0.1:$ORIGIN -n "$dir/varnish" -s malloc,256m \
-	-T 127.0.0.1:18084 -p default_ttl=0 -p default_grace=0 >"$dir/logs/varnish.log" 2>&1 & pids+=($!)
+	-T 127.0.0.1:$VADMIN -p default_ttl=0 -p default_grace=0 >"$dir/logs/varnish.log" 2>&1 & pids+=($!)
 (cd "$root" && go build -o "$dir/pail" ./cmd/pail)
 "$dir/pail" proxy --listen 127.0.0.1:$PAIL --origin http://127.0.0.1:$ORIGIN --cache-bytes $((512 << 20)) >"$dir/logs/pail.log" 2>&1 & pids+=($!)
-"$dir/pail" proxy --no-fast-path --listen 127.0.0.1:$PAILNET --origin http://127.0.0.1:$ORIGIN --cache-bytes $((512 << 20)) >"$dir/logs/pail-nethttp.log" 2>&1 & pids+=($!)
+"$dir/pail" proxy --no-fast-path --listen 127.0.0.1:$PAILNET --origin http://127.0.0.1:$ORIGIN --cache-bytes $((64 << 20)) >"$dir/logs/pail-nethttp.log" 2>&1 & pids+=($!)
 
 for port in $ORIGIN $PAIL $NGINX $VARNISH $PAILNET; do
 	ok=
@@ -75,15 +88,22 @@ for port in $ORIGIN $PAIL $NGINX $VARNISH $PAILNET; do
 	[[ -n $ok ]] || { echo "http-cache: port $port does not answer 200" >&2; exit 1; }
 done
 
+# Every cold URL is new: a per-run prefix (wrk's math.random repeats its
+# sequence from run to run), the thread and a counter.
 cat >"$dir/cold.lua" <<'LUA'
 local counter = 0
 local tid = 0
 function setup(thread) tid = tid + 1; thread:set("id", tid) end
+function init(args) prefix = args[1] end
 function request()
   counter = counter + 1
-  return wrk.format("GET", "/cold/" .. id .. "-" .. counter .. "-" .. math.random(1e9) .. ".txt")
+  return wrk.format("GET", "/cold/" .. prefix .. "-" .. id .. "-" .. counter .. ".txt")
 end
 LUA
+# cold SECONDS PORT TAG: wrk's cold load; each run passes its own TAG.
+cold() {
+	wrk -t2 -c"$conns" -d"$1s" --latency -s "$dir/cold.lua" "http://127.0.0.1:$2/" -- "$3"
+}
 
 # run NAME PORT MODE: prints "rps p50 p90 p99"
 run() {
@@ -92,7 +112,7 @@ run() {
 		curl -sf -o /dev/null "http://127.0.0.1:$port/hot.txt"
 		out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/hot.txt")
 	else
-		out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$dir/cold.lua" "http://127.0.0.1:$port/")
+		out=$(cold "$secs" "$port" "$1")
 	fi
 	local rps p50 p90 p99
 	rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
@@ -107,8 +127,11 @@ printf '%-12s %-5s %12s %10s %10s %10s\n' cache mode req/s p50 p90 p99
 for mode in hot cold; do
 	peers=(pail:$PAIL nginx:$NGINX varnish:$VARNISH)
 	[[ $mode == hot ]] && peers+=(pail-nethttp:$PAILNET)
+	[[ $mode == cold ]] && peers+=(origin:$ORIGIN pail-full:$PAILNET)
 	for peer in "${peers[@]}"; do
 		name=${peer%%:*} port=${peer##*:}
+		# Fill the 64 MB cache (unmeasured) so that every measured miss evicts.
+		[[ $name == pail-full ]] && cold "$((secs + 3))" "$port" fill >/dev/null
 		read -r r a b c < <(run "$name" "$port" "$mode")
 		rps[$name-$mode]=$r
 		printf '%-12s %-5s %12s %10s %10s %10s\n' "$name" "$mode" "$r" "$a" "$b" "$c"
@@ -121,6 +144,8 @@ for mode in hot cold; do
 			'BEGIN { printf "pail/%s %s: %.2f\n", p, m, a / b }'
 	done
 done
+awk -v a="${rps[pail-full-cold]}" -v b="${rps[nginx-cold]}" \
+	'BEGIN { printf "pail-full/nginx cold: %.2f (pail with a full cache against nginx filling its own)\n", a / b }'
 awk -v a="${rps[pail-hot]}" -v b="${rps[pail-nethttp-hot]}" \
 	'BEGIN { printf "pail/pail-nethttp hot: %.2f (the fast path'"'"'s gain)\n", a / b }'
 echo "(wrk -t2 -c$conns -d${secs}s on $(nproc) cores shared by load generator, caches and origin)"

@@ -41,6 +41,16 @@ func cmdProxy(e *env, args []string) error {
 	if _, err := e.parseFlags(fs, args); err != nil {
 		return err
 	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	stopProfile, err := startProfiling(log)
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	st, err := proxy.OpenStore(*cacheBytes, *maxObject, *disk, *diskBytes)
 	if err != nil {
 		return err
@@ -50,13 +60,9 @@ func cmdProxy(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	level := slog.LevelInfo
-	if *debug {
-		level = slog.LevelDebug
-	}
 	cfg := proxy.Config{
 		Name: *name, Sites: siteMap, Forward: *forward, Store: st, AdminToken: *token, DisableFastPath: *noFast,
-		Log: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level})),
+		Log: log,
 	}
 	if *origin != "" {
 		if cfg.Origin, err = proxy.ParseOrigin(*origin); err != nil {

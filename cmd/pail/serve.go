@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -39,28 +38,11 @@ func cmdServe(e *env, args []string) error {
 	}
 	log := slog.New(handler)
 
-	// PAIL_CPUPROFILE names a file for a CPU profile of the whole run, for
-	// the benchmarks in bench/.
-	if path := os.Getenv("PAIL_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startProfiling(log)
+	if err != nil {
+		return err
 	}
-
-	// PAIL_PPROF names a loopback address for Go's profiling endpoints
-	// (/debug/pprof/), for measuring a running server; never set it to an
-	// address others can reach.
-	if addr := os.Getenv("PAIL_PPROF"); addr != "" {
-		if err := servePprof(addr, log); err != nil {
-			return err
-		}
-	}
+	defer stopProfile()
 
 	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

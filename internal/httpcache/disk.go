@@ -144,7 +144,6 @@ func (d *DiskStore) Open(e *Entry) (Body, error) {
 
 // Create implements Store.
 func (d *DiskStore) Create(e *Entry) (Writer, error) {
-	e = e.Clone()
 	e.ID = safeio.RandomName()
 	f, err := os.OpenFile(filepath.Join(d.dir, e.ID+tempSuffix), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
 	if err != nil {

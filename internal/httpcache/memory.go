@@ -1,10 +1,10 @@
 package httpcache
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -123,42 +123,47 @@ func (b memBody) ReadAt(p []byte, off int64) (int, error) {
 func (b memBody) Close() error  { return nil }
 func (b memBody) Bytes() []byte { return b.it.body }
 
-// Create implements Store.
+// Create implements Store. An announced size (e.Size) up to the largest
+// object is reserved at once, so the body is copied once, without growing.
 func (m *MemoryStore) Create(e *Entry) (Writer, error) {
-	e = e.Clone()
-	e.ID = fmt.Sprintf("m%d", m.seq.Add(1))
-	return &memWriter{m: m, e: e}, nil
+	e.ID = "m" + strconv.FormatUint(m.seq.Add(1), 10)
+	w := &memWriter{m: m, e: e}
+	if e.Size > 0 && e.Size <= m.maxObject {
+		w.body = make([]byte, 0, e.Size)
+	}
+	return w, nil
 }
 
 type memWriter struct {
-	m   *MemoryStore
-	e   *Entry
-	buf bytes.Buffer
-	err error
+	m    *MemoryStore
+	e    *Entry
+	body []byte
+	err  error
 }
 
 func (w *memWriter) Write(p []byte) (int, error) {
 	if w.err != nil {
 		return 0, w.err
 	}
-	if int64(w.buf.Len()+len(p)) > w.m.maxObject {
+	if int64(len(w.body)+len(p)) > w.m.maxObject {
 		w.err = ErrTooLarge
-		w.buf = bytes.Buffer{}
+		w.body = nil
 		return 0, w.err
 	}
-	return w.buf.Write(p)
+	w.body = append(w.body, p...)
+	return len(p), nil
 }
 
 func (w *memWriter) Commit() (*Entry, error) {
 	if w.err != nil {
 		return nil, w.err
 	}
-	w.e.Size = int64(w.buf.Len())
-	w.m.insert(&memItem{entry: w.e, body: w.buf.Bytes()})
+	w.e.Size = int64(len(w.body))
+	w.m.insert(&memItem{entry: w.e, body: w.body})
 	return w.e, nil
 }
 
-func (w *memWriter) Abort() { w.err = errors.New("aborted"); w.buf = bytes.Buffer{} }
+func (w *memWriter) Abort() { w.err = errors.New("aborted"); w.body = nil }
 
 // insert adds an item and evicts until the budget holds.
 func (m *MemoryStore) insert(it *memItem) {

@@ -56,3 +56,58 @@ func TestMemoryStoreConcurrentHits(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// TestMemoryStoreSizeHint stores bodies whose announced size (Entry.Size
+// at Create) is right, too small, too large, absent, or past the largest
+// object: the stored body and Size are what was written either way, and
+// a body past the largest object is refused.
+func TestMemoryStoreSizeHint(t *testing.T) {
+	const maxObject = 64
+	for _, tc := range []struct {
+		name      string
+		hint, len int
+		ok        bool
+	}{
+		{"exact", 10, 10, true},
+		{"short hint", 4, 10, true},
+		{"long hint", 40, 10, true},
+		{"no hint", 0, 10, true},
+		{"hint past the largest object", 1 << 20, 10, true},
+		{"body past the largest object", 10, maxObject + 1, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewMemoryStore(1<<20, maxObject)
+			body := make([]byte, tc.len)
+			for i := range body {
+				body[i] = byte('a' + i%26)
+			}
+			w, err := s.Create(&Entry{Key: "http://h/x", Status: 200, Size: int64(tc.hint)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two writes, as a body streams.
+			_, err1 := w.Write(body[:tc.len/2])
+			_, err2 := w.Write(body[tc.len/2:])
+			e, err := w.Commit()
+			if !tc.ok {
+				if err1 == nil && err2 == nil || err == nil {
+					t.Fatalf("stored a %d-byte body over the %d-byte limit", tc.len, maxObject)
+				}
+				return
+			}
+			if err1 != nil || err2 != nil || err != nil {
+				t.Fatalf("write %v, %v, commit %v", err1, err2, err)
+			}
+			if e.Size != int64(tc.len) {
+				t.Errorf("Size %d, want %d", e.Size, tc.len)
+			}
+			b, err := s.Open(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := b.(InMemory).Bytes(); string(got) != string(body) {
+				t.Errorf("stored %q, want %q", got, body)
+			}
+		})
+	}
+}

@@ -104,7 +104,11 @@ type Store interface {
 	Variants(key string) []*Entry
 	// Open returns the body of e, or an error if it is gone.
 	Open(e *Entry) (Body, error)
-	// Create starts storing a new entry; e.Size is set by Commit.
+	// Create starts storing a new entry. The store takes e over (it sets
+	// e.ID and, at Commit, e.Size): the caller must not use or change e
+	// afterwards. e.Size, when above zero, is the length the origin
+	// announced (Content-Length), a hint that lets a store reserve room
+	// once.
 	Create(e *Entry) (Writer, error)
 	// Update replaces old's metadata with e's, keeping old's body.
 	Update(old, e *Entry) (*Entry, error)

@@ -103,6 +103,7 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 		e := &httpcache.Entry{
 			Key: t.key, Status: resp.StatusCode, Header: httpcache.StoredHeader(resp.Header),
 			VaryRequest: httpcache.VaryRequest(resp.Header, r.Header), RequestTime: reqTime, ResponseTime: respTime,
+			Size: max(resp.ContentLength, 0), // the announced length, a hint
 		}
 		if sink, err = s.store.Create(e); err != nil {
 			s.log.Warn("proxy: cannot store", "url", t.key, "err", err)

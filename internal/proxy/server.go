@@ -92,6 +92,8 @@ const (
 	defaultMaxConnections = 4096
 	// copyBufferSize is the chunk in which bodies stream.
 	copyBufferSize = 32 << 10
+	// originReadBufferSize is each origin connection's read buffer.
+	originReadBufferSize = 32 << 10
 )
 
 // AdminPrefix is the path under which the admin endpoints live, for
@@ -216,6 +218,10 @@ func newTransport() *http.Transport {
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
 		DisableCompression:    true,
+		// A response head and a body of a typical object arrive in one
+		// read (net/http's default buffer is 4 KB, so a 10 KB miss took
+		// two reads and reached the client in two pieces).
+		ReadBufferSize: originReadBufferSize,
 	}
 }
 
