@@ -2,7 +2,6 @@ package imapd
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -86,7 +85,7 @@ func (sess *session) Namespace() (*imap.NamespaceData, error) {
 }
 
 // delim is the hierarchy separator.
-const delim = '/'
+const delim = store.Delimiter
 
 // Errors with their IMAP replies.
 var (
@@ -118,25 +117,11 @@ func (sess *session) storeErr(err error) error {
 	return errUnavailable
 }
 
-// maxNameLen bounds mailbox names.
-const maxNameLen = 512
-
-// cleanName checks a mailbox name given by a client and returns it with a
-// trailing separator removed (RFC 9051 §6.3.4). Names never carry an
-// account: every lookup is within the logged-in account, so no spelling
-// reaches another user's mail.
+// cleanName checks a mailbox name given by a client (store.CleanMailboxName).
 func cleanName(name string) (string, error) {
-	name = strings.TrimSuffix(name, string(delim))
-	switch {
-	case name == "", len(name) > maxNameLen,
-		strings.HasPrefix(name, string(delim)),
-		strings.Contains(name, string(delim)+string(delim)),
-		strings.ContainsAny(name, "*%"),
-		strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }):
+	name, err := store.CleanMailboxName(name)
+	if err != nil {
 		return "", errBadName
-	}
-	if strings.EqualFold(name, store.Inbox) {
-		name = store.Inbox
 	}
 	return name, nil
 }

@@ -38,6 +38,7 @@ type listPage struct {
 	Truncated   bool // the search stopped at maxSearchMessages
 	ShowTo      bool // Sent and Drafts show the recipients
 	IsTrash     bool
+	Editable    bool // the user's own folder: it can be renamed and deleted
 	Note        string
 	Targets     []folderView // folders messages can be moved to
 	Back        string
@@ -58,11 +59,14 @@ type listItem struct {
 
 // notes are the fixed confirmations a redirect may ask a page to show.
 var notes = map[string]string{
-	"sent":    "Message sent.",
-	"saved":   "Draft saved.",
-	"moved":   "Moved.",
-	"deleted": "Deleted.",
-	"updated": "Updated.",
+	"sent":           "Message sent.",
+	"saved":          "Draft saved.",
+	"moved":          "Moved.",
+	"deleted":        "Deleted.",
+	"updated":        "Updated.",
+	"created":        "Folder created.",
+	"renamed":        "Folder renamed.",
+	"folder-deleted": "Folder deleted; its messages are in Trash.",
 }
 
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request, u *user) {
@@ -101,6 +105,7 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *user) {
 	}
 	p := listPage{base: s.base(r, u, mb.Name, mb.ID), Query: strings.TrimSpace(q.Get("q")), Field: q.Get("in"), Note: notes[q.Get("note")]}
 	p.IsTrash = mb.SpecialUse == `\Trash`
+	p.Editable = mb.Name != store.Inbox && mb.SpecialUse == ""
 	p.ShowTo = mb.SpecialUse == `\Sent` || mb.SpecialUse == `\Drafts`
 	for _, f := range p.Folders {
 		if f.ID == mb.ID {

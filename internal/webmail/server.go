@@ -140,6 +140,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /msg/{id}/body", s.page(s.handleBody))
 	m.HandleFunc("GET /msg/{id}/part/{n}", s.page(s.handlePart))
 	m.HandleFunc("POST /action", s.post(maxFormBytes, s.handleAction))
+	m.HandleFunc("POST /folders", s.post(maxFormBytes, s.handleFolders))
 	m.HandleFunc("GET /compose", s.page(s.handleComposeForm))
 	m.HandleFunc("POST /compose", s.post(s.cfg.MaxMessageBytes+maxFormBytes, s.handleCompose))
 	s.mux = m

@@ -24,6 +24,9 @@ type Store interface {
 	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)
 	Move(ctx context.Context, srcID int64, uids []uint32, destID int64) (store.CopyResult, error)
 	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
+	CreateMailboxPath(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error)
+	RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error
+	DeleteMailbox(ctx context.Context, accountID int64, name string) error
 	NewSpool() (*store.Spool, error)
 	Deliver(ctx context.Context, sp *store.Spool, ds []store.Delivery) ([]store.Delivered, error)
 }

@@ -3,6 +3,7 @@ package webmail
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -132,8 +133,12 @@ func (e *env) folder(addr, name string) []store.Message {
 	return msgs
 }
 
+// mailboxID is the id of one of addr's folders, 0 when there is none.
 func (e *env) mailboxID(addr, name string) int64 {
 	mb, err := e.st.MailboxByName(context.Background(), e.ids[addr], name)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0
+	}
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -741,5 +746,88 @@ func TestReadMarksSeenAndShowsText(t *testing.T) {
 	}
 	if !strings.Contains(r.body, `data-key="r"`) {
 		t.Error("no reply shortcut")
+	}
+}
+
+func TestFolders(t *testing.T) {
+	e := newEnv(t, Config{})
+	b := e.browser()
+	b.login(jill)
+	folders := func(f url.Values) response {
+		f.Set("csrf", b.csrf())
+		return b.post("/folders", f)
+	}
+
+	// Create, with parents; the folder's page offers rename and delete.
+	r := folders(url.Values{"op": {"create"}, "name": {"Lists/go"}})
+	if r.StatusCode != http.StatusSeeOther || !strings.Contains(r.Header.Get("Location"), "note=created") {
+		t.Fatalf("create: %d %s", r.StatusCode, r.Header.Get("Location"))
+	}
+	goID := e.mailboxID(jill, "Lists/go")
+	if goID == 0 || e.mailboxID(jill, "Lists") == 0 {
+		t.Fatal("folder or its parent not created")
+	}
+	page := b.get(r.Header.Get("Location"))
+	if !strings.Contains(page.body, "Folder created.") || !strings.Contains(page.body, `value="rename"`) {
+		t.Errorf("folder page: %s", page.body)
+	}
+	if inbox := b.get(fmt.Sprintf("/mail?box=%d", e.mailboxID(jill, "INBOX"))); strings.Contains(inbox.body, `value="rename"`) {
+		t.Error("INBOX offers rename")
+	}
+	for _, bad := range []string{"", "/x", "a//b", "a*", "a%b", "a\x01b", "inbox", strings.Repeat("x", 513)} {
+		if r := folders(url.Values{"op": {"create"}, "name": {bad}}); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("create %q: %d", bad, r.StatusCode)
+		}
+	}
+	if r := folders(url.Values{"op": {"create"}, "name": {"Lists/go"}}); r.StatusCode != http.StatusConflict {
+		t.Errorf("create twice: %d", r.StatusCode)
+	}
+
+	// Rename keeps the folder (and its mail); special folders stay.
+	e.deliver(jill, "Lists/go", fmt.Sprintf(plainMsg, "gophers", "g", "x"))
+	r = folders(url.Values{"op": {"rename"}, "box": {fmt.Sprint(goID)}, "name": {"Lists/golang"}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("rename: %d %s", r.StatusCode, r.body)
+	}
+	if e.mailboxID(jill, "Lists/golang") != goID || len(e.folder(jill, "Lists/golang")) != 1 {
+		t.Fatal("rename lost the folder or its mail")
+	}
+	for _, name := range []string{"INBOX", "Sent", "Trash"} {
+		f := url.Values{"op": {"rename"}, "box": {fmt.Sprint(e.mailboxID(jill, name))}, "name": {"x"}}
+		if r := folders(f); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("rename %s: %d", name, r.StatusCode)
+		}
+		f.Set("op", "delete")
+		if r := folders(f); r.StatusCode != http.StatusBadRequest {
+			t.Errorf("delete %s: %d", name, r.StatusCode)
+		}
+	}
+
+	// Another user's folder is not there, whatever the operation.
+	bobs := e.mailboxID(bob, "Archive")
+	for _, op := range []string{"rename", "delete"} {
+		if r := folders(url.Values{"op": {op}, "box": {fmt.Sprint(bobs)}, "name": {"mine"}}); r.StatusCode != http.StatusNotFound {
+			t.Errorf("%s bob's folder: %d", op, r.StatusCode)
+		}
+	}
+	if e.mailboxID(bob, "Archive") != bobs {
+		t.Fatal("bob's folder changed")
+	}
+
+	// Delete moves the folder's mail to Trash first.
+	r = folders(url.Values{"op": {"delete"}, "box": {fmt.Sprint(goID)}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("delete: %d %s", r.StatusCode, r.body)
+	}
+	if e.mailboxID(jill, "Lists/golang") != 0 {
+		t.Error("folder still there")
+	}
+	if trash := e.folder(jill, "Trash"); len(trash) != 1 {
+		t.Errorf("Trash holds %d messages, want the deleted folder's one", len(trash))
+	}
+
+	// Without the CSRF token nothing happens.
+	if r := b.post("/folders", url.Values{"op": {"create"}, "name": {"Sneaky"}}); r.StatusCode != http.StatusForbidden || e.mailboxID(jill, "Sneaky") != 0 {
+		t.Errorf("no csrf: %d", r.StatusCode)
 	}
 }
