@@ -224,6 +224,27 @@ func TestWebmailBrowser(t *testing.T) {
 		t.Errorf("title %q after showing remote images", got)
 	}
 
+	// A new folder, made in the folder list, then renamed from its page.
+	do("create folder",
+		chromedp.Navigate(s.url("/mail")),
+		chromedp.WaitVisible(chromedp.CSS(`form.newfolder input[name=name]`)),
+		chromedp.SendKeys(chromedp.CSS(`form.newfolder input[name=name]`), "Projects/Soup"),
+		chromedp.Click(chromedp.CSS(`form.newfolder button`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.note`)),
+	)
+	if got := text("p.note"); got != "Folder created." || !strings.Contains(text("nav.folders"), "Projects/Soup") {
+		t.Errorf("after creating a folder: %q; folders %q", got, text("nav.folders"))
+	}
+	do("rename folder",
+		chromedp.Click(chromedp.CSS(`details.folderedit summary`)),
+		chromedp.SetValue(chromedp.CSS(`details.folderedit input[name=name]`), "Projects/Stew"),
+		chromedp.Click(chromedp.CSS(`details.folderedit button[value=rename]`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.note`)),
+	)
+	if got := text("nav.folders"); !strings.Contains(got, "Projects/Stew") || strings.Contains(got, "Projects/Soup") {
+		t.Errorf("folders after the rename: %q", got)
+	}
+
 	// Another user's message id is refused, in the browser and by URL.
 	jackID := newWebClient(t, s, webJack).messageID("Jack's private note")
 	do("open jack's message as jill", chromedp.Navigate(s.url("/msg/"+jackID)), chromedp.WaitVisible(chromedp.CSS("main")))
