@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		case "pop3", "pop3s":
 			err = s.addPOP3(svc, tlsCfg, authn)
 		case "http", "https":
-			err = s.addWebmail(svc, tlsCfg, authn, router, deliverer)
+			err = s.addWebmail(ctx, svc, tlsCfg, authn, router, deliverer)
 		case "metrics":
 			err = s.addMetrics(svc)
 		default:

@@ -16,7 +16,7 @@ import (
 // addWebmail adds the web pages: [listen] http (plain) and https (TLS with
 // the configured certificate) are two listeners of one service sharing
 // one session table; whichever of the two New meets first adds both.
-func (s *Server) addWebmail(svc config.ListenEntry, tlsCfg *tls.Config, authn *auth.Authenticator, router *delivery.Router, deliverer *delivery.Deliverer) error {
+func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg *tls.Config, authn *auth.Authenticator, router *delivery.Router, deliverer *delivery.Deliverer) error {
 	l := s.cfg.Listen
 	if svc.Name == "https" && l.HTTP != "" {
 		return nil // added together with http
@@ -25,7 +25,7 @@ func (s *Server) addWebmail(svc config.ListenEntry, tlsCfg *tls.Config, authn *a
 	if svc.Name == "http" && l.HTTPS != "" {
 		entries = append(entries, config.ListenEntry{Name: "https", Addr: l.HTTPS})
 	}
-	srv, err := webmail.New(webmail.Config{
+	srv, err := webmail.New(ctx, webmail.Config{
 		Hostname:        s.cfg.Hostname,
 		MaxMessageBytes: s.cfg.Limits.MaxMessageBytes,
 	}, webmail.Deps{

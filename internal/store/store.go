@@ -302,6 +302,15 @@ CREATE TABLE seen_ids (
 	PRIMARY KEY (account_id, message_id)
 );
 CREATE INDEX seen_ids_at ON seen_ids (at);
+`, `
+CREATE TABLE web_sessions (
+	token_hash   TEXT PRIMARY KEY,
+	csrf         TEXT NOT NULL,
+	account_id   INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	password_tag TEXT NOT NULL,
+	created      INTEGER NOT NULL,
+	seen         INTEGER NOT NULL
+);
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

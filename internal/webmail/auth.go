@@ -64,15 +64,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, status, "login", page)
 		return
 	}
-	sess, err := s.sessions.create(acct.ID, acct.Address)
+	sess, err := s.sessions.create(r.Context(), acct.ID, acct.PasswordHash)
 	if err != nil {
+		if !errors.Is(err, errTooManySessions) {
+			s.deps.Log.Error("webmail: starting a session", "err", err)
+		}
 		page.Error = msgLoginBusy
 		s.render(w, http.StatusServiceUnavailable, "login", page)
 		return
 	}
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
-		Value:    sess.id,
+		Value:    sess.token,
 		Path:     "/",
 		HttpOnly: true,
 		Secure:   r.TLS != nil,
@@ -82,7 +85,9 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, u *user) {
-	s.sessions.delete(u.sess.id)
+	if err := s.sessions.delete(r.Context(), u.sess.key); err != nil {
+		s.deps.Log.Error("webmail: ending a session", "err", err)
+	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }

@@ -46,17 +46,23 @@ func (s *Server) current(r *http.Request) *user {
 	if err != nil {
 		return nil
 	}
-	sess := s.sessions.get(c.Value)
+	sess, err := s.sessions.get(r.Context(), c.Value)
+	if err != nil {
+		s.deps.Log.Error("webmail: session", "err", err)
+	}
 	if sess == nil {
 		return nil
 	}
 	acct, err := s.deps.Store.AccountByID(r.Context(), sess.accountID)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			s.sessions.delete(sess.id)
-		} else {
-			s.deps.Log.Error("webmail: account lookup", "err", err)
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && passwordTag(acct.PasswordHash) != sess.passwordTag:
+		// The account is gone or its password changed: the session ends.
+		if err := s.sessions.delete(r.Context(), sess.key); err != nil {
+			s.deps.Log.Error("webmail: ending a session", "err", err)
 		}
+		return nil
+	case err != nil:
+		s.deps.Log.Error("webmail: account lookup", "err", err)
 		return nil
 	}
 	return &user{sess: sess, acct: acct}

@@ -90,7 +90,7 @@ type Server struct {
 }
 
 // New returns a Server.
-func New(cfg Config, deps Deps) (*Server, error) {
+func New(ctx context.Context, cfg Config, deps Deps) (*Server, error) {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 50
 	}
@@ -115,11 +115,14 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s := &Server{
 		cfg:      cfg,
 		deps:     deps,
-		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, deps.Now),
+		sessions: newSessions(deps.Store, cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, deps.Now),
 		blocked:  newPolicy(false),
 		remote:   newPolicy(true),
 	}
 	if err := s.parseTemplates(); err != nil {
+		return nil, err
+	}
+	if err := s.sessions.load(ctx); err != nil {
 		return nil, err
 	}
 	s.routes()

@@ -27,6 +27,7 @@ type Store interface {
 	CreateMailboxPath(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error)
 	RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error
 	DeleteMailbox(ctx context.Context, accountID int64, name string) error
+	sessionStore
 	NewSpool() (*store.Spool, error)
 	Deliver(ctx context.Context, sp *store.Spool, ds []store.Delivery) ([]store.Delivered, error)
 }

@@ -29,6 +29,8 @@ type env struct {
 	t    *testing.T
 	st   *store.Store
 	srv  *Server
+	cfg  Config
+	deps Deps
 	http *httptest.Server
 	ids  map[string]int64 // account ids by address
 	mu   sync.Mutex
@@ -77,13 +79,26 @@ func newEnv(t *testing.T, cfg Config) *env {
 	router := delivery.NewRouter(st, func(d string) bool { return d == "hill.test" }, "")
 	deliverer := delivery.NewDeliverer(st, nil, nil, "mx.hill.test")
 	cfg.Hostname = "mx.hill.test"
-	e.srv, err = New(cfg, Deps{Store: st, Auth: authn, Submit: submitter{router, deliverer}, Now: e.clock})
+	e.cfg, e.deps = cfg, Deps{Store: st, Auth: authn, Submit: submitter{router, deliverer}, Now: e.clock}
+	e.srv, err = New(context.Background(), e.cfg, e.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.http = httptest.NewServer(e.srv.Handler())
 	t.Cleanup(e.http.Close)
 	return e
+}
+
+// restart replaces the web server with a new one on the same store, as a
+// restart of pail does.
+func (e *env) restart() {
+	e.t.Helper()
+	srv, err := New(context.Background(), e.cfg, e.deps)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.srv = srv
+	e.http.Config.Handler = srv.Handler()
 }
 
 func (e *env) clock() time.Time {
@@ -829,5 +844,66 @@ func TestFolders(t *testing.T) {
 	// Without the CSRF token nothing happens.
 	if r := b.post("/folders", url.Values{"op": {"create"}, "name": {"Sneaky"}}); r.StatusCode != http.StatusForbidden || e.mailboxID(jill, "Sneaky") != 0 {
 		t.Errorf("no csrf: %d", r.StatusCode)
+	}
+}
+
+func TestSessionsOutliveRestartButNotPasswordChange(t *testing.T) {
+	e := newEnv(t, Config{})
+	ctx := context.Background()
+	b := e.browser()
+	b.login(jill)
+	token := b.c.Jar.Cookies(mustURL(e.http.URL))[0].Value
+
+	// The store keeps a hash of the token, never the token.
+	stored, err := e.st.WebSessions(ctx)
+	if err != nil || len(stored) != 1 {
+		t.Fatalf("stored sessions %v, %v", stored, err)
+	}
+	if stored[0].TokenHash == token || stored[0].TokenHash != keyOf(token) || stored[0].AccountID != e.ids[jill] {
+		t.Errorf("stored session %+v", stored[0])
+	}
+
+	e.restart()
+	if r := b.get("/mail"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, jill) {
+		t.Fatalf("session lost in the restart: %d", r.StatusCode)
+	}
+	// Forms go on working: the CSRF token came back with the session.
+	if r := b.action("read", e.deliver(jill, "", fmt.Sprintf(plainMsg, "one", "a", "x"))); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("action after restart: %d %s", r.StatusCode, r.body)
+	}
+
+	// Logging out removes it from the store.
+	b.post("/logout", url.Values{"csrf": {b.csrf()}})
+	if stored, _ := e.st.WebSessions(ctx); len(stored) != 0 {
+		t.Errorf("session still stored after logout: %+v", stored)
+	}
+
+	// A password change ends every session of the account.
+	b.login(jill)
+	other := e.browser()
+	other.login(jill)
+	h, _ := auth.HashPassword("new password")
+	if err := e.st.SetPassword(ctx, jill, h); err != nil {
+		t.Fatal(err)
+	}
+	for _, br := range []*browser{b, other} {
+		if r := br.get("/mail"); r.StatusCode != http.StatusSeeOther {
+			t.Errorf("session survived a password change: %d", r.StatusCode)
+		}
+	}
+	if stored, _ := e.st.WebSessions(ctx); len(stored) != 0 {
+		t.Errorf("ended sessions still stored: %+v", stored)
+	}
+
+	// Sessions that ended while the server was down are dropped at start.
+	bb := e.browser()
+	bb.login(bob)
+	e.advance(3 * time.Hour)
+	e.restart()
+	if stored, _ := e.st.WebSessions(ctx); len(stored) != 0 {
+		t.Errorf("expired session kept at start: %+v", stored)
+	}
+	if r := bb.get("/mail"); r.StatusCode != http.StatusSeeOther {
+		t.Errorf("expired session works: %d", r.StatusCode)
 	}
 }
