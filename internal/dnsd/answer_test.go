@@ -159,7 +159,10 @@ func TestMalformed(t *testing.T) {
 	m = new(dns.Msg)
 	m.SetQuestion("example.test.", dns.TypeA)
 	m.Opcode = dns.OpcodeUpdate
+	m.AuthenticatedData, m.RecursionDesired = true, true
 	if r, _, err := c.Exchange(m, addr); err != nil || r.Rcode != dns.RcodeNotImplemented && r.Rcode != dns.RcodeRefused {
 		t.Errorf("UPDATE: %v %v", r, err)
+	} else if r.AuthenticatedData || !r.RecursionDesired || r.Authoritative {
+		t.Errorf("UPDATE answer's flags: %v", r.MsgHdr)
 	}
 }

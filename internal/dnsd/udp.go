@@ -215,7 +215,9 @@ func (s *Server) answerWire(wire []byte, src netip.Addr, sc *scratch) (out []byt
 func reject(req *dns.Msg, action dns.MsgAcceptAction, sc *scratch) []byte {
 	opcode := req.Opcode
 	req.SetRcodeFormatError(req)
-	req.Zero = false
+	// Only the query's RD and CD bits carry over into an answer (RFC 1035
+	// §4.1.1, RFC 6840 §5.8): AD would claim validated data.
+	req.Zero, req.AuthenticatedData, req.Authoritative, req.Truncated, req.RecursionAvailable = false, false, false, false, false
 	if action == dns.MsgRejectNotImplemented {
 		req.Opcode = opcode
 		req.Rcode = dns.RcodeNotImplemented
