@@ -27,12 +27,7 @@ func (s *Server) handleFolders(w http.ResponseWriter, r *http.Request, u *user) 
 			return
 		}
 		mb, err := st.CreateMailboxPath(ctx, u.acct.ID, name, "")
-		if errors.Is(err, store.ErrExists) {
-			s.fail(w, r, u, http.StatusConflict, "A folder of that name already exists.")
-			return
-		}
-		if err != nil {
-			s.internal(w, r, u, err)
+		if s.folderFailed(w, r, u, err) {
 			return
 		}
 		http.Redirect(w, r, folderURL(mb.ID, "created"), http.StatusSeeOther)
@@ -60,13 +55,7 @@ func (s *Server) handleFolders(w http.ResponseWriter, r *http.Request, u *user) 
 			s.fail(w, r, u, http.StatusBadRequest, badFolderName)
 			return
 		}
-		err = st.RenameMailbox(ctx, u.acct.ID, mb.Name, name)
-		if errors.Is(err, store.ErrExists) {
-			s.fail(w, r, u, http.StatusConflict, "A folder of that name already exists.")
-			return
-		}
-		if err != nil {
-			s.internal(w, r, u, err)
+		if s.folderFailed(w, r, u, st.RenameMailbox(ctx, u.acct.ID, mb.Name, name)) {
 			return
 		}
 		http.Redirect(w, r, folderURL(mb.ID, "renamed"), http.StatusSeeOther)
@@ -99,6 +88,20 @@ func (s *Server) handleFolders(w http.ResponseWriter, r *http.Request, u *user) 
 	default:
 		s.fail(w, r, u, http.StatusBadRequest, "Unknown action.")
 	}
+}
+
+// folderFailed answers a failed create or rename, if err is one, and
+// reports whether it did.
+func (s *Server) folderFailed(w http.ResponseWriter, r *http.Request, u *user, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, store.ErrExists):
+		s.fail(w, r, u, http.StatusConflict, "A folder of that name already exists.")
+	default:
+		s.internal(w, r, u, err)
+	}
+	return true
 }
 
 const badFolderName = "A folder name cannot be empty, start with “/”, have “//”, “*”, “%” or control characters, or be longer than 512 bytes."
