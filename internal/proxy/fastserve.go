@@ -109,8 +109,10 @@ func (s *Server) fastLoop(c net.Conn) (pending []byte, headDeadline time.Time, h
 				r, w, idle = 0, 0, true
 				if len(buf) > fastHeadBytes {
 					// After a long head, an idle connection keeps
-					// no more than a normal one.
+					// no more than a normal one: a normal buffer,
+					// and nothing that refers to the head.
 					buf = make([]byte, fastHeadBytes)
+					st.forget()
 				}
 			} else {
 				headDeadline = time.Time{} // pipelined
@@ -171,6 +173,14 @@ type fastState struct {
 	wall time.Time
 	// writeDeadline is the write deadline last set on the connection.
 	writeDeadline time.Time
+}
+
+// forget drops the parsed request, whose strings share the memory of
+// its head.
+func (st *fastState) forget() {
+	clear(st.req.header)
+	st.req = fastRequest{header: st.req.header}
+	clear(st.vals[:cap(st.vals)])
 }
 
 // lingerClose half-closes c and waits a moment before the caller closes
