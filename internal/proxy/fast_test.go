@@ -290,21 +290,30 @@ func dateless(s string) string { return dateLine.ReplaceAllString(s, "") }
 func TestFastPathClosingRequests(t *testing.T) {
 	hit := rawStep{"GET /a HTTP/1.1\r\nHost: example.test\r\n\r\n", "GET"}
 	for _, tc := range []struct {
-		name    string
-		rawStep rawStep
-		want    string
+		name      string
+		rawStep   rawStep
+		want      string
+		pipelined bool
 	}{
-		{"two hosts", rawStep{"GET /a HTTP/1.1\r\nHost: example.test\r\nHost: other.test\r\n\r\n", "GET"}, "400 Bad Request"},
-		{"no host", rawStep{"GET /a HTTP/1.1\r\n\r\n", "GET"}, "400 Bad Request"},
-		{"1.0 no host", rawStep{"GET /a HTTP/1.0\r\n\r\n", "GET"}, "400 Bad Request"},
-		{"bad version", rawStep{"GET /a HTTP/2.0\r\nHost: example.test\r\n\r\n", "GET"}, "505"},
-		{"huge head", rawStep{"GET /a HTTP/1.1\r\nHost: example.test\r\nX-Big: " + strings.Repeat("y", maxHeaderBytes+8192) + "\r\n\r\n", "GET"}, "431"},
+		{"two hosts", rawStep{"GET /a HTTP/1.1\r\nHost: example.test\r\nHost: other.test\r\n\r\n", "GET"}, "400 Bad Request", false},
+		{"no host", rawStep{"GET /a HTTP/1.1\r\n\r\n", "GET"}, "400 Bad Request", false},
+		{"1.0 no host", rawStep{"GET /a HTTP/1.0\r\n\r\n", "GET"}, "400 Bad Request", false},
+		{"bad version", rawStep{"GET /a HTTP/2.0\r\nHost: example.test\r\n\r\n", "GET"}, "505", false},
+		{"huge head", rawStep{"GET /a HTTP/1.1\r\nHost: example.test\r\nX-Big: " + strings.Repeat("y", maxHeaderBytes+8192) + "\r\n\r\n", "GET"}, "431", false},
+		// Malformed heads that never end: net/http answers 400 at the
+		// bad line, and so must the fast path, not close in silence
+		// after the head timeout.
+		{"no colon", rawStep{"GET /a HTTP/1.1\r\nHost: example.test\r\nAccept*/*\r\r\n", "GET"}, "400 Bad Request", false},
+		{"bad request line", rawStep{"GET /a\rb HTTP/1.1\r\nHost: example.test\r\n", "GET"}, "400 Bad Request", false},
+		{"garbage", rawStep{"\x01\x02garbage\r\nmore", "GET"}, "400 Bad Request", false},
+		{"garbage pipelined", rawStep{"\x01\x02garbage\r\nmore", "GET"}, "400 Bad Request", true},
+		{"no colon pipelined", rawStep{"GET /a HTTP/1.1\r\nHost: example.test\r\nAccept*/*\r\r\n", "GET"}, "400 Bad Request", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			p := newPair(t)
 			p.prime(t, "/a", []string{"Cache-Control", "max-age=100", "Content-Type", "text/plain"}, "hello")
-			fast, slow, fc, sc, hits := p.both(t, false, hit, tc.rawStep)
+			fast, slow, fc, sc, hits := p.both(t, tc.pipelined, hit, tc.rawStep)
 			if hits != 1 {
 				t.Errorf("%d fast-path answers, want 1", hits)
 			}

@@ -78,6 +78,22 @@ func (l *handoffListener) acceptError(err error) bool {
 type handedConn struct {
 	net.Conn
 	pending []byte
+	// headDeadline, when set, is the deadline of the incomplete head in
+	// pending: the first read deadline net/http sets (its head deadline)
+	// is brought forward to it, so that the handover does not restart
+	// the head's clock.
+	headDeadline time.Time
+}
+
+// SetReadDeadline sets t, the first time no later than headDeadline.
+func (c *handedConn) SetReadDeadline(t time.Time) error {
+	if !c.headDeadline.IsZero() {
+		if t.IsZero() || t.After(c.headDeadline) {
+			t = c.headDeadline
+		}
+		c.headDeadline = time.Time{}
+	}
+	return c.Conn.SetReadDeadline(t)
 }
 
 func (c *handedConn) Read(p []byte) (int, error) {

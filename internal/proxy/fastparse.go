@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"bytes"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -81,37 +80,23 @@ func parseFastRequest(head string, r *fastRequest, vals []string) (ok bool) {
 		if line == "" {
 			break
 		}
-		name, value, found := strings.Cut(line, ":")
-		if !found || !isToken(name) {
-			return false // includes obs-fold: a line starting with SP or HTAB
-		}
-		value = strings.Trim(value, " \t")
-		if !plainValue(value) {
-			return false
-		}
-		key := textproto.CanonicalMIMEHeaderKey(name)
+		key, value, ok := fieldLine(line)
 		switch {
-		case notSimple[key]:
+		case !ok:
 			return false
 		case key == "Host":
 			hosts++
-			if hosts > 1 || !plainAuthority(value) {
+			if hosts > 1 {
 				return false
 			}
 			r.host = value
 			continue // net/http moves Host out of the header map
 		case key == "Connection":
 			conns++
-			switch {
-			case conns > 1:
-				return false
-			case strings.EqualFold(value, "close"):
-				r.conn = connClose
-			case strings.EqualFold(value, "keep-alive"):
-				r.conn = connKeepAlive
-			default:
+			if conns > 1 {
 				return false
 			}
+			r.conn, _ = connField(value)
 		}
 		if len(vals) == cap(vals) {
 			return false // more fields than the scratch holds
@@ -126,6 +111,45 @@ func parseFastRequest(head string, r *fastRequest, vals []string) (ok bool) {
 	// RFC 9112 §3.2: HTTP/1.1 requires Host; net/http answers 400 without
 	// it, and route answers 400 to an HTTP/1.0 request without one.
 	return hosts == 1
+}
+
+// fieldLine parses one field line (without its CRLF) as the fast path
+// accepts it: a token, a colon, a plain value (RFC 9110 §5.1, §5.5), and
+// not a field that makes the request more than a plain hit. A Host must
+// be a plain authority and a Connection "close" or "keep-alive". key is
+// the canonical name, as net/http's Request.Header has it.
+func fieldLine(line string) (key, value string, ok bool) {
+	name, value, found := strings.Cut(line, ":")
+	if !found || !isToken(name) {
+		return "", "", false // includes obs-fold: a line starting with SP or HTAB
+	}
+	value = strings.Trim(value, " \t")
+	if !plainValue(value) {
+		return "", "", false
+	}
+	key = textproto.CanonicalMIMEHeaderKey(name)
+	switch {
+	case notSimple[key]:
+		return "", "", false
+	case key == "Host":
+		ok = plainAuthority(value)
+	case key == "Connection":
+		_, ok = connField(value)
+	default:
+		ok = true
+	}
+	return key, value, ok
+}
+
+// connField reads a Connection field value the fast path understands.
+func connField(v string) (connMode, bool) {
+	switch {
+	case strings.EqualFold(v, "close"):
+		return connClose, true
+	case strings.EqualFold(v, "keep-alive"):
+		return connKeepAlive, true
+	}
+	return connDefault, false
 }
 
 // parseRequestLine parses "GET /path?q HTTP/1.1" (RFC 9112 §3).
@@ -224,25 +248,4 @@ func plainValue(s string) bool {
 		}
 	}
 	return true
-}
-
-// headEnd returns the length of the request head at the start of b,
-// through the empty line that ends it, or -1 when b holds no complete
-// head. Like net/http it ends a line at LF, with or without CR before
-// it, so a head with bare LFs ends where net/http ends it (and
-// parseFastRequest then refuses it).
-func headEnd(b []byte) int {
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			return -1
-		}
-		i += j + 1
-		switch {
-		case i < len(b) && b[i] == '\n':
-			return i + 1
-		case i+1 < len(b) && b[i] == '\r' && b[i+1] == '\n':
-			return i + 2
-		}
-	}
 }

@@ -75,8 +75,20 @@ func FuzzFastParse(f *testing.F) {
 			return
 		}
 		r := fastRequest{header: http.Header{}}
-		if parseFastRequest(s[:n], &r, make([]string, 0, fastMaxFields)) {
+		ok := parseFastRequest(s[:n], &r, make([]string, 0, fastMaxFields))
+		if ok {
 			checkLikeNetHTTP(t, s[:n], &r)
+		}
+		// Fed in pieces, the scan ends the head at the same place,
+		// and refuses a line only of a head the parser refuses.
+		for _, step := range []int{1, 7} {
+			end, refusedAt, _ := feed(s, step)
+			switch {
+			case refusedAt >= 0 && ok:
+				t.Fatalf("%q (step %d): refused at %d, but parsed", s, step, refusedAt)
+			case refusedAt < 0 && end != n:
+				t.Fatalf("%q (step %d): ends at %d, headEnd %d", s, step, end, n)
+			}
 		}
 	})
 }

@@ -57,57 +57,72 @@ func (s *Server) serveFast(c net.Conn, hl *handoffListener) {
 		c.Close()
 		return
 	}
-	pending, handOver := s.fastLoop(c)
+	pending, headDeadline, handOver := s.fastLoop(c)
 	s.fast.remove(c)
 	if !handOver {
 		c.Close()
 		return
 	}
 	c.SetDeadline(time.Time{}) // net/http sets its own
-	hl.handOver(&handedConn{Conn: c, pending: pending})
+	hl.handOver(&handedConn{Conn: c, pending: pending, headDeadline: headDeadline})
 }
 
 // fastLoop reads request heads from c and answers the plain hits. It
 // returns when c is to be closed (handOver false) or given to net/http
-// with pending, the bytes read and not answered.
-func (s *Server) fastLoop(c net.Conn) (pending []byte, handOver bool) {
+// with pending, the bytes read and not answered, and headDeadline, the
+// deadline of the head they begin when it is incomplete (else zero).
+func (s *Server) fastLoop(c net.Conn) (pending []byte, headDeadline time.Time, handOver bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("proxy: panic in the fast path", "panic", v, "remote", c.RemoteAddr().String())
-			pending, handOver = nil, false
+			pending, headDeadline, handOver = nil, time.Time{}, false
 		}
 	}()
 	buf := make([]byte, fastHeadBytes)
+	var scan headScan // of the head at buf[r:]
 	st := &fastState{req: fastRequest{header: make(http.Header, 8)}, vals: make([]string, 0, fastMaxFields)}
 	r, w := 0, 0
 	// The first head must arrive within headTimeout of the accept; later
 	// ones within headTimeout of their first byte, after at most
 	// idleTimeout of silence (as net/http times them). A zero
 	// headDeadline is computed when needed: most heads arrive whole.
-	headDeadline := time.Now().Add(s.headTimeout)
+	headDeadline = time.Now().Add(s.headTimeout)
 	var readDeadline, lastAnswer time.Time
 	idle, idleSet := false, false // waiting for a head; the deadline set is an idle one
 	lag := min(renewDeadline, s.idleTimeout/16)
 	for {
-		if n := headEnd(buf[r:w]); n >= 0 {
+		if n := scan.end(buf[r:w]); n >= 0 {
 			st.wall = time.Now()
 			switch s.answerFast(c, string(buf[r:r+n]), st) {
 			case fastPass:
-				return buf[r:w], true
+				return buf[r:w], time.Time{}, true
 			case fastClose:
 				lingerClose(c)
-				return nil, false
+				return nil, time.Time{}, false
 			case fastBroken:
-				return nil, false
+				return nil, time.Time{}, false
 			}
 			lastAnswer = st.wall
 			r += n
+			scan = headScan{}
 			if r == w {
 				r, w, idle = 0, 0, true
+				if len(buf) > fastHeadBytes {
+					// After a long head, an idle connection keeps
+					// no more than a normal one: a normal buffer,
+					// and nothing that refers to the head.
+					buf = make([]byte, fastHeadBytes)
+					st.forget()
+				}
 			} else {
 				headDeadline = time.Time{} // pipelined
 			}
 			continue
+		}
+		if scan.refuses(buf[r:w]) {
+			// Not simple: net/http answers it (400 at once to a
+			// malformed line), under this head's deadline.
+			return buf[r:w], headDeadline, true
 		}
 		if r > 0 {
 			w = copy(buf, buf[r:w])
@@ -115,7 +130,7 @@ func (s *Server) fastLoop(c net.Conn) (pending []byte, handOver bool) {
 		}
 		if w == len(buf) {
 			if w >= maxHeadRead {
-				return buf[:w], true // too long: net/http answers 431
+				return buf[:w], headDeadline, true // too long: net/http answers 431
 			}
 			// A long head: read it whole under this head's deadline, so
 			// that handing it over does not restart the clock.
@@ -137,15 +152,15 @@ func (s *Server) fastLoop(c net.Conn) (pending []byte, handOver bool) {
 		// Checked after setting the deadline: stop() sets stopping and
 		// then a past deadline, so one of the two is seen.
 		if s.fast.stopping.Load() {
-			return nil, false
+			return nil, time.Time{}, false
 		}
 		n, err := c.Read(buf[w:])
 		if n > 0 && idle {
 			idle, headDeadline = false, time.Time{}
 		}
 		w += n
-		if err != nil && headEnd(buf[:w]) < 0 {
-			return nil, false // end of stream, timeout, reset: close
+		if err != nil && scan.end(buf[r:w]) < 0 {
+			return nil, time.Time{}, false // end of stream, timeout, reset: close
 		}
 	}
 }
@@ -158,6 +173,14 @@ type fastState struct {
 	wall time.Time
 	// writeDeadline is the write deadline last set on the connection.
 	writeDeadline time.Time
+}
+
+// forget drops the parsed request, whose strings share the memory of
+// its head.
+func (st *fastState) forget() {
+	clear(st.req.header)
+	st.req = fastRequest{header: st.req.header}
+	clear(st.vals[:cap(st.vals)])
 }
 
 // lingerClose half-closes c and waits a moment before the caller closes
@@ -233,6 +256,16 @@ func (s *Server) answerFast(c net.Conn, head string, st *fastState) fastOutcome 
 	s.fastHits.Add(1)
 	if !req.head {
 		s.metrics.BytesFromCache.Add(int64(len(content)))
+	}
+	if s.fast.stopping.Load() {
+		// Shutting down: answer as net/http does then, closing after
+		// the answer (RFC 9112 §9.6), which an HTTP/1.1 client is told
+		// with "Connection: close" and an HTTP/1.0 one by no
+		// "Connection: keep-alive".
+		req.conn = connClose
+		if req.http10 {
+			req.conn = connDefault
+		}
 	}
 	if dl := st.wall.Add(writeIdleTimeout); dl.Sub(st.writeDeadline) > min(renewDeadline, writeIdleTimeout/16) {
 		c.SetWriteDeadline(dl)

@@ -92,13 +92,15 @@ func (s *Server) originError(w http.ResponseWriter, t *target, err error) {
 // invalidates what an unsafe method changed (RFC 9111 §4.4).
 func (s *Server) pass(w http.ResponseWriter, r *http.Request, t *target) {
 	s.metrics.Passes.Add(1)
-	out := s.outbound(withInterim(r.Context(), w, r), r, t)
+	ctx, stopInterim := s.interim(r.Context(), w, r)
+	out := s.outbound(ctx, r, t)
 	out.Body = &bodyReader{r: r.Body, rc: http.NewResponseController(w)}
 	out.ContentLength = r.ContentLength
 	if r.ContentLength == 0 {
 		out.Body = nil
 	}
 	resp, err := s.transport.RoundTrip(out)
+	stopInterim() // w is the handler's alone again
 	if err != nil {
 		s.originError(w, t, err)
 		return
