@@ -30,7 +30,8 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	out := s.outbound(withInterim(ctx, w, r), r, t)
+	ctx, stopInterim := s.interim(ctx, w, r)
+	out := s.outbound(ctx, r, t)
 	// A HEAD checking a stored GET response stays a HEAD: no body is
 	// sent either way, and a 200 updates the stored response (RFC 9111
 	// §4.3.5) as a 304 would (§4.3.4).
@@ -51,6 +52,7 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 	}
 	reqTime := s.now()
 	resp, err := s.transport.RoundTrip(out)
+	stopInterim()
 	respTime := s.now()
 	if err != nil {
 		release()

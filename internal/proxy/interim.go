@@ -41,14 +41,6 @@ func (s *Server) interim(ctx context.Context, w http.ResponseWriter, r *http.Req
 	return relayInterim(ctx, w, r, viaEntry(1, 1, s.cfg.Name))
 }
 
-// withInterim is interim without Via and without stop, for the callers
-// not yet moved to interim: it cannot keep a 1xx written after an early
-// return of RoundTrip from racing with the handler.
-func withInterim(ctx context.Context, w http.ResponseWriter, r *http.Request) context.Context {
-	ctx, _ = relayInterim(ctx, w, r, "")
-	return ctx
-}
-
 func relayInterim(ctx context.Context, w http.ResponseWriter, r *http.Request, via string) (context.Context, func()) {
 	if !r.ProtoAtLeast(1, 1) {
 		return ctx, func() {}

@@ -102,7 +102,7 @@ func TestInterimHopByHop(t *testing.T) {
 		if h.Get("Link") != "</s.css>; rel=preload" {
 			t.Errorf("%s: the 103 lost its Link: %v", method, h)
 		}
-		if method == "POST" && h.Get("Via") != "1.1 pail.test" {
+		if h.Get("Via") != "1.1 pail.test" {
 			t.Errorf("%s: the 103's Via is %q, want %q", method, h.Get("Via"), "1.1 pail.test")
 		}
 	}
