@@ -41,10 +41,14 @@
 // request it does not answer (a miss, a stale entry, anything unusual,
 // a head over net/http's limit), the fast path hands the connection with
 // every byte read from it to the http.Server through an in-process
-// listener (handoffListener); net/http keeps it from then on. Connection:
-// close and HTTP/1.0 without keep-alive close after the answer, as
-// net/http does; Shutdown closes idle fast-path connections and waits for
-// answers in progress. Config.DisableFastPath (pail proxy
+// listener (handoffListener); net/http keeps it from then on. The head is
+// scanned once, line by line as it arrives, and handed over at its first
+// line the fast path would refuse, so net/http answers a malformed head at
+// once and a trickled one costs linear work; the deadline of that head
+// goes with it. Connection: close and HTTP/1.0 without keep-alive close
+// after the answer, as net/http does; once Shutdown has begun, answers
+// carry Connection: close, idle fast-path connections are closed, and
+// answers in progress are waited for. Config.DisableFastPath (pail proxy
 // --no-fast-path) turns it off for comparisons.
 package proxy
 
