@@ -230,7 +230,7 @@ func TestWebmailBrowser(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`form.newfolder input[name=name]`)),
 		chromedp.SendKeys(chromedp.CSS(`form.newfolder input[name=name]`), "Projects/Soup"),
 		chromedp.Click(chromedp.CSS(`form.newfolder button`)),
-		chromedp.WaitVisible(chromedp.CSS(`p.note`)),
+		chromedp.WaitVisible(chromedp.Search(`//p[@class="note" and text()="Folder created."]`)),
 	)
 	if got := text("p.note"); got != "Folder created." || !strings.Contains(text("nav.folders"), "Projects/Soup") {
 		t.Errorf("after creating a folder: %q; folders %q", got, text("nav.folders"))
@@ -239,7 +239,8 @@ func TestWebmailBrowser(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`details.folderedit summary`)),
 		chromedp.SetValue(chromedp.CSS(`details.folderedit input[name=name]`), "Projects/Stew"),
 		chromedp.Click(chromedp.CSS(`details.folderedit button[value=rename]`)),
-		chromedp.WaitVisible(chromedp.CSS(`p.note`)),
+		// The page before had a note too: wait for the new page's.
+		chromedp.WaitVisible(chromedp.Search(`//p[@class="note" and text()="Folder renamed."]`)),
 	)
 	if got := text("nav.folders"); !strings.Contains(got, "Projects/Stew") || strings.Contains(got, "Projects/Soup") {
 		t.Errorf("folders after the rename: %q", got)
