@@ -165,4 +165,10 @@ func TestMalformed(t *testing.T) {
 	} else if r.AuthenticatedData || !r.RecursionDesired || r.Authoritative {
 		t.Errorf("UPDATE answer's flags: %v", r.MsgHdr)
 	}
+	tcp := &dns.Client{Net: "tcp", Timeout: c.Timeout}
+	if r, _, err := tcp.Exchange(m, addr); err != nil || r.Rcode != dns.RcodeNotImplemented && r.Rcode != dns.RcodeRefused {
+		t.Errorf("UPDATE over TCP: %v %v", r, err)
+	} else if r.AuthenticatedData || !r.RecursionDesired || r.Authoritative {
+		t.Errorf("UPDATE answer's flags over TCP: %v", r.MsgHdr)
+	}
 }

@@ -146,7 +146,22 @@ func (s *Server) ServeTCP(ln net.Listener) error {
 		WriteTimeout:  ioTimeout,
 		IdleTimeout:   func() time.Duration { return tcpIdleTimeout },
 		MaxTCPQueries: maxTCPQueries,
+		// miekg/dns answers a query it rejects unread (FORMERR, NOTIMP)
+		// itself, echoing the query's AD bit.
+		DecorateWriter: func(w dns.Writer) dns.Writer { return noADWriter{w} },
 	})
+}
+
+// noADWriter clears the AD bit of every message it writes: pail does not
+// validate DNSSEC, so no answer of its may claim authenticated data (RFC
+// 6840 §5.8).
+type noADWriter struct{ dns.Writer }
+
+func (w noADWriter) Write(m []byte) (int, error) {
+	if len(m) >= 4 {
+		m[3] &^= 0x20 // the AD bit of the header's fourth byte (RFC 4035 §3.2.3)
+	}
+	return w.Writer.Write(m)
 }
 
 func (s *Server) serve(srv *dns.Server) error {
