@@ -5,17 +5,36 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 )
 
 // conn wraps each accepted connection below the library (and below TLS) to
-// give back its slot in the connection caps when it closes.
+// give back its slot in the connection caps when it closes, and to send
+// the library's many small writes together (coalesce.go).
 type conn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+
+	wmu     sync.Mutex
+	pending *[]byte // output not yet sent; nil when there is none
+	reading bool    // a Read is waiting for the client
+	werr    error   // the first failed write: the connection is broken
 }
 
+// closeFlushTimeout bounds how long Close tries to send pending output.
+const closeFlushTimeout = 5 * time.Second
+
+// Close sends pending output (a BYE, say) and closes. It sets its own
+// write deadline for that: crypto/tls, closing, sets the deadline to now
+// once its close_notify alert is written (into our buffer).
 func (c *conn) Close() error {
+	c.wmu.Lock()
+	if c.pending != nil {
+		c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+		c.flushLocked()
+	}
+	c.wmu.Unlock()
 	c.once.Do(c.release)
 	return c.Conn.Close()
 }
