@@ -135,7 +135,8 @@ func (ss *sessions) create(ctx context.Context, accountID int64, passwordHash st
 }
 
 // get returns a copy of the live session whose cookie carries token, or
-// nil, and marks it used.
+// nil, and marks it used. An error with a session means only that the
+// store could not record the use.
 func (ss *sessions) get(ctx context.Context, token string) (*session, error) {
 	if token == "" {
 		return nil, nil
@@ -161,9 +162,9 @@ func (ss *sessions) get(ctx context.Context, token string) (*session, error) {
 	c := *s
 	ss.mu.Unlock()
 	if touch {
-		if err := ss.db.TouchWebSession(ctx, key, now); err != nil {
-			return nil, err
-		}
+		// A failed touch only loses the stored time of last use; the
+		// session goes on.
+		return &c, ss.db.TouchWebSession(ctx, key, now)
 	}
 	return &c, nil
 }
