@@ -13,20 +13,25 @@ import (
 	"pail/internal/httpcache"
 )
 
-// BenchmarkHit measures the cache-hit path end to end: a warm cache of one
-// 10 KB object (the shape bench/http-cache.sh uses), many keep-alive
-// clients over loopback, each sending raw HTTP/1.1 requests and reading the
-// responses, so the client side costs as little as it can.
-func BenchmarkHit(b *testing.B) {
-	body := strings.Repeat("x", 10240)
+// benchBody is the object every proxy benchmark serves: 10 KB, the shape
+// bench/http-cache.sh uses.
+var benchBody = strings.Repeat("x", 10240)
+
+// startBenchProxy starts a loopback origin that serves benchBody with
+// max-age at every path, and a proxy in front of it configured by cfg
+// (its Origin is set here). It returns the proxy and its address.
+func startBenchProxy(b *testing.B, cfg Config) (*Server, string) {
+	b.Helper()
 	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=3600")
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, body)
+		h := w.Header()
+		h["Cache-Control"] = []string{"max-age=3600"}
+		h["Content-Type"] = []string{"text/plain"}
+		h["Content-Length"] = []string{"10240"}
+		io.WriteString(w, benchBody)
 	}))
-	defer o.Close()
-	ou, _ := url.Parse(o.URL)
-	srv, err := New(Config{Origin: ou, Store: httpcache.NewMemoryStore(64<<20, 8<<20)})
+	b.Cleanup(o.Close)
+	cfg.Origin, _ = url.Parse(o.URL)
+	srv, err := New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -35,16 +40,15 @@ func BenchmarkHit(b *testing.B) {
 		b.Fatal(err)
 	}
 	go srv.Serve(ln)
-	defer srv.Close()
-	addr := ln.Addr().String()
-	resp, err := http.Get("http://" + addr + "/hot.txt")
-	if err != nil {
-		b.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
+	b.Cleanup(func() { srv.Close() })
+	return srv, ln.Addr().String()
+}
 
-	req := "GET /hot.txt HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
+// benchLoad times b.N requests from eight keep-alive clients per core,
+// each writing raw HTTP/1.1 heads (made by head) and reading the answers,
+// so the client side costs as little as it can. Every answer must be a
+// 200 with benchBody and a Cache-Status holding cacheStatus.
+func benchLoad(b *testing.B, addr string, head func() string, cacheStatus string) {
 	b.SetParallelism(8)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -57,7 +61,7 @@ func BenchmarkHit(b *testing.B) {
 		defer c.Close()
 		br := bufio.NewReaderSize(c, 32<<10)
 		for pb.Next() {
-			if _, err := io.WriteString(c, req); err != nil {
+			if _, err := io.WriteString(c, head()); err != nil {
 				b.Error(err)
 				return
 			}
@@ -68,10 +72,31 @@ func BenchmarkHit(b *testing.B) {
 			}
 			n, _ := io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 || n != int64(len(body)) || !strings.Contains(resp.Header.Get("Cache-Status"), "hit") {
+			if resp.StatusCode != 200 || n != int64(len(benchBody)) || !strings.Contains(resp.Header.Get("Cache-Status"), cacheStatus) {
 				b.Errorf("status %d, %d bytes, Cache-Status %q", resp.StatusCode, n, resp.Header.Get("Cache-Status"))
 				return
 			}
 		}
 	})
+	b.StopTimer()
+}
+
+// warm fetches path once through the proxy at addr, so it is stored.
+func warm(b *testing.B, addr, path string) {
+	b.Helper()
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+// BenchmarkHit measures the cache-hit path end to end: a warm cache of one
+// object, many keep-alive clients over loopback.
+func BenchmarkHit(b *testing.B) {
+	_, addr := startBenchProxy(b, Config{Store: httpcache.NewMemoryStore(64<<20, 8<<20)})
+	warm(b, addr, "/hot.txt")
+	req := "GET /hot.txt HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
+	benchLoad(b, addr, func() string { return req }, "hit")
 }

@@ -5,10 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
-	"net/url"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,27 +31,7 @@ func BenchmarkMiss(b *testing.B) {
 // benchMiss runs BenchmarkMiss's load against a store of budget bytes,
 // after prefill unmeasured misses.
 func benchMiss(b *testing.B, budget int64, prefill int) {
-	body := strings.Repeat("x", 10240)
-	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h["Cache-Control"] = []string{"max-age=3600"}
-		h["Content-Type"] = []string{"text/plain"}
-		h["Content-Length"] = []string{"10240"}
-		io.WriteString(w, body)
-	}))
-	defer o.Close()
-	ou, _ := url.Parse(o.URL)
-	srv, err := New(Config{Origin: ou, Store: httpcache.NewMemoryStore(budget, 8<<20)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
-	addr := ln.Addr().String()
+	srv, addr := startBenchProxy(b, Config{Store: httpcache.NewMemoryStore(budget, 8<<20)})
 
 	var seq atomic.Int64
 	if prefill > 0 {
@@ -78,37 +55,9 @@ func benchMiss(b *testing.B, budget int64, prefill int) {
 		c.Close()
 	}
 	stored := srv.metrics.Stored.Load()
-	b.SetParallelism(8)
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			b.Error(err)
-			return
-		}
-		defer c.Close()
-		br := bufio.NewReaderSize(c, 32<<10)
-		for pb.Next() {
-			req := "GET /cold/" + strconv.FormatInt(seq.Add(1), 10) + ".txt HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
-			if _, err := io.WriteString(c, req); err != nil {
-				b.Error(err)
-				return
-			}
-			resp, err := http.ReadResponse(br, nil)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			n, _ := io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || n != int64(len(body)) || !strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
-				b.Errorf("status %d, %d bytes, Cache-Status %q", resp.StatusCode, n, resp.Header.Get("Cache-Status"))
-				return
-			}
-		}
-	})
-	b.StopTimer()
+	benchLoad(b, addr, func() string {
+		return "GET /cold/" + strconv.FormatInt(seq.Add(1), 10) + ".txt HTTP/1.1\r\nHost: " + addr + "\r\n\r\n"
+	}, "stored")
 	// A response is stored just after its last byte went out: wait a
 	// little for the last ones.
 	for deadline := time.Now().Add(time.Second); ; time.Sleep(time.Millisecond) {
