@@ -129,12 +129,8 @@ func cmdImport(e *env, args []string) error {
 			sp.Discard()
 			return err
 		}
-		res, err := st.Deliver(e.ctx, sp, []store.Delivery{{AccountID: mb.AccountID, Mailbox: mb.Name, Date: msg.Date}})
-		if err != nil {
+		if _, err := st.Deliver(e.ctx, sp, []store.Delivery{{AccountID: mb.AccountID, Mailbox: mb.Name, Date: msg.Date}}); err != nil {
 			return err
-		}
-		if res[0].Err != nil {
-			return res[0].Err
 		}
 		n++
 	}

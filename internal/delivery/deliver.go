@@ -3,10 +3,12 @@ package delivery
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"net/netip"
 	"strings"
 	"time"
@@ -32,10 +34,10 @@ type Queue interface {
 // queue is configured.
 var ErrNoQueue = errors.New("delivery: no outgoing queue for remote recipients")
 
-// DefaultDedupeWindow is how long a Message-ID delivered to an account
-// suppresses another copy with the same Message-ID (a sender that retries
-// after a crash redelivers what we already have: its queue is
-// at-least-once, the mailbox gets it once).
+// DefaultDedupeWindow is how long a message delivered to an account
+// suppresses another copy of the same message from the same sender to the
+// same recipient (a sender that retries after a crash redelivers what we
+// already have: its queue is at-least-once, the mailbox gets it once).
 const DefaultDedupeWindow = 24 * time.Hour
 
 // Deliverer stores incoming messages.
@@ -79,7 +81,12 @@ type Message struct {
 	sp         *store.Spool
 	returnPath int64 // bytes of the Return-Path line at the start of the spool
 	headerEnd  int64 // bytes of trace headers
-	ids        messageIDScanner
+	// data digests the content written, without pail's trace headers, for
+	// duplicate suppression; nil when no recipient is local. On the MX
+	// port that is the data exactly as the client sent it; on submission
+	// it includes the Date and Message-ID that HeaderFixer adds when the
+	// client left them out, so such messages are never taken for retries.
+	data hash.Hash
 }
 
 // NewMessage starts receiving a message for rcpts and writes its trace
@@ -96,6 +103,9 @@ func (d *Deliverer) NewMessage(from string, rcpts []Recipient, tr Trace) (*Messa
 		if len(r.Route.Accounts) > 0 {
 			fmt.Fprintf(&hdr, "Return-Path: <%s>\r\n", from)
 			m.returnPath = int64(hdr.Len())
+			if d.DedupeWindow > 0 {
+				m.data = sha256.New()
+			}
 			break
 		}
 	}
@@ -110,7 +120,9 @@ func (d *Deliverer) NewMessage(from string, rcpts []Recipient, tr Trace) (*Messa
 
 // Write appends message content.
 func (m *Message) Write(p []byte) (int, error) {
-	m.ids.scan(p)
+	if m.data != nil {
+		m.data.Write(p)
+	}
 	return m.sp.Write(p)
 }
 
@@ -120,59 +132,87 @@ func (m *Message) Size() int64 { return m.sp.Size() - m.headerEnd }
 // Abort drops the message.
 func (m *Message) Abort() { m.sp.Discard() }
 
-// Commit delivers the message: remote recipients go durably onto the queue,
-// local copies are stored in one transaction. When Commit returns nil the
-// message is safe for every recipient and may be acknowledged.
+// Commit delivers the message, local copies first, all or nothing (RFC 5321
+// §4.2.5: a 250 promises delivery, retries or a notice to the sender): every
+// local recipient's copy is stored in one transaction, and only then are the
+// remote recipients durably queued. When Commit returns nil the message is
+// safe for every recipient and may be acknowledged. When it returns an
+// error the client is to be told to try again (451): if the local copies
+// failed, nothing was kept and nothing was queued; if queueing failed after
+// they were stored, the client's retry (the same data, the same envelope)
+// finds them as duplicates, so no recipient gets the message twice.
 func (m *Message) Commit(ctx context.Context) error {
 	defer m.sp.Discard()
 	var remote []string
 	var deliveries []store.Delivery
 	var targets []Target
 	seen := map[int64]bool{}
+	var sum []byte
+	if m.data != nil {
+		sum = m.data.Sum(nil)
+	}
+	since := time.Now().Add(-m.d.DedupeWindow)
 	for _, r := range m.rcpts {
 		remote = append(remote, r.Route.Remote...)
 		for _, t := range r.Route.Accounts {
 			if !seen[t.ID] {
 				seen[t.ID] = true
 				d := store.Delivery{AccountID: t.ID}
-				if id := m.ids.id(); id != "" && m.d.DedupeWindow > 0 {
-					d.MessageID, d.DedupeSince = id, time.Now().Add(-m.d.DedupeWindow)
+				if sum != nil {
+					d.DedupeKey, d.DedupeSince = dedupeKey(sum, m.from, r.Address), since
 				}
 				deliveries = append(deliveries, d)
 				targets = append(targets, Target{ID: t.ID, Address: t.Address, Rcpt: r.Address})
 			}
 		}
 	}
-	if len(remote) > 0 {
-		if m.d.queue == nil {
-			return ErrNoQueue
+	if len(remote) > 0 && m.d.queue == nil {
+		return ErrNoQueue
+	}
+	if len(deliveries) > 0 {
+		if len(remote) > 0 {
+			// The queue reads the spool after the local copies are in.
+			m.sp.Retain()
 		}
+		res, err := m.d.store.Deliver(ctx, m.sp, deliveries)
+		if err != nil {
+			return fmt.Errorf("delivery: %w", err)
+		}
+		for i, r := range res {
+			to, origTo := "<"+targets[i].Address+">", "<"+targets[i].Rcpt+">"
+			if r.Duplicate {
+				m.d.log.Log(maillog.Delivered, "id", m.ID, "to", to, "orig_to", origTo, "status", "duplicate")
+				continue
+			}
+			m.d.log.Log(maillog.Delivered, "id", m.ID, "to", to, "orig_to", origTo, "mailbox", "INBOX", "uid", fmt.Sprint(r.UID))
+		}
+	}
+	if len(remote) > 0 {
 		// The queued copy leaves out Return-Path, which only the final
 		// delivery adds.
 		if err := m.d.queue.Enqueue(ctx, m.ID, m.from, remote, m.sp.Path(), m.returnPath); err != nil {
 			return fmt.Errorf("delivery: queue: %w", err)
 		}
 	}
-	if len(deliveries) == 0 {
-		return nil
-	}
-	res, err := m.d.store.Deliver(ctx, m.sp, deliveries)
-	if err != nil {
-		return fmt.Errorf("delivery: %w", err)
-	}
-	for i, r := range res {
-		if r.Err != nil {
-			m.d.log.Log(maillog.Bounced, "id", m.ID, "to", "<"+targets[i].Address+">", "orig_to", "<"+targets[i].Rcpt+">", "reason", r.Err.Error())
-			continue
-		}
-		if r.Duplicate {
-			m.d.log.Log(maillog.Delivered, "id", m.ID, "to", "<"+targets[i].Address+">", "orig_to", "<"+targets[i].Rcpt+">",
-				"status", "duplicate", "message_id", m.ids.id())
-			continue
-		}
-		m.d.log.Log(maillog.Delivered, "id", m.ID, "to", "<"+targets[i].Address+">", "orig_to", "<"+targets[i].Rcpt+">", "mailbox", "INBOX", "uid", fmt.Sprint(r.UID))
-	}
 	return nil
+}
+
+// dedupeKey names one copy of a message for duplicate suppression: what
+// makes a queue's retry a retry (RFC 1047: a sender that loses the reply to
+// the end of data sends the message again), the message data exactly as the
+// client sent it and the envelope (sender and recipient). Nothing in it is
+// a header that a third party could set to suppress someone else's message.
+func dedupeKey(data []byte, from, rcpt string) []byte {
+	h := sha256.New()
+	// Lengths first, so that no two envelopes give the same input.
+	var n [8]byte
+	for _, s := range []string{from, rcpt} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	h.Write(data)
+	return h.Sum(nil)
 }
 
 // writeReceived writes the Received header (RFC 5321 §4.4, RFC 5322 §3.6.7).

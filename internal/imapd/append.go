@@ -42,8 +42,5 @@ func (sess *session) Append(mailbox string, r imap.LiteralReader, options *imap.
 	if err != nil {
 		return nil, sess.storeErr(err)
 	}
-	if ds[0].Err != nil {
-		return nil, sess.storeErr(ds[0].Err)
-	}
 	return &imap.AppendData{UIDValidity: ds[0].UIDValidity, UID: imap.UID(ds[0].UID)}, nil
 }

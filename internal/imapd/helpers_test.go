@@ -121,7 +121,7 @@ func (e *testEnv) deliver(t *testing.T, acct int64, mailbox, msg string) store.D
 	}
 	sp.Write([]byte(msg))
 	ds, err := e.st.Deliver(context.Background(), sp, []store.Delivery{{AccountID: acct, Mailbox: mailbox}})
-	if err != nil || ds[0].Err != nil {
+	if err != nil {
 		t.Fatal(err, ds)
 	}
 	return ds[0]

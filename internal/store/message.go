@@ -33,6 +33,7 @@ type Message struct {
 type Spool struct {
 	f    *os.File
 	size int64
+	keep bool // Deliver leaves the file in place (see Retain)
 }
 
 // NewSpool starts a new message.
@@ -55,8 +56,13 @@ func (sp *Spool) Write(p []byte) (int, error) {
 func (sp *Spool) Size() int64 { return sp.size }
 
 // Path is the spool file's name, for readers that need the bytes again
-// before delivery (such as the outgoing queue).
+// (such as the outgoing queue).
 func (sp *Spool) Path() string { return sp.f.Name() }
+
+// Retain makes Deliver leave the spool file in place, for a caller that
+// still reads it after Deliver (the outgoing queue takes the remote copies
+// after the local ones are stored). That caller must Discard the spool.
+func (sp *Spool) Retain() { sp.keep = true }
 
 // Discard removes the spool file. It is safe to call after Deliver.
 func (sp *Spool) Discard() {
@@ -70,11 +76,14 @@ type Delivery struct {
 	Mailbox   string    // "" means INBOX; a missing mailbox also falls back to INBOX
 	Flags     []string  // initial flags
 	Date      time.Time // internal date; zero means now
-	// MessageID, when set with DedupeSince, suppresses a second copy: if
-	// the account already received a message with this Message-ID since
-	// then, nothing is stored and Delivered.Duplicate is set. This makes
-	// redelivery by a sender that retried after a crash harmless.
-	MessageID   string
+	// DedupeKey, when set with DedupeSince, suppresses a second copy: if
+	// the account already received a message with this key since then,
+	// nothing is stored and Delivered.Duplicate is set. This makes
+	// redelivery by a sender that retried after a crash harmless. The key
+	// must be what makes a retry a retry, never something a third party can
+	// choose: delivery uses a digest of the envelope and of the message data
+	// as the client sent it (see delivery.Message).
+	DedupeKey   []byte
 	DedupeSince time.Time
 }
 
@@ -83,16 +92,19 @@ type Delivered struct {
 	MailboxID   int64
 	UIDValidity uint32
 	UID         uint32
-	Duplicate   bool  // suppressed: the account already has this Message-ID
-	Err         error // the account vanished, or another per-mailbox failure
+	Duplicate   bool // suppressed: the account already has this message
 }
 
 // Deliver stores the spooled message in every mailbox of ds in one
-// transaction. When it returns nil, the message file and its rows are on
-// disk (fsynced) for every Delivery whose Err is nil. The spool is consumed
-// in any case.
+// transaction, all or nothing: when it returns nil, the message file and
+// its rows are on disk (fsynced) for every Delivery (or the Delivery was a
+// duplicate); when it returns an error, nothing of the message is kept for
+// any of them, and the client may be told to try again. The spool is
+// consumed unless Retain was called.
 func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delivered, error) {
-	defer sp.Discard()
+	if !sp.keep {
+		defer sp.Discard()
+	}
 	if err := sp.f.Sync(); err != nil {
 		return nil, fmt.Errorf("store: sync spool: %w", err)
 	}
@@ -113,11 +125,14 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 		// inode: creating inodes where many were just freed is slow on
 		// ext4), and every other recipient gets a hard link to the same
 		// bytes under its own name, so deleting one copy never touches
-		// another.
+		// another. A retained spool is linked, not renamed.
 		var err error
-		if i == 0 {
+		switch {
+		case sp.keep:
+			err = os.Link(sp.f.Name(), paths[i])
+		case i == 0:
 			err = os.Rename(sp.f.Name(), paths[0])
-		} else {
+		default:
 			err = os.Link(paths[0], paths[i])
 		}
 		if err != nil {
@@ -132,17 +147,22 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 			if date.IsZero() {
 				date = now
 			}
-			if d.MessageID != "" && !d.DedupeSince.IsZero() {
-				dup, err := seenBefore(tx, d.AccountID, d.MessageID, d.DedupeSince, now, s.stats.writes.Load()%pruneEvery == 0)
+			if len(d.DedupeKey) > 0 && !d.DedupeSince.IsZero() {
+				dup, err := seenBefore(tx, d.AccountID, d.DedupeKey, d.DedupeSince, now, s.stats.writes.Load()%pruneEvery == 0)
 				if err != nil {
-					return err
+					return fmt.Errorf("store: account %d: duplicate check: %w", d.AccountID, err)
 				}
 				if dup {
 					out[i] = Delivered{Duplicate: true}
 					continue
 				}
 			}
-			out[i] = insertMessage(tx, d.AccountID, d.Mailbox, filepath.Base(paths[i]), sp.size, date, d.Flags)
+			// One recipient's failure fails them all: the savepoint of
+			// this write is rolled back, and the caller answers 451.
+			var err error
+			if out[i], err = insertMessage(tx, d.AccountID, d.Mailbox, filepath.Base(paths[i]), sp.size, date, d.Flags); err != nil {
+				return fmt.Errorf("store: account %d: %w", d.AccountID, err)
+			}
 		}
 		return nil
 	})
@@ -151,7 +171,7 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 		return nil, err
 	}
 	for i, d := range out {
-		if d.Err != nil || d.Duplicate {
+		if d.Duplicate {
 			removeFiles(paths[i : i+1])
 			continue
 		}
@@ -161,37 +181,35 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 }
 
 // pruneEvery is how many store writes pass between prunings of old
-// Message-ID records.
+// duplicate-suppression records.
 const pruneEvery = 1024
 
-// seenBefore reports whether the account received messageID since the
-// given time, and records it now if not. Old records are pruned now and
-// then.
-func seenBefore(tx *sql.Tx, accountID int64, messageID string, since, now time.Time, prune bool) (bool, error) {
+// seenBefore reports whether the account received a message with this
+// dedupe key since the given time, and records it now if not. Old records
+// are pruned now and then.
+func seenBefore(tx *sql.Tx, accountID int64, key []byte, since, now time.Time, prune bool) (bool, error) {
 	var at int64
-	err := tx.QueryRow("SELECT at FROM seen_ids WHERE account_id = ? AND message_id = ?", accountID, messageID).Scan(&at)
+	err := tx.QueryRow("SELECT at FROM seen_digests WHERE account_id = ? AND digest = ?", accountID, key).Scan(&at)
 	if err == nil && at >= since.Unix() {
 		return true, nil
 	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, err
 	}
-	if _, err := tx.Exec("INSERT INTO seen_ids (account_id, message_id, at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET at = excluded.at",
-		accountID, messageID, now.Unix()); err != nil {
+	if _, err := tx.Exec("INSERT INTO seen_digests (account_id, digest, at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET at = excluded.at",
+		accountID, key, now.Unix()); err != nil {
 		return false, err
 	}
 	if prune {
-		if _, err := tx.Exec("DELETE FROM seen_ids WHERE at < ?", since.Unix()); err != nil {
+		if _, err := tx.Exec("DELETE FROM seen_digests WHERE at < ?", since.Unix()); err != nil {
 			return false, err
 		}
 	}
 	return false, nil
 }
 
-// insertMessage adds one message row, assigning the next UID. Failures are
-// reported in the result so that other recipients of the same message still
-// get theirs.
-func insertMessage(tx *sql.Tx, accountID int64, mailbox, file string, size int64, date time.Time, flags []string) Delivered {
+// insertMessage adds one message row, assigning the next UID.
+func insertMessage(tx *sql.Tx, accountID int64, mailbox, file string, size int64, date time.Time, flags []string) (Delivered, error) {
 	if mailbox == "" {
 		mailbox = Inbox
 	}
@@ -203,19 +221,17 @@ func insertMessage(tx *sql.Tx, accountID int64, mailbox, file string, size int64
 		if errors.Is(err, sql.ErrNoRows) {
 			err = fmt.Errorf("%w: account %d has no mailbox %s", ErrNotFound, accountID, mailbox)
 		}
-		d.Err = err
-		return d
+		return d, err
 	}
 	modseq++
 	if _, err := tx.Exec("UPDATE mailboxes SET uidnext = uidnext + 1, modseq = ? WHERE id = ?", modseq, d.MailboxID); err != nil {
-		d.Err = err
-		return d
+		return d, err
 	}
 	if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file) VALUES (?, ?, ?, ?, ?, ?, ?)",
 		d.MailboxID, d.UID, modseq, date.Unix(), size, formatFlags(flags), file); err != nil {
-		d.Err = err
+		return d, err
 	}
-	return d
+	return d, nil
 }
 
 const messageColumns = "m.id, m.mailbox_id, m.uid, m.modseq, m.internal_date, m.size, m.flags, m.recent, m.file, b.account_id"

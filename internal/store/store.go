@@ -311,6 +311,18 @@ CREATE TABLE web_sessions (
 	created      INTEGER NOT NULL,
 	seen         INTEGER NOT NULL
 );
+`, `
+-- Duplicate suppression keyed on a digest of the envelope and the data as
+-- the client sent it, no longer on the Message-ID, which anyone can set
+-- (the old records say nothing about the new key and are dropped).
+DROP TABLE seen_ids;
+CREATE TABLE seen_digests (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	digest     BLOB NOT NULL,
+	at         INTEGER NOT NULL,
+	PRIMARY KEY (account_id, digest)
+) WITHOUT ROWID;
+CREATE INDEX seen_digests_at ON seen_digests (at);
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -104,15 +104,8 @@ func TestDeliverConcurrentAndReopen(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			sp := spool(t, s, fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n", i))
-			res, err := s.Deliver(ctx, sp, []Delivery{{AccountID: a.ID}, {AccountID: b.ID, Mailbox: "Archive", Flags: []string{`\seen`}}})
-			if err != nil {
+			if _, err := s.Deliver(ctx, sp, []Delivery{{AccountID: a.ID}, {AccountID: b.ID, Mailbox: "Archive", Flags: []string{`\seen`}}}); err != nil {
 				t.Error(err)
-				return
-			}
-			for _, r := range res {
-				if r.Err != nil {
-					t.Error(r.Err)
-				}
 			}
 		}()
 	}
@@ -171,17 +164,22 @@ func TestDeliverConcurrentAndReopen(t *testing.T) {
 	}
 }
 
+// A message is stored for all its recipients or for none: an account that
+// vanished fails the delivery to the others too (the client tries again and
+// is then refused the vanished recipient at RCPT).
 func TestDeliverToVanishedAccount(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, t.TempDir())
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
-	res, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}, {AccountID: 999}})
-	if err != nil {
-		t.Fatal(err)
+	_, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}, {AccountID: 999}})
+	if !errors.Is(err, ErrNotFound) {
+		t.Fatalf("err %v, want ErrNotFound", err)
 	}
-	if res[0].Err != nil || res[1].Err == nil {
-		t.Errorf("results %+v", res)
+	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	if msgs, _ := s.Messages(ctx, inbox.ID); len(msgs) != 0 {
+		t.Errorf("%d messages kept for the other recipient", len(msgs))
 	}
+	assertNoFiles(t, s)
 }
 
 func TestEvents(t *testing.T) {
@@ -239,7 +237,7 @@ func TestDeliverDedupe(t *testing.T) {
 	b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
 	since := time.Now().Add(-time.Hour)
 	d := func(acct int64) Delivery {
-		return Delivery{AccountID: acct, MessageID: "<m1@town.com>", DedupeSince: since}
+		return Delivery{AccountID: acct, DedupeKey: []byte("key-1"), DedupeSince: since}
 	}
 	res, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{d(a.ID)})
 	if err != nil || res[0].Duplicate {
@@ -256,8 +254,13 @@ func TestDeliverDedupe(t *testing.T) {
 	if p, _ := s.Check(ctx); len(p) != 0 {
 		t.Errorf("check: %v", p)
 	}
-	// Outside the window, the same Message-ID is a new message.
-	res, _ = s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID, MessageID: "<m1@town.com>", DedupeSince: time.Now().Add(time.Hour)}})
+	// Another key is another message.
+	res, _ = s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID, DedupeKey: []byte("key-2"), DedupeSince: since}})
+	if res[0].Duplicate {
+		t.Error("another key deduplicated")
+	}
+	// Outside the window, the same key is a new message.
+	res, _ = s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID, DedupeKey: []byte("key-1"), DedupeSince: time.Now().Add(time.Hour)}})
 	if res[0].Duplicate {
 		t.Error("deduplicated outside the window")
 	}

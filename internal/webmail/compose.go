@@ -391,11 +391,8 @@ func (s *Server) saveCopy(r *http.Request, u *user, d *message.Draft, use, fallb
 		sp.Discard()
 		return err
 	}
-	res, err := s.deps.Store.Deliver(r.Context(), sp, []store.Delivery{{AccountID: u.acct.ID, Mailbox: mb.Name, Flags: flags}})
-	if err != nil {
-		return err
-	}
-	return res[0].Err
+	_, err = s.deps.Store.Deliver(r.Context(), sp, []store.Delivery{{AccountID: u.acct.ID, Mailbox: mb.Name, Flags: flags}})
+	return err
 }
 
 // removeDraft deletes the draft a saved or sent message replaces.
