@@ -7,6 +7,7 @@ import (
 
 func cmdCheck(e *env, args []string) error {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	repair := fs.Bool("repair", false, "first remove message and spool files that a crashed process left without an index row")
 	pos, err := e.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -19,6 +20,15 @@ func cmdCheck(e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
+	if *repair {
+		removed, err := st.RemoveLeftovers(e.ctx)
+		for _, p := range removed {
+			fmt.Fprintln(e.stdout, "removed leftover:", p)
+		}
+		if err != nil {
+			return err
+		}
+	}
 	problems, err := st.Check(e.ctx)
 	if err != nil {
 		return err

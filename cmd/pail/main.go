@@ -37,7 +37,8 @@ Commands:
   alias delete ALIAS [TARGET...]
   export ADDR [--folder NAME]         write a mailbox as mbox to stdout
   import ADDR FILE [--folder NAME]    add the messages of an mbox file
-  check                               verify the store: rows, files, UIDs, sizes
+  check [--repair]                    verify the store: rows, files, UIDs, sizes;
+                                      --repair removes what a crash left behind
   status [--metrics]                  what the running server is doing
   queue list                          the outgoing queue, with each recipient's state
   queue show ID                       one queued message: envelope, attempts, content

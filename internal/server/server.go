@@ -109,6 +109,16 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.store = st
 	s.closers = append(s.closers, st)
+	// What a crashed run left without an index row goes before anything
+	// is served; files of other live processes (admin commands) stay.
+	// A failure leaves files behind (`pail check` names them), never mail.
+	removed, err := st.RemoveLeftovers(ctx)
+	if err != nil {
+		s.log.Warn("store: removing files a crash left behind", "err", err)
+	}
+	if len(removed) > 0 {
+		s.log.Info("store: removed files a crash left behind", "files", len(removed))
+	}
 	statusLn, err := s.listenStatusSocket()
 	if err != nil {
 		s.closeAll()

@@ -153,7 +153,7 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 		return err
 	}
 	// The rows are gone for good; the files follow. A crash here leaves
-	// orphan files that the store check reports.
+	// orphan files that start-up (or `pail check --repair`) removes.
 	if err := os.RemoveAll(s.accountDir(id)); err != nil {
 		return fmt.Errorf("store: remove mail of %s: %w", address, err)
 	}

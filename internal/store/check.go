@@ -5,13 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"time"
 )
-
-// orphanAge is how old a file without a row must be before Check calls it an
-// orphan: a delivery in progress links its file before it commits its row.
-const orphanAge = time.Minute
 
 // Problem is one inconsistency found by Check.
 type Problem struct {
@@ -22,14 +16,14 @@ type Problem struct {
 func (p Problem) String() string { return p.Kind + ": " + p.Detail }
 
 // Check verifies the store: every message row has its file with the right
-// size, every file has its row, UIDs are ascending and below UIDNEXT. It
+// size, every file has its row (or may still get it: a
+// delivery in progress in a live process), UIDs are ascending and below UIDNEXT. It
 // only reads; it is safe while the server runs.
 func (s *Store) Check(ctx context.Context) ([]Problem, error) {
 	var problems []Problem
 	add := func(kind, format string, args ...any) {
 		problems = append(problems, Problem{Kind: kind, Detail: fmt.Sprintf(format, args...)})
 	}
-	known := map[string]bool{}
 	rows, err := s.db.QueryContext(ctx, `SELECT b.account_id, b.id, b.name, b.uidnext, m.uid, m.size, m.file
 		FROM mailboxes b LEFT JOIN messages m ON m.mailbox_id = b.id ORDER BY b.id, m.uid`)
 	if err != nil {
@@ -62,7 +56,6 @@ func (s *Store) Check(ctx context.Context) ([]Problem, error) {
 			add("uidnext", "mailbox %d (%s): UID %d not below UIDNEXT %d", box, name, *uid, uidnext)
 		}
 		path := filepath.Join(s.accountDir(acct), *file)
-		known[path] = true
 		fi, err := os.Stat(path)
 		switch {
 		case err != nil:
@@ -74,29 +67,17 @@ func (s *Store) Check(ctx context.Context) ([]Problem, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: check: %w", err)
 	}
-	accounts, err := os.ReadDir(filepath.Join(s.dir, "mail"))
+	// A file without a row is a problem once no live process can still
+	// commit it (see leftovers); `pail check --repair` removes such files.
+	files, unexpected, err := s.leftovers(ctx, false)
 	if err != nil {
 		return nil, fmt.Errorf("store: check: %w", err)
 	}
-	for _, a := range accounts {
-		if _, err := strconv.ParseInt(a.Name(), 10, 64); err != nil || !a.IsDir() {
-			add("orphan-file", "unexpected entry %s in mail directory", a.Name())
-			continue
-		}
-		dir := filepath.Join(s.dir, "mail", a.Name())
-		files, err := os.ReadDir(dir)
-		if err != nil {
-			return nil, fmt.Errorf("store: check: %w", err)
-		}
-		for _, f := range files {
-			path := filepath.Join(dir, f.Name())
-			if known[path] {
-				continue
-			}
-			if info, err := f.Info(); err == nil && time.Since(info.ModTime()) > orphanAge {
-				add("orphan-file", "%s has no message row", path)
-			}
-		}
+	for _, p := range unexpected {
+		add("orphan-file", "unexpected entry %s in mail directory", p)
+	}
+	for _, p := range files {
+		add("orphan-file", "%s has no message row", p)
 	}
 	return problems, nil
 }

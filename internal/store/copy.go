@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"pail/internal/safeio"
 )
 
 // CopyResult maps source UIDs to the UIDs the copies got, in the same order
@@ -35,7 +33,7 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 	dir := s.accountDir(src.AccountID)
 	links := make([]string, 0, len(msgs))
 	for _, m := range msgs {
-		p := filepath.Join(dir, safeio.RandomName())
+		p := filepath.Join(dir, s.owner.name())
 		if err := os.Link(m.Path, p); err != nil {
 			// Expunged meanwhile: no copy of it.
 			links = append(links, "")

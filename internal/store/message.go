@@ -38,7 +38,7 @@ type Spool struct {
 
 // NewSpool starts a new message.
 func (s *Store) NewSpool() (*Spool, error) {
-	f, err := os.CreateTemp(filepath.Join(s.dir, "spool"), "msg-")
+	f, err := os.CreateTemp(filepath.Join(s.dir, "spool"), s.owner.token+tokenSep+"msg-")
 	if err != nil {
 		return nil, fmt.Errorf("store: spool: %w", err)
 	}
@@ -120,7 +120,7 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 			}
 			dirs = append(dirs, dir)
 		}
-		paths[i] = filepath.Join(dir, safeio.RandomName())
+		paths[i] = filepath.Join(dir, s.owner.name())
 		// The spool file itself becomes the first copy (a rename frees no
 		// inode: creating inodes where many were just freed is slow on
 		// ext4), and every other recipient gets a hard link to the same
@@ -139,6 +139,9 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 			removeFiles(paths[:i])
 			return nil, fmt.Errorf("store: place message: %w", err)
 		}
+	}
+	if s.afterPlace != nil {
+		s.afterPlace()
 	}
 	out := make([]Delivered, len(ds))
 	err := s.write(ctx, dirs, func(tx *sql.Tx) error {

@@ -52,13 +52,20 @@ type Store struct {
 	wg     sync.WaitGroup
 	hub    hub
 	stats  stats
+	// owner names the files this process creates before their rows are
+	// committed, so that other processes can tell them from leftovers.
+	owner *owner
+	// afterPlace, when set, runs in Deliver once the message files are in
+	// place and before their rows are written: a test hook for crashes and
+	// concurrent work in that window.
+	afterPlace func()
 	// closeOnce guards Close.
 	closeOnce sync.Once
 }
 
 // Open opens (creating if needed) the store in dir.
 func Open(ctx context.Context, dir string) (*Store, error) {
-	for _, sub := range []string{"", "mail", "spool"} {
+	for _, sub := range []string{"", "mail", "spool", locksDir} {
 		if err := safeio.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
@@ -66,8 +73,13 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	dsn := "file:" + url.PathEscape(filepath.Join(dir, "pail.db")) +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)" +
 		"&_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout.Milliseconds())) + ")&_txlock=immediate"
+	own, err := takeOwner(dir)
+	if err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		own.release()
 		return nil, fmt.Errorf("store: open database: %w", err)
 	}
 	db.SetMaxOpenConns(8)
@@ -77,9 +89,11 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		db:     db,
 		writes: make(chan *writeReq, maxBatch),
 		stop:   make(chan struct{}),
+		owner:  own,
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
+		own.release()
 		return nil, err
 	}
 	s.cleanSpool()
@@ -99,6 +113,9 @@ func (s *Store) Close() error {
 		close(s.stop)
 		s.wg.Wait()
 		err = s.db.Close()
+		// From here on this process commits nothing: what it left without
+		// a row is a leftover for others to remove.
+		s.owner.release()
 	})
 	return err
 }
@@ -358,18 +375,26 @@ func (s *Store) migrate(ctx context.Context) error {
 // a crashed process: no message takes a day to arrive.
 const staleSpool = 24 * time.Hour
 
-// cleanSpool removes spool files left by crashed processes. Younger files
-// may belong to another process using the same data directory.
+// cleanSpool removes spool files left by processes that are gone (see
+// owner.go). A file without a known owner is removed once it is stale; a
+// younger one may belong to another process using the same data directory.
 func (s *Store) cleanSpool() {
 	dir := filepath.Join(s.dir, "spool")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
+	own := newOwners(s.dir, s.owner.token, false)
 	for _, e := range entries {
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleSpool {
-			os.Remove(filepath.Join(dir, e.Name()))
+		switch own.of(e.Name()) {
+		case ownerAlive:
+			continue
+		case ownerUnknown:
+			if info, err := e.Info(); err != nil || time.Since(info.ModTime()) <= staleSpool {
+				continue
+			}
 		}
+		os.Remove(filepath.Join(dir, e.Name()))
 	}
 }
 
@@ -379,7 +404,8 @@ func (s *Store) accountDir(accountID int64) string {
 }
 
 // removeFiles unlinks message files after their rows are gone. A failure
-// only leaves an orphan file, which the store check reports.
+// only leaves an orphan file, which the store check reports and
+// RemoveLeftovers removes once this process is gone.
 func removeFiles(paths []string) {
 	for _, p := range paths {
 		os.Remove(p)
