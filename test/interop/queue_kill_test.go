@@ -19,8 +19,9 @@ const queueKillMessages = 150
 // TestQueueKill puts messages on town's outgoing queue, then SIGKILLs town
 // at random moments while it delivers them to hill, restarting it each time.
 // In the end hill has every message exactly once (the queue is
-// at-least-once; hill drops a redelivered Message-ID), town's queue is
-// empty, and both stores check clean.
+// at-least-once; hill drops a redelivery, the same data from the same
+// sender to the same recipient), town's queue is empty, and both stores
+// check clean.
 func TestQueueKill(t *testing.T) {
 	townSMTP, hillSMTP := freeAddr(t), freeAddr(t)
 	_, townPort, _ := net.SplitHostPort(townSMTP)
