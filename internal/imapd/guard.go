@@ -79,7 +79,7 @@ var errGuardClosed = errors.New("imapd: connection closed by the input guard")
 
 // guard is the connection as go-imap sees it (see above).
 type guard struct {
-	net.Conn       // the counting conn below, or a *tls.Conn over it
+	net.Conn       // the coalescing conn below, or a *tls.Conn over it
 	raw      *conn // the connection below TLS
 	srv      *Server
 	isTLS    bool
