@@ -16,14 +16,14 @@ import (
 var transports = []struct {
 	name   string
 	modify func(*Config, *Server)
-	dial   func(t *testing.T, addr string) *raw
+	dial   func(t testing.TB, addr string) *raw
 }{
 	{"loopback", nil, dialRaw},
-	{"starttls", untrusted, func(t *testing.T, addr string) *raw { r := dialRaw(t, addr); startTLS(t, r); return r }},
+	{"starttls", untrusted, func(t testing.TB, addr string) *raw { r := dialRaw(t, addr); startTLS(t, r); return r }},
 	{"imaps", func(c *Config, s *Server) { c.ImplicitTLS = true; untrusted(c, s) }, dialRawTLS},
 }
 
-func dialRawTLS(t *testing.T, addr string) *raw {
+func dialRawTLS(t testing.TB, addr string) *raw {
 	t.Helper()
 	c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
