@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"fmt"
 	"io"
 	"strings"
 
@@ -26,7 +25,7 @@ func (sess *session) Append(mailbox string, r imap.LiteralReader, options *imap.
 	}
 	if _, err := io.Copy(sp, io.LimitReader(r, int64(sess.AppendLimit())+1)); err != nil {
 		sp.Discard()
-		return nil, fmt.Errorf("imapd: append: %w", err)
+		return nil, sess.internalErr("imapd: append", err)
 	}
 	if sp.Size() > int64(sess.AppendLimit()) {
 		sp.Discard()

@@ -3,7 +3,6 @@ package imapd
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"io"
 	"os"
 	"slices"
@@ -131,7 +130,7 @@ func (sess *session) fetchOne(w *imapserver.FetchResponseWriter, m store.Message
 		if needBytes {
 			buf, err = io.ReadAll(io.LimitReader(f, m.Size+1))
 			if err != nil {
-				return fmt.Errorf("imapd: read message: %w", err)
+				return sess.internalErr("imapd: read message", err)
 			}
 		}
 	}
@@ -146,6 +145,9 @@ func (sess *session) fetchOne(w *imapserver.FetchResponseWriter, m store.Message
 		var err error
 		if wholeMessage(bs) {
 			err = writeWhole(w, bs, f, m.Size)
+			if se, ok := err.(seekError); ok {
+				return sess.internalErr("imapd: seek message", se.err)
+			}
 		} else {
 			b := imapserver.ExtractBodySection(bytes.NewReader(buf), bs)
 			err = writeBytes(w.WriteBodySection(bs, int64(len(b))), b)
@@ -181,7 +183,7 @@ func writeWhole(w *imapserver.FetchResponseWriter, bs *imap.FetchItemBodySection
 		n = min(p.Size, size-off)
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return fmt.Errorf("imapd: seek message: %w", err)
+		return seekError{err}
 	}
 	wc := w.WriteBodySection(bs, n)
 	// The literal's length is promised; a short file is padded so the
@@ -195,6 +197,12 @@ func writeWhole(w *imapserver.FetchResponseWriter, bs *imap.FetchItemBodySection
 	}
 	return err
 }
+
+// seekError is a failed seek in a message file, told apart from the
+// failed writes to the client that writeWhole also returns.
+type seekError struct{ err error }
+
+func (e seekError) Error() string { return "imapd: seek message: " + e.err.Error() }
 
 func writeBytes(wc io.WriteCloser, b []byte) error {
 	_, err := wc.Write(b)

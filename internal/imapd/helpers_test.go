@@ -36,7 +36,7 @@ type testEnv struct {
 
 // newEnv starts a real store and IMAP server on 127.0.0.1:0 with two
 // accounts, bob@hill.com and jill@hill.com.
-func newEnv(t *testing.T, modify func(*Config, *Server)) *testEnv {
+func newEnv(t testing.TB, modify func(*Config, *Server)) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -113,7 +113,7 @@ func (e *testEnv) dial(t *testing.T, h *imapclient.UnilateralDataHandler) *imapc
 	return c
 }
 
-func (e *testEnv) deliver(t *testing.T, acct int64, mailbox, msg string) store.Delivered {
+func (e *testEnv) deliver(t testing.TB, acct int64, mailbox, msg string) store.Delivered {
 	t.Helper()
 	sp, err := e.st.NewSpool()
 	if err != nil {
@@ -141,13 +141,13 @@ func appendMsg(t *testing.T, c *imapclient.Client, mailbox, msg string, opts *im
 
 // raw is a line-level IMAP conversation for malformed input.
 type raw struct {
-	t  *testing.T
+	t  testing.TB
 	c  net.Conn
 	br *bufio.Reader
 	n  int
 }
 
-func dialRaw(t *testing.T, addr string) *raw {
+func dialRaw(t testing.TB, addr string) *raw {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
@@ -185,7 +185,7 @@ func (r *raw) cmd(line string) []string {
 	}
 }
 
-func startTLS(t *testing.T, r *raw) {
+func startTLS(t testing.TB, r *raw) {
 	t.Helper()
 	if got := r.cmd("STARTTLS"); !strings.Contains(got[len(got)-1], "OK") {
 		t.Fatalf("STARTTLS: %q", got)

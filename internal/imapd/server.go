@@ -23,18 +23,22 @@ import (
 // connection caps, so a client that does not read cannot hold the slot.
 const rejectWriteTimeout = 5 * time.Second
 
-// Server is one IMAP service. It runs two imapserver instances that differ
-// only in whether LOGIN is allowed without TLS: connections from loopback
-// go to the one that allows it, all others to the one that requires TLS
-// first (RFC 9051 §11.1 / RFC 8314: no cleartext passwords on the network).
+// Server is one IMAP service. It runs three imapserver instances: two for
+// cleartext connections that differ only in whether LOGIN is allowed
+// without TLS (connections from loopback go to the one that allows it, all
+// others to the one that requires STARTTLS first: RFC 9051 §11.1 / RFC
+// 8314, no cleartext passwords on the network), and one for sessions over
+// TLS, implicit or after STARTTLS. Each connection reaches its instance
+// through a guard (guard.go), which is not a *tls.Conn, so the TLS
+// instance allows LOGIN without looking for one.
 type Server struct {
 	cfg  Config
 	deps Deps
 	ctx  context.Context // ends when the server closes for good
 	stop context.CancelFunc
 
-	secure, loopback     *imapserver.Server
-	secureLn, loopbackLn *chanListener
+	secure, loopback, overTLS       *imapserver.Server
+	secureLn, loopbackLn, overTLSLn *chanListener
 
 	draining  atomic.Bool
 	mu        sync.Mutex
@@ -70,10 +74,12 @@ func New(cfg Config, deps Deps) *Server {
 		sessDone: make(chan struct{}, 1),
 		trusted:  netip.Addr.IsLoopback,
 	}
-	s.secure = imapserver.New(s.options(false))
-	s.loopback = imapserver.New(s.options(true))
+	s.secure = imapserver.New(s.options(false, false))
+	s.loopback = imapserver.New(s.options(true, false))
+	s.overTLS = imapserver.New(s.options(true, true))
 	s.secureLn = newChanListener()
 	s.loopbackLn = newChanListener()
+	s.overTLSLn = newChanListener()
 	return s
 }
 
@@ -97,7 +103,9 @@ var caps = []imap.Cap{
 	imap.CapLiteralPlus, // RFC 7888
 }
 
-func (s *Server) options(insecureAuth bool) *imapserver.Options {
+// options configures an instance; overTLS is the one for sessions already
+// over TLS.
+func (s *Server) options(insecureAuth, overTLS bool) *imapserver.Options {
 	cs := imap.CapSet{}
 	for _, c := range caps {
 		cs[c] = struct{}{}
@@ -109,8 +117,10 @@ func (s *Server) options(insecureAuth bool) *imapserver.Options {
 		InsecureAuth: insecureAuth,
 		DebugWriter:  s.cfg.Debug,
 	}
-	if !s.cfg.ImplicitTLS {
-		opts.TLSConfig = s.cfg.TLS // STARTTLS (RFC 9051 §6.2.1)
+	if !s.cfg.ImplicitTLS && !overTLS {
+		// go-imap then offers STARTTLS and LOGINDISABLED as it
+		// should; the guard performs the STARTTLS (RFC 9051 §6.2.1).
+		opts.TLSConfig = s.cfg.TLS
 	}
 	return opts
 }
@@ -127,10 +137,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
 	s.startOnce.Do(func() {
-		s.secureLn.addr, s.loopbackLn.addr = ln.Addr(), ln.Addr()
-		s.serving.Add(3)
+		s.secureLn.addr, s.loopbackLn.addr, s.overTLSLn.addr = ln.Addr(), ln.Addr(), ln.Addr()
+		s.serving.Add(4)
 		go func() { defer s.serving.Done(); s.secure.Serve(s.secureLn) }()
 		go func() { defer s.serving.Done(); s.loopback.Serve(s.loopbackLn) }()
+		go func() { defer s.serving.Done(); s.overTLS.Serve(s.overTLSLn) }()
 		go func() {
 			defer s.serving.Done()
 			if err := s.deps.Store.WatchChanges(s.ctx, s.cfg.WatchInterval); err != nil {
@@ -152,20 +163,33 @@ func (s *Server) admit(nc net.Conn) {
 		return
 	}
 	c := &conn{Conn: nc, release: release}
-	var handed net.Conn = c
 	if s.cfg.ImplicitTLS {
-		handed = tls.Server(c, s.cfg.TLS)
+		s.handOver(newGuard(s, tls.Server(c, s.cfg.TLS), c, true))
+		return
 	}
 	ln := s.secureLn
 	if s.trusted(ip) {
 		ln = s.loopbackLn
 	}
+	g := newGuard(s, c, c, false)
 	select {
-	case ln.conns <- handed:
+	case ln.conns <- g:
 	case <-ln.closed:
-		c.Close()
+		g.Close()
 	}
 }
+
+// handOver gives a connection over TLS to the instance for TLS sessions.
+func (s *Server) handOver(g *guard) {
+	select {
+	case s.overTLSLn.conns <- g:
+	case <-s.overTLSLn.closed:
+		g.Close()
+	}
+}
+
+// appendLimit is the largest message APPEND takes (RFC 7889).
+func (s *Server) appendLimit() int64 { return min(s.cfg.MaxMessageBytes, 1<<32-1) }
 
 // reject refuses a connection over the caps. RFC 9051 §7.1.5: the server
 // may greet with BYE and close.
@@ -241,6 +265,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.secureLn.Close()
 	s.loopbackLn.Close()
+	s.overTLSLn.Close()
 	s.stop()
 	// After this, Serve can no longer start the background goroutines.
 	s.startOnce.Do(func() {})
@@ -250,6 +275,7 @@ func (s *Server) Close() error {
 	s.serving.Wait()
 	s.secure.Close()
 	s.loopback.Close()
+	s.overTLS.Close()
 	return nil
 }
 

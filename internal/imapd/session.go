@@ -16,9 +16,10 @@ import (
 // methods from one goroutine at a time (Idle runs alone while the
 // connection waits for DONE).
 type session struct {
-	srv  *Server
-	conn *imapserver.Conn
-	ip   string
+	srv   *Server
+	conn  *imapserver.Conn
+	guard *guard // the connection below the library
+	ip    string
 
 	acct store.Account // zero until login
 	sub  *store.Subscription
@@ -32,7 +33,8 @@ var (
 )
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	sess := &session{srv: s, conn: c, ip: admit.RemoteIP(c.NetConn().RemoteAddr()).String()}
+	g, _ := c.NetConn().(*guard)
+	sess := &session{srv: s, conn: c, guard: g, ip: admit.RemoteIP(c.NetConn().RemoteAddr()).String()}
 	if !s.addSession(sess) {
 		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "pail is shutting down"}
 	}
@@ -69,13 +71,16 @@ func (sess *session) Login(username, password string) error {
 	}
 	sess.acct = acct
 	sess.sub = s.deps.Store.Subscribe(acct.ID)
+	if sess.guard != nil {
+		sess.guard.setLoggedIn()
+	}
 	s.deps.Log.Debug("login", "user", acct.Address, "client", sess.ip)
 	return nil
 }
 
 // AppendLimit is the largest message APPEND accepts (RFC 7889).
 func (sess *session) AppendLimit() uint32 {
-	return uint32(min(sess.srv.cfg.MaxMessageBytes, 1<<32-1))
+	return uint32(sess.srv.appendLimit())
 }
 
 // Namespace reports one personal namespace with "/" as the hierarchy
@@ -114,6 +119,15 @@ func (sess *session) storeErr(err error) error {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "INBOX cannot be deleted"}
 	}
 	sess.srv.deps.Log.Error("store", "err", err, "user", sess.acct.Address)
+	return errUnavailable
+}
+
+// internalErr logs an error of pail's own (not the client's, not the
+// store's) and answers it generically: no session method returns an error
+// without an IMAP reply, so go-imap's NO [SERVERBUG] only ever answers its
+// own decoder (see guard.go).
+func (sess *session) internalErr(what string, err error) error {
+	sess.srv.deps.Log.Error(what, "err", err, "user", sess.acct.Address)
 	return errUnavailable
 }
 

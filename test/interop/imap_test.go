@@ -123,6 +123,66 @@ func TestIMAPImaplib(t *testing.T) {
 	}
 }
 
+// imaplibBadInputScript sends imaplib's bad mailbox names and an
+// oversize literal: each gets NO or BAD at once (never SERVERBUG), the
+// session goes on after a bad name, and the server after the literal.
+const imaplibBadInputScript = `
+import imaplib, ssl, sys, time
+host, port, user, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl._create_unverified_context()
+M = imaplib.IMAP4(host, port)
+M.starttls(ssl_context=ctx)
+M.login(user, pw)
+def refused(what, f):
+    start = time.time()
+    try:
+        typ, data = f()
+    except imaplib.IMAP4.error as e:
+        typ, data = 'BAD', [str(e).encode()]
+    if time.time() - start > 2: sys.exit('%s: slow reply' % what)
+    if typ not in ('NO', 'BAD') or b'SERVERBUG' in b''.join(d for d in data if isinstance(d, bytes)):
+        sys.exit('%s: %s %r' % (what, typ, data))
+    if M.noop()[0] != 'OK': sys.exit('%s: session did not go on' % what)
+for name in ('a&b', '"a&b"'):
+    refused('CREATE ' + name, lambda: M.create(name))
+    refused('SELECT ' + name, lambda: M.select(name))
+    refused('STATUS ' + name, lambda: M.status(name, '(MESSAGES)'))
+    refused('LIST ' + name, lambda: M.list('""', name))
+def with_literal(cmd, lit, *args):
+    M.literal = lit
+    return M._simple_command(cmd, *args)
+refused('CREATE NUL', lambda: with_literal('CREATE', b'a\x00b'))
+refused('RENAME NUL', lambda: with_literal('RENAME', b'a\x00b', 'INBOX'))
+M.logout()
+# Before login, a literal over the bound: BAD (imaplib raises) and the
+# connection closes; a new one is served.
+N = imaplib.IMAP4(host, port)
+N.starttls(ssl_context=ctx)
+N.literal = b'x' * 20000
+start = time.time()
+try:
+    N._simple_command('LOGIN', user)
+    sys.exit('oversize literal accepted')
+except (imaplib.IMAP4.error, OSError):
+    pass
+if time.time() - start > 2: sys.exit('oversize literal: slow reply')
+P = imaplib.IMAP4(host, port)
+P.starttls(ssl_context=ctx)
+P.login(user, pw)
+P.logout()
+print('ALL OK')
+`
+
+func TestIMAPImaplibBadInput(t *testing.T) {
+	s := startIMAPServer(t)
+	user := "bob@" + testDomain
+	host, port, _ := strings.Cut(s.imapAddr, ":")
+	out := runPeer(t, 20*time.Second, "", "python3", "-c", imaplibBadInputScript, host, port, user, passwordFor(user))
+	if !strings.Contains(out, "ALL OK") {
+		t.Fatalf("imaplib: %s", out)
+	}
+}
+
 func TestIMAPMbsyncBothWays(t *testing.T) {
 	s := startIMAPServer(t)
 	user := "bob@" + testDomain
