@@ -86,15 +86,8 @@ func cmdImport(e *env, args []string) error {
 	if err := wantArgs(pos, 2, 2, "import ADDR FILE [--folder NAME]"); err != nil {
 		return err
 	}
-	cfg, st, err := e.openStore()
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	mb, err := findMailbox(e, st, pos[0], *folder)
-	if err != nil {
-		return err
-	}
+	// The file is opened before openStore may give up root's identity,
+	// so a file only root can read still imports.
 	var in io.Reader = e.stdin
 	if pos[1] != "-" {
 		f, err := os.Open(pos[1])
@@ -103,6 +96,15 @@ func cmdImport(e *env, args []string) error {
 		}
 		defer f.Close()
 		in = f
+	}
+	cfg, st, err := e.openStore()
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	mb, err := findMailbox(e, st, pos[0], *folder)
+	if err != nil {
+		return err
 	}
 	r := mbox.NewReader(bufio.NewReaderSize(in, 64<<10))
 	r.MaxMessageBytes = cfg.Limits.MaxMessageBytes

@@ -168,10 +168,14 @@ func (e *env) loadConfig() (*config.Config, error) {
 	return config.Load(e.config)
 }
 
-// openStore loads the config and opens its store.
+// openStore loads the config and opens its store, as the data directory's
+// owner when run as root (becomeDataOwner).
 func (e *env) openStore() (*config.Config, *store.Store, error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := becomeDataOwner(cfg.DataDir); err != nil {
 		return nil, nil, err
 	}
 	st, err := store.Open(e.ctx, cfg.DataDir)

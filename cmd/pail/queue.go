@@ -16,10 +16,14 @@ import (
 const timeFormat = "2006-01-02 15:04:05"
 
 // openQueue loads the config and opens its outgoing queue, without
-// delivering anything: a running server does that.
+// delivering anything: a running server does that. Run as root, it works
+// as the data directory's owner (becomeDataOwner).
 func (e *env) openQueue() (*config.Config, *queue.Queue, error) {
 	cfg, err := e.loadConfig()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := becomeDataOwner(cfg.DataDir); err != nil {
 		return nil, nil, err
 	}
 	q, err := queue.Open(e.ctx, queue.Config{

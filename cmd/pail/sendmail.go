@@ -164,6 +164,11 @@ func cmdSendmail(e *env, args []string) error {
 		return errors.New("sendmail: no recipients: give them as arguments or use -t")
 	}
 
+	// Run as root (from cron, say), the message is written as the data
+	// directory's owner, like every admin command.
+	if err := becomeDataOwner(cfg.DataDir); err != nil {
+		return err
+	}
 	st, err := store.Open(e.ctx, cfg.DataDir)
 	if err != nil {
 		return err

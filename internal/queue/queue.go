@@ -202,6 +202,9 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		inflight:  map[string]bool{},
 		perDomain: map[string]int{},
 	}
+	if err := safeio.CheckWritable(cfg.Dir, "msg", "queue.db", "queue.db-wal", "queue.db-shm"); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
 	if err := safeio.MkdirAll(q.msgDir, 0o700); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}

@@ -1,6 +1,8 @@
 // Package safeio writes files so that they survive a crash: write to a
 // temporary name, fsync, rename into place, fsync the directory. Nothing else
-// in pail writes data that matters with os.WriteFile.
+// in pail writes data that matters with os.WriteFile. CheckWritable says,
+// before a database is opened, which file this process may not write and
+// why.
 package safeio
 
 import (

@@ -131,10 +131,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 
 	s.domains.Store(&cfg.Domains)
-	s.certs, err = tlsconf.NewCerts(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, append([]string{cfg.Hostname}, cfg.Domains...))
+	s.certs, err = tlsconf.NewCerts(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, certNames(cfg))
 	if err != nil {
 		s.closeAll()
 		return nil, err
+	}
+	if s.certs.Made() {
+		s.log.Info("made a self-signed certificate; clients that check it can trust this file", "cert", s.certs.CertFile())
 	}
 	tlsCfg := s.certs.Config()
 	q, err := s.openQueue(ctx)
@@ -330,4 +333,23 @@ func (s *Server) closeAll() {
 		s.closers[i].Close()
 	}
 	s.closers = nil
+}
+
+// certNames are the names the self-signed certificate carries: the host
+// name, the domains, and the host part of every listen address that names
+// one host (not 0.0.0.0 or ::), so that a client connecting to any of them
+// can check the certificate.
+func certNames(cfg *config.Config) []string {
+	names := append([]string{cfg.Hostname}, cfg.Domains...)
+	for _, svc := range cfg.Listen.Services() {
+		host, _, err := net.SplitHostPort(svc.Addr)
+		if err != nil || host == "" {
+			continue
+		}
+		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+			continue
+		}
+		names = append(names, host)
+	}
+	return names
 }

@@ -65,6 +65,9 @@ type Store struct {
 
 // Open opens (creating if needed) the store in dir.
 func Open(ctx context.Context, dir string) (*Store, error) {
+	if err := safeio.CheckWritable(dir, "pail.db", "pail.db-wal", "pail.db-shm", "mail", "spool", locksDir); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
 	for _, sub := range []string{"", "mail", "spool", locksDir} {
 		if err := safeio.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
 			return nil, fmt.Errorf("store: %w", err)

@@ -5,6 +5,7 @@
 package tlsconf
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,11 +13,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -41,26 +46,109 @@ func Load(certFile, keyFile, dataDir string, names []string) (*tls.Config, error
 // (Reload on SIGHUP): connections made after a Reload get the new one.
 type Certs struct {
 	certFile, keyFile string
+	made              bool
 	cur               atomic.Pointer[tls.Certificate]
 }
 
 // NewCerts loads the certificate files, or with both names empty the
-// self-signed certificate in dataDir/tls (created if missing).
+// self-signed certificate in dataDir/tls. That one is made when missing,
+// and made again when it is pail's own self-signed certificate but does not
+// name everything in names, localhost, 127.0.0.1 and ::1 (one from an older
+// pail, or from before the host name or the domains changed), so that
+// clients which check the name against the certificate accept it. A
+// certificate someone else put there is left alone.
 func NewCerts(certFile, keyFile, dataDir string, names []string) (*Certs, error) {
+	made := false
 	if certFile == "" {
 		dir := filepath.Join(dataDir, "tls")
 		certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-		if _, err := os.Stat(certFile); os.IsNotExist(err) {
+		stale, err := needsSelfSigned(certFile, keyFile, names)
+		if err != nil {
+			return nil, err
+		}
+		if stale {
 			if err := writeSelfSigned(dir, certFile, keyFile, names); err != nil {
 				return nil, err
 			}
+			made = true
 		}
 	}
-	c := &Certs{certFile: certFile, keyFile: keyFile}
+	c := &Certs{certFile: certFile, keyFile: keyFile, made: made}
 	if err := c.Reload(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// Made reports whether NewCerts wrote a new self-signed certificate, so
+// that the server can say so: clients that trusted the old one must be
+// given the new one.
+func (c *Certs) Made() bool { return c.made }
+
+// CertFile is the certificate file in use.
+func (c *Certs) CertFile() string { return c.certFile }
+
+// selfSignedOrg marks the certificates pail makes itself; only those are
+// ever replaced.
+const selfSignedOrg = "pail self-signed"
+
+// subjectNames are the DNS names and IP addresses a self-signed
+// certificate for names carries: each name once, localhost, and the
+// loopback addresses, which clients on the same machine use.
+func subjectNames(names []string) (dns []string, ips []net.IP) {
+	seen := map[string]bool{}
+	for _, n := range append(append([]string{}, names...), "localhost", "127.0.0.1", "::1") {
+		n = strings.ToLower(strings.TrimSuffix(n, "."))
+		if ip := net.ParseIP(n); ip != nil {
+			n = ip.String()
+			if !seen[n] {
+				ips = append(ips, ip)
+			}
+		} else if n != "" && !seen[n] {
+			dns = append(dns, n)
+		}
+		seen[n] = true
+	}
+	return dns, ips
+}
+
+// needsSelfSigned reports whether the self-signed certificate at certFile
+// is to be made: it is missing, or it is pail's own and lacks a name.
+func needsSelfSigned(certFile, keyFile string, names []string) (bool, error) {
+	pemBytes, err := os.ReadFile(certFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("tls: %w", err)
+	}
+	block, _ := pem.Decode(pemBytes)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return false, nil // not pail's; loading it says what is wrong
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	// Self-signed: issued by its own subject, signed by its own key.
+	// (CheckSignatureFrom would refuse a parent that is not a CA.)
+	if err != nil || !slices.Equal(cert.Subject.Organization, []string{selfSignedOrg}) ||
+		!bytes.Equal(cert.RawIssuer, cert.RawSubject) ||
+		cert.CheckSignature(cert.SignatureAlgorithm, cert.RawTBSCertificate, cert.Signature) != nil {
+		return false, nil
+	}
+	if _, err := tls.LoadX509KeyPair(certFile, keyFile); err != nil {
+		return false, nil // not a pair pail wrote; leave it to the operator
+	}
+	dns, ips := subjectNames(names)
+	for _, n := range dns {
+		if !slices.Contains(cert.DNSNames, n) {
+			return true, nil
+		}
+	}
+	for _, ip := range ips {
+		if !slices.ContainsFunc(cert.IPAddresses, ip.Equal) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Reload reads the certificate files again. On error the old certificate
@@ -95,23 +183,18 @@ func writeSelfSigned(dir, certFile, keyFile string, names []string) error {
 	if err != nil {
 		return fmt.Errorf("tls: serial: %w", err)
 	}
+	dns, ips := subjectNames(names)
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: names[0], Organization: []string{"pail self-signed"}},
+		Subject:               pkix.Name{CommonName: dns[0], Organization: []string{selfSignedOrg}},
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(selfSignedLifetime),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
+		DNSNames:              dns,
+		IPAddresses:           ips,
 	}
-	for _, n := range append(names, "localhost") {
-		if ip := net.ParseIP(n); ip != nil {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
-		} else {
-			tmpl.DNSNames = append(tmpl.DNSNames, n)
-		}
-	}
-	tmpl.IPAddresses = append(tmpl.IPAddresses, net.IPv4(127, 0, 0, 1), net.IPv6loopback)
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		return fmt.Errorf("tls: create certificate: %w", err)
