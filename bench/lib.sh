@@ -59,6 +59,19 @@ remove_group() {
 	rmdir "$g" 2>/dev/null || true
 }
 
+# stop_group GROUP: stop the group's processes (TERM, then KILL after 10 s)
+# and wait until none is left; the group stays for the next spawn.
+stop_group() {
+	local g; g=$(group_dir "$1")
+	[ -d "$g" ] || return 0
+	xargs -r kill <"$g/cgroup.procs" 2>/dev/null || true
+	for _ in $(seq 100); do [ -s "$g/cgroup.procs" ] || return 0; sleep 0.1; done
+	xargs -r kill -KILL <"$g/cgroup.procs" 2>/dev/null || true
+	for _ in $(seq 50); do [ -s "$g/cgroup.procs" ] || return 0; sleep 0.1; done
+	echo "processes of $1 did not stop" >&2
+	exit 1
+}
+
 # wait_port PORT: wait until 127.0.0.1:PORT accepts connections.
 wait_port() {
 	for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
