@@ -3,12 +3,14 @@
 #   1. NSD    (RRL off),
 #   2. Knot   (RRL off: no rrl module configured),
 #   3. pail   (`pail dns --rate-limit 0`),
-# all serving the same example.test zone on loopback, one after the other
-# in the same run; then pail's policy answers (a CDN pool name, ECS in
-# every query, chosen by location and weight) are measured apart from its
-# static ones. Each run reports queries per second and average latency.
+# all serving the same example.test zone on loopback, started once; then
+# pail's policy answers (a CDN pool name, ECS in every query, chosen by
+# location and weight) are measured apart from its static ones. The four
+# measurements take turns, RUNS times (NSD, Knot, pail static, pail policy,
+# NSD, ...; see bench/lib.sh); each reports queries per second and average
+# latency, and the end the median and spread of each and of the ratios.
 #
-# Usage: bench/dns.sh [SECONDS] [CLIENTS]   (defaults 10 and 20)
+# Usage: [RUNS=3] bench/dns.sh [SECONDS] [CLIENTS]   (defaults 10 and 20)
 # Needs root to install nsd, knot and dnsperf when they are missing.
 set -euo pipefail
 SECONDS_PER_RUN=${1:-10}
@@ -18,6 +20,7 @@ WORK=$(mktemp -d /tmp/pail-dnsbench.XXXXXX)
 chmod 755 "$WORK"
 PIDS=()
 NSD_PORT=15353 KNOT_PORT=15354 PAIL_PORT=15355
+. "$(dirname "$0")/lib.sh"
 
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -160,31 +163,47 @@ if [ "$(dig +short @127.0.0.1 -p $PAIL_PORT +subnet=10.2.0.0/24 cdn.example.test
 	exit 1
 fi
 
-# run NAME PORT FILE [dnsperf args...]: prints "NAME qps latency_ms".
+# run NAME RUN PORT FILE [dnsperf args...]: prints "NAME run RUN qps
+# latency_ms lost" and keeps the qps in WORK/qps.NAME.RUN.
 run() {
-	local name=$1 port=$2 file=$3
-	shift 3
+	local name=$1 r=$2 port=$3 file=$4
+	shift 4
 	local out
 	out=$(dnsperf -s 127.0.0.1 -p "$port" -d "$file" -l "$SECONDS_PER_RUN" -c "$CLIENTS" -q 200 "$@" 2>&1)
 	local qps lat lost
 	qps=$(awk '/Queries per second:/ {print $4}' <<<"$out")
 	lat=$(awk '/Average Latency \(s\):/ {printf "%.3f", $4*1000}' <<<"$out")
 	lost=$(awk '/Queries lost:/ {print $3}' <<<"$out")
-	printf "%-22s %12.0f qps   %8s ms avg latency   lost %s\n" "$name" "$qps" "$lat" "$lost"
-	echo "$qps" >"$WORK/qps.$name"
+	[ -n "$qps" ] || { echo "dnsperf against $name gave no figure:" >&2; echo "$out" >&2; exit 1; }
+	printf "%-12s run %d %12.0f qps   %8s ms avg latency   lost %s\n" "$name" "$r" "$qps" "$lat" "$lost"
+	echo "$qps" >"$WORK/qps.$name.$r"
 }
 
-echo "dnsperf: ${SECONDS_PER_RUN}s per run, $CLIENTS clients, $(nproc) CPUs, loopback"
-run nsd $NSD_PORT "$WORK/static.txt"
-run knot $KNOT_PORT "$WORK/static.txt"
-run pail-static $PAIL_PORT "$WORK/static.txt"
-# ECS option 8: family 1, source /24, scope 0, address 10.1.7.0 (RFC 7871 §6).
-run pail-policy $PAIL_PORT "$WORK/policy.txt" -E 8:000118000a0107
+echo "dnsperf: ${SECONDS_PER_RUN}s per run, $CLIENTS clients, $RUNS runs each, in turn; $(nproc) CPUs, loopback"
+echo "-- pail $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); $(nsd -v 2>&1 | head -1); Knot $(knotd -V | awk '{print $NF}')"
+q() { cat "$WORK/qps.$1.$2"; }
+static_ratios=() policy_ratios=() nsd_ratios=() knot_ratios=()
+for r in $(seq "$RUNS"); do
+	run nsd "$r" $NSD_PORT "$WORK/static.txt"
+	run knot "$r" $KNOT_PORT "$WORK/static.txt"
+	run pail-static "$r" $PAIL_PORT "$WORK/static.txt"
+	# ECS option 8: family 1, source /24, scope 0, address 10.1.7.0 (RFC 7871 §6).
+	run pail-policy "$r" $PAIL_PORT "$WORK/policy.txt" -E 8:000118000a0107
+	best=$(sort -g "$WORK/qps.nsd.$r" "$WORK/qps.knot.$r" | tail -1)
+	static_ratios+=("$(ratio "$(q pail-static "$r")" "$best")")
+	policy_ratios+=("$(ratio "$(q pail-policy "$r")" "$(q pail-static "$r")")")
+	nsd_ratios+=("$(ratio "$(q pail-static "$r")" "$(q nsd "$r")")")
+	knot_ratios+=("$(ratio "$(q pail-static "$r")" "$(q knot "$r")")")
+	printf '             run %d  pail static / fastest peer: %.2fx; pail policy / pail static: %.2fx\n' "$r" "${static_ratios[-1]}" "${policy_ratios[-1]}"
+done
 
-best=$(sort -g "$WORK/qps.nsd" "$WORK/qps.knot" | tail -1)
-ps=$(cat "$WORK/qps.pail-static")
-pp=$(cat "$WORK/qps.pail-policy")
-awk -v b="$best" -v s="$ps" -v p="$pp" 'BEGIN {
-	printf "pail static / fastest peer: %.2f (goal >= 0.50)\n", s / b
-	printf "pail policy / pail static:  %.2f (goal >= 0.50)\n", p / s
-}'
+echo "== results over $RUNS runs (queries per second)"
+for name in nsd knot pail-static pail-policy; do
+	vals=()
+	for r in $(seq "$RUNS"); do vals+=("$(q "$name" "$r")"); done
+	summary "$(printf '%-12s' "$name")" "%.0f q/s" "${vals[@]}"
+done
+summary "pail static / NSD:" "%.2fx" "${nsd_ratios[@]}"
+summary "pail static / Knot:" "%.2fx" "${knot_ratios[@]}"
+summary "pail policy / pail static (goal >= 0.50): ratio" "%.2fx" "${policy_ratios[@]}"
+summary "pail static / fastest peer (goal >= 0.50): ratio" "%.2fx" "${static_ratios[@]}"

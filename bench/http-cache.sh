@@ -17,17 +17,26 @@
 # object is new memory, which the kernel faults in page by page; pail-full
 # shows the miss path without that cost.
 #
-#   [PORT_BASE=18080] bench/http-cache.sh [SECONDS] [CONNECTIONS]
+# The whole set is measured RUNS times (see bench/lib.sh): each run starts
+# the origin and the caches afresh, empty, and measures them in turn (hot:
+# pail, nginx, Varnish, pail-nethttp; cold: pail, nginx, Varnish, origin,
+# pail-full), so load that comes and goes falls on all of them; the end
+# prints the median and spread of each figure and of each ratio. SECONDS
+# is the length of each wrk measurement.
+#
+#   [RUNS=3] [PORT_BASE=18080] bench/http-cache.sh [SECONDS] [CONNECTIONS]   (defaults 10 50)
 #
 # It installs nginx, varnish and wrk with apt-get when they are missing.
 set -euo pipefail
-secs=${1:-5}
+secs=${1:-10}
 conns=${2:-50}
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=$(mktemp -d /tmp/pail-http-bench.XXXXXX)
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$dir"; }
+stop_servers() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
+cleanup() { stop_servers; rm -rf "$dir"; }
 trap cleanup EXIT
+. "$(dirname "$0")/lib.sh"
 
 need=()
 command -v nginx >/dev/null || need+=(nginx)
@@ -75,18 +84,22 @@ http {
   }
 }
 CONF
-nginx -c "$dir/nginx.conf" -p "$dir/" & pids+=($!)
-varnishd -F -a 127.0.0.1:$VARNISH -b 127.0.0.1:$ORIGIN -n "$dir/varnish" -s malloc,256m \
-	-T 127.0.0.1:$VADMIN -p default_ttl=0 -p default_grace=0 >"$dir/logs/varnish.log" 2>&1 & pids+=($!)
 (cd "$root" && go build -o "$dir/pail" ./cmd/pail)
-"$dir/pail" proxy --listen 127.0.0.1:$PAIL --origin http://127.0.0.1:$ORIGIN --cache-bytes $((512 << 20)) >"$dir/logs/pail.log" 2>&1 & pids+=($!)
-"$dir/pail" proxy --no-fast-path --listen 127.0.0.1:$PAILNET --origin http://127.0.0.1:$ORIGIN --cache-bytes $((64 << 20)) >"$dir/logs/pail-nethttp.log" 2>&1 & pids+=($!)
-
-for port in $ORIGIN $PAIL $NGINX $VARNISH $PAILNET; do
-	ok=
-	for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/hot.txt" && ok=1 && break; sleep 0.1; done
-	[[ -n $ok ]] || { echo "http-cache: port $port does not answer 200" >&2; exit 1; }
-done
+# start_servers: the origin and every cache, with empty caches.
+start_servers() {
+	rm -rf "$dir/cache"/* "$dir/varnish"
+	nginx -c "$dir/nginx.conf" -p "$dir/" & pids+=($!)
+	varnishd -F -a 127.0.0.1:$VARNISH -b 127.0.0.1:$ORIGIN -n "$dir/varnish" -s malloc,256m \
+		-T 127.0.0.1:$VADMIN -p default_ttl=0 -p default_grace=0 >>"$dir/logs/varnish.log" 2>&1 & pids+=($!)
+	"$dir/pail" proxy --listen 127.0.0.1:$PAIL --origin http://127.0.0.1:$ORIGIN --cache-bytes $((512 << 20)) >>"$dir/logs/pail.log" 2>&1 & pids+=($!)
+	"$dir/pail" proxy --no-fast-path --listen 127.0.0.1:$PAILNET --origin http://127.0.0.1:$ORIGIN --cache-bytes $((64 << 20)) >>"$dir/logs/pail-nethttp.log" 2>&1 & pids+=($!)
+	local port ok
+	for port in $ORIGIN $PAIL $NGINX $VARNISH $PAILNET; do
+		ok=
+		for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/hot.txt" && ok=1 && break; sleep 0.1; done
+		[[ -n $ok ]] || { echo "http-cache: port $port does not answer 200" >&2; exit 1; }
+	done
+}
 
 # Every cold URL is new: a per-run prefix (wrk's math.random repeats its
 # sequence from run to run), the thread and a counter.
@@ -123,29 +136,44 @@ run() {
 }
 
 declare -A rps
-printf '%-12s %-5s %12s %10s %10s %10s\n' cache mode req/s p50 p90 p99
-for mode in hot cold; do
-	peers=(pail:$PAIL nginx:$NGINX varnish:$VARNISH)
-	[[ $mode == hot ]] && peers+=(pail-nethttp:$PAILNET)
-	[[ $mode == cold ]] && peers+=(origin:$ORIGIN pail-full:$PAILNET)
-	for peer in "${peers[@]}"; do
-		name=${peer%%:*} port=${peer##*:}
-		# Fill the 64 MB cache (unmeasured) so that every measured miss evicts.
-		[[ $name == pail-full ]] && cold "$((secs + 3))" "$port" fill >/dev/null
-		read -r r a b c < <(run "$name" "$port" "$mode")
-		rps[$name-$mode]=$r
-		printf '%-12s %-5s %12s %10s %10s %10s\n' "$name" "$mode" "$r" "$a" "$b" "$c"
+echo "wrk -t2 -c$conns -d${secs}s per measurement, $RUNS runs, on $(nproc) cores shared by load generator, caches and origin"
+echo "-- pail $(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'); $(nginx -v 2>&1 | cut -d' ' -f3); $(varnishd -V 2>&1 | head -1 | sed 's/.*(\(varnish-[^ ]*\).*/\1/')"
+printf '%-12s %-5s %3s %12s %10s %10s %10s\n' cache mode run req/s p50 p90 p99
+for r in $(seq "$RUNS"); do
+	start_servers
+	for mode in hot cold; do
+		peers=(pail:$PAIL nginx:$NGINX varnish:$VARNISH)
+		[[ $mode == hot ]] && peers+=(pail-nethttp:$PAILNET)
+		[[ $mode == cold ]] && peers+=(origin:$ORIGIN pail-full:$PAILNET)
+		for peer in "${peers[@]}"; do
+			name=${peer%%:*} port=${peer##*:}
+			# Fill the 64 MB cache (unmeasured) so that every measured miss evicts.
+			[[ $name == pail-full ]] && cold "$((secs + 3))" "$port" "fill$r" >/dev/null
+			read -r rate a b c < <(run "$name$r" "$port" "$mode")
+			[[ -n $rate ]] || { echo "http-cache: wrk gave no figure for $name $mode" >&2; exit 1; }
+			rps[$name-$mode-$r]=$rate
+			printf '%-12s %-5s %3d %12s %10s %10s %10s\n' "$name" "$mode" "$r" "$rate" "$a" "$b" "$c"
+		done
 	done
+	stop_servers
 done
+
+# figures NAME-MODE: the requests per second of every run.
+figures() { local r; for r in $(seq "$RUNS"); do echo "${rps[$1-$r]}"; done; }
+# ratios A-MODE B-MODE: A / B of every run.
+ratios() { local r; for r in $(seq "$RUNS"); do ratio "${rps[$1-$r]}" "${rps[$2-$r]}"; done; }
 echo
-for mode in hot cold; do
-	for peer in nginx varnish; do
-		awk -v a="${rps[pail-$mode]}" -v b="${rps[$peer-$mode]}" -v m="$mode" -v p="$peer" \
-			'BEGIN { printf "pail/%s %s: %.2f\n", p, m, a / b }'
-	done
+echo "== results over $RUNS runs (requests per second)"
+for key in pail-hot nginx-hot varnish-hot pail-nethttp-hot pail-cold nginx-cold varnish-cold origin-cold pail-full-cold; do
+	# shellcheck disable=SC2046 # one figure per word
+	summary "$(printf '%-17s' "$key")" "%.0f req/s" $(figures "$key")
 done
-awk -v a="${rps[pail-full-cold]}" -v b="${rps[nginx-cold]}" \
-	'BEGIN { printf "pail-full/nginx cold: %.2f (pail with a full cache against nginx filling its own)\n", a / b }'
-awk -v a="${rps[pail-hot]}" -v b="${rps[pail-nethttp-hot]}" \
-	'BEGIN { printf "pail/pail-nethttp hot: %.2f (the fast path'"'"'s gain)\n", a / b }'
-echo "(wrk -t2 -c$conns -d${secs}s on $(nproc) cores shared by load generator, caches and origin)"
+# shellcheck disable=SC2046
+{
+	summary "pail/pail-nethttp hot (the fast path's gain):" "%.2fx" $(ratios pail-hot pail-nethttp-hot)
+	summary "pail-full/nginx cold (pail with a full cache against nginx filling its own):" "%.2fx" $(ratios pail-full-cold nginx-cold)
+	summary "pail/varnish cold:" "%.2fx" $(ratios pail-cold varnish-cold)
+	summary "pail/nginx cold:" "%.2fx" $(ratios pail-cold nginx-cold)
+	summary "pail/varnish hot:" "%.2fx" $(ratios pail-hot varnish-hot)
+	summary "pail/nginx hot: ratio" "%.2fx" $(ratios pail-hot nginx-hot)
+}

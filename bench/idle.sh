@@ -9,13 +9,15 @@
 #                sessions are hibernated into the imap-hibernate process
 #                after 2 s, Dovecot's own set-up for many idle clients;
 #                DOVECOT_HIBERNATE=0 keeps one imap process per session);
-# one after the other on loopback in the same run. Each server runs in its
+# on loopback in the same invocation, RUNS times alternately (pail, Dovecot,
+# pail, ...; see bench/lib.sh), each run with a server started afresh (so
+# that "above the idle server" is the same base every time). Each server runs in its
 # own cgroup; near the end of the hold the script sums the resident memory
 # of the cgroup's processes, twice: VmRSS (the house figure, which counts
 # pages shared between processes once per process) and Pss (shared pages
 # divided among their sharers, the fair sum for multi-process servers),
 # and divides by the sessions: in total, and above the server's resident
-# memory before the first connection.
+# memory before the run's first connection.
 #
 # Logins are not what this measures. pail remembers a verified login for
 # 15 minutes, so only the first login of each account checks its argon2id
@@ -29,7 +31,8 @@
 # return that to the kernel, which is the steady state of a server holding
 # idle clients for hours.
 #
-# Usage: bench/idle.sh [SESSIONS] [HOLD] [ACCOUNTS] [RAMP]   (defaults 10000 150 100 4)
+# Usage: [RUNS=3] bench/idle.sh [SESSIONS] [HOLD] [ACCOUNTS] [RAMP]   (defaults 10000 150 100 4)
+# A run takes about 2 × HOLD plus both set-ups (Dovecot's is the longer).
 # Needs root (apt-get, cgroups, Dovecot) and a file-descriptor limit above
 # SESSIONS for the servers and the client: the script asks for 65536 and
 # settles for the hard limit.
@@ -111,13 +114,20 @@ measure() {
 	[ "$lost" -eq 0 ] || echo "$g: $lost sessions did not survive the hold" >&2
 	echo "$(field sessions "$WORK/$g.out") $rss $pss $base_rss $base_pss $procs $(field setup_s "$WORK/$g.out") $idle_cpu"
 }
-report() { # name sessions rss pss base_rss base_pss procs setup_s idle_cpu
-	printf '%-8s %5d sessions  RSS %6.1f MiB = %5.1f KiB/session (%5.1f above idle server)  Pss %6.1f MiB = %5.1f KiB/session (%5.1f above)  %d processes  set-up %.1fs  CPU while idle %.1f%%\n' \
-		"$1" "$2" "$(echo "$3 / 1024" | bc -l)" "$(echo "$3 / $2" | bc -l)" "$(echo "($3 - $5) / $2" | bc -l)" \
-		"$(echo "$4 / 1024" | bc -l)" "$(echo "$4 / $2" | bc -l)" "$(echo "($4 - $6) / $2" | bc -l)" "$7" "$8" "$9"
+# per_session SESSIONS RSS PSS BASE_RSS BASE_PSS: print "KiB/session by
+# RSS, by Pss, above the idle server by RSS, by Pss".
+per_session() {
+	echo "$(echo "$2 / $1" | bc -l) $(echo "$3 / $1" | bc -l) $(echo "($2 - $4) / $1" | bc -l) $(echo "($3 - $5) / $1" | bc -l)"
+}
+report() { # name run sessions rss pss base_rss base_pss procs setup_s idle_cpu
+	local name=$1 run=$2
+	shift 2
+	printf '%-8s run %d %5d sessions  RSS %6.1f MiB = %5.1f KiB/session (%5.1f above idle server)  Pss %6.1f MiB = %5.1f KiB/session (%5.1f above)  %d processes  set-up %.1fs  CPU while idle %.1f%%\n' \
+		"$name" "$run" "$1" "$(echo "$2 / 1024" | bc -l)" "$(echo "$2 / $1" | bc -l)" "$(echo "($2 - $4) / $1" | bc -l)" \
+		"$(echo "$3 / 1024" | bc -l)" "$(echo "$3 / $1" | bc -l)" "$(echo "($3 - $5) / $1" | bc -l)" "$6" "$7" "$8"
 }
 
-echo "== IDLE: $SESSIONS IMAP sessions over $ACCOUNTS accounts, held ${HOLD}s, $RAMP set up at a time; fd limit $(ulimit -n); $(nproc) cores; $(uname -sr)"
+echo "== IDLE: $SESSIONS IMAP sessions over $ACCOUNTS accounts, held ${HOLD}s, $RAMP set up at a time; $RUNS runs each, alternating; fd limit $(ulimit -n); $(nproc) cores; $(uname -sr)"
 (cd "$ROOT" && go build -o "$WORK/pail" ./cmd/pail && go build -o "$WORK/imapload" ./bench/imapload)
 "$WORK/imapload" -write-mbox "$WORK/msgs.mbox" -n 10
 
@@ -138,12 +148,10 @@ for i in $(seq "$ACCOUNTS"); do
 	echo pw | "$WORK/pail" user add -c "$WORK/pail.toml" --password-stdin "u$i@hill.test" >/dev/null
 	"$WORK/pail" import -c "$WORK/pail.toml" "u$i@hill.test" "$WORK/msgs.mbox" >/dev/null
 done
-spawn pail "$WORK/pail" serve -c "$WORK/pail.toml" 2>"$WORK/pail.err"
-wait_port $PAIL_PORT
-echo "-- pail" >&2
-read -r p_n p_rss p_pss p_brss p_bpss p_procs p_setup p_icpu < <(measure pail $PAIL_PORT)
-report pail "$p_n" "$p_rss" "$p_pss" "$p_brss" "$p_bpss" "$p_procs" "$p_setup" "$p_icpu" >&2
-kill -TERM "$(head -1 "$(group_dir pail)/cgroup.procs")" 2>/dev/null || true
+start_pail() {
+	spawn pail "$WORK/pail" serve -c "$WORK/pail.toml" 2>>"$WORK/pail.err"
+	wait_port $PAIL_PORT
+}
 
 # 2. Dovecot, Maildir
 D=$WORK/dovecot
@@ -204,14 +212,36 @@ protocol imap {
 }
 CONF
 } >"$D/dovecot.conf"
-spawn dovecot dovecot -F -c "$D/dovecot.conf"
-wait_port $DOVECOT_PORT
-echo "-- Dovecot $(dovecot --version | cut -d' ' -f1), Maildir, imap_hibernate_timeout=$hibernate" >&2
-read -r d_n d_rss d_pss d_brss d_bpss d_procs d_setup d_icpu < <(measure dovecot $DOVECOT_PORT)
+start_dovecot() {
+	spawn dovecot dovecot -F -c "$D/dovecot.conf"
+	wait_port $DOVECOT_PORT
+}
+echo "-- pail $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); Dovecot $(dovecot --version | cut -d' ' -f1), Maildir, imap_hibernate_timeout=$hibernate"
+
+p_above=() d_above=() p_above_pss=() d_above_pss=() rss_ratios=() pss_ratios=()
+for run in $(seq "$RUNS"); do
+	echo "-- run $run: pail" >&2
+	start_pail
+	read -r p_n p_rss p_pss p_brss p_bpss p_procs p_setup p_icpu < <(measure pail $PAIL_PORT)
+	stop_group pail
+	report pail "$run" "$p_n" "$p_rss" "$p_pss" "$p_brss" "$p_bpss" "$p_procs" "$p_setup" "$p_icpu"
+	echo "-- run $run: Dovecot" >&2
+	start_dovecot
+	read -r d_n d_rss d_pss d_brss d_bpss d_procs d_setup d_icpu < <(measure dovecot $DOVECOT_PORT)
+	stop_group dovecot
+	report Dovecot "$run" "$d_n" "$d_rss" "$d_pss" "$d_brss" "$d_bpss" "$d_procs" "$d_setup" "$d_icpu"
+	read -r p_kib p_kib_pss p_ab p_ab_pss < <(per_session "$p_n" "$p_rss" "$p_pss" "$p_brss" "$p_bpss")
+	read -r d_kib d_kib_pss d_ab d_ab_pss < <(per_session "$d_n" "$d_rss" "$d_pss" "$d_brss" "$d_bpss")
+	p_above+=("$p_ab") d_above+=("$d_ab") p_above_pss+=("$p_ab_pss") d_above_pss+=("$d_ab_pss")
+	rss_ratios+=("$(ratio "$p_kib" "$d_kib")") pss_ratios+=("$(ratio "$p_kib_pss" "$d_kib_pss")")
+	printf '         run %d  pail / Dovecot memory per idle session: %.2fx by RSS, %.2fx by Pss\n' "$run" "${rss_ratios[-1]}" "${pss_ratios[-1]}"
+done
 grep -iE 'error|fatal|warning' "$D/dovecot.log" | sort | uniq -c | sort -rn | head -5 >&2 || true
 
-echo "== results (resident memory of the server with all sessions in IDLE)"
-report pail "$p_n" "$p_rss" "$p_pss" "$p_brss" "$p_bpss" "$p_procs" "$p_setup" "$p_icpu"
-report Dovecot "$d_n" "$d_rss" "$d_pss" "$d_brss" "$d_bpss" "$d_procs" "$d_setup" "$d_icpu"
-printf 'pail / Dovecot memory per idle session: %.2f× by RSS, %.2f× by Pss (goal: pail under 50 KiB per session)\n' \
-	"$(echo "($p_rss / $p_n) / ($d_rss / $d_n)" | bc -l)" "$(echo "($p_pss / $p_n) / ($d_pss / $d_n)" | bc -l)"
+echo "== results over $RUNS runs (resident memory per session with all sessions in IDLE, above the idle server)"
+summary "pail     RSS" "%.1f KiB/session" "${p_above[@]}"
+summary "pail     Pss" "%.1f KiB/session" "${p_above_pss[@]}"
+summary "Dovecot  RSS" "%.1f KiB/session" "${d_above[@]}"
+summary "Dovecot  Pss" "%.1f KiB/session" "${d_above_pss[@]}"
+summary "pail / Dovecot memory per idle session by Pss:" "%.2fx" "${pss_ratios[@]}"
+summary "pail / Dovecot memory per idle session by RSS (goal: pail under 50 KiB per session): ratio" "%.2fx" "${rss_ratios[@]}"

@@ -59,6 +59,19 @@ remove_group() {
 	rmdir "$g" 2>/dev/null || true
 }
 
+# stop_group GROUP: stop the group's processes (TERM, then KILL after 10 s)
+# and wait until none is left; the group stays for the next spawn.
+stop_group() {
+	local g; g=$(group_dir "$1")
+	[ -d "$g" ] || return 0
+	xargs -r kill <"$g/cgroup.procs" 2>/dev/null || true
+	for _ in $(seq 100); do [ -s "$g/cgroup.procs" ] || return 0; sleep 0.1; done
+	xargs -r kill -KILL <"$g/cgroup.procs" 2>/dev/null || true
+	for _ in $(seq 50); do [ -s "$g/cgroup.procs" ] || return 0; sleep 0.1; done
+	echo "processes of $1 did not stop" >&2
+	exit 1
+}
+
 # wait_port PORT: wait until 127.0.0.1:PORT accepts connections.
 wait_port() {
 	for _ in $(seq 200); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.05; done
@@ -107,3 +120,32 @@ namespace inbox {
 }
 CONF
 }
+
+# Repeated runs. Every script measures pail and its peer RUNS times,
+# alternately (pail, peer, pail, peer, ...), so that load that comes and
+# goes on the machine falls on both sides, and prints each run's figures,
+# then the median and the spread (min–max) of each side and of the ratio
+# of each run's pair.
+RUNS=${RUNS:-3}
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || { echo "RUNS must be a positive integer, not '$RUNS'" >&2; exit 2; }
+
+# stats V...: print "median min max" of the values (for an even count the
+# median is the mean of the middle two).
+stats() {
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+		END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print m, v[1], v[NR] }'
+}
+
+# summary LABEL FORMAT V...: print "LABEL median X (min Y, max Z) over N
+# runs", each figure formatted with the printf FORMAT ("%.0f msg/s",
+# "%.2fx"). The scripts' last lines use it, so README figures can be
+# copied from them.
+summary() {
+	local label=$1 fmt=$2 med lo hi
+	shift 2
+	read -r med lo hi < <(stats "$@")
+	printf "%s median $fmt (min $fmt, max $fmt) over %d runs\n" "$label" "$med" "$lo" "$hi" $#
+}
+
+# ratio A B: A / B.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f\n", a / b }'; }

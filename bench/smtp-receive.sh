@@ -4,15 +4,19 @@
 #   1. smtp-sink  stores nothing: the ceiling of the load tool itself;
 #   2. pail       fsyncs each message into its mailbox store before 250;
 #   3. Postfix    queues (fsync), then virtual(8) delivers into Maildir;
-# one after the other on loopback in the same run. Each server runs in its
+# on loopback in the same invocation, RUNS times (smtp-sink, pail, Postfix,
+# smtp-sink, pail, Postfix, ...; see bench/lib.sh), all three started
+# before the first run and kept up between runs. Each server runs in its
 # own cgroup, so CPU time counts every process it forks and peak memory is
 # the largest sum of resident memory of its processes (page cache excluded).
-# For Postfix the clock runs until the last message is in the Maildir.
+# For Postfix the clock runs until the last message is in the Maildir
+# (emptied after each run, untimed, so every run starts alike).
 #
-# Usage: bench/smtp-receive.sh [N] [SESSIONS] [SIZE]   (defaults 20000 20 4096)
+# Usage: [RUNS=3] bench/smtp-receive.sh [N] [SESSIONS] [SIZE]   (defaults 10000 20 4096)
+# N messages are sent in each run to each server.
 # Needs root (apt-get, cgroups, Postfix).
 set -euo pipefail
-N=${1:-20000}
+N=${1:-10000}
 SESSIONS=${2:-20}
 SIZE=${3:-4096}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -46,17 +50,15 @@ measure() {
 	touch "$WORK/$g.peak.stop"; wait $w
 	echo "$(echo "$t1 - $t0" | bc -l) $(echo "($c1 - $c0) / 1000000000" | bc -l) $(cat "$WORK/$g.peak")"
 }
-report() { # name seconds cpu peak_kb
-	printf '%-10s %7.0f msg/s  %6.2f CPU s per 1000 msg  %7.1f MiB peak RSS\n' "$1" "$(echo "$N / $2" | bc -l)" "$(echo "$3 * 1000 / $N" | bc -l)" "$(echo "$4 / 1024" | bc -l)"
+report() { # name run seconds cpu peak_kb
+	printf '%-10s run %d %7.0f msg/s  %6.2f CPU s per 1000 msg  %7.1f MiB peak RSS\n' "$1" "$2" "$(echo "$N / $3" | bc -l)" "$(echo "$4 * 1000 / $N" | bc -l)" "$(echo "$5 / 1024" | bc -l)"
 }
 
-echo "== smtp-source: $N messages of $SIZE bytes, $SESSIONS sessions; $(nproc) cores; $(uname -sr)"
+echo "== smtp-source: $N messages of $SIZE bytes per run, $SESSIONS sessions; $RUNS runs each, alternating; $(nproc) cores; $(uname -sr)"
 
 # 1. smtp-sink
 spawn sink smtp-sink -u nobody 127.0.0.1:13026 1000 >/dev/null
 wait_port 13026
-read -r s cpu peak < <(measure sink 13026 true)
-report smtp-sink "$s" "$cpu" "$peak"
 
 # 2. pail
 (cd "$ROOT" && go build -o "$WORK/pail" ./cmd/pail)
@@ -74,10 +76,6 @@ CONF
 echo pw | "$WORK/pail" user add -c "$WORK/pail.toml" --password-stdin bob@hill.test >/dev/null
 spawn pail "$WORK/pail" serve -c "$WORK/pail.toml" 2>"$WORK/pail.err"
 wait_port 13025
-read -r pail_s cpu peak < <(measure pail 13025 true)
-got=$(grep -c ' received ' "$WORK/pail-mail.log" || true)
-[ "$got" -eq "$N" ] || { echo "pail stored $got of $N messages" >&2; exit 1; }
-report pail "$pail_s" "$cpu" "$peak"
 
 # 3. Postfix: smtpd → cleanup → queue → virtual(8) → Maildir
 mkdir -p "$WORK/postfix/etc" "$WORK/postfix/queue" "$WORK/postfix/data" "$WORK/maildirs"
@@ -111,6 +109,30 @@ mkdir -p "$CG/pailbench-postfix"
 sh -c 'echo $$ >"$0/cgroup.procs"; exec postfix -c "$1" start' "$CG/pailbench-postfix" "$WORK/postfix/etc" >/dev/null 2>&1 ||
 	{ echo "postfix did not start:" >&2; tail -5 "$WORK/postfix/maillog" >&2; exit 1; }
 wait_port 13027
-read -r pf_s cpu peak < <(measure postfix 13027 "[ \$(ls $WORK/maildirs/bob/new 2>/dev/null | wc -l) -ge $N ]")
-report postfix "$pf_s" "$cpu" "$peak"
-printf 'pail / Postfix (messages per second into mailboxes): %.2f\n' "$(echo "$pf_s / $pail_s" | bc -l)"
+MAILDIR=$WORK/maildirs/bob/new
+echo "-- pail $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); Postfix $(postconf -d -h mail_version)"
+
+sink_rate=() p_rate=() f_rate=() ratios=()
+for run in $(seq "$RUNS"); do
+	read -r s cpu peak < <(measure sink 13026 true)
+	report smtp-sink "$run" "$s" "$cpu" "$peak"
+	sink_rate+=("$(echo "$N / $s" | bc -l)")
+
+	read -r pail_s cpu peak < <(measure pail 13025 true)
+	got=$(grep -c ' received ' "$WORK/pail-mail.log" || true)
+	[ "$got" -eq $((N * run)) ] || { echo "pail stored $got of $((N * run)) messages" >&2; exit 1; }
+	report pail "$run" "$pail_s" "$cpu" "$peak"
+
+	read -r pf_s cpu peak < <(measure postfix 13027 "[ \$(ls $MAILDIR 2>/dev/null | wc -l) -ge $N ]")
+	report postfix "$run" "$pf_s" "$cpu" "$peak"
+	find "$MAILDIR" -type f -delete # the next run starts from an empty Maildir
+
+	p_rate+=("$(echo "$N / $pail_s" | bc -l)") f_rate+=("$(echo "$N / $pf_s" | bc -l)") ratios+=("$(ratio "$pf_s" "$pail_s")")
+	printf '           run %d  pail / Postfix (messages per second into mailboxes): %.2fx\n' "$run" "${ratios[-1]}"
+done
+
+echo "== results over $RUNS runs (messages per second into mailboxes, pail / Postfix)"
+summary "smtp-sink " "%.0f msg/s" "${sink_rate[@]}"
+summary "pail      " "%.0f msg/s" "${p_rate[@]}"
+summary "Postfix   " "%.0f msg/s" "${f_rate[@]}"
+summary "ratio" "%.2fx" "${ratios[@]}"

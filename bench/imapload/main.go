@@ -7,7 +7,8 @@
 //
 //	imapload -addr A -c N -d D          mixed IMAP workload (the default)
 //	imapload -addr A -idle N -hold D    N sessions in IDLE, held for D
-//	imapload -addr A -pop3              POP3 RETR of every message, no DELE
+//	imapload -addr A -pop3 -d D         POP3 RETR of every message, no DELE,
+//	                                    full passes for D after an untimed login
 //	imapload -write-mbox F -n M         M generated messages as an mbox
 //	imapload -write-maildir D -n M      the same messages as a Maildir
 //	imapload -argon2 PASSWORD           a Dovecot passwd-file hash as costly as pail's
@@ -54,7 +55,8 @@ type config struct {
 	ramp      int
 	readyFile string
 
-	pop3 bool
+	pop3   bool
+	passes int
 
 	writeMbox    string
 	writeMaildir string
@@ -76,7 +78,7 @@ func main() {
 	flag.IntVar(&cfg.users, "users", 1, "number of accounts (client i uses account first+i%users)")
 	flag.IntVar(&cfg.first, "first", 1, "number of the first account")
 	flag.IntVar(&cfg.clients, "c", 10, "concurrent clients (mixed workload)")
-	flag.DurationVar(&cfg.duration, "d", 10*time.Second, "duration of the timed window (mixed workload)")
+	flag.DurationVar(&cfg.duration, "d", 10*time.Second, "duration of the timed window (mixed workload; POP3: full downloads until this has passed, 0 for -passes)")
 	flag.StringVar(&cfg.mix, "mix", defaultMix, "operation `weights`, name=weight,...")
 	flag.StringVar(&cfg.mailbox, "mailbox", "INBOX", "mailbox to work on")
 	flag.IntVar(&cfg.size, "size", 4096, "size in bytes of appended and generated messages")
@@ -87,7 +89,8 @@ func main() {
 	flag.DurationVar(&cfg.hold, "hold", 10*time.Second, "IDLE mode: how long to hold the sessions once all are idle")
 	flag.IntVar(&cfg.ramp, "ramp", 50, "IDLE mode: sessions being set up at the same time")
 	flag.StringVar(&cfg.readyFile, "ready", "", "IDLE mode: create this `file` once all sessions are in IDLE")
-	flag.BoolVar(&cfg.pop3, "pop3", false, "POP3 mode: log in as account -first and RETR every message")
+	flag.BoolVar(&cfg.pop3, "pop3", false, "POP3 mode: log in as account -first (untimed), then RETR every message, pass after pass for -d")
+	flag.IntVar(&cfg.passes, "passes", 1, "POP3 mode with -d 0: full downloads of the maildrop")
 	flag.StringVar(&cfg.writeMbox, "write-mbox", "", "write -n generated messages to this mbox `file` and exit")
 	flag.StringVar(&cfg.writeMaildir, "write-maildir", "", "write -n generated messages into this Maildir `dir` and exit")
 	flag.IntVar(&cfg.count, "n", 1000, "number of messages for -write-mbox / -write-maildir")
@@ -97,8 +100,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "imapload: unexpected arguments:", flag.Args())
 		os.Exit(2)
 	}
-	if cfg.users < 1 || cfg.clients < 1 || cfg.size < 512 {
-		fmt.Fprintln(os.Stderr, "imapload: -users and -c must be positive, -size at least 512")
+	if cfg.users < 1 || cfg.clients < 1 || cfg.size < 512 || cfg.passes < 1 {
+		fmt.Fprintln(os.Stderr, "imapload: -users, -c and -passes must be positive, -size at least 512")
 		os.Exit(2)
 	}
 	if !strings.Contains(cfg.user, "%d") {
