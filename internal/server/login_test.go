@@ -149,9 +149,10 @@ func TestLoginPenaltyFallsOnTheGuesser(t *testing.T) {
 	addrs := startLoginServer(t)
 	limit := config.Default().Limits.LoginFailuresPerAddress
 
-	// 45 parallel wrong IMAP guesses from one address.
+	// 50 parallel wrong IMAP guesses from one address, each on its own
+	// connection (the default max_connections_per_ip).
 	t0 := time.Now()
-	const imapGuesses = 45
+	const imapGuesses = 50
 	var mu sync.Mutex
 	answers := map[string]int{}
 	var wg sync.WaitGroup
@@ -160,6 +161,8 @@ func TestLoginPenaltyFallsOnTheGuesser(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			c := dialFrom(t, guesserIP, addrs["imap"])
+			// Closed at once, to make room for the next connection.
+			defer c.c.Close()
 			c.line() // greeting
 			r := c.cmd(fmt.Sprintf(`a LOGIN dave@hill.test "guess %d"`, i), "a ")
 			mu.Lock()
@@ -202,10 +205,12 @@ func TestLoginPenaltyFallsOnTheGuesser(t *testing.T) {
 		t.Errorf("webmail: answers %v to %d parallel guesses; at most %d may be checked (401)", statuses, webGuesses, limit)
 	}
 
-	// The guessing addresses are refused, even with the right password.
-	c := dialFrom(t, guesserIP, addrs["imap"])
+	// The guessing address is refused, even with the right password, and
+	// on every service (POP3 here: one count for all).
+	c := dialFrom(t, guesserIP, addrs["pop3"])
 	c.line()
-	c.cmd(`a LOGIN dave@hill.test "dave's secret"`, "a NO [UNAVAILABLE]")
+	c.cmd("USER dave@hill.test", "+OK")
+	c.cmd("PASS dave's secret", "-ERR [SYS/TEMP]")
 
 	// Dave, from an address without failures, gets in at once everywhere.
 	start := time.Now()
