@@ -67,6 +67,8 @@ func TestAuthenticateLimits(t *testing.T) {
 	for range DefaultFailuresPerAddress {
 		a.Authenticate(ctx, guesser, "bob@hill.com", "bad")
 	}
+	// bob's password is in the cache of verified logins (the first login
+	// above); the limit comes first all the same.
 	if _, err := a.Authenticate(ctx, guesser, "bob@hill.com", "pw"); !errors.Is(err, ErrLimited) {
 		t.Errorf("guessing address after %d failures: %v", DefaultFailuresPerAddress, err)
 	}
