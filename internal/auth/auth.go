@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"runtime"
-	"sync"
 	"time"
 
 	"pail/internal/address"
@@ -17,25 +16,10 @@ import (
 // account exists.
 var ErrFailed = errors.New("auth: authentication failed")
 
-// ErrLimited means too many recent failures from this client or for this
-// account; the client should try again later.
+// ErrLimited means too many recent failures from this client address, or
+// an account under attack and recent failures from this address; the
+// client should try again later.
 var ErrLimited = errors.New("auth: too many failed attempts, try again later")
-
-// Limits on failed logins.
-const (
-	// failureWindow is how long a failure is remembered.
-	failureWindow = 15 * time.Minute
-	// maxFailuresPerIP and maxFailuresPerAccount lock out further attempts
-	// within failureWindow.
-	maxFailuresPerIP      = 20
-	maxFailuresPerAccount = 10
-	// baseDelay doubles with each recent failure up to maxDelay, and is
-	// served before answering a failed attempt.
-	baseDelay = 250 * time.Millisecond
-	maxDelay  = 5 * time.Second
-	// maxTracked bounds the memory the limiter uses.
-	maxTracked = 100000
-)
 
 // Accounts is the part of the store the authenticator needs.
 type Accounts interface {
@@ -51,8 +35,9 @@ type Authenticator struct {
 	// for a known account, so timing does not reveal which exist.
 	dummyHash string
 
-	mu       sync.Mutex
-	failures map[string]*failure
+	// limits counts attempts and failures per client address and per
+	// account.
+	limits *limiter
 
 	// hashing bounds concurrent password checks: each argon2id check holds
 	// argonMemory, so a burst of logins must not multiply that without
@@ -66,19 +51,20 @@ type Authenticator struct {
 	now func() time.Time
 }
 
-type failure struct {
-	count int
-	last  time.Time
+// New returns an Authenticator over accounts with the default Limits.
+func New(accounts Accounts) *Authenticator {
+	return NewWithLimits(accounts, Limits{})
 }
 
-// New returns an Authenticator over accounts.
-func New(accounts Accounts) *Authenticator {
+// NewWithLimits returns an Authenticator over accounts that limits failed
+// logins by lim.
+func NewWithLimits(accounts Accounts, lim Limits) *Authenticator {
 	dummy, _ := HashPassword("pail dummy password")
 	return &Authenticator{
 		accounts:  accounts,
 		Sleep:     sleepCtx,
 		dummyHash: dummy,
-		failures:  map[string]*failure{},
+		limits:    newLimiter(lim),
 		hashing:   make(chan struct{}, runtime.GOMAXPROCS(0)),
 		verified:  newVerifiedLogins(),
 		now:       time.Now,
@@ -88,17 +74,39 @@ func New(accounts Accounts) *Authenticator {
 // Authenticate checks username (an address) and password for a client at
 // remote. It returns the account, ErrFailed, ErrLimited, or another error for
 // a store failure.
+//
+// The attempt counts against remote from the moment it starts, so that
+// parallel guesses cannot all pass the limit before the first of them has
+// failed. Failures are penalised at the guessing address: the owner coming
+// from an address without recent failures is never refused because others
+// guessed the account's password (see limiter).
 func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, username, password string) (store.Account, error) {
-	ipKey := "ip:" + ipPrefix(remote)
 	norm, err := address.Normalize(username)
 	if err != nil {
 		norm = username
 	}
-	acctKey := "acct:" + norm
-	if a.limited(ipKey, maxFailuresPerIP) || a.limited(acctKey, maxFailuresPerAccount) {
+	at, ok := a.limits.reserve(remote, norm, a.now())
+	if !ok {
 		a.Sleep(ctx, maxDelay)
 		return store.Account{}, ErrLimited
 	}
+	acct, err := a.check(ctx, norm, password)
+	if err != nil && !errors.Is(err, ErrFailed) {
+		// A store failure or a cancelled wait says nothing about the
+		// password: the slot goes back.
+		a.limits.finish(at, false, a.now())
+		return store.Account{}, err
+	}
+	if d := a.limits.finish(at, err != nil, a.now()); d > 0 {
+		a.Sleep(ctx, d)
+	}
+	return acct, err
+}
+
+// check verifies norm's password: from the cache of verified logins, or
+// with the full hash. An unknown account costs a hash of the dummy password,
+// so that timing does not tell which accounts exist.
+func (a *Authenticator) check(ctx context.Context, norm, password string) (store.Account, error) {
 	acct, err := a.accounts.AccountByAddress(ctx, norm)
 	hash := acct.PasswordHash
 	if errors.Is(err, store.ErrNotFound) {
@@ -107,85 +115,23 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, use
 		return store.Account{}, fmt.Errorf("auth: %w", err)
 	}
 	if err == nil && a.verified.check(norm, hash, password, a.now()) {
-		a.clear(acctKey)
 		return acct, nil
 	}
 	select {
 	case a.hashing <- struct{}{}:
 	case <-ctx.Done():
-		return store.Account{}, ctx.Err()
+		return store.Account{}, fmt.Errorf("auth: waiting to check a password: %w", ctx.Err())
 	}
 	ok, herr := CheckPassword(hash, password)
 	<-a.hashing
-	if ok && err == nil && herr == nil {
-		a.clear(acctKey)
-		a.verified.remember(norm, hash, password, a.now())
-		return acct, nil
+	if !ok || err != nil || herr != nil {
+		// The verified entry stays: a wrong password never matches it,
+		// and dropping it would let anyone make the owner's next login
+		// pay the full hash.
+		return store.Account{}, ErrFailed
 	}
-	a.verified.forget(norm)
-	n := max(a.fail(ipKey), a.fail(acctKey))
-	a.Sleep(ctx, min(baseDelay<<min(n-1, 8), maxDelay))
-	return store.Account{}, ErrFailed
-}
-
-// ipPrefix groups IPv6 clients by /64, since one host usually has a whole
-// /64 to rotate through.
-func ipPrefix(ip netip.Addr) string {
-	if ip.Is6() && !ip.Is4In6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.Unmap().String()
-}
-
-func (a *Authenticator) limited(key string, limit int) bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	f := a.failures[key]
-	if f == nil {
-		return false
-	}
-	if time.Since(f.last) > failureWindow {
-		delete(a.failures, key)
-		return false
-	}
-	return f.count >= limit
-}
-
-func (a *Authenticator) fail(key string) int {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	now := time.Now()
-	f := a.failures[key]
-	if f == nil || now.Sub(f.last) > failureWindow {
-		if len(a.failures) >= maxTracked {
-			a.expireLocked(now)
-		}
-		f = &failure{}
-		a.failures[key] = f
-	}
-	f.count++
-	f.last = now
-	return f.count
-}
-
-func (a *Authenticator) clear(key string) {
-	a.mu.Lock()
-	delete(a.failures, key)
-	a.mu.Unlock()
-}
-
-// expireLocked drops old entries; if none are old, it drops everything
-// rather than grow without bound.
-func (a *Authenticator) expireLocked(now time.Time) {
-	for k, f := range a.failures {
-		if now.Sub(f.last) > failureWindow {
-			delete(a.failures, k)
-		}
-	}
-	if len(a.failures) >= maxTracked {
-		clear(a.failures)
-	}
+	a.verified.remember(norm, hash, password, a.now())
+	return acct, nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) {

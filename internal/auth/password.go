@@ -1,8 +1,9 @@
 // Package auth checks credentials: it hashes passwords with argon2id (never
 // storing or logging the password itself), verifies logins against the
-// store, and slows and limits failed attempts per client address and per
-// account, so that guessing passwords over SMTP, POP3, IMAP or the web is
-// slow for everyone.
+// store, and slows and limits failed attempts per client address (IPv6:
+// per /64) and per account, so that guessing passwords over SMTP, POP3,
+// IMAP or the web is slow, while the penalty falls on the guessing
+// address and never locks the owner out (limiter.go).
 package auth
 
 import (

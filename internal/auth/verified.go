@@ -82,10 +82,3 @@ func (v *verifiedLogins) remember(account, passwordHash, password string, now ti
 	}
 	v.entries[account] = e
 }
-
-// forget drops account's entry, after a failed login for it.
-func (v *verifiedLogins) forget(account string) {
-	v.mu.Lock()
-	delete(v.entries, account)
-	v.mu.Unlock()
-}

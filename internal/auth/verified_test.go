@@ -54,15 +54,13 @@ func TestVerifiedLoginsSkipTheHash(t *testing.T) {
 		t.Fatalf("wrong password: %v", err)
 	}
 
-	// A failure forgets the entry; the next right login checks the hash.
+	// A failure (someone else's guess) leaves the entry: the owner's next
+	// login still skips the hash, so guessing cannot make it cost more.
 	block()
-	if err := login("bob@hill.com", "pw"); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("login after a failure skipped the hash: %v", err)
+	if err := login("bob@hill.com", "pw"); err != nil {
+		t.Fatalf("a failure made the next right login pay the hash: %v", err)
 	}
 	unblock()
-	if err := login("bob@hill.com", "pw"); err != nil {
-		t.Fatal(err)
-	}
 
 	// A new password invalidates the entry at once.
 	h2, _ := HashPassword("pw2")

@@ -108,6 +108,21 @@ type Limits struct {
 	// MX port; a client that talks before it is rejected as a pre-greeting
 	// talker (a common sign of spam software).
 	GreetDelay Duration `toml:"greet_delay"`
+	// LoginFailuresPerAddress is how many failed logins (attempts in
+	// progress included) one client address may have within 15 minutes;
+	// past it, its logins are refused unchecked.
+	LoginFailuresPerAddress int `toml:"login_failures_per_address"`
+	// LoginFailuresPerAccount failed logins for one account within 15
+	// minutes, from any addresses, put it under attack: addresses with
+	// failures then get LoginSuspectAttemptsPerMinute attempts at it.
+	LoginFailuresPerAccount int `toml:"login_failures_per_account"`
+	// LoginSuspectAttemptsPerMinute is the rate, per account under attack,
+	// of attempts from addresses with recent failures.
+	LoginSuspectAttemptsPerMinute int `toml:"login_suspect_attempts_per_minute"`
+	// LoginIPv6Prefix and LoginIPv4Prefix are the prefix lengths counted
+	// as one client address by the login limits.
+	LoginIPv6Prefix int `toml:"login_ipv6_prefix"`
+	LoginIPv4Prefix int `toml:"login_ipv4_prefix"`
 }
 
 // Outbound configures delivery to other servers.
@@ -186,6 +201,12 @@ func Default() *Config {
 			CommandRatePerIP:    1200,
 			CommandTimeout:      Duration{5 * time.Minute},
 			DataTimeout:         Duration{3 * time.Minute},
+
+			LoginFailuresPerAddress:       20,
+			LoginFailuresPerAccount:       10,
+			LoginSuspectAttemptsPerMinute: 6,
+			LoginIPv6Prefix:               64,
+			LoginIPv4Prefix:               32,
 		},
 		Outbound: Outbound{Port: 25, QueueLifetime: Duration{5 * 24 * time.Hour}},
 		Log:      Log{Level: "info", Format: "text"},
@@ -295,6 +316,16 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("limits.data_timeout: %s must be positive", lim.DataTimeout)
 	case lim.GreetDelay.Duration < 0 || lim.GreetDelay.Duration > time.Minute:
 		return fmt.Errorf("limits.greet_delay: %s must be between 0s and 1m", lim.GreetDelay)
+	case lim.LoginFailuresPerAddress <= 0:
+		return fmt.Errorf("limits.login_failures_per_address: %d must be positive", lim.LoginFailuresPerAddress)
+	case lim.LoginFailuresPerAccount <= 0:
+		return fmt.Errorf("limits.login_failures_per_account: %d must be positive", lim.LoginFailuresPerAccount)
+	case lim.LoginSuspectAttemptsPerMinute <= 0:
+		return fmt.Errorf("limits.login_suspect_attempts_per_minute: %d must be positive", lim.LoginSuspectAttemptsPerMinute)
+	case lim.LoginIPv6Prefix < 1 || lim.LoginIPv6Prefix > 128:
+		return fmt.Errorf("limits.login_ipv6_prefix: %d must be between 1 and 128", lim.LoginIPv6Prefix)
+	case lim.LoginIPv4Prefix < 1 || lim.LoginIPv4Prefix > 32:
+		return fmt.Errorf("limits.login_ipv4_prefix: %d must be between 1 and 32", lim.LoginIPv4Prefix)
 	}
 	ob := cfg.Outbound
 	for key, v := range map[string]string{"outbound.smarthost": ob.Smarthost, "outbound.resolver": ob.Resolver} {

@@ -133,3 +133,31 @@ func TestHTTPSKey(t *testing.T) {
 		t.Errorf("bad https address: %v", err)
 	}
 }
+
+// TestLoginLimitKeys: the failed-login limits are read from [limits] and
+// checked, and default to auth's defaults.
+func TestLoginLimitKeys(t *testing.T) {
+	def := Default().Limits
+	if def.LoginFailuresPerAddress != 20 || def.LoginFailuresPerAccount != 10 || def.LoginSuspectAttemptsPerMinute != 6 || def.LoginIPv6Prefix != 64 || def.LoginIPv4Prefix != 32 {
+		t.Errorf("defaults %+v", def)
+	}
+	cfg, err := load(t, "[limits]\nlogin_failures_per_address = 5\nlogin_failures_per_account = 3\nlogin_suspect_attempts_per_minute = 2\nlogin_ipv6_prefix = 56\nlogin_ipv4_prefix = 24\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := cfg.Limits
+	if lim.LoginFailuresPerAddress != 5 || lim.LoginFailuresPerAccount != 3 || lim.LoginSuspectAttemptsPerMinute != 2 || lim.LoginIPv6Prefix != 56 || lim.LoginIPv4Prefix != 24 {
+		t.Errorf("read %+v", lim)
+	}
+	for _, tc := range []struct{ text, key string }{
+		{"[limits]\nlogin_failures_per_address = 0", "limits.login_failures_per_address"},
+		{"[limits]\nlogin_failures_per_account = -1", "limits.login_failures_per_account"},
+		{"[limits]\nlogin_suspect_attempts_per_minute = 0", "limits.login_suspect_attempts_per_minute"},
+		{"[limits]\nlogin_ipv6_prefix = 129", "limits.login_ipv6_prefix"},
+		{"[limits]\nlogin_ipv4_prefix = 0", "limits.login_ipv4_prefix"},
+	} {
+		if _, err := load(t, tc.text); err == nil || !strings.Contains(err.Error(), tc.key) {
+			t.Errorf("%q: error %v does not name %q", tc.text, err, tc.key)
+		}
+	}
+}

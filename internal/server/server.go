@@ -149,7 +149,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.router = router
 	deliverer := delivery.NewDeliverer(st, q, s.mailLog, cfg.Hostname)
 	s.transport = s.newTransport(router, deliverer)
-	authn := auth.New(st)
+	authn := auth.NewWithLimits(st, auth.Limits{
+		FailuresPerAddress:       cfg.Limits.LoginFailuresPerAddress,
+		FailuresPerAccount:       cfg.Limits.LoginFailuresPerAccount,
+		SuspectAttemptsPerMinute: cfg.Limits.LoginSuspectAttemptsPerMinute,
+		IPv6Prefix:               cfg.Limits.LoginIPv6Prefix,
+		IPv4Prefix:               cfg.Limits.LoginIPv4Prefix,
+	})
 
 	smtpDeps := smtpd.Deps{Router: router, Deliverer: deliverer, Auth: authn, Senders: router, Log: s.log.With("proto", "smtp"), MailLog: s.mailLog}
 	for _, svc := range cfg.Listen.Services() {
