@@ -2,10 +2,15 @@ package main
 
 import (
 	"bufio"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"os"
 	"strings"
+
+	"golang.org/x/term"
 
 	"pail/internal/address"
 	"pail/internal/auth"
@@ -250,14 +255,59 @@ func localAddress(cfg *config.Config, addr string) (string, error) {
 	return n, nil
 }
 
-// readPassword reads one line from stdin: the password. Without
-// --password-stdin a prompt is shown first.
+// readPassword returns the new password of an account. With
+// --password-stdin it is the first line of standard input, for scripts.
+// Without it standard input must be a terminal: the password is asked
+// twice, read with echo off (it never appears on the screen), and two
+// that differ are refused, so a typo cannot set a password nobody knows.
+// Anything else is refused with a pointer to --password-stdin rather than
+// prompting no one.
 func (e *env) readPassword(fromStdin bool) (string, error) {
-	if !fromStdin {
-		fmt.Fprint(e.stderr, "Password: ")
+	if fromStdin {
+		return readPasswordLine(e.stdin)
 	}
-	r := bufio.NewReaderSize(e.stdin, maxPasswordBytes)
-	line, err := r.ReadSlice('\n')
+	f, ok := e.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", errors.New("standard input is not a terminal: give the password on standard input with --password-stdin")
+	}
+	fd := int(f.Fd())
+	pw, err := e.askPassword(fd, "Password: ")
+	if err != nil {
+		return "", err
+	}
+	again, err := e.askPassword(fd, "Password (again): ")
+	if err != nil {
+		return "", err
+	}
+	if subtle.ConstantTimeCompare([]byte(pw), []byte(again)) != 1 {
+		return "", errors.New("the two passwords differ; nothing changed")
+	}
+	return pw, nil
+}
+
+// askPassword prompts on stderr and reads one line from the terminal fd
+// with echo off. The terminal's line discipline bounds the line (4096
+// octets on Linux); maxPasswordBytes bounds what is kept.
+func (e *env) askPassword(fd int, prompt string) (string, error) {
+	fmt.Fprint(e.stderr, prompt)
+	b, err := term.ReadPassword(fd)
+	fmt.Fprintln(e.stderr) // the newline typed was not echoed either
+	if err != nil {
+		return "", fmt.Errorf("reading the password from the terminal: %w", err)
+	}
+	if len(b) > maxPasswordBytes {
+		return "", fmt.Errorf("password longer than %d bytes", maxPasswordBytes)
+	}
+	if len(b) == 0 {
+		return "", errors.New("empty password")
+	}
+	return string(b), nil
+}
+
+// readPasswordLine reads the password from the first line of r.
+func readPasswordLine(r io.Reader) (string, error) {
+	br := bufio.NewReaderSize(r, maxPasswordBytes)
+	line, err := br.ReadSlice('\n')
 	if err != nil && len(line) == 0 {
 		return "", errors.New("no password on standard input")
 	}

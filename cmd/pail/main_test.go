@@ -114,4 +114,14 @@ func TestConfigErrorNamesKey(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "limits.max_recipients") {
 		t.Errorf("error %v", err)
 	}
+	// Keys are case-sensitive for every command: serve, check and the
+	// admin commands load the file the same way (serve too: loadConfig).
+	text := "domains = [\"hill.test\"]\ndata_dir = \"" + filepath.Join(t.TempDir(), "data") + "\"\n[Listen]\nsmtp = \"127.0.0.1:2525\"\n"
+	os.WriteFile(p.config, []byte(text), 0o600)
+	for _, args := range [][]string{{"check"}, {"user", "list"}, {"queue", "list"}} {
+		_, err := p.run("", args...)
+		if err == nil || !strings.Contains(err.Error(), `unknown key "Listen" at line 3`) {
+			t.Errorf("pail %v with [Listen]: %v", args, err)
+		}
+	}
 }

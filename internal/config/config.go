@@ -235,17 +235,25 @@ func Load(path string) (*Config, error) {
 	return cfg, nil
 }
 
-// parse decodes TOML text over cfg, rejecting unknown keys.
+// parse decodes TOML text over cfg, rejecting unknown keys: keys that
+// match no field's toml name exactly, case included.
 func (cfg *Config) parse(text string) error {
+	// The names first, before any value is decoded into a field: a key
+	// that names no field must be reported as such, not as a value of the
+	// wrong type for a field it resembles. Keys are case-sensitive, at
+	// every depth (README, "Configuration").
+	var raw map[string]any
+	md, err := toml.Decode(text, &raw)
+	if err != nil {
+		return parseError(err)
+	}
+	if err := unknownKeys(md, text, cfg); err != nil {
+		return err
+	}
 	listenDefaults := cfg.Listen
 	cfg.Listen = Listen{}
-	md, err := toml.Decode(text, cfg)
-	if err != nil {
-		var perr toml.ParseError
-		if errors.As(err, &perr) {
-			return fmt.Errorf("%s", perr.ErrorWithPosition())
-		}
-		return err
+	if md, err = toml.Decode(text, cfg); err != nil {
+		return parseError(err)
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
 		keys := make([]string, len(undecoded))
@@ -258,6 +266,16 @@ func (cfg *Config) parse(text string) error {
 		cfg.Listen = listenDefaults
 	}
 	return nil
+}
+
+// parseError returns err of toml.Decode, with the line shown when it has
+// a position.
+func parseError(err error) error {
+	var perr toml.ParseError
+	if errors.As(err, &perr) {
+		return fmt.Errorf("%s", perr.ErrorWithPosition())
+	}
+	return err
 }
 
 // Validate checks every value and normalises domains to lower case. The

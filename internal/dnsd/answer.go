@@ -1,11 +1,17 @@
 package dnsd
 
 import (
+	"slices"
+
 	"github.com/miekg/dns"
 )
 
-// maxChase bounds CNAME chains followed inside one zone, so that a loop in
-// the data cannot loop the server (RFC 1034 §3.6.2 warns of them).
+// maxChase bounds the CNAME records followed inside one zone for one
+// answer. A longer chain is answered as far as maxChase links, and the
+// resolver follows the last target itself (RFC 1034 §4.3.2 step 3a:
+// it restarts at the CNAME's target, as for one that leaves the zone).
+// Eight is more than any sane zone needs (RFC 1034 §3.6.2: chains of
+// aliases "should be avoided").
 const maxChase = 8
 
 // result is the content of one answer, before EDNS and truncation.
@@ -44,7 +50,10 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 			return r
 		}
 	}
-	for range maxChase {
+	// visited holds the owners of the CNAMEs followed so far.
+	var visited [maxChase]string
+	chased := 0
+	for chased < maxChase {
 		// The node at name, else its closest encloser (RFC 4592 §3.3.1),
 		// whose referral is name's: every name between it and the apex
 		// exists, empty non-terminals included.
@@ -85,9 +94,17 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 		}
 		if cn := n.rrsets[dns.TypeCNAME]; len(cn) > 0 && q.Qtype != dns.TypeCNAME {
 			r.answer = appendRRs(r.answer, withOwner(cn, owner))
+			visited[chased] = name
+			chased++
 			name = dns.CanonicalName(cn[0].(*dns.CNAME).Target)
 			if !dns.IsSubDomain(z.Origin, name) {
 				// Out of the zone: the resolver follows it.
+				return r
+			}
+			if slices.Contains(visited[:chased], name) {
+				// A loop (a→b→a): the chain goes out once, each CNAME
+				// in it once, NOERROR, as NSD and Knot answer; the
+				// resolver signals the loop (RFC 1034 §3.6.2).
 				return r
 			}
 			continue
@@ -102,7 +119,8 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 		r.extra = n.extra[q.Qtype]
 		return r
 	}
-	// A CNAME chain longer than maxChase: return what was found.
+	// A CNAME chain longer than maxChase: answer its first maxChase
+	// links; the resolver goes on from the last target.
 	return r
 }
 

@@ -117,12 +117,39 @@ func rdata(rrs []dns.RR) string {
 	return strings.Join(parts, " | ")
 }
 
-// TestCNAMELoop: a loop in the data ends after maxChase steps.
+// TestCNAMELoop: over UDP and TCP, a loop in the data (loop1→loop2→loop1,
+// self→self) is answered NOERROR with each CNAME of the loop once, and a
+// chain longer than maxChase (long1→…→long10→www) with its first maxChase
+// links; one within the bound is followed to its address.
 func TestCNAMELoop(t *testing.T) {
 	_, addr := startServer(t, testConfig())
-	r := query(t, addr, "udp", "loop1.example.test", dns.TypeA)
-	if r.Rcode != dns.RcodeSuccess || len(r.Answer) != maxChase {
-		t.Errorf("loop: rcode %d, %d answers", r.Rcode, len(r.Answer))
+	tests := []struct {
+		name string
+		want string
+	}{
+		{"loop1.example.test", "loop1 CNAME loop2. | loop2 CNAME loop1."},
+		{"loop2.example.test", "loop2 CNAME loop1. | loop1 CNAME loop2."},
+		{"self.example.test", "self CNAME self."},
+		{"long1.example.test", "long1 CNAME long2. | long2 CNAME long3. | long3 CNAME long4. | long4 CNAME long5. | " +
+			"long5 CNAME long6. | long6 CNAME long7. | long7 CNAME long8. | long8 CNAME long9."},
+		{"long4.example.test", "long4 CNAME long5. | long5 CNAME long6. | long6 CNAME long7. | long7 CNAME long8. | " +
+			"long8 CNAME long9. | long9 CNAME long10. | long10 CNAME www. | www A 192.0.2.80"},
+	}
+	for _, n := range []string{"udp", "tcp"} {
+		for _, tc := range tests {
+			r := query(t, addr, n, tc.name, dns.TypeA)
+			var parts []string
+			for _, rr := range r.Answer {
+				f := strings.Fields(rr.String())
+				owner := strings.TrimSuffix(f[0], ".example.test.")
+				parts = append(parts, owner+" "+strings.Join(f[3:], " "))
+			}
+			got := strings.ReplaceAll(strings.Join(parts, " | "), ".example.test.", ".")
+			if r.Rcode != dns.RcodeSuccess || !r.Authoritative || got != tc.want {
+				t.Errorf("%s %s: rcode %s aa %v, answer %q, want NOERROR aa %q",
+					n, tc.name, dns.RcodeToString[r.Rcode], r.Authoritative, got, tc.want)
+			}
+		}
 	}
 }
 

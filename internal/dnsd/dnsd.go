@@ -9,6 +9,7 @@
 package dnsd
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -152,16 +153,26 @@ func (s *Server) ServeTCP(ln net.Listener) error {
 	})
 }
 
+// adBit is the AD bit in the fourth octet of the DNS header (RFC 4035
+// §3.2.3).
+const adBit = 0x20
+
 // noADWriter clears the AD bit of every message it writes: pail does not
 // validate DNSSEC, so no answer of its may claim authenticated data (RFC
 // 6840 §5.8).
 type noADWriter struct{ dns.Writer }
 
+// Write writes m with AD clear. m belongs to the caller (io.Writer's
+// contract) and is never changed: pail's own answers have AD clear and go
+// out as they are; only miekg/dns's rejections of unread queries, which
+// echo the query's header, are copied and cleared.
 func (w noADWriter) Write(m []byte) (int, error) {
-	if len(m) >= 4 {
-		m[3] &^= 0x20 // the AD bit of the header's fourth byte (RFC 4035 §3.2.3)
+	if len(m) < 4 || m[3]&adBit == 0 {
+		return w.Writer.Write(m)
 	}
-	return w.Writer.Write(m)
+	c := bytes.Clone(m)
+	c[3] &^= adBit
+	return w.Writer.Write(c)
 }
 
 func (s *Server) serve(srv *dns.Server) error {

@@ -1,6 +1,7 @@
 package dnsd
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -271,5 +272,40 @@ func TestRejectLikeMiekg(t *testing.T) {
 		if got[0] != got[1] {
 			t.Errorf("%s: miekg/dns answers\n%s\nthe fast path\n%s", tc.name, got[0], got[1])
 		}
+	}
+}
+
+// recordWriter is a dns.Writer that keeps a copy of what it is given.
+type recordWriter struct{ got []byte }
+
+func (w *recordWriter) Write(b []byte) (int, error) {
+	w.got = append(w.got[:0], b...)
+	return len(b), nil
+}
+
+// TestNoADWriterKeepsBuffer: the AD bit goes out clear, and the caller's
+// buffer is left as it was (io.Writer: Write must not modify it).
+func TestNoADWriterKeepsBuffer(t *testing.T) {
+	m := new(dns.Msg)
+	m.SetQuestion("example.test.", dns.TypeA)
+	m.AuthenticatedData = true
+	buf, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := bytes.Clone(buf)
+	rec := &recordWriter{}
+	if n, err := (noADWriter{rec}).Write(buf); err != nil || n != len(buf) {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	if !bytes.Equal(buf, orig) {
+		t.Errorf("the caller's buffer was changed: % x, was % x", buf[:4], orig[:4])
+	}
+	var out dns.Msg
+	if err := out.Unpack(rec.got); err != nil {
+		t.Fatal(err)
+	}
+	if out.AuthenticatedData {
+		t.Error("AD written set")
 	}
 }

@@ -128,3 +128,54 @@ func TestDigKdig(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// loopZone has a CNAME loop and a chain longer than pail follows (8).
+const loopZone = `$ORIGIN loop.test.
+$TTL 300
+@      IN SOA   ns1 hostmaster 1 3600 900 604800 120
+       IN NS    ns1
+ns1    IN A     127.0.0.1
+a      IN CNAME b
+b      IN CNAME a
+c1     IN CNAME c2
+c2     IN CNAME c3
+c3     IN CNAME c4
+c4     IN CNAME c5
+c5     IN CNAME c6
+c6     IN CNAME c7
+c7     IN CNAME c8
+c8     IN CNAME c9
+c9     IN CNAME c10
+c10    IN CNAME end
+end    IN A     192.0.2.10
+`
+
+// TestDigCNAMELoop: dig and kdig, over UDP and TCP, get a CNAME loop
+// (a→b→a) with each CNAME once and NOERROR, a chain of ten CNAMEs cut
+// after eight, and one of seven followed to its address.
+func TestDigCNAMELoop(t *testing.T) {
+	zone := filepath.Join(t.TempDir(), "loop.test.zone")
+	if err := os.WriteFile(zone, []byte(loopZone), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d := startPailDNS(t, "--zone", zone)
+	short := map[string]string{
+		"a.loop.test":  "b.loop.test.\na.loop.test.",
+		"c1.loop.test": "c2.loop.test.\nc3.loop.test.\nc4.loop.test.\nc5.loop.test.\nc6.loop.test.\nc7.loop.test.\nc8.loop.test.\nc9.loop.test.",
+		"c4.loop.test": "c5.loop.test.\nc6.loop.test.\nc7.loop.test.\nc8.loop.test.\nc9.loop.test.\nc10.loop.test.\nend.loop.test.\n192.0.2.10",
+	}
+	for name, want := range short {
+		for _, tool := range []string{"dig", "kdig"} {
+			for _, tr := range []string{"+notcp", "+tcp"} {
+				got := strings.TrimSpace(digAt(t, tool, d.addr, "+short", tr, name, "A"))
+				if got != want {
+					t.Errorf("%s %s %s A: %q, want %q", tool, tr, name, got, want)
+				}
+			}
+		}
+	}
+	out := digAt(t, "dig", d.addr, "a.loop.test", "A")
+	if !strings.Contains(out, "status: NOERROR") || !strings.Contains(out, "ANSWER: 2,") {
+		t.Errorf("loop:\n%s", out)
+	}
+}
