@@ -279,7 +279,9 @@ func openMailLog(cfg *config.Config) (*maillog.Logger, func(), error) {
 // readSendmailInput reads the message from r with CRLF line endings. A
 // leading mbox "From " line is dropped; unless ignoreDots, a line holding
 // a single dot ends the message (the sendmail convention). More than limit
-// bytes is an error.
+// bytes is an error, and so is a bare CR (one not at the end of a line):
+// as for SMTP (smtpd's copyContent), pail stores and relays no content
+// whose end of data a next hop could read differently.
 func readSendmailInput(r io.Reader, ignoreDots bool, limit int64) ([]byte, error) {
 	br := bufio.NewReader(io.LimitReader(r, limit+1))
 	var out bytes.Buffer
@@ -291,6 +293,8 @@ func readSendmailInput(r io.Reader, ignoreDots bool, limit int64) ([]byte, error
 		if line != "" {
 			text := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 			switch {
+			case strings.IndexByte(text, '\r') >= 0:
+				return nil, errors.New("sendmail: the message has a bare CR (a carriage return inside a line); nothing was sent")
 			case first && strings.HasPrefix(text, "From "):
 			case !ignoreDots && text == ".":
 				return out.Bytes(), nil

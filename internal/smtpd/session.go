@@ -30,6 +30,7 @@ var (
 	errBadRcpt    = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
 	errBadSender  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
 	errBareLF     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare LF; lines must end with CRLF (RFC 5321 section 2.3.8)"}
+	errBareCR     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare CR; lines must end with CRLF (RFC 5321 section 2.3.8)"}
 	errNUL        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a NUL character"}
 	errLoop       = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop"}
 	errRate       = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many commands from your address, slow down"}
@@ -204,11 +205,11 @@ func (s *session) Data(r io.Reader) error {
 		msg.Abort()
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
-			if se == errBareLF {
-				// The client's end of data may itself be "\n.\n", which
-				// go-smtp does not recognise; rather than wait for an end
-				// that never comes, answer and end the session, as Postfix
-				// does.
+			if se == errBareLF || se == errBareCR {
+				// The client's end of data may itself be "\n.\n" or
+				// "\r.\r", which go-smtp does not recognise; rather than
+				// wait for an end that never comes, answer and end the
+				// session, as Postfix does.
 				s.c.hangUp.Store(true)
 			}
 			s.logReject(s.from, "", se)
@@ -258,14 +259,20 @@ func (s *session) trace() delivery.Trace {
 }
 
 // copyContent copies message content from r to w, refusing a bare LF (a
-// line feed not preceded by CR, the stuff of SMTP smuggling) and NUL.
+// line feed not preceded by CR), a bare CR (a carriage return not followed
+// by LF) and NUL. RFC 5321 §2.3.8 allows CR and LF only together, as CRLF;
+// a lone one is the stuff of SMTP smuggling: a next hop that takes
+// "\n.\r\n" or "\r.\r" for the end of data would read a different
+// message, and the rest as commands, than pail did. Refusing them for DATA
+// and BDAT alike means pail stores and relays only content whose end of
+// data every server reads the same way.
 //
 // go-smtp's data reader fills the whole buffer it is given before it
 // returns, so a client that ends its lines (and its data) with bare LF
 // would never be answered if we read in large blocks. The first line is
 // therefore read byte by byte: if it ends in CRLF the client speaks proper
-// SMTP and the rest is read in large blocks; if it ends in a bare LF the
-// message is refused at once.
+// SMTP and the rest is read in large blocks; if it ends in a bare LF (or
+// has a bare CR) the message is refused at once.
 func copyContent(w io.Writer, r io.Reader, buf []byte) error {
 	var prev byte
 	firstLine := true
@@ -278,6 +285,8 @@ func copyContent(w io.Writer, r io.Reader, buf []byte) error {
 		n, err := r.Read(buf[fill : fill+want])
 		for _, b := range buf[fill : fill+n] {
 			switch {
+			case prev == '\r' && b != '\n':
+				return errBareCR
 			case b == '\n' && prev != '\r':
 				return errBareLF
 			case b == 0:
@@ -288,6 +297,9 @@ func copyContent(w io.Writer, r io.Reader, buf []byte) error {
 			prev = b
 		}
 		fill += n
+		if err == io.EOF && prev == '\r' {
+			return errBareCR // content that ends in a lone CR (BDAT)
+		}
 		if fill == len(buf) || (err == io.EOF && fill > 0) {
 			if _, werr := w.Write(buf[:fill]); werr != nil {
 				return werr
