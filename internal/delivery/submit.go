@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"pail/internal/address"
 	"pail/internal/store"
 )
 
@@ -34,6 +35,8 @@ func (e *RecipientError) Unwrap() error { return e.Err }
 // missing Date and Message-ID are added, and the message is durable when
 // Submit returns its id.
 func (d *Deliverer) Submit(ctx context.Context, r *Router, acct store.Account, from string, rcpts []string, content io.Reader, tr Trace) (string, error) {
+	// As for SMTP: "bob@hill.com." is kept and queued as bob@hill.com.
+	from = address.TrimDomainDot(from)
 	ok, err := r.MaySend(ctx, acct, from)
 	if err != nil {
 		return "", err
@@ -46,6 +49,7 @@ func (d *Deliverer) Submit(ctx context.Context, r *Router, acct store.Account, f
 	}
 	var routed []Recipient
 	for _, rcpt := range rcpts {
+		rcpt = address.TrimDomainDot(rcpt)
 		route, err := r.Resolve(ctx, rcpt)
 		if errors.Is(err, ErrNotLocal) {
 			route, err = Route{Remote: []string{rcpt}}, nil

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"pail/internal/address"
 	"pail/internal/admit"
 	"pail/internal/auth"
 	"pail/internal/delivery"
@@ -117,6 +118,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.hasFrom {
 		return s.fail(errNestedMail)
 	}
+	// "alice@hill.test." is alice@hill.test: checked, logged and queued
+	// without the dot (see address.TrimDomainDot).
+	from = address.TrimDomainDot(from)
 	if from != "" && !validMailbox(from) {
 		return s.fail(errBadSender)
 	}
@@ -140,11 +144,16 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 
-// validMailbox checks that a reverse path is local@domain with a plausible
-// domain; go-smtp has already parsed the angle brackets and quoting.
+// validMailbox checks that a path is local@domain with a plausible domain
+// (RFC 5321 §4.1.2: dot-separated labels, none empty); go-smtp has already
+// parsed the angle brackets and quoting.
 func validMailbox(a string) bool {
 	i := strings.LastIndexByte(a, '@')
-	return i > 0 && i < len(a)-1 && !strings.ContainsAny(a[i+1:], " @<>") &&
+	if i <= 0 || i == len(a)-1 {
+		return false
+	}
+	d := a[i+1:]
+	return !strings.ContainsAny(d, " @<>") && d[0] != '.' && d[len(d)-1] != '.' && !strings.Contains(d, "..") &&
 		!strings.ContainsFunc(a, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
@@ -152,6 +161,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if err := s.rateLimited(); err != nil {
 		return err
 	}
+	to = address.TrimDomainDot(to) // as for MAIL
 	if !validMailbox(to) {
 		return s.fail(errBadRcpt)
 	}
