@@ -183,6 +183,7 @@ func cmdSendmail(e *env, args []string) error {
 	// Like SMTP submission, but trusted: whoever can run this can read
 	// the data directory, so the sender is not checked against accounts.
 	router := delivery.NewRouter(st, cfg.IsLocalDomain, cfg.Postmaster)
+	router.SetHostname(cfg.Hostname)
 	var routed []delivery.Recipient
 	for _, r := range rcpts {
 		route, err := router.Resolve(e.ctx, r)
@@ -254,6 +255,7 @@ func envelopeSender(cfg *config.Config, o sendmailOptions, username string) (str
 // user name (as Postfix's myorigin does).
 func qualify(cfg *config.Config, addr string) (string, error) {
 	addr = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(addr), "<"), ">")
+	addr = address.TrimDomainDot(addr) // queued without the dot, as by SMTP
 	if !strings.Contains(addr, "@") {
 		addr += "@" + cfg.Domains[0]
 	}
