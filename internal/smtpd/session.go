@@ -68,8 +68,11 @@ var (
 
 func (s *Server) newSession(gc *smtp.Conn) (smtp.Session, error) {
 	nc := gc.Conn()
-	if tc, ok := nc.(*tls.Conn); ok {
+	switch tc := nc.(type) {
+	case *tls.Conn: // after STARTTLS
 		nc = tc.NetConn()
+	case *guardedTLS: // implicit TLS
+		nc = tc.c
 	}
 	c, _ := nc.(*conn)
 	if c == nil {
@@ -254,7 +257,7 @@ func (s *session) trace() delivery.Trace {
 		tr.Proto = "SMTP"
 	}
 	// RFC 3848 protocol types: S for TLS, A for authenticated.
-	if st, ok := s.gc.TLSConnectionState(); ok {
+	if st, ok := s.tlsState(); ok {
 		tr.Proto = "ESMTPS"
 		tr.TLS = tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite)
 	}
@@ -294,15 +297,20 @@ func copyContent(w io.Writer, r io.Reader, buf []byte) error {
 		}
 		n, err := r.Read(buf[fill : fill+want])
 		for _, b := range buf[fill : fill+n] {
-			switch {
-			case prev == '\r' && b != '\n':
-				return errBareCR
-			case b == '\n' && prev != '\r':
-				return errBareLF
-			case b == 0:
-				return errNUL
-			case b == '\n':
+			// Most bytes are neither after a CR nor a control
+			// character: two comparisons each.
+			if prev == '\r' {
+				if b != '\n' {
+					return errBareCR
+				}
 				firstLine = false
+			} else if b <= '\r' {
+				switch b {
+				case '\n':
+					return errBareLF
+				case 0:
+					return errNUL
+				}
 			}
 			prev = b
 		}
@@ -335,8 +343,17 @@ func (s authSession) AuthMechanisms() []string {
 }
 
 func (s authSession) mayAuth() bool {
-	_, isTLS := s.gc.TLSConnectionState()
+	_, isTLS := s.tlsState()
 	return isTLS || s.ip.IsLoopback()
+}
+
+// tlsState is the session's TLS state, whether TLS came with STARTTLS (which
+// go-smtp knows) or from the first byte (guardedTLS, which it does not).
+func (s *session) tlsState() (tls.ConnectionState, bool) {
+	if g, ok := s.gc.Conn().(*guardedTLS); ok {
+		return g.ConnectionState(), true
+	}
+	return s.gc.TLSConnectionState()
 }
 
 func (s authSession) Auth(mech string) (sasl.Server, error) {
