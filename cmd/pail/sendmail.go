@@ -181,7 +181,8 @@ func cmdSendmail(e *env, args []string) error {
 	defer closeLog()
 
 	// Like SMTP submission, but trusted: whoever can run this can read
-	// the data directory, so the sender is not checked against accounts.
+	// the data directory, so neither the envelope sender nor the header
+	// From is checked against accounts (smtpd and delivery.Submit check both).
 	router := delivery.NewRouter(st, cfg.IsLocalDomain, cfg.Postmaster)
 	router.SetHostname(cfg.Hostname)
 	var routed []delivery.Recipient

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -33,6 +34,9 @@ var (
 	errBareLF     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare LF; lines must end with CRLF (RFC 5321 section 2.3.8)"}
 	errBareCR     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare CR; lines must end with CRLF (RFC 5321 section 2.3.8)"}
 	errNUL        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a NUL character"}
+	errAuthor     = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Header From or Sender address not owned by the authenticated user"}
+	errNoAuthor   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Header From or Sender has no readable address"}
+	errBigHeader  = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Header section too large"}
 	errLoop       = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop"}
 	errRate       = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many commands from your address, slow down"}
 	errTemporary  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Local error, try again later"}
@@ -188,6 +192,13 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return nil
 }
 
+// isNetError reports whether err came from the client's connection (it
+// went away or timed out mid-message) rather than from pail.
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, smtp.ErrDataReset)
+}
+
 func (s *session) logReject(from, to string, e *smtp.SMTPError) {
 	s.srv.deps.MailLog.Log(maillog.Rejected, "client", s.ip.String(), "helo", s.gc.Hostname(),
 		"from", "<"+from+">", "to", "<"+to+">", "reason", fmt.Sprintf("%d %d.%d.%d %s", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message))
@@ -206,6 +217,12 @@ func (s *session) Data(r io.Reader) error {
 	var fixer *delivery.HeaderFixer
 	if s.srv.cfg.Role == RoleSubmission {
 		fixer = delivery.NewHeaderFixer(w, s.srv.cfg.Hostname, msg.ID)
+		// RFC 6409 §6.1 lets the MSA enforce submission rights: the header
+		// From and Sender follow the envelope sender's rule (Mail), so the
+		// account cannot put another's name on a message (nor, later, have
+		// it signed).
+		acct := *s.account
+		fixer.MayAuthor = func(a string) (bool, error) { return s.srv.deps.Senders.MaySend(s.srv.ctx, acct, a) }
 		w = fixer
 	}
 	bp := s.srv.bufs.Get().(*[]byte)
@@ -217,7 +234,20 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		msg.Abort()
 		var se *smtp.SMTPError
-		if errors.As(err, &se) {
+		switch {
+		case errors.Is(err, delivery.ErrAuthorNotOwned):
+			se = errAuthor
+		case errors.Is(err, delivery.ErrAuthorUnreadable):
+			se = errNoAuthor
+		case errors.Is(err, delivery.ErrHeaderTooLarge):
+			se = errBigHeader
+		case errors.As(err, &se):
+		case !isNetError(err):
+			// pail's own failure (the spool, the author check's lookup).
+			s.srv.deps.Log.Error("message not stored", "id", msg.ID, "err", err)
+			return errTemporary
+		}
+		if se != nil {
 			if se == errBareLF || se == errBareCR {
 				// The client's end of data may itself be "\n.\n" or
 				// "\r.\r", which go-smtp does not recognise; rather than
