@@ -186,8 +186,10 @@ func cmdSendmail(e *env, args []string) error {
 	defer closeLog()
 
 	// Like SMTP submission, but trusted: whoever can run this can read
-	// the data directory, so the sender is not checked against accounts.
+	// the data directory, so neither the envelope sender nor the header
+	// From is checked against accounts (smtpd and delivery.Submit check both).
 	router := delivery.NewRouter(st, cfg.IsLocalDomain, cfg.Postmaster)
+	router.SetHostname(cfg.Hostname)
 	var routed []delivery.Recipient
 	for _, r := range rcpts {
 		route, err := router.Resolve(e.ctx, r)
@@ -259,6 +261,7 @@ func envelopeSender(cfg *config.Config, o sendmailOptions, username string) (str
 // user name (as Postfix's myorigin does).
 func qualify(cfg *config.Config, addr string) (string, error) {
 	addr = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(addr), "<"), ">")
+	addr = address.TrimDomainDot(addr) // queued without the dot, as by SMTP
 	if !strings.Contains(addr, "@") {
 		addr += "@" + cfg.Domains[0]
 	}
@@ -284,7 +287,9 @@ func openMailLog(cfg *config.Config) (*maillog.Logger, func(), error) {
 // readSendmailInput reads the message from r with CRLF line endings. A
 // leading mbox "From " line is dropped; unless ignoreDots, a line holding
 // a single dot ends the message (the sendmail convention). More than limit
-// bytes is an error.
+// bytes is an error, and so is a bare CR (one not at the end of a line):
+// as for SMTP (smtpd's copyContent), pail stores and relays no content
+// whose end of data a next hop could read differently.
 func readSendmailInput(r io.Reader, ignoreDots bool, limit int64) ([]byte, error) {
 	br := bufio.NewReader(io.LimitReader(r, limit+1))
 	var out bytes.Buffer
@@ -296,6 +301,8 @@ func readSendmailInput(r io.Reader, ignoreDots bool, limit int64) ([]byte, error
 		if line != "" {
 			text := strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
 			switch {
+			case strings.IndexByte(text, '\r') >= 0:
+				return nil, errors.New("sendmail: the message has a bare CR (a carriage return inside a line); nothing was sent")
 			case first && strings.HasPrefix(text, "From "):
 			case !ignoreDots && text == ".":
 				return out.Bytes(), nil

@@ -65,6 +65,12 @@ func TestReadSendmailInput(t *testing.T) {
 	if _, err := readSendmailInput(strings.NewReader(strings.Repeat("x\n", 600)), false, 1000); err == nil {
 		t.Errorf("a message over the limit was accepted")
 	}
+	// SMTP smuggling: a bare CR would reach the next hop as it came.
+	for _, in := range []string{"Subject: a\n\nb\r.\r\nMAIL FROM:<x@y>\n", "Subject: a\n\nb\r\r\n"} {
+		if got, err := readSendmailInput(strings.NewReader(in), false, 1000); err == nil {
+			t.Errorf("%q accepted as %q", in, got)
+		}
+	}
 }
 
 func TestPrepareMessage(t *testing.T) {

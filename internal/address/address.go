@@ -75,3 +75,16 @@ func Domain(addr string) string {
 	}
 	return d
 }
+
+// TrimDomainDot strips one trailing dot from the domain of addr
+// ("bob@hill.com." becomes "bob@hill.com"). A domain in a path has no
+// trailing dot (RFC 5321 §4.1.2: Domain = sub-domain *("." sub-domain)),
+// but the absolute form of a DNS name names the same domain, so pail
+// accepts it and keeps, queues and compares only the form without the dot,
+// as Postfix does. Anything else is returned unchanged.
+func TrimDomainDot(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 && strings.HasSuffix(addr, ".") && len(addr) > i+2 {
+		return addr[:len(addr)-1]
+	}
+	return addr
+}

@@ -32,3 +32,19 @@ func TestBase(t *testing.T) {
 		}
 	}
 }
+
+func TestTrimDomainDot(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"alice@hill.test.", "alice@hill.test"},
+		{"alice@hill.test", "alice@hill.test"},
+		{"alice@hill.test..", "alice@hill.test."}, // only one: still invalid
+		{"alice.@hill.test", "alice.@hill.test"},
+		{"alice@.", "alice@."},
+		{"postmaster", "postmaster"},
+		{"", ""},
+	} {
+		if got := TrimDomainDot(tc.in); got != tc.want {
+			t.Errorf("TrimDomainDot(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -51,6 +51,7 @@ type Router struct {
 	dir        Directory
 	isLocal    func(domain string) bool
 	postmaster atomic.Pointer[string]
+	hostname   atomic.Pointer[string] // lower case, no trailing dot
 }
 
 // NewRouter returns a Router. isLocal reports whether a domain is hosted
@@ -66,12 +67,22 @@ func NewRouter(dir Directory, isLocal func(string) bool, postmaster string) *Rou
 // configuration reload).
 func (r *Router) SetPostmaster(addr string) { r.postmaster.Store(&addr) }
 
+// SetHostname names the server's own host name (the config's hostname),
+// at which postmaster is accepted although the host name is not a mail
+// domain: RFC 5321 §4.5.1 wants postmaster at every name the server
+// answers to, and DSNs ask senders to write to postmaster@hostname.
+func (r *Router) SetHostname(name string) {
+	h := strings.ToLower(strings.TrimSuffix(name, "."))
+	r.hostname.Store(&h)
+}
+
 // IsLocal reports whether domain is hosted here.
 func (r *Router) IsLocal(domain string) bool { return r.isLocal(domain) }
 
 // Resolve returns the route for rcpt. For a domain that is not local it
 // returns ErrNotLocal; the caller decides whether relaying is allowed. The
-// bare "postmaster" without a domain (RFC 5321 §4.5.1) is accepted.
+// bare "postmaster" without a domain and postmaster at the server's host
+// name (RFC 5321 §4.5.1, SetHostname) are accepted.
 func (r *Router) Resolve(ctx context.Context, rcpt string) (Route, error) {
 	if strings.EqualFold(rcpt, "postmaster") {
 		return r.resolvePostmaster(ctx, map[string]bool{}, 0)
@@ -81,6 +92,10 @@ func (r *Router) Resolve(ctx context.Context, rcpt string) (Route, error) {
 		return Route{}, fmt.Errorf("%w: %s", ErrUnknownUser, rcpt)
 	}
 	if !r.isLocal(address.Domain(norm)) {
+		if h := r.hostname.Load(); h != nil && *h != "" && norm == "postmaster@"+*h {
+			// Routed like postmaster of a local domain.
+			return r.resolvePostmaster(ctx, map[string]bool{}, 0)
+		}
 		return Route{}, ErrNotLocal
 	}
 	var route Route

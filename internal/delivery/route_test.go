@@ -31,6 +31,7 @@ func TestResolve(t *testing.T) {
 	st := newTestStore(t)
 	isLocal := func(d string) bool { return d == "hill.com" || d == "hill.org" }
 	r := NewRouter(st, isLocal, "")
+	r.SetHostname("MX.Hill.com.")
 
 	if _, err := r.Resolve(ctx, "postmaster@hill.com"); !errors.Is(err, ErrNoPostmaster) {
 		t.Errorf("postmaster with no accounts: %v", err)
@@ -55,6 +56,11 @@ func TestResolve(t *testing.T) {
 		{"all@hill.org", "[jill@hill.com bob@hill.com carol@elsewhere.net]", nil},
 		{"Postmaster@hill.org", "[jill@hill.com]", nil},
 		{"postmaster", "[jill@hill.com]", nil},
+		// RFC 5321 §4.5.1: postmaster at the host name, and only postmaster.
+		{"postmaster@mx.hill.com", "[jill@hill.com]", nil},
+		{"PostMaster@MX.HILL.COM.", "[jill@hill.com]", nil},
+		{"jill@mx.hill.com", "", ErrNotLocal},
+		{"postmaster@other.hill.com", "", ErrNotLocal},
 		{"loop1@hill.com", "", ErrUnknownUser},
 		{"nobody@hill.com", "", ErrUnknownUser},
 		{"jill@elsewhere.net", "", ErrNotLocal},

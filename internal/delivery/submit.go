@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"pail/internal/address"
 	"pail/internal/store"
 )
 
@@ -31,9 +32,12 @@ func (e *RecipientError) Unwrap() error { return e.Err }
 // have the whole message at once (webmail, `pail sendmail`). It is the same
 // path as SMTP submission: the sender must be the account's (MaySend), local
 // recipients are routed through aliases, others go to the outgoing queue,
-// missing Date and Message-ID are added, and the message is durable when
-// Submit returns its id.
+// every From and Sender address must be the account's too
+// (ErrAuthorNotOwned), missing Date and Message-ID are added, and the
+// message is durable when Submit returns its id.
 func (d *Deliverer) Submit(ctx context.Context, r *Router, acct store.Account, from string, rcpts []string, content io.Reader, tr Trace) (string, error) {
+	// As for SMTP: "bob@hill.com." is kept and queued as bob@hill.com.
+	from = address.TrimDomainDot(from)
 	ok, err := r.MaySend(ctx, acct, from)
 	if err != nil {
 		return "", err
@@ -46,6 +50,7 @@ func (d *Deliverer) Submit(ctx context.Context, r *Router, acct store.Account, f
 	}
 	var routed []Recipient
 	for _, rcpt := range rcpts {
+		rcpt = address.TrimDomainDot(rcpt)
 		route, err := r.Resolve(ctx, rcpt)
 		if errors.Is(err, ErrNotLocal) {
 			route, err = Route{Remote: []string{rcpt}}, nil
@@ -60,6 +65,9 @@ func (d *Deliverer) Submit(ctx context.Context, r *Router, acct store.Account, f
 		return "", err
 	}
 	fixer := NewHeaderFixer(msg, d.hostname, msg.ID)
+	// The header From is held to the envelope sender's rule, as on SMTP
+	// submission.
+	fixer.MayAuthor = func(a string) (bool, error) { return r.MaySend(ctx, acct, a) }
 	if _, err := io.Copy(fixer, content); err != nil {
 		msg.Abort()
 		return "", fmt.Errorf("delivery: read message: %w", err)

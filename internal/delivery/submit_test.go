@@ -22,6 +22,10 @@ func TestSubmit(t *testing.T) {
 	if _, err := d.Submit(ctx, r, jill, "bob@hill.com", []string{"bob@hill.com"}, strings.NewReader("x\r\n"), tr); !errors.Is(err, ErrSenderNotOwned) {
 		t.Errorf("foreign sender: %v", err)
 	}
+	// The header From follows the envelope sender's rule.
+	if _, err := d.Submit(ctx, r, jill, "jill@hill.com", []string{"bob@hill.com"}, strings.NewReader("From: bob@hill.com\r\n\r\nx\r\n"), tr); !errors.Is(err, ErrAuthorNotOwned) {
+		t.Errorf("foreign header From: %v", err)
+	}
 	var re *RecipientError
 	if _, err := d.Submit(ctx, r, jill, "jill@hill.com", []string{"nobody@hill.com"}, strings.NewReader("x\r\n"), tr); !errors.As(err, &re) {
 		t.Errorf("unknown recipient: %v", err)

@@ -146,6 +146,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		return nil, err
 	}
 	router := delivery.NewRouter(st, s.isLocalDomain, cfg.Postmaster)
+	router.SetHostname(cfg.Hostname)
 	s.router = router
 	deliverer := delivery.NewDeliverer(st, q, s.mailLog, cfg.Hostname)
 	s.transport = s.newTransport(router, deliverer)

@@ -2,11 +2,16 @@ package smtpd
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"pail/internal/admit"
+	"pail/internal/maillog"
 )
 
 // conn wraps each accepted connection below go-smtp (and below TLS). It
@@ -15,6 +20,8 @@ import (
 //     however long the whole message takes (RFC 5321 §4.5.3.2);
 //   - lets Shutdown wake idle sessions so that go-smtp answers them 421;
 //   - ends the session after a reply when the session asks for it;
+//   - ends it at once at an HTTP command line (commandGuard; above TLS,
+//     guardedTLS does the same);
 //   - fills two gaps in go-smtp's plaintext replies (see rewrite).
 type conn struct {
 	net.Conn
@@ -27,6 +34,7 @@ type conn struct {
 	closeOnce  sync.Once
 	release    func() // gives back the connection's slot in the limits
 	remoteAddr net.Addr
+	guard      commandGuard // used by Read only, in go-smtp's goroutine
 }
 
 // errTimeout is the error a read returns when the server is draining; it
@@ -48,7 +56,25 @@ func (c *conn) Read(p []byte) (int, error) {
 		d = min(d, stressTimeout)
 	}
 	c.Conn.SetReadDeadline(time.Now().Add(d))
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.tls.Load() && !c.guard.scan(p[:n]) {
+		c.refuseHTTP(c.Conn)
+		return 0, errHTTP
+	}
+	return n, err
+}
+
+// errHTTP ends a session that sent an HTTP command line; go-smtp takes it
+// for a closed connection and says nothing more.
+var errHTTP = fmt.Errorf("smtpd: HTTP command on an SMTP port: %w", net.ErrClosed)
+
+// refuseHTTP answers an HTTP command line on w (the connection, or the TLS
+// connection above it) and ends the session.
+func (c *conn) refuseHTTP(w io.Writer) {
+	c.hangUp.Store(true)
+	c.Conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(w, errHTTPReply)
+	c.srv.deps.MailLog.Log(maillog.Rejected, "client", admit.RemoteIP(c.remoteAddr).String(), "reason", "HTTP command")
 }
 
 // SetReadDeadline is ignored: Read sets its own idle deadline.

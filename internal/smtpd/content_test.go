@@ -9,9 +9,10 @@ import (
 )
 
 // FuzzCopyContent checks copyContent against a plain definition: content
-// with a bare LF or a NUL is refused, anything else is copied unchanged.
+// with a bare LF, a bare CR or a NUL is refused (whichever comes first),
+// anything else is copied unchanged.
 func FuzzCopyContent(f *testing.F) {
-	for _, seed := range []string{"", "a\r\nb\r\n", "a\nb", "\r\n\n", "x\x00y\r\n", "\r\r\n", "no newline"} {
+	for _, seed := range []string{"", "a\r\nb\r\n", "a\nb", "\r\n\n", "x\x00y\r\n", "\r\r\n", "no newline", "a\r.\r\n", "a\r\n.\r", "x\r"} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -19,6 +20,10 @@ func FuzzCopyContent(f *testing.F) {
 		err := copyContent(&out, iotest.HalfReader(bytes.NewReader(in)), make([]byte, 7))
 		wantErr := error(nil)
 		for i, b := range in {
+			if i > 0 && in[i-1] == '\r' && b != '\n' {
+				wantErr = errBareCR
+				break
+			}
 			if b == '\n' && (i == 0 || in[i-1] != '\r') {
 				wantErr = errBareLF
 				break
@@ -27,6 +32,9 @@ func FuzzCopyContent(f *testing.F) {
 				wantErr = errNUL
 				break
 			}
+		}
+		if wantErr == nil && len(in) > 0 && in[len(in)-1] == '\r' {
+			wantErr = errBareCR
 		}
 		if !errors.Is(err, wantErr) {
 			t.Fatalf("copyContent(%q) error %v, want %v", in, err, wantErr)

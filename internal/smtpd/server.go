@@ -159,6 +159,11 @@ func New(cfg Config, deps Deps) *Server {
 	srv.MaxLineLength = 2000
 	srv.WriteTimeout = writeTimeout
 	srv.TLSConfig = cfg.TLS
+	if cfg.ImplicitTLS {
+		// The session is TLS from the first byte (guardedTLS), which go-smtp
+		// cannot see: it must not offer STARTTLS (RFC 8314 §3.3).
+		srv.TLSConfig = nil
+	}
 	srv.EnableSMTPUTF8 = true
 	// AUTH is offered per session (only over TLS or from loopback); the
 	// session decides, so go-smtp must not refuse it first.
@@ -236,7 +241,7 @@ func (s *Server) admit(nc net.Conn) {
 	var handed net.Conn = c
 	if s.cfg.ImplicitTLS {
 		c.tls.Store(true)
-		handed = tls.Server(c, s.cfg.TLS)
+		handed = &guardedTLS{Conn: tls.Server(c, s.cfg.TLS), c: c}
 	}
 	select {
 	case s.chanLn.conns <- handed:

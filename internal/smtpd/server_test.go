@@ -65,6 +65,7 @@ func newTestEnv(t *testing.T, o testOpts) *testEnv {
 	}
 	isLocal := func(d string) bool { return d == "hill.test" }
 	router := delivery.NewRouter(st, isLocal, "")
+	router.SetHostname("mx.hill.test")
 	ml := &strings.Builder{}
 	mlog := maillog.New(&lockedWriter{w: ml})
 	authn := auth.New(st)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"pail/internal/address"
 	"pail/internal/admit"
 	"pail/internal/auth"
 	"pail/internal/delivery"
@@ -30,7 +32,11 @@ var (
 	errBadRcpt    = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
 	errBadSender  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
 	errBareLF     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare LF; lines must end with CRLF (RFC 5321 section 2.3.8)"}
+	errBareCR     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare CR; lines must end with CRLF (RFC 5321 section 2.3.8)"}
 	errNUL        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a NUL character"}
+	errAuthor     = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Header From or Sender address not owned by the authenticated user"}
+	errNoAuthor   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Header From or Sender has no readable address"}
+	errBigHeader  = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Header section too large"}
 	errLoop       = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop"}
 	errRate       = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many commands from your address, slow down"}
 	errTemporary  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Local error, try again later"}
@@ -66,8 +72,11 @@ var (
 
 func (s *Server) newSession(gc *smtp.Conn) (smtp.Session, error) {
 	nc := gc.Conn()
-	if tc, ok := nc.(*tls.Conn); ok {
+	switch tc := nc.(type) {
+	case *tls.Conn: // after STARTTLS
 		nc = tc.NetConn()
+	case *guardedTLS: // implicit TLS
+		nc = tc.c
 	}
 	c, _ := nc.(*conn)
 	if c == nil {
@@ -116,6 +125,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.hasFrom {
 		return s.fail(errNestedMail)
 	}
+	// "alice@hill.test." is alice@hill.test: checked, logged and queued
+	// without the dot (see address.TrimDomainDot).
+	from = address.TrimDomainDot(from)
 	if from != "" && !validMailbox(from) {
 		return s.fail(errBadSender)
 	}
@@ -139,11 +151,16 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	return nil
 }
 
-// validMailbox checks that a reverse path is local@domain with a plausible
-// domain; go-smtp has already parsed the angle brackets and quoting.
+// validMailbox checks that a path is local@domain with a plausible domain
+// (RFC 5321 §4.1.2: dot-separated labels, none empty); go-smtp has already
+// parsed the angle brackets and quoting.
 func validMailbox(a string) bool {
 	i := strings.LastIndexByte(a, '@')
-	return i > 0 && i < len(a)-1 && !strings.ContainsAny(a[i+1:], " @<>") &&
+	if i <= 0 || i == len(a)-1 {
+		return false
+	}
+	d := a[i+1:]
+	return !strings.ContainsAny(d, " @<>") && d[0] != '.' && d[len(d)-1] != '.' && !strings.Contains(d, "..") &&
 		!strings.ContainsFunc(a, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
@@ -151,6 +168,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if err := s.rateLimited(); err != nil {
 		return err
 	}
+	to = address.TrimDomainDot(to) // as for MAIL
 	if !validMailbox(to) {
 		return s.fail(errBadRcpt)
 	}
@@ -174,6 +192,13 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return nil
 }
 
+// isNetError reports whether err came from the client's connection (it
+// went away or timed out mid-message) rather than from pail.
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, smtp.ErrDataReset)
+}
+
 func (s *session) logReject(from, to string, e *smtp.SMTPError) {
 	s.srv.deps.MailLog.Log(maillog.Rejected, "client", s.ip.String(), "helo", s.gc.Hostname(),
 		"from", "<"+from+">", "to", "<"+to+">", "reason", fmt.Sprintf("%d %d.%d.%d %s", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message))
@@ -192,6 +217,12 @@ func (s *session) Data(r io.Reader) error {
 	var fixer *delivery.HeaderFixer
 	if s.srv.cfg.Role == RoleSubmission {
 		fixer = delivery.NewHeaderFixer(w, s.srv.cfg.Hostname, msg.ID)
+		// RFC 6409 §6.1 lets the MSA enforce submission rights: the header
+		// From and Sender follow the envelope sender's rule (Mail), so the
+		// account cannot put another's name on a message (nor, later, have
+		// it signed).
+		acct := *s.account
+		fixer.MayAuthor = func(a string) (bool, error) { return s.srv.deps.Senders.MaySend(s.srv.ctx, acct, a) }
 		w = fixer
 	}
 	bp := s.srv.bufs.Get().(*[]byte)
@@ -203,12 +234,25 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		msg.Abort()
 		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			if se == errBareLF {
-				// The client's end of data may itself be "\n.\n", which
-				// go-smtp does not recognise; rather than wait for an end
-				// that never comes, answer and end the session, as Postfix
-				// does.
+		switch {
+		case errors.Is(err, delivery.ErrAuthorNotOwned):
+			se = errAuthor
+		case errors.Is(err, delivery.ErrAuthorUnreadable):
+			se = errNoAuthor
+		case errors.Is(err, delivery.ErrHeaderTooLarge):
+			se = errBigHeader
+		case errors.As(err, &se):
+		case !isNetError(err):
+			// pail's own failure (the spool, the author check's lookup).
+			s.srv.deps.Log.Error("message not stored", "id", msg.ID, "err", err)
+			return errTemporary
+		}
+		if se != nil {
+			if se == errBareLF || se == errBareCR {
+				// The client's end of data may itself be "\n.\n" or
+				// "\r.\r", which go-smtp does not recognise; rather than
+				// wait for an end that never comes, answer and end the
+				// session, as Postfix does.
 				s.c.hangUp.Store(true)
 			}
 			s.logReject(s.from, "", se)
@@ -243,7 +287,7 @@ func (s *session) trace() delivery.Trace {
 		tr.Proto = "SMTP"
 	}
 	// RFC 3848 protocol types: S for TLS, A for authenticated.
-	if st, ok := s.gc.TLSConnectionState(); ok {
+	if st, ok := s.tlsState(); ok {
 		tr.Proto = "ESMTPS"
 		tr.TLS = tls.VersionName(st.Version) + " " + tls.CipherSuiteName(st.CipherSuite)
 	}
@@ -258,14 +302,20 @@ func (s *session) trace() delivery.Trace {
 }
 
 // copyContent copies message content from r to w, refusing a bare LF (a
-// line feed not preceded by CR, the stuff of SMTP smuggling) and NUL.
+// line feed not preceded by CR), a bare CR (a carriage return not followed
+// by LF) and NUL. RFC 5321 §2.3.8 allows CR and LF only together, as CRLF;
+// a lone one is the stuff of SMTP smuggling: a next hop that takes
+// "\n.\r\n" or "\r.\r" for the end of data would read a different
+// message, and the rest as commands, than pail did. Refusing them for DATA
+// and BDAT alike means pail stores and relays only content whose end of
+// data every server reads the same way.
 //
 // go-smtp's data reader fills the whole buffer it is given before it
 // returns, so a client that ends its lines (and its data) with bare LF
 // would never be answered if we read in large blocks. The first line is
 // therefore read byte by byte: if it ends in CRLF the client speaks proper
-// SMTP and the rest is read in large blocks; if it ends in a bare LF the
-// message is refused at once.
+// SMTP and the rest is read in large blocks; if it ends in a bare LF (or
+// has a bare CR) the message is refused at once.
 func copyContent(w io.Writer, r io.Reader, buf []byte) error {
 	var prev byte
 	firstLine := true
@@ -277,17 +327,27 @@ func copyContent(w io.Writer, r io.Reader, buf []byte) error {
 		}
 		n, err := r.Read(buf[fill : fill+want])
 		for _, b := range buf[fill : fill+n] {
-			switch {
-			case b == '\n' && prev != '\r':
-				return errBareLF
-			case b == 0:
-				return errNUL
-			case b == '\n':
+			// Most bytes are neither after a CR nor a control
+			// character: two comparisons each.
+			if prev == '\r' {
+				if b != '\n' {
+					return errBareCR
+				}
 				firstLine = false
+			} else if b <= '\r' {
+				switch b {
+				case '\n':
+					return errBareLF
+				case 0:
+					return errNUL
+				}
 			}
 			prev = b
 		}
 		fill += n
+		if err == io.EOF && prev == '\r' {
+			return errBareCR // content that ends in a lone CR (BDAT)
+		}
 		if fill == len(buf) || (err == io.EOF && fill > 0) {
 			if _, werr := w.Write(buf[:fill]); werr != nil {
 				return werr
@@ -313,8 +373,17 @@ func (s authSession) AuthMechanisms() []string {
 }
 
 func (s authSession) mayAuth() bool {
-	_, isTLS := s.gc.TLSConnectionState()
+	_, isTLS := s.tlsState()
 	return isTLS || s.ip.IsLoopback()
+}
+
+// tlsState is the session's TLS state, whether TLS came with STARTTLS (which
+// go-smtp knows) or from the first byte (guardedTLS, which it does not).
+func (s *session) tlsState() (tls.ConnectionState, bool) {
+	if g, ok := s.gc.Conn().(*guardedTLS); ok {
+		return g.ConnectionState(), true
+	}
+	return s.gc.TLSConnectionState()
 }
 
 func (s authSession) Auth(mech string) (sasl.Server, error) {

@@ -1,0 +1,159 @@
+package smtpd
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// httpPost is what curl sends for `curl --data-binary @smtp.txt URL`:
+// an HTTP request whose body is an SMTP dialogue.
+func httpPost(rcpt string) string {
+	body := "EHLO evil.test\r\nAUTH PLAIN AGppbGxAaGlsbC50ZXN0AHMzY3JldA==\r\nMAIL FROM:<jill@hill.test>\r\nRCPT TO:<" + rcpt +
+		">\r\nDATA\r\nSubject: via http\r\n\r\nx\r\n.\r\nQUIT\r\n"
+	return fmt.Sprintf("POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: curl/8.11.1\r\nAccept: */*\r\n"+
+		"Content-Length: %d\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n%s", len(body), body)
+}
+
+// TestHTTPRefusedOnEveryListener: the POST is refused at its first line on
+// the MX port, the submission port and the implicit-TLS submissions port,
+// and none of the mail in its body is delivered.
+func TestHTTPRefusedOnEveryListener(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    testOpts
+	}{
+		{"mx", testOpts{}},
+		{"submission", testOpts{role: RoleSubmission}},
+		{"submissions", testOpts{role: RoleSubmission, implicitTLS: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv(t, tc.o)
+			c := dial(t, env.addr)
+			if tc.o.implicitTLS {
+				tc := tls.Client(c.c, &tls.Config{InsecureSkipVerify: true})
+				c = &client{t: t, c: tc, br: bufio.NewReader(tc)}
+			}
+			c.send(httpPost("bob@hill.test"))
+			c.expect("220 ")
+			c.expect(`554 5\.7\.0 `)
+			if r, err := c.reply(); err == nil {
+				t.Errorf("session goes on: %q", r)
+			}
+			if n := len(env.inbox(t, "bob@hill.test")); n != 0 {
+				t.Errorf("bob has %d messages", n)
+			}
+			if !strings.Contains(env.mailLog.String(), "reason=\"HTTP command\"") && !strings.Contains(env.mailLog.String(), "reason=HTTP") {
+				t.Errorf("mail log: %s", env.mailLog)
+			}
+		})
+	}
+}
+
+// TestImplicitTLSSession: on the submissions port the session still knows
+// it is over TLS (AUTH, trace) and offers no STARTTLS.
+func TestImplicitTLSSession(t *testing.T) {
+	env := newTestEnv(t, testOpts{role: RoleSubmission, implicitTLS: true})
+	raw := dial(t, env.addr)
+	tc := tls.Client(raw.c, &tls.Config{InsecureSkipVerify: true})
+	c := &client{t: t, c: tc, br: bufio.NewReader(tc)}
+	c.expect("220 ")
+	if ehlo := c.cmd("EHLO town.test", "250-"); strings.Contains(ehlo, "STARTTLS") || !strings.Contains(ehlo, "AUTH PLAIN") {
+		t.Errorf("EHLO over implicit TLS:\n%s", ehlo)
+	}
+	c.cmd("AUTH PLAIN AGppbGxAaGlsbC50ZXN0AHMzY3JldA==", "235 ")
+	c.cmd("MAIL FROM:<jill@hill.test>", "250 ")
+	c.cmd("RCPT TO:<bob@hill.test>", "250 ")
+	c.cmd("DATA", "354 ")
+	c.send("From: jill@hill.test\r\nSubject: tls\r\n\r\nx\r\n.\r\n")
+	c.expect("250 ")
+	msgs := env.inbox(t, "bob@hill.test")
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "with ESMTPSA (TLS") {
+		t.Errorf("trace: %q", msgs)
+	}
+}
+
+// TestHTTPLinesInContentPass: header lines and request lines inside DATA
+// and BDAT content, pipelined with the commands around them in one write,
+// are content; the next command after the content is still checked.
+func TestHTTPLinesInContentPass(t *testing.T) {
+	env := newTestEnv(t, testOpts{})
+	c := dial(t, env.addr)
+	c.expect("220 ")
+	c.cmd("EHLO town.test", "250-")
+	body := "User-Agent: mutt\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nPOST /x\r\n"
+	c.send(fmt.Sprintf("MAIL FROM:<jack@town.test>\r\nRCPT TO:<jill@hill.test>\r\nBDAT %d\r\n%sBDAT %d LAST\r\n%sMAIL FROM:<jack@town.test>\r\n",
+		len(body), body, len(body), body))
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.expect("250 ")
+	c.send("RCPT TO:<jill@hill.test>\r\nDATA\r\n")
+	c.expect("250 ")
+	c.expect("354 ")
+	c.send(body + ".\r\n")
+	c.expect("250 ")
+	c.send("Host: evil\r\n")
+	c.expect(`554 5\.7\.0 `)
+	if n := len(env.inbox(t, "jill@hill.test")); n != 2 {
+		t.Errorf("jill has %d messages, want 2", n)
+	}
+}
+
+// TestCommandGuard checks the guard's framing, whole and split at every
+// byte.
+func TestCommandGuard(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"EHLO x\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\nHost: x\r\n.\r\nQUIT\r\n", true},
+		{"EHLO x\r\nDATA\r\n.\r\nHost: x\r\n", false},
+		{"DATA\r\nx\r\n..\r\nHost: y\r\n.\r\nNOOP\r\n", true},
+		{"DATA\r\nx\r\n.\r\nGET / HTTP/1.0\r\n", false},
+		{"BDAT 9 LAST\r\nHost: x\r\nNOOP\r\n", true},
+		{"BDAT 9\r\nHost: x\r\nBDAT 0 LAST\r\nHost: y\r\n", false},
+		{"BDAT x\r\nHost: x\r\n", false},
+		{"AUTH PLAIN\r\nAGppbGxAaGlsbC50ZXN0AHMzY3JldA==\r\nNOOP\r\n", true},
+		{"get /\r\n", false},
+		{"OPTIONS * HTTP/1.1\r\n", false},
+		{"PRI * HTTP/2.0\r\n", false},
+		{"Upgrade-Insecure-Requests: 1\r\n", false},
+		{"MAIL FROM:<x@y>\r\n", true},
+		{"HELO host\r\nHEAD\r\n", true},
+		{":x\r\n", true},
+		{"Host: x", true}, // not a whole line yet
+	} {
+		var whole commandGuard
+		if got := whole.scan([]byte(tc.in)); got != tc.ok {
+			t.Errorf("%q: scan %v, want %v", tc.in, got, tc.ok)
+		}
+		var split commandGuard
+		got := true
+		for i := range len(tc.in) {
+			if !split.scan([]byte(tc.in[i : i+1])) {
+				got = false
+				break
+			}
+		}
+		if got != tc.ok {
+			t.Errorf("%q byte by byte: %v, want %v", tc.in, got, tc.ok)
+		}
+	}
+}
+
+// BenchmarkCommandGuard is the guard's cost on message content, read in
+// go-smtp's 4 KiB blocks; compare BenchmarkCopyContent.
+func BenchmarkCommandGuard(b *testing.B) {
+	line := append(bytes.Repeat([]byte("x"), 76), "\r\n"...)
+	msg := bytes.Repeat(line, 4096/len(line)+1)[:4096]
+	b.SetBytes(int64(len(msg)))
+	g := commandGuard{state: guardData}
+	for b.Loop() {
+		g.scan(msg)
+	}
+}
