@@ -1,6 +1,7 @@
 // Package proxy is pail's web cache on the network: an HTTP server that is a
-// forward proxy for absolute-form requests (CONNECT tunnelled, not cached)
-// and a reverse proxy for configured host names, caching with the RFC 9111
+// reverse proxy for configured host names and, when configured, a forward
+// proxy for absolute-form requests (CONNECT tunnelled, not cached) to the
+// destinations its rules allow (destination.go), caching with the RFC 9111
 // semantics of package httpcache. It coalesces concurrent misses, streams
 // bodies while caching them, labels responses with Cache-Status (RFC 9211)
 // and Via, answers origin failures with 502/504 or a stale copy where
