@@ -9,9 +9,10 @@ import (
 	"strings"
 )
 
-// Proxy configures the web cache (the [proxy] section): a forward proxy
-// for absolute-form requests and a reverse proxy for the host names in
-// [proxy.sites]. It runs only when Listen is set.
+// Proxy configures the web cache (the [proxy] section): a reverse proxy
+// for the host names in [proxy.sites] (and Origin) and, when Forward is
+// set, a forward proxy for absolute-form requests. It runs only when
+// Listen is set.
 type Proxy struct {
 	// Listen is the "host:port" the cache listens on; empty: off.
 	Listen string `toml:"listen"`
