@@ -45,7 +45,7 @@ Commands:
   queue flush                         try every queued recipient now
   queue delete ID...                  drop queued messages without a bounce
   proxy --listen ADDR --origin URL    run only the web cache (reverse proxy to URL,
-                                      forward proxy for absolute-form requests)
+                                      with --forward also a forward proxy)
   sendmail [-t] [-i] [-f ADDR] [-F NAME] [RCPT...]
                                       send the message on stdin (sendmail interface)
   dns --listen ADDR --zone FILE [--zone FILE ...] [--rate-limit N]

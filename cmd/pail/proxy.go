@@ -21,8 +21,10 @@ import (
 const proxyShutdownTimeout = 10 * time.Second
 
 // cmdProxy runs only the web cache: `pail proxy --listen ADDR --origin URL`
-// is a reverse proxy to URL for any Host and a forward proxy for
-// absolute-form requests (a contract with outside scripts; DESIGN.md).
+// is a reverse proxy to URL for any Host (a contract with outside
+// scripts; DESIGN.md); with --forward it is also a forward proxy for
+// absolute-form requests and CONNECT, to the destinations the rules
+// allow (package proxy) and those --forward-allow lists.
 func cmdProxy(e *env, args []string) error {
 	fs := flag.NewFlagSet("proxy", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:3128", "`host:port` to listen on")
@@ -33,7 +35,10 @@ func cmdProxy(e *env, args []string) error {
 	maxObject := fs.Int64("max-object-bytes", config.DefaultProxyMaxObjectBytes, "largest cached response in `bytes`")
 	disk := fs.String("disk", "", "keep the cache in `DIR` (survives restart) instead of memory")
 	diskBytes := fs.Int64("disk-bytes", config.DefaultProxyDiskBytes, "disk cache budget in `bytes`")
-	forward := fs.Bool("forward", true, "forward-proxy absolute-form requests and CONNECT")
+	forward := fs.Bool("forward", false, "forward-proxy absolute-form requests and CONNECT (loopback, private and other non-global destinations refused unless --forward-allow)")
+	var allow, trusted listFlag
+	fs.Var(&allow, "forward-allow", "`CIDR|IP|IP:PORT|HOST:PORT` the forward proxy may reach although refused by default (repeatable)")
+	fs.Var(&trusted, "trusted-proxy", "`CIDR|IP` of a proxy in front whose Forwarded/X-Forwarded-* fields are passed on (repeatable)")
 	token := fs.String("admin-token", os.Getenv("PAIL_PROXY_TOKEN"), "bearer `token` for /_pail/purge (default $PAIL_PROXY_TOKEN)")
 	name := fs.String("name", "pail", "pseudonym in Via and Cache-Status")
 	debug := fs.Bool("debug", false, "log each origin failure")
@@ -61,7 +66,7 @@ func cmdProxy(e *env, args []string) error {
 		return err
 	}
 	cfg := proxy.Config{
-		Name: *name, Sites: siteMap, Forward: *forward, Store: st, AdminToken: *token, DisableFastPath: *noFast,
+		Name: *name, Sites: siteMap, Forward: *forward, ForwardAllow: allow, TrustedProxies: trusted, Store: st, AdminToken: *token, DisableFastPath: *noFast,
 		Log: log,
 	}
 	if *origin != "" {
@@ -93,6 +98,16 @@ func cmdProxy(e *env, args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), proxyShutdownTimeout)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// listFlag collects a repeatable flag's values.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }
 
 // siteFlags collects repeated --site HOST=URL flags.

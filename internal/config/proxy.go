@@ -3,13 +3,16 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
-// Proxy configures the web cache (the [proxy] section): a forward proxy
-// for absolute-form requests and a reverse proxy for the host names in
-// [proxy.sites]. It runs only when Listen is set.
+// Proxy configures the web cache (the [proxy] section): a reverse proxy
+// for the host names in [proxy.sites] (and Origin) and, when Forward is
+// set, a forward proxy for absolute-form requests. It runs only when
+// Listen is set.
 type Proxy struct {
 	// Listen is the "host:port" the cache listens on; empty: off.
 	Listen string `toml:"listen"`
@@ -26,8 +29,18 @@ type Proxy struct {
 	// AdminToken authorises purges at /_pail/purge; empty disables them.
 	AdminToken string `toml:"admin_token"`
 	// Forward enables the forward proxy (absolute-form requests and
-	// CONNECT). Bind Listen to a trusted network when it is on.
+	// CONNECT); off by default. When on, loopback, private, link-local
+	// and other non-global destinations, non-HTTP ports and the proxy's
+	// own address are refused unless ForwardAllow lists them.
 	Forward bool `toml:"forward"`
+	// ForwardAllow lists destinations the forward proxy may reach
+	// although they are refused by default: CIDRs or addresses (at HTTP
+	// ports), address:port or host:port (that destination).
+	ForwardAllow []string `toml:"forward_allow"`
+	// TrustedProxies lists the CIDRs or addresses of proxies in front
+	// whose Forwarded / X-Forwarded-* fields reach the origin; from any
+	// other client they are removed.
+	TrustedProxies []string `toml:"trusted_proxies"`
 	// ConnectPorts are the ports CONNECT may reach.
 	ConnectPorts []int `toml:"connect_ports"`
 	// Origin, when set, is the origin for any Host not in Sites.
@@ -44,13 +57,12 @@ const (
 )
 
 // DefaultProxy returns the [proxy] defaults: off, 256 MiB of memory,
-// forward proxying on (it only matters once Listen is set), CONNECT to 443.
+// forward proxying off, CONNECT (when forwarding) to 443.
 func DefaultProxy() Proxy {
 	return Proxy{
 		CacheBytes:     DefaultProxyCacheBytes,
 		MaxObjectBytes: DefaultProxyMaxObjectBytes,
 		DiskBytes:      DefaultProxyDiskBytes,
-		Forward:        true,
 		ConnectPorts:   []int{443},
 	}
 }
@@ -76,6 +88,18 @@ func (p *Proxy) validate() error {
 			return fmt.Errorf("proxy.connect_ports: %d is not a port", port)
 		}
 	}
+	for _, e := range p.ForwardAllow {
+		if !validForwardAllow(e) {
+			return fmt.Errorf("proxy.forward_allow: %q is not a CIDR, address, address:port or host:port", e)
+		}
+	}
+	for _, e := range p.TrustedProxies {
+		if _, err := netip.ParsePrefix(e); err != nil {
+			if _, err := netip.ParseAddr(e); err != nil {
+				return fmt.Errorf("proxy.trusted_proxies: %q is neither a CIDR nor an address", e)
+			}
+		}
+	}
 	if p.Origin != "" {
 		if err := checkOrigin(p.Origin); err != nil {
 			return fmt.Errorf("proxy.origin: %w", err)
@@ -97,6 +121,28 @@ func (p *Proxy) validate() error {
 		return fmt.Errorf("proxy: no origin, no sites and forward = false: nothing to serve")
 	}
 	return nil
+}
+
+// validForwardAllow accepts the forms of a forward_allow entry.
+func validForwardAllow(e string) bool {
+	if _, err := netip.ParsePrefix(e); err == nil {
+		return true
+	}
+	if _, err := netip.ParseAddr(e); err == nil {
+		return true
+	}
+	host, port, err := net.SplitHostPort(e)
+	if err != nil || host == "" {
+		return false
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return false
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	return validDomain(strings.ToLower(host))
 }
 
 // checkOrigin accepts an absolute http or https URL with a host and no

@@ -232,7 +232,13 @@ func TestForwardProxyAndConnect(t *testing.T) {
 	}()
 	_, echoPort, _ := net.SplitHostPort(echo.Addr().String())
 	port, _ := strconv.Atoi(echoPort)
-	u, _ := startProxy(t, http.NotFoundHandler(), func(c *Config) { c.Origin = nil; c.ConnectPorts = []int{port} })
+	// The origin and the echo server listen on loopback, which is refused
+	// unless allowed.
+	u, _ := startProxy(t, http.NotFoundHandler(), func(c *Config) {
+		c.Origin = nil
+		c.ConnectPorts = []int{port}
+		c.ForwardAllow = []string{"127.0.0.0/8"}
+	})
 	pu, _ := url.Parse(u)
 	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}}
 	for i, want := range []string{"fwd=uri-miss", "hit"} {

@@ -197,7 +197,9 @@ func TestFastPathMatchesNetHTTP(t *testing.T) {
 // targets, RFC 9112 §3.2.2) on the fast path: the miss goes to net/http
 // (which keeps that connection), the hit on a new connection is fast.
 func TestFastPathAbsoluteForm(t *testing.T) {
-	p := newPair(t)
+	// The origins listen on loopback: forwarding to them is allowed
+	// explicitly (destination.go).
+	p := newPair(t, func(c *Config) { c.ForwardAllow = []string{"127.0.0.1"} })
 	for _, tp := range []*testProxy{p.fast, p.slow} {
 		tp.origin.script(200, []string{"Cache-Control", "max-age=100", "Content-Type", "text/plain"}, "forward")
 		host := strings.TrimPrefix(tp.origin.URL, "http://")

@@ -34,6 +34,9 @@ type fastRequest struct {
 	path      string // the path, starting with "/" (or empty when abs)
 	rawQuery  string
 	host      string // the Host field
+	// via is true when the head has a Via field, which answerFast checks
+	// for a loop (loop.go).
+	via bool
 	// header holds the fields as net/http's Request.Header would: all
 	// but Host.
 	header http.Header
@@ -74,6 +77,7 @@ func parseFastRequest(head string, r *fastRequest, vals []string) (ok bool) {
 	}
 	r.conn = connDefault
 	r.host = ""
+	r.via = false
 	hosts, conns := 0, 0
 	for {
 		line, rest, _ = strings.Cut(rest, "\r\n")
@@ -97,6 +101,8 @@ func parseFastRequest(head string, r *fastRequest, vals []string) (ok bool) {
 				return false
 			}
 			r.conn, _ = connField(value)
+		case key == "Via":
+			r.via = true
 		}
 		if len(vals) == cap(vals) {
 			return false // more fields than the scratch holds

@@ -213,6 +213,9 @@ func (s *Server) answerFast(c net.Conn, head string, st *fastState) fastOutcome 
 	if !req.abs && strings.HasPrefix(req.path, AdminPrefix) {
 		return fastPass
 	}
+	if req.via && s.looped(req.header["Via"]) {
+		return fastPass // a loop: ServeHTTP answers 508, hit or not
+	}
 	// Route as ServeHTTP would, on the fields net/http would have set.
 	u := url.URL{Path: req.path, RawQuery: req.rawQuery}
 	hr := http.Request{URL: &u, Host: req.host, Header: req.header}

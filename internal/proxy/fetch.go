@@ -51,7 +51,7 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 		}
 	}
 	reqTime := s.now()
-	resp, err := s.transport.RoundTrip(out)
+	resp, err := s.transportFor(t).RoundTrip(out)
 	stopInterim()
 	respTime := s.now()
 	if err != nil {

@@ -27,6 +27,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// cache's "now" for this request.
 	wall := time.Now()
 	setWriteDeadline(w, wall.Add(writeIdleTimeout))
+	// RFC 9110 §7.6.3: a request carrying our own Via has come back to
+	// us; it is answered before it can route, look up or wait (loop.go).
+	if vs := r.Header["Via"]; len(vs) > 0 && s.looped(vs) {
+		s.loopDetected(w)
+		return
+	}
 	if r.Method == http.MethodConnect {
 		s.tunnel(w, r)
 		return
@@ -77,6 +83,10 @@ func (s *Server) errorPage(w http.ResponseWriter, code int, msg string) {
 // originError answers a failed origin fetch: 504 when the origin was too
 // slow (RFC 9110 §15.6.5), 502 otherwise (§15.6.3).
 func (s *Server) originError(w http.ResponseWriter, t *target, err error) {
+	if re := refusal(err); re != nil {
+		s.refuse(w, re)
+		return
+	}
 	s.metrics.OriginErrors.Add(1)
 	s.log.Debug("proxy: origin failed", "url", t.upstream().String(), "err", err)
 	code := http.StatusBadGateway
@@ -86,6 +96,22 @@ func (s *Server) originError(w http.ResponseWriter, t *target, err error) {
 	}
 	w.Header().Set("Cache-Status", s.cfg.Name+"; fwd=miss; detail=origin-error")
 	s.errorPage(w, code, "the origin server did not answer")
+}
+
+// refuse answers a forward-proxy request to a destination the rules
+// refuse (destination.go): 403 with the reason (RFC 9110 §15.5.4).
+func (s *Server) refuse(w http.ResponseWriter, re *RefusedError) {
+	s.metrics.Refused.Add(1)
+	s.errorPage(w, http.StatusForbidden, re.Reason)
+}
+
+// transportFor returns the client that reaches t's origin: the
+// destination-checking one when forward proxying.
+func (s *Server) transportFor(t *target) http.RoundTripper {
+	if t.origin == nil {
+		return s.forward
+	}
+	return s.transport
 }
 
 // pass forwards a request whose method the cache does not store, then
@@ -99,7 +125,7 @@ func (s *Server) pass(w http.ResponseWriter, r *http.Request, t *target) {
 	if r.ContentLength == 0 {
 		out.Body = nil
 	}
-	resp, err := s.transport.RoundTrip(out)
+	resp, err := s.transportFor(t).RoundTrip(out)
 	stopInterim() // w is the handler's alone again
 	if err != nil {
 		s.originError(w, t, err)

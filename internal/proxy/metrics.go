@@ -36,6 +36,12 @@ type Metrics struct {
 	Stored atomic.Int64
 	// Purged counts entries removed by purge or invalidation.
 	Purged atomic.Int64
+	// Loops were requests that had already passed through this proxy
+	// (our Via), answered 508.
+	Loops atomic.Int64
+	// Refused were forward-proxy requests and tunnels to destinations
+	// the rules refuse, answered 403.
+	Refused atomic.Int64
 	// Tunnels counts CONNECT tunnels opened.
 	Tunnels atomic.Int64
 	// OpenConnections is a gauge: client connections open now (CONNECT
@@ -78,6 +84,7 @@ func (m *Metrics) WriteText(w io.Writer, st httpcache.Stats) {
 		{"passes", &m.Passes}, {"coalesced", &m.Coalesced}, {"origin_errors", &m.OriginErrors},
 		{"bytes_from_cache", &m.BytesFromCache}, {"bytes_from_origin", &m.BytesFromOrigin},
 		{"stored", &m.Stored}, {"purged", &m.Purged}, {"tunnels", &m.Tunnels},
+		{"loops", &m.Loops}, {"refused", &m.Refused},
 	} {
 		fmt.Fprintf(w, "proxy_%s %d\n", c.name, c.v.Load())
 	}

@@ -2,17 +2,20 @@ package proxy
 
 import (
 	"context"
+	"fmt"
 	"io"
-	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"pail/internal/httpcache"
 )
 
 // outbound builds the request to the origin: the client's header without
-// hop-by-hop fields (RFC 9110 §7.6.1), with Via (§7.6.3) and
-// X-Forwarded-For added.
+// hop-by-hop fields (RFC 9110 §7.6.1), without forwarding fields unless
+// the client is a trusted proxy, with our Via (§7.6.3, with the comment
+// that detects loops: loop.go) and X-Forwarded-For added.
 func (s *Server) outbound(ctx context.Context, r *http.Request, t *target) *http.Request {
 	up := t.upstream()
 	out := (&http.Request{
@@ -25,14 +28,89 @@ func (s *Server) outbound(ctx context.Context, r *http.Request, t *target) *http
 		Host:       up.Host,
 	}).WithContext(ctx)
 	httpcache.RemoveHopByHop(out.Header)
-	out.Header.Add("Via", viaEntry(r.ProtoMajor, r.ProtoMinor, s.cfg.Name))
-	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		out.Header.Add("X-Forwarded-For", ip)
-	}
+	out.Header.Add("Via", s.requestVia(r.ProtoMajor, r.ProtoMinor))
+	s.forwardingHeader(out.Header, r.RemoteAddr, t)
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = nil // do not let Go add its own
 	}
 	return out
+}
+
+// forwardingFields are the request fields by which proxies tell an origin
+// about the client: its address, and the host, scheme, port or path it
+// asked for. Origins build links and redirects from them, yet they are
+// not part of the cache key (RFC 9111 §4.1 keys on the URI and Vary), so
+// a client that sets one could make a reflecting origin's answer,
+// cached, say what the client chose to everyone (cache poisoning). They
+// are removed unless the client is a trusted proxy. Read only.
+var forwardingFields = []string{
+	"Forwarded", // RFC 7239
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Port",
+	"X-Forwarded-Prefix", "X-Forwarded-Server", "X-Forwarded-Scheme", "X-Forwarded-Ssl",
+	"X-Real-Ip", "X-Client-Ip", "True-Client-Ip", "X-Host", "X-Original-Host",
+	"X-Original-Url", "X-Rewrite-Url",
+}
+
+// forwardingHeader sets the forwarding fields of a request to the origin
+// from a client at remote ("ip:port"). From an untrusted client they are
+// the proxy's alone: X-Forwarded-For is the client's address and, when
+// reverse proxying (the origin gets its own Host), X-Forwarded-Host and
+// X-Forwarded-Proto are the host and scheme of the effective request URI,
+// which the cache key holds. From a trusted proxy its fields are kept and
+// the client's address appended to X-Forwarded-For.
+func (s *Server) forwardingHeader(h http.Header, remote string, t *target) {
+	peer, err := netip.ParseAddrPort(remote)
+	trusted := err == nil && s.trustedPeer(peer.Addr())
+	if !trusted {
+		for _, f := range forwardingFields {
+			delete(h, f)
+		}
+	}
+	if err == nil {
+		ip := peer.Addr().Unmap().String()
+		if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+			ip = strings.Join(prior, ", ") + ", " + ip
+		}
+		h["X-Forwarded-For"] = []string{ip}
+	}
+	if t.origin != nil {
+		if _, ok := h["X-Forwarded-Host"]; !ok {
+			h["X-Forwarded-Host"] = []string{t.effective.Host}
+		}
+		if _, ok := h["X-Forwarded-Proto"]; !ok {
+			h["X-Forwarded-Proto"] = []string{t.effective.Scheme}
+		}
+	}
+}
+
+// trustedPeer reports whether ip is a configured trusted proxy.
+func (s *Server) trustedPeer(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range s.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// parsePrefixes reads CIDRs and single addresses.
+func parsePrefixes(entries []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		if p, err := netip.ParsePrefix(e); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(e)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither a CIDR nor an address", e)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 // viaEntry renders one Via member: received-protocol and pseudonym (RFC

@@ -45,9 +45,11 @@ func (t *target) upstream() *url.URL {
 }
 
 // route picks the origin for a request. Absolute-form requests (RFC 9112
-// §3.2.2) go to the named host when forward proxying is on, unless the
-// host is a configured site; origin-form requests go to the site named by
-// Host, else to the default origin.
+// §3.2.2) go to the named host when forward proxying is on and the
+// destination rules do not refuse its port or literal address (a name is
+// checked when dialled: destination.go), unless the host is a configured
+// site; origin-form requests go to the site named by Host, else to the
+// default origin.
 func (s *Server) route(r *http.Request) (*target, int, string) {
 	if r.URL.IsAbs() {
 		if r.URL.Scheme != "http" {
@@ -62,6 +64,9 @@ func (s *Server) route(r *http.Request) (*target, int, string) {
 		}
 		if eff.Host == "" {
 			return nil, http.StatusBadRequest, "no host in the request target"
+		}
+		if err := s.dest.literalRefusal(eff.Host); err != nil {
+			return nil, http.StatusForbidden, err.Reason
 		}
 		return newTarget(eff, nil), 0, ""
 	}

@@ -1,6 +1,7 @@
 // Package proxy is pail's web cache on the network: an HTTP server that is a
-// forward proxy for absolute-form requests (CONNECT tunnelled, not cached)
-// and a reverse proxy for configured host names, caching with the RFC 9111
+// reverse proxy for configured host names and, when configured, a forward
+// proxy for absolute-form requests (CONNECT tunnelled, not cached) to the
+// destinations its rules allow (destination.go), caching with the RFC 9111
 // semantics of package httpcache. It coalesces concurrent misses, streams
 // bodies while caching them, labels responses with Cache-Status (RFC 9211)
 // and Via, answers origin failures with 502/504 or a stale copy where
@@ -59,6 +60,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -83,6 +85,8 @@ const (
 	maxHeaderBytes = 64 << 10
 	// dialTimeout bounds connecting to an origin (or CONNECT target).
 	dialTimeout = 10 * time.Second
+	// originKeepAlive is the TCP keep-alive period of origin connections.
+	originKeepAlive = 30 * time.Second
 	// originHeaderTimeout bounds the wait for an origin's response head;
 	// past it the client gets 504 (RFC 9110 §15.6.5).
 	originHeaderTimeout = time.Minute
@@ -116,8 +120,25 @@ type Config struct {
 	// origin.
 	Sites map[string]*url.URL
 	// Forward enables the forward proxy: absolute-form requests and
-	// CONNECT.
+	// CONNECT. Off by default; when on, destinations that are not
+	// globally reachable, ports that are not HTTP's and the proxy's own
+	// addresses are refused (destination.go).
 	Forward bool
+	// ForwardAllow lists the destinations the forward proxy may reach
+	// although the rules refuse them: CIDRs and addresses (any allowed
+	// port), address:port and host:port (that destination, any port).
+	ForwardAllow []string
+	// TrustedProxies lists the CIDRs or addresses of proxies in front of
+	// this one whose Forwarded and X-Forwarded-* fields are passed on;
+	// from anyone else they are removed (outbound.go).
+	TrustedProxies []string
+	// LookupIP resolves forward-proxy destinations; nil means the
+	// system's resolver. A test hook.
+	LookupIP func(ctx context.Context, host string) ([]netip.Addr, error)
+	// DialChecked connects to a forward-proxy destination address
+	// ("ip:port") once the destination rules have allowed it; nil means
+	// a net.Dialer with pail's timeouts. A test hook.
+	DialChecked func(ctx context.Context, addr string) (net.Conn, error)
 	// ConnectPorts are the ports CONNECT may reach; empty means 443.
 	ConnectPorts []int
 	// Store holds the cached responses.
@@ -129,8 +150,9 @@ type Config struct {
 	MaxConnections int
 	// Log is the debug log; nil discards.
 	Log *slog.Logger
-	// Transport reaches origins; nil means a transport with pail's
-	// timeouts. A test hook.
+	// Transport reaches configured origins (reverse proxying); nil means
+	// a transport with pail's timeouts. A test hook. Forwarded requests
+	// always use pail's own, whose dialer applies the destination rules.
 	Transport http.RoundTripper
 	// Now is the clock; nil means time.Now. A test hook.
 	Now func() time.Time
@@ -145,6 +167,13 @@ type Server struct {
 	log       *slog.Logger
 	store     httpcache.Store
 	transport http.RoundTripper
+	// forward reaches forward-proxy destinations through dialDestination.
+	forward *http.Transport
+	dest    *destPolicy
+	trusted []netip.Prefix
+	// viaID tells this process's Via member apart from another proxy's
+	// with the same pseudonym (loop.go).
+	viaID     string
 	now       func() time.Time
 	realClock bool // now is time.Now: a request's arrival time serves as now
 	http      *http.Server
@@ -194,6 +223,18 @@ func New(cfg Config) (*Server, error) {
 	if s.transport == nil {
 		s.transport = newTransport()
 	}
+	var err error
+	if s.dest, err = parseDestPolicy(cfg.ForwardAllow); err != nil {
+		return nil, err
+	}
+	if s.trusted, err = parsePrefixes(cfg.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("proxy: trusted proxies: %w", err)
+	}
+	s.forward = newTransport()
+	s.forward.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
+		return s.dialDestination(ctx, addr)
+	}
+	s.viaID = newViaID()
 	s.flights.m = map[string]*flight{}
 	s.tunnels.conns = map[net.Conn]struct{}{}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
@@ -214,7 +255,7 @@ func New(cfg Config) (*Server, error) {
 // must store exactly what the origin sent).
 func newTransport() *http.Transport {
 	return &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: dialTimeout, KeepAlive: originKeepAlive}).DialContext,
 		TLSHandshakeTimeout:   dialTimeout,
 		ResponseHeaderTimeout: originHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
@@ -233,6 +274,7 @@ func newTransport() *http.Transport {
 // the fast path first, which hands it to the http.Server at the first
 // request it does not answer itself.
 func (s *Server) Serve(ln net.Listener) error {
+	s.dest.addListener(ln.Addr())
 	lim := newLimitListener(ln, s.cfg.MaxConnections, &s.metrics.OpenConnections)
 	var err error
 	if s.cfg.DisableFastPath {
@@ -269,12 +311,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, fmt.Errorf("proxy: background refreshes: %w", ctx.Err()))
 	}
 	s.tunnels.closeAll()
+	s.forward.CloseIdleConnections()
 	return err
 }
 
 // Close stops at once, dropping connections and tunnels.
 func (s *Server) Close() error {
 	err := s.http.Close()
+	s.forward.CloseIdleConnections()
 	s.fast.closeAll()
 	s.stopBackground()
 	s.bgCancel()

@@ -39,7 +39,8 @@ func (t *tunnels) closeAll() {
 // tunnel answers CONNECT (RFC 9110 §9.3.6): it connects to the target,
 // replies 200, then relays bytes both ways without looking at them.
 // Only the configured ports may be reached, so the proxy cannot be used to
-// relay mail or reach arbitrary services.
+// relay mail or reach arbitrary services, and only addresses that the
+// destination rules allow (destination.go), checked as they are dialled.
 func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 	if !s.cfg.Forward {
 		s.errorPage(w, http.StatusForbidden, "forward proxying is disabled")
@@ -55,8 +56,11 @@ func (s *Server) tunnel(w http.ResponseWriter, r *http.Request) {
 		s.errorPage(w, http.StatusForbidden, "CONNECT to this port is not allowed")
 		return
 	}
-	d := net.Dialer{Timeout: dialTimeout}
-	upstream, err := d.DialContext(r.Context(), "tcp", r.Host)
+	upstream, err := s.dialDestination(r.Context(), r.Host)
+	if re := refusal(err); re != nil {
+		s.refuse(w, re)
+		return
+	}
 	if err != nil {
 		s.metrics.OriginErrors.Add(1)
 		s.errorPage(w, http.StatusBadGateway, "cannot connect to "+r.Host)

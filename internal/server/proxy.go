@@ -23,13 +23,15 @@ func (s *Server) addProxy() error {
 		return fmt.Errorf("proxy.sites: %w", err)
 	}
 	cfg := proxy.Config{
-		Name:         s.cfg.Hostname,
-		Sites:        sites,
-		Forward:      pc.Forward,
-		ConnectPorts: pc.ConnectPorts,
-		Store:        st,
-		AdminToken:   pc.AdminToken,
-		Log:          s.log.With("proto", "http-proxy"),
+		Name:           s.cfg.Hostname,
+		Sites:          sites,
+		Forward:        pc.Forward,
+		ForwardAllow:   pc.ForwardAllow,
+		TrustedProxies: pc.TrustedProxies,
+		ConnectPorts:   pc.ConnectPorts,
+		Store:          st,
+		AdminToken:     pc.AdminToken,
+		Log:            s.log.With("proto", "http-proxy"),
 	}
 	if pc.Origin != "" {
 		if cfg.Origin, err = proxy.ParseOrigin(pc.Origin); err != nil {

@@ -41,13 +41,13 @@ func proxyOrigin(t *testing.T) (*httptest.Server, *atomic.Int32, *atomic.Int32) 
 	return o, &hits, &notModified
 }
 
-// startPailProxy runs `pail proxy --listen ADDR --origin URL` and waits
-// until it listens.
-func startPailProxy(t *testing.T, origin string) string {
+// startPailProxy runs `pail proxy --listen ADDR --origin URL [args]` and
+// waits until it listens.
+func startPailProxy(t *testing.T, origin string, args ...string) string {
 	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, pailBin, "proxy", "--listen", addr, "--origin", origin, "--admin-token", "tok")
+	cmd := exec.CommandContext(ctx, pailBin, append([]string{"proxy", "--listen", addr, "--origin", origin, "--admin-token", "tok"}, args...)...)
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = cmd.Stdout
 	if err := cmd.Start(); err != nil {
@@ -150,11 +150,12 @@ func TestProxyReverseWithCurl(t *testing.T) {
 
 func TestProxyForwardWithCurl(t *testing.T) {
 	o, hits, _ := proxyOrigin(t)
-	// The quick start still forward-proxies absolute-form requests for
-	// hosts other than its origin; point it at an unrelated origin.
+	// With --forward the quick start forward-proxies absolute-form
+	// requests for hosts other than its origin (point it at an unrelated
+	// one); the test origin is on loopback, so it is allowed explicitly.
 	other := httptest.NewServer(http.NotFoundHandler())
 	defer other.Close()
-	addr := startPailProxy(t, other.URL)
+	addr := startPailProxy(t, other.URL, "--forward", "--forward-allow", "127.0.0.1")
 
 	for i, want := range []string{"fwd=uri-miss", "hit"} {
 		head, body := curl(t, "-x", "http://"+addr, o.URL+"/obj")
@@ -178,5 +179,44 @@ func TestProxyForwardWithCurl(t *testing.T) {
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil || resp.StatusCode != http.StatusForbidden {
 		t.Errorf("CONNECT to port 25: %v %v", resp, err)
+	}
+}
+
+// TestProxyForwardRefusedWithCurl reproduces the open proxy: `curl -x
+// PROXY http://127.0.0.1:PORT/login` reached a loopback-only service
+// (the webmail) through the quick start. Forwarding is off by default;
+// with --forward, loopback is refused with the reason; only
+// --forward-allow reaches it.
+func TestProxyForwardRefusedWithCurl(t *testing.T) {
+	var hits atomic.Int32
+	webmail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "webmail login page\n")
+	}))
+	defer webmail.Close()
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	for _, tc := range []struct {
+		args       []string
+		status     string
+		wantInBody string
+	}{
+		{nil, "403", "forward proxying is disabled"},
+		{[]string{"--forward"}, "403", "127.0.0.1 is a loopback address"},
+		{[]string{"--forward", "--forward-allow", "127.0.0.0/8"}, "200", "webmail login page"},
+	} {
+		addr := startPailProxy(t, other.URL, tc.args...)
+		head, body := curl(t, "-x", "http://"+addr, webmail.URL+"/login")
+		if !strings.HasPrefix(head, "HTTP/1.1 "+tc.status) || !strings.Contains(body, tc.wantInBody) {
+			t.Errorf("pail proxy %v: curl -x got\n%s\n%s", tc.args, head, body)
+		}
+		// POST bodies into another protocol's port are refused too.
+		head, _ = curl(t, "-x", "http://"+addr, "--data", "MAIL FROM:<a@b>", "http://127.0.0.1:25/")
+		if !strings.HasPrefix(head, "HTTP/1.1 403") {
+			t.Errorf("pail proxy %v: POST to port 25: %s", tc.args, head)
+		}
+	}
+	if hits.Load() != 1 {
+		t.Errorf("the loopback service saw %d requests, want 1 (the allowed one)", hits.Load())
 	}
 }
