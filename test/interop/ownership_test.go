@@ -192,6 +192,27 @@ func TestAdminAsRootKeepsDataOwner(t *testing.T) {
 	}
 }
 
+// TestAdminAsRootTakesOwnersGroups: a data directory of the service user
+// whose group is root's (65534:0) does not leave an admin command run as
+// root with group 0: it takes the owner's own groups from the user database,
+// so what it creates is the service user's and group's.
+func TestAdminAsRootTakesOwnersGroups(t *testing.T) {
+	o := newOwnedSetup(t)
+	if err := os.Chown(o.dataDir, serviceUID, 0); err != nil {
+		t.Fatal(err)
+	}
+	o.asRoot(passwordFor("bob@"+testDomain)+"\n", "user", "add", "--password-stdin", "bob@"+testDomain)
+	var bad []string
+	for _, p := range notOwned(t, o.dataDir) {
+		if p != fmt.Sprintf("%s (%d:0)", o.dataDir, serviceUID) { // the directory itself keeps its group
+			bad = append(bad, p)
+		}
+	}
+	if len(bad) > 0 {
+		t.Fatalf("an admin command run as root on a directory of group 0 left:\n%s", strings.Join(bad, "\n"))
+	}
+}
+
 // TestStoreNotWritableSaysWhy: a database file left owned by root (mode
 // 0644), the store's or the queue's, stops a server running as the service
 // user with a message that names the file, its owner and the process's
