@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -67,10 +68,22 @@ func (l *chanListener) Close() error {
 
 func (l *chanListener) Addr() net.Addr { return l.addr }
 
-// slogLogger sends the library's error log to slog. Most of it is clients
-// going away, so it is debug output.
-type slogLogger struct{ log *slog.Logger }
+// slogLogger sends the library's error log to the server's slog logger.
+// Most of it is clients going away, so it is debug output; but an error
+// the library answers NO [SERVERBUG] is a warning (the guard rewrites
+// that reply and logs the connection, this line has the cause), and a
+// panic it recovers from is an error.
+type slogLogger struct{ s *Server }
 
 func (l slogLogger) Printf(format string, args ...any) {
-	l.log.Debug("imapserver", "msg", fmt.Sprintf(format, args...))
+	level := slog.LevelDebug
+	// The formats of go-imap v2.0.0-beta.8's lines that are not debug
+	// output (imapserver/conn.go, idle.go).
+	switch format {
+	case "handling %v command: %v":
+		level = slog.LevelWarn
+	case "panic handling command: %v\n%s", "panic idling: %v\n%s":
+		level = slog.LevelError
+	}
+	l.s.deps.Log.Log(context.Background(), level, "imapserver", "msg", fmt.Sprintf(format, args...))
 }

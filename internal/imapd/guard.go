@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
@@ -45,10 +46,19 @@ import (
 //     input deserves (clientBugReply, the one place): pail's own session
 //     code never returns an error without an IMAP reply (storeErr,
 //     internalErr), so that line only comes from the library's decoder;
+//     each rewrite is logged at warn, so a server error would show;
 //   - performs STARTTLS itself (RFC 9051 §6.2.1): it answers OK, drops
 //     whatever the client sent after the command in cleartext, and hands
 //     a new guard over TLS to the server instance for TLS sessions, whose
-//     greeting it swallows (none is sent after STARTTLS).
+//     greeting it swallows (none is sent after STARTTLS). Should go-imap
+//     ever begin TLS itself, the guard closes the connection: it never
+//     passes on what it cannot read.
+//
+// All of it rests on the guard knowing the tag and name of each command
+// go-imap reads, so it refuses a tag that is not one (RFC 9051 §9: tag =
+// 1*<any ASTRING-CHAR except "+">) or is longer than maxTag, and it tells
+// a command from a line that answers go-imap's continuation request ("+",
+// AUTHENTICATE's response, IDLE's DONE), which carries no tag.
 
 // Bounds on what a client may send, and the reasons for them.
 const (
@@ -63,8 +73,13 @@ const (
 	// APPEND's message, below go-imap's own 50 KiB bound (past which its
 	// parser loses its place in the stream).
 	maxCommand = 48 << 10
+	// maxTag bounds a command's tag. RFC 9051 sets none; clients use a
+	// few characters ("A0001", "1.2"). It keeps the tag and the name
+	// inside head, so the guard knows both for every command go-imap runs.
+	maxTag = 64
 	// headBytes is how much of a command's first line is kept to find
-	// its tag and name.
+	// its tag and name: the longest tag, "UID", the longest name
+	// (UNAUTHENTICATE) and the start of the arguments.
 	headBytes = 96
 	// tailBytes is how much of a line's end is kept to find a literal
 	// announcement (20 digits are past any int64).
@@ -98,6 +113,8 @@ type guard struct {
 	litDone    bool // the library has been given a literal's last byte
 	dropping   bool // the command was answered: its rest is dropped
 	dropped    bool // what scan last read is dropped
+	contLine   bool // the next line answers a continuation request, it is no command
+	tagOK      bool // the tag of the command being read has been checked
 
 	// closed: refused or handed on; the library's reads fail, its writes
 	// and deadlines go nowhere.
@@ -107,9 +124,10 @@ type guard struct {
 	mu        sync.Mutex
 	tag, name string // of the command last read
 	answered  bool   // a tagged reply to it was written
+	cont      bool   // a continuation request was written since the last Read
 	loggedIn  bool
-	blind     bool // go-imap did STARTTLS itself: pass everything through
-	dropFirst bool // swallow the library's next write (a greeting after STARTTLS)
+	user      string // once logged in, for the log
+	dropFirst bool   // swallow the library's next write (a greeting after STARTTLS)
 }
 
 func newGuard(s *Server, nc net.Conn, raw *conn, isTLS bool) *guard {
@@ -117,10 +135,10 @@ func newGuard(s *Server, nc net.Conn, raw *conn, isTLS bool) *guard {
 		head: make([]byte, 0, headBytes), tail: make([]byte, 0, tailBytes)}
 }
 
-// setLoggedIn raises the bounds once the session has logged in.
-func (g *guard) setLoggedIn() {
+// setLoggedIn raises the bounds once the session has logged in as user.
+func (g *guard) setLoggedIn(user string) {
 	g.mu.Lock()
-	g.loggedIn = true
+	g.loggedIn, g.user = true, user
 	g.mu.Unlock()
 }
 
@@ -131,10 +149,16 @@ func (g *guard) Read(p []byte) (int, error) {
 		return 0, errGuardClosed
 	}
 	g.mu.Lock()
-	blind, answered, loggedIn := g.blind, g.answered, g.loggedIn
+	answered, loggedIn, cont := g.answered, g.loggedIn, g.cont
+	g.cont = false
 	g.mu.Unlock()
-	if blind && len(g.held) == 0 {
-		return g.Conn.Read(p)
+	switch {
+	case g.litPending:
+		// A continuation request was for the literal (RFC 9051 §7.5).
+	case cont && !answered && g.startCmd:
+		// go-imap asked for more of the command and reads the next
+		// line itself: AUTHENTICATE's response or IDLE's DONE.
+		g.contLine = true
 	}
 	if g.litPending {
 		// The library either reads on into the literal or has
@@ -161,12 +185,12 @@ func (g *guard) Read(p []byte) (int, error) {
 	}
 	for {
 		n, err := g.fill(p)
-		if n == 0 || blind {
+		if n == 0 {
 			return n, err
 		}
 		k, refusal, starttls := g.scan(p[:n], loggedIn)
 		switch {
-		case refusal != "":
+		case refusal.text != "":
 			return 0, g.refuse(refusal)
 		case starttls:
 			return 0, g.startTLS()
@@ -200,22 +224,38 @@ func (g *guard) fill(p []byte) (int, error) {
 	return n, err
 }
 
+// refusal is why the guard ends a session: its BAD's response code and
+// text (RFC 9051 §7.1.3), and the BYE's text.
+type refusal struct{ code, text, bye string }
+
+// tooBig refuses input over a bound.
+func tooBig(format string, args ...any) refusal {
+	return refusal{"TOOBIG", fmt.Sprintf(format, args...), "Too much input, closing"}
+}
+
 // scan reads the start of b: literal data, or up to the end of one line.
 // It says how much of b it read, whether that is dropped rather than
 // given to the library, why the client is refused, or that the line is
 // STARTTLS.
-func (g *guard) scan(b []byte, loggedIn bool) (k int, refusal string, starttls bool) {
+func (g *guard) scan(b []byte, loggedIn bool) (k int, r refusal, starttls bool) {
 	g.dropped = g.dropping
 	if g.skip > 0 {
 		m := int(min(int64(len(b)), g.skip))
 		g.skip -= int64(m)
 		g.litDone = g.skip == 0 && !g.dropping
-		return m, "", false
+		return m, refusal{}, false
 	}
 	if g.startCmd {
-		g.startCmd, g.line0 = false, true
-		g.cmdBytes = 0
-		g.head = g.head[:0]
+		g.startCmd = false
+		if g.contLine {
+			// Part of the command go-imap is running, counted
+			// towards its bound; it has no tag.
+			g.contLine = false
+		} else {
+			g.line0, g.tagOK = true, false
+			g.cmdBytes = 0
+			g.head = g.head[:0]
+		}
 	}
 	j := bytes.IndexByte(b, '\n')
 	seg := b
@@ -225,6 +265,16 @@ func (g *guard) scan(b []byte, loggedIn bool) (k int, refusal string, starttls b
 	g.cmdBytes += int64(len(seg))
 	if g.line0 && len(g.head) < headBytes {
 		g.head = append(g.head, seg[:min(len(seg), headBytes-len(g.head))]...)
+	}
+	if g.line0 && !g.tagOK {
+		bad, pending := tagProblem(g.head)
+		if bad.text != "" {
+			g.mu.Lock()
+			g.tag, g.name = "", "" // the refusal is untagged
+			g.mu.Unlock()
+			return 0, bad, false
+		}
+		g.tagOK = !pending
 	}
 	if len(seg) >= tailBytes {
 		g.tail = append(g.tail[:0], seg[len(seg)-tailBytes:]...)
@@ -240,17 +290,17 @@ func (g *guard) scan(b []byte, loggedIn bool) (k int, refusal string, starttls b
 		if g.line0 {
 			g.noteCommand()
 		}
-		return 0, fmt.Sprintf("Command over %d bytes", limit), false
+		return 0, tooBig("Command over %d bytes", limit), false
 	}
 	if j < 0 {
-		return len(b), "", false
+		return len(b), refusal{}, false
 	}
 	k = j + 1
 	first := g.line0
 	if first {
 		g.noteCommand()
 		if g.isStartTLS(loggedIn) {
-			return 0, "", true
+			return 0, refusal{}, true
 		}
 	}
 	size, nonSync, ok := literalAt(g.tail)
@@ -258,7 +308,7 @@ func (g *guard) scan(b []byte, loggedIn bool) (k int, refusal string, starttls b
 	g.line0 = false
 	if !ok || (g.dropping && !nonSync) {
 		g.endCommand()
-		return k, "", false
+		return k, refusal{}, false
 	}
 	g.mu.Lock()
 	name := g.name
@@ -268,21 +318,21 @@ func (g *guard) scan(b []byte, loggedIn bool) (k int, refusal string, starttls b
 	msg := name == "APPEND" && !(first && bytes.HasPrefix(afterName(g.head), []byte("{")))
 	switch {
 	case size < 0:
-		return 0, "Literal size is not a number", false
+		return 0, tooBig("Literal size is not a number"), false
 	case !loggedIn:
 		if g.cmdBytes+size > maxLoginCommand {
-			return 0, fmt.Sprintf("Literal over %d bytes before login", maxLoginCommand), false
+			return 0, tooBig("Literal over %d bytes before login", maxLoginCommand), false
 		}
 		g.cmdBytes += size
 	case msg:
 		// go-imap answers a synchronizing literal over the APPEND
 		// limit with NO [TOOBIG] itself (RFC 7889).
 		if size > g.srv.appendLimit() && nonSync {
-			return 0, fmt.Sprintf("Message over %d bytes", g.srv.appendLimit()), false
+			return 0, tooBig("Message over %d bytes", g.srv.appendLimit()), false
 		}
 	default:
 		if size > maxBufferedLiteral || g.cmdBytes+size > maxCommand {
-			return 0, fmt.Sprintf("Literal over %d bytes for this command", maxBufferedLiteral), false
+			return 0, tooBig("Literal over %d bytes for this command", maxBufferedLiteral), false
 		}
 		g.cmdBytes += size
 	}
@@ -291,7 +341,49 @@ func (g *guard) scan(b []byte, loggedIn bool) (k int, refusal string, starttls b
 	} else {
 		g.litPending, g.litSize, g.litNonSync = true, size, nonSync
 	}
-	return k, "", false
+	return k, refusal{}, false
+}
+
+// tagProblem checks the tag at the start of a command's first line, so
+// far as head holds it: why it is refused, or whether it may go on past
+// head (pending); neither if it is a tag.
+func tagProblem(head []byte) (bad refusal, pending bool) {
+	const bye = "Invalid command line, closing"
+	end := bytes.IndexAny(head, " \r\n")
+	switch {
+	case end < 0 && len(head) <= maxTag:
+		return refusal{}, true
+	case end < 0 || end > maxTag:
+		return refusal{"TOOBIG", fmt.Sprintf("Tag over %d bytes", maxTag), bye}, false
+	case end == 0:
+		return refusal{"CLIENTBUG", "Command without a tag", bye}, false
+	}
+	for _, c := range head[:end] {
+		if !isTagChar(c) {
+			return refusal{"CLIENTBUG", "Invalid character in the tag (RFC 9051 section 9)", bye}, false
+		}
+	}
+	return refusal{}, false
+}
+
+// isTagChar reports whether c may be part of a tag (RFC 9051 §9: any
+// ASTRING-CHAR except "+"; CHAR but CTL, SP, "(", ")", "{", "%", "*",
+// DQUOTE and "\\"). go-imap reads a subset as the tag (no "]") and ends
+// the session on the rest, so what passes here is the tag it answers with.
+func isTagChar(c byte) bool {
+	switch c {
+	case '(', ')', '{', '%', '*', '"', '\\', '+':
+		return false
+	}
+	return c > ' ' && c < 0x7f
+}
+
+// trimLineEnd strips the end of a line as go-imap reads it: LF, a CR
+// before it, and one space before that.
+func trimLineEnd(l []byte) []byte {
+	l = bytes.TrimSuffix(l, []byte("\n"))
+	l = bytes.TrimSuffix(l, []byte("\r"))
+	return bytes.TrimSuffix(l, []byte(" "))
 }
 
 // literalAt returns the size of the literal announced at the end of a
@@ -299,10 +391,7 @@ func (g *guard) scan(b []byte, loggedIn bool) (k int, refusal string, starttls b
 // LF), and whether it is non-synchronizing ("{n+}", RFC 7888): size -1 for
 // digits that overflow, ok false if there is none.
 func literalAt(line []byte) (size int64, nonSync, ok bool) {
-	l := bytes.TrimSuffix(line, []byte("\n"))
-	l = bytes.TrimSuffix(l, []byte("\r"))
-	l = bytes.TrimSuffix(l, []byte(" "))
-	l, found := bytes.CutSuffix(l, []byte("}"))
+	l, found := bytes.CutSuffix(trimLineEnd(line), []byte("}"))
 	if !found {
 		return 0, false, false
 	}
@@ -329,8 +418,7 @@ func literalAt(line []byte) (size int64, nonSync, ok bool) {
 // noteCommand records the tag and name of the command whose first line
 // is in head (the name after UID for UID commands).
 func (g *guard) noteCommand() {
-	h := bytes.TrimRight(g.head, "\r\n")
-	tag, rest, _ := bytes.Cut(h, []byte(" "))
+	tag, rest, _ := bytes.Cut(trimLineEnd(g.head), []byte(" "))
 	name, rest, _ := bytes.Cut(rest, []byte(" "))
 	name = bytes.ToUpper(name)
 	if string(name) == "UID" {
@@ -339,8 +427,8 @@ func (g *guard) noteCommand() {
 	}
 	g.mu.Lock()
 	g.tag, g.name, g.answered = string(tag), string(name), false
-	if g.tag == "*" || g.tag == "+" {
-		g.tag = "" // not a tag: never matches a reply
+	if !g.tagOK {
+		g.tag = "" // a command over its bound before its tag ended
 	}
 	g.mu.Unlock()
 }
@@ -363,27 +451,24 @@ func (g *guard) isStartTLS(loggedIn bool) bool {
 	if g.isTLS || loggedIn || g.srv.cfg.TLS == nil || g.srv.cfg.ImplicitTLS {
 		return false
 	}
-	h := bytes.TrimSuffix(g.head, []byte("\n"))
-	h = bytes.TrimSuffix(h, []byte("\r"))
-	h = bytes.TrimSuffix(h, []byte(" "))
-	_, rest, ok := bytes.Cut(h, []byte(" "))
+	_, rest, ok := bytes.Cut(trimLineEnd(g.head), []byte(" "))
 	return ok && bytes.EqualFold(rest, []byte("STARTTLS"))
 }
 
 // refuse answers BAD and BYE to the command being read and closes. The
 // library has answered every command before it.
-func (g *guard) refuse(reason string) error {
+func (g *guard) refuse(r refusal) error {
 	g.mu.Lock()
 	tag := g.tag
 	g.closed.Store(true)
 	g.mu.Unlock()
 	if tag == "" {
-		tag = "*"
+		tag = "*" // RFC 9051 §7.1.3: the command cannot be determined
 	}
 	g.Conn.SetWriteDeadline(time.Now().Add(rejectTimeout))
-	fmt.Fprintf(g.Conn, "%s BAD [TOOBIG] %s\r\n* BYE Too much input, closing\r\n", tag, reason)
+	fmt.Fprintf(g.Conn, "%s BAD [%s] %s\r\n* BYE %s\r\n", tag, r.code, r.text, r.bye)
 	g.Conn.Close()
-	g.srv.deps.Log.Info("client input over its bound", "client", g.RemoteAddr().String(), "reason", reason)
+	g.srv.deps.Log.Info("client input refused", "proto", "imap", "client", g.RemoteAddr().String(), "reason", r.text)
 	return errGuardClosed
 }
 
@@ -409,7 +494,9 @@ func (g *guard) startTLS() error {
 }
 
 // Write passes the library's output on, noting tagged replies to the
-// command last read and rewriting its NO [SERVERBUG].
+// command last read and continuation requests, and rewriting its NO
+// [SERVERBUG]. go-imap writes each response line with one Write (it
+// flushes at every CRLF), so a reply starts a Write.
 func (g *guard) Write(p []byte) (int, error) {
 	if g.closed.Load() {
 		return 0, net.ErrClosed
@@ -421,23 +508,52 @@ func (g *guard) Write(p []byte) (int, error) {
 		return len(p), nil
 	}
 	out := p
-	if !g.blind && g.tag != "" && len(p) > len(g.tag) && string(p[:len(g.tag)]) == g.tag && p[len(g.tag)] == ' ' {
+	var rewritten, ownTLS bool
+	tag, name, user := g.tag, g.name, g.user
+	switch {
+	case tag != "" && len(p) > len(tag) && string(p[:len(tag)]) == tag && p[len(tag)] == ' ':
+		// A tagged reply to the command being run.
+		pending := !g.answered
 		g.answered = true
-		if bytes.Equal(p[len(g.tag):], serverBug) {
-			out = clientBugReply(g.tag, g.name)
+		switch rest := p[len(tag):]; {
+		case bytes.Equal(rest, serverBug):
+			out, rewritten = clientBugReply(tag, name), true
+		case pending && name == "STARTTLS" && bytes.Equal(rest, tlsBegun):
+			ownTLS = true
 		}
+	case bytes.HasPrefix(p, []byte("+ ")):
+		g.cont = true // RFC 9051 §7.5
 	}
-	if !g.blind && bytes.HasSuffix(p, tlsBegun) {
-		// go-imap did a STARTTLS the guard did not recognise: it
-		// cannot see the session's commands any more.
-		g.blind = true
-		g.srv.deps.Log.Warn("STARTTLS done by go-imap, input guard off", "client", g.RemoteAddr().String())
+	if ownTLS {
+		g.closed.Store(true)
 	}
 	g.mu.Unlock()
+	if ownTLS {
+		// go-imap is about to begin TLS on a STARTTLS the guard did
+		// not perform: the guard could not read the session, so it
+		// ends it instead.
+		g.srv.deps.Log.Warn("STARTTLS begun by go-imap, not the input guard: closing", g.logAttrs(user, name)...)
+		g.Conn.Close()
+		return 0, errGuardClosed
+	}
+	if rewritten {
+		// Nearly always a client's bad input (see clientBugReply); if
+		// not, go-imap's log line "handling ... command" says why.
+		g.srv.deps.Log.Warn("go-imap answered NO [SERVERBUG], sent BAD [CLIENTBUG] instead", g.logAttrs(user, name)...)
+	}
 	if _, err := g.Conn.Write(out); err != nil {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// logAttrs are the connection's attributes for the log.
+func (g *guard) logAttrs(user, command string) []any {
+	attrs := []any{slog.String("proto", "imap"), slog.String("client", g.RemoteAddr().String())}
+	if user != "" {
+		attrs = append(attrs, slog.String("user", user))
+	}
+	return append(attrs, slog.String("command", command))
 }
 
 // Close closes the connection, unless the guard has already closed it or
@@ -471,7 +587,8 @@ func (g *guard) SetWriteDeadline(t time.Time) error {
 	return g.Conn.SetWriteDeadline(t)
 }
 
-// tlsBegun ends go-imap's reply to a STARTTLS it performs itself.
+// tlsBegun is go-imap's reply to a STARTTLS it performs itself, after the
+// tag.
 var tlsBegun = []byte(" OK Begin TLS negotiation now\r\n")
 
 // serverBug is go-imap's reply to an error it has no reply for, after the

@@ -113,7 +113,7 @@ func (s *Server) options(insecureAuth, overTLS bool) *imapserver.Options {
 	opts := &imapserver.Options{
 		NewSession:   s.newSession,
 		Caps:         cs,
-		Logger:       slogLogger{s.deps.Log},
+		Logger:       slogLogger{s},
 		InsecureAuth: insecureAuth,
 		DebugWriter:  s.cfg.Debug,
 	}

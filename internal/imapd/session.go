@@ -72,7 +72,7 @@ func (sess *session) Login(username, password string) error {
 	sess.acct = acct
 	sess.sub = s.deps.Store.Subscribe(acct.ID)
 	if sess.guard != nil {
-		sess.guard.setLoggedIn()
+		sess.guard.setLoggedIn(acct.Address)
 	}
 	s.deps.Log.Debug("login", "user", acct.Address, "client", sess.ip)
 	return nil
