@@ -17,7 +17,7 @@ import (
 var ErrFailed = errors.New("auth: authentication failed")
 
 // ErrLimited means too many recent failures from this client address, or
-// an account under attack and recent failures from this address; the
+// an account under attack whose shared rate this address has used up; the
 // client should try again later.
 var ErrLimited = errors.New("auth: too many failed attempts, try again later")
 
@@ -78,13 +78,11 @@ func NewWithLimits(accounts Accounts, lim Limits) *Authenticator {
 // The attempt counts against remote from the moment it starts, so that
 // parallel guesses cannot all pass the limit before the first of them has
 // failed. Failures are penalised at the guessing address: the owner coming
-// from an address without recent failures is never refused because others
-// guessed the account's password (see limiter).
+// from one of the account's known places is never refused because others
+// guessed its password, and from a new place gets in within its network's
+// allowance (see limiter).
 func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, username, password string) (store.Account, error) {
-	norm, err := address.Normalize(username)
-	if err != nil {
-		norm = username
-	}
+	norm := accountName(username)
 	at, ok := a.limits.reserve(remote, norm, a.now())
 	if !ok {
 		a.Sleep(ctx, maxDelay)
@@ -103,11 +101,31 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, use
 	return acct, err
 }
 
+// maxAccountName is the longest name an account can have: a path is at
+// most 256 octets with its angle brackets (RFC 5321 §4.5.3.1.3).
+const maxAccountName = 254
+
+// accountName is the normalised account name username logs in to, or ""
+// when it cannot name an account (not an address, or too long): such
+// attempts count against the client address only, so that a long or
+// malformed username never becomes an entry of the account table.
+func accountName(username string) string {
+	norm, err := address.Normalize(username)
+	if err != nil || len(norm) > maxAccountName {
+		return ""
+	}
+	return norm
+}
+
 // check verifies norm's password: from the cache of verified logins, or
 // with the full hash. An unknown account costs a hash of the dummy password,
-// so that timing does not tell which accounts exist.
+// so that timing does not tell which accounts exist; so does a username
+// that cannot name one (norm "").
 func (a *Authenticator) check(ctx context.Context, norm, password string) (store.Account, error) {
-	acct, err := a.accounts.AccountByAddress(ctx, norm)
+	acct, err := store.Account{}, store.ErrNotFound
+	if norm != "" {
+		acct, err = a.accounts.AccountByAddress(ctx, norm)
+	}
 	hash := acct.PasswordHash
 	if errors.Is(err, store.ErrNotFound) {
 		hash = a.dummyHash

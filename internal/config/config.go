@@ -113,11 +113,13 @@ type Limits struct {
 	// past it, its logins are refused unchecked.
 	LoginFailuresPerAddress int `toml:"login_failures_per_address"`
 	// LoginFailuresPerAccount failed logins for one account within 15
-	// minutes, from any addresses, put it under attack: addresses with
-	// failures then get LoginSuspectAttemptsPerMinute attempts at it.
+	// minutes, from any addresses, put it under attack: addresses that are
+	// not its known places then share LoginSuspectAttemptsPerMinute
+	// attempts at it once their network's allowance is spent.
 	LoginFailuresPerAccount int `toml:"login_failures_per_account"`
 	// LoginSuspectAttemptsPerMinute is the rate, per account under attack,
-	// of attempts from addresses with recent failures.
+	// of attempts from addresses that are not its known places, past
+	// their network's allowance.
 	LoginSuspectAttemptsPerMinute int `toml:"login_suspect_attempts_per_minute"`
 	// LoginIPv6Prefix and LoginIPv4Prefix are the prefix lengths counted
 	// as one client address by the login limits.

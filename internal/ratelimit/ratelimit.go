@@ -2,21 +2,24 @@
 // IPv6 /64) may do something: a token bucket per client, refilled at a
 // steady rate, with a bounded number of buckets so that a flood of
 // addresses cannot exhaust memory, nor empty the table to reset a
-// limited client.
+// limited client. It also holds what every per-client table in pail
+// shares: which prefix is one client (ClientPrefix) and how a full table
+// is cut back (Trim).
 package ratelimit
 
 import (
 	"cmp"
 	"net/netip"
-	"slices"
 	"sync"
 	"time"
 )
 
 const (
-	// maxKeys bounds the buckets kept at once; when full, buckets that
-	// have refilled completely (and so carry no information) are dropped
-	// first, then the fullest, until pruneTo are left.
+	// maxKeys bounds the buckets kept at once, and apart from them the
+	// dropped buckets remembered (some 100 bytes each); when full,
+	// buckets that have refilled completely (and so carry no
+	// information) are dropped first, then the fullest, until pruneTo
+	// are left.
 	maxKeys = 50000
 	pruneTo = maxKeys * 9 / 10
 	// ipv6Prefix groups IPv6 clients: one host usually has a whole /64
@@ -36,9 +39,15 @@ type Limiter struct {
 
 	mu      sync.Mutex
 	buckets map[netip.Prefix]*bucket
-	// floor is the fullest a bucket dropped by prune could have been at
-	// floorAt; a bucket made afterwards starts there (refilled since),
-	// not full, so that being dropped is never a reset.
+	// dropped holds the buckets prune dropped, until they would have
+	// refilled: a client that comes back starts at its old level
+	// (refilled since), so that being dropped is never a reset, while a
+	// client never seen starts full.
+	dropped map[netip.Prefix]*bucket
+	// floor is the emptiest level, at floorAt, of the dropped buckets
+	// that dropped itself had no room for (in a flood longer than a
+	// refill); while it lasts, a bucket not found in dropped starts
+	// there (refilled since), not full.
 	floor   float64
 	floorAt time.Time
 	// Now returns the current time; tests replace it.
@@ -78,7 +87,10 @@ func (l *Limiter) Allow(ip netip.Addr) bool {
 			l.prune(now, burst, perSecond)
 		}
 		b = &bucket{tokens: burst, last: now}
-		if !l.floorAt.IsZero() {
+		if old := l.dropped[key]; old != nil {
+			delete(l.dropped, key)
+			*b = *old
+		} else if !l.floorAt.IsZero() {
 			b.tokens = min(burst, l.floor+now.Sub(l.floorAt).Seconds()*perSecond)
 		}
 		l.buckets[key] = b
@@ -94,42 +106,39 @@ func (l *Limiter) Allow(ip netip.Addr) bool {
 
 // clientKey is the prefix that counts as one client.
 func clientKey(ip netip.Addr) netip.Prefix {
-	ip = ip.Unmap()
-	if !ip.Is6() {
-		return netip.PrefixFrom(ip, ip.BitLen()) // IPv4 whole; the zero Addr: one shared key
-	}
-	p, _ := ip.Prefix(ipv6Prefix)
-	return p
+	return ClientPrefix(ip, 32, ipv6Prefix)
 }
 
 // prune drops full buckets, then the fullest ones, until pruneTo are
-// left, and sets the floor new buckets start from to the emptiest level
-// dropped (the Space-Saving rule: a newcomer inherits the evicted count).
-// A limited client cannot reset its bucket by flooding the table from
-// other addresses: the flood's buckets start at the floor too, and if its
-// own is dropped it comes back no fuller than it was.
+// left (the Space-Saving rule: the emptiest, which say the most, stay).
+// The buckets dropped for their fullness go to l.dropped, where a
+// returning client finds its level again. When l.dropped would pass
+// maxKeys too (a flood longer than a refill), it forgets its full
+// buckets, then its fullest, and the floor becomes the emptiest level it
+// forgot: while that lasts, new buckets start there. So a limited client
+// cannot reset its bucket by flooding the table from other addresses (if
+// its own is dropped it comes back no fuller than it was), and a client
+// never seen starts full unless a flood has outrun l.dropped.
 func (l *Limiter) prune(now time.Time, burst, perSecond float64) {
 	level := func(b *bucket) float64 { return b.tokens + now.Sub(b.last).Seconds()*perSecond }
-	for k, b := range l.buckets {
-		if level(b) >= burst {
-			delete(l.buckets, k)
-		}
+	refilled := func(b *bucket) bool { return level(b) >= burst }
+	fullestFirst := func(x, y *bucket) int { return cmp.Compare(level(y), level(x)) }
+	if l.dropped == nil {
+		l.dropped = map[netip.Prefix]*bucket{}
 	}
-	if len(l.buckets) <= pruneTo {
+	Trim(l.buckets, pruneTo, refilled, nil, fullestFirst, func(k netip.Prefix, b *bucket) { l.dropped[k] = b })
+	if len(l.dropped) <= maxKeys {
 		return
 	}
-	type entry struct {
-		key   netip.Prefix
-		level float64
+	floor, forgot := burst, false
+	Trim(l.dropped, pruneTo, refilled, nil, fullestFirst, func(_ netip.Prefix, b *bucket) {
+		floor, forgot = min(floor, level(b)), true
+	})
+	if !forgot {
+		return
 	}
-	es := make([]entry, 0, len(l.buckets))
-	for k, b := range l.buckets {
-		es = append(es, entry{k, level(b)})
+	if !l.floorAt.IsZero() {
+		floor = min(floor, l.floor+now.Sub(l.floorAt).Seconds()*perSecond)
 	}
-	slices.SortFunc(es, func(x, y entry) int { return cmp.Compare(y.level, x.level) })
-	drop := es[:len(l.buckets)-pruneTo]
-	for _, e := range drop {
-		delete(l.buckets, e.key)
-	}
-	l.floor, l.floorAt = drop[len(drop)-1].level, now
+	l.floor, l.floorAt = floor, now
 }

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -74,6 +75,73 @@ func TestFloodDoesNotResetALimitedClient(t *testing.T) {
 	}
 	if l.Allow(attacker) {
 		t.Error("the flood reset the limited client")
+	}
+}
+
+// TestNewClientStartsFullAfterAFlood is review item 15: a flood of
+// addresses that each empty their bucket fills the table; after the
+// prune, a client never seen before gets its whole burst at once, while
+// the flood's addresses, dropped or not, stay empty.
+func TestNewClientStartsFullAfterAFlood(t *testing.T) {
+	now := time.Unix(1000, 0)
+	const burst = 10
+	l := &Limiter{Rate: burst, Per: time.Hour, Now: func() time.Time { return now }}
+	flood := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}) }
+	for i := range maxKeys + 1 {
+		for range burst {
+			l.Allow(flood(i))
+		}
+	}
+	if len(l.buckets) > maxKeys {
+		t.Fatalf("%d buckets, bound %d", len(l.buckets), maxKeys)
+	}
+	newcomer := netip.MustParseAddr("192.0.2.1")
+	for i := range burst {
+		if !l.Allow(newcomer) {
+			t.Fatalf("a new client after the flood got %d of its burst of %d", i, burst)
+		}
+	}
+	for i := range 200 {
+		if l.Allow(flood(i)) {
+			t.Fatalf("flood address %d reset by the prune", i)
+		}
+	}
+}
+
+// TestTrim: stale entries go first, then the first by order, never the
+// pinned ones, and each entry dropped by order is reported.
+func TestTrim(t *testing.T) {
+	m := map[int]int{}
+	for i := range 20 {
+		m[i] = i
+	}
+	var dropped []int
+	Trim(m, 10, func(v int) bool { return v%5 == 0 }, func(v int) bool { return v < 3 },
+		func(a, b int) int { return b - a }, func(k, _ int) { dropped = append(dropped, k) })
+	// 5, 10, 15 stale (0 pinned), then 19..14 less 15 by order.
+	if len(m) != 10 || fmt.Sprint(dropped) != "[19 18 17 16 14 13 12]" {
+		t.Errorf("left %v, dropped %v", m, dropped)
+	}
+	for i := range 3 {
+		if _, ok := m[i]; !ok {
+			t.Errorf("pinned %d dropped", i)
+		}
+	}
+}
+
+// TestClientPrefix: IPv4 (mapped or not) by ipv4Bits, IPv6 by ipv6Bits.
+func TestClientPrefix(t *testing.T) {
+	for _, c := range []struct{ ip, want string }{
+		{"192.0.2.7", "192.0.2.0/24"},
+		{"::ffff:192.0.2.7", "192.0.2.0/24"},
+		{"2001:db8:1:2:3::4", "2001:db8:1::/48"},
+	} {
+		if got := ClientPrefix(netip.MustParseAddr(c.ip), 24, 48); got.String() != c.want {
+			t.Errorf("%s: %s, want %s", c.ip, got, c.want)
+		}
+	}
+	if got := ClientPrefix(netip.Addr{}, 32, 64); got != (netip.Prefix{}) {
+		t.Errorf("zero Addr: %v", got)
 	}
 }
 

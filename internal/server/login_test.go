@@ -25,6 +25,7 @@ const (
 	guesserIP  = "127.0.0.1"
 	owner      = "127.0.0.2"
 	webGuesser = "127.0.0.3"
+	attackerIP = "127.0.0.4"
 )
 
 // quickLogin bounds how long the owner's right password may take while
@@ -245,5 +246,29 @@ func TestLoginPenaltyFallsOnTheGuesser(t *testing.T) {
 	}
 	if d := time.Since(start); d > quickLogin {
 		t.Errorf("webmail login took %s", d)
+	}
+
+	// Dave mistypes his password where he has logged in before, while
+	// the attack goes on from a new address that spends the attempts
+	// dave's account shares among other addresses: his next login there
+	// still works at once (review item 9a).
+	c = dialFrom(t, owner, addrs["imap"])
+	c.line()
+	c.cmd(`a LOGIN dave@hill.test "typo"`, "a NO [AUTHENTICATIONFAILED]")
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := dialFrom(t, attackerIP, addrs["imap"])
+			defer g.c.Close()
+			g.line()
+			g.cmd(fmt.Sprintf(`a LOGIN dave@hill.test "guess %d"`, i), "a NO ")
+		}()
+	}
+	wg.Wait()
+	start = time.Now()
+	c.cmd(`b LOGIN dave@hill.test "dave's secret"`, "b OK")
+	if d := time.Since(start); d > quickLogin {
+		t.Errorf("IMAP login after his own typo took %s", d)
 	}
 }
