@@ -160,3 +160,34 @@ func TestCommitQueueFailureRetry(t *testing.T) {
 		t.Errorf("after the retry: dave %d, erin %d, queued %d; want 1 each", d, er, q)
 	}
 }
+
+// TestSubmitQueueFailureRetryWithoutMessageID: a submitted message without
+// Date and Message-ID (pail adds new ones on every attempt) whose remote
+// copy could not be queued after the local copy was stored is retried by
+// the client; the retry is the same data, so the local recipient keeps one
+// copy and the remote copy is queued once.
+func TestSubmitQueueFailureRetryWithoutMessageID(t *testing.T) {
+	e := newCommitEnv(t)
+	ctx := context.Background()
+	r := delivery.NewRouter(e.st, func(d string) bool { return d == "hill.test" }, "")
+	submit := func() error {
+		d := delivery.NewDeliverer(e.st, e.q, maillog.New(e.log), "mx.hill.test")
+		_, err := d.Submit(ctx, r, e.dave, "dave@hill.test", []string{"erin@hill.test", "carol@town.test"},
+			strings.NewReader("From: dave@hill.test\r\nSubject: no id\r\n\r\nhello\r\n"), delivery.Trace{Helo: "mua", Proto: "ESMTPSA"})
+		return err
+	}
+	e.q.Close() // Enqueue now fails: the database is closed
+	if err := submit(); err == nil {
+		t.Fatal("Submit succeeded though the queue is closed")
+	}
+	if n := e.count(t, e.erin); n != 1 {
+		t.Fatalf("erin has %d messages before the retry, want 1", n)
+	}
+	e.openQueue(t)
+	if err := submit(); err != nil {
+		t.Fatal(err)
+	}
+	if er, q := e.count(t, e.erin), e.queued(t); er != 1 || q != 1 {
+		t.Errorf("after the retry: erin %d, queued %d; want 1 each", er, q)
+	}
+}

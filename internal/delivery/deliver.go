@@ -81,13 +81,23 @@ type Message struct {
 	sp         *store.Spool
 	returnPath int64 // bytes of the Return-Path line at the start of the spool
 	headerEnd  int64 // bytes of trace headers
-	// data digests the content written, without pail's trace headers, for
-	// duplicate suppression; nil when no recipient is local. On the MX
-	// port that is the data exactly as the client sent it; on submission
-	// it includes the Date and Message-ID that HeaderFixer adds when the
-	// client left them out, so such messages are never taken for retries.
+	// data digests the content given to Write, the data exactly as the
+	// client sent it, for duplicate suppression; nil when no recipient is
+	// local. What pail adds (trace headers, and the Date and Message-ID
+	// that HeaderFixer supplies through WriteAdded) is left out, so that a
+	// client's retry of the same data has the same digest.
 	data hash.Hash
+	// completed: pail added fields the client's message lacked (WriteAdded).
+	completed bool
 }
+
+// completedDedupeWindow bounds the duplicate window of a message that came
+// without its own Date or Message-ID (pail added them): its data is then
+// all that tells a retry from a new message, and a script that sends the
+// same text again an hour later means a new one. A client that retries
+// after our 451 does so within minutes; a queue's first retry (Postfix's
+// minimal_backoff_time) is 5 minutes.
+const completedDedupeWindow = 10 * time.Minute
 
 // NewMessage starts receiving a message for rcpts and writes its trace
 // headers: Return-Path when some recipient is local (RFC 5321 §4.4: added
@@ -118,11 +128,20 @@ func (d *Deliverer) NewMessage(from string, rcpts []Recipient, tr Trace) (*Messa
 	return m, nil
 }
 
-// Write appends message content.
+// Write appends message content as the client sent it.
 func (m *Message) Write(p []byte) (int, error) {
 	if m.data != nil {
 		m.data.Write(p)
 	}
+	return m.sp.Write(p)
+}
+
+// WriteAdded appends content that pail adds to the client's (the fields
+// HeaderFixer supplies): stored like Write's, but left out of the duplicate
+// digest, so that a retry of the same data after a 451 is still known for
+// one (RFC 1047) though pail gives it a new Message-ID.
+func (m *Message) WriteAdded(p []byte) (int, error) {
+	m.completed = true
 	return m.sp.Write(p)
 }
 
@@ -151,7 +170,11 @@ func (m *Message) Commit(ctx context.Context) error {
 	if m.data != nil {
 		sum = m.data.Sum(nil)
 	}
-	since := time.Now().Add(-m.d.DedupeWindow)
+	window := m.d.DedupeWindow
+	if m.completed {
+		window = min(window, completedDedupeWindow)
+	}
+	since := time.Now().Add(-window)
 	for _, r := range m.rcpts {
 		remote = append(remote, r.Route.Remote...)
 		for _, t := range r.Route.Accounts {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"mime"
 	"net/mail"
 	"time"
@@ -45,8 +46,16 @@ type HeaderFixer struct {
 	done     bool
 }
 
+// addedWriter takes content that pail adds, apart from the client's
+// (Message.WriteAdded).
+type addedWriter interface {
+	WriteAdded(p []byte) (int, error)
+}
+
 // NewHeaderFixer returns a HeaderFixer writing to w; a Message-ID it adds is
-// <id@hostname>.
+// <id@hostname>. When w is a *Message, the fields it adds go through
+// WriteAdded, so the message's duplicate digest is of the client's data
+// alone: write to the Message directly, not through another writer.
 func NewHeaderFixer(w io.Writer, hostname, id string) *HeaderFixer {
 	return &HeaderFixer{w: w, hostname: hostname, id: id}
 }
@@ -98,7 +107,11 @@ func (h *HeaderFixer) flush(end int) error {
 		fmt.Fprintf(&add, "Message-ID: <%s@%s>\r\n", h.id, h.hostname)
 	}
 	if add.Len() > 0 {
-		if _, err := h.w.Write(add.Bytes()); err != nil {
+		write := h.w.Write
+		if aw, ok := h.w.(addedWriter); ok {
+			write = aw.WriteAdded // *Message: not the client's data
+		}
+		if _, err := write(add.Bytes()); err != nil {
 			return err
 		}
 	}
@@ -120,20 +133,80 @@ func headerEnd(b []byte) int {
 }
 
 // hasField reports whether a header section has a field of that name
-// (case-insensitive, RFC 5322 §1.2.2) at the start of a line.
+// (see fields).
 func hasField(header []byte, name string) bool {
-	for len(header) > 0 {
-		line := header
-		if i := bytes.IndexByte(header, '\n'); i >= 0 {
-			line, header = header[:i], header[i+1:]
-		} else {
-			header = nil
-		}
-		if len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], []byte(name)) {
+	for f := range fields(header) {
+		if f.is(name) {
 			return true
 		}
 	}
 	return false
+}
+
+// field is one header field of a header section, unfolded.
+type field struct {
+	name  []byte // as written, without the WSP before the colon
+	value []byte // after the colon, continuation lines joined without their CRLF
+}
+
+// is reports whether the field is named name; field names are
+// case-insensitive (RFC 5322 §1.2.2).
+func (f field) is(name string) bool { return bytes.EqualFold(f.name, []byte(name)) }
+
+// fields yields the fields of a header section, the one reading of it that
+// both the author check and the Date/Message-ID check use. A field starts
+// at a line that is a field name (printable ASCII but colon, RFC 5322
+// §3.6.8), optional WSP, and a colon: the WSP is the obsolete syntax of
+// §4.5 (obs-from = "From" *WSP ":" ..., §4.5.2; obs-optional, §4.5.8),
+// which relaxed DKIM canonicalization and mail readers accept, so a
+// "From : x" must be seen as a From. A line that starts with WSP continues
+// the field before it (unfolding, §2.2.3); lines end in LF with an
+// optional CR before it. Any other line (no colon, a space inside the
+// name) is no field and ends the one before it.
+func fields(header []byte) iter.Seq[field] {
+	return func(yield func(field) bool) {
+		var cur field
+		have := false
+		for len(header) > 0 {
+			line := header
+			if i := bytes.IndexByte(header, '\n'); i >= 0 {
+				line, header = header[:i], header[i+1:]
+			} else {
+				header = nil
+			}
+			line = bytes.TrimSuffix(line, []byte("\r"))
+			if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
+				if have {
+					cur.value = append(cur.value, line...)
+				}
+				continue
+			}
+			if have && !yield(cur) {
+				return
+			}
+			cur, have = parseFieldLine(line)
+		}
+		if have {
+			yield(cur)
+		}
+	}
+}
+
+// parseFieldLine splits the first line of a field into its name and value.
+func parseFieldLine(line []byte) (field, bool) {
+	i := 0
+	for i < len(line) && line[i] > ' ' && line[i] < 0x7f && line[i] != ':' {
+		i++
+	}
+	j := i
+	for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
+		j++
+	}
+	if i == 0 || j == len(line) || line[j] != ':' {
+		return field{}, false
+	}
+	// The value is copied: continuation lines are appended to it.
+	return field{name: line[:i], value: append([]byte(nil), line[j+1:]...)}, true
 }
 
 // lenientWords decodes RFC 2047 words of any charset well enough to find
@@ -169,25 +242,9 @@ func (h *HeaderFixer) checkAuthors(header []byte) error {
 // (case-insensitive) in a header section.
 func fieldValues(header []byte, name string) []string {
 	var out []string
-	cur := -1 // index in out of the field being unfolded, or -1
-	for len(header) > 0 {
-		line := header
-		if i := bytes.IndexByte(header, '\n'); i >= 0 {
-			line, header = header[:i], header[i+1:]
-		} else {
-			header = nil
-		}
-		line = bytes.TrimSuffix(line, []byte("\r"))
-		if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
-			if cur >= 0 {
-				out[cur] += string(line) // RFC 5322 §2.2.3: unfolding
-			}
-			continue
-		}
-		cur = -1
-		if len(line) > len(name) && line[len(name)] == ':' && bytes.EqualFold(line[:len(name)], []byte(name)) {
-			out = append(out, string(line[len(name)+1:]))
-			cur = len(out) - 1
+	for f := range fields(header) {
+		if f.is(name) {
+			out = append(out, string(f.value))
 		}
 	}
 	return out

@@ -18,6 +18,11 @@ func TestHeaderFixer(t *testing.T) {
 		{"Subject: all header\r\n", true, true},
 		{"\r\nno header\r\n", true, true},
 		{"X-Date: x\r\nSubject: Message-ID: no\r\n\r\n", true, true},
+		// Obsolete syntax (RFC 5322 §4.5): WSP before the colon; bare-LF
+		// lines are read like CRLF ones.
+		{"Date : x\r\nMessage-ID\t: <a@b>\r\n\r\n", false, false},
+		{"date: x\nmessage-id : <a@b>\n\r\n", false, false},
+		{"Date x: y\r\nMessage ID: z\r\n\r\n", true, true},
 	} {
 		var out strings.Builder
 		h := NewHeaderFixer(&out, "mx.test", "abc")
@@ -51,6 +56,26 @@ func TestHeaderFixerAuthors(t *testing.T) {
 		{"From: jill@hill.com\r\nX: y\r\nFrom: bob@hill.com\r\n\r\n", ErrAuthorNotOwned},
 		{"From: not an address\r\n\r\n", ErrAuthorUnreadable},
 		{"From: undisclosed:;\r\n\r\n", ErrAuthorUnreadable},
+		// Obsolete syntax: WSP between the name and the colon is still a
+		// From (RFC 5322 §4.5.2), names in any case.
+		{"From : bob@hill.com\r\n\r\n", ErrAuthorNotOwned},
+		{"From\t: Bob <bob@hill.com>\r\n\r\n", ErrAuthorNotOwned},
+		{"FROM:bob@hill.com\r\n\r\n", ErrAuthorNotOwned},
+		{"From \t : jill@hill.com\r\nSender : bob@hill.com\r\n\r\n", ErrAuthorNotOwned},
+		{"From : Jill\r\n <jill@hill.com>\r\n\r\n", nil},
+		{"From: jill@hill.com\r\nFrom : bob@hill.com\r\n\r\n", ErrAuthorNotOwned},
+		// Several From fields (RFC 5322 §3.6 allows one) pass only when
+		// every address of every one is the account's.
+		{"From: jill@hill.com\r\nFrom: Jill <jill@hill.com>\r\n\r\n", nil},
+		// A group (not allowed in From, §3.6.2) is held to the rule by
+		// its members; an empty one has no author (see undisclosed above).
+		{"From: team: bob@hill.com;\r\n\r\n", ErrAuthorNotOwned},
+		{"From : team: jill@hill.com, bob@hill.com;\r\n\r\n", ErrAuthorNotOwned},
+		// An encoded word in the display name is decoded after parsing, so
+		// a '<' or '@' in it never becomes the address.
+		{"From: =?utf-8?q?Jill_=3Cjill=40hill=2Ecom=3E?= <bob@hill.com>\r\n\r\n", ErrAuthorNotOwned},
+		{"From: =?utf-8?q?jill@hill.com?= <bob@hill.com>\r\n\r\n", ErrAuthorUnreadable},
+		{"From x: bob@hill.com\r\n\r\n", nil}, // no From: the name has a space
 		{"X-Big: " + strings.Repeat("x", 2*maxHeaderScan) + "\r\nFrom: bob@hill.com\r\n\r\n", ErrHeaderTooLarge},
 	} {
 		var out strings.Builder

@@ -105,3 +105,26 @@ func TestStoreFailureIs451(t *testing.T) {
 		t.Errorf("store check: %v %v", p, err)
 	}
 }
+
+// TestSubmissionRetryWithoutMessageID: a user agent that sends no Date or
+// Message-ID and sends the message again (it lost our 250) sends the same
+// data; pail's added fields differ between the two, but bob gets it once.
+func TestSubmissionRetryWithoutMessageID(t *testing.T) {
+	env := newTestEnv(t, testOpts{role: RoleSubmission})
+	for range 2 {
+		c := dial(t, env.addr)
+		c.expect("220 ")
+		c.cmd("EHLO client.test", "250")
+		c.cmd("AUTH PLAIN AGppbGxAaGlsbC50ZXN0AHMzY3JldA==", "235 ")
+		c.cmd("MAIL FROM:<jill@hill.test>", "250 ")
+		c.cmd("RCPT TO:<bob@hill.test>", "250 ")
+		c.cmd("DATA", "354 ")
+		c.send("From: jill@hill.test\r\nSubject: no id\r\n\r\nhello\r\n.\r\n")
+		c.expect("250 ")
+		c.cmd("QUIT", "221 ")
+	}
+	msgs := env.inbox(t, "bob@hill.test")
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "\r\nMessage-ID: <") {
+		t.Errorf("bob has %d messages, want 1 with pail's Message-ID: %q", len(msgs), msgs)
+	}
+}

@@ -3,7 +3,9 @@ package smtpd
 import (
 	"bytes"
 	"crypto/tls"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // A client that speaks HTTP to an SMTP port is never a mail client: it is
@@ -17,10 +19,65 @@ const (
 	// errHTTPReply is the whole reply; RFC 5321 §3.8 lets a server close
 	// after a 554 it sends unprompted.
 	errHTTPReply = "554 5.7.0 Non-SMTP command (an HTTP request?); closing connection\r\n"
-	// guardLineMax is how much of a command line the guard keeps: enough
-	// for a method, a header name or "BDAT 4294967295 LAST".
-	guardLineMax = 64
+	// guardLineMax is how much of a command line the guard keeps: the
+	// longest line go-smtp reads (maxLineLength; it ends the session at a
+	// longer one), so that a BDAT line is parsed whole, however its size
+	// is padded with zeros or spaces.
+	guardLineMax = maxLineLength
 )
+
+// The guard reads the plaintext of a session until STARTTLS, and all of an
+// implicit-TLS session (guardedTLS). After STARTTLS it cannot: go-smtp
+// v0.25.1 puts its own tls.Server over the connection it was handed
+// (handleStartTLS) and reads the decrypted bytes itself, with no hook
+// between the two. There the attack is ALPACA's: a man in the middle
+// speaks the plaintext SMTP and STARTTLS himself, then relays a browser's
+// TLS handshake, meant for an HTTPS site whose certificate ours matches.
+// refuseHTTPALPN stops that handshake instead, as it does on implicit TLS.
+
+// refuseHTTPALPN returns a copy of base that refuses a TLS ClientHello
+// whose ALPN list (RFC 7301) offers only HTTP protocols: browsers and other
+// HTTP clients send "h2" and "http/1.1", mail clients send no ALPN or a
+// mail protocol. The handshake fails with the no_application_protocol
+// alert (RFC 7301 §3.2), the countermeasure the ALPACA paper recommends.
+// nil stays nil.
+func refuseHTTPALPN(base *tls.Config) *tls.Config {
+	if base == nil {
+		return nil
+	}
+	cfg := base.Clone()
+	// refuse offers one protocol that no HTTP client asks for, so Go's
+	// ALPN negotiation finds no common one and sends the alert.
+	refuse := base.Clone()
+	refuse.NextProtos = []string{alpnSMTP}
+	next := base.GetConfigForClient
+	cfg.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+		if len(hello.SupportedProtos) > 0 && !slices.ContainsFunc(hello.SupportedProtos, func(p string) bool { return !isHTTPALPN(p) }) {
+			return refuse, nil
+		}
+		if next != nil {
+			return next(hello)
+		}
+		return nil, nil
+	}
+	return cfg
+}
+
+// alpnSMTP names SMTP in the refusing configuration; IANA's ALPN registry
+// has no SMTP entry, and it is never negotiated (an HTTP-only list cannot
+// contain it).
+const alpnSMTP = "smtp"
+
+// isHTTPALPN reports whether an ALPN protocol ID is an HTTP one in IANA's
+// registry (http/0.9, http/1.0, http/1.1, spdy/1-3, h2, h2c, h3) or an
+// h3 draft.
+func isHTTPALPN(p string) bool {
+	switch p {
+	case "http/0.9", "http/1.0", "http/1.1", "h2", "h2c", "h3":
+		return true
+	}
+	return strings.HasPrefix(p, "spdy/") || strings.HasPrefix(p, "h3-")
+}
 
 // httpMethods are the request methods of RFC 9110 §9, PATCH (RFC 5789)
 // and HTTP/2's connection preface "PRI * HTTP/2.0" (RFC 9113 §3.4), each
@@ -104,7 +161,11 @@ func (g *commandGuard) scan(p []byte) bool {
 }
 
 // command moves the guard into the data phase after a DATA or BDAT line,
-// parsed as go-smtp parses them (parseCmd, handleBdat).
+// parsed as go-smtp v0.25.1 parses them (parseCmd: "BDAT", a space, the
+// arguments; handleBdat: strings.Fields, at most two, the second "LAST" in
+// any case, the size strconv.ParseUint(s, 10, 32), so leading zeros and any
+// Unicode space between arguments are allowed, a sign or a size over 32 bits
+// is not).
 func (g *commandGuard) command(line []byte) {
 	switch {
 	case len(line) == 4 && bytes.EqualFold(line, []byte("DATA")):

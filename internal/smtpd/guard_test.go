@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -18,10 +19,12 @@ func httpPost(rcpt string) string {
 		"Content-Length: %d\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n%s", len(body), body)
 }
 
-// TestHTTPRefusedOnEveryListener: the POST is refused at its first line on
-// the MX port, the submission port and the implicit-TLS submissions port,
-// and none of the mail in its body is delivered.
-func TestHTTPRefusedOnEveryListener(t *testing.T) {
+// TestHTTPRefusedInPlaintextAndImplicitTLS: the POST is refused at its
+// first line in the plaintext of the MX and submission ports and in the
+// decrypted stream of the implicit-TLS submissions port, and none of the
+// mail in its body is delivered. (After STARTTLS the guard cannot see the
+// commands; TestHTTPALPNRefused covers that case.)
+func TestHTTPRefusedInPlaintextAndImplicitTLS(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		o    testOpts
@@ -48,6 +51,51 @@ func TestHTTPRefusedOnEveryListener(t *testing.T) {
 			}
 			if !strings.Contains(env.mailLog.String(), "reason=\"HTTP command\"") && !strings.Contains(env.mailLog.String(), "reason=HTTP") {
 				t.Errorf("mail log: %s", env.mailLog)
+			}
+		})
+	}
+}
+
+// TestHTTPALPNRefused: a TLS handshake that offers only HTTP protocols in
+// ALPN, as a browser's does, fails with no_application_protocol, after
+// STARTTLS on the MX and submission ports and on implicit TLS; one with no
+// ALPN, or a non-HTTP protocol among HTTP ones, goes on as before.
+func TestHTTPALPNRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    testOpts
+	}{
+		{"mx", testOpts{}},
+		{"submission", testOpts{role: RoleSubmission}},
+		{"submissions", testOpts{role: RoleSubmission, implicitTLS: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestEnv(t, tc.o)
+			for _, alpn := range [][]string{{"h2", "http/1.1"}, {"http/1.1"}, {"h3"}, nil, {"h2", "smtp"}} {
+				c := dial(t, env.addr)
+				if !tc.o.implicitTLS {
+					c.expect("220 ")
+					c.cmd("EHLO town.test", "250-")
+					c.cmd("STARTTLS", "220 ")
+				}
+				tlsc := tls.Client(c.c, &tls.Config{InsecureSkipVerify: true, NextProtos: alpn})
+				err := tlsc.Handshake()
+				browser := len(alpn) > 0 && !slices.Contains(alpn, "smtp")
+				if browser {
+					if err == nil || !strings.Contains(err.Error(), "no application protocol") {
+						t.Errorf("ALPN %q: handshake %v, want no_application_protocol", alpn, err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("ALPN %q: %v", alpn, err)
+				}
+				c = &client{t: t, c: tlsc, br: bufio.NewReader(tlsc)}
+				if tc.o.implicitTLS {
+					c.expect("220 ")
+				}
+				c.cmd("EHLO town.test", "250-")
+				c.cmd("QUIT", "221 ")
 			}
 		})
 	}
@@ -104,6 +152,27 @@ func TestHTTPLinesInContentPass(t *testing.T) {
 	}
 }
 
+// TestBDATSizeAsGoSMTPReadsIt: a BDAT size padded past the guard's old
+// 64-byte line (zeros, spaces) frames the chunk for the guard as it does
+// for go-smtp: header lines in the chunk are content, and the message is
+// stored.
+func TestBDATSizeAsGoSMTPReadsIt(t *testing.T) {
+	env := newTestEnv(t, testOpts{})
+	c := dial(t, env.addr)
+	c.expect("220 ")
+	c.cmd("EHLO town.test", "250-")
+	body := "Host: x\r\nUser-Agent: y\r\n\r\nz\r\n"
+	c.cmd("MAIL FROM:<jack@town.test>", "250 ")
+	c.cmd("RCPT TO:<jill@hill.test>", "250 ")
+	c.send(fmt.Sprintf("BDAT %s%d%s LAST\r\n%s", strings.Repeat("0", 80), len(body), strings.Repeat(" ", 80), body))
+	c.expect("250 ")
+	c.send("Host: evil\r\n")
+	c.expect(`554 5\.7\.0 `)
+	if msgs := env.inbox(t, "jill@hill.test"); len(msgs) != 1 || !strings.HasSuffix(msgs[0], body) {
+		t.Errorf("jill has %q", msgs)
+	}
+}
+
 // TestCommandGuard checks the guard's framing, whole and split at every
 // byte.
 func TestCommandGuard(t *testing.T) {
@@ -118,6 +187,15 @@ func TestCommandGuard(t *testing.T) {
 		{"BDAT 9 LAST\r\nHost: x\r\nNOOP\r\n", true},
 		{"BDAT 9\r\nHost: x\r\nBDAT 0 LAST\r\nHost: y\r\n", false},
 		{"BDAT x\r\nHost: x\r\n", false},
+		// Sizes as go-smtp reads them, however long the line.
+		{"BDAT " + strings.Repeat("0", 100) + "9 LAST\r\nHost: x\r\nNOOP\r\n", true},
+		{"BDAT 9" + strings.Repeat(" ", 100) + "last\r\nHost: x\r\nNOOP\r\n", true},
+		{"BDAT 9\u00a0LAST\r\nHost: x\r\nNOOP\r\n", true},
+		{"BDAT " + strings.Repeat("0", 100) + "9\r\nHost: x\r\nHost: y\r\n", false},
+		{"BDAT 4294967295 LAST\r\n", true},
+		{"BDAT 4294967296\r\nHost: x\r\n", false}, // over 32 bits: 501, no chunk
+		{"BDAT +9\r\nHost: x\r\n", false},
+		{"BDAT 9 LAST x\r\nHost: x\r\n", false},
 		{"AUTH PLAIN\r\nAGppbGxAaGlsbC50ZXN0AHMzY3JldA==\r\nNOOP\r\n", true},
 		{"get /\r\n", false},
 		{"OPTIONS * HTTP/1.1\r\n", false},

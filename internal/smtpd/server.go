@@ -48,6 +48,12 @@ const (
 // cannot hold a session forever.
 const writeTimeout = time.Minute
 
+// maxLineLength is the longest line go-smtp reads, command or content.
+// RFC 5321 §4.5.3.1.4 and §4.5.3.1.6: a command line is at most 512 octets
+// and a text line 1000; go-smtp applies one limit to both, so allow the
+// longer with headroom as go-smtp's default does.
+const maxLineLength = 2000
+
 // maxErrors ends a session after this many rejected commands (chasquid
 // and Postfix do the same), so one client cannot probe addresses forever.
 const maxErrors = 20
@@ -138,6 +144,8 @@ func New(cfg Config, deps Deps) *Server {
 	if deps.Log == nil {
 		deps.Log = slog.New(slog.DiscardHandler)
 	}
+	// Both STARTTLS and implicit TLS refuse a browser's handshake.
+	cfg.TLS = refuseHTTPALPN(cfg.TLS)
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, deps: deps, ctx: ctx, stop: stop, conns: map[*conn]struct{}{}}
 	s.bufs.New = func() any { b := make([]byte, contentBufSize); return &b }
@@ -153,10 +161,7 @@ func New(cfg Config, deps Deps) *Server {
 	srv.Domain = cfg.Hostname
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
 	srv.MaxRecipients = cfg.MaxRecipients
-	// RFC 5321 §4.5.3.1.6: a command line is at most 512 octets and a text
-	// line 1000; go-smtp applies one limit to both, so allow the longer
-	// with headroom as go-smtp's default does.
-	srv.MaxLineLength = 2000
+	srv.MaxLineLength = maxLineLength
 	srv.WriteTimeout = writeTimeout
 	srv.TLSConfig = cfg.TLS
 	if cfg.ImplicitTLS {

@@ -213,10 +213,12 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.deps.Log.Error("new message", "err", err)
 		return errTemporary
 	}
-	var w io.Writer = &hopCounter{w: msg}
+	var w io.Writer = msg
 	var fixer *delivery.HeaderFixer
 	if s.srv.cfg.Role == RoleSubmission {
-		fixer = delivery.NewHeaderFixer(w, s.srv.cfg.Hostname, msg.ID)
+		// The fixer writes to msg itself, so that the fields it adds stay
+		// out of the duplicate digest (a retry after 451 is the same data).
+		fixer = delivery.NewHeaderFixer(msg, s.srv.cfg.Hostname, msg.ID)
 		// RFC 6409 §6.1 lets the MSA enforce submission rights: the header
 		// From and Sender follow the envelope sender's rule (Mail), so the
 		// account cannot put another's name on a message (nor, later, have
@@ -225,6 +227,7 @@ func (s *session) Data(r io.Reader) error {
 		fixer.MayAuthor = func(a string) (bool, error) { return s.srv.deps.Senders.MaySend(s.srv.ctx, acct, a) }
 		w = fixer
 	}
+	w = &hopCounter{w: w}
 	bp := s.srv.bufs.Get().(*[]byte)
 	err = copyContent(w, r, *bp)
 	s.srv.bufs.Put(bp)

@@ -88,3 +88,31 @@ func TestSwaksPostmasterAtHostname(t *testing.T) {
 	}
 	oneWithSubject(t, s.export("admin@hill.test"), "to the host postmaster", "admin INBOX")
 }
+
+// TestOpenSSLALPNAfterSTARTTLS is the ALPACA case that the command guard
+// cannot see: a TLS client after STARTTLS (openssl s_client, standing in
+// for a man in the middle relaying a browser's handshake) offering only
+// HTTP protocols in ALPN is refused with no_application_protocol; the
+// same client offering no ALPN, as mail clients do, gets its session.
+func TestOpenSSLALPNAfterSTARTTLS(t *testing.T) {
+	openssl := needPeer(t, "openssl")
+	s := startServer(t, serverOptions{submission: true})
+	for _, addr := range []string{s.smtpAddr, s.submissionAddr} {
+		for _, alpn := range []string{"h2,http/1.1", ""} {
+			args := []string{"s_client", "-starttls", "smtp", "-connect", addr, "-quiet", "-verify_quiet"}
+			if alpn != "" {
+				args = append(args, "-alpn", alpn)
+			}
+			cmd := exec.Command(openssl, args...)
+			cmd.Stdin = strings.NewReader("EHLO town.test\r\nQUIT\r\n")
+			out, _ := cmd.CombinedOutput()
+			refused := strings.Contains(string(out), "no application protocol")
+			if alpn != "" && (!refused || strings.Contains(string(out), "250-")) {
+				t.Errorf("%s, ALPN %s: not refused:\n%s", addr, alpn, out)
+			}
+			if alpn == "" && (refused || !strings.Contains(string(out), "221 ")) {
+				t.Errorf("%s, no ALPN: no session:\n%s", addr, out)
+			}
+		}
+	}
+}
