@@ -16,6 +16,7 @@ packages=(
 	chromium fonts-dejavu-core # webmail browser test (test/interop/webmail_test.go)
 	isync s-nail
 	mutt tmux # README recipes run as written, mutt in a terminal (test/interop/readme_test.go)
+	openssl # s_client ALPN refusal after STARTTLS (test/interop/hardening_smtp_test.go)
 	curl # web cache interop (test/interop/proxy_test.go)
 	dnsutils knot-dnsutils # dig and kdig against pail's name server (test/interop/dns_test.go)
 )
