@@ -16,9 +16,13 @@ func TestCheckRepair(t *testing.T) {
 	p.must("From jack@town.test Sun Dec  6 12:00:00 2026\nFrom: jack@town.test\nSubject: kept\n\nkept\n", "import", "jill@hill.test", "-")
 	dir := filepath.Join(filepath.Dir(p.config), "data", "mail", "1")
 	// Named as a store names its files before the commit: the owner token
-	// of a process whose lock is gone, a dot, a random name.
+	// of a killed process, a dot, a random name; its lock file stays, and
+	// nobody holds the lock.
 	leftover := filepath.Join(dir, "00112233445566ff.0123456789abcdef0123456789abcdef")
 	if err := os.WriteFile(leftover, []byte("half"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(p.config), "data", "locks", "00112233445566ff"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := p.run("", "check")

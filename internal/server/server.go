@@ -109,15 +109,20 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.store = st
 	s.closers = append(s.closers, st)
+	if err := st.OwnerLock(); err != nil {
+		s.log.Warn("store: no owner lock; files a crash leaves behind are told by their age alone", "err", err)
+	}
 	// What a crashed run left without an index row goes before anything
-	// is served; files of other live processes (admin commands) stay.
-	// A failure leaves files behind (`pail check` names them), never mail.
-	removed, err := st.RemoveLeftovers(ctx)
+	// is served; files of other live processes (admin commands) stay. The
+	// message directories are scanned only when a lock file says that a
+	// process may have left something. A failure leaves files behind
+	// (`pail check` names them), never mail.
+	removed, scanned, err := st.RemoveCrashLeftovers(ctx)
 	if err != nil {
 		s.log.Warn("store: removing files a crash left behind", "err", err)
 	}
-	if len(removed) > 0 {
-		s.log.Info("store: removed files a crash left behind", "files", len(removed))
+	if scanned {
+		s.log.Info("store: looked for files a crash left behind", "removed", len(removed))
 	}
 	statusLn, err := s.listenStatusSocket()
 	if err != nil {

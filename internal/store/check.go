@@ -69,15 +69,19 @@ func (s *Store) Check(ctx context.Context) ([]Problem, error) {
 	}
 	// A file without a row is a problem once no live process can still
 	// commit it (see leftovers); `pail check --repair` removes such files.
-	files, unexpected, err := s.leftovers(ctx, false)
+	files, unexpected, err := s.leftovers(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: check: %w", err)
 	}
 	for _, p := range unexpected {
 		add("orphan-file", "unexpected entry %s in mail directory", p)
 	}
-	for _, p := range files {
-		add("orphan-file", "%s has no message row", p)
+	for _, l := range files {
+		if l.reportOnly {
+			add("orphan-file", "%s has no message row (--repair leaves it: this system cannot tell when a file was linked)", l.path)
+			continue
+		}
+		add("orphan-file", "%s has no message row", l.path)
 	}
 	return problems, nil
 }

@@ -41,6 +41,9 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 		}
 		links = append(links, p)
 	}
+	if s.afterPlace != nil {
+		s.afterPlace()
+	}
 	var res CopyResult
 	err = s.write(ctx, []string{dir}, func(tx *sql.Tx) error {
 		res = CopyResult{}

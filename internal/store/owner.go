@@ -16,13 +16,16 @@ import (
 // Every process that opens a store takes an owner token and holds a lock on
 // locks/TOKEN for as long as the store is open. The files it creates before
 // their rows are committed (spool files, message files, copies) carry the
-// token in their names. A file without a row whose owner no longer holds
-// its lock can never be committed: the process that made it is gone (a
-// crash, kill -9) or has closed the store. Such files are leftovers and may
-// be removed at once, whatever their age; a file whose owner is alive may
-// be a delivery about to commit in another process (`pail import` while the
-// server runs, or the server while `pail check --repair` runs) and is left
-// alone.
+// token in their names. A file without a row whose owner's lock file exists
+// and can be locked can never be committed: the process that made it is gone
+// (a crash, kill -9). Such files are leftovers and may be removed at once,
+// whatever their age; a file whose owner is alive may be a delivery about to
+// commit in another process (`pail import` while the server runs, or the
+// server while `pail check --repair` runs) and is left alone. A file whose
+// owner cannot be asked (no token, no lock file, a system or filesystem
+// without flock) is told by age (see leftovers.go): an operator or a tmp
+// cleaner may empty locks/ under a live process, so a missing lock file
+// proves nothing.
 
 // locksDir is the data directory's subdirectory of owner lock files.
 const locksDir = "locks"
@@ -30,23 +33,36 @@ const locksDir = "locks"
 // tokenSep separates the owner token from the rest of a file name.
 const tokenSep = "."
 
-// errNoLocks says that this system has no flock(2): owners are unknown,
-// and leftovers are told by age alone.
-var errNoLocks = errors.New("store: no file locks on this system")
+// errNoLocks says that this system or filesystem has no flock(2): owners
+// are unknown, and leftovers are told by age alone.
+var errNoLocks = errors.New("store: no file locks")
 
 // maxOwnerTries bounds the attempts to take a fresh owner token (a clash
 // with a lock being removed at the same moment, or a random collision).
 const maxOwnerTries = 8
+
+// lockFunc takes an exclusive lock on f without waiting: false when another
+// open file description holds one, an error wrapping errNoLocks when the
+// file cannot be locked at all. tryLock is the system's; tests give a
+// filesystem that refuses locks.
+type lockFunc func(f *os.File) (bool, error)
 
 // owner is this process's claim on the files it creates.
 type owner struct {
 	token string
 	path  string
 	f     *os.File // holds the lock while the store is open
+	// unlocked is nil while the lock is held, else why there is none
+	// (wrapping errNoLocks): other processes then tell this one's files
+	// by age.
+	unlocked error
 }
 
-// takeOwner creates and locks a fresh owner token in dir/locks.
-func takeOwner(dir string) (*owner, error) {
+// takeOwner creates and locks a fresh owner token in dir/locks. A system or
+// filesystem without flock (some FUSE, 9p or NFS mounts answer ENOTSUP or
+// ENOLCK) is no failure: the token still names the files, and
+// owner.unlocked says why nothing is held.
+func takeOwner(dir string, lock lockFunc) (*owner, error) {
 	locks := filepath.Join(dir, locksDir)
 	if err := safeio.MkdirAll(locks, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -63,9 +79,11 @@ func takeOwner(dir string) (*owner, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: owner lock: %w", err)
 		}
-		ok, err := tryLock(f)
+		ok, err := lock(f)
+		var unlocked error
 		if errors.Is(err, errNoLocks) {
 			// Nothing to hold: this process's files are told by age.
+			unlocked = fmt.Errorf("store: owner lock %s: %w", path, err)
 			ok, err = true, nil
 		}
 		if err != nil {
@@ -79,7 +97,7 @@ func takeOwner(dir string) (*owner, error) {
 			f.Close()
 			continue
 		}
-		return &owner{token: token, path: path, f: f}, nil
+		return &owner{token: token, path: path, f: f, unlocked: unlocked}, nil
 	}
 	return nil, errors.New("store: owner lock: no free token")
 }
@@ -108,9 +126,9 @@ func samePath(f *os.File, path string) bool {
 type ownerState int
 
 const (
-	ownerUnknown ownerState = iota // no token (older pail) or no locking on this system
+	ownerUnknown ownerState = iota // no token, no lock file, or no locking: told by age
 	ownerAlive                     // the owner holds its lock: the file may be about to commit
-	ownerGone                      // the owner is gone: the file can never be committed
+	ownerGone                      // the lock file is there and free: the file can never be committed
 )
 
 // owners answers ownerState for the tokens in file names, asking each
@@ -118,14 +136,12 @@ const (
 type owners struct {
 	dir   string // the data directory
 	self  string // this process's token
+	lock  lockFunc
 	known map[string]ownerState
-	// sweep, when set, unlinks the lock files of owners found gone (while
-	// holding their locks).
-	sweep bool
 }
 
-func newOwners(dir, self string, sweep bool) *owners {
-	return &owners{dir: dir, self: self, known: map[string]ownerState{}, sweep: sweep}
+func (s *Store) newOwners() *owners {
+	return &owners{dir: s.dir, self: s.owner.token, lock: s.lock, known: map[string]ownerState{}}
 }
 
 // tokenOf returns the owner token in a file name, or "".
@@ -142,7 +158,11 @@ func tokenOf(name string) string {
 
 // of returns the state of the owner of the file called name.
 func (o *owners) of(name string) ownerState {
-	token := tokenOf(name)
+	return o.ofToken(tokenOf(name))
+}
+
+// ofToken returns the state of the owner of token.
+func (o *owners) ofToken(token string) ownerState {
 	switch {
 	case token == "":
 		return ownerUnknown
@@ -152,32 +172,31 @@ func (o *owners) of(name string) ownerState {
 	if st, ok := o.known[token]; ok {
 		return st
 	}
-	st := o.probe(token)
+	st, _ := o.probe(token, false)
 	o.known[token] = st
 	return st
 }
 
-// probe asks the lock of token whether its owner still holds it.
-func (o *owners) probe(token string) ownerState {
+// probe asks the lock of token whether its owner still holds it. remove
+// unlinks the lock file of an owner found gone, while holding its lock, so
+// that no process can take a name about to vanish; it reports whether it
+// did.
+func (o *owners) probe(token string, remove bool) (ownerState, bool) {
 	path := filepath.Join(o.dir, locksDir, token)
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Released (the owner closed the store) or swept after a crash.
-		return ownerGone
-	}
 	if err != nil {
-		return ownerUnknown
+		// No lock file: released by an owner that closed the store, or
+		// removed under a live owner (an emptied locks/, a tmp cleaner).
+		// Only the age of its files can tell.
+		return ownerUnknown, false
 	}
 	defer f.Close()
-	ok, err := tryLock(f)
+	ok, err := o.lock(f)
 	switch {
 	case err != nil:
-		return ownerUnknown
+		return ownerUnknown, false
 	case !ok:
-		return ownerAlive
+		return ownerAlive, false
 	}
-	if o.sweep {
-		os.Remove(path)
-	}
-	return ownerGone
+	return ownerGone, remove && os.Remove(path) == nil
 }

@@ -1,4 +1,7 @@
-//go:build !unix
+// The systems whose syscall package has no flock(2) (solaris and aix among
+// the Unix systems, windows, plan9, js, wasip1).
+
+//go:build !(darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd)
 
 package store
 

@@ -55,9 +55,15 @@ type Store struct {
 	// owner names the files this process creates before their rows are
 	// committed, so that other processes can tell them from leftovers.
 	owner *owner
-	// afterPlace, when set, runs in Deliver once the message files are in
-	// place and before their rows are written: a test hook for crashes and
-	// concurrent work in that window.
+	// lock takes the owner locks (tryLock; a test hook for filesystems
+	// that refuse them).
+	lock lockFunc
+	// leftoverAge is orphanAge (a test hook, for tests that cannot wait
+	// a minute).
+	leftoverAge time.Duration
+	// afterPlace, when set, runs in Deliver and Copy once the message
+	// files are in place and before their rows are written: a test hook
+	// for crashes and concurrent work in that window.
 	afterPlace func()
 	// closeOnce guards Close.
 	closeOnce sync.Once
@@ -65,6 +71,11 @@ type Store struct {
 
 // Open opens (creating if needed) the store in dir.
 func Open(ctx context.Context, dir string) (*Store, error) {
+	return open(ctx, dir, tryLock)
+}
+
+// open is Open with the given way of taking owner locks.
+func open(ctx context.Context, dir string, lock lockFunc) (*Store, error) {
 	if err := safeio.CheckWritable(dir, "pail.db", "pail.db-wal", "pail.db-shm", "mail", "spool", locksDir); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -76,7 +87,7 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	dsn := "file:" + url.PathEscape(filepath.Join(dir, "pail.db")) +
 		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)" +
 		"&_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout.Milliseconds())) + ")&_txlock=immediate"
-	own, err := takeOwner(dir)
+	own, err := takeOwner(dir, lock)
 	if err != nil {
 		return nil, err
 	}
@@ -93,6 +104,9 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		writes: make(chan *writeReq, maxBatch),
 		stop:   make(chan struct{}),
 		owner:  own,
+		lock:   lock,
+
+		leftoverAge: orphanAge,
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -104,6 +118,13 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	go s.committer()
 	return s, nil
 }
+
+// OwnerLock returns nil when this process holds its owner lock, else why
+// not (a system or filesystem without flock). Without it the files of live
+// processes cannot be told from a crash's leftovers but by age: a leftover
+// is removed a minute after it was placed, and only where the system keeps
+// a status change time (a hard link keeps its source's modification time).
+func (s *Store) OwnerLock() error { return s.owner.unlocked }
 
 // Dir returns the data directory.
 func (s *Store) Dir() string { return s.dir }
@@ -387,7 +408,7 @@ func (s *Store) cleanSpool() {
 	if err != nil {
 		return
 	}
-	own := newOwners(s.dir, s.owner.token, false)
+	own := s.newOwners()
 	for _, e := range entries {
 		switch own.of(e.Name()) {
 		case ownerAlive:
