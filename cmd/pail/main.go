@@ -44,6 +44,10 @@ Commands:
   queue show ID                       one queued message: envelope, attempts, content
   queue flush                         try every queued recipient now
   queue delete ID...                  drop queued messages without a bounce
+  dkim list [DOMAIN]                  each local domain's DKIM selectors, their state
+                                      and the TXT record to publish for each
+  dkim rotate DOMAIN                  new signing keys; the old ones keep verifying
+  dkim retire DOMAIN SELECTOR         remove a rotated-out selector
   proxy --listen ADDR --origin URL    run only the web cache (reverse proxy to URL,
                                       with --forward also a forward proxy)
   sendmail [-t] [-i] [-f ADDR] [-F NAME] [RCPT...]
@@ -101,6 +105,9 @@ var commands = map[string]func(e *env, args []string) error{
 	"queue show":   cmdQueueShow,
 	"queue flush":  cmdQueueFlush,
 	"queue delete": cmdQueueDelete,
+	"dkim list":    cmdDKIMList,
+	"dkim rotate":  cmdDKIMRotate,
+	"dkim retire":  cmdDKIMRetire,
 	"sendmail":     cmdSendmail,
 	"proxy":        cmdProxy,
 	"dns":          cmdDNS,

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	"pail/internal/config"
+	"pail/internal/dkim"
 	"pail/internal/queue"
 )
 
@@ -26,10 +27,21 @@ func (e *env) openQueue() (*config.Config, *queue.Queue, error) {
 	if err := becomeDataOwner(cfg.DataDir); err != nil {
 		return nil, nil, err
 	}
+	// pail sendmail queues through here: its mail is signed as the
+	// server's is.
+	keys, err := dkim.Open(dkim.DirIn(cfg.DataDir), nil)
+	if err != nil {
+		return nil, nil, err
+	}
 	q, err := queue.Open(e.ctx, queue.Config{
 		Dir:      queue.DirIn(cfg.DataDir),
 		Hostname: cfg.Hostname,
 		Lifetime: cfg.Outbound.QueueLifetime.Duration,
+		Signer: dkim.NewSigner(keys, dkim.Policy{
+			Local:     cfg.IsLocalDomain,
+			Disabled:  func(d string) bool { return !cfg.DKIM.SignsFor(d) },
+			Selectors: cfg.DKIM.SelectorsFor,
+		}),
 	})
 	if err != nil {
 		return nil, nil, err

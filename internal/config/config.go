@@ -52,6 +52,43 @@ type Config struct {
 	DNS DNS `toml:"dns"`
 	// Proxy is the web cache; off unless proxy.listen is set.
 	Proxy Proxy `toml:"proxy"`
+	// DKIM configures the signing of outgoing mail; on by default.
+	DKIM DKIM `toml:"dkim"`
+}
+
+// DKIM configures the DKIM signing of mail queued for other servers
+// (package dkim): every local domain's mail is signed unless turned off
+// here.
+type DKIM struct {
+	// Enabled turns signing on for every local domain (default true);
+	// a domain's own enabled setting takes precedence.
+	Enabled bool `toml:"enabled"`
+	// Domains holds per-domain settings, keyed by local domain.
+	Domains map[string]DKIMDomain `toml:"domains"`
+}
+
+// DKIMDomain is one local domain's DKIM settings.
+type DKIMDomain struct {
+	// Enabled, when set, turns signing on or off for the domain.
+	Enabled *bool `toml:"enabled"`
+	// Selectors, when not empty, are the selectors that sign the
+	// domain's mail instead of its active ones (pail dkim list shows
+	// them; each must exist).
+	Selectors []string `toml:"selectors"`
+}
+
+// SignsFor reports whether mail from domain is to be signed.
+func (d DKIM) SignsFor(domain string) bool {
+	if dd, ok := d.Domains[strings.ToLower(domain)]; ok && dd.Enabled != nil {
+		return *dd.Enabled
+	}
+	return d.Enabled
+}
+
+// SelectorsFor returns the selectors configured for domain, nil for the
+// active ones.
+func (d DKIM) SelectorsFor(domain string) []string {
+	return d.Domains[strings.ToLower(domain)].Selectors
 }
 
 // Listen lists the services that run and their addresses. When the [listen]
@@ -214,6 +251,7 @@ func Default() *Config {
 		Log:      Log{Level: "info", Format: "text"},
 		DNS:      defaultDNS(),
 		Proxy:    DefaultProxy(),
+		DKIM:     DKIM{Enabled: true},
 	}
 }
 
@@ -301,6 +339,17 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.DataDir == "" {
 		return errors.New("data_dir: must not be empty")
+	}
+	if len(cfg.DKIM.Domains) > 0 {
+		doms := make(map[string]DKIMDomain, len(cfg.DKIM.Domains))
+		for d, dd := range cfg.DKIM.Domains {
+			n := strings.ToLower(strings.TrimSuffix(d, "."))
+			if !slices.Contains(cfg.Domains, n) {
+				return fmt.Errorf("dkim.domains: %q is not one of the local domains", d)
+			}
+			doms[n] = dd
+		}
+		cfg.DKIM.Domains = doms
 	}
 	if cfg.Postmaster != "" && !strings.Contains(cfg.Postmaster, "@") {
 		return fmt.Errorf("postmaster: %q is not an address", cfg.Postmaster)

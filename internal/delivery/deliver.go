@@ -25,9 +25,11 @@ type Store interface {
 
 // Queue takes messages for remote recipients. Enqueue must make the message
 // durable before it returns nil; it reads the message from path and must not
-// keep a reference to it afterwards.
+// keep a reference to it afterwards. sign says that the message comes from
+// an authenticated or trusted source (Trace.Authenticated), so that the
+// queue may DKIM-sign it for its From domain.
 type Queue interface {
-	Enqueue(ctx context.Context, id, from string, rcpts []string, path string, skip int64) error
+	Enqueue(ctx context.Context, id, from string, rcpts []string, path string, skip int64, sign bool) error
 }
 
 // ErrNoQueue is returned when remote recipients exist but no outgoing
@@ -72,6 +74,21 @@ type Trace struct {
 	Date     time.Time
 }
 
+// Authenticated reports whether the message comes from a user pail knows:
+// SMTP after AUTH (ESMTPA, ESMTPSA: RFC 3848), webmail (HTTP, HTTPS: a
+// logged-in session) or pail sendmail (LOCAL). Only such mail is
+// DKIM-signed: a message that arrives on the MX port and is forwarded
+// (an alias with a remote target) is not, whatever its From says, so
+// that pail never lends its domains' signatures to mail it did not
+// authenticate.
+func (t Trace) Authenticated() bool {
+	switch t.Proto {
+	case "ESMTPA", "ESMTPSA", "HTTP", "HTTPS", "LOCAL":
+		return true
+	}
+	return false
+}
+
 // Message is a message being received. Write its content, then Commit.
 type Message struct {
 	d          *Deliverer
@@ -89,6 +106,8 @@ type Message struct {
 	data hash.Hash
 	// completed: pail added fields the client's message lacked (WriteAdded).
 	completed bool
+	// sign: the queued copy may be DKIM-signed (Trace.Authenticated).
+	sign bool
 }
 
 // completedDedupeWindow bounds the duplicate window of a message that came
@@ -107,7 +126,7 @@ func (d *Deliverer) NewMessage(from string, rcpts []Recipient, tr Trace) (*Messa
 	if err != nil {
 		return nil, err
 	}
-	m := &Message{d: d, ID: NewID(), from: from, rcpts: rcpts, sp: sp}
+	m := &Message{d: d, ID: NewID(), from: from, rcpts: rcpts, sp: sp, sign: tr.Authenticated()}
 	var hdr strings.Builder
 	for _, r := range rcpts {
 		if len(r.Route.Accounts) > 0 {
@@ -213,7 +232,7 @@ func (m *Message) Commit(ctx context.Context) error {
 	if len(remote) > 0 {
 		// The queued copy leaves out Return-Path, which only the final
 		// delivery adds.
-		if err := m.d.queue.Enqueue(ctx, m.ID, m.from, remote, m.sp.Path(), m.returnPath); err != nil {
+		if err := m.d.queue.Enqueue(ctx, m.ID, m.from, remote, m.sp.Path(), m.returnPath, m.sign); err != nil {
 			return fmt.Errorf("delivery: queue: %w", err)
 		}
 	}

@@ -108,7 +108,8 @@ func (q *Queue) bounce(ctx context.Context, m Message, failed []Recipient) error
 	} else {
 		dsnID = delivery.NewID()
 		body := dsn.Build(q.report(m, failed))
-		if err := q.add(ctx, dsnID, "", []string{m.From}, bytes.NewReader(body), mark); err != nil {
+		// A DSN is pail's own: signed when its From (MAILER-DAEMON@hostname) is a local domain.
+		if err := q.add(ctx, dsnID, "", []string{m.From}, bytes.NewReader(body), true, mark); err != nil {
 			return err
 		}
 	}

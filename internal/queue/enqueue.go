@@ -2,6 +2,7 @@ package queue
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"pail/internal/dkim"
 	"pail/internal/maillog"
 	"pail/internal/safeio"
 )
@@ -22,9 +24,10 @@ const maxIDLen = 64
 // Enqueue queues the message in the file at path, from byte skip on, for
 // rcpts. It copies the bytes into the queue's own file, fsyncs it and its
 // directory, and commits the record; when it returns nil the message
-// survives a crash, and path is no longer needed. It implements
-// delivery.Queue.
-func (q *Queue) Enqueue(ctx context.Context, id, from string, rcpts []string, path string, skip int64) error {
+// survives a crash, and path is no longer needed. sign lets the queue's
+// Signer DKIM-sign the message (for mail from an authenticated or trusted
+// source only). It implements delivery.Queue.
+func (q *Queue) Enqueue(ctx context.Context, id, from string, rcpts []string, path string, skip int64, sign bool) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
@@ -33,12 +36,13 @@ func (q *Queue) Enqueue(ctx context.Context, id, from string, rcpts []string, pa
 	if _, err := f.Seek(skip, io.SeekStart); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
-	return q.add(ctx, id, from, rcpts, f, nil)
+	return q.add(ctx, id, from, rcpts, f, sign, nil)
 }
 
-// add writes a message file from body and commits its record, running
-// also (when not nil) in the same transaction.
-func (q *Queue) add(ctx context.Context, id, from string, rcpts []string, body io.Reader, also func(*sql.Tx) error) error {
+// add writes a message file from body (DKIM-signed when sign and the
+// queue has a Signer) and commits its record, running also (when not nil)
+// in the same transaction.
+func (q *Queue) add(ctx context.Context, id, from string, rcpts []string, body io.ReadSeeker, sign bool, also func(*sql.Tx) error) error {
 	if !validID(id) {
 		return fmt.Errorf("queue: invalid message id %q", id)
 	}
@@ -46,7 +50,15 @@ func (q *Queue) add(ctx context.Context, id, from string, rcpts []string, body i
 	if len(rcpts) == 0 {
 		return errors.New("queue: no recipients")
 	}
-	size, err := q.writeFile(id, body)
+	var msg io.Reader = body
+	var err error
+	if sign {
+		msg, err = q.sign(id, body)
+	}
+	if err != nil {
+		return err
+	}
+	size, err := q.writeFile(id, msg)
 	if err != nil {
 		return err
 	}
@@ -78,6 +90,33 @@ func (q *Queue) add(ctx context.Context, id, from string, rcpts []string, body i
 	q.cfg.MailLog.Log(maillog.Queued, "id", id, "from", "<"+from+">", "to", strings.Join(to, ","), "size", fmt.Sprint(size))
 	q.kick()
 	return nil
+}
+
+// sign returns the message to store: body with the Signer's header
+// fields in front. A message the Signer will not or cannot sign is
+// queued as it is (a log line says why it could not), so that no
+// message is lost to a signing problem.
+func (q *Queue) sign(id string, body io.ReadSeeker) (io.Reader, error) {
+	if q.cfg.Signer == nil {
+		return body, nil
+	}
+	start, err := body.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	sig, serr := q.cfg.Signer.Sign(body)
+	if _, err := body.Seek(start, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	switch {
+	case errors.Is(serr, dkim.ErrNotSigned):
+		q.cfg.Log.Debug("queue: not DKIM-signed", "id", id, "why", serr)
+		return body, nil
+	case serr != nil:
+		q.cfg.Log.Warn("queue: DKIM signing failed; queued unsigned", "id", id, "err", serr)
+		return body, nil
+	}
+	return io.MultiReader(bytes.NewReader(sig), body), nil
 }
 
 // writeFile stores body as the message file name: written to a temporary

@@ -32,6 +32,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -92,12 +93,24 @@ type Config struct {
 	// Backoff lists the waits after the 1st, 2nd, ... failed attempt;
 	// the last repeats. Empty means DefaultBackoff.
 	Backoff []time.Duration
+	// Signer, when not nil, computes the DKIM-Signature fields put in
+	// front of every message as it is queued (package dkim), so that
+	// the signature covers what is stored and is made once, not per
+	// attempt.
+	Signer Signer
 	// MailLog receives queued, delivered, deferred and bounced events.
 	MailLog *maillog.Logger
 	// Log receives debugging output.
 	Log *slog.Logger
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
+}
+
+// Signer signs a message: it reads the whole message from r and returns
+// the header fields to prepend. dkim.Signer is one; an error wrapping
+// dkim.ErrNotSigned means the message is not to be signed.
+type Signer interface {
+	Sign(r io.Reader) ([]byte, error)
 }
 
 // Deliverer delivers one message to its recipients at one domain and

@@ -146,7 +146,7 @@ func (e *testEnv) enqueue(q *Queue, id, from string, rcpts ...string) {
 	if err := os.WriteFile(path, []byte(rp+body), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
-	if err := q.Enqueue(context.Background(), id, from, rcpts, path, int64(len(rp))); err != nil {
+	if err := q.Enqueue(context.Background(), id, from, rcpts, path, int64(len(rp)), true); err != nil {
 		e.t.Fatalf("Enqueue: %v", err)
 	}
 	// The queue must not need the spool file any more.
@@ -218,7 +218,7 @@ func TestEnqueueIsDurableAndSkipsReturnPath(t *testing.T) {
 	if !strings.Contains(e.log.String(), " queued id=m1 from=<alice@town.test> to=<bob@hill.test>,<carol@hill.test> size=") {
 		t.Errorf("mail log:\n%s", e.log)
 	}
-	if err := e.q.Enqueue(context.Background(), "../evil", "a@b", []string{"c@d"}, "/dev/null", 0); err == nil {
+	if err := e.q.Enqueue(context.Background(), "../evil", "a@b", []string{"c@d"}, "/dev/null", 0, false); err == nil {
 		t.Errorf("an id with a path in it was accepted")
 	}
 }
@@ -600,7 +600,7 @@ func TestCheck(t *testing.T) {
 	ctx := context.Background()
 	body := filepath.Join(t.TempDir(), "m")
 	os.WriteFile(body, []byte("Subject: x\r\n\r\nx\r\n"), 0o600)
-	if err := q.Enqueue(ctx, "m1", "a@town.test", []string{"b@hill.test"}, body, 0); err != nil {
+	if err := q.Enqueue(ctx, "m1", "a@town.test", []string{"b@hill.test"}, body, 0, false); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := q.Check(ctx); err != nil || len(p) != 0 {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"pail/internal/delivery"
+	"pail/internal/dkim"
 	"pail/internal/queue"
 	"pail/internal/remote"
 )
@@ -15,9 +16,14 @@ import (
 // openQueue opens the outgoing queue in the data directory; it is closed
 // with the server.
 func (s *Server) openQueue(ctx context.Context) (*queue.Queue, error) {
+	signer, err := s.openDKIM()
+	if err != nil {
+		return nil, err
+	}
 	q, err := queue.Open(ctx, queue.Config{
 		Dir:      queue.DirIn(s.cfg.DataDir),
 		Hostname: s.cfg.Hostname,
+		Signer:   signer,
 		Lifetime: s.cfg.Outbound.QueueLifetime.Duration,
 		MailLog:  s.mailLog,
 		Log:      s.log.With("proto", "queue"),
@@ -28,6 +34,39 @@ func (s *Server) openQueue(ctx context.Context) (*queue.Queue, error) {
 	s.queue = q
 	s.closers = append(s.closers, q)
 	return q, nil
+}
+
+// openDKIM opens the DKIM keys in the data directory, makes the keys of
+// every local domain that has none, and returns the signer the queue
+// signs with (RFC 6376): mail whose From is a local domain with signing
+// on. A domain whose keys cannot be made is logged; its mail goes out
+// unsigned.
+func (s *Server) openDKIM() (*dkim.Signer, error) {
+	keys, err := dkim.Open(dkim.DirIn(s.cfg.DataDir), nil)
+	if err != nil {
+		return nil, err
+	}
+	s.dkimKeys = keys
+	dk := s.cfg.DKIM
+	s.dkim.Store(&dk)
+	s.ensureDKIM(s.cfg.Domains)
+	return dkim.NewSigner(keys, dkim.Policy{
+		Local:     s.isLocalDomain,
+		Disabled:  func(d string) bool { return !s.dkim.Load().SignsFor(d) },
+		Selectors: func(d string) []string { return s.dkim.Load().SelectorsFor(d) },
+	}), nil
+}
+
+// ensureDKIM makes the DKIM keys of the domains that sign and have none.
+func (s *Server) ensureDKIM(domains []string) {
+	for _, d := range domains {
+		if !s.dkim.Load().SignsFor(d) {
+			continue
+		}
+		if _, err := s.dkimKeys.Ensure(d); err != nil {
+			s.log.Warn("dkim: no keys; the domain's mail goes out unsigned", "domain", d, "err", err)
+		}
+	}
 }
 
 // newTransport builds what the queue delivers through: local delivery for

@@ -23,6 +23,7 @@ import (
 	"pail/internal/auth"
 	"pail/internal/config"
 	"pail/internal/delivery"
+	"pail/internal/dkim"
 	"pail/internal/dnsd"
 	"pail/internal/maillog"
 	"pail/internal/metrics"
@@ -59,6 +60,9 @@ type Server struct {
 	certs   *tlsconf.Certs
 	router  *delivery.Router
 	dns     *dnsd.Server // the name server, when [dns] listen is set
+
+	dkimKeys *dkim.Store                 // DKIM keys, data_dir/dkim
+	dkim     atomic.Pointer[config.DKIM] // the [dkim] settings in force
 }
 
 // service is one protocol server on its listener.
@@ -256,6 +260,9 @@ func (s *Server) Reload(cfg *config.Config) error {
 		s.log.Warn("reload: listen, limits, hostname and data_dir changes need a restart; they are not applied")
 	}
 	s.domains.Store(&cfg.Domains)
+	dk := cfg.DKIM
+	s.dkim.Store(&dk)
+	s.ensureDKIM(cfg.Domains)
 	s.router.SetPostmaster(cfg.Postmaster)
 	var errs []error
 	if err := s.certs.Reload(); err != nil {

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"pail/internal/config"
+	"pail/internal/dkim"
+)
+
+// openDKIM loads the config and opens the DKIM keys of its data
+// directory, as the directory's owner (becomeDataOwner).
+func (e *env) openDKIM() (*config.Config, *dkim.Store, error) {
+	cfg, err := e.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := becomeDataOwner(cfg.DataDir); err != nil {
+		return nil, nil, err
+	}
+	keys, err := dkim.Open(dkim.DirIn(cfg.DataDir), nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, keys, nil
+}
+
+// localDomain returns domain normalised when it is one of cfg's local
+// domains.
+func localDomain(cfg *config.Config, domain string) (string, error) {
+	for _, d := range cfg.Domains {
+		if d == strings.ToLower(strings.TrimSuffix(domain, ".")) {
+			return d, nil
+		}
+	}
+	return "", fmt.Errorf("%s is not a local domain", domain)
+}
+
+func cmdDKIMList(e *env, args []string) error {
+	fs := flag.NewFlagSet("dkim list", flag.ContinueOnError)
+	pos, err := e.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 0, 1, "dkim list [DOMAIN]"); err != nil {
+		return err
+	}
+	cfg, keys, err := e.openDKIM()
+	if err != nil {
+		return err
+	}
+	domains := cfg.Domains
+	if len(pos) == 1 {
+		d, err := localDomain(cfg, pos[0])
+		if err != nil {
+			return err
+		}
+		domains = []string{d}
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DOMAIN\tSELECTOR\tALGORITHM\tCREATED\tSTATE\tTXT")
+	for _, d := range domains {
+		ks, err := keys.Ensure(d)
+		if err != nil {
+			return err
+		}
+		for _, k := range ks {
+			state := string(k.State)
+			if !cfg.DKIM.SignsFor(d) {
+				state += " (signing off)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", d, k.Selector, k.Algorithm, k.Created.Format(time.RFC3339), state, k.TXT())
+		}
+	}
+	return tw.Flush()
+}
+
+func cmdDKIMRotate(e *env, args []string) error {
+	fs := flag.NewFlagSet("dkim rotate", flag.ContinueOnError)
+	pos, err := e.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, 1, "dkim rotate DOMAIN"); err != nil {
+		return err
+	}
+	cfg, keys, err := e.openDKIM()
+	if err != nil {
+		return err
+	}
+	d, err := localDomain(cfg, pos[0])
+	if err != nil {
+		return err
+	}
+	ks, err := keys.Rotate(d)
+	if err != nil {
+		return err
+	}
+	for _, k := range ks {
+		if k.State == dkim.Active {
+			fmt.Fprintf(e.stdout, "%s\tIN TXT\t%q\n", k.Name(), k.TXT())
+		}
+	}
+	fmt.Fprintln(e.stdout, "publish these records; the previous selectors keep verifying until `pail dkim retire`")
+	return nil
+}
+
+func cmdDKIMRetire(e *env, args []string) error {
+	fs := flag.NewFlagSet("dkim retire", flag.ContinueOnError)
+	pos, err := e.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 2, 2, "dkim retire DOMAIN SELECTOR"); err != nil {
+		return err
+	}
+	cfg, keys, err := e.openDKIM()
+	if err != nil {
+		return err
+	}
+	d, err := localDomain(cfg, pos[0])
+	if err != nil {
+		return err
+	}
+	return keys.Retire(d, pos[1])
+}
