@@ -19,6 +19,7 @@ packages=(
 	openssl # s_client ALPN refusal after STARTTLS (test/interop/hardening_smtp_test.go)
 	curl # web cache interop (test/interop/proxy_test.go)
 	dnsutils knot-dnsutils # dig and kdig against pail's name server (test/interop/dns_test.go)
+	python3-dkim python3-nacl # DKIM verifier, Ed25519 too, run with /usr/bin/python3 (test/interop/dkim_test.go)
 )
 
 die() {
