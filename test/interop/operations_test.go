@@ -4,6 +4,7 @@ package interop
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -39,6 +40,13 @@ func TestReloadOnSIGHUP(t *testing.T) {
 			t.Fatalf("no reload in the log:\n%s", s.log.tail(2000))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	// The domain added by the reload has its DKIM keys, as the first
+	// domain got them at start.
+	for _, d := range []string{"hill.test", "dale.test"} {
+		if _, err := os.Stat(filepath.Join(s.dataDir, "dkim", d, "manifest.json")); err != nil {
+			t.Errorf("no DKIM keys for %s after the reload: %v", d, err)
+		}
 	}
 	c.cmd("RCPT TO:<jill@dale.test>", "250")
 	c.cmd("DATA", "354")
