@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -202,17 +203,32 @@ func newServer(t *testing.T, opts serverOptions) *server {
 	return s
 }
 
+// Ports for the servers the tests start come from below Linux's ephemeral
+// range (32768-60999 by default): a port taken from 127.0.0.1:0 and closed
+// again could be handed, before pail binds it, to the source end of some
+// client's outgoing connection, and pail would then fail with "address
+// already in use". The bench/ scripts keep their fixed ports below 20000.
+const (
+	testPortLow  = 20000
+	testPortHigh = 32768
+)
+
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment
-// ago.
+// ago, outside the ephemeral range.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := testPortLow + rand.IntN(testPortHigh-testPortLow)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	t.Fatalf("no free port in %d-%d on 127.0.0.1", testPortLow, testPortHigh)
+	return ""
 }
 
 // start runs `pail serve -c FILE` and waits until every configured port
