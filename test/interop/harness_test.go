@@ -213,18 +213,33 @@ const (
 	testPortHigh = 32768
 )
 
+// handedPorts are the ports freeAddr has returned in this test binary: a
+// port closed again right after the check is free for the next check too,
+// so without this one server's config could name the same port twice. It is
+// the harness's only shared state, guarded by its mutex.
+var handedPorts = struct {
+	sync.Mutex
+	m map[int]bool
+}{m: map[int]bool{}}
+
 // freeAddr returns a 127.0.0.1 address with a port that was free a moment
-// ago, outside the ephemeral range.
+// ago, outside the ephemeral range, and never one it returned before.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	for range 200 {
+	handedPorts.Lock()
+	defer handedPorts.Unlock()
+	for range 500 {
 		port := testPortLow + rand.IntN(testPortHigh-testPortLow)
+		if handedPorts.m[port] {
+			continue
+		}
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
 		}
 		addr := ln.Addr().String()
 		ln.Close()
+		handedPorts.m[port] = true
 		return addr
 	}
 	t.Fatalf("no free port in %d-%d on 127.0.0.1", testPortLow, testPortHigh)
