@@ -9,6 +9,7 @@ import (
 
 	"pail/internal/config"
 	"pail/internal/dkim"
+	"pail/internal/dnsrecords"
 )
 
 // openDKIM loads the config and opens the DKIM keys of its data
@@ -101,7 +102,7 @@ func cmdDKIMRotate(e *env, args []string) error {
 	}
 	for _, k := range ks {
 		if k.State == dkim.Active {
-			fmt.Fprintf(e.stdout, "%s\tIN TXT\t%q\n", k.Name(), k.TXT())
+			fmt.Fprintln(e.stdout, dnsrecords.DKIM(k).String())
 		}
 	}
 	fmt.Fprintln(e.stdout, "publish these records; the previous selectors keep verifying until `pail dkim retire`")

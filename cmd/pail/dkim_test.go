@@ -20,8 +20,8 @@ func TestDKIMCommands(t *testing.T) {
 		t.Errorf("a second list differs:\n%s", again)
 	}
 	out := p.must("", "dkim", "rotate", "Hill.Test")
-	if !strings.Contains(out, rows[0][1]+"2._domainkey.hill.test.\tIN TXT\t\"v=DKIM1; k=rsa; p=") ||
-		!strings.Contains(out, rows[1][1]+"2._domainkey.hill.test.\tIN TXT\t\"v=DKIM1; k=ed25519; p=") {
+	if !strings.Contains(out, rows[0][1]+"2._domainkey.hill.test.\t3600\tIN\tTXT\t\"v=DKIM1; k=rsa; p=") ||
+		!strings.Contains(out, rows[1][1]+"2._domainkey.hill.test.\t3600\tIN\tTXT\t\"v=DKIM1; k=ed25519; p=") {
 		t.Errorf("dkim rotate:\n%s", out)
 	}
 	list = p.must("", "dkim", "list")

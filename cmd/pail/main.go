@@ -48,6 +48,8 @@ Commands:
                                       and the TXT record to publish for each
   dkim rotate DOMAIN                  new signing keys; the old ones keep verifying
   dkim retire DOMAIN SELECTOR         remove a rotated-out selector
+  dns-records DOMAIN                  the DNS records DOMAIN publishes for pail
+                                      (MX, SPF, DKIM, DMARC, SRV), as zone-file lines
   proxy --listen ADDR --origin URL    run only the web cache (reverse proxy to URL,
                                       with --forward also a forward proxy)
   sendmail [-t] [-i] [-f ADDR] [-F NAME] [RCPT...]
@@ -108,6 +110,7 @@ var commands = map[string]func(e *env, args []string) error{
 	"dkim list":    cmdDKIMList,
 	"dkim rotate":  cmdDKIMRotate,
 	"dkim retire":  cmdDKIMRetire,
+	"dns-records":  cmdDNSRecords,
 	"sendmail":     cmdSendmail,
 	"proxy":        cmdProxy,
 	"dns":          cmdDNS,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/miekg/dns"
 )
 
 // debianPython is Debian's interpreter, which has python3-dkim and
@@ -123,7 +124,7 @@ s.quit()
 // TestDKIMSignedOutbound submits a message to pail over submission, lets
 // the queue deliver it to a capturing SMTP server, and verifies both of
 // its DKIM signatures (rsa-sha256 and ed25519-sha256) with python3-dkim
-// against the TXT records `pail dkim list` prints; the same message with
+// against the TXT records `pail dns-records` prints; the same message with
 // one body byte changed fails both.
 func TestDKIMSignedOutbound(t *testing.T) {
 	if _, err := os.Stat(debianPython); err != nil {
@@ -162,19 +163,25 @@ func TestDKIMSignedOutbound(t *testing.T) {
 		t.Fatalf("nothing reached the sink; queue:\n%s", s.pail("", []string{"queue", "list"}))
 	}
 
-	// The records to publish, as pail dkim list prints them.
-	list := string(s.pail("", []string{"dkim", "list"}))
+	// The records to publish, as pail dns-records prints them: each line
+	// parsed as a zone file line, the DKIM TXT strings joined as a
+	// resolver hands them to a verifier (RFC 6376 §3.6.2.2).
+	zone := string(s.pail("", []string{"dns-records", testDomain}))
 	recs := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(list), "\n")[1:] {
-		fields := strings.Fields(line)
-		i := strings.Index(line, "v=DKIM1;")
-		if len(fields) < 5 || i < 0 || fields[0] != testDomain || !strings.HasPrefix(fields[4], "active") {
-			t.Fatalf("pail dkim list line %q", line)
+	for _, line := range strings.Split(strings.TrimSpace(zone), "\n") {
+		if strings.HasPrefix(line, ";") {
+			continue
 		}
-		recs[fields[1]+"._domainkey."+fields[0]+"."] = strings.TrimSpace(line[i:])
+		rr, err := dns.NewRR(line)
+		if err != nil || rr == nil {
+			t.Fatalf("pail dns-records line %q: %v", line, err)
+		}
+		if txt, ok := rr.(*dns.TXT); ok && strings.HasSuffix(txt.Hdr.Name, "._domainkey."+testDomain+".") {
+			recs[txt.Hdr.Name] = strings.Join(txt.Txt, "")
+		}
 	}
-	if len(recs) != 2 || !strings.Contains(list, " rsa ") || !strings.Contains(list, " ed25519 ") {
-		t.Fatalf("pail dkim list:\n%s", list)
+	if len(recs) != 2 || !strings.Contains(zone, "k=rsa;") || !strings.Contains(zone, "k=ed25519;") {
+		t.Fatalf("pail dns-records:\n%s", zone)
 	}
 	keys, _ := json.Marshal(recs)
 	keysFile := filepath.Join(dir, "keys.json")

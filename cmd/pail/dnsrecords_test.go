@@ -1,0 +1,78 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// TestDNSRecords: pail dns-records prints zone-file lines that parse,
+// with the DKIM keys pail dkim list shows (made on first use), the
+// listeners of the config as SRV records, and refuses a domain that is
+// not local.
+func TestDNSRecords(t *testing.T) {
+	p := newPail(t)
+	text, err := os.ReadFile(p.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text = append(text, "[listen]\nsmtp = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:465\"\nimaps = \"127.0.0.1:993\"\n"...)
+	if err := os.WriteFile(p.config, text, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.run("", "dns-records", "far.test"); err == nil || !strings.Contains(err.Error(), "far.test is not a local domain") {
+		t.Errorf("foreign domain: %v", err)
+	}
+	out := p.must("", "dns-records", "hill.test")
+	values := map[string]string{}
+	for line := range strings.Lines(out) {
+		line = strings.TrimSuffix(line, "\n")
+		if strings.HasPrefix(line, ";") {
+			continue
+		}
+		rr, err := dns.NewRR(line)
+		if err != nil || rr == nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		v := strings.TrimPrefix(rr.String(), rr.Header().String())
+		if txt, ok := rr.(*dns.TXT); ok {
+			v = strings.Join(txt.Txt, "")
+		}
+		values[rr.Header().Name+" "+dns.TypeToString[rr.Header().Rrtype]] = v
+	}
+	if !strings.Contains(out, "; MTA-STS and TLS-RPT: not yet\n") {
+		t.Errorf("no MTA-STS comment:\n%s", out)
+	}
+	for k, v := range map[string]string{
+		"hill.test. MX":                    "10 mx.hill.test.",
+		"hill.test. TXT":                   "v=spf1 mx -all",
+		"_dmarc.hill.test. TXT":            "v=DMARC1; p=reject; rua=mailto:postmaster@hill.test",
+		"_submissions._tcp.hill.test. SRV": "0 1 465 mx.hill.test.",
+		"_imaps._tcp.hill.test. SRV":       "0 1 993 mx.hill.test.",
+		"_pop3s._tcp.hill.test. SRV":       "0 0 0 .",
+		"_submission._tcp.hill.test. SRV":  "0 0 0 .",
+	} {
+		if values[k] != v {
+			t.Errorf("%s = %q, want %q\n%s", k, values[k], v, out)
+		}
+	}
+	// The keys were made by dns-records; dkim list shows the same ones.
+	list := p.must("", "dkim", "list")
+	n := 0
+	for line := range strings.Lines(list) {
+		f := strings.Fields(line)
+		if len(f) < 6 || f[0] != "hill.test" {
+			continue
+		}
+		n++
+		txt := strings.Join(strings.Fields(line)[5:], " ")
+		if got := values[f[1]+"._domainkey.hill.test. TXT"]; got != txt {
+			t.Errorf("selector %s: dns-records %q, dkim list %q", f[1], got, txt)
+		}
+	}
+	if n != 2 {
+		t.Errorf("dkim list:\n%s", list)
+	}
+}
