@@ -20,16 +20,9 @@ const timeFormat = "2006-01-02 15:04:05"
 // delivering anything: a running server does that. Run as root, it works
 // as the data directory's owner (becomeDataOwner).
 func (e *env) openQueue() (*config.Config, *queue.Queue, error) {
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := becomeDataOwner(cfg.DataDir); err != nil {
-		return nil, nil, err
-	}
 	// pail sendmail queues through here: its mail is signed as the
 	// server's is.
-	keys, err := dkim.Open(dkim.DirIn(cfg.DataDir), nil)
+	cfg, keys, err := e.openDKIM()
 	if err != nil {
 		return nil, nil, err
 	}
