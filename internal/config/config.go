@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -42,6 +43,11 @@ type Config struct {
 	// Postmaster is the account that receives mail for postmaster@ every
 	// local domain; empty means the first admin account.
 	Postmaster string `toml:"postmaster"`
+	// Resolver ("host:port") is the DNS server every lookup pail makes
+	// goes to (MX, A/AAAA, TLSA, TXT, PTR); empty means the name servers
+	// of /etc/resolv.conf. outbound.resolver is a synonym kept for
+	// configurations written before this key; Validate copies it here.
+	Resolver string `toml:"resolver"`
 
 	Listen   Listen   `toml:"listen"`
 	TLS      TLS      `toml:"tls"`
@@ -171,9 +177,14 @@ type Outbound struct {
 	// SmarthostUsername and SmarthostPassword authenticate to the smarthost.
 	SmarthostUsername string `toml:"smarthost_username"`
 	SmarthostPassword string `toml:"smarthost_password"`
-	// Resolver ("host:port") is the DNS server for MX lookups; empty means
-	// the system's resolver.
+	// Resolver is the older name of the top-level resolver key; setting
+	// both to different servers is an error.
 	Resolver string `toml:"resolver"`
+	// Source, when set, is the IP address outgoing SMTP connections are
+	// made from: the address in the domains' SPF records and with the PTR
+	// record naming the host. EHLO then names the host whose address it
+	// is (see Outbound.EHLOName in package server).
+	Source string `toml:"source"`
 	// Routes maps a domain to a static next hop ("host:port").
 	Routes map[string]string `toml:"routes"`
 	// Port is the TCP port remote MX servers are contacted on: 25, the
@@ -397,7 +408,19 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("limits.login_ipv4_prefix: %d must be between 1 and 32", lim.LoginIPv4Prefix)
 	}
 	ob := cfg.Outbound
-	for key, v := range map[string]string{"outbound.smarthost": ob.Smarthost, "outbound.resolver": ob.Resolver} {
+	switch {
+	case ob.Resolver != "" && cfg.Resolver != "" && ob.Resolver != cfg.Resolver:
+		return fmt.Errorf("outbound.resolver: %q differs from resolver %q; set only resolver", ob.Resolver, cfg.Resolver)
+	case ob.Resolver != "":
+		cfg.Resolver = ob.Resolver
+	}
+	if ob.Source != "" {
+		a, err := netip.ParseAddr(ob.Source)
+		if err != nil || a.Zone() != "" || a.IsUnspecified() || a.IsMulticast() {
+			return fmt.Errorf("outbound.source: %q is not a unicast IP address", ob.Source)
+		}
+	}
+	for key, v := range map[string]string{"outbound.smarthost": ob.Smarthost, "resolver": cfg.Resolver} {
 		if v == "" {
 			continue
 		}

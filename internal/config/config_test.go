@@ -103,6 +103,10 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[limits]\nconnection_rate_per_ip = -5", "limits.connection_rate_per_ip"},
 		{"[listen]\nmetrics = \"9100\"", "listen.metrics"},
 		{`hostname = `, "line 1"},
+		{`resolver = "8.8.8.8"`, "resolver"},
+		{"resolver = \"127.0.0.1:53\"\n[outbound]\nresolver = \"127.0.0.1:5353\"", "outbound.resolver"},
+		{"[outbound]\nsource = \"mx.example\"", "outbound.source"},
+		{"[outbound]\nsource = \"0.0.0.0\"", "outbound.source"},
 	} {
 		_, err := load(t, tc.text)
 		if err == nil || !strings.Contains(err.Error(), tc.key) {
@@ -159,5 +163,24 @@ func TestLoginLimitKeys(t *testing.T) {
 		if _, err := load(t, tc.text); err == nil || !strings.Contains(err.Error(), tc.key) {
 			t.Errorf("%q: error %v does not name %q", tc.text, err, tc.key)
 		}
+	}
+}
+
+// TestResolverSynonym: outbound.resolver, the older key, sets the one
+// resolver; the same value under both keys is accepted.
+func TestResolverSynonym(t *testing.T) {
+	for _, text := range []string{
+		"[outbound]\nresolver = \"127.0.0.1:5353\"",
+		"resolver = \"127.0.0.1:5353\"",
+		"resolver = \"127.0.0.1:5353\"\n[outbound]\nresolver = \"127.0.0.1:5353\"",
+	} {
+		cfg, err := load(t, text)
+		if err != nil || cfg.Resolver != "127.0.0.1:5353" {
+			t.Errorf("%q: resolver %q, %v", text, cfg.Resolver, err)
+		}
+	}
+	cfg, err := load(t, "[outbound]\nsource = \"2001:db8::25\"")
+	if err != nil || cfg.Outbound.Source != "2001:db8::25" {
+		t.Errorf("source: %v", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"pail/internal/resolve"
 )
 
 // maxMXHosts bounds the MX hosts tried per attempt, and maxAddrsPerHost
@@ -24,7 +26,7 @@ type hop struct {
 	name      string       // host name or address literal: TLS SNI, Remote-MTA, logs
 	port      string       // TCP port
 	smarthost bool         // the configured smarthost: authenticate
-	direct    bool         // dial name:port with the system resolver (routes, smarthost)
+	direct    bool         // a configured next hop (route, smarthost): its name is not an MX host
 	implicit  bool         // the domain itself, for want of MX records (RFC 5321 §5.1)
 	addrs     []netip.Addr // already known (an address literal)
 }
@@ -57,11 +59,11 @@ func (c *Client) nextHops(ctx context.Context, domain string) ([]hop, Status, Re
 	if domain == "" {
 		return nil, Failed, Reply{Enhanced: "5.1.3", Text: "recipient address has no domain"}
 	}
-	mxs, err := c.dns.lookupMX(ctx, domain)
+	mxs, err := c.dns.LookupMX(ctx, domain)
 	switch {
-	case errors.Is(err, errNXDomain):
+	case errors.Is(err, resolve.ErrNXDomain):
 		return nil, Failed, Reply{Enhanced: "5.1.2", Text: "domain " + domain + " does not exist (DNS: NXDOMAIN)"}
-	case errors.Is(err, errNoData):
+	case errors.Is(err, resolve.ErrNoData):
 		// RFC 5321 §5.1: no MX records: the domain is its own mail host.
 		return []hop{{name: domain, port: port, implicit: true}}, 0, Reply{}
 	case err != nil:
@@ -69,20 +71,20 @@ func (c *Client) nextHops(ctx context.Context, domain string) ([]hop, Status, Re
 	}
 	// RFC 7505 §3: a single MX record with the root as target says the
 	// domain takes no mail; other records next to it are ignored.
-	if len(mxs) == 1 && mxs[0].host == "" {
+	if len(mxs) == 1 && mxs[0].Host == "" {
 		return nil, Failed, Reply{Enhanced: "5.1.10", Text: "domain " + domain + " accepts no mail (null MX, RFC 7505)"}
 	}
-	mxs = slices.DeleteFunc(mxs, func(m mxHost) bool { return m.host == "" })
+	mxs = slices.DeleteFunc(mxs, func(m resolve.MX) bool { return m.Host == "" })
 	// RFC 5321 §5.1: lowest preference first; hosts of equal preference
 	// in random order to spread the load.
 	rand.Shuffle(len(mxs), func(i, j int) { mxs[i], mxs[j] = mxs[j], mxs[i] })
-	slices.SortStableFunc(mxs, func(a, b mxHost) int { return cmp.Compare(a.pref, b.pref) })
+	slices.SortStableFunc(mxs, func(a, b resolve.MX) int { return cmp.Compare(a.Pref, b.Pref) })
 	// RFC 5321 §5.1: when we are one of the MX hosts, only those
 	// preferred to us may be tried; none means the mail would loop.
 	self := strings.ToLower(strings.TrimSuffix(c.cfg.Hostname, "."))
-	if i := slices.IndexFunc(mxs, func(m mxHost) bool { return m.host == self }); i >= 0 {
-		cut := mxs[i].pref
-		mxs = slices.DeleteFunc(mxs, func(m mxHost) bool { return m.pref >= cut })
+	if i := slices.IndexFunc(mxs, func(m resolve.MX) bool { return m.Host == self }); i >= 0 {
+		cut := mxs[i].Pref
+		mxs = slices.DeleteFunc(mxs, func(m resolve.MX) bool { return m.Pref >= cut })
 		if len(mxs) == 0 {
 			return nil, Failed, Reply{Enhanced: "5.4.6", Text: "mail for " + domain + " loops back to myself"}
 		}
@@ -92,7 +94,7 @@ func (c *Client) nextHops(ctx context.Context, domain string) ([]hop, Status, Re
 	}
 	hops := make([]hop, len(mxs))
 	for i, m := range mxs {
-		hops[i] = hop{name: m.host, port: port}
+		hops[i] = hop{name: m.Host, port: port}
 	}
 	return hops, 0, Reply{}
 }
@@ -100,20 +102,28 @@ func (c *Client) nextHops(ctx context.Context, domain string) ([]hop, Status, Re
 // addresses returns the "host:port" dial strings of a hop, or a status and
 // reply when it has none.
 func (c *Client) addresses(ctx context.Context, h hop) ([]string, Status, Reply) {
-	if h.direct {
-		return []string{net.JoinHostPort(h.name, h.port)}, 0, Reply{}
-	}
 	ips := h.addrs
+	if a, err := netip.ParseAddr(h.name); err == nil && ips == nil {
+		ips = []netip.Addr{a}
+	}
 	if ips == nil {
 		var err error
-		ips, err = c.dns.lookupIP(ctx, h.name)
+		ips, err = c.dns.LookupIP(ctx, h.name)
 		switch {
-		case h.implicit && (errors.Is(err, errNXDomain) || errors.Is(err, errNoData)):
+		case h.implicit && (errors.Is(err, resolve.ErrNXDomain) || errors.Is(err, resolve.ErrNoData)):
 			return nil, Failed, Reply{Enhanced: "5.1.2", Text: "domain " + h.name + " has no MX and no address records"}
-		case errors.Is(err, errNXDomain) || errors.Is(err, errNoData):
+		case resolve.IsNotFound(err):
 			return nil, Deferred, Reply{Enhanced: "4.4.4", Text: "mail host " + h.name + " has no address"}
 		case err != nil:
 			return nil, Deferred, Reply{Enhanced: "4.4.3", Text: "DNS failure: " + err.Error()}
+		}
+	}
+	if src := c.cfg.Source; src.IsValid() {
+		// A connection bound to an IPv4 source cannot reach an IPv6
+		// address, nor the other way round.
+		ips = slices.DeleteFunc(slices.Clone(ips), func(a netip.Addr) bool { return a.Is4() != src.Is4() })
+		if len(ips) == 0 {
+			return nil, Deferred, Reply{Enhanced: "4.4.4", Text: "mail host " + h.name + " has no address of the family of outbound.source " + src.String()}
 		}
 	}
 	if len(ips) > maxAddrsPerHost {

@@ -8,14 +8,13 @@ import (
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-	"github.com/miekg/dns"
 
+	"pail/internal/resolve/resolvetest"
 	"pail/internal/tlsconf"
 )
 
@@ -42,7 +41,9 @@ type peerMsg struct {
 	body []byte
 	helo string
 	tls  bool
-	opts smtp.MailOptions
+	// remote is the client's address as the peer saw it.
+	remote string
+	opts   smtp.MailOptions
 }
 
 type peerOptions struct {
@@ -184,7 +185,7 @@ func (s *peerSession) Data(r io.Reader) error {
 	}
 	_, isTLS := s.c.TLSConnectionState()
 	s.p.mu.Lock()
-	s.p.got = append(s.p.got, peerMsg{from: s.from, to: s.to, body: body, helo: s.c.Hostname(), tls: isTLS, opts: s.opts})
+	s.p.got = append(s.p.got, peerMsg{from: s.from, to: s.to, body: body, helo: s.c.Hostname(), remote: s.c.Conn().RemoteAddr().String(), tls: isTLS, opts: s.opts})
 	s.p.mu.Unlock()
 	return nil
 }
@@ -284,105 +285,11 @@ func (c *rawConn) greetEHLO(t *testing.T, exts ...string) {
 	c.say(lines...)
 }
 
-// dnsServer is an in-process DNS server on 127.0.0.1 (UDP and TCP on the
-// same port) answering from a fixed record set.
-type dnsServer struct {
-	addr     string
-	records  []dns.RR
-	servfail map[string]bool
-	// truncateUDP answers every UDP query truncated, with no records.
-	truncateUDP atomic.Bool
-	mu          sync.Mutex
-	queries     []string
-}
-
-// startDNS serves records (master file syntax, one per string). A name
-// with no records of any type is NXDOMAIN; one listed in servfail fails.
-func startDNS(t *testing.T, records []string, servfail ...string) *dnsServer {
+// startDNS serves records (master file syntax, one per string) on
+// loopback; see resolvetest.Start.
+func startDNS(t *testing.T, records []string, servfail ...string) *resolvetest.Server {
 	t.Helper()
-	d := &dnsServer{servfail: map[string]bool{}}
-	for _, r := range records {
-		rr, err := dns.NewRR(r)
-		if err != nil {
-			t.Fatalf("record %q: %v", r, err)
-		}
-		d.records = append(d.records, rr)
-	}
-	for _, n := range servfail {
-		d.servfail[dns.Fqdn(n)] = true
-	}
-	var pc net.PacketConn
-	var ln net.Listener
-	for range 20 {
-		var err error
-		pc, err = net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ln, err = net.Listen("tcp", pc.LocalAddr().String())
-		if err == nil {
-			break
-		}
-		pc.Close()
-		pc = nil
-	}
-	if pc == nil {
-		t.Fatal("no port free for both UDP and TCP")
-	}
-	d.addr = pc.LocalAddr().String()
-	udp := &dns.Server{PacketConn: pc, Handler: d}
-	tcp := &dns.Server{Listener: ln, Handler: d}
-	go udp.ActivateAndServe()
-	go tcp.ActivateAndServe()
-	t.Cleanup(func() {
-		udp.Shutdown()
-		tcp.Shutdown()
-	})
-	return d
-}
-
-func (d *dnsServer) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
-	m := new(dns.Msg)
-	m.SetReply(req)
-	m.Authoritative = true
-	q := req.Question[0]
-	name := strings.ToLower(q.Name)
-	d.mu.Lock()
-	d.queries = append(d.queries, name+" "+dns.TypeToString[q.Qtype])
-	d.mu.Unlock()
-	exists := false
-	for _, rr := range d.records {
-		if strings.EqualFold(rr.Header().Name, name) {
-			exists = true
-			if rr.Header().Rrtype == q.Qtype {
-				m.Answer = append(m.Answer, rr)
-			}
-		}
-	}
-	if d.truncateUDP.Load() && w.RemoteAddr().Network() == "udp" {
-		m.Answer = nil
-		m.Truncated = true
-	}
-	switch {
-	case d.servfail[name]:
-		m.Rcode = dns.RcodeServerFailure
-	case !exists:
-		m.Rcode = dns.RcodeNameError
-	}
-	w.WriteMsg(m)
-}
-
-// asked reports whether the server was asked name (lower case, with the
-// final dot) of type qtype ("MX", "A").
-func (d *dnsServer) asked(q string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for _, x := range d.queries {
-		if x == q {
-			return true
-		}
-	}
-	return false
+	return resolvetest.Start(t, records, servfail...)
 }
 
 // testMessage is what the tests deliver.

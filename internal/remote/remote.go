@@ -22,8 +22,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"time"
+
+	"pail/internal/resolve"
 )
 
 // Timeouts bound each step of an SMTP client session. The defaults are
@@ -41,7 +44,7 @@ type Timeouts struct {
 }
 
 // DefaultTimeouts returns the RFC 5321 §4.5.3.2 timeouts, with 30 seconds
-// to connect (Postfix's smtp_connect_timeout) and 10 seconds per DNS query.
+// to connect (Postfix's smtp_connect_timeout) and resolve.DefaultTimeout per DNS query.
 func DefaultTimeouts() Timeouts {
 	return Timeouts{
 		Connect:   30 * time.Second,
@@ -52,14 +55,23 @@ func DefaultTimeouts() Timeouts {
 		DataInit:  2 * time.Minute,
 		DataBlock: 3 * time.Minute,
 		DataTerm:  10 * time.Minute,
-		DNS:       10 * time.Second,
+		DNS:       resolve.DefaultTimeout,
 	}
 }
 
 // Config configures a Client.
 type Config struct {
-	// Hostname is our name in EHLO.
+	// Hostname is our name: in EHLO unless EHLOName is set, and the MX
+	// host name that, found in a domain's MX records, means the mail
+	// would come back to us.
 	Hostname string
+	// EHLOName, when set, is the name in EHLO instead of Hostname: the
+	// host name whose address is Source.
+	EHLOName string
+	// Source, when valid, is the local address outgoing connections are
+	// made from (outbound.source); only next-hop addresses of its family
+	// are tried.
+	Source netip.Addr
 	// Port is the port MX hosts are contacted on (25).
 	Port int
 	// Smarthost ("host:port"), when set, receives all mail.
@@ -71,7 +83,10 @@ type Config struct {
 	SmarthostPassword string
 	// Routes maps a domain (lower case) to a static next hop "host:port".
 	Routes map[string]string
-	// Resolver ("host:port") is the DNS server for MX and address lookups;
+	// DNS is the resolver for MX, address and TLSA lookups; nil means one
+	// asking Resolver.
+	DNS *resolve.Resolver
+	// Resolver ("host:port") is the DNS server asked when DNS is nil;
 	// empty means the name servers of /etc/resolv.conf.
 	Resolver string
 	// Timeouts bound each step; zero fields take DefaultTimeouts.
@@ -158,7 +173,7 @@ type Message struct {
 // use.
 type Client struct {
 	cfg Config
-	dns *resolver
+	dns *resolve.Resolver
 	log *slog.Logger
 	// dial opens TCP connections; tests replace it.
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -184,8 +199,18 @@ func New(cfg Config) *Client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.EHLOName == "" {
+		cfg.EHLOName = cfg.Hostname
+	}
 	d := &net.Dialer{Timeout: cfg.Timeouts.Connect}
-	return &Client{cfg: cfg, dns: newResolver(cfg.Resolver, cfg.Timeouts.DNS), log: log, dial: d.DialContext}
+	if cfg.Source.IsValid() {
+		d.LocalAddr = &net.TCPAddr{IP: cfg.Source.AsSlice()}
+	}
+	r := cfg.DNS
+	if r == nil {
+		r = resolve.New(cfg.Resolver, cfg.Timeouts.DNS)
+	}
+	return &Client{cfg: cfg, dns: r, log: log, dial: d.DialContext}
 }
 
 // Deliver sends m to its recipients at domain and returns one result per

@@ -152,9 +152,9 @@ func TestDeliverRouteOverridesMX(t *testing.T) {
 	d := startDNS(t, []string{"hill.test. 300 IN MX 10 mx.elsewhere.test."})
 	p := startPeer(t, peerOptions{})
 	cfg := routeTo(p.addr)
-	cfg.Resolver = d.addr
+	cfg.Resolver = d.Addr
 	wantStatus(t, deliver(t, New(cfg), "HILL.test", newMessage("bob@hill.test")), Delivered)
-	if d.asked("hill.test. MX") {
+	if d.Asked("hill.test. MX") {
 		t.Errorf("a static route still looked up MX records")
 	}
 }

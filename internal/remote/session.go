@@ -345,7 +345,7 @@ func (c *Client) tlsConfig(h hop) *tls.Config {
 // (RFC 5321 §3.2), and records the extensions offered.
 func (s *session) hello() (Reply, error) {
 	s.ext = map[string]string{}
-	rep, lines, err := s.cmdLines(s.c.cfg.Timeouts.Command, "EHLO "+s.c.cfg.Hostname)
+	rep, lines, err := s.cmdLines(s.c.cfg.Timeouts.Command, "EHLO "+s.c.cfg.EHLOName)
 	if err != nil {
 		return rep, err
 	}
@@ -359,7 +359,7 @@ func (s *session) hello() (Reply, error) {
 	if rep.Code/100 != 5 {
 		return rep, nil
 	}
-	return s.cmd(s.c.cfg.Timeouts.Command, "HELO "+s.c.cfg.Hostname)
+	return s.cmd(s.c.cfg.Timeouts.Command, "HELO "+s.c.cfg.EHLOName)
 }
 
 // auth authenticates to the smarthost with AUTH PLAIN (RFC 4954, RFC

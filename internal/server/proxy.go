@@ -33,6 +33,11 @@ func (s *Server) addProxy() error {
 		AdminToken:     pc.AdminToken,
 		Log:            s.log.With("proto", "http-proxy"),
 	}
+	if s.cfg.Resolver != "" {
+		// Without a resolver setting the forward proxy asks the system's,
+		// which also reads /etc/hosts.
+		cfg.LookupIP = s.resolver.LookupIP
+	}
 	if pc.Origin != "" {
 		if cfg.Origin, err = proxy.ParseOrigin(pc.Origin); err != nil {
 			return fmt.Errorf("proxy.origin: %w", err)

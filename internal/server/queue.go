@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
+	"time"
 
 	"pail/internal/delivery"
 	"pail/internal/dkim"
@@ -69,6 +71,10 @@ func (s *Server) ensureDKIM(domains []string) {
 	}
 }
 
+// ehloLookupTime bounds the lookups that find the EHLO name of
+// outbound.source at start, so a dead resolver delays start by no more.
+const ehloLookupTime = 5 * time.Second
+
 // newTransport builds what the queue delivers through: local delivery for
 // our own domains (DSNs to local senders), the SMTP client for the rest.
 func (s *Server) newTransport(router *delivery.Router, local *delivery.Deliverer) *transport {
@@ -77,14 +83,30 @@ func (s *Server) newTransport(router *delivery.Router, local *delivery.Deliverer
 	for dom, hop := range ob.Routes {
 		routes[strings.ToLower(strings.TrimSuffix(dom, "."))] = hop
 	}
+	var source netip.Addr
+	ehlo := s.cfg.Hostname
+	if ob.Source != "" {
+		source = netip.MustParseAddr(ob.Source) // Validate checked it
+		ctx, cancel := context.WithTimeout(context.Background(), ehloLookupTime)
+		var err error
+		ehlo, err = remote.EHLOName(ctx, s.resolver, s.cfg.Hostname, source)
+		cancel()
+		if err != nil {
+			s.log.Warn("outbound.source: EHLO names the host name, which receivers will not confirm", "err", err)
+		} else {
+			s.log.Info("outbound.source", "addr", source, "ehlo", ehlo)
+		}
+	}
 	client := remote.New(remote.Config{
 		Hostname:          s.cfg.Hostname,
+		EHLOName:          ehlo,
+		Source:            source,
 		Port:              ob.Port,
 		Smarthost:         ob.Smarthost,
 		SmarthostUsername: ob.SmarthostUsername,
 		SmarthostPassword: ob.SmarthostPassword,
 		Routes:            routes,
-		Resolver:          ob.Resolver,
+		DNS:               s.resolver,
 		Log:               s.log.With("proto", "remote"),
 	})
 	return &transport{isLocal: s.isLocalDomain, router: router, local: local, remote: client, hostname: s.cfg.Hostname}

@@ -29,6 +29,7 @@ import (
 	"pail/internal/metrics"
 	"pail/internal/pop3d"
 	"pail/internal/queue"
+	"pail/internal/resolve"
 	"pail/internal/smtpd"
 	"pail/internal/store"
 	"pail/internal/tlsconf"
@@ -61,6 +62,8 @@ type Server struct {
 	router  *delivery.Router
 	dns     *dnsd.Server // the name server, when [dns] listen is set
 
+	resolver *resolve.Resolver // every DNS lookup: the [resolver] setting
+
 	dkimKeys *dkim.Store                 // DKIM keys, data_dir/dkim
 	dkim     atomic.Pointer[config.DKIM] // the [dkim] settings in force
 }
@@ -83,7 +86,7 @@ type Options struct {
 // New opens the store and prepares every configured service; Start runs
 // them.
 func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error) {
-	s := &Server{cfg: cfg, log: opts.Log, errs: make(chan error, 16)}
+	s := &Server{cfg: cfg, log: opts.Log, errs: make(chan error, 16), resolver: resolve.New(cfg.Resolver, 0)}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/resolve/resolvetest"
 )
 
 // queueKillMessages is how many messages town's queue carries to hill
@@ -26,12 +28,12 @@ func TestQueueKill(t *testing.T) {
 	townSMTP, hillSMTP := freeAddr(t), freeAddr(t)
 	_, townPort, _ := net.SplitHostPort(townSMTP)
 	_, hillPort, _ := net.SplitHostPort(hillSMTP)
-	dns := startDNS(t,
+	dns := resolvetest.Start(t, []string{
 		"hill.test. 300 IN MX 10 mx.hill.test.",
 		"mx.hill.test. 300 IN A 127.0.0.1",
-	)
-	town := newMailServer(t, "mx.town.test", "town.test", townSMTP, "", dns.addr, hillPort)
-	hill := newMailServer(t, "mx.hill.test", "hill.test", hillSMTP, "", dns.addr, townPort)
+	})
+	town := newMailServer(t, "mx.town.test", "town.test", townSMTP, "", dns.Addr, hillPort)
+	hill := newMailServer(t, "mx.hill.test", "hill.test", hillSMTP, "", dns.Addr, townPort)
 	hill.addUser("bob@hill.test")
 	hill.start()
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/resolve/resolvetest"
 )
 
 // deliveryTimeout bounds the wait for a message to cross from one server
@@ -37,13 +39,13 @@ func newMailServer(t *testing.T, hostname, domain, smtpAddr, submissionAddr, res
 		log:            &syncBuffer{},
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "hostname = %q\ndomains  = [%q]\ndata_dir = %q\n\n", hostname, domain, s.dataDir)
+	fmt.Fprintf(&b, "hostname = %q\ndomains  = [%q]\ndata_dir = %q\nresolver = %q\n\n", hostname, domain, s.dataDir, resolver)
 	fmt.Fprintf(&b, "[listen]\nsmtp = %q\n", smtpAddr)
 	if submissionAddr != "" {
 		fmt.Fprintf(&b, "submission = %q\n", submissionAddr)
 	}
 	fmt.Fprintf(&b, "\n[limits]\nmax_message_bytes = %d\nmax_recipients = %d\n", maxMsgBytes, maxRcpts)
-	fmt.Fprintf(&b, "\n[outbound]\nresolver = %q\nport = %s\nqueue_lifetime = \"1h\"\n", resolver, peerPort)
+	fmt.Fprintf(&b, "\n[outbound]\nport = %s\nqueue_lifetime = \"1h\"\n", peerPort)
 	if err := os.WriteFile(s.config, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +99,14 @@ func TestQueueTwoServers(t *testing.T) {
 	townSMTP, townSub, hillSMTP := freeAddr(t), freeAddr(t), freeAddr(t)
 	_, townPort, _ := net.SplitHostPort(townSMTP)
 	_, hillPort, _ := net.SplitHostPort(hillSMTP)
-	dns := startDNS(t,
+	dns := resolvetest.Start(t, []string{
 		"town.test. 300 IN MX 10 mx.town.test.",
 		"mx.town.test. 300 IN A 127.0.0.1",
 		"hill.test. 300 IN MX 10 mx.hill.test.",
 		"mx.hill.test. 300 IN A 127.0.0.1",
-	)
-	town := newMailServer(t, "mx.town.test", "town.test", townSMTP, townSub, dns.addr, hillPort)
-	hill := newMailServer(t, "mx.hill.test", "hill.test", hillSMTP, "", dns.addr, townPort)
+	})
+	town := newMailServer(t, "mx.town.test", "town.test", townSMTP, townSub, dns.Addr, hillPort)
+	hill := newMailServer(t, "mx.hill.test", "hill.test", hillSMTP, "", dns.Addr, townPort)
 	town.addUser("alice@town.test")
 	hill.addUser("bob@hill.test")
 	town.start()
@@ -128,7 +130,7 @@ func TestQueueTwoServers(t *testing.T) {
 	if !strings.Contains(string(m.body()), "Hello Bob, from swaks.") {
 		t.Errorf("body %q", m.body())
 	}
-	if asked := strings.Join(dns.asked(), ","); !strings.Contains(asked, "hill.test. MX") || !strings.Contains(asked, "mx.hill.test. A") {
+	if asked := strings.Join(dns.Queries(), ","); !strings.Contains(asked, "hill.test. MX") || !strings.Contains(asked, "mx.hill.test. A") {
 		t.Errorf("town did not look up hill's MX and its address; queries: %s", asked)
 	}
 
