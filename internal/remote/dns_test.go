@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"pail/internal/resolve"
 	"pail/internal/resolve/resolvetest"
@@ -214,5 +215,25 @@ func TestEHLOName(t *testing.T) {
 		if got != c.want || (err == nil) != c.ok {
 			t.Errorf("source %s: %q, %v; want %q (ok %v)", c.src, got, err, c.want, c.ok)
 		}
+	}
+}
+
+// A resolver that never answers defers the message within the budget.
+func TestDeadResolverDefers(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	cfg := Config{Hostname: "mx.town.test", Resolver: pc.LocalAddr().String(), Timeouts: fastTimeouts()}
+	cfg.Timeouts.DNS = 300 * time.Millisecond
+	start := time.Now()
+	res := deliver(t, New(cfg), "hill.test", newMessage("bob@hill.test"))
+	wantStatus(t, res, Deferred)
+	if res[0].Reply.Enhanced != "4.4.3" {
+		t.Errorf("reply %+v", res[0].Reply)
+	}
+	if el := time.Since(start); el > 3*time.Second {
+		t.Errorf("a dead resolver held the delivery %v", el)
 	}
 }

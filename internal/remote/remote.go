@@ -231,7 +231,12 @@ func (c *Client) Deliver(ctx context.Context, domain string, m Message) []Result
 			results[i] = Result{Rcpt: m.Rcpts[i], Status: st, Reply: rep, RemoteMTA: mta}
 		}
 	}
-	hops, st, rep := c.nextHops(ctx, domain)
+	// All of the message's lookups share one budget, so a dead resolver
+	// defers it after seconds (resolve.DefaultBudget), however many hosts
+	// the domain names; the SMTP sessions have their own timeouts.
+	dnsCtx, cancel := c.dns.Budget(ctx)
+	defer cancel()
+	hops, st, rep := c.nextHops(dnsCtx, domain)
 	if st != 0 {
 		setAll(pending, st, rep, "")
 		return results
@@ -243,7 +248,7 @@ func (c *Client) Deliver(ctx context.Context, domain string, m Message) []Result
 	}
 	tries := 0
 	for _, h := range hops {
-		addrs, st, rep := c.addresses(ctx, h)
+		addrs, st, rep := c.addresses(dnsCtx, h)
 		if st != 0 {
 			// A session's reply says more than a later host's DNS
 			// trouble, so it is kept.
