@@ -54,6 +54,8 @@ type Config struct {
 	Proxy Proxy `toml:"proxy"`
 	// DKIM configures the signing of outgoing mail; on by default.
 	DKIM DKIM `toml:"dkim"`
+	// ACME obtains certificates from an ACME directory; off by default.
+	ACME ACME `toml:"acme"`
 }
 
 // DKIM configures the DKIM signing of mail queued for other servers
@@ -252,6 +254,7 @@ func Default() *Config {
 		DNS:      defaultDNS(),
 		Proxy:    DefaultProxy(),
 		DKIM:     DKIM{Enabled: true},
+		ACME:     defaultACME(),
 	}
 }
 
@@ -429,6 +432,9 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	if err := cfg.Proxy.validate(); err != nil {
+		return err
+	}
+	if err := cfg.ACME.validate(cfg); err != nil {
 		return err
 	}
 	return nil
