@@ -60,6 +60,8 @@ type Config struct {
 	Proxy Proxy `toml:"proxy"`
 	// DKIM configures the signing of outgoing mail; on by default.
 	DKIM DKIM `toml:"dkim"`
+	// ACME obtains certificates from an ACME directory; off by default.
+	ACME ACME `toml:"acme"`
 }
 
 // DKIM configures the DKIM signing of mail queued for other servers
@@ -263,6 +265,7 @@ func Default() *Config {
 		DNS:      defaultDNS(),
 		Proxy:    DefaultProxy(),
 		DKIM:     DKIM{Enabled: true},
+		ACME:     defaultACME(),
 	}
 }
 
@@ -452,6 +455,9 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	if err := cfg.Proxy.validate(); err != nil {
+		return err
+	}
+	if err := cfg.ACME.validate(cfg); err != nil {
 		return err
 	}
 	return nil

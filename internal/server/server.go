@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"pail/internal/acme"
 	"pail/internal/auth"
 	"pail/internal/config"
 	"pail/internal/delivery"
@@ -66,6 +67,9 @@ type Server struct {
 
 	dkimKeys *dkim.Store                 // DKIM keys, data_dir/dkim
 	dkim     atomic.Pointer[config.DKIM] // the [dkim] settings in force
+
+	acme     *acme.Manager // ACME certificates, when [acme] is enabled (acme.go)
+	acmeStop func()        // ends acme.Run and waits for it
 }
 
 // service is one protocol server on its listener.
@@ -151,7 +155,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	if s.certs.Made() {
 		s.log.Info("made a self-signed certificate; clients that check it can trust this file", "cert", s.certs.CertFile())
 	}
-	tlsCfg := s.certs.Config()
+	tlsCfg, err := s.tlsConfig()
+	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
 	q, err := s.openQueue(ctx)
 	if err != nil {
 		s.closeAll()
@@ -262,6 +270,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if cfg.Listen != s.cfg.Listen || cfg.DataDir != s.cfg.DataDir || cfg.Limits != s.cfg.Limits || cfg.Hostname != s.cfg.Hostname {
 		s.log.Warn("reload: listen, limits, hostname and data_dir changes need a restart; they are not applied")
 	}
+	s.warnACMEReload(cfg)
 	s.domains.Store(&cfg.Domains)
 	dk := cfg.DKIM
 	s.dkim.Store(&dk)
@@ -305,6 +314,7 @@ func (s *Server) Store() *store.Store { return s.store }
 // listens to w.
 func (s *Server) Start(w io.Writer) {
 	s.startQueue()
+	s.startACME()
 	if s.statusLn != nil {
 		go s.status.Serve(s.statusLn)
 	}
@@ -342,6 +352,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.wg.Wait()
+	s.stopACME()
 	if err := s.stopQueue(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("queue: %w", err))
 	}

@@ -40,9 +40,12 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 	}
 	for _, e := range entries {
 		run := srv.Serve
+		if e.Name == "http" && s.acme != nil {
+			run = s.acmeHTTP(srv) // HTTP-01 challenges (acme.go)
+		}
 		if e.Name == "https" {
 			tc := tlsCfg.Clone()
-			tc.NextProtos = []string{"http/1.1"}
+			tc.NextProtos = append([]string{"http/1.1"}, s.acmeALPN()...)
 			run = func(ln net.Listener) error { return srv.Serve(tls.NewListener(ln, tc)) }
 		}
 		if err := s.listen(e, run, srv.Shutdown); err != nil {

@@ -169,9 +169,14 @@ func (s *Server) Handler() http.Handler {
 
 // Serve answers HTTP requests on ln until Shutdown. ln may be a TLS
 // listener (tls.NewListener); session cookies are then Secure.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error { return s.ServeHandler(ln, s.Handler()) }
+
+// ServeHandler is Serve with h in front of the web pages: h answers what
+// it owns (ACME challenges on the http listener) and passes the rest to
+// Handler.
+func (s *Server) ServeHandler(ln net.Listener, h http.Handler) error {
 	hs := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
