@@ -34,6 +34,7 @@ func (e *env) openQueue() (*config.Config, *queue.Queue, error) {
 			Local:     cfg.IsLocalDomain,
 			Disabled:  func(d string) bool { return !cfg.DKIM.SignsFor(d) },
 			Selectors: cfg.DKIM.SelectorsFor,
+			Host:      cfg.Hostname,
 		}),
 	})
 	if err != nil {

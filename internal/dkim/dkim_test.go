@@ -222,3 +222,28 @@ func BenchmarkSign(b *testing.B) {
 		}
 	}
 }
+
+// Mail From the host name (DSNs from MAILER-DAEMON@mx.hill.test) is
+// signed by the local domain above it; other subdomains are not.
+func TestHostNameSignedByItsDomain(t *testing.T) {
+	s, _ := testStore(t)
+	sg := NewSigner(s, Policy{Local: local, Host: "mx.hill.test"})
+	dsn := strings.Replace(testMsg, "Ann <ann@hill.test>", "Mail Delivery System <MAILER-DAEMON@MX.hill.test>", 1)
+	sig, err := sg.Sign(strings.NewReader(dsn))
+	if err != nil {
+		t.Fatalf("a DSN From the host name: %v", err)
+	}
+	v := verify(t, s, string(sig)+dsn)
+	if len(v) != 2 || v[0].Err != nil || v[0].Domain != "hill.test" {
+		t.Errorf("verifications %+v", v)
+	}
+	for _, from := range []string{"x@other.hill.test", "x@mx.hill.test.evil"} {
+		if _, err := sg.Sign(strings.NewReader(strings.Replace(testMsg, "Ann <ann@hill.test>", from, 1))); !errors.Is(err, ErrNotSigned) {
+			t.Errorf("From %s: err %v, want ErrNotSigned", from, err)
+		}
+	}
+	sg = NewSigner(s, Policy{Local: local, Host: "mx.far.test"})
+	if _, err := sg.Sign(strings.NewReader(strings.Replace(dsn, "hill.test", "far.test", 1))); !errors.Is(err, ErrNotSigned) {
+		t.Errorf("a host name under no local domain: err %v", err)
+	}
+}

@@ -57,6 +57,36 @@ type Policy struct {
 	// Selectors returns the selectors that sign for a domain; nil means
 	// the active ones.
 	Selectors func(domain string) []string
+	// Host is pail's host name. Mail From the host name itself (DSNs from
+	// MAILER-DAEMON@host, reports) is signed by the nearest local domain
+	// the host name lies under (mx.hill.com by hill.com), which DMARC's
+	// relaxed alignment accepts (RFC 7489 §3.1.1): that mail is pail's
+	// own, and the host name has no keys of its own.
+	Host string
+}
+
+// signingDomain returns the domain that signs mail From domain, or ""
+// when none does.
+func (p Policy) signingDomain(domain string) string {
+	if p.Local == nil {
+		return ""
+	}
+	if p.Local(domain) {
+		return domain
+	}
+	if p.Host == "" || !strings.EqualFold(strings.TrimSuffix(p.Host, "."), domain) {
+		return ""
+	}
+	for d := domain; ; {
+		_, parent, ok := strings.Cut(d, ".")
+		if !ok || !strings.Contains(parent, ".") {
+			return "" // never a top-level domain
+		}
+		if p.Local(parent) {
+			return parent
+		}
+		d = parent
+	}
 }
 
 // Signer signs messages with a Store's keys.
@@ -85,12 +115,13 @@ func (s *Signer) Sign(r io.Reader) ([]byte, error) {
 	if err != nil && len(h) == 0 {
 		return nil, fmt.Errorf("dkim: header: %w", err)
 	}
-	domain, err := fromDomain(h)
+	from, err := fromDomain(h)
 	if err != nil {
 		return nil, err
 	}
-	if s.policy.Local == nil || !s.policy.Local(domain) {
-		return nil, fmt.Errorf("%w: From domain %s is not local", ErrNotSigned, domain)
+	domain := s.policy.signingDomain(from)
+	if domain == "" {
+		return nil, fmt.Errorf("%w: From domain %s is not local", ErrNotSigned, from)
 	}
 	if s.policy.Disabled != nil && s.policy.Disabled(domain) {
 		return nil, fmt.Errorf("%w: signing is off for %s", ErrNotSigned, domain)

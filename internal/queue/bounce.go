@@ -108,7 +108,8 @@ func (q *Queue) bounce(ctx context.Context, m Message, failed []Recipient) error
 	} else {
 		dsnID = delivery.NewID()
 		body := dsn.Build(q.report(m, failed))
-		// A DSN is pail's own: signed when its From (MAILER-DAEMON@hostname) is a local domain.
+		// A DSN is pail's own: its From (MAILER-DAEMON@hostname) is signed by
+		// the host name's local domain (dkim.Policy.Host).
 		if err := q.add(ctx, dsnID, "", []string{m.From}, bytes.NewReader(body), true, mark); err != nil {
 			return err
 		}

@@ -56,6 +56,7 @@ func (s *Server) openDKIM() (*dkim.Signer, error) {
 		Local:     s.isLocalDomain,
 		Disabled:  func(d string) bool { return !s.dkim.Load().SignsFor(d) },
 		Selectors: func(d string) []string { return s.dkim.Load().SelectorsFor(d) },
+		Host:      s.cfg.Hostname,
 	}), nil
 }
 

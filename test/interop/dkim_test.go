@@ -70,9 +70,14 @@ func (b *sinkBackend) NewSession(*smtp.Conn) (smtp.Session, error) { return &sin
 type sinkSession struct{ b *sinkBackend }
 
 func (s *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *sinkSession) Reset()                               {}
-func (s *sinkSession) Logout() error                        { return nil }
+func (s *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if strings.HasPrefix(to, "reject@") {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	}
+	return nil
+}
+func (s *sinkSession) Reset()        {}
+func (s *sinkSession) Logout() error { return nil }
 func (s *sinkSession) Data(r io.Reader) error {
 	data, err := io.ReadAll(io.LimitReader(r, maxMsgBytes))
 	if err != nil {
@@ -231,6 +236,20 @@ func TestDKIMSignedOutbound(t *testing.T) {
 		case !foreign && (err != nil || strings.Count(out, ": pass") != 2):
 			t.Errorf("pail sendmail's message does not verify: %v\n%s\n%s", err, out, m)
 		}
+	}
+
+	// A DSN (From MAILER-DAEMON@ the host name, under the local domain)
+	// is signed by the local domain: mail the sink refuses bounces to
+	// its sender at far.test.
+	s.pail("From: ann@"+testDomain+"\nTo: reject@far.test\nSubject: refused\n\nhello\n", []string{"sendmail"}, "-f", "someone@far.test", "reject@far.test")
+	select {
+	case m := <-got:
+		out, err := check("dsn.eml", m)
+		if !bytes.Contains(m, []byte("MAILER-DAEMON@"+testHostname)) || err != nil || strings.Count(out, ": pass") != 2 || !strings.Contains(out, "d="+testDomain+" ") {
+			t.Errorf("the DSN is not signed by %s: %v\n%s\n%s", testDomain, err, out, m)
+		}
+	case <-time.After(deliveryTimeout):
+		t.Fatalf("no DSN reached the sink; queue:\n%s", s.pail("", []string{"queue", "list"}))
 	}
 
 	// One body byte changed in transit: both fail.
