@@ -31,17 +31,17 @@ type hop struct {
 	addrs     []netip.Addr // already known (an address literal)
 }
 
-// nextHops returns the hosts to try for domain, best first, or a status
-// and reply that settle every recipient at once (no such domain, null MX,
-// DNS failure).
-func (c *Client) nextHops(ctx context.Context, domain string) ([]hop, Status, Reply) {
+// nextHops returns the hosts to try for domain, best first, and whether
+// its MX records were authenticated by DNSSEC; or a status and reply that
+// settle every recipient at once (no such domain, null MX, DNS failure).
+func (c *Client) nextHops(ctx context.Context, domain string) ([]hop, bool, Status, Reply) {
 	if c.cfg.Smarthost != "" {
 		host, port, _ := net.SplitHostPort(c.cfg.Smarthost)
-		return []hop{{name: host, port: port, smarthost: true, direct: true}}, 0, Reply{}
+		return []hop{{name: host, port: port, smarthost: true, direct: true}}, false, 0, Reply{}
 	}
 	if route, ok := c.cfg.Routes[domain]; ok {
 		host, port, _ := net.SplitHostPort(route)
-		return []hop{{name: host, port: port, direct: true}}, 0, Reply{}
+		return []hop{{name: host, port: port, direct: true}}, false, 0, Reply{}
 	}
 	port := strconv.Itoa(c.cfg.Port)
 	// RFC 5321 §4.1.3: an address literal names the host itself.
@@ -52,27 +52,27 @@ func (c *Client) nextHops(ctx context.Context, domain string) ([]hop, Status, Re
 		}
 		a, err := netip.ParseAddr(lit)
 		if err != nil || a.Zone() != "" {
-			return nil, Failed, Reply{Enhanced: "5.1.2", Text: "bad address literal " + domain}
+			return nil, false, Failed, Reply{Enhanced: "5.1.2", Text: "bad address literal " + domain}
 		}
-		return []hop{{name: domain, port: port, addrs: []netip.Addr{a}}}, 0, Reply{}
+		return []hop{{name: domain, port: port, addrs: []netip.Addr{a}}}, false, 0, Reply{}
 	}
 	if domain == "" {
-		return nil, Failed, Reply{Enhanced: "5.1.3", Text: "recipient address has no domain"}
+		return nil, false, Failed, Reply{Enhanced: "5.1.3", Text: "recipient address has no domain"}
 	}
-	mxs, err := c.dns.LookupMX(ctx, domain)
+	mxs, secure, err := c.dns.LookupMXSecure(ctx, domain)
 	switch {
 	case errors.Is(err, resolve.ErrNXDomain):
-		return nil, Failed, Reply{Enhanced: "5.1.2", Text: "domain " + domain + " does not exist (DNS: NXDOMAIN)"}
+		return nil, false, Failed, Reply{Enhanced: "5.1.2", Text: "domain " + domain + " does not exist (DNS: NXDOMAIN)"}
 	case errors.Is(err, resolve.ErrNoData):
 		// RFC 5321 §5.1: no MX records: the domain is its own mail host.
-		return []hop{{name: domain, port: port, implicit: true}}, 0, Reply{}
+		return []hop{{name: domain, port: port, implicit: true}}, false, 0, Reply{}
 	case err != nil:
-		return nil, Deferred, Reply{Enhanced: "4.4.3", Text: "DNS failure: " + err.Error()}
+		return nil, false, Deferred, Reply{Enhanced: "4.4.3", Text: "DNS failure: " + err.Error()}
 	}
 	// RFC 7505 §3: a single MX record with the root as target says the
 	// domain takes no mail; other records next to it are ignored.
 	if len(mxs) == 1 && mxs[0].Host == "" {
-		return nil, Failed, Reply{Enhanced: "5.1.10", Text: "domain " + domain + " accepts no mail (null MX, RFC 7505)"}
+		return nil, false, Failed, Reply{Enhanced: "5.1.10", Text: "domain " + domain + " accepts no mail (null MX, RFC 7505)"}
 	}
 	mxs = slices.DeleteFunc(mxs, func(m resolve.MX) bool { return m.Host == "" })
 	// RFC 5321 §5.1: lowest preference first; hosts of equal preference
@@ -86,7 +86,7 @@ func (c *Client) nextHops(ctx context.Context, domain string) ([]hop, Status, Re
 		cut := mxs[i].Pref
 		mxs = slices.DeleteFunc(mxs, func(m resolve.MX) bool { return m.Pref >= cut })
 		if len(mxs) == 0 {
-			return nil, Failed, Reply{Enhanced: "5.4.6", Text: "mail for " + domain + " loops back to myself"}
+			return nil, false, Failed, Reply{Enhanced: "5.4.6", Text: "mail for " + domain + " loops back to myself"}
 		}
 	}
 	if len(mxs) > maxMXHosts {
@@ -96,7 +96,7 @@ func (c *Client) nextHops(ctx context.Context, domain string) ([]hop, Status, Re
 	for i, m := range mxs {
 		hops[i] = hop{name: m.Host, port: port}
 	}
-	return hops, 0, Reply{}
+	return hops, secure, 0, Reply{}
 }
 
 // addresses returns the "host:port" dial strings of a hop, or a status and

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"strings"
@@ -47,9 +48,10 @@ type peerMsg struct {
 }
 
 type peerOptions struct {
-	host    string // listen address without port; "" is 127.0.0.1
-	port    string // "" is any
-	noTLS   bool   // do not offer STARTTLS
+	host    string      // listen address without port; "" is 127.0.0.1
+	port    string      // "" is any
+	noTLS   bool        // do not offer STARTTLS
+	tls     *tls.Config // the STARTTLS configuration; nil: a self-signed certificate
 	maxSize int64
 }
 
@@ -77,7 +79,9 @@ func startPeer(t *testing.T, o peerOptions) *peer {
 	srv.MaxMessageBytes = o.maxSize
 	srv.ReadTimeout = 10 * time.Second
 	srv.WriteTimeout = 10 * time.Second
-	if !o.noTLS {
+	if o.tls != nil {
+		srv.TLSConfig = o.tls
+	} else if !o.noTLS {
 		cfg, err := tlsconf.Load("", "", t.TempDir(), []string{"mx.hill.test"})
 		if err != nil {
 			t.Fatal(err)

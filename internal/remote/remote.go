@@ -18,6 +18,7 @@ package remote
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,7 +27,9 @@ import (
 	"strings"
 	"time"
 
+	"pail/internal/mtasts"
 	"pail/internal/resolve"
+	"pail/internal/tlsrpt"
 )
 
 // Timeouts bound each step of an SMTP client session. The defaults are
@@ -89,6 +92,17 @@ type Config struct {
 	// Resolver ("host:port") is the DNS server asked when DNS is nil;
 	// empty means the name servers of /etc/resolv.conf.
 	Resolver string
+	// STS, when set, gives recipient domains' MTA-STS policies (RFC
+	// 8461): under an enforce policy mail goes only to the MX hosts it
+	// names, over TLS with a certificate valid for the host (checked
+	// against RootCAs); under a testing policy failures are reported.
+	STS *mtasts.Fetcher
+	// RootCAs verify MX certificates under MTA-STS; nil means the
+	// system's roots (SSL_CERT_FILE and SSL_CERT_DIR are honoured).
+	RootCAs *x509.CertPool
+	// Reports, when set, receives the outcome of every TLS session with
+	// an MX host (RFC 8460).
+	Reports tlsrpt.Recording
 	// Timeouts bound each step; zero fields take DefaultTimeouts.
 	Timeouts Timeouts
 	// TLS is the base client TLS configuration; nil means the default
@@ -236,10 +250,16 @@ func (c *Client) Deliver(ctx context.Context, domain string, m Message) []Result
 	// the domain names; the SMTP sessions have their own timeouts.
 	dnsCtx, cancel := c.dns.Budget(ctx)
 	defer cancel()
-	hops, st, rep := c.nextHops(dnsCtx, domain)
+	hops, mxSecure, st, rep := c.nextHops(dnsCtx, domain)
 	if st != 0 {
 		setAll(pending, st, rep, "")
 		return results
+	}
+	var sts *stsState
+	if len(hops) > 0 && !hops[0].direct && len(hops[0].addrs) == 0 {
+		// MTA-STS is a property of MX delivery (RFC 8461 §4); its own
+		// fetch has its own deadlines.
+		sts = c.lookupSTS(ctx, domain)
 	}
 	eight, err := hasEightBit(m.Body, m.Size)
 	if err != nil {
@@ -248,6 +268,14 @@ func (c *Client) Deliver(ctx context.Context, domain string, m Message) []Result
 	}
 	tries := 0
 	for _, h := range hops {
+		pol, skip := c.hostPolicy(dnsCtx, domain, h, mxSecure, sts)
+		if skip != nil {
+			c.log.Info("MX host not used", "id", m.ID, "host", h.name, "why", skip.Text)
+			if tries == 0 {
+				setAll(pending, Deferred, *skip, h.name)
+			}
+			continue
+		}
 		addrs, st, rep := c.addresses(dnsCtx, h)
 		if st != 0 {
 			// A session's reply says more than a later host's DNS
@@ -262,7 +290,7 @@ func (c *Client) Deliver(ctx context.Context, domain string, m Message) []Result
 				return results
 			}
 			tries++
-			out := c.attempt(ctx, h, addr, m, eight, pending)
+			out := c.attempt(ctx, h, addr, m, eight, pending, pol)
 			var again []int
 			for j, i := range pending {
 				results[i] = out[j].Result

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"pail/internal/tlsrpt"
 )
 
 // quitTimeout bounds the wait for the reply to QUIT: the mail is settled by
@@ -23,6 +25,10 @@ const quitTimeout = 10 * time.Second
 // the host is tried again without TLS.
 var errTLSHandshake = errors.New("TLS handshake failed")
 
+// errPolicyTLS means TLS that a policy requires could not be had; the
+// host is not tried in the clear.
+var errPolicyTLS = errors.New("TLS required by policy failed")
+
 // outcome is a session's result for one recipient.
 type outcome struct {
 	Result
@@ -31,19 +37,20 @@ type outcome struct {
 	tryElsewhere bool
 }
 
-// attempt delivers to the recipients idx of m through one address of h.
-// When the STARTTLS handshake fails it connects once more without TLS
-// (opportunistic TLS, RFC 7435 §6: better in clear than not at all),
-// unless credentials are to be sent.
-func (c *Client) attempt(ctx context.Context, h hop, addr string, m Message, eight bool, idx []int) []outcome {
+// attempt delivers to the recipients idx of m through one address of h,
+// under the TLS policy pol. When the STARTTLS handshake fails it connects
+// once more without TLS (opportunistic TLS, RFC 7435 §6: better in clear
+// than not at all), unless credentials are to be sent or pol requires
+// TLS (DANE, MTA-STS enforce).
+func (c *Client) attempt(ctx context.Context, h hop, addr string, m Message, eight bool, idx []int, pol tlsPolicy) []outcome {
 	rcpts := make([]string, len(idx))
 	for j, i := range idx {
 		rcpts[j] = m.Rcpts[i]
 	}
-	out, err := c.session(ctx, h, addr, m, eight, rcpts, true)
-	if errors.Is(err, errTLSHandshake) && !c.authenticates(h) && ctx.Err() == nil {
+	out, err := c.session(ctx, h, addr, m, eight, rcpts, pol, true)
+	if errors.Is(err, errTLSHandshake) && !c.authenticates(h) && !pol.required && ctx.Err() == nil {
 		c.log.Info("STARTTLS handshake failed; retrying without TLS", "id", m.ID, "host", h.name, "addr", addr)
-		out, _ = c.session(ctx, h, addr, m, eight, rcpts, false)
+		out, _ = c.session(ctx, h, addr, m, eight, rcpts, pol, false)
 	}
 	return out
 }
@@ -68,7 +75,7 @@ type session struct {
 
 // session runs one SMTP dialogue with addr and returns an outcome per
 // recipient. The error is errTLSHandshake when that is why it failed.
-func (c *Client) session(ctx context.Context, h hop, addr string, m Message, eight bool, rcpts []string, useTLS bool) ([]outcome, error) {
+func (c *Client) session(ctx context.Context, h hop, addr string, m Message, eight bool, rcpts []string, pol tlsPolicy, useTLS bool) ([]outcome, error) {
 	out := make([]outcome, len(rcpts))
 	for i, r := range rcpts {
 		out[i].Rcpt = r
@@ -121,8 +128,21 @@ func (c *Client) session(ctx context.Context, h hop, addr string, m Message, eig
 		return refused(rep), nil
 	}
 
-	// RFC 3207: STARTTLS whenever offered.
-	if _, ok := s.ext["STARTTLS"]; ok && useTLS {
+	// RFC 3207: STARTTLS whenever offered; a policy that requires TLS
+	// defers the message when it is not (RFC 7672 §2.2, RFC 8461 §5).
+	helo, _, _ := strings.Cut(rep.Text, " ")
+	noTLS := func(why string) []outcome {
+		c.report(ctx, pol, s.conn, h.name, tlsrpt.ResultSTARTTLSNotSupported, helo)
+		s.quit()
+		return fail(Deferred, Reply{Enhanced: "4.7.4", Text: fmt.Sprintf("%s requires TLS, but %s (%s) %s", pol.what, h.name, addr, why)}, true)
+	}
+	_, offered := s.ext["STARTTLS"]
+	switch {
+	case !offered && pol.required:
+		return noTLS("does not offer STARTTLS"), nil
+	case !offered && pol.kind != "" && useTLS:
+		c.report(ctx, pol, s.conn, h.name, tlsrpt.ResultSTARTTLSNotSupported, helo)
+	case offered && useTLS:
 		rep, err := s.cmd(t.Command, "STARTTLS")
 		if err != nil {
 			return lost("after STARTTLS", err), nil
@@ -133,8 +153,26 @@ func (c *Client) session(ctx context.Context, h hop, addr string, m Message, eig
 			if s.r.Buffered() > 0 {
 				return lost("after STARTTLS", fmt.Errorf("%w: data pipelined after the 220 reply", errGarbled)), nil
 			}
-			if err := s.startTLS(ctx); err != nil {
+			cfg, verified := c.tlsConfigFor(h, pol)
+			if err := s.startTLS(ctx, cfg); err != nil {
+				verr := verified()
+				failure := tlsrpt.ResultValidationFailure
+				if verr != nil && pol.failure != nil {
+					failure = pol.failure(verr)
+					err = verr
+				}
+				c.report(ctx, pol, s.conn, h.name, failure, helo)
+				if pol.required {
+					return fail(Deferred, Reply{Enhanced: "4.7.5", Text: fmt.Sprintf("TLS with %s (%s) failed %s: %v", h.name, addr, pol.what, err)}, true), errPolicyTLS
+				}
 				return fail(Deferred, Reply{Enhanced: "4.7.5", Text: fmt.Sprintf("TLS handshake with %s (%s) failed: %v", h.name, addr, err)}, true), errTLSHandshake
+			}
+			if verr := verified(); verr != nil && pol.failure != nil {
+				// Only reported (MTA-STS testing): the session goes on.
+				c.log.Info("TLS certificate does not satisfy the policy (testing mode: delivering)", "host", h.name, "policy", pol.what, "err", verr)
+				c.report(ctx, pol, s.conn, h.name, pol.failure(verr), helo)
+			} else {
+				c.report(ctx, pol, s.conn, h.name, pol.mismatch, helo)
 			}
 			// RFC 3207 §4.2: forget what was learnt before TLS.
 			if rep, err := s.hello(); err != nil {
@@ -142,6 +180,8 @@ func (c *Client) session(ctx context.Context, h hop, addr string, m Message, eig
 			} else if rep.Code != 250 {
 				return refused(rep), nil
 			}
+		} else if pol.required {
+			return noTLS("refused STARTTLS: " + rep.String()), nil
 		}
 		// Otherwise (454 TLS not available) RFC 3207 §4 lets the
 		// client go on in the clear.
@@ -309,8 +349,7 @@ func (s *session) setConn(nc net.Conn) {
 }
 
 // startTLS performs the TLS handshake after a 220 reply to STARTTLS.
-func (s *session) startTLS(ctx context.Context) error {
-	cfg := s.c.tlsConfig(s.h)
+func (s *session) startTLS(ctx context.Context, cfg *tls.Config) error {
 	tc := tls.Client(s.conn, cfg)
 	s.conn.SetDeadline(time.Now().Add(s.c.cfg.Timeouts.Connect))
 	if err := tc.HandshakeContext(ctx); err != nil {

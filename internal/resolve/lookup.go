@@ -18,16 +18,24 @@ type MX struct {
 
 // LookupMX returns the MX records of domain.
 func (r *Resolver) LookupMX(ctx context.Context, domain string) ([]MX, error) {
+	mxs, _, err := r.LookupMXSecure(ctx, domain)
+	return mxs, err
+}
+
+// LookupMXSecure is LookupMX, also reporting whether a validating
+// resolver authenticated the records (RFC 7672 §2.2.1: only then is the
+// recipient domain a name the MX host's certificate may carry).
+func (r *Resolver) LookupMXSecure(ctx context.Context, domain string) ([]MX, bool, error) {
 	ans, err := r.Query(ctx, domain, dns.TypeMX)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	out := make([]MX, 0, len(ans.RRs))
 	for _, rr := range ans.RRs {
 		mx := rr.(*dns.MX)
 		out = append(out, MX{Pref: mx.Preference, Host: strings.ToLower(strings.TrimSuffix(mx.Mx, "."))})
 	}
-	return out, nil
+	return out, ans.Authenticated, nil
 }
 
 // LookupIP returns host's IPv4 addresses, then its IPv6 ones. It returns
