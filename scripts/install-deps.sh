@@ -20,6 +20,7 @@ packages=(
 	curl # web cache interop (test/interop/proxy_test.go)
 	dnsutils knot-dnsutils # dig and kdig against pail's name server (test/interop/dns_test.go)
 	python3-dkim python3-nacl # DKIM verifier, Ed25519 too, run with /usr/bin/python3 (test/interop/dkim_test.go)
+	nsd unbound ldnsutils # DNSSEC: zones signed by ldns-signzone, served by NSD, validated by unbound (test/interop/dnssec_test.go)
 )
 
 die() {
@@ -57,7 +58,7 @@ else
 fi
 
 # The packages are no use unless the programs run.
-for cmd in swaks python3; do
+for cmd in swaks python3 nsd unbound ldns-keygen ldns-signzone; do
 	command -v "$cmd" >/dev/null || die "$cmd not found in PATH"
 done
 perl -MIO::Socket::SSL -MNet::SSLeay -MAuthen::SASL -e 1 ||
