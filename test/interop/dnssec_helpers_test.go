@@ -4,6 +4,7 @@ package interop
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -92,8 +93,8 @@ func tlsaRData(t *testing.T, usage, selector, matchingType uint8, cert *x509.Cer
 	return fmt.Sprintf("%d %d %d %s", rr.Usage, rr.Selector, rr.MatchingType, rr.Certificate)
 }
 
-// daneCert is a self-signed server certificate made by the test, with
-// its files for a server's [tls] cert and key.
+// daneCert is a certificate made by the test with its key, and their
+// files for a server's [tls] cert (the chain, leaf first) and key.
 type daneCert struct {
 	tls      tls.Certificate
 	leaf     *x509.Certificate
@@ -106,6 +107,26 @@ type daneCert struct {
 // under a new directory in dir.
 func newDANECert(t *testing.T, dir string, names ...string) daneCert {
 	t.Helper()
+	return makeDANECert(t, dir, nil, false, names)
+}
+
+// newDANECA makes a self-signed CA certificate (for DANE-TA records) the
+// way newDANECert makes a server's.
+func newDANECA(t *testing.T, dir, name string) daneCert {
+	t.Helper()
+	return makeDANECert(t, dir, nil, true, []string{name})
+}
+
+// newDANECertFrom makes a server certificate for names issued by ca. Its
+// chain (tls.Certificate and cert.pem) is the certificate then ca's, so
+// that a server presents the DANE-TA anchor, as RFC 7671 §5.2 asks.
+func newDANECertFrom(t *testing.T, dir string, ca daneCert, names ...string) daneCert {
+	t.Helper()
+	return makeDANECert(t, dir, &ca, false, names)
+}
+
+func makeDANECert(t *testing.T, dir string, issuer *daneCert, isCA bool, names []string) daneCert {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -117,14 +138,23 @@ func newDANECert(t *testing.T, dir string, names ...string) daneCert {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: names[0]},
-		DNSNames:              names,
 		NotBefore:             time.Now().Add(-time.Hour),
 		NotAfter:              time.Now().Add(24 * time.Hour),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if isCA {
+		tmpl.IsCA = true
+		tmpl.KeyUsage |= x509.KeyUsageCertSign
+	} else {
+		tmpl.DNSNames = names
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
+	parent, signer := tmpl, crypto.Signer(key)
+	if issuer != nil {
+		parent, signer = issuer.leaf, issuer.tls.PrivateKey.(crypto.Signer)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, key.Public(), signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +176,12 @@ func newDANECert(t *testing.T, dir string, names ...string) daneCert {
 		certFile: filepath.Join(d, "cert.pem"),
 		keyFile:  filepath.Join(d, "key.pem"),
 	}
-	writeHarnessFile(t, c.certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	chainPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	if issuer != nil {
+		c.tls.Certificate = append(c.tls.Certificate, issuer.leaf.Raw)
+		chainPEM = append(chainPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: issuer.leaf.Raw})...)
+	}
+	writeHarnessFile(t, c.certFile, chainPEM, 0o644)
 	writeHarnessFile(t, c.keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600)
 	return c
 }

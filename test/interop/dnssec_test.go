@@ -23,7 +23,8 @@ import (
 // records come with AD and authenticate the server's certificate (a
 // record for another certificate does not); a zone changed after signing
 // or served without its signatures is SERVFAIL; an unsigned zone without
-// a trust anchor answers without AD.
+// a trust anchor answers without AD. A DANE-TA record for a CA
+// authenticates the certificate it issued for the MX host only.
 func TestDNSSECHarness(t *testing.T) {
 	dir := t.TempDir()
 	cert := newDANECert(t, dir, "mx.dane.test")
@@ -39,11 +40,24 @@ func TestDNSSECHarness(t *testing.T) {
 	_, portText, _ := net.SplitHostPort(ln.Addr().String())
 	port, _ := strconv.Atoi(portText)
 
+	// A second one whose certificate a CA issued, for DANE-TA.
+	ca := newDANECA(t, dir, "DANE test CA")
+	issued := newDANECertFrom(t, dir, ca, "mx3.dane.test")
+	lnTA, err := tls.Listen("tcp", freeAddr(t), &tls.Config{Certificates: []tls.Certificate{issued.tls}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lnTA.Close() })
+	go serveHandshakes(lnTA)
+	_, portTA, _ := net.SplitHostPort(lnTA.Addr().String())
+
 	good := tlsaRData(t, dane.UsageDANEEE, dane.SelectorSPKI, dane.MatchSHA256, cert.leaf)
 	signed := daneZone("dane.test", port, zoneSigned, good)
 	// A second MX name in the signed zone whose record names another key.
 	signed.records = append(signed.records, "mx2 IN A 127.0.0.1",
-		"_"+portText+"._tcp.mx2 IN TLSA "+tlsaRData(t, dane.UsageDANEEE, dane.SelectorCert, dane.MatchSHA512, other.leaf))
+		"_"+portText+"._tcp.mx2 IN TLSA "+tlsaRData(t, dane.UsageDANEEE, dane.SelectorCert, dane.MatchSHA512, other.leaf),
+		"mx3 IN A 127.0.0.1",
+		"_"+portTA+"._tcp.mx3 IN TLSA "+tlsaRData(t, dane.UsageDANETA, dane.SelectorSPKI, dane.MatchSHA256, ca.leaf))
 	d := startDNSSEC(t,
 		signed,
 		daneZone("bogus.test", port, zoneBogus, good),
@@ -114,6 +128,22 @@ func TestDNSSECHarness(t *testing.T) {
 	}
 	if _, err := dialTLS(ln.Addr().String(), dane.ClientConfig(tlsaOf(r2), "mx2.dane.test", nil)); !errors.Is(err, dane.ErrNoMatch) {
 		t.Errorf("handshake with another certificate's record = %v, want ErrNoMatch", err)
+	}
+
+	// DANE-TA: the CA's record authenticates the certificate it issued
+	// for the MX host, and not for another name.
+	p3, _ := strconv.Atoi(portTA)
+	name3, _ := dane.QueryName(p3, "mx3.dane.test")
+	r3 := d.query(name3, dns.TypeTLSA)
+	if !r3.AuthenticatedData || len(tlsaOf(r3)) != 1 {
+		t.Fatalf("%s TLSA: AD %v, %d records\n%v", name3, r3.AuthenticatedData, len(tlsaOf(r3)), r3)
+	}
+	if _, err := dialTLS(lnTA.Addr().String(), dane.ClientConfig(tlsaOf(r3), "mx3.dane.test", nil)); err != nil {
+		t.Errorf("DANE-TA handshake: %v", err)
+	}
+	_, err = dialTLS(lnTA.Addr().String(), dane.ClientConfig(tlsaOf(r3), "mx4.dane.test", nil))
+	if !errors.Is(err, dane.ErrHostMismatch) || dane.ResultType(err) != dane.ResultHostMismatch {
+		t.Errorf("DANE-TA handshake for another MX name = %v, want ErrHostMismatch", err)
 	}
 }
 
