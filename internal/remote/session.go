@@ -163,7 +163,7 @@ func (c *Client) session(ctx context.Context, h hop, addr string, m Message, eig
 				}
 				c.report(ctx, pol, s.conn, h.name, failure, helo)
 				if pol.required {
-					return fail(Deferred, Reply{Enhanced: "4.7.5", Text: fmt.Sprintf("TLS with %s (%s) failed %s: %v", h.name, addr, pol.what, err)}, true), errPolicyTLS
+					return fail(Deferred, Reply{Enhanced: "4.7.5", Text: fmt.Sprintf("TLS with %s (%s) does not satisfy %s: %v", h.name, addr, pol.what, err)}, true), errPolicyTLS
 				}
 				return fail(Deferred, Reply{Enhanced: "4.7.5", Text: fmt.Sprintf("TLS handshake with %s (%s) failed: %v", h.name, addr, err)}, true), errTLSHandshake
 			}

@@ -132,6 +132,8 @@ type server struct {
 	log            *syncBuffer
 	proc           *process
 	starts         int
+	// env is added to pail serve's environment (SSL_CERT_FILE=...).
+	env []string
 }
 
 // process is one run of `pail serve`.
@@ -261,6 +263,9 @@ func (s *server) start() {
 	cmd.Stdout = s.log
 	cmd.Stderr = s.log
 	cmd.WaitDelay = stopTimeout
+	if len(s.env) > 0 {
+		cmd.Env = append(os.Environ(), s.env...)
+	}
 	if err := cmd.Start(); err != nil {
 		s.t.Fatalf("starting pail serve: %v", err)
 	}
