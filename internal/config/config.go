@@ -195,6 +195,13 @@ type Outbound struct {
 	Port int `toml:"port"`
 	// QueueLifetime is how long a message is retried before it bounces.
 	QueueLifetime Duration `toml:"queue_lifetime"`
+	// DANE (default true) authenticates MX hosts by their TLSA records
+	// when the resolver validates DNSSEC (RFC 7672); it does nothing
+	// with a resolver that does not.
+	DANE bool `toml:"dane"`
+	// MTASTS (default true) looks up and applies receivers' MTA-STS
+	// policies (RFC 8461).
+	MTASTS bool `toml:"mta_sts"`
 }
 
 // Log configures the logs.
@@ -260,7 +267,7 @@ func Default() *Config {
 			LoginIPv6Prefix:               64,
 			LoginIPv4Prefix:               32,
 		},
-		Outbound: Outbound{Port: 25, QueueLifetime: Duration{5 * 24 * time.Hour}},
+		Outbound: Outbound{Port: 25, QueueLifetime: Duration{5 * 24 * time.Hour}, DANE: true, MTASTS: true},
 		Log:      Log{Level: "info", Format: "text"},
 		DNS:      defaultDNS(),
 		Proxy:    DefaultProxy(),

@@ -97,6 +97,8 @@ type Config struct {
 	// names, over TLS with a certificate valid for the host (checked
 	// against RootCAs); under a testing policy failures are reported.
 	STS *mtasts.Fetcher
+	// NoDANE turns DANE (RFC 7672) off: TLSA records are not looked up.
+	NoDANE bool
 	// RootCAs verify MX certificates under MTA-STS; nil means the
 	// system's roots (SSL_CERT_FILE and SSL_CERT_DIR are honoured).
 	RootCAs *x509.CertPool

@@ -87,7 +87,7 @@ func (c *Client) hostPolicy(ctx context.Context, domain string, h hop, mxSecure 
 		return tlsPolicy{}, nil
 	}
 	port, _ := strconv.Atoi(h.port)
-	if qname, err := dane.QueryName(port, h.name); err == nil {
+	if qname, err := dane.QueryName(port, h.name); err == nil && !c.cfg.NoDANE {
 		t, err := c.dns.LookupTLSA(ctx, qname)
 		switch {
 		case err == nil && t.Authenticated:

@@ -98,7 +98,7 @@ func (s *Server) newTransport(router *delivery.Router, local *delivery.Deliverer
 			s.log.Info("outbound.source", "addr", source, "ehlo", ehlo)
 		}
 	}
-	client := remote.New(remote.Config{
+	rc := remote.Config{
 		Hostname:          s.cfg.Hostname,
 		EHLOName:          ehlo,
 		Source:            source,
@@ -108,8 +108,11 @@ func (s *Server) newTransport(router *delivery.Router, local *delivery.Deliverer
 		SmarthostPassword: ob.SmarthostPassword,
 		Routes:            routes,
 		DNS:               s.resolver,
+		NoDANE:            !ob.DANE,
 		Log:               s.log.With("proto", "remote"),
-	})
+	}
+	rc.STS = s.newSTSFetcher()
+	client := remote.New(rc)
 	return &transport{isLocal: s.isLocalDomain, router: router, local: local, remote: client, hostname: s.cfg.Hostname}
 }
 
