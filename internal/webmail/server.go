@@ -169,9 +169,14 @@ func (s *Server) Handler() http.Handler {
 
 // Serve answers HTTP requests on ln until Shutdown. ln may be a TLS
 // listener (tls.NewListener); session cookies are then Secure.
-func (s *Server) Serve(ln net.Listener) error {
+func (s *Server) Serve(ln net.Listener) error { return s.ServeHandler(ln, s.Handler()) }
+
+// ServeHandler is Serve with h answering instead of the web pages: h
+// wraps Handler to serve more on one listener (the MTA-STS policy on
+// https), with the same timeouts, bounds and shutdown.
+func (s *Server) ServeHandler(ln net.Listener, h http.Handler) error {
 	hs := &http.Server{
-		Handler:           s.Handler(),
+		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
