@@ -106,6 +106,7 @@ func cmdDKIMRotate(e *env, args []string) error {
 		}
 	}
 	fmt.Fprintln(e.stdout, "publish these records; the previous selectors keep verifying until `pail dkim retire`")
+	fmt.Fprintln(e.stdout, "(pail serve's own name server answers them after a reload, SIGHUP, where it serves the domain's zone)")
 	return nil
 }
 

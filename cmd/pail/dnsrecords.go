@@ -3,10 +3,15 @@ package main
 import (
 	"flag"
 	"fmt"
+	"net"
 
 	"pail/internal/dkim"
 	"pail/internal/dnsrecords"
 )
+
+// httpsPort is where senders fetch MTA-STS policies (RFC 8461 §3.2: an
+// https URL without a port).
+const httpsPort = "443"
 
 func cmdDNSRecords(e *env, args []string) error {
 	fs := flag.NewFlagSet("dns-records", flag.ContinueOnError)
@@ -39,9 +44,13 @@ func cmdDNSRecords(e *env, args []string) error {
 	if !cfg.DKIM.SignsFor(d) {
 		fmt.Fprintf(e.stdout, "; DKIM: signing is off for %s, no key records\n", d)
 	}
+	if !dnsrecords.ServesMTASTS(cfg) {
+		fmt.Fprintln(e.stdout, "; MTA-STS: listen.https is off, so no policy is served and no _mta-sts record is printed")
+	} else if _, port, _ := net.SplitHostPort(cfg.Listen.HTTPS); port != httpsPort {
+		fmt.Fprintf(e.stdout, "; MTA-STS: senders fetch the policy from https://mta-sts.%s/ on port 443; listen.https is port %s, so forward 443 to it\n", d, port)
+	}
 	for _, rr := range rrs {
 		fmt.Fprintln(e.stdout, rr.String())
 	}
-	fmt.Fprintln(e.stdout, dnsrecords.NotYet)
 	return nil
 }

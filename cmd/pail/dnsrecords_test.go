@@ -6,6 +6,9 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"pail/internal/config"
+	"pail/internal/dnsrecords"
 )
 
 // TestDNSRecords: pail dns-records prints zone-file lines that parse,
@@ -18,7 +21,7 @@ func TestDNSRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	text = append(text, "[listen]\nsmtp = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:465\"\nimaps = \"127.0.0.1:993\"\n"...)
+	text = append(text, "[listen]\nsmtp = \"127.0.0.1:0\"\nsubmissions = \"127.0.0.1:465\"\nimaps = \"127.0.0.1:993\"\nhttps = \"127.0.0.1:8443\"\n"...)
 	if err := os.WriteFile(p.config, text, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -42,13 +45,20 @@ func TestDNSRecords(t *testing.T) {
 		}
 		values[rr.Header().Name+" "+dns.TypeToString[rr.Header().Rrtype]] = v
 	}
-	if !strings.Contains(out, "; MTA-STS and TLS-RPT: not yet\n") {
-		t.Errorf("no MTA-STS comment:\n%s", out)
+	if !strings.Contains(out, "; MTA-STS: senders fetch the policy from https://mta-sts.hill.test/ on port 443; listen.https is port 8443") {
+		t.Errorf("no comment on the https port:\n%s", out)
+	}
+	cfg, err := config.Load(p.config)
+	if err != nil {
+		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
 		"hill.test. MX":                    "10 mx.hill.test.",
 		"hill.test. TXT":                   "v=spf1 mx -all",
 		"_dmarc.hill.test. TXT":            "v=DMARC1; p=reject; rua=mailto:postmaster@hill.test",
+		"_mta-sts.hill.test. TXT":          "v=STSv1; id=" + dnsrecords.MTASTSPolicy(cfg).ID(),
+		"mta-sts.hill.test. CNAME":         "mx.hill.test.",
+		"_smtp._tls.hill.test. TXT":        "v=TLSRPTv1; rua=mailto:postmaster@hill.test",
 		"_submissions._tcp.hill.test. SRV": "0 1 465 mx.hill.test.",
 		"_imaps._tcp.hill.test. SRV":       "0 1 993 mx.hill.test.",
 		"_pop3s._tcp.hill.test. SRV":       "0 0 0 .",

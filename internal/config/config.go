@@ -62,6 +62,8 @@ type Config struct {
 	DKIM DKIM `toml:"dkim"`
 	// ACME obtains certificates from an ACME directory; off by default.
 	ACME ACME `toml:"acme"`
+	// MTASTS is the MTA-STS policy served for the local domains.
+	MTASTS MTASTS `toml:"mta_sts"`
 }
 
 // DKIM configures the DKIM signing of mail queued for other servers
@@ -273,6 +275,7 @@ func Default() *Config {
 		Proxy:    DefaultProxy(),
 		DKIM:     DKIM{Enabled: true},
 		ACME:     defaultACME(),
+		MTASTS:   MTASTS{MaxAge: DefaultMTASTSMaxAge},
 	}
 }
 
@@ -465,6 +468,9 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	if err := cfg.ACME.validate(cfg); err != nil {
+		return err
+	}
+	if err := cfg.MTASTS.validate(); err != nil {
 		return err
 	}
 	return nil

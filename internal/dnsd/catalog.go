@@ -20,11 +20,12 @@ type catalog struct {
 	loc   *locator
 }
 
-// buildCatalog loads the zone files and inline zones of cfg and its
-// pools, which locate clients with the location table of cfg and then geo
-// (nil: no database). Health probes for the pools' edges come from ck
-// (nil: none).
-func buildCatalog(cfg config.DNS, geo *geoDB, ck *checker) (*catalog, error) {
+// buildCatalog loads the zone files and inline zones of cfg, adds the
+// records of own to them (addOwn), and builds cfg's pools, which locate
+// clients with the location table of cfg and then geo (nil: no
+// database). Health probes for the pools' edges come from ck (nil:
+// none).
+func buildCatalog(cfg config.DNS, geo *geoDB, ck *checker, own []dns.RR) (*catalog, error) {
 	c := &catalog{zones: map[string]*Zone{}, pools: map[string]*Pool{}}
 	add := func(z *Zone, src string) error {
 		if c.zones[z.Origin] != nil {
@@ -51,6 +52,7 @@ func buildCatalog(cfg config.DNS, geo *geoDB, ck *checker) (*catalog, error) {
 			return nil, fmt.Errorf("dns.zones[%d]: %w", i, err)
 		}
 	}
+	c.addOwn(own)
 
 	locs := map[netip.Prefix]Location{}
 	for s, l := range cfg.Locations {
@@ -137,4 +139,34 @@ func newPool(pc config.DNSPool, loc *locator) (*Pool, error) {
 		p.Edges = append(p.Edges, e)
 	}
 	return p, nil
+}
+
+// addOwn adds pail's own records to the zones they fall in (see
+// NewWithRecords for which are left out). The zones were built for this
+// catalog alone, so they may still be changed; each one changed is
+// indexed again.
+func (c *catalog) addOwn(own []dns.RR) {
+	changed := map[*Zone]bool{}
+	for _, rr := range own {
+		h := rr.Header()
+		name := dns.CanonicalName(h.Name)
+		z := c.zoneFor(name)
+		if z == nil || z.referral(name) != nil {
+			continue
+		}
+		if n := z.names[name]; n != nil {
+			_, hasCNAME := n.rrsets[dns.TypeCNAME]
+			if hasCNAME || len(n.rrsets[h.Rrtype]) > 0 || (h.Rrtype == dns.TypeCNAME && len(n.rrsets) > 0) {
+				continue
+			}
+		}
+		rr = dns.Copy(rr)
+		rr.Header().Name = name
+		n := z.node(name)
+		n.rrsets[h.Rrtype] = append(n.rrsets[h.Rrtype], rr)
+		changed[z] = true
+	}
+	for z := range changed {
+		z.index()
+	}
 }

@@ -47,6 +47,9 @@ type Server struct {
 	rrl *limiter
 	ck  *checker
 	now func() time.Time // test hook for RRL
+	// own makes the records added to the zones at each build (New,
+	// Reload); nil: none.
+	own func() []dns.RR
 	// scratch holds *scratch for ServeDNS.
 	scratch sync.Pool
 
@@ -59,6 +62,18 @@ type Server struct {
 // New loads the zones, pools and MaxMind-format database of cfg and starts
 // the edges' health checks. log may be nil.
 func New(cfg config.DNS, log *slog.Logger) (*Server, error) {
+	return NewWithRecords(cfg, log, nil)
+}
+
+// NewWithRecords is New with records of pail's own (a local domain's MX,
+// SPF, DKIM, DMARC, MTA-STS, TLS-RPT and SRV records): own is called
+// each time the zones are built (here and at every Reload), and each
+// record it returns is answered by the zone it falls in, unless the zone
+// already has records of that name and type (what the operator wrote
+// wins), the name has a CNAME or lies below a delegation, or the record
+// is a CNAME at a name with other records. Records in no served zone
+// are dropped. own may be nil.
+func NewWithRecords(cfg config.DNS, log *slog.Logger, own func() []dns.RR) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -66,6 +81,7 @@ func New(cfg config.DNS, log *slog.Logger) (*Server, error) {
 		log: log,
 		ck:  newChecker(cfg.HealthInterval.Duration, cfg.HealthTimeout.Duration, log),
 		now: time.Now,
+		own: own,
 		rrl: newLimiter(cfg.RateLimit.ResponsesPerSecond, cfg.RateLimit.Slip,
 			cfg.RateLimit.IPv4PrefixLen, cfg.RateLimit.IPv6PrefixLen),
 	}
@@ -78,7 +94,7 @@ func New(cfg config.DNS, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("dns.geoip_db: %w", err)
 		}
 	}
-	cat, err := buildCatalog(cfg, geo, s.ck)
+	cat, err := buildCatalog(cfg, geo, s.ck, s.ownRecords())
 	if err != nil {
 		s.ck.close()
 		return nil, err
@@ -95,7 +111,7 @@ func New(cfg config.DNS, log *slog.Logger) (*Server, error) {
 // rate-limit settings are not reloaded.
 func (s *Server) Reload(cfg config.DNS) error {
 	geo := s.reloadGeoDB(cfg.GeoIPDB)
-	cat, err := buildCatalog(cfg, geo, s.ck)
+	cat, err := buildCatalog(cfg, geo, s.ck, s.ownRecords())
 	if err != nil {
 		return fmt.Errorf("dns reload: %w", err)
 	}
@@ -106,6 +122,14 @@ func (s *Server) Reload(cfg config.DNS) error {
 	}
 	s.log.Info("dns: reloaded", "zones", len(cat.zones), "records", n, "pools", len(cat.pools))
 	return nil
+}
+
+// ownRecords returns the records of s.own, none when it is nil.
+func (s *Server) ownRecords() []dns.RR {
+	if s.own == nil {
+		return nil
+	}
+	return s.own()
 }
 
 // reloadGeoDB reads the database at path for a reload: nil when path is

@@ -1,14 +1,11 @@
 // Package dnsrecords makes the DNS records a local domain publishes for
 // pail (`pail dns-records DOMAIN`): MX, SPF, a DKIM key record per
-// selector, DMARC and the SRV records by which mail clients find the
-// submission and mailbox services. They are miekg/dns resource records,
-// so that what is printed is the zone-file presentation form a name
-// server reads.
-//
-// MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) records are not made yet:
-// pail serves no MTA-STS policy and accepts no TLS reports, and a
-// published _mta-sts record would make senders look for a policy that
-// is not there.
+// selector, DMARC, MTA-STS and TLS-RPT, and the SRV records by which
+// mail clients find the submission and mailbox services; and the MTA-STS
+// policy pail serves, whose id the _mta-sts record carries. They are
+// miekg/dns resource records, so that what is printed is the zone-file
+// presentation form a name server reads, and pail's own name server
+// answers the same records.
 package dnsrecords
 
 import (
@@ -16,11 +13,13 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/miekg/dns"
 
 	"pail/internal/config"
 	"pail/internal/dkim"
+	"pail/internal/mtasts"
 )
 
 // TTL is the time to live of every record: an hour, short enough that a
@@ -36,9 +35,6 @@ const mxPreference = 10
 // several strings, which verifiers join (RFC 6376 §3.6.2.2, RFC 7208
 // §3.3).
 const maxTXTString = 255
-
-// NotYet is the comment that says which records pail does not ask for yet.
-const NotYet = "; MTA-STS and TLS-RPT: not yet"
 
 // SRV priorities (RFC 2782): a client takes the lowest first. RFC 8314
 // §5.1 asks MUAs to prefer implicit TLS, and the priorities of the
@@ -76,8 +72,35 @@ func Domain(cfg *config.Config, domain string, keys []dkim.Key) ([]dns.RR, error
 	// postmaster@, which pail routes for every local domain (RFC 5321
 	// §4.5.1), so §7.1's external-destination check does not apply.
 	rrs = append(rrs, txt("_dmarc."+origin, "v=DMARC1; p=reject; rua=mailto:postmaster@"+domain))
+	if ServesMTASTS(cfg) {
+		// RFC 8461 §3.1: the record announcing the policy, with the id of
+		// the policy pail serves; §3.2: the policy host, which is pail.
+		rrs = append(rrs,
+			txt("_mta-sts."+origin, MTASTSPolicy(cfg).TXT()),
+			&dns.CNAME{Hdr: hdr("mta-sts."+origin, dns.TypeCNAME), Target: host})
+	}
+	// RFC 8460 §3: TLS reports go to postmaster@, like DMARC's.
+	rrs = append(rrs, txt("_smtp._tls."+origin, "v=TLSRPTv1; rua=mailto:postmaster@"+domain))
 	rrs = append(rrs, srvRecords(cfg.Listen, origin, host)...)
 	return rrs, nil
+}
+
+// ServesMTASTS reports whether pail serves the MTA-STS policy: only
+// over HTTPS (RFC 8461 §3.3), so only when listen.https is set. Without
+// it no _mta-sts record is made: senders would look for a policy that is
+// not there.
+func ServesMTASTS(cfg *config.Config) bool { return cfg.Listen.HTTPS != "" }
+
+// MTASTSPolicy is the MTA-STS policy pail serves for every local domain
+// (RFC 8461 §3.2): the configured mode and max_age, and as its only mx
+// the host name the MX records name.
+func MTASTSPolicy(cfg *config.Config) *mtasts.Policy {
+	mode, _ := mtasts.ParseMode(cfg.MTASTSMode())
+	return &mtasts.Policy{
+		Mode:   mode,
+		MX:     []string{strings.ToLower(strings.TrimSuffix(cfg.Hostname, "."))},
+		MaxAge: time.Duration(cfg.MTASTS.MaxAge) * time.Second,
+	}
 }
 
 // DKIM returns the TXT record of a DKIM key at SELECTOR._domainkey.DOMAIN.

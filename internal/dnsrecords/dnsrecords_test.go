@@ -8,11 +8,13 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/miekg/dns"
 
 	"pail/internal/config"
 	"pail/internal/dkim"
+	"pail/internal/mtasts"
 )
 
 // quoted matches a character-string of a printed TXT record.
@@ -67,7 +69,7 @@ func TestDomainRecords(t *testing.T) {
 	cfg := config.Default()
 	cfg.Hostname = "MX.Hill.Test"
 	cfg.Domains = []string{"hill.test", "dale.test"}
-	cfg.Listen = config.Listen{SMTP: ":25", Submission: ":587", Submissions: "[::]:465", IMAPS: "0.0.0.0:993"}
+	cfg.Listen = config.Listen{SMTP: ":25", Submission: ":587", Submissions: "[::]:465", IMAPS: "0.0.0.0:993", HTTPS: ":443"}
 	store, err := dkim.Open(t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +99,8 @@ func TestDomainRecords(t *testing.T) {
 		switch rr := rr.(type) {
 		case *dns.MX:
 			got[key] = fmt.Sprintf("%s %d", rr.Mx, rr.Preference)
+		case *dns.CNAME:
+			got[key] = rr.Target
 		case *dns.SRV:
 			got[key] = fmt.Sprintf("%d %d %d %s", rr.Priority, rr.Weight, rr.Port, rr.Target)
 		case *dns.TXT:
@@ -122,6 +126,9 @@ func TestDomainRecords(t *testing.T) {
 		"hill.test. MX":                    "mx.hill.test. 10",
 		"hill.test. TXT":                   "v=spf1 mx -all",
 		"_dmarc.hill.test. TXT":            "v=DMARC1; p=reject; rua=mailto:postmaster@hill.test",
+		"_mta-sts.hill.test. TXT":          "v=STSv1; id=" + MTASTSPolicy(cfg).ID(),
+		"mta-sts.hill.test. CNAME":         "mx.hill.test.",
+		"_smtp._tls.hill.test. TXT":        "v=TLSRPTv1; rua=mailto:postmaster@hill.test",
 		"_submissions._tcp.hill.test. SRV": "0 1 465 mx.hill.test.",
 		"_submission._tcp.hill.test. SRV":  "10 1 587 mx.hill.test.",
 		"_imaps._tcp.hill.test. SRV":       "0 1 993 mx.hill.test.",
@@ -141,5 +148,52 @@ func TestDomainRecords(t *testing.T) {
 		if dkimP[k.Selector] != publicKey(t, k) {
 			t.Errorf("%s (%s, %s): p=%q, want the key's public key", k.Selector, k.Algorithm, k.State, dkimP[k.Selector])
 		}
+	}
+}
+
+// TestMTASTSRecords: the _mta-sts record carries the id of the policy
+// served, which names the MX host and changes with the mode; without
+// listen.https no policy is served and no _mta-sts or mta-sts record is
+// made, while the TLS-RPT record stays.
+func TestMTASTSRecords(t *testing.T) {
+	cfg := config.Default()
+	cfg.Hostname = "MX.Hill.Test."
+	cfg.Domains = []string{"hill.test"}
+	cfg.Listen = config.Listen{SMTP: ":25", HTTPS: ":443"}
+	p := MTASTSPolicy(cfg)
+	if p.Mode != mtasts.ModeTesting || len(p.MX) != 1 || p.MX[0] != "mx.hill.test" || p.MaxAge != 7*24*time.Hour {
+		t.Errorf("policy with a self-signed certificate: %+v", *p)
+	}
+	if !p.Matches("mx.hill.test.") {
+		t.Errorf("the served policy does not allow the MX host")
+	}
+	cfg.TLS = config.TLS{Cert: "/etc/pail/cert.pem", Key: "/etc/pail/key.pem"}
+	if q := MTASTSPolicy(cfg); q.Mode != mtasts.ModeEnforce || q.ID() == p.ID() {
+		t.Errorf("with real certificates: %+v, id %s (was %s)", *q, q.ID(), p.ID())
+	}
+	find := func(rrs []dns.RR, name string) dns.RR {
+		for _, rr := range rrs {
+			if rr.Header().Name == name {
+				return rr
+			}
+		}
+		return nil
+	}
+	rrs, err := Domain(cfg, "hill.test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, ok := find(rrs, "_mta-sts.hill.test.").(*dns.TXT)
+	if !ok {
+		t.Fatalf("no _mta-sts record: %v", rrs)
+	}
+	r, err := mtasts.RecordFrom([]string{strings.Join(rec.Txt, "")})
+	if err != nil || r.ID != MTASTSPolicy(cfg).ID() {
+		t.Errorf("_mta-sts record %q: %+v, %v; want id %s", rec.Txt, r, err, MTASTSPolicy(cfg).ID())
+	}
+	cfg.Listen.HTTPS = ""
+	rrs, _ = Domain(cfg, "hill.test", nil)
+	if find(rrs, "_mta-sts.hill.test.") != nil || find(rrs, "mta-sts.hill.test.") != nil || find(rrs, "_smtp._tls.hill.test.") == nil {
+		t.Errorf("without listen.https: %v", rrs)
 	}
 }

@@ -9,12 +9,14 @@ import (
 )
 
 // addDNS prepares the authoritative name server when [dns] listen is set:
-// one service named "dns" on UDP and TCP of the same address.
+// one service named "dns" on UDP and TCP of the same address. In the
+// zones it serves it also answers the local domains' own records
+// (ownRecords), where the zone files do not have them.
 func (s *Server) addDNS() error {
 	if s.cfg.DNS.Listen == "" {
 		return nil
 	}
-	d, err := dnsd.New(s.cfg.DNS, s.log.With("proto", "dns"))
+	d, err := dnsd.NewWithRecords(s.cfg.DNS, s.log.With("proto", "dns"), s.ownRecords)
 	if err != nil {
 		return err
 	}

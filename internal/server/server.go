@@ -70,6 +70,7 @@ type Server struct {
 
 	acme     *acme.Manager // ACME certificates, when [acme] is enabled (acme.go)
 	acmeStop func()        // ends acme.Run and waits for it
+	mtastsCfg atomic.Pointer[config.MTASTS] // the [mta_sts] settings in force
 }
 
 // service is one protocol server on its listener.
@@ -147,6 +148,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 
 	s.domains.Store(&cfg.Domains)
+	mc := cfg.MTASTS
+	s.mtastsCfg.Store(&mc)
 	s.certs, err = tlsconf.NewCerts(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, certNames(cfg))
 	if err != nil {
 		s.closeAll()
@@ -262,8 +265,10 @@ func (s *Server) isLocalDomain(domain string) bool {
 }
 
 // Reload applies a new configuration while the server runs: the local
-// domains, the postmaster address and the certificate files' contents take
-// effect at once, and the name server re-reads its zones and pools.
+// domains, the postmaster address, the [dkim] and [mta_sts] settings and
+// the certificate files' contents take effect at once, and the name
+// server re-reads its zones and pools and makes the local domains'
+// records again.
 // Listen addresses, limits and the data directory need a restart; a change
 // to them is reported and otherwise ignored.
 func (s *Server) Reload(cfg *config.Config) error {
@@ -275,13 +280,16 @@ func (s *Server) Reload(cfg *config.Config) error {
 	dk := cfg.DKIM
 	s.dkim.Store(&dk)
 	s.ensureDKIM(cfg.Domains)
+	mc := cfg.MTASTS
+	s.mtastsCfg.Store(&mc)
 	s.router.SetPostmaster(cfg.Postmaster)
 	var errs []error
 	if err := s.certs.Reload(); err != nil {
 		errs = append(errs, err)
 	}
 	if s.dns != nil {
-		// Zones and pools are swapped in without dropping a query; listen
+		// Zones and pools are swapped in without dropping a query, with
+		// the local domains' own records made again (ownRecords); listen
 		// and rate-limit changes need a restart.
 		if err := s.dns.Reload(cfg.DNS); err != nil {
 			errs = append(errs, fmt.Errorf("dns: %w", err))

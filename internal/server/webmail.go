@@ -9,6 +9,7 @@ import (
 	"pail/internal/auth"
 	"pail/internal/config"
 	"pail/internal/delivery"
+	"pail/internal/mtasts"
 	"pail/internal/store"
 	"pail/internal/webmail"
 )
@@ -46,7 +47,10 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 		if e.Name == "https" {
 			tc := tlsCfg.Clone()
 			tc.NextProtos = append([]string{"http/1.1"}, s.acmeALPN()...)
-			run = func(ln net.Listener) error { return srv.Serve(tls.NewListener(ln, tc)) }
+			// The MTA-STS policy of the local domains, on https only
+			// (RFC 8461 §3.3).
+			h := &mtasts.Handler{Policy: s.mtastsPolicy, Next: srv.Handler()}
+			run = func(ln net.Listener) error { return srv.ServeHandler(tls.NewListener(ln, tc), h) }
 		}
 		if err := s.listen(e, run, srv.Shutdown); err != nil {
 			return err

@@ -171,9 +171,10 @@ func (s *Server) Handler() http.Handler {
 // listener (tls.NewListener); session cookies are then Secure.
 func (s *Server) Serve(ln net.Listener) error { return s.ServeHandler(ln, s.Handler()) }
 
-// ServeHandler is Serve with h in front of the web pages: h answers what
-// it owns (ACME challenges on the http listener) and passes the rest to
-// Handler.
+// ServeHandler is Serve with h answering instead of the web pages: h
+// wraps Handler to serve more on one listener (ACME challenges on the
+// http listener, the MTA-STS policy on https), with the same timeouts,
+// bounds and shutdown.
 func (s *Server) ServeHandler(ln net.Listener, h http.Handler) error {
 	hs := &http.Server{
 		Handler:           h,

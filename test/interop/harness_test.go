@@ -118,6 +118,9 @@ type serverOptions struct {
 	// limits are extra lines for the [limits] table, such as
 	// `command_timeout = "2s"`.
 	limits []string
+	// listen are extra lines for the [listen] table, such as
+	// `https = "127.0.0.1:8443"`.
+	listen []string
 }
 
 // server is one `pail serve` process with its own config file and data
@@ -186,6 +189,9 @@ func newServer(t *testing.T, opts serverOptions) *server {
 	fmt.Fprintf(&b, "[listen]\nsmtp = %q\n", s.smtpAddr)
 	if s.submissionAddr != "" {
 		fmt.Fprintf(&b, "submission = %q\n", s.submissionAddr)
+	}
+	for _, l := range opts.listen {
+		b.WriteString(l + "\n")
 	}
 	fmt.Fprintf(&b, "\n[limits]\nmax_message_bytes = %d\nmax_recipients = %d\n", maxMsgBytes, maxRcpts)
 	for _, l := range opts.limits {
