@@ -54,6 +54,8 @@ type Config struct {
 	Proxy Proxy `toml:"proxy"`
 	// DKIM configures the signing of outgoing mail; on by default.
 	DKIM DKIM `toml:"dkim"`
+	// TLSRPT configures SMTP TLS reporting (RFC 8460); on by default.
+	TLSRPT TLSRPT `toml:"tlsrpt"`
 }
 
 // DKIM configures the DKIM signing of mail queued for other servers
@@ -252,6 +254,7 @@ func Default() *Config {
 		DNS:      defaultDNS(),
 		Proxy:    DefaultProxy(),
 		DKIM:     DKIM{Enabled: true},
+		TLSRPT:   TLSRPT{Enabled: true},
 	}
 }
 
@@ -429,6 +432,9 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	if err := cfg.Proxy.validate(); err != nil {
+		return err
+	}
+	if err := cfg.TLSRPT.validate(cfg); err != nil {
 		return err
 	}
 	return nil
