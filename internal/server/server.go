@@ -32,6 +32,7 @@ import (
 	"pail/internal/smtpd"
 	"pail/internal/store"
 	"pail/internal/tlsconf"
+	"pail/internal/tlsrpt"
 )
 
 // Server is a running pail instance.
@@ -63,6 +64,9 @@ type Server struct {
 
 	dkimKeys *dkim.Store                 // DKIM keys, data_dir/dkim
 	dkim     atomic.Pointer[config.DKIM] // the [dkim] settings in force
+
+	tlsRecorder  *tlsrpt.Recorder  // outbound TLS outcomes (RFC 8460)
+	tlsScheduler *tlsrpt.Scheduler // the daily TLS reports
 }
 
 // service is one protocol server on its listener.
@@ -158,6 +162,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	router.SetHostname(cfg.Hostname)
 	s.router = router
 	deliverer := delivery.NewDeliverer(st, q, s.mailLog, cfg.Hostname)
+	if err := s.openTLSRPT(ctx, router, deliverer); err != nil {
+		s.closeAll()
+		return nil, err
+	}
 	s.transport = s.newTransport(router, deliverer)
 	authn := auth.NewWithLimits(st, auth.Limits{
 		FailuresPerAddress:       cfg.Limits.LoginFailuresPerAddress,
@@ -302,6 +310,7 @@ func (s *Server) Store() *store.Store { return s.store }
 // listens to w.
 func (s *Server) Start(w io.Writer) {
 	s.startQueue()
+	s.startTLSRPT()
 	if s.statusLn != nil {
 		go s.status.Serve(s.statusLn)
 	}
