@@ -48,6 +48,11 @@ Commands:
                                       and the TXT record to publish for each
   dkim rotate DOMAIN                  new signing keys; the old ones keep verifying
   dkim retire DOMAIN SELECTOR         remove a rotated-out selector
+  tlsrpt show [--date YYYY-MM-DD]     outbound TLS sessions per policy domain that day
+                                      (UTC; default today): successes, failures by type
+  tlsrpt show --received              the TLS reports (RFC 8460) other servers sent us
+  tlsrpt send [--date YYYY-MM-DD]     send that day's reports now (default yesterday;
+                                      what was sent before is not sent again)
   dns-records DOMAIN                  the DNS records DOMAIN publishes for pail
                                       (MX, SPF, DKIM, DMARC, SRV), as zone-file lines
   proxy --listen ADDR --origin URL    run only the web cache (reverse proxy to URL,
@@ -111,6 +116,8 @@ var commands = map[string]func(e *env, args []string) error{
 	"dkim rotate":  cmdDKIMRotate,
 	"dkim retire":  cmdDKIMRetire,
 	"dns-records":  cmdDNSRecords,
+	"tlsrpt show":  cmdTLSRPTShow,
+	"tlsrpt send":  cmdTLSRPTSend,
 	"sendmail":     cmdSendmail,
 	"proxy":        cmdProxy,
 	"dns":          cmdDNS,

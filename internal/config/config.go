@@ -64,6 +64,8 @@ type Config struct {
 	ACME ACME `toml:"acme"`
 	// MTASTS is the MTA-STS policy served for the local domains.
 	MTASTS MTASTS `toml:"mta_sts"`
+	// TLSRPT configures SMTP TLS reporting (RFC 8460); on by default.
+	TLSRPT TLSRPT `toml:"tlsrpt"`
 }
 
 // DKIM configures the DKIM signing of mail queued for other servers
@@ -276,6 +278,7 @@ func Default() *Config {
 		DKIM:     DKIM{Enabled: true},
 		ACME:     defaultACME(),
 		MTASTS:   MTASTS{MaxAge: DefaultMTASTSMaxAge},
+		TLSRPT:   TLSRPT{Enabled: true},
 	}
 }
 
@@ -471,6 +474,9 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	if err := cfg.MTASTS.validate(); err != nil {
+		return err
+	}
+	if err := cfg.TLSRPT.validate(cfg); err != nil {
 		return err
 	}
 	return nil

@@ -50,6 +50,7 @@ type Deliverer struct {
 	hostname string
 	// DedupeWindow is the duplicate window; 0 turns the check off.
 	DedupeWindow time.Duration
+	tap          Tap // sees local mail it wants before it is stored (SetTap)
 }
 
 // NewDeliverer returns a Deliverer. queue may be nil when remote delivery is
@@ -212,6 +213,7 @@ func (m *Message) Commit(ctx context.Context) error {
 		return ErrNoQueue
 	}
 	if len(deliveries) > 0 {
+		m.runTap(ctx)
 		if len(remote) > 0 {
 			// The queue reads the spool after the local copies are in.
 			m.sp.Retain()

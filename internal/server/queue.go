@@ -112,6 +112,9 @@ func (s *Server) newTransport(router *delivery.Router, local *delivery.Deliverer
 		Log:               s.log.With("proto", "remote"),
 	}
 	rc.STS = s.newSTSFetcher()
+	if s.tlsRecorder != nil {
+		rc.Reports = s.tlsRecorder
+	}
 	client := remote.New(rc)
 	return &transport{isLocal: s.isLocalDomain, router: router, local: local, remote: client, hostname: s.cfg.Hostname}
 }

@@ -34,6 +34,7 @@ import (
 	"pail/internal/smtpd"
 	"pail/internal/store"
 	"pail/internal/tlsconf"
+	"pail/internal/tlsrpt"
 )
 
 // Server is a running pail instance.
@@ -68,9 +69,11 @@ type Server struct {
 	dkimKeys *dkim.Store                 // DKIM keys, data_dir/dkim
 	dkim     atomic.Pointer[config.DKIM] // the [dkim] settings in force
 
-	acme     *acme.Manager // ACME certificates, when [acme] is enabled (acme.go)
-	acmeStop func()        // ends acme.Run and waits for it
-	mtastsCfg atomic.Pointer[config.MTASTS] // the [mta_sts] settings in force
+	acme         *acme.Manager                 // ACME certificates, when [acme] is enabled (acme.go)
+	acmeStop     func()                        // ends acme.Run and waits for it
+	mtastsCfg    atomic.Pointer[config.MTASTS] // the [mta_sts] settings in force
+	tlsRecorder  *tlsrpt.Recorder              // outbound TLS outcomes (RFC 8460)
+	tlsScheduler *tlsrpt.Scheduler             // the daily TLS reports
 }
 
 // service is one protocol server on its listener.
@@ -172,6 +175,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	router.SetHostname(cfg.Hostname)
 	s.router = router
 	deliverer := delivery.NewDeliverer(st, q, s.mailLog, cfg.Hostname)
+	if err := s.openTLSRPT(ctx, router, deliverer); err != nil {
+		s.closeAll()
+		return nil, err
+	}
 	s.transport = s.newTransport(router, deliverer)
 	authn := auth.NewWithLimits(st, auth.Limits{
 		FailuresPerAddress:       cfg.Limits.LoginFailuresPerAddress,
@@ -323,6 +330,7 @@ func (s *Server) Store() *store.Store { return s.store }
 func (s *Server) Start(w io.Writer) {
 	s.startQueue()
 	s.startACME()
+	s.startTLSRPT()
 	if s.statusLn != nil {
 		go s.status.Serve(s.statusLn)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -15,8 +16,10 @@ import (
 
 // TXTResolver looks up TXT records: one string per record, the record's
 // strings joined (as net.Resolver.LookupTXT does). A name that does not
-// exist or has no TXT records yields no strings and a nil error; an error
-// means the answer is not known (the lookup is tried again later).
+// exist or has no TXT records yields no strings and a nil error, or a
+// *net.DNSError with IsNotFound (as net.Resolver and internal/resolve
+// answer); another error means the answer is not known (the lookup is
+// tried again later).
 type TXTResolver interface {
 	LookupTXT(ctx context.Context, name string) ([]string, error)
 }
@@ -109,6 +112,9 @@ func (s *Sender) sendDomain(ctx context.Context, day, domain string, res *DayRes
 	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
 	txt, err := s.Resolver.LookupTXT(lctx, TXTPrefix+domain)
 	cancel()
+	if dnsErr := (*net.DNSError)(nil); errors.As(err, &dnsErr) && dnsErr.IsNotFound {
+		txt, err = nil, nil
+	}
 	if err != nil {
 		// A lookup failure: try again later.
 		s.log().Warn("tlsrpt: looking up the reporting policy failed", "domain", domain, "err", err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -17,10 +18,15 @@ import (
 type zoneTXT map[string][]string
 
 func (z zoneTXT) LookupTXT(_ context.Context, name string) ([]string, error) {
-	if v, ok := z[name]; ok && v == nil {
+	v, ok := z[name]
+	switch {
+	case ok && v == nil:
 		return nil, errors.New("SERVFAIL")
+	case !ok:
+		// As net.Resolver and internal/resolve say NXDOMAIN.
+		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 	}
-	return z[name], nil
+	return v, nil
 }
 
 // mailbox collects what the sender enqueues.
