@@ -11,6 +11,7 @@ package dnsrecords
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -60,9 +61,10 @@ func Domain(cfg *config.Config, domain string, keys []dkim.Key) ([]dns.RR, error
 	rrs := []dns.RR{
 		// RFC 5321 §5.1: the MX host is the configured host name.
 		&dns.MX{Hdr: hdr(origin, dns.TypeMX), Preference: mxPreference, Mx: host},
-		// RFC 7208 §5.4: "mx" authorises the MX host's addresses, the
-		// only ones pail sends from; -all fails every other.
-		txt(origin, "v=spf1 mx -all"),
+		// RFC 7208 §5.4: "mx" authorises the MX host's addresses;
+		// with outbound.source, pail sends from that address, which
+		// ip4/ip6 names (§5.6); -all fails every other.
+		txt(origin, spf(cfg)),
 	}
 	for _, k := range keys {
 		rrs = append(rrs, DKIM(k))
@@ -167,4 +169,18 @@ func txt(name, value string) *dns.TXT {
 		value = value[maxTXTString:]
 	}
 	return &dns.TXT{Hdr: hdr(name, dns.TypeTXT), Txt: append(parts, value)}
+}
+
+// spf returns the SPF record of a local domain (RFC 7208 §4.5): the MX
+// hosts, and the outbound source address when one is configured.
+func spf(cfg *config.Config) string {
+	rec := "v=spf1 mx"
+	if src := cfg.Outbound.Source; src != "" {
+		if a, err := netip.ParseAddr(src); err == nil && a.Is4() {
+			rec += " ip4:" + a.String()
+		} else if err == nil {
+			rec += " ip6:" + a.String()
+		}
+	}
+	return rec + " -all"
 }

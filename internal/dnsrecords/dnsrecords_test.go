@@ -197,3 +197,18 @@ func TestMTASTSRecords(t *testing.T) {
 		t.Errorf("without listen.https: %v", rrs)
 	}
 }
+
+// With outbound.source the SPF record names the address mail leaves from.
+func TestSPFSource(t *testing.T) {
+	for src, want := range map[string]string{
+		"":             "v=spf1 mx -all",
+		"192.0.2.25":   "v=spf1 mx ip4:192.0.2.25 -all",
+		"2001:db8::25": "v=spf1 mx ip6:2001:db8::25 -all",
+	} {
+		cfg := config.Default()
+		cfg.Outbound.Source = src
+		if got := spf(cfg); got != want {
+			t.Errorf("source %q: %q, want %q", src, got, want)
+		}
+	}
+}
