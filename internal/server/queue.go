@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -66,8 +67,19 @@ func (s *Server) ensureDKIM(domains []string) {
 		if !s.dkim.Load().SignsFor(d) {
 			continue
 		}
-		if _, err := s.dkimKeys.Ensure(d); err != nil {
+		keys, err := s.dkimKeys.Ensure(d)
+		if err != nil {
 			s.log.Warn("dkim: no keys; the domain's mail goes out unsigned", "domain", d, "err", err)
+			continue
+		}
+		// Selectors named in [dkim.domains] must exist, or every message
+		// of the domain would go out unsigned: say so at start, not only
+		// at the first message.
+		for _, sel := range s.dkim.Load().SelectorsFor(d) {
+			if !slices.ContainsFunc(keys, func(k dkim.Key) bool { return k.Selector == sel }) {
+				s.log.Error("dkim: a configured selector does not exist (pail dkim list); the domain's mail goes out unsigned",
+					"domain", d, "selector", sel)
+			}
 		}
 	}
 }
