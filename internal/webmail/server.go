@@ -69,6 +69,9 @@ type Deps struct {
 	Submit  Submitter
 	Log     *slog.Logger
 	MailLog *maillog.Logger
+	// Profiles makes the configuration profile served at ProfilePath;
+	// nil serves none.
+	Profiles Profiles
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
 }
@@ -146,6 +149,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /folders", s.post(maxFormBytes, s.handleFolders))
 	m.HandleFunc("GET /compose", s.page(s.handleComposeForm))
 	m.HandleFunc("POST /compose", s.post(s.cfg.MaxMessageBytes+maxFormBytes, s.handleCompose))
+	m.HandleFunc("GET "+ProfilePath, s.page(s.handleProfile))
 	s.mux = m
 }
 
