@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"net"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -74,10 +75,10 @@ func (s *Server) stopACME() {
 	}
 }
 
-// acmeHTTP serves the web pages on the http listener with the ACME
-// manager's HTTP-01 challenge answers in front (RFC 8555 §8.3).
-func (s *Server) acmeHTTP(srv *webmail.Server) func(net.Listener) error {
-	h := s.acme.HTTPHandler(srv.Handler())
+// acmeHTTP serves next (the web pages) on the http listener with the
+// ACME manager's HTTP-01 challenge answers in front (RFC 8555 §8.3).
+func (s *Server) acmeHTTP(srv *webmail.Server, next http.Handler) func(net.Listener) error {
+	h := s.acme.HTTPHandler(next)
 	return func(ln net.Listener) error { return srv.ServeHandler(ln, h) }
 }
 

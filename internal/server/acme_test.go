@@ -21,7 +21,7 @@ import (
 // serve` starts, IMAPS and HTTPS present the self-signed certificate,
 // CertsReal is false, the http listener hands ACME challenge paths to
 // the ACME manager (a host not configured is refused) and the web pages
-// still answer, and Shutdown does not wait for the directory. With [tls]
+// and client autoconfiguration still answer, and Shutdown does not wait for the directory. With [tls]
 // certificate files, CertsReal is true.
 func TestACMEWiring(t *testing.T) {
 	dir := t.TempDir()
@@ -75,7 +75,9 @@ func TestACMEWiring(t *testing.T) {
 	for _, tc := range []struct {
 		host, path string
 		want       int
-	}{{"mx.town.test", "/login", 200}, {"other.test", "/.well-known/acme-challenge/x", 403}, {"mx.town.test", "/.well-known/acme-challenge/x", 404}} {
+	}{{"mx.town.test", "/login", 200}, {"other.test", "/.well-known/acme-challenge/x", 403}, {"mx.town.test", "/.well-known/acme-challenge/x", 404},
+		// Client autoconfiguration behind the challenges.
+		{"autoconfig.town.test", "/mail/config-v1.1.xml", 200}, {"autoconfig.other.test", "/mail/config-v1.1.xml", 404}} {
 		req, _ := http.NewRequest("GET", "http://"+httpAddr+tc.path, nil)
 		req.Host = tc.host
 		res, err := client.Do(req)

@@ -7,6 +7,7 @@ import (
 	"net"
 
 	"pail/internal/auth"
+	"pail/internal/autoconfig"
 	"pail/internal/config"
 	"pail/internal/delivery"
 	"pail/internal/mtasts"
@@ -26,30 +27,35 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 	if svc.Name == "http" && l.HTTPS != "" {
 		entries = append(entries, config.ListenEntry{Name: "https", Addr: l.HTTPS})
 	}
+	clients := s.clientServices()
 	srv, err := webmail.New(ctx, webmail.Config{
 		Hostname:        s.cfg.Hostname,
 		MaxMessageBytes: s.cfg.Limits.MaxMessageBytes,
 	}, webmail.Deps{
-		Store:   s.store,
-		Auth:    authn,
-		Submit:  submitter{router: router, deliverer: deliverer},
-		Log:     s.log.With("proto", "http"),
-		MailLog: s.mailLog,
+		Store:    s.store,
+		Auth:     authn,
+		Submit:   submitter{router: router, deliverer: deliverer},
+		Log:      s.log.With("proto", "http"),
+		MailLog:  s.mailLog,
+		Profiles: clients,
 	})
 	if err != nil {
 		return err
 	}
+	// Client autoconfiguration (Thunderbird's autoconfig, Outlook's
+	// autodiscover) on both listeners, in front of the web pages.
+	pages := &autoconfig.Handler{Services: clients, IsLocal: s.isLocalDomain, Next: srv.Handler(), Log: s.log.With("proto", "http")}
 	for _, e := range entries {
-		run := srv.Serve
+		run := func(ln net.Listener) error { return srv.ServeHandler(ln, pages) }
 		if e.Name == "http" && s.acme != nil {
-			run = s.acmeHTTP(srv) // HTTP-01 challenges (acme.go)
+			run = s.acmeHTTP(srv, pages) // HTTP-01 challenges (acme.go)
 		}
 		if e.Name == "https" {
 			tc := tlsCfg.Clone()
 			tc.NextProtos = append([]string{"http/1.1"}, s.acmeALPN()...)
 			// The MTA-STS policy of the local domains, on https only
 			// (RFC 8461 §3.3).
-			h := &mtasts.Handler{Policy: s.mtastsPolicy, Next: srv.Handler()}
+			h := &mtasts.Handler{Policy: s.mtastsPolicy, Next: pages}
 			run = func(ln net.Listener) error { return srv.ServeHandler(tls.NewListener(ln, tc), h) }
 		}
 		if err := s.listen(e, run, srv.Shutdown); err != nil {
