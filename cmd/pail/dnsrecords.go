@@ -10,8 +10,12 @@ import (
 )
 
 // httpsPort is where senders fetch MTA-STS policies (RFC 8461 §3.2: an
-// https URL without a port).
-const httpsPort = "443"
+// https URL without a port), and where mail clients fetch
+// autoconfiguration over https; httpPort where they fetch it over http.
+const (
+	httpsPort = "443"
+	httpPort  = "80"
+)
 
 func cmdDNSRecords(e *env, args []string) error {
 	fs := flag.NewFlagSet("dns-records", flag.ContinueOnError)
@@ -48,6 +52,13 @@ func cmdDNSRecords(e *env, args []string) error {
 		fmt.Fprintln(e.stdout, "; MTA-STS: listen.https is off, so no policy is served and no _mta-sts record is printed")
 	} else if _, port, _ := net.SplitHostPort(cfg.Listen.HTTPS); port != httpsPort {
 		fmt.Fprintf(e.stdout, "; MTA-STS: senders fetch the policy from https://mta-sts.%s/ on port 443; listen.https is port %s, so forward 443 to it\n", d, port)
+	}
+	if !dnsrecords.ServesAutoconfig(cfg) {
+		fmt.Fprintln(e.stdout, "; Autoconfig: listen.http and listen.https are off, so no client autoconfiguration is served and no autoconfig record is printed")
+	} else if _, hp, _ := net.SplitHostPort(cfg.Listen.HTTP); hp != httpPort {
+		if _, sp, _ := net.SplitHostPort(cfg.Listen.HTTPS); sp != httpsPort {
+			fmt.Fprintf(e.stdout, "; Autoconfig: mail clients fetch http://autoconfig.%s/ (port 80) and https://autoconfig.%s/ (port 443); forward one of them to listen.http or listen.https\n", d, d)
+		}
 	}
 	for _, rr := range rrs {
 		fmt.Fprintln(e.stdout, rr.String())

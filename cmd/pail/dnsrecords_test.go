@@ -48,21 +48,26 @@ func TestDNSRecords(t *testing.T) {
 	if !strings.Contains(out, "; MTA-STS: senders fetch the policy from https://mta-sts.hill.test/ on port 443; listen.https is port 8443") {
 		t.Errorf("no comment on the https port:\n%s", out)
 	}
+	if !strings.Contains(out, "; Autoconfig: mail clients fetch http://autoconfig.hill.test/ (port 80) and https://autoconfig.hill.test/ (port 443)") {
+		t.Errorf("no comment on the autoconfig ports:\n%s", out)
+	}
 	cfg, err := config.Load(p.config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for k, v := range map[string]string{
-		"hill.test. MX":                    "10 mx.hill.test.",
-		"hill.test. TXT":                   "v=spf1 mx -all",
-		"_dmarc.hill.test. TXT":            "v=DMARC1; p=reject; rua=mailto:postmaster@hill.test",
-		"_mta-sts.hill.test. TXT":          "v=STSv1; id=" + dnsrecords.MTASTSPolicy(cfg).ID(),
-		"mta-sts.hill.test. CNAME":         "mx.hill.test.",
-		"_smtp._tls.hill.test. TXT":        "v=TLSRPTv1; rua=mailto:postmaster@hill.test",
-		"_submissions._tcp.hill.test. SRV": "0 1 465 mx.hill.test.",
-		"_imaps._tcp.hill.test. SRV":       "0 1 993 mx.hill.test.",
-		"_pop3s._tcp.hill.test. SRV":       "0 0 0 .",
-		"_submission._tcp.hill.test. SRV":  "0 0 0 .",
+		"hill.test. MX":                     "10 mx.hill.test.",
+		"hill.test. TXT":                    "v=spf1 mx -all",
+		"_dmarc.hill.test. TXT":             "v=DMARC1; p=reject; rua=mailto:postmaster@hill.test",
+		"_mta-sts.hill.test. TXT":           "v=STSv1; id=" + dnsrecords.MTASTSPolicy(cfg).ID(),
+		"mta-sts.hill.test. CNAME":          "mx.hill.test.",
+		"autoconfig.hill.test. CNAME":       "mx.hill.test.",
+		"_autodiscover._tcp.hill.test. SRV": "0 1 8443 mx.hill.test.",
+		"_smtp._tls.hill.test. TXT":         "v=TLSRPTv1; rua=mailto:postmaster@hill.test",
+		"_submissions._tcp.hill.test. SRV":  "0 1 465 mx.hill.test.",
+		"_imaps._tcp.hill.test. SRV":        "0 1 993 mx.hill.test.",
+		"_pop3s._tcp.hill.test. SRV":        "0 0 0 .",
+		"_submission._tcp.hill.test. SRV":   "0 0 0 .",
 	} {
 		if values[k] != v {
 			t.Errorf("%s = %q, want %q\n%s", k, values[k], v, out)

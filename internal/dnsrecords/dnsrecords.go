@@ -1,7 +1,8 @@
 // Package dnsrecords makes the DNS records a local domain publishes for
 // pail (`pail dns-records DOMAIN`): MX, SPF, a DKIM key record per
-// selector, DMARC, MTA-STS and TLS-RPT, and the SRV records by which
-// mail clients find the submission and mailbox services; and the MTA-STS
+// selector, DMARC, MTA-STS and TLS-RPT, the SRV records by which mail
+// clients find the submission and mailbox services, and the names they
+// fetch autoconfiguration from (autoconfig., _autodiscover); and the MTA-STS
 // policy pail serves, whose id the _mta-sts record carries. They are
 // miekg/dns resource records, so that what is printed is the zone-file
 // presentation form a name server reads, and pail's own name server
@@ -84,7 +85,35 @@ func Domain(cfg *config.Config, domain string, keys []dkim.Key) ([]dns.RR, error
 	// RFC 8460 §3: TLS reports go to postmaster@, like DMARC's.
 	rrs = append(rrs, txt("_smtp._tls."+origin, "v=TLSRPTv1; rua=mailto:postmaster@"+domain))
 	rrs = append(rrs, srvRecords(cfg.Listen, origin, host)...)
+	rrs = append(rrs, autoconfigRecords(cfg.Listen, origin, host)...)
 	return rrs, nil
+}
+
+// ServesAutoconfig reports whether pail serves client autoconfiguration
+// (package autoconfig): on the web listeners, http or https.
+func ServesAutoconfig(cfg *config.Config) bool {
+	return cfg.Listen.HTTP != "" || cfg.Listen.HTTPS != ""
+}
+
+// autoconfigRecords returns the names by which mail clients find pail's
+// autoconfiguration documents, when a web listener serves them:
+// autoconfig.DOMAIN, which Thunderbird asks for config-v1.1.xml, is the
+// host (a CNAME, like mta-sts.DOMAIN; [acme] puts it in the
+// certificate); and, with https, _autodiscover._tcp.DOMAIN, the SRV
+// record Outlook looks up to find where to POST its autodiscover request
+// after https://DOMAIN/ and https://autodiscover.DOMAIN/ ([MS-OXDSCLI]):
+// the host name, which the certificate names, so autodiscover.DOMAIN
+// needs neither a record nor a place in the certificate.
+func autoconfigRecords(l config.Listen, origin, host string) []dns.RR {
+	if l.HTTP == "" && l.HTTPS == "" {
+		return nil
+	}
+	rrs := []dns.RR{&dns.CNAME{Hdr: hdr("autoconfig."+origin, dns.TypeCNAME), Target: host}}
+	if port := listenPort(l.HTTPS); port != 0 {
+		rrs = append(rrs, &dns.SRV{Hdr: hdr("_autodiscover._tcp."+origin, dns.TypeSRV),
+			Priority: implicitTLSPriority, Weight: srvWeight, Port: port, Target: host})
+	}
+	return rrs
 }
 
 // ServesMTASTS reports whether pail serves the MTA-STS policy: only

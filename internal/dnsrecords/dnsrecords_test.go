@@ -123,18 +123,20 @@ func TestDomainRecords(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		"hill.test. MX":                    "mx.hill.test. 10",
-		"hill.test. TXT":                   "v=spf1 mx -all",
-		"_dmarc.hill.test. TXT":            "v=DMARC1; p=reject; rua=mailto:postmaster@hill.test",
-		"_mta-sts.hill.test. TXT":          "v=STSv1; id=" + MTASTSPolicy(cfg).ID(),
-		"mta-sts.hill.test. CNAME":         "mx.hill.test.",
-		"_smtp._tls.hill.test. TXT":        "v=TLSRPTv1; rua=mailto:postmaster@hill.test",
-		"_submissions._tcp.hill.test. SRV": "0 1 465 mx.hill.test.",
-		"_submission._tcp.hill.test. SRV":  "10 1 587 mx.hill.test.",
-		"_imaps._tcp.hill.test. SRV":       "0 1 993 mx.hill.test.",
-		"_imap._tcp.hill.test. SRV":        "0 0 0 .",
-		"_pop3s._tcp.hill.test. SRV":       "0 0 0 .",
-		"_pop3._tcp.hill.test. SRV":        "0 0 0 .",
+		"hill.test. MX":                     "mx.hill.test. 10",
+		"hill.test. TXT":                    "v=spf1 mx -all",
+		"_dmarc.hill.test. TXT":             "v=DMARC1; p=reject; rua=mailto:postmaster@hill.test",
+		"_mta-sts.hill.test. TXT":           "v=STSv1; id=" + MTASTSPolicy(cfg).ID(),
+		"mta-sts.hill.test. CNAME":          "mx.hill.test.",
+		"_smtp._tls.hill.test. TXT":         "v=TLSRPTv1; rua=mailto:postmaster@hill.test",
+		"_submissions._tcp.hill.test. SRV":  "0 1 465 mx.hill.test.",
+		"_submission._tcp.hill.test. SRV":   "10 1 587 mx.hill.test.",
+		"_imaps._tcp.hill.test. SRV":        "0 1 993 mx.hill.test.",
+		"_imap._tcp.hill.test. SRV":         "0 0 0 .",
+		"_pop3s._tcp.hill.test. SRV":        "0 0 0 .",
+		"_pop3._tcp.hill.test. SRV":         "0 0 0 .",
+		"autoconfig.hill.test. CNAME":       "mx.hill.test.",
+		"_autodiscover._tcp.hill.test. SRV": "0 1 443 mx.hill.test.",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -209,6 +211,46 @@ func TestSPFSource(t *testing.T) {
 		cfg.Outbound.Source = src
 		if got := spf(cfg); got != want {
 			t.Errorf("source %q: %q, want %q", src, got, want)
+		}
+	}
+}
+
+// TestAutoconfigRecords: autoconfig.DOMAIN names the host whenever a web
+// listener serves the autoconfiguration, _autodiscover._tcp only with
+// https (Outlook POSTs over HTTPS alone), on its port; with neither
+// listener there is nothing to point at.
+func TestAutoconfigRecords(t *testing.T) {
+	cfg := config.Default()
+	cfg.Hostname = "mx.hill.test"
+	cfg.Domains = []string{"hill.test"}
+	for _, tc := range []struct {
+		listen     config.Listen
+		cname, srv string
+	}{
+		{config.Listen{SMTP: ":25", IMAPS: ":993", HTTP: ":80"}, "mx.hill.test.", ""},
+		{config.Listen{SMTP: ":25", IMAPS: ":993", HTTPS: "0.0.0.0:8443"}, "mx.hill.test.", "0 1 8443 mx.hill.test."},
+		{config.Listen{SMTP: ":25", IMAPS: ":993"}, "", ""},
+	} {
+		cfg.Listen = tc.listen
+		if ServesAutoconfig(cfg) != (tc.cname != "") {
+			t.Errorf("%+v: ServesAutoconfig %v", tc.listen, ServesAutoconfig(cfg))
+		}
+		rrs, err := Domain(cfg, "hill.test", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var cname, srv string
+		for _, rr := range rrs {
+			switch {
+			case rr.Header().Name == "autoconfig.hill.test.":
+				cname = rr.(*dns.CNAME).Target
+			case rr.Header().Name == "_autodiscover._tcp.hill.test.":
+				s := rr.(*dns.SRV)
+				srv = fmt.Sprintf("%d %d %d %s", s.Priority, s.Weight, s.Port, s.Target)
+			}
+		}
+		if cname != tc.cname || srv != tc.srv {
+			t.Errorf("%+v: autoconfig %q, _autodiscover %q; want %q, %q", tc.listen, cname, srv, tc.cname, tc.srv)
 		}
 	}
 }
