@@ -325,6 +325,16 @@ func TestREADMERecipes(t *testing.T) {
 				t.Fatalf("curl did not get the login page:\n%s", clip([]byte(out), 2000))
 			}
 		},
+		"curl-autoconfig": func(t *testing.T) {
+			r := startRecipeServer(t)
+			out := r.run(get(t, "curl-autoconfig", 1)[0], "")
+			// The built-in services, on this server's ports.
+			for _, want := range []string{`<emailProvider id="localhost">`, "<port>" + r.ports["2993"] + "</port>", "<port>" + r.ports["2465"] + "</port>", "<username>%EMAILADDRESS%</username>"} {
+				if !strings.Contains(out, want) {
+					t.Fatalf("autoconfig lacks %s:\n%s", want, out)
+				}
+			}
+		},
 	}
 	for name := range byName {
 		if checks[name] == nil {
