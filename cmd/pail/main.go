@@ -55,6 +55,9 @@ Commands:
                                       what was sent before is not sent again)
   dns-records DOMAIN                  the DNS records DOMAIN publishes for pail
                                       (MX, SPF, DKIM, DMARC, SRV), as zone-file lines
+  doctor [--json] [--user NAME]       check DNS (MX, PTR, SPF, DKIM, DMARC, MTA-STS,
+                                      TLS-RPT, blocklists), the certificate and the
+                                      data directory; exit status 1 if any check FAILs
   proxy --listen ADDR --origin URL    run only the web cache (reverse proxy to URL,
                                       with --forward also a forward proxy)
   sendmail [-t] [-i] [-f ADDR] [-F NAME] [RCPT...]
@@ -116,6 +119,7 @@ var commands = map[string]func(e *env, args []string) error{
 	"dkim rotate":  cmdDKIMRotate,
 	"dkim retire":  cmdDKIMRetire,
 	"dns-records":  cmdDNSRecords,
+	"doctor":       cmdDoctor,
 	"tlsrpt show":  cmdTLSRPTShow,
 	"tlsrpt send":  cmdTLSRPTSend,
 	"sendmail":     cmdSendmail,

@@ -66,6 +66,8 @@ type Config struct {
 	MTASTS MTASTS `toml:"mta_sts"`
 	// TLSRPT configures SMTP TLS reporting (RFC 8460); on by default.
 	TLSRPT TLSRPT `toml:"tlsrpt"`
+	// Doctor configures the checks of `pail doctor`.
+	Doctor Doctor `toml:"doctor"`
 }
 
 // DKIM configures the DKIM signing of mail queued for other servers
@@ -477,6 +479,9 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	if err := cfg.TLSRPT.validate(cfg); err != nil {
+		return err
+	}
+	if err := cfg.Doctor.validate(); err != nil {
 		return err
 	}
 	return nil
