@@ -3,8 +3,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net"
 
+	"pail/internal/config"
 	"pail/internal/dkim"
 	"pail/internal/dnsrecords"
 )
@@ -30,7 +32,16 @@ func cmdDNSRecords(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	return writeDNSRecords(e.stdout, cfg, store, d)
+}
+
+// writeDNSRecords writes the records local domain d publishes, as
+// zone-file lines with comments on what is left out and why: what `pail
+// dns-records` and `pail setup` print. The domain's DKIM keys are made
+// when it signs and has none yet.
+func writeDNSRecords(w io.Writer, cfg *config.Config, store *dkim.Store, d string) error {
 	var keys []dkim.Key
+	var err error
 	if cfg.DKIM.SignsFor(d) {
 		if keys, err = store.Ensure(d); err != nil {
 			return err
@@ -40,17 +51,17 @@ func cmdDNSRecords(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "; DNS records for %s (pail dns-records)\n", d)
+	fmt.Fprintf(w, "; DNS records for %s (pail dns-records)\n", d)
 	if !cfg.DKIM.SignsFor(d) {
-		fmt.Fprintf(e.stdout, "; DKIM: signing is off for %s, no key records\n", d)
+		fmt.Fprintf(w, "; DKIM: signing is off for %s, no key records\n", d)
 	}
 	if !dnsrecords.ServesMTASTS(cfg) {
-		fmt.Fprintln(e.stdout, "; MTA-STS: listen.https is off, so no policy is served and no _mta-sts record is printed")
+		fmt.Fprintln(w, "; MTA-STS: listen.https is off, so no policy is served and no _mta-sts record is printed")
 	} else if _, port, _ := net.SplitHostPort(cfg.Listen.HTTPS); port != httpsPort {
-		fmt.Fprintf(e.stdout, "; MTA-STS: senders fetch the policy from https://mta-sts.%s/ on port 443; listen.https is port %s, so forward 443 to it\n", d, port)
+		fmt.Fprintf(w, "; MTA-STS: senders fetch the policy from https://mta-sts.%s/ on port 443; listen.https is port %s, so forward 443 to it\n", d, port)
 	}
 	for _, rr := range rrs {
-		fmt.Fprintln(e.stdout, rr.String())
+		fmt.Fprintln(w, rr.String())
 	}
 	return nil
 }
