@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 
+	"github.com/miekg/dns"
+
 	"pail/internal/config"
 	"pail/internal/dkim"
 	"pail/internal/dnsrecords"
@@ -32,24 +34,25 @@ func cmdDNSRecords(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return writeDNSRecords(e.stdout, cfg, store, d)
+	_, err = writeDNSRecords(e.stdout, cfg, store, d)
+	return err
 }
 
 // writeDNSRecords writes the records local domain d publishes, as
 // zone-file lines with comments on what is left out and why: what `pail
 // dns-records` and `pail setup` print. The domain's DKIM keys are made
-// when it signs and has none yet.
-func writeDNSRecords(w io.Writer, cfg *config.Config, store *dkim.Store, d string) error {
+// when it signs and has none yet. It returns the records written.
+func writeDNSRecords(w io.Writer, cfg *config.Config, store *dkim.Store, d string) ([]dns.RR, error) {
 	var keys []dkim.Key
 	var err error
 	if cfg.DKIM.SignsFor(d) {
 		if keys, err = store.Ensure(d); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	rrs, err := dnsrecords.Domain(cfg, d, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fmt.Fprintf(w, "; DNS records for %s (pail dns-records)\n", d)
 	if !cfg.DKIM.SignsFor(d) {
@@ -63,5 +66,5 @@ func writeDNSRecords(w io.Writer, cfg *config.Config, store *dkim.Store, d strin
 	for _, rr := range rrs {
 		fmt.Fprintln(w, rr.String())
 	}
-	return nil
+	return rrs, nil
 }

@@ -17,10 +17,12 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/miekg/dns"
 	"golang.org/x/net/idna"
 
 	"pail/internal/config"
 	"pail/internal/dkim"
+	"pail/internal/dnsrecords"
 	"pail/internal/safeio"
 	"pail/internal/store"
 )
@@ -372,7 +374,8 @@ func (p setupPlan) report(e *env, given, password string, asRoot bool) error {
 	fmt.Fprintf(w, "admin account:   postmaster@%s\n", p.Domain)
 	fmt.Fprintf(w, "password:        %s\n", password)
 	fmt.Fprintf(w, "  (shown only this once; pail %s user passwd postmaster@%s sets another)\n\n", c, p.Domain)
-	if err := writeDNSRecords(w, cfg, keys, p.Domain); err != nil {
+	rrs, err := writeDNSRecords(w, cfg, keys, p.Domain)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, `
@@ -380,7 +383,15 @@ Next:
  1. Publish the records above in the zone of %[1]s,
     and an A record (and AAAA, with IPv6) for %[2]s
     with this server's address.
- 2. PTR: have whoever runs this server's addresses (the hosting provider)
+`, p.Domain, p.Hostname)
+	if hosts := unpublishedACMEHosts(cfg, rrs); len(hosts) > 0 {
+		fmt.Fprintln(w, "    [acme] also gets certificates for these names, so publish:")
+		for _, h := range hosts {
+			cname := &dns.CNAME{Hdr: dns.RR_Header{Name: dns.Fqdn(h), Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: dnsrecords.TTL}, Target: dns.Fqdn(p.Hostname)}
+			fmt.Fprintf(w, "    %s\n", cname)
+		}
+	}
+	fmt.Fprintf(w, ` 2. PTR: have whoever runs this server's addresses (the hosting provider)
     point the PTR record of the address pail sends from (outbound.source
     if set, else the address of %[2]s) at
       %[2]s
@@ -410,6 +421,20 @@ Next:
 		p.rootNote(w)
 	}
 	return nil
+}
+
+// unpublishedACMEHosts returns the names [acme] gets certificates for
+// that are neither the host name nor the owner of a record in rrs: the CA
+// can reach them only once they point at this server.
+func unpublishedACMEHosts(cfg *config.Config, rrs []dns.RR) []string {
+	var out []string
+	for _, h := range cfg.ACMEHosts() {
+		if h == cfg.Hostname || slices.ContainsFunc(rrs, func(rr dns.RR) bool { return strings.EqualFold(rr.Header().Name, h+".") }) {
+			continue
+		}
+		out = append(out, h)
+	}
+	return out
 }
 
 // rootNote tells a root user who should own what pail setup made.

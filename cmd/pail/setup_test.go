@@ -280,6 +280,9 @@ func TestSetup(t *testing.T) {
 		"PTR", "\n      mx.hill.test\n", "Port 25 open both ways",
 		"pail doctor -c '" + strings.ReplaceAll(cfgPath, "'", `'\''`) + "'",
 		"pail serve -c '", "contrib/pail.service", "postmaster@hill.test",
+		// [acme] asks for autoconfig.hill.test, which dns-records does
+		// not name.
+		"\n    autoconfig.hill.test.\t3600\tIN\tCNAME\tmx.hill.test.\n",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)
@@ -293,5 +296,25 @@ func TestSetup(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(cfgPath); !bytes.Equal(before, after) {
 		t.Errorf("second setup changed pail.toml")
+	}
+}
+
+// TestSetupHostname: --hostname names the server in the config and in the
+// MX record printed.
+func TestSetupHostname(t *testing.T) {
+	dir := t.TempDir()
+	out, err := setup(t, "hill.test", "--hostname", "Mail.Hill.Test.", "--dir", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(filepath.Join(dir, "pail.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Hostname != "mail.hill.test" {
+		t.Errorf("hostname %q", cfg.Hostname)
+	}
+	if !strings.Contains(out, "hill.test.\t3600\tIN\tMX\t10 mail.hill.test.\n") {
+		t.Errorf("no MX naming mail.hill.test:\n%s", out)
 	}
 }

@@ -6,11 +6,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -200,5 +202,64 @@ func TestSetupServes(t *testing.T) {
 	mailLog, err := os.ReadFile(filepath.Join(dir, "log", "mail.log"))
 	if err != nil || !bytes.Contains(mailLog, []byte("postmaster@hill.test")) {
 		t.Errorf("mail log %s: %v\n%s", filepath.Join(dir, "log", "mail.log"), err, mailLog)
+	}
+}
+
+// TestSetupAsRootOnServiceDir: run as root on a directory that belongs to
+// the service user (as contrib/pail.service's install steps make it),
+// pail setup makes everything as that user, as the admin commands do, and
+// says so; root's admin commands then work on the result.
+func TestSetupAsRootOnServiceDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatalf("this test runs pail setup as root on a directory of uid %d; run the interop suite as root", serviceUID)
+	}
+	base, err := os.MkdirTemp("", "pail-setup-owner-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	if err := os.Chmod(base, 0o755); err != nil { // the tests' own temporary directories are root's alone
+		t.Fatal(err)
+	}
+	dir := filepath.Join(base, "srv")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(dir, serviceUID, serviceGID); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), adminTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, pailBin, "setup", "hill.test", "--dir", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pail setup: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("everything was made as nobody (uid %d), the owner of %s", serviceUID, dir); !bytes.Contains(out, []byte(want)) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	n := 0
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != serviceUID || st.Gid != serviceGID {
+			t.Errorf("%s belongs to %d:%d, want %d:%d", path, st.Uid, st.Gid, serviceUID, serviceGID)
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n < 8 {
+		t.Errorf("only %d entries under %s", n, dir)
+	}
+	list, err := exec.CommandContext(ctx, pailBin, "user", "list", "-c", filepath.Join(dir, "pail.toml")).CombinedOutput()
+	if err != nil || !bytes.Contains(list, []byte("postmaster@hill.test\tadmin")) {
+		t.Errorf("pail user list as root: %v\n%s", err, list)
 	}
 }
