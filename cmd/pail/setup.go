@@ -189,8 +189,8 @@ key  = ""
 [acme]
 enabled   = true
 directory = "https://acme-v02.api.letsencrypt.org/directory"
-email     = {{q (print "postmaster@" .Domain)}}   # the CA writes here about expiry
-# hosts   = []                                    # default: the names above
+email     = {{q (print "postmaster@" .Domain)}}   # the contact address given to the CA
+# hosts   = []   # default: the names above
 
 # DKIM signatures on mail to other servers; the keys are in data_dir/dkim and
 # their TXT records are printed by pail dns-records.
@@ -200,8 +200,8 @@ enabled = true
 # The MTA-STS policy served at https://mta-sts.{{.Domain}}/ (RFC 8461). It
 # starts in testing mode: senders report TLS failures (to the TLS-RPT address)
 # but still deliver. Once pail doctor is clean and the reports show no
-# failures, set mode = "enforce", then publish the new _mta-sts record that
-# pail dns-records prints (the policy's id changes with it).
+# failures, set mode = "enforce", restart, and publish the new _mta-sts
+# record that pail dns-records prints (the policy's id changes with it).
 [mta_sts]
 mode    = "testing"
 max_age = 604800       # a week, in seconds
