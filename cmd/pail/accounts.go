@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto/subtle"
 	"errors"
 	"flag"
@@ -45,11 +46,7 @@ func cmdUserAdd(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	hash, err := auth.HashPassword(pw)
-	if err != nil {
-		return err
-	}
-	acct, err := st.AddAccount(e.ctx, addr, hash, *admin)
+	acct, err := addAccount(e.ctx, st, addr, pw, *admin)
 	if err != nil {
 		return err
 	}
@@ -59,6 +56,16 @@ func cmdUserAdd(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "added %s%s\n", acct.Address, role)
 	return nil
+}
+
+// addAccount creates the account addr (normalised, at a local domain)
+// with password pw, stored as every account's is (auth.HashPassword).
+func addAccount(ctx context.Context, st *store.Store, addr, pw string, admin bool) (store.Account, error) {
+	hash, err := auth.HashPassword(pw)
+	if err != nil {
+		return store.Account{}, err
+	}
+	return st.AddAccount(ctx, addr, hash, admin)
 }
 
 func cmdUserList(e *env, args []string) error {

@@ -3,8 +3,12 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net"
 
+	"github.com/miekg/dns"
+
+	"pail/internal/config"
 	"pail/internal/dkim"
 	"pail/internal/dnsrecords"
 )
@@ -34,24 +38,34 @@ func cmdDNSRecords(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	_, err = writeDNSRecords(e.stdout, cfg, store, d)
+	return err
+}
+
+// writeDNSRecords writes the records local domain d publishes, as
+// zone-file lines with comments on what is left out and why: what `pail
+// dns-records` and `pail setup` print. The domain's DKIM keys are made
+// when it signs and has none yet. It returns the records written.
+func writeDNSRecords(w io.Writer, cfg *config.Config, store *dkim.Store, d string) ([]dns.RR, error) {
 	var keys []dkim.Key
+	var err error
 	if cfg.DKIM.SignsFor(d) {
 		if keys, err = store.Ensure(d); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	rrs, err := dnsrecords.Domain(cfg, d, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	fmt.Fprintf(e.stdout, "; DNS records for %s (pail dns-records)\n", d)
+	fmt.Fprintf(w, "; DNS records for %s (pail dns-records)\n", d)
 	if !cfg.DKIM.SignsFor(d) {
-		fmt.Fprintf(e.stdout, "; DKIM: signing is off for %s, no key records\n", d)
+		fmt.Fprintf(w, "; DKIM: signing is off for %s, no key records\n", d)
 	}
 	if !dnsrecords.ServesMTASTS(cfg) {
-		fmt.Fprintln(e.stdout, "; MTA-STS: listen.https is off, so no policy is served and no _mta-sts record is printed")
+		fmt.Fprintln(w, "; MTA-STS: listen.https is off, so no policy is served and no _mta-sts record is printed")
 	} else if _, port, _ := net.SplitHostPort(cfg.Listen.HTTPS); port != httpsPort {
-		fmt.Fprintf(e.stdout, "; MTA-STS: senders fetch the policy from https://mta-sts.%s/ on port 443; listen.https is port %s, so forward 443 to it\n", d, port)
+		fmt.Fprintf(w, "; MTA-STS: senders fetch the policy from https://mta-sts.%s/ on port 443; listen.https is port %s, so forward 443 to it\n", d, port)
 	}
 	if !dnsrecords.ServesAutoconfig(cfg) {
 		fmt.Fprintln(e.stdout, "; Autoconfig: listen.http and listen.https are off, so no client autoconfiguration is served and no autoconfig record is printed")
@@ -61,7 +75,7 @@ func cmdDNSRecords(e *env, args []string) error {
 		}
 	}
 	for _, rr := range rrs {
-		fmt.Fprintln(e.stdout, rr.String())
+		fmt.Fprintln(w, rr.String())
 	}
-	return nil
+	return rrs, nil
 }

@@ -27,6 +27,12 @@ import (
 const usage = `usage: pail [-c FILE] COMMAND [ARGS]
 
 Commands:
+  setup DOMAIN [--hostname HOST] [--dir DIR]
+                                      a production configuration in DIR (default
+                                      .): pail.toml, data/ with the admin account
+                                      postmaster@DOMAIN (its password printed once)
+                                      and DKIM keys, log/; then the DNS records
+                                      to publish and a checklist
   serve                               run the server
   user add ADDR [--password-stdin] [--admin]
   user list
@@ -99,6 +105,7 @@ func main() {
 
 // commands maps a command path to its handler.
 var commands = map[string]func(e *env, args []string) error{
+	"setup":        cmdSetup,
 	"serve":        cmdServe,
 	"user add":     cmdUserAdd,
 	"user list":    cmdUserList,
