@@ -3,15 +3,9 @@ package main
 import (
 	"flag"
 	"fmt"
-	"net"
 
-	"pail/internal/dkim"
 	"pail/internal/dnsrecords"
 )
-
-// httpsPort is where senders fetch MTA-STS policies (RFC 8461 §3.2: an
-// https URL without a port).
-const httpsPort = "443"
 
 func cmdDNSRecords(e *env, args []string) error {
 	fs := flag.NewFlagSet("dns-records", flag.ContinueOnError)
@@ -26,30 +20,16 @@ func cmdDNSRecords(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := localDomain(cfg, pos[0])
+	// The keys are made on first use, as pail serve makes them.
+	l, err := dnsrecords.List(cfg, pos[0], store.Ensure)
 	if err != nil {
 		return err
 	}
-	var keys []dkim.Key
-	if cfg.DKIM.SignsFor(d) {
-		if keys, err = store.Ensure(d); err != nil {
-			return err
-		}
+	fmt.Fprintf(e.stdout, "; DNS records for %s (pail dns-records)\n", l.Domain)
+	for _, n := range l.Notes {
+		fmt.Fprintf(e.stdout, "; %s\n", n)
 	}
-	rrs, err := dnsrecords.Domain(cfg, d, keys)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "; DNS records for %s (pail dns-records)\n", d)
-	if !cfg.DKIM.SignsFor(d) {
-		fmt.Fprintf(e.stdout, "; DKIM: signing is off for %s, no key records\n", d)
-	}
-	if !dnsrecords.ServesMTASTS(cfg) {
-		fmt.Fprintln(e.stdout, "; MTA-STS: listen.https is off, so no policy is served and no _mta-sts record is printed")
-	} else if _, port, _ := net.SplitHostPort(cfg.Listen.HTTPS); port != httpsPort {
-		fmt.Fprintf(e.stdout, "; MTA-STS: senders fetch the policy from https://mta-sts.%s/ on port 443; listen.https is port %s, so forward 443 to it\n", d, port)
-	}
-	for _, rr := range rrs {
+	for _, rr := range l.Records {
 		fmt.Fprintln(e.stdout, rr.String())
 	}
 	return nil
