@@ -5,10 +5,13 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"path/filepath"
 
+	"pail/internal/admin"
 	"pail/internal/auth"
 	"pail/internal/config"
 	"pail/internal/delivery"
+	"pail/internal/dkim"
 	"pail/internal/mtasts"
 	"pail/internal/store"
 	"pail/internal/webmail"
@@ -29,10 +32,16 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 	srv, err := webmail.New(ctx, webmail.Config{
 		Hostname:        s.cfg.Hostname,
 		MaxMessageBytes: s.cfg.Limits.MaxMessageBytes,
+		DoctorFile:      filepath.Join(s.cfg.DataDir, doctorFile),
 	}, webmail.Deps{
-		Store:   s.store,
-		Auth:    authn,
-		Submit:  submitter{router: router, deliverer: deliverer},
+		Store:  s.store,
+		Auth:   authn,
+		Submit: submitter{router: router, deliverer: deliverer},
+		// The admin pages run the operations the pail command runs,
+		// on the configuration in force (recordsConfig: domains and
+		// [dkim] follow a reload) and the queue this server delivers.
+		Admin:   &admin.Admin{Store: s.store, Config: s.recordsConfig, DKIMKeys: s.dkimKeysOf},
+		Queue:   s.queue,
 		Log:     s.log.With("proto", "http"),
 		MailLog: s.mailLog,
 	})
@@ -57,6 +66,19 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 		}
 	}
 	return nil
+}
+
+// doctorFile is where pail doctor leaves its latest results in the data
+// directory, for the admin pages to show.
+const doctorFile = "doctor.json"
+
+// dkimKeysOf returns a local domain's DKIM keys for its records, as the
+// name server serves them (ownRecords).
+func (s *Server) dkimKeysOf(domain string) ([]dkim.Key, error) {
+	if s.dkimKeys == nil {
+		return nil, nil
+	}
+	return s.dkimKeys.Keys(domain)
 }
 
 // submitter sends webmail's messages through the one submission path,
