@@ -1,6 +1,7 @@
 package webmail
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -100,10 +101,26 @@ func (s *Server) outcome(w http.ResponseWriter, r *http.Request, u *user, p *adm
 	return 0
 }
 
-// accountsPage is the data of the accounts page.
-type accountsPage struct {
+// itemsPage is the data of an admin page that lists things (accounts,
+// aliases) with forms to change them.
+type itemsPage[T any] struct {
 	adminBase
-	Accounts []store.Account
+	Items []T
+}
+
+// showList renders the admin page name listing what list returns, with
+// the outcome res of the form just sent.
+func showList[T any](s *Server, w http.ResponseWriter, r *http.Request, u *user, status int, res adminBase,
+	title, name string, list func(context.Context) ([]T, error)) {
+	p := itemsPage[T]{adminBase: s.adminBase(r, u, title, strings.TrimPrefix(name, "admin-"))}
+	p.Notice, p.Error = res.Notice, res.Error
+	items, err := list(r.Context())
+	if err != nil {
+		s.internal(w, r, u, err)
+		return
+	}
+	p.Items = items
+	s.render(w, status, name, p)
 }
 
 func (s *Server) handleAdminAccounts(w http.ResponseWriter, r *http.Request, u *user) {
@@ -111,15 +128,7 @@ func (s *Server) handleAdminAccounts(w http.ResponseWriter, r *http.Request, u *
 }
 
 func (s *Server) showAccounts(w http.ResponseWriter, r *http.Request, u *user, status int, res adminBase) {
-	p := accountsPage{adminBase: s.adminBase(r, u, "Accounts", "accounts")}
-	p.Notice, p.Error = res.Notice, res.Error
-	accts, err := s.deps.Admin.Accounts(r.Context())
-	if err != nil {
-		s.internal(w, r, u, err)
-		return
-	}
-	p.Accounts = accts
-	s.render(w, status, "admin-accounts", p)
+	showList(s, w, r, u, status, res, "Accounts", "admin-accounts", s.deps.Admin.Accounts)
 }
 
 // handleAdminAccountsPost adds, deletes and changes accounts through the
@@ -168,26 +177,12 @@ func (s *Server) handleAdminAccountsPost(w http.ResponseWriter, r *http.Request,
 	s.showAccounts(w, r, u, status, res)
 }
 
-// aliasesPage is the data of the aliases page.
-type aliasesPage struct {
-	adminBase
-	Aliases []store.Alias
-}
-
 func (s *Server) handleAdminAliases(w http.ResponseWriter, r *http.Request, u *user) {
 	s.showAliases(w, r, u, http.StatusOK, adminBase{})
 }
 
 func (s *Server) showAliases(w http.ResponseWriter, r *http.Request, u *user, status int, res adminBase) {
-	p := aliasesPage{adminBase: s.adminBase(r, u, "Aliases", "aliases")}
-	p.Notice, p.Error = res.Notice, res.Error
-	aliases, err := s.deps.Admin.Aliases(r.Context())
-	if err != nil {
-		s.internal(w, r, u, err)
-		return
-	}
-	p.Aliases = aliases
-	s.render(w, status, "admin-aliases", p)
+	showList(s, w, r, u, status, res, "Aliases", "admin-aliases", s.deps.Admin.Aliases)
 }
 
 // handleAdminAliasesPost adds and deletes aliases through the admin
