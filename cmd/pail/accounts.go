@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"crypto/subtle"
 	"errors"
 	"flag"
@@ -14,18 +13,24 @@ import (
 	"golang.org/x/term"
 
 	"pail/internal/address"
-	"pail/internal/auth"
+	"pail/internal/admin"
 	"pail/internal/config"
-	"pail/internal/store"
 )
 
-// maxPasswordBytes bounds a password read from stdin.
-const maxPasswordBytes = 1024
+// openAdmin opens the store (openStore) and returns the admin operations
+// on it; close closes the store.
+func (e *env) openAdmin() (a *admin.Admin, close func() error, err error) {
+	cfg, st, err := e.openStore()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &admin.Admin{Store: st, Config: func() *config.Config { return cfg }}, st.Close, nil
+}
 
 func cmdUserAdd(e *env, args []string) error {
 	fs := flag.NewFlagSet("user add", flag.ContinueOnError)
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	admin := fs.Bool("admin", false, "make the account an admin")
+	isAdmin := fs.Bool("admin", false, "make the account an admin")
 	pos, err := e.parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -33,20 +38,20 @@ func cmdUserAdd(e *env, args []string) error {
 	if err := wantArgs(pos, 1, 1, "user add ADDR [--password-stdin] [--admin]"); err != nil {
 		return err
 	}
-	cfg, st, err := e.openStore()
+	a, closeStore, err := e.openAdmin()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	addr, err := localAddress(cfg, pos[0])
-	if err != nil {
+	defer closeStore()
+	// The address is checked before a password is asked for.
+	if _, err := a.LocalAddress(pos[0]); err != nil {
 		return err
 	}
 	pw, err := e.readPassword(*fromStdin)
 	if err != nil {
 		return err
 	}
-	acct, err := addAccount(e.ctx, st, addr, pw, *admin)
+	acct, err := a.AddAccount(e.ctx, pos[0], pw, *isAdmin)
 	if err != nil {
 		return err
 	}
@@ -58,16 +63,6 @@ func cmdUserAdd(e *env, args []string) error {
 	return nil
 }
 
-// addAccount creates the account addr (normalised, at a local domain)
-// with password pw, stored as every account's is (auth.HashPassword).
-func addAccount(ctx context.Context, st *store.Store, addr, pw string, admin bool) (store.Account, error) {
-	hash, err := auth.HashPassword(pw)
-	if err != nil {
-		return store.Account{}, err
-	}
-	return st.AddAccount(ctx, addr, hash, admin)
-}
-
 func cmdUserList(e *env, args []string) error {
 	fs := flag.NewFlagSet("user list", flag.ContinueOnError)
 	pos, err := e.parseFlags(fs, args)
@@ -77,12 +72,12 @@ func cmdUserList(e *env, args []string) error {
 	if err := wantArgs(pos, 0, 0, "user list"); err != nil {
 		return err
 	}
-	_, st, err := e.openStore()
+	a, closeStore, err := e.openAdmin()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	accts, err := st.Accounts(e.ctx)
+	defer closeStore()
+	accts, err := a.Accounts(e.ctx)
 	if err != nil {
 		return err
 	}
@@ -105,19 +100,13 @@ func cmdUserDelete(e *env, args []string) error {
 	if err := wantArgs(pos, 1, 1, "user delete ADDR"); err != nil {
 		return err
 	}
-	_, st, err := e.openStore()
+	a, closeStore, err := e.openAdmin()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	addr, err := address.Normalize(pos[0])
+	defer closeStore()
+	addr, err := a.DeleteAccount(e.ctx, pos[0])
 	if err != nil {
-		return fmt.Errorf("%q: %w", pos[0], err)
-	}
-	if err := st.DeleteAccount(e.ctx, addr); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no account %s", addr)
-		}
 		return err
 	}
 	fmt.Fprintf(e.stdout, "deleted %s\n", addr)
@@ -134,30 +123,50 @@ func cmdUserPasswd(e *env, args []string) error {
 	if err := wantArgs(pos, 1, 1, "user passwd ADDR [--password-stdin]"); err != nil {
 		return err
 	}
-	_, st, err := e.openStore()
+	a, closeStore, err := e.openAdmin()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	addr, err := address.Normalize(pos[0])
-	if err != nil {
+	defer closeStore()
+	if _, err := address.Normalize(pos[0]); err != nil {
 		return fmt.Errorf("%q: %w", pos[0], err)
 	}
 	pw, err := e.readPassword(*fromStdin)
 	if err != nil {
 		return err
 	}
-	hash, err := auth.HashPassword(pw)
+	addr, err := a.SetPassword(e.ctx, pos[0], pw)
 	if err != nil {
 		return err
 	}
-	if err := st.SetPassword(e.ctx, addr, hash); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no account %s", addr)
-		}
+	fmt.Fprintf(e.stdout, "changed password of %s\n", addr)
+	return nil
+}
+
+func cmdUserAdmin(e *env, args []string) error {
+	fs := flag.NewFlagSet("user admin", flag.ContinueOnError)
+	off := fs.Bool("off", false, "take the admin flag away")
+	pos, err := e.parseFlags(fs, args)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "changed password of %s\n", addr)
+	if err := wantArgs(pos, 1, 1, "user admin ADDR [--off]"); err != nil {
+		return err
+	}
+	a, closeStore, err := e.openAdmin()
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	addr, err := a.SetAdmin(e.ctx, pos[0], !*off)
+	if err != nil {
+		return err
+	}
+	if *off {
+		fmt.Fprintf(e.stdout, "%s is no longer an admin\n", addr)
+	} else {
+		fmt.Fprintf(e.stdout, "%s is an admin\n", addr)
+	}
 	return nil
 }
 
@@ -170,27 +179,16 @@ func cmdAliasAdd(e *env, args []string) error {
 	if err := wantArgs(pos, 2, -1, "alias add ALIAS TARGET..."); err != nil {
 		return err
 	}
-	cfg, st, err := e.openStore()
+	a, closeStore, err := e.openAdmin()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	alias, err := localAddress(cfg, pos[0])
+	defer closeStore()
+	al, err := a.AddAlias(e.ctx, pos[0], pos[1:])
 	if err != nil {
 		return err
 	}
-	var targets []string
-	for _, t := range pos[1:] {
-		n, err := address.Normalize(t)
-		if err != nil {
-			return fmt.Errorf("target %q: %w", t, err)
-		}
-		targets = append(targets, n)
-	}
-	if err := st.AddAlias(e.ctx, alias, targets); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "%s -> %s\n", alias, strings.Join(targets, ", "))
+	fmt.Fprintf(e.stdout, "%s -> %s\n", al.Address, strings.Join(al.Targets, ", "))
 	return nil
 }
 
@@ -203,12 +201,12 @@ func cmdAliasList(e *env, args []string) error {
 	if err := wantArgs(pos, 0, 0, "alias list"); err != nil {
 		return err
 	}
-	_, st, err := e.openStore()
+	a, closeStore, err := e.openAdmin()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	aliases, err := st.Aliases(e.ctx)
+	defer closeStore()
+	aliases, err := a.Aliases(e.ctx)
 	if err != nil {
 		return err
 	}
@@ -227,39 +225,17 @@ func cmdAliasDelete(e *env, args []string) error {
 	if err := wantArgs(pos, 1, -1, "alias delete ALIAS [TARGET...]"); err != nil {
 		return err
 	}
-	_, st, err := e.openStore()
+	a, closeStore, err := e.openAdmin()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	var addrs []string
-	for _, a := range pos {
-		n, err := address.Normalize(a)
-		if err != nil {
-			return fmt.Errorf("%q: %w", a, err)
-		}
-		addrs = append(addrs, n)
-	}
-	if err := st.DeleteAlias(e.ctx, addrs[0], addrs[1:]...); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("no alias %s", strings.Join(pos, " "))
-		}
+	defer closeStore()
+	addrs, err := a.DeleteAlias(e.ctx, pos[0], pos[1:])
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "deleted %s\n", strings.Join(addrs, " "))
 	return nil
-}
-
-// localAddress normalises addr and checks that its domain is served here.
-func localAddress(cfg *config.Config, addr string) (string, error) {
-	n, err := address.Normalize(addr)
-	if err != nil {
-		return "", fmt.Errorf("%q: %w", addr, err)
-	}
-	if !cfg.IsLocalDomain(address.Domain(n)) {
-		return "", fmt.Errorf("%s: domain %s is not in the configured domains %v (config key domains)", n, address.Domain(n), cfg.Domains)
-	}
-	return n, nil
 }
 
 // readPassword returns the new password of an account. With
@@ -294,7 +270,7 @@ func (e *env) readPassword(fromStdin bool) (string, error) {
 
 // askPassword prompts on stderr and reads one line from the terminal fd
 // with echo off. The terminal's line discipline bounds the line (4096
-// octets on Linux); maxPasswordBytes bounds what is kept.
+// octets on Linux); admin.MaxPasswordBytes bounds what is kept.
 func (e *env) askPassword(fd int, prompt string) (string, error) {
 	fmt.Fprint(e.stderr, prompt)
 	b, err := term.ReadPassword(fd)
@@ -302,8 +278,8 @@ func (e *env) askPassword(fd int, prompt string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("reading the password from the terminal: %w", err)
 	}
-	if len(b) > maxPasswordBytes {
-		return "", fmt.Errorf("password longer than %d bytes", maxPasswordBytes)
+	if len(b) > admin.MaxPasswordBytes {
+		return "", fmt.Errorf("password longer than %d bytes", admin.MaxPasswordBytes)
 	}
 	if len(b) == 0 {
 		return "", errors.New("empty password")
@@ -313,13 +289,13 @@ func (e *env) askPassword(fd int, prompt string) (string, error) {
 
 // readPasswordLine reads the password from the first line of r.
 func readPasswordLine(r io.Reader) (string, error) {
-	br := bufio.NewReaderSize(r, maxPasswordBytes)
+	br := bufio.NewReaderSize(r, admin.MaxPasswordBytes)
 	line, err := br.ReadSlice('\n')
 	if err != nil && len(line) == 0 {
 		return "", errors.New("no password on standard input")
 	}
 	if errors.Is(err, bufio.ErrBufferFull) {
-		return "", fmt.Errorf("password longer than %d bytes", maxPasswordBytes)
+		return "", fmt.Errorf("password longer than %d bytes", admin.MaxPasswordBytes)
 	}
 	pw := strings.TrimRight(string(line), "\r\n")
 	if pw == "" {

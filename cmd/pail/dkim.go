@@ -3,7 +3,6 @@ package main
 import (
 	"flag"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,17 +28,6 @@ func (e *env) openDKIM() (*config.Config, *dkim.Store, error) {
 	return cfg, keys, nil
 }
 
-// localDomain returns domain normalised when it is one of cfg's local
-// domains.
-func localDomain(cfg *config.Config, domain string) (string, error) {
-	for _, d := range cfg.Domains {
-		if d == strings.ToLower(strings.TrimSuffix(domain, ".")) {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("%s is not a local domain", domain)
-}
-
 func cmdDKIMList(e *env, args []string) error {
 	fs := flag.NewFlagSet("dkim list", flag.ContinueOnError)
 	pos, err := e.parseFlags(fs, args)
@@ -55,7 +43,7 @@ func cmdDKIMList(e *env, args []string) error {
 	}
 	domains := cfg.Domains
 	if len(pos) == 1 {
-		d, err := localDomain(cfg, pos[0])
+		d, err := dnsrecords.LocalDomain(cfg, pos[0])
 		if err != nil {
 			return err
 		}
@@ -92,7 +80,7 @@ func cmdDKIMRotate(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := localDomain(cfg, pos[0])
+	d, err := dnsrecords.LocalDomain(cfg, pos[0])
 	if err != nil {
 		return err
 	}
@@ -123,7 +111,7 @@ func cmdDKIMRetire(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := localDomain(cfg, pos[0])
+	d, err := dnsrecords.LocalDomain(cfg, pos[0])
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,8 @@ Commands:
   user list
   user delete ADDR
   user passwd ADDR [--password-stdin]
+  user admin ADDR [--off]             make an account an admin (--off: no longer);
+                                      the last admin keeps the flag
   alias add ALIAS TARGET...
   alias list
   alias delete ALIAS [TARGET...]
@@ -111,6 +113,7 @@ var commands = map[string]func(e *env, args []string) error{
 	"user list":    cmdUserList,
 	"user delete":  cmdUserDelete,
 	"user passwd":  cmdUserPasswd,
+	"user admin":   cmdUserAdmin,
 	"alias add":    cmdAliasAdd,
 	"alias list":   cmdAliasList,
 	"alias delete": cmdAliasDelete,

@@ -66,6 +66,18 @@ func TestUsersAndAliases(t *testing.T) {
 	if out := p.must("", "alias", "list"); out != "info@hill.test\tjill@hill.test\n" {
 		t.Errorf("alias list after delete:\n%s", out)
 	}
+	// The last admin stays one, and stays, while other accounts remain.
+	if _, err := p.run("", "user", "delete", "jill@hill.test"); err == nil || !strings.Contains(err.Error(), "last admin") {
+		t.Errorf("deleting the last admin: %v", err)
+	}
+	if _, err := p.run("", "user", "admin", "jill@hill.test", "--off"); err == nil || !strings.Contains(err.Error(), "last admin") {
+		t.Errorf("un-admin the last admin: %v", err)
+	}
+	p.must("", "user", "admin", "bob@hill.test")
+	if out := p.must("", "user", "list"); out != "bob@hill.test\tadmin\njill@hill.test\tadmin\n" {
+		t.Errorf("user list after user admin:\n%s", out)
+	}
+	p.must("", "user", "admin", "bob@hill.test", "--off")
 	p.must("", "user", "delete", "bob@hill.test")
 	if _, err := p.run("", "user", "delete", "bob@hill.test"); err == nil {
 		t.Error("deleting a missing account succeeded")

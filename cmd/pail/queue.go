@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"os"
 
+	"pail/internal/admin"
 	"pail/internal/config"
 	"pail/internal/dkim"
 	"pail/internal/queue"
@@ -121,17 +119,12 @@ func cmdQueueShow(e *env, args []string) error {
 		}
 	}
 	fmt.Fprintln(w, "\n--- message ---")
-	f, err := os.Open(m.Path)
-	if err != nil {
-		return fmt.Errorf("queue show: %w", err)
-	}
-	defer f.Close()
 	// Terminal-friendly line endings; the file keeps CRLF.
-	data, err := io.ReadAll(f)
+	data, _, err := admin.Content(m, 0)
 	if err != nil {
 		return fmt.Errorf("queue show: %w", err)
 	}
-	_, err = w.Write(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")))
+	_, err = w.Write(data)
 	return err
 }
 

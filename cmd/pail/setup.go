@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"pail/internal/admin"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -333,14 +334,11 @@ func (p setupPlan) populate(e *env) (string, error) {
 		return "", err
 	}
 	defer st.Close()
-	addr, err := localAddress(cfg, "postmaster@"+p.Domain)
-	if err != nil {
-		return "", err
-	}
 	// At least 128 random bits in 26 letters and digits (RFC 4648 base32):
 	// beyond guessing, and typeable into a phone.
 	password := rand.Text()
-	if _, err := addAccount(e.ctx, st, addr, password, true); err != nil {
+	a := &admin.Admin{Store: st, Config: func() *config.Config { return cfg }}
+	if _, err := a.AddAccount(e.ctx, "postmaster@"+p.Domain, password, true); err != nil {
 		return "", err
 	}
 	keys, err := dkim.Open(dkim.DirIn(cfg.DataDir), nil)

@@ -280,9 +280,9 @@ func TestSetup(t *testing.T) {
 		"PTR", "\n      mx.hill.test\n", "Port 25 open both ways",
 		"pail doctor -c '" + strings.ReplaceAll(cfgPath, "'", `'\''`) + "'",
 		"pail serve -c '", "contrib/pail.service", "postmaster@hill.test",
-		// [acme] asks for autoconfig.hill.test, which dns-records does
-		// not name.
-		"\n    autoconfig.hill.test.\t3600\tIN\tCNAME\tmx.hill.test.\n",
+		// [acme] asks for autoconfig.hill.test, which the records
+		// name (the autoconfiguration CNAME).
+		"\nautoconfig.hill.test.\t3600\tIN\tCNAME\tmx.hill.test.\n",
 	} {
 		if !strings.Contains(out, s) {
 			t.Errorf("output lacks %q:\n%s", s, out)

@@ -6,10 +6,12 @@ import (
 	"io"
 	"net"
 
+	"pail/internal/admin"
 	"pail/internal/auth"
 	"pail/internal/autoconfig"
 	"pail/internal/config"
 	"pail/internal/delivery"
+	"pail/internal/dkim"
 	"pail/internal/mtasts"
 	"pail/internal/store"
 	"pail/internal/webmail"
@@ -31,10 +33,16 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 	srv, err := webmail.New(ctx, webmail.Config{
 		Hostname:        s.cfg.Hostname,
 		MaxMessageBytes: s.cfg.Limits.MaxMessageBytes,
+		DoctorDir:       s.cfg.DataDir,
 	}, webmail.Deps{
-		Store:    s.store,
-		Auth:     authn,
-		Submit:   submitter{router: router, deliverer: deliverer},
+		Store:  s.store,
+		Auth:   authn,
+		Submit: submitter{router: router, deliverer: deliverer},
+		// The admin pages run the operations the pail command runs,
+		// on the configuration in force (recordsConfig: domains and
+		// [dkim] follow a reload) and the queue this server delivers.
+		Admin:    &admin.Admin{Store: s.store, Config: s.recordsConfig, DKIMKeys: s.dkimKeysOf},
+		Queue:    s.queue,
 		Log:      s.log.With("proto", "http"),
 		MailLog:  s.mailLog,
 		Profiles: clients,
@@ -63,6 +71,15 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 		}
 	}
 	return nil
+}
+
+// dkimKeysOf returns a local domain's DKIM keys for its records, as the
+// name server serves them (ownRecords).
+func (s *Server) dkimKeysOf(domain string) ([]dkim.Key, error) {
+	if s.dkimKeys == nil {
+		return nil, nil
+	}
+	return s.dkimKeys.Keys(domain)
 }
 
 // submitter sends webmail's messages through the one submission path,

@@ -136,7 +136,44 @@ func (s *Store) SetPassword(ctx context.Context, address, passwordHash string) e
 	})
 }
 
+// ErrLastAdmin refuses a change that would leave accounts but no admin
+// among them: nobody could then use the webmail's admin page, and no
+// later account would become one (only the first account is made admin).
+var ErrLastAdmin = errors.New("store: it is the last admin account")
+
+// keepsAnAdmin checks, inside a write transaction that has just removed
+// an account or its admin flag, that accounts remain only with an admin
+// among them; otherwise the transaction is refused with ErrLastAdmin.
+func keepsAnAdmin(tx *sql.Tx) error {
+	var accounts, admins int
+	if err := tx.QueryRow("SELECT count(*), coalesce(sum(admin <> 0), 0) FROM accounts").Scan(&accounts, &admins); err != nil {
+		return err
+	}
+	if accounts > 0 && admins == 0 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
+// SetAdmin sets or clears an account's admin flag. Clearing the flag of
+// the last admin is refused with ErrLastAdmin.
+func (s *Store) SetAdmin(ctx context.Context, address string, admin bool) error {
+	return s.write(ctx, nil, func(tx *sql.Tx) error {
+		res, err := tx.Exec("UPDATE accounts SET admin = ? WHERE address = ?", admin, address)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return keepsAnAdmin(tx)
+	})
+}
+
 // DeleteAccount removes an account with all its mailboxes and messages.
+// Deleting the last admin while other accounts remain is refused with
+// ErrLastAdmin; deleting the only account is not (the next account
+// added is then an admin again).
 func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 	var id int64
 	err := s.write(ctx, nil, func(tx *sql.Tx) error {
@@ -146,8 +183,10 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 			}
 			return err
 		}
-		_, err := tx.Exec("DELETE FROM accounts WHERE id = ?", id)
-		return err
+		if _, err := tx.Exec("DELETE FROM accounts WHERE id = ?", id); err != nil {
+			return err
+		}
+		return keepsAnAdmin(tx)
 	})
 	if err != nil {
 		return err

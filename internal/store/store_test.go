@@ -264,3 +264,37 @@ func TestDeliverDedupe(t *testing.T) {
 		t.Error("deduplicated outside the window")
 	}
 }
+
+// TestLastAdmin: the last admin can neither lose the flag nor be deleted
+// while other accounts remain; once another account is an admin, both
+// work, and the only account left can be deleted.
+func TestLastAdmin(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	s.AddAccount(ctx, "bob@hill.com", "h", false) // the first: an admin
+	s.AddAccount(ctx, "jill@hill.com", "h", false)
+	if err := s.SetAdmin(ctx, "bob@hill.com", false); !errors.Is(err, ErrLastAdmin) {
+		t.Errorf("un-admin the last admin: %v", err)
+	}
+	if err := s.DeleteAccount(ctx, "bob@hill.com"); !errors.Is(err, ErrLastAdmin) {
+		t.Errorf("delete the last admin: %v", err)
+	}
+	if b, err := s.AccountByAddress(ctx, "bob@hill.com"); err != nil || !b.Admin {
+		t.Fatalf("bob after the refusals: %+v %v", b, err)
+	}
+	if err := s.SetAdmin(ctx, "nobody@hill.com", true); !errors.Is(err, ErrNotFound) {
+		t.Errorf("SetAdmin of a missing account: %v", err)
+	}
+	if err := s.SetAdmin(ctx, "jill@hill.com", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAdmin(ctx, "bob@hill.com", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAccount(ctx, "bob@hill.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteAccount(ctx, "jill@hill.com"); err != nil {
+		t.Errorf("deleting the only account: %v", err)
+	}
+}

@@ -73,15 +73,20 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.render(w, http.StatusServiceUnavailable, "login", page)
 		return
 	}
+	s.setSessionCookie(w, r, sess.token)
+	http.Redirect(w, r, "/mail", http.StatusSeeOther)
+}
+
+// setSessionCookie gives the browser the cookie of a new session.
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string) {
 	http.SetCookie(w, &http.Cookie{
 		Name:     sessionCookie,
-		Value:    sess.token,
+		Value:    token,
 		Path:     "/",
 		HttpOnly: true,
 		Secure:   r.TLS != nil,
 		SameSite: http.SameSiteLaxMode,
 	})
-	http.Redirect(w, r, "/mail", http.StatusSeeOther)
 }
 
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, u *user) {

@@ -197,6 +197,7 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, u *user, err e
 type base struct {
 	Title   string
 	User    string
+	Admin   bool // the user may see the admin pages
 	CSRF    string
 	Folders []folderView
 	Current int64 // the folder shown or holding the message shown
@@ -215,7 +216,7 @@ type folderView struct {
 // base builds the common page data; a failure to count a folder only
 // leaves its count out.
 func (s *Server) base(r *http.Request, u *user, title string, current int64) base {
-	b := base{Title: title, User: u.acct.Address, CSRF: u.sess.csrf, Current: current}
+	b := base{Title: title, User: u.acct.Address, Admin: u.acct.Admin && s.deps.Admin != nil, CSRF: u.sess.csrf, Current: current}
 	boxes, err := s.deps.Store.Mailboxes(r.Context(), u.acct.ID)
 	if err != nil {
 		s.deps.Log.Error("webmail: mailboxes", "err", err)
@@ -275,8 +276,13 @@ func (s *Server) parseTemplates() error {
 		},
 	}
 	s.pages = map[string]*template.Template{}
-	for _, name := range []string{"login", "list", "read", "compose", "error"} {
-		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+	for _, name := range []string{"login", "list", "read", "compose", "error", "settings",
+		"admin-accounts", "admin-aliases", "admin-queue", "admin-queuemsg", "admin-dns", "admin-doctor"} {
+		files := []string{"templates/layout.html", "templates/" + name + ".html"}
+		if strings.HasPrefix(name, "admin-") {
+			files = append(files, "templates/admin-tabs.html")
+		}
+		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, files...)
 		if err != nil {
 			return err
 		}

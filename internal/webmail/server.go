@@ -20,6 +20,7 @@ import (
 
 	"github.com/microcosm-cc/bluemonday"
 
+	"pail/internal/admin"
 	"pail/internal/maillog"
 )
 
@@ -60,13 +61,23 @@ type Config struct {
 	SessionMax time.Duration
 	// MaxSessions bounds the session table; 0 means 10000.
 	MaxSessions int
+	// DoctorDir is the data directory, where pail doctor leaves its
+	// latest results (doctor.json), shown on the admin pages; "" means none.
+	DoctorDir string
 }
 
 // Deps are the services the web pages use.
 type Deps struct {
-	Store   Store
-	Auth    Authenticator
-	Submit  Submitter
+	Store  Store
+	Auth   Authenticator
+	Submit Submitter
+	// Admin runs the admin pages' operations on accounts, aliases and
+	// DNS records, the ones the pail command runs, and sets passwords
+	// on the settings page; nil means no admin pages.
+	Admin *admin.Admin
+	// Queue is the outgoing queue the admin pages list, flush and
+	// delete from; nil means none.
+	Queue   admin.Queue
 	Log     *slog.Logger
 	MailLog *maillog.Logger
 	// Profiles makes the configuration profile served at ProfilePath;
@@ -150,6 +161,20 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /compose", s.page(s.handleComposeForm))
 	m.HandleFunc("POST /compose", s.post(s.cfg.MaxMessageBytes+maxFormBytes, s.handleCompose))
 	m.HandleFunc("GET "+ProfilePath, s.page(s.handleProfile))
+	m.HandleFunc("GET /settings", s.page(s.handleSettings))
+	m.HandleFunc("POST /settings/password", s.post(maxAdminForm, s.handleSettingsPassword))
+	m.HandleFunc("GET /admin", s.adminPage(func(w http.ResponseWriter, r *http.Request, _ *user) {
+		http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
+	}))
+	m.HandleFunc("GET /admin/accounts", s.adminPage(s.handleAdminAccounts))
+	m.HandleFunc("POST /admin/accounts", s.adminPost(s.handleAdminAccountsPost))
+	m.HandleFunc("GET /admin/aliases", s.adminPage(s.handleAdminAliases))
+	m.HandleFunc("POST /admin/aliases", s.adminPost(s.handleAdminAliasesPost))
+	m.HandleFunc("GET /admin/queue", s.adminPage(s.handleAdminQueue))
+	m.HandleFunc("GET /admin/queue/{id}", s.adminPage(s.handleAdminQueueMessage))
+	m.HandleFunc("POST /admin/queue", s.adminPost(s.handleAdminQueuePost))
+	m.HandleFunc("GET /admin/dns", s.adminPage(s.handleAdminDNS))
+	m.HandleFunc("GET /admin/doctor", s.adminPage(s.handleAdminDoctor))
 	s.mux = m
 }
 

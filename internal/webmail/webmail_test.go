@@ -21,6 +21,7 @@ import (
 	"pail/internal/auth"
 	"pail/internal/delivery"
 	"pail/internal/message"
+	"pail/internal/queue"
 	"pail/internal/store"
 )
 
@@ -33,6 +34,7 @@ type env struct {
 	deps Deps
 	http *httptest.Server
 	ids  map[string]int64 // account ids by address
+	q    *queue.Queue     // the outgoing queue of the admin pages
 	mu   sync.Mutex
 	now  time.Time
 }
@@ -79,7 +81,12 @@ func newEnv(t *testing.T, cfg Config) *env {
 	router := delivery.NewRouter(st, func(d string) bool { return d == "hill.test" }, "")
 	deliverer := delivery.NewDeliverer(st, nil, nil, "mx.hill.test")
 	cfg.Hostname = "mx.hill.test"
-	e.cfg, e.deps = cfg, Deps{Store: st, Auth: authn, Submit: submitter{router, deliverer}, Now: e.clock}
+	if cfg.DoctorDir == "" {
+		cfg.DoctorDir = t.TempDir()
+	}
+	e.q = newQueue(t, e.clock)
+	e.cfg, e.deps = cfg, Deps{Store: st, Auth: authn, Submit: submitter{router, deliverer}, Now: e.clock,
+		Admin: newAdmin(t, st), Queue: e.q}
 	e.srv, err = New(context.Background(), e.cfg, e.deps)
 	if err != nil {
 		t.Fatal(err)
