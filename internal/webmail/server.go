@@ -69,6 +69,8 @@ type Deps struct {
 	Submit  Submitter
 	Log     *slog.Logger
 	MailLog *maillog.Logger
+	// Learner, if set, is told of every move (deletes to Trash too).
+	Learner Learner
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
 }
