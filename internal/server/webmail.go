@@ -35,6 +35,7 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 		Submit:  submitter{router: router, deliverer: deliverer},
 		Log:     s.log.With("proto", "http"),
 		MailLog: s.mailLog,
+		Learner: s.webmailLearner(),
 	})
 	if err != nil {
 		return err
