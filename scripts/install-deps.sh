@@ -22,6 +22,7 @@ packages=(
 	python3-dkim python3-nacl # DKIM verifier, Ed25519 too, run with /usr/bin/python3 (test/interop/dkim_test.go)
 	pebble # Let's Encrypt's test ACME CA (test/interop/acme_test.go)
 	nsd unbound ldnsutils # DNSSEC: zones signed by ldns-signzone, served by NSD, validated by unbound (test/interop/dnssec_test.go)
+	rspamd redis-server # spam filter checks and Bayes learning, statistics in redis (test/interop/rspamd_test.go)
 )
 
 die() {
@@ -59,7 +60,7 @@ else
 fi
 
 # The packages are no use unless the programs run.
-for cmd in swaks python3 pebble nsd unbound ldns-keygen ldns-signzone; do
+for cmd in swaks python3 pebble nsd unbound ldns-keygen ldns-signzone rspamd redis-server; do
 	command -v "$cmd" >/dev/null || die "$cmd not found in PATH"
 done
 perl -MIO::Socket::SSL -MNet::SSLeay -MAuthen::SASL -e 1 ||

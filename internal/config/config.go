@@ -68,6 +68,8 @@ type Config struct {
 	TLSRPT TLSRPT `toml:"tlsrpt"`
 	// Doctor configures the checks of `pail doctor`.
 	Doctor Doctor `toml:"doctor"`
+	// Spam configures the spam filter (rspamd); off by default.
+	Spam Spam `toml:"spam"`
 }
 
 // DKIM configures the DKIM signing of mail queued for other servers
@@ -281,6 +283,7 @@ func Default() *Config {
 		ACME:     defaultACME(),
 		MTASTS:   MTASTS{MaxAge: DefaultMTASTSMaxAge},
 		TLSRPT:   TLSRPT{Enabled: true},
+		Spam:     Spam{RspamdController: DefaultRspamdController, Timeout: Duration{DefaultSpamTimeout}},
 	}
 }
 
@@ -482,6 +485,9 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	if err := cfg.Doctor.validate(); err != nil {
+		return err
+	}
+	if err := cfg.Spam.validate(); err != nil {
 		return err
 	}
 	return nil

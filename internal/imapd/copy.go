@@ -23,6 +23,7 @@ func (sess *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, erro
 	if err != nil {
 		return nil, sess.storeErr(err)
 	}
+	sess.filed(v.mb, mb, res)
 	return copyData(res), nil
 }
 
@@ -45,12 +46,20 @@ func (sess *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest str
 	if err != nil {
 		return sess.storeErr(err)
 	}
+	sess.filed(v.mb, mb, res)
 	if len(res.SrcUIDs) > 0 {
 		if err := w.WriteCopyData(copyData(res)); err != nil {
 			return err
 		}
 	}
 	return sess.reportExpunged(w, res.SrcUIDs)
+}
+
+// filed tells the Learner, if any, where the messages went.
+func (sess *session) filed(from, to store.Mailbox, res store.CopyResult) {
+	if l := sess.srv.deps.Learner; l != nil && len(res.DestUIDs) > 0 {
+		l.Filed(from, to, res.DestUIDs)
+	}
 }
 
 func copyData(res store.CopyResult) *imap.CopyData {

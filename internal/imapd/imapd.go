@@ -81,10 +81,20 @@ type Config struct {
 	Debug io.Writer
 }
 
+// Learner is told where users file messages, so that a spam filter can
+// learn from it (rspamd.Learner: into Junk is spam, out of it ham). Filed
+// must return at once; it is called after the store has committed a COPY
+// or MOVE, with the messages' UIDs in the destination.
+type Learner interface {
+	Filed(from, to store.Mailbox, uids []uint32)
+}
+
 // Deps are the services an IMAP server uses.
 type Deps struct {
 	Store   Store
 	Auth    Authenticator
 	Log     *slog.Logger
 	MailLog *maillog.Logger
+	// Learner, if set, is told of every COPY and MOVE.
+	Learner Learner
 }

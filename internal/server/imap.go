@@ -25,6 +25,7 @@ func (s *Server) addIMAP(svc config.ListenEntry, implicitTLS bool, tlsCfg *tls.C
 		Auth:    authn,
 		Log:     s.log.With("proto", "imap", "service", svc.Name),
 		MailLog: s.mailLog,
+		Learner: s.imapLearner(),
 	})
 	if err := s.listen(svc, srv.Serve, srv.Shutdown); err != nil {
 		return err

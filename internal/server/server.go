@@ -31,6 +31,7 @@ import (
 	"pail/internal/pop3d"
 	"pail/internal/queue"
 	"pail/internal/resolve"
+	"pail/internal/rspamd"
 	"pail/internal/smtpd"
 	"pail/internal/store"
 	"pail/internal/tlsconf"
@@ -74,6 +75,10 @@ type Server struct {
 	mtastsCfg    atomic.Pointer[config.MTASTS] // the [mta_sts] settings in force
 	tlsRecorder  *tlsrpt.Recorder              // outbound TLS outcomes (RFC 8460)
 	tlsScheduler *tlsrpt.Scheduler             // the daily TLS reports
+
+	rspamd      *rspamd.Client  // [spam] rspamd, or nil (spam.go)
+	learner     *rspamd.Learner // learns from Junk moves, or nil
+	learnerStop func()          // ends learner.Run and waits for it
 }
 
 // service is one protocol server on its listener.
@@ -168,6 +173,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	q, err := s.openQueue(ctx)
 	if err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	if err := s.openSpam(); err != nil {
 		s.closeAll()
 		return nil, err
 	}
@@ -282,6 +291,9 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if cfg.Listen != s.cfg.Listen || cfg.DataDir != s.cfg.DataDir || cfg.Limits != s.cfg.Limits || cfg.Hostname != s.cfg.Hostname {
 		s.log.Warn("reload: listen, limits, hostname and data_dir changes need a restart; they are not applied")
 	}
+	if cfg.Spam != s.cfg.Spam {
+		s.log.Warn("reload: [spam] changes need a restart; they are not applied")
+	}
 	s.warnACMEReload(cfg)
 	s.domains.Store(&cfg.Domains)
 	dk := cfg.DKIM
@@ -331,6 +343,7 @@ func (s *Server) Start(w io.Writer) {
 	s.startQueue()
 	s.startACME()
 	s.startTLSRPT()
+	s.startSpam()
 	if s.statusLn != nil {
 		go s.status.Serve(s.statusLn)
 	}
@@ -368,6 +381,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	wg.Wait()
 	s.wg.Wait()
+	s.stopSpam()
 	s.stopACME()
 	if err := s.stopQueue(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("queue: %w", err))

@@ -46,6 +46,7 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 		Log:      s.log.With("proto", "http"),
 		MailLog:  s.mailLog,
 		Profiles: clients,
+		Learner:  s.webmailLearner(),
 	})
 	if err != nil {
 		return err

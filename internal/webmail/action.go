@@ -96,9 +96,11 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request, u *user) {
 			if g.mb.ID == dest.ID {
 				continue
 			}
-			if _, err = s.deps.Store.Move(ctx, g.mb.ID, g.uids, dest.ID); err != nil {
+			var res store.CopyResult
+			if res, err = s.deps.Store.Move(ctx, g.mb.ID, g.uids, dest.ID); err != nil {
 				break
 			}
+			s.filed(g.mb, dest, res)
 		}
 	case "delete":
 		note = "deleted"
@@ -109,7 +111,9 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request, u *user) {
 			if terr != nil || g.mb.ID == trash.ID {
 				err = s.deps.Store.Expunge(ctx, g.mb.ID, g.ids)
 			} else {
-				_, err = s.deps.Store.Move(ctx, g.mb.ID, g.uids, trash.ID)
+				var res store.CopyResult
+				res, err = s.deps.Store.Move(ctx, g.mb.ID, g.uids, trash.ID)
+				s.filed(g.mb, trash, res)
 			}
 			if err != nil {
 				break
@@ -124,6 +128,13 @@ func (s *Server) handleAction(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	http.Redirect(w, r, addNote(back, note), http.StatusSeeOther)
+}
+
+// filed tells the Learner, if any, where moved messages went.
+func (s *Server) filed(from, to store.Mailbox, res store.CopyResult) {
+	if l := s.deps.Learner; l != nil && len(res.DestUIDs) > 0 {
+		l.Filed(from, to, res.DestUIDs)
+	}
 }
 
 // addNote adds a confirmation to a redirect target.

@@ -83,6 +83,8 @@ type Deps struct {
 	// Profiles makes the configuration profile served at ProfilePath;
 	// nil serves none.
 	Profiles Profiles
+	// Learner, if set, is told of every move (deletes to Trash too).
+	Learner Learner
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
 }

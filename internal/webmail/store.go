@@ -40,6 +40,14 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, remote netip.Addr, username, password string) (store.Account, error)
 }
 
+// Learner is told where users file messages, so that a spam filter can
+// learn from it (rspamd.Learner: into Junk is spam, out of it ham). Filed
+// must return at once; it is called after the store has committed a
+// move, with the messages' UIDs in the destination.
+type Learner interface {
+	Filed(from, to store.Mailbox, uids []uint32)
+}
+
 // Submitter sends a message for an account through the one submission
 // path (delivery.Deliverer.Submit with the server's router): sender
 // check, routing, local delivery or the outgoing queue.

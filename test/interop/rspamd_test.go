@@ -1,0 +1,197 @@
+//go:build interop
+
+package interop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"pail/internal/rspamd"
+)
+
+// gtubeMsg carries the GTUBE pattern, which rspamd rejects whatever else
+// it finds (its GTUBE symbol forces the reject action).
+const gtubeMsg = "From: Jack <jack@town.test>\r\nTo: bob@hill.test\r\nSubject: gtube\r\n" +
+	"Message-ID: <gtube-1@town.test>\r\nDate: Mon, 07 Dec 2026 05:00:00 +0000\r\n\r\n" +
+	"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
+
+// cleanMsg is ordinary mail.
+const cleanMsg = "From: Jack <jack@town.test>\r\nTo: Bob <bob@hill.test>\r\nSubject: lunch on Tuesday\r\n" +
+	"Message-ID: <lunch-1@town.test>\r\nDate: Mon, 07 Dec 2026 05:00:00 +0000\r\n\r\n" +
+	"Shall we meet for lunch on Tuesday at the place by the river? Jill said she might come too.\r\n"
+
+// spamMsg returns a message with enough words for rspamd's Bayes
+// classifier (it skips messages of fewer than 11 tokens).
+func spamMsg(n int) string {
+	return fmt.Sprintf("From: Deals <deals@shop.test>\r\nTo: bob@hill.test\r\nSubject: offer %d\r\n"+
+		"Message-ID: <offer-%d@shop.test>\r\nDate: Mon, 07 Dec 2026 05:00:00 +0000\r\n\r\n"+
+		"Buy cheap replica watches today number %d, genuine discount prices, limited offer, click the "+
+		"link below to order now and save money on luxury brands before the stock runs out.\r\n", n, n, n)
+}
+
+// imapMoveScript moves the messages whose Subject contains argv[7] from
+// mailbox argv[5] to argv[6] with UID MOVE (RFC 6851) over python3's
+// imaplib and prints "moved N".
+const imapMoveScript = `
+import imaplib, sys
+host, port, user, pw, src, dst, subject = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7]
+M = imaplib.IMAP4(host, port)
+typ, data = M.login(user, pw)
+if typ != 'OK': sys.exit('LOGIN %r' % data)
+typ, data = M.select(src)
+if typ != 'OK': sys.exit('SELECT %s %r' % (src, data))
+typ, data = M.uid('SEARCH', 'SUBJECT', '"%s"' % subject)
+if typ != 'OK' or not data[0]: sys.exit('SEARCH %r %r' % (typ, data))
+uids = data[0].decode().split()
+typ, data = M.uid('MOVE', ','.join(uids), dst)
+if typ != 'OK': sys.exit('MOVE %r' % data)
+M.logout()
+print('moved %d' % len(uids))
+`
+
+// TestRspamd runs Debian's rspamd for real: pail's client gets reject
+// for GTUBE and no action for a clean message (with the X-Spam-* fields
+// that delivery would add), and a whole pail with [spam] set teaches
+// rspamd what a user does over IMAP: MOVE into Junk arrives as
+// learnspam, out of Junk as learnham (rspamd's learned count grows each
+// time), Junk to Trash teaches nothing.
+func TestRspamd(t *testing.T) {
+	python := needPeer(t, "/usr/bin/python3")
+	rs := startRspamd(t)
+	ctx := context.Background()
+
+	client, err := rspamd.New(rspamd.Config{URL: rs.normal, ControllerURL: rs.controller, Password: rspamdPassword, Timeout: 10 * time.Second, MTAName: testHostname}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := rspamd.Envelope{From: "jack@town.test", Rcpts: []string{"bob@hill.test"}, ClientIP: netip.MustParseAddr("192.0.2.10"), Helo: "mail.town.test", QueueID: "Q1"}
+	res, err := client.Check(ctx, strings.NewReader(gtubeMsg), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := res.Verdict(); res.Action != rspamd.Reject || v.Disposition != rspamd.Refuse || v.Code != 554 || v.Enhanced != "5.7.1" {
+		t.Errorf("GTUBE: %+v → %+v", res, v)
+	}
+	if _, ok := res.Symbols["GTUBE"]; !ok {
+		t.Errorf("GTUBE: symbols %v", res.Symbols)
+	}
+	// From a file, as pail's spool is: sent chunked, length unknown.
+	f := filepath.Join(t.TempDir(), "clean.eml")
+	writeHarnessFile(t, f, []byte(cleanMsg), 0o644)
+	file, err := os.Open(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	res, err = client.Check(ctx, file, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := res.Verdict()
+	if res.Action != rspamd.NoAction || v.Disposition != rspamd.Deliver || res.RequiredScore <= 0 {
+		t.Errorf("clean message: %+v → %+v", res, v)
+	}
+	var out strings.Builder
+	if err := v.Apply(&out, strings.NewReader(cleanMsg)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out.String(), "X-Spam-Status: No, score=") || !strings.Contains(out.String(), "\r\nX-Spam-Action: no action\r\n") ||
+		strings.Contains(out.String(), "X-Spam-Flag") || !strings.HasSuffix(out.String(), cleanMsg) {
+		t.Errorf("clean message as delivered:\n%s", out.String())
+	}
+
+	// The controller wants its password from 127.0.0.1 here, so the
+	// learning below works only if pail sends it.
+	noPassword, err := rspamd.New(rspamd.Config{URL: rs.normal, ControllerURL: rs.controller, Timeout: 10 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := noPassword.Learn(ctx, true, strings.NewReader(spamMsg(0))); err == nil || errors.Is(err, rspamd.ErrNotLearned) {
+		t.Fatalf("learnspam without the password: %v", err)
+	}
+
+	// A whole pail with [spam], and a user moving mail over IMAP.
+	imapAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	s := newServer(t, serverOptions{listen: []string{fmt.Sprintf("imap = %q", imapAddr), fmt.Sprintf("metrics = %q", metricsAddr)}})
+	cfg, err := os.ReadFile(s.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg = fmt.Appendf(cfg, "\n[spam]\nrspamd = %q\nrspamd_controller = %q\nrspamd_password = %q\ntimeout = \"10s\"\n", rs.normal, rs.controller, rspamdPassword)
+	writeHarnessFile(t, s.config, cfg, 0o600)
+	bob := "bob@" + testDomain
+	s.addUser(bob)
+	s.start()
+	if err := waitListening(imapAddr, s.proc, time.Now().Add(startTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	host, port := dnsHostPort(t, imapAddr)
+	move := func(src, dst, subject string) {
+		t.Helper()
+		got := runPeer(t, peerTimeout, "", python, "-c", imapMoveScript, host, port, bob, passwordFor(bob), src, dst, subject)
+		if !strings.Contains(got, "moved 1") {
+			t.Fatalf("imaplib MOVE %s → %s: %s", src, dst, got)
+		}
+	}
+	// learnedAfter waits until rspamd's learned count passes n.
+	learnedAfter := func(n int, what string) int {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			got := rs.learned()
+			if got > n {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: rspamd's learned count stayed %d\npail:\n%s", what, got, s.log.tail(8000))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	metrics := func() string {
+		t.Helper()
+		resp, err := rspamdHTTP.Get("http://" + metricsAddr + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("pail /metrics: %s", resp.Status)
+		}
+		return string(b)
+	}
+
+	sendMail(t, s.smtpAddr, "deals@shop.test", []string{bob}, strings.ReplaceAll(spamMsg(1), "\r\n", "\n"))
+	sendMail(t, s.smtpAddr, "deals@shop.test", []string{bob}, strings.ReplaceAll(spamMsg(2), "\r\n", "\n"))
+	n := rs.learned()
+	move("INBOX", "Junk", "offer 1")
+	n = learnedAfter(n, "MOVE INBOX → Junk")
+	if m := metrics(); !strings.Contains(m, `pail_rspamd_learns_total{kind="spam",result="learned"} 1`) {
+		t.Errorf("pail's metrics after a learnspam:\n%s", m)
+	}
+	move("Junk", "INBOX", "offer 1")
+	n = learnedAfter(n, "MOVE Junk → INBOX")
+	if m := metrics(); !strings.Contains(m, `pail_rspamd_learns_total{kind="ham",result="learned"} 1`) {
+		t.Errorf("pail's metrics after a learnham:\n%s", m)
+	}
+	move("INBOX", "Junk", "offer 2")
+	n = learnedAfter(n, "MOVE INBOX → Junk (2)")
+	move("Junk", "Trash", "offer 2")
+	time.Sleep(time.Second)
+	if got := rs.learned(); got != n {
+		t.Errorf("MOVE Junk → Trash taught rspamd: learned %d → %d", n, got)
+	}
+	if m := metrics(); !strings.Contains(m, `pail_rspamd_learns_total{kind="spam",result="learned"} 2`) || strings.Contains(m, `kind="ham",result="learned"} 2`) {
+		t.Errorf("pail's metrics at the end:\n%s", m)
+	}
+}
