@@ -11,8 +11,6 @@
 package autoconfig
 
 import (
-	"net"
-	"strconv"
 	"strings"
 
 	"pail/internal/config"
@@ -100,7 +98,7 @@ func listenOrder(l config.Listen) []listenEntry {
 func New(hostname string, l config.Listen) Services {
 	s := Services{Hostname: strings.ToLower(strings.TrimSuffix(hostname, "."))}
 	for _, o := range listenOrder(l) {
-		if port := listenPort(o.addr); port != 0 {
+		if port := int(config.ListenPort(o.addr)); port != 0 {
 			s.List = append(s.List, Service{Protocol: o.protocol, Security: o.security, Port: port, Name: o.name})
 		}
 	}
@@ -138,21 +136,4 @@ func (s Services) first(p Protocol) (Service, bool) {
 		}
 	}
 	return Service{}, false
-}
-
-// listenPort returns the port of a listen address, 0 when the service is
-// off or the port is not a number.
-func listenPort(addr string) int {
-	if addr == "" {
-		return 0
-	}
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return 0
-	}
-	n, err := strconv.ParseUint(p, 10, 16)
-	if err != nil {
-		return 0
-	}
-	return int(n)
 }

@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -105,6 +106,23 @@ func (d DKIM) SignsFor(domain string) bool {
 // active ones.
 func (d DKIM) SelectorsFor(domain string) []string {
 	return d.Domains[strings.ToLower(domain)].Selectors
+}
+
+// ListenPort returns the port of a listen address, 0 when the service is
+// off ("") or the address has no numeric port.
+func ListenPort(addr string) uint16 {
+	if addr == "" {
+		return 0
+	}
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(p, 10, 16)
+	if err != nil {
+		return 0
+	}
+	return uint16(n)
 }
 
 // Listen lists the services that run and their addresses. When the [listen]

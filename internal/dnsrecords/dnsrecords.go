@@ -11,9 +11,7 @@ package dnsrecords
 
 import (
 	"fmt"
-	"net"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
@@ -109,7 +107,7 @@ func autoconfigRecords(l config.Listen, origin, host string) []dns.RR {
 		return nil
 	}
 	rrs := []dns.RR{&dns.CNAME{Hdr: hdr("autoconfig."+origin, dns.TypeCNAME), Target: host}}
-	if port := listenPort(l.HTTPS); port != 0 {
+	if port := config.ListenPort(l.HTTPS); port != 0 {
 		rrs = append(rrs, &dns.SRV{Hdr: hdr("_autodiscover._tcp."+origin, dns.TypeSRV),
 			Priority: implicitTLSPriority, Weight: srvWeight, Port: port, Target: host})
 	}
@@ -159,29 +157,12 @@ func srvRecords(l config.Listen, origin, host string) []dns.RR {
 	var rrs []dns.RR
 	for _, s := range services {
 		srv := &dns.SRV{Hdr: hdr(s.name+"._tcp."+origin, dns.TypeSRV), Target: "."}
-		if port := listenPort(s.addr); port != 0 {
+		if port := config.ListenPort(s.addr); port != 0 {
 			srv.Priority, srv.Weight, srv.Port, srv.Target = s.priority, srvWeight, port, host
 		}
 		rrs = append(rrs, srv)
 	}
 	return rrs
-}
-
-// listenPort returns the port of a listen address, 0 when the service
-// is off or the address has no numeric port.
-func listenPort(addr string) uint16 {
-	if addr == "" {
-		return 0
-	}
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return 0
-	}
-	n, err := strconv.ParseUint(p, 10, 16)
-	if err != nil {
-		return 0
-	}
-	return uint16(n)
 }
 
 // hdr is the header of a record of type t at name.
