@@ -255,6 +255,13 @@ func (s *session) quit(command) error {
 		}
 	}
 	s.log.Debug("pop3 update", "removed", len(ids))
+	// The update is done: release the maildrop before the +OK, so that a
+	// client that reconnects as soon as it reads it (a poller) finds the
+	// maildrop free rather than [IN-USE] (RFC 2449 §8.1.1).
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
+	}
 	s.ok(fmt.Sprintf("pail POP3 server signing off (%d messages removed)", len(ids)))
 	return errHangUp
 }
