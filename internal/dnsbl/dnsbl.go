@@ -90,8 +90,12 @@ type Result struct {
 	Failed []string
 }
 
-// Lists returns the zones of the lists that list the address.
+// Lists returns the zones of the lists that list the address, nil for
+// none.
 func (r Result) Lists() []string {
+	if len(r.Listed) == 0 {
+		return nil
+	}
 	out := make([]string, len(r.Listed))
 	for i, l := range r.Listed {
 		out[i] = l.List
