@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -221,14 +222,24 @@ type Log struct {
 	MailFile string `toml:"mail_file"`
 }
 
-// Duration is a time.Duration written in TOML as a string like "5m".
+// Duration is a time.Duration written in TOML as a string like "5m", or
+// a whole number of days like "35d".
 type Duration struct{ time.Duration }
 
-// UnmarshalText parses a Go duration string.
+// maxDays bounds a duration in days (time.Duration holds some 290 years).
+const maxDays = 36500
+
+// UnmarshalText parses a Go duration string, or a number of days.
 func (d *Duration) UnmarshalText(b []byte) error {
+	if days, ok := strings.CutSuffix(string(b), "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= maxDays {
+			d.Duration = time.Duration(n) * 24 * time.Hour
+			return nil
+		}
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return err
+		return fmt.Errorf("%q is not a duration (like \"90m\", \"1h30m\" or, in whole days, \"35d\")", b)
 	}
 	d.Duration = v
 	return nil

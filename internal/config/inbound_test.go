@@ -24,7 +24,7 @@ dnsbl = ["Zen.Example.ORG.", "bl.example.net"]
 dnsbl_action = "score"
 greylist = true
 greylist_delay = "1s"
-greylist_expire = "720h"
+greylist_expire = "30d"
 check_loopback = true
 `)
 	if err != nil {
@@ -41,6 +41,7 @@ check_loopback = true
 		"[inbound]\ndnsbl_action = \"drop\"\n":                           `inbound.dnsbl_action: "drop" must be reject or score`,
 		"[inbound]\ngreylist_delay = \"-1s\"\n":                          `inbound.greylist_delay`,
 		"[inbound]\ngreylist_delay = \"1h\"\ngreylist_expire = \"1h\"\n": `inbound.greylist_expire`,
+		"[inbound]\ngreylist_expire = \"1.5d\"\n":                        `"1.5d" is not a duration`,
 		"[inbound]\nDNSBL = []\n":                                        `unknown key "inbound.DNSBL"`,
 	} {
 		_, err := load(t, head+text)
