@@ -71,6 +71,8 @@ type Config struct {
 	Doctor Doctor `toml:"doctor"`
 	// Spam configures the spam filter (rspamd); off by default.
 	Spam Spam `toml:"spam"`
+	// Inbound holds the checks on mail arriving on the MX port.
+	Inbound Inbound `toml:"inbound"`
 }
 
 // DKIM configures the DKIM signing of mail queued for other servers
@@ -241,14 +243,24 @@ type Log struct {
 	MailFile string `toml:"mail_file"`
 }
 
-// Duration is a time.Duration written in TOML as a string like "5m".
+// Duration is a time.Duration written in TOML as a string like "5m", or
+// a whole number of days like "35d".
 type Duration struct{ time.Duration }
 
-// UnmarshalText parses a Go duration string.
+// maxDays bounds a duration in days (time.Duration holds some 290 years).
+const maxDays = 36500
+
+// UnmarshalText parses a Go duration string, or a number of days.
 func (d *Duration) UnmarshalText(b []byte) error {
+	if days, ok := strings.CutSuffix(string(b), "d"); ok {
+		if n, err := strconv.Atoi(days); err == nil && n >= 0 && n <= maxDays {
+			d.Duration = time.Duration(n) * 24 * time.Hour
+			return nil
+		}
+	}
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return err
+		return fmt.Errorf("%q is not a duration (like \"90m\", \"1h30m\" or, in whole days, \"35d\")", b)
 	}
 	d.Duration = v
 	return nil
@@ -302,6 +314,7 @@ func Default() *Config {
 		MTASTS:   MTASTS{MaxAge: DefaultMTASTSMaxAge},
 		TLSRPT:   TLSRPT{Enabled: true},
 		Spam:     Spam{RspamdController: DefaultRspamdController, Timeout: Duration{DefaultSpamTimeout}},
+		Inbound:  defaultInbound(),
 	}
 }
 
@@ -506,6 +519,9 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	if err := cfg.Spam.validate(); err != nil {
+		return err
+	}
+	if err := cfg.Inbound.validate(); err != nil {
 		return err
 	}
 	return nil

@@ -73,6 +73,10 @@ type Trace struct {
 	Proto    string     // "SMTP", "ESMTP", "ESMTPS", "ESMTPSA" (RFC 3848) or "LOCAL"
 	TLS      string     // a comment such as "TLS1.3 TLS_AES_128_GCM_SHA256", or ""
 	Date     time.Time
+	// DNSBL names the DNS blocklists that list the client (RFC 5782;
+	// smtpd, MX role), for the inbound verdict: with dnsbl_action
+	// "score" a listed client's mail is accepted and judged on this.
+	DNSBL []string
 }
 
 // Authenticated reports whether the message comes from a user pail knows:

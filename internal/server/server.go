@@ -198,11 +198,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	})
 
 	smtpDeps := smtpd.Deps{Router: router, Deliverer: deliverer, Auth: authn, Senders: router, Log: s.log.With("proto", "smtp"), MailLog: s.mailLog}
+	mxDeps := s.inboundChecks(smtpDeps)
 	for _, svc := range cfg.Listen.Services() {
 		var err error
 		switch svc.Name {
 		case "smtp":
-			err = s.addSMTP(svc, smtpd.RoleMX, false, tlsCfg, smtpDeps)
+			err = s.addSMTP(svc, smtpd.RoleMX, false, tlsCfg, mxDeps)
 		case "submission":
 			err = s.addSMTP(svc, smtpd.RoleSubmission, false, tlsCfg, smtpDeps)
 		case "submissions":
@@ -253,6 +254,8 @@ func (s *Server) addSMTP(svc config.ListenEntry, role smtpd.Role, implicitTLS bo
 	}
 	if role == smtpd.RoleMX {
 		cfg.GreetDelay = lim.GreetDelay.Duration
+		cfg.DNSBLScore = s.cfg.Inbound.DNSBLAction == config.DNSBLScore
+		cfg.CheckLoopback = s.cfg.Inbound.CheckLoopback
 	}
 	srv := smtpd.New(cfg, deps)
 	if err := s.listen(svc, srv.Serve, srv.Shutdown); err != nil {
@@ -295,6 +298,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 		s.log.Warn("reload: [spam] changes need a restart; they are not applied")
 	}
 	s.warnACMEReload(cfg)
+	s.warnInboundReload(cfg)
 	s.domains.Store(&cfg.Domains)
 	dk := cfg.DKIM
 	s.dkim.Store(&dk)

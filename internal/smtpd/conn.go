@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"pail/internal/admit"
+	"pail/internal/dnsbl"
 	"pail/internal/maillog"
 )
 
@@ -35,6 +36,12 @@ type conn struct {
 	release    func() // gives back the connection's slot in the limits
 	remoteAddr net.Addr
 	guard      commandGuard // used by Read only, in go-smtp's goroutine
+
+	// The blocklist answer for the client, asked once per connection
+	// (inbound.go): dnsbl is set before dnsblDone is closed.
+	dnsblOnce sync.Once
+	dnsblDone chan struct{}
+	dnsbl     dnsbl.Result
 }
 
 // errTimeout is the error a read returns when the server is draining; it

@@ -27,6 +27,7 @@ import (
 
 	"pail/internal/admit"
 	"pail/internal/delivery"
+	"pail/internal/dnsbl"
 	"pail/internal/maillog"
 	"pail/internal/ratelimit"
 	"pail/internal/store"
@@ -73,9 +74,17 @@ type Config struct {
 	// RateLimitLoopback applies the rate limits to loopback clients too,
 	// which are otherwise exempt; for tests.
 	RateLimitLoopback bool
-	CommandTimeout    time.Duration
-	DataTimeout       time.Duration
-	GreetDelay        time.Duration
+	// DNSBLScore records a blocklist listing of the client
+	// (delivery.Trace.DNSBL) for the inbound verdict instead of refusing
+	// its mail.
+	DNSBLScore bool
+	// CheckLoopback applies the blocklists and greylisting to loopback
+	// clients too, which are otherwise exempt (they are this machine);
+	// for tests.
+	CheckLoopback  bool
+	CommandTimeout time.Duration
+	DataTimeout    time.Duration
+	GreetDelay     time.Duration
 }
 
 // Router resolves recipients.
@@ -99,12 +108,28 @@ type SenderPolicy interface {
 	MaySend(ctx context.Context, acct store.Account, from string) (bool, error)
 }
 
+// Blocklist looks client addresses up in DNS blocklists (*dnsbl.Checker);
+// it returns within a short deadline whatever the lists do.
+type Blocklist interface {
+	Check(ctx context.Context, ip netip.Addr) dnsbl.Result
+}
+
+// Greylister decides whether a (client, sender, recipient) triple may
+// pass yet, recording the contact (*greylist.Greylist).
+type Greylister interface {
+	Check(ctx context.Context, ip netip.Addr, from, rcpt string) (bool, error)
+}
+
 // Deps are the services an SMTP server uses.
 type Deps struct {
 	Router    Router
 	Deliverer Deliverer
 	Auth      Authenticator // needed for RoleSubmission
 	Senders   SenderPolicy  // needed for RoleSubmission
+	// Blocklist and Greylist, when set, check the clients of the MX
+	// role (never authenticated sessions, nor submission).
+	Blocklist Blocklist
+	Greylist  Greylister
 	Log       *slog.Logger
 	MailLog   *maillog.Logger
 }

@@ -16,6 +16,7 @@ import (
 
 	"pail/internal/auth"
 	"pail/internal/delivery"
+	"pail/internal/greylist"
 	"pail/internal/maillog"
 	"pail/internal/store"
 	"pail/internal/tlsconf"
@@ -37,6 +38,13 @@ type testOpts struct {
 	maxConns       int
 	connRate       int
 	cmdRate        int
+	// The inbound checks (inbound_test.go).
+	blocklist     Blocklist
+	greylist      *greylist.Config // greylisting over the test's store
+	now           func() time.Time // the greylist's clock
+	dnsblScore    bool
+	checkLoopback bool
+	traces        chan<- delivery.Trace // receives each message's trace
 }
 
 const testPassword = "s3cret"
@@ -92,13 +100,24 @@ func newTestEnv(t *testing.T, o testOpts) *testEnv {
 	if o.maxConns > 0 {
 		cfg.MaxConnectionsPerIP = o.maxConns
 	}
-	srv := New(cfg, Deps{
+	cfg.DNSBLScore, cfg.CheckLoopback = o.dnsblScore, o.checkLoopback
+	deps := Deps{
 		Router:    router,
 		Deliverer: delivery.NewDeliverer(st, nil, mlog, "mx.hill.test"),
 		Auth:      authn,
 		Senders:   router,
 		MailLog:   mlog,
-	})
+		Blocklist: o.blocklist,
+	}
+	if o.greylist != nil {
+		g := greylist.New(*o.greylist, st)
+		g.Now = o.now
+		deps.Greylist = g
+	}
+	if o.traces != nil {
+		deps.Deliverer = tracingDeliverer{deps.Deliverer, o.traces}
+	}
+	srv := New(cfg, deps)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -83,6 +83,7 @@ func (s *Server) newSession(gc *smtp.Conn) (smtp.Session, error) {
 		return nil, errors.New("smtpd: connection not admitted")
 	}
 	sess := &session{srv: s, gc: gc, c: c, ip: admit.RemoteIP(c.remoteAddr)}
+	sess.startBlocklist()
 	if s.cfg.Role == RoleSubmission {
 		return authSession{sess}, nil
 	}
@@ -188,6 +189,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.srv.deps.Log.Error("resolve recipient", "rcpt", to, "err", err)
 		return errTemporary
 	}
+	if err := s.checkInbound(to); err != nil {
+		return err
+	}
 	s.rcpts = append(s.rcpts, delivery.Recipient{Address: to, Route: route})
 	return nil
 }
@@ -285,7 +289,7 @@ func (s *session) Data(r io.Reader) error {
 
 // trace describes this session for the Received header.
 func (s *session) trace() delivery.Trace {
-	tr := delivery.Trace{Helo: s.gc.Hostname(), ClientIP: s.ip, Proto: "ESMTP"}
+	tr := delivery.Trace{Helo: s.gc.Hostname(), ClientIP: s.ip, Proto: "ESMTP", DNSBL: s.blocklistKnown().Lists()}
 	if s.c.sawHELO.Load() {
 		tr.Proto = "SMTP"
 	}

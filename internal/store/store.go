@@ -364,6 +364,16 @@ CREATE TABLE seen_digests (
 	PRIMARY KEY (account_id, digest)
 ) WITHOUT ROWID;
 CREATE INDEX seen_digests_at ON seen_digests (at);
+`, `
+-- Greylisting: one row per (client network, sender, recipient) triple,
+-- times in Unix seconds; passed once a retry came after the delay.
+CREATE TABLE greylist (
+	triple TEXT PRIMARY KEY,
+	first  INTEGER NOT NULL,
+	last   INTEGER NOT NULL,
+	passed INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX greylist_expiry ON greylist (passed, last);
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

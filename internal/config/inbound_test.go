@@ -1,0 +1,52 @@
+package config
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestInboundBlocklistKeys(t *testing.T) {
+	const head = "hostname = \"mx.hill.com\"\ndomains = [\"hill.com\"]\n"
+	cfg, err := load(t, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := cfg.Inbound
+	if len(in.DNSBL) != 0 || in.DNSBLAction != DNSBLReject || in.Greylist || in.CheckLoopback ||
+		in.GreylistDelay.Duration != 5*time.Minute || in.GreylistExpire.Duration != 35*24*time.Hour {
+		t.Errorf("default [inbound] = %+v", in)
+	}
+	cfg, err = load(t, head+`
+[inbound]
+dnsbl = ["Zen.Example.ORG.", "bl.example.net"]
+dnsbl_action = "score"
+greylist = true
+greylist_delay = "1s"
+greylist_expire = "30d"
+check_loopback = true
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in = cfg.Inbound
+	if !slices.Equal(in.DNSBL, []string{"zen.example.org", "bl.example.net"}) || in.DNSBLAction != DNSBLScore || !in.Greylist ||
+		!in.CheckLoopback || in.GreylistDelay.Duration != time.Second || in.GreylistExpire.Duration != 720*time.Hour {
+		t.Errorf("[inbound] = %+v", in)
+	}
+	for text, want := range map[string]string{
+		"[inbound]\ndnsbl = [\"not a name\"]\n":                          `inbound.dnsbl: "not a name" is not a valid domain name`,
+		"[inbound]\ndnsbl = [\"a.example\", \"A.example.\"]\n":           `inbound.dnsbl: "A.example." is listed twice`,
+		"[inbound]\ndnsbl_action = \"drop\"\n":                           `inbound.dnsbl_action: "drop" must be reject or score`,
+		"[inbound]\ngreylist_delay = \"-1s\"\n":                          `inbound.greylist_delay`,
+		"[inbound]\ngreylist_delay = \"1h\"\ngreylist_expire = \"1h\"\n": `inbound.greylist_expire`,
+		"[inbound]\ngreylist_expire = \"1.5d\"\n":                        `"1.5d" is not a duration`,
+		"[inbound]\nDNSBL = []\n":                                        `unknown key "inbound.DNSBL"`,
+	} {
+		_, err := load(t, head+text)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err %v, want %s", text, err, want)
+		}
+	}
+}
