@@ -26,6 +26,7 @@ import (
 	"bytes"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 const (
@@ -49,6 +50,11 @@ const (
 	// parsing; RFC 5321 §4.5.3.1.3 limits a path to 256 octets, so this is
 	// ample for a sender and a date. The rest of a longer line is skipped.
 	maxSeparatorBytes = 1024
+
+	// maxSenderBytes bounds the sender Writer puts on a separator line, so
+	// that the date after it always fits within maxSeparatorBytes; it is
+	// twice the longest path RFC 5321 allows.
+	maxSenderBytes = 512
 )
 
 // dateLayouts are the separator timestamps Reader understands, tried in
@@ -80,10 +86,19 @@ type Message struct {
 // separatorSender returns from made safe for a separator line: the null
 // sender becomes MAILER-DAEMON, and spaces and ASCII control characters,
 // which would end the field or the line, become '_'. Other bytes, including
-// UTF-8 (RFC 6531), are kept.
+// UTF-8 (RFC 6531), are kept. A sender longer than maxSenderBytes, which no
+// valid path is, is cut there (at a UTF-8 boundary) so that the line still
+// carries its date.
 func separatorSender(from string) string {
 	if from == "" {
 		return nullSender
+	}
+	if len(from) > maxSenderBytes {
+		n := maxSenderBytes
+		for n > 0 && !utf8.RuneStart(from[n]) {
+			n--
+		}
+		from = from[:n]
 	}
 	b := []byte(from)
 	for i, c := range b {
