@@ -66,6 +66,8 @@ type Config struct {
 	MTASTS MTASTS `toml:"mta_sts"`
 	// TLSRPT configures SMTP TLS reporting (RFC 8460); on by default.
 	TLSRPT TLSRPT `toml:"tlsrpt"`
+	// Inbound configures the judgement of mail from the MX port.
+	Inbound Inbound `toml:"inbound"`
 }
 
 // DKIM configures the DKIM signing of mail queued for other servers
@@ -279,6 +281,7 @@ func Default() *Config {
 		ACME:     defaultACME(),
 		MTASTS:   MTASTS{MaxAge: DefaultMTASTSMaxAge},
 		TLSRPT:   TLSRPT{Enabled: true},
+		Inbound:  defaultInbound(),
 	}
 }
 
@@ -477,6 +480,9 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	if err := cfg.TLSRPT.validate(cfg); err != nil {
+		return err
+	}
+	if err := cfg.Inbound.validate(); err != nil {
 		return err
 	}
 	return nil

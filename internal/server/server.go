@@ -35,6 +35,7 @@ import (
 	"pail/internal/store"
 	"pail/internal/tlsconf"
 	"pail/internal/tlsrpt"
+	"pail/internal/verify"
 )
 
 // Server is a running pail instance.
@@ -69,11 +70,12 @@ type Server struct {
 	dkimKeys *dkim.Store                 // DKIM keys, data_dir/dkim
 	dkim     atomic.Pointer[config.DKIM] // the [dkim] settings in force
 
-	acme         *acme.Manager                 // ACME certificates, when [acme] is enabled (acme.go)
-	acmeStop     func()                        // ends acme.Run and waits for it
-	mtastsCfg    atomic.Pointer[config.MTASTS] // the [mta_sts] settings in force
-	tlsRecorder  *tlsrpt.Recorder              // outbound TLS outcomes (RFC 8460)
-	tlsScheduler *tlsrpt.Scheduler             // the daily TLS reports
+	acme         *acme.Manager                   // ACME certificates, when [acme] is enabled (acme.go)
+	acmeStop     func()                          // ends acme.Run and waits for it
+	mtastsCfg    atomic.Pointer[config.MTASTS]   // the [mta_sts] settings in force
+	tlsRecorder  *tlsrpt.Recorder                // outbound TLS outcomes (RFC 8460)
+	tlsScheduler *tlsrpt.Scheduler               // the daily TLS reports
+	inbound      atomic.Pointer[verify.Pipeline] // the [inbound] judgement in force; nil: checks off
 }
 
 // service is one protocol server on its listener.
@@ -153,6 +155,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.domains.Store(&cfg.Domains)
 	mc := cfg.MTASTS
 	s.mtastsCfg.Store(&mc)
+	s.inbound.Store(s.newPipeline(cfg))
 	s.certs, err = tlsconf.NewCerts(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, certNames(cfg))
 	if err != nil {
 		s.closeAll()
@@ -188,7 +191,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		IPv4Prefix:               cfg.Limits.LoginIPv4Prefix,
 	})
 
-	smtpDeps := smtpd.Deps{Router: router, Deliverer: deliverer, Auth: authn, Senders: router, Log: s.log.With("proto", "smtp"), MailLog: s.mailLog}
+	s.inbound.Store(s.newPipeline(cfg))
+	smtpDeps := smtpd.Deps{Router: router, Deliverer: deliverer, Auth: authn, Senders: router, Judge: inboundJudge{s}, Log: s.log.With("proto", "smtp"), MailLog: s.mailLog}
 	for _, svc := range cfg.Listen.Services() {
 		var err error
 		switch svc.Name {
@@ -272,7 +276,7 @@ func (s *Server) isLocalDomain(domain string) bool {
 }
 
 // Reload applies a new configuration while the server runs: the local
-// domains, the postmaster address, the [dkim] and [mta_sts] settings and
+// domains, the postmaster address, the [dkim], [mta_sts] and [inbound] settings and
 // the certificate files' contents take effect at once, and the name
 // server re-reads its zones and pools and makes the local domains'
 // records again.
@@ -289,6 +293,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	s.ensureDKIM(cfg.Domains)
 	mc := cfg.MTASTS
 	s.mtastsCfg.Store(&mc)
+	s.inbound.Store(s.newPipeline(cfg))
 	s.router.SetPostmaster(cfg.Postmaster)
 	var errs []error
 	if err := s.certs.Reload(); err != nil {

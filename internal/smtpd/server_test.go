@@ -37,6 +37,7 @@ type testOpts struct {
 	maxConns       int
 	connRate       int
 	cmdRate        int
+	judge          Judge
 }
 
 const testPassword = "s3cret"
@@ -97,6 +98,7 @@ func newTestEnv(t *testing.T, o testOpts) *testEnv {
 		Deliverer: delivery.NewDeliverer(st, nil, mlog, "mx.hill.test"),
 		Auth:      authn,
 		Senders:   router,
+		Judge:     o.judge,
 		MailLog:   mlog,
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

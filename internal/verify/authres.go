@@ -44,7 +44,8 @@ func reason(s string) string {
 // one result a line and ending in CRLF, ready to be prepended to the
 // message.
 func (r *Results) Field() string {
-	v := authres.Format(r.AuthServID, r.authResults())
+	// Format leaves a space after a result without properties.
+	v := strings.TrimSpace(strings.ReplaceAll(authres.Format(r.AuthServID, r.authResults()), " ; ", "; "))
 	// Each result on a line of its own (RFC 5322 §2.2.3 folding), so
 	// that no line grows past the limit however many signatures there are.
 	return "Authentication-Results: " + strings.ReplaceAll(v, "; ", ";\r\n\t") + "\r\n"
@@ -74,7 +75,7 @@ func (r *Results) authResults() []authres.Result {
 		out = append(out, &authres.GenericResult{Method: "dkim", Value: authres.ResultValue(d.Value), Params: params})
 	}
 	dm := r.DMARC.Reason
-	if r.DMARC.RecordPolicy != "" {
+	if r.DMARC.Value == "fail" && r.DMARC.RecordPolicy != "" {
 		dm = strings.TrimSpace("p=" + r.DMARC.RecordPolicy + " " + dm)
 	}
 	out = append(out, &authres.DMARCResult{Value: authres.ResultValue(r.DMARC.Value), Reason: reason(dm), From: r.DMARC.Domain})

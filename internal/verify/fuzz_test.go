@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"testing"
 )
 
@@ -35,6 +36,8 @@ func FuzzHeader(f *testing.F) {
 		}
 		signatures(h)
 		parseFrom(h, true)
-		headerEnd(h)
+		if hdr, complete, err := ReadHeader(bytes.NewReader(h), int64(len(h))); err != nil || !bytes.HasPrefix(h, hdr) || (complete && len(hdr) < len(h) && !bytes.HasSuffix(hdr, []byte("\r\n\r\n")) && string(hdr) != "\r\n") {
+			t.Fatalf("ReadHeader(%q) = %q, %v, %v", h, hdr, complete, err)
+		}
 	})
 }

@@ -13,11 +13,11 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -88,33 +88,45 @@ type Message struct {
 	Results *Results
 }
 
+// headerChunk is how much of the content ReadHeader reads at a time:
+// most header sections end within it.
+const headerChunk = 8 << 10
+
 // ReadHeader reads the header section of content (size bytes), at most
 // MaxHeaderBytes of it; complete is false when it did not end in that
 // many bytes.
 func ReadHeader(content io.ReaderAt, size int64) (header []byte, complete bool, err error) {
-	buf := make([]byte, min(size, MaxHeaderBytes))
-	n, err := content.ReadAt(buf, 0)
-	if err != nil && err != io.EOF {
-		return nil, false, err
-	}
-	buf = buf[:n]
-	if end := headerEnd(buf); end >= 0 {
-		return buf[:end], true, nil
+	limit := int(min(size, MaxHeaderBytes))
+	var buf []byte
+	for len(buf) < limit {
+		prev := len(buf)
+		buf = append(buf, make([]byte, min(headerChunk, limit-prev))...)
+		got, err := content.ReadAt(buf[prev:], int64(prev))
+		buf = buf[:prev+got]
+		if end := headerEnd(buf, max(0, prev-3)); end >= 0 {
+			return buf[:end], true, nil
+		}
+		if err == io.EOF || got == 0 {
+			break
+		}
+		if err != nil {
+			return nil, false, err
+		}
 	}
 	// A message that is all header ends without an empty line.
-	return buf, int64(n) == size, nil
+	return buf, int64(len(buf)) == size, nil
 }
 
-// headerEnd returns the length of the header section with the empty line
-// that ends it, or -1 if it does not end in b.
-func headerEnd(b []byte) int {
-	if strings.HasPrefix(string(b[:min(len(b), 2)]), "\r\n") {
-		return 2
+// headerEnd returns the length of the header section of b with the empty
+// line that ends it, or -1 if it does not end in b; the empty line is
+// looked for from offset from on (the part before was searched already,
+// but for the 3 bytes an empty line can straddle).
+func headerEnd(b []byte, from int) int {
+	if bytes.HasPrefix(b, []byte("\r\n")) {
+		return 2 // no header fields at all
 	}
-	for i := 0; i+3 < len(b); i++ {
-		if b[i] == '\r' && b[i+1] == '\n' && b[i+2] == '\r' && b[i+3] == '\n' {
-			return i + 4
-		}
+	if i := bytes.Index(b[from:], []byte("\r\n\r\n")); i >= 0 {
+		return from + i + 4
 	}
 	return -1
 }

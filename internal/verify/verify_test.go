@@ -296,3 +296,22 @@ func TestDeadResolver(t *testing.T) {
 		t.Fatalf("dead resolver: %v %s", d.Action, d.Reason)
 	}
 }
+
+func TestReadHeader(t *testing.T) {
+	long := "X-Long: " + strings.Repeat("a", headerChunk-10) + "\r\n\r\nbody"
+	for _, tc := range []struct {
+		in, want string
+		complete bool
+	}{
+		{"A: b\r\n\r\nbody\r\n", "A: b\r\n\r\n", true},
+		{"\r\nbody", "\r\n", true},
+		{"A: b\r\n", "A: b\r\n", true},   // all header
+		{long, long[:len(long)-4], true}, // the empty line across chunks
+		{"A: " + strings.Repeat("b", MaxHeaderBytes), "A: " + strings.Repeat("b", MaxHeaderBytes-3), false},
+	} {
+		h, complete, err := ReadHeader(strings.NewReader(tc.in), int64(len(tc.in)))
+		if err != nil || string(h) != tc.want || complete != tc.complete {
+			t.Errorf("ReadHeader(%.40q): %.40q %v %v, want %.40q %v", tc.in, h, complete, err, tc.want, tc.complete)
+		}
+	}
+}
