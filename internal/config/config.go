@@ -71,7 +71,8 @@ type Config struct {
 	Doctor Doctor `toml:"doctor"`
 	// Spam configures the spam filter (rspamd); off by default.
 	Spam Spam `toml:"spam"`
-	// Inbound holds the checks on mail arriving on the MX port.
+	// Inbound holds the checks on mail arriving on the MX port: blocklists,
+	// greylisting, SPF/DKIM/DMARC and the DMARC policy.
 	Inbound Inbound `toml:"inbound"`
 }
 

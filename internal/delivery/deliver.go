@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"io"
 	"net/netip"
 	"strings"
 	"time"
@@ -113,7 +114,18 @@ type Message struct {
 	completed bool
 	// sign: the queued copy may be DKIM-signed (Trace.Authenticated).
 	sign bool
+	// added are fields pail prepends once the content is in (Prepend);
+	// omit are spans of the content left out of the stored copy (Omit).
+	added string
+	omit  [][2]int64
+	// specialUse is the mailbox local copies go to, by its attribute
+	// (FileIn); "" means INBOX.
+	specialUse string
 }
+
+// Junk is the special-use attribute of the Junk mailbox (RFC 6154 §2),
+// for FileIn.
+const Junk = `\Junk`
 
 // completedDedupeWindow bounds the duplicate window of a message that came
 // without its own Date or Message-ID (pail added them): its data is then
@@ -169,6 +181,83 @@ func (m *Message) WriteAdded(p []byte) (int, error) {
 	return m.sp.Write(p)
 }
 
+// Content reads the content written so far, as the client sent it, for
+// the checks made before Commit.
+func (m *Message) Content() *io.SectionReader {
+	return io.NewSectionReader(m.sp, m.headerEnd, m.Size())
+}
+
+// Prepend adds header fields that pail writes once the content is in (the
+// Authentication-Results field, a filter's headers), each ending in CRLF.
+// The stored copy has them at its top (RFC 8601 §4: above the Received
+// field of this hop, below Return-Path), before the content. They are not
+// part of the duplicate digest, which stays that of the client's data.
+func (m *Message) Prepend(fields string) { m.added += fields }
+
+// Omit leaves bytes [start, end) of the content out of the stored copy: a
+// header field that must not be passed on (an Authentication-Results field
+// that claims pail's authserv-id, RFC 8601 §5). Spans must come in order
+// and not overlap. The duplicate digest is unchanged: it is of the data as
+// the client sent it.
+func (m *Message) Omit(start, end int64) {
+	size := m.Size()
+	start, end = max(0, min(start, size)), max(0, min(end, size))
+	if n := len(m.omit); end <= start || (n > 0 && start < m.omit[n-1][1]) {
+		return
+	}
+	m.omit = append(m.omit, [2]int64{start, end})
+}
+
+// FileIn makes the local copies go to each account's mailbox with this
+// special-use attribute (Junk) instead of the INBOX.
+func (m *Message) FileIn(specialUse string) { m.specialUse = specialUse }
+
+// rewrite writes the stored copy anew when fields are to be prepended or
+// content omitted: trace headers, the added fields, the content but the
+// omitted spans. The content is copied in the kernel (Spool.CopyFrom).
+func (m *Message) rewrite() error {
+	if m.added == "" && len(m.omit) == 0 {
+		return nil
+	}
+	old := m.sp
+	sp, err := m.d.store.NewSpool()
+	if err != nil {
+		return fmt.Errorf("delivery: spool: %w", err)
+	}
+	copyRange := func(from, to int64) error {
+		if to <= from {
+			return nil
+		}
+		return sp.CopyFrom(old, from, to-from)
+	}
+	err = copyRange(0, m.returnPath)
+	if err == nil {
+		_, err = sp.Write([]byte(m.added))
+	}
+	if err == nil {
+		err = copyRange(m.returnPath, m.headerEnd)
+	}
+	pos := int64(0)
+	for _, o := range m.omit {
+		if err == nil {
+			err = copyRange(m.headerEnd+pos, m.headerEnd+o[0])
+		}
+		pos = o[1]
+	}
+	if err == nil {
+		err = copyRange(m.headerEnd+pos, old.Size())
+	}
+	if err != nil {
+		sp.Discard()
+		return fmt.Errorf("delivery: %w", err)
+	}
+	m.sp = sp
+	m.headerEnd += int64(len(m.added))
+	m.added, m.omit = "", nil
+	old.Discard()
+	return nil
+}
+
 // Size is the size of the content written, without trace headers.
 func (m *Message) Size() int64 { return m.sp.Size() - m.headerEnd }
 
@@ -185,6 +274,10 @@ func (m *Message) Abort() { m.sp.Discard() }
 // they were stored, the client's retry (the same data, the same envelope)
 // finds them as duplicates, so no recipient gets the message twice.
 func (m *Message) Commit(ctx context.Context) error {
+	if err := m.rewrite(); err != nil {
+		m.sp.Discard()
+		return err
+	}
 	defer m.sp.Discard()
 	var remote []string
 	var deliveries []store.Delivery
@@ -205,6 +298,9 @@ func (m *Message) Commit(ctx context.Context) error {
 			if !seen[t.ID] {
 				seen[t.ID] = true
 				d := store.Delivery{AccountID: t.ID}
+				if m.specialUse == Junk {
+					d.Mailbox, d.SpecialUse = "Junk", Junk
+				}
 				if sum != nil {
 					d.DedupeKey, d.DedupeSince = dedupeKey(sum, m.from, r.Address), since
 				}
@@ -232,7 +328,7 @@ func (m *Message) Commit(ctx context.Context) error {
 				m.d.log.Log(maillog.Delivered, "id", m.ID, "to", to, "orig_to", origTo, "status", "duplicate")
 				continue
 			}
-			m.d.log.Log(maillog.Delivered, "id", m.ID, "to", to, "orig_to", origTo, "mailbox", "INBOX", "uid", fmt.Sprint(r.UID))
+			m.d.log.Log(maillog.Delivered, "id", m.ID, "to", to, "orig_to", origTo, "mailbox", r.Mailbox, "uid", fmt.Sprint(r.UID))
 		}
 	}
 	if len(remote) > 0 {

@@ -36,6 +36,7 @@ import (
 	"pail/internal/store"
 	"pail/internal/tlsconf"
 	"pail/internal/tlsrpt"
+	"pail/internal/verify"
 )
 
 // Server is a running pail instance.
@@ -76,9 +77,10 @@ type Server struct {
 	tlsRecorder  *tlsrpt.Recorder              // outbound TLS outcomes (RFC 8460)
 	tlsScheduler *tlsrpt.Scheduler             // the daily TLS reports
 
-	rspamd      *rspamd.Client  // [spam] rspamd, or nil (spam.go)
-	learner     *rspamd.Learner // learns from Junk moves, or nil
-	learnerStop func()          // ends learner.Run and waits for it
+	rspamd      *rspamd.Client                  // [spam] rspamd, or nil (spam.go)
+	learner     *rspamd.Learner                 // learns from Junk moves, or nil
+	learnerStop func()                          // ends learner.Run and waits for it
+	inbound     atomic.Pointer[verify.Pipeline] // the [inbound] judgement in force; nil: checks off
 }
 
 // service is one protocol server on its listener.
@@ -158,6 +160,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.domains.Store(&cfg.Domains)
 	mc := cfg.MTASTS
 	s.mtastsCfg.Store(&mc)
+	s.inbound.Store(s.newPipeline(cfg))
 	s.certs, err = tlsconf.NewCerts(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, certNames(cfg))
 	if err != nil {
 		s.closeAll()
@@ -197,7 +200,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		IPv4Prefix:               cfg.Limits.LoginIPv4Prefix,
 	})
 
-	smtpDeps := smtpd.Deps{Router: router, Deliverer: deliverer, Auth: authn, Senders: router, Log: s.log.With("proto", "smtp"), MailLog: s.mailLog}
+	smtpDeps := smtpd.Deps{Router: router, Deliverer: deliverer, Auth: authn, Senders: router, Judge: inboundJudge{s}, Log: s.log.With("proto", "smtp"), MailLog: s.mailLog}
 	mxDeps := s.inboundChecks(smtpDeps)
 	for _, svc := range cfg.Listen.Services() {
 		var err error
@@ -284,7 +287,7 @@ func (s *Server) isLocalDomain(domain string) bool {
 }
 
 // Reload applies a new configuration while the server runs: the local
-// domains, the postmaster address, the [dkim] and [mta_sts] settings and
+// domains, the postmaster address, the [dkim], [mta_sts] and [inbound] settings and
 // the certificate files' contents take effect at once, and the name
 // server re-reads its zones and pools and makes the local domains'
 // records again.
@@ -305,6 +308,7 @@ func (s *Server) Reload(cfg *config.Config) error {
 	s.ensureDKIM(cfg.Domains)
 	mc := cfg.MTASTS
 	s.mtastsCfg.Store(&mc)
+	s.inbound.Store(s.newPipeline(cfg))
 	s.router.SetPostmaster(cfg.Postmaster)
 	var errs []error
 	if err := s.certs.Reload(); err != nil {

@@ -31,6 +31,7 @@ import (
 	"pail/internal/maillog"
 	"pail/internal/ratelimit"
 	"pail/internal/store"
+	"pail/internal/verify"
 )
 
 // Role says which job a listener does.
@@ -120,6 +121,17 @@ type Greylister interface {
 	Check(ctx context.Context, ip netip.Addr, from, rcpt string) (bool, error)
 }
 
+// Judge decides at the end of DATA, once the content is spooled and
+// before it is committed, what becomes of a message: the inbound checks
+// and the judges behind them (*verify.Pipeline). The Decision's fields
+// are prepended to the stored copy, its spans left out, and its action
+// taken: deliver, file in Junk, or refuse with its reply.
+type Judge interface {
+	Decide(ctx context.Context, m *verify.Message) verify.Decision
+}
+
+var _ Judge = (*verify.Pipeline)(nil)
+
 // Deps are the services an SMTP server uses.
 type Deps struct {
 	Router    Router
@@ -130,8 +142,10 @@ type Deps struct {
 	// role (never authenticated sessions, nor submission).
 	Blocklist Blocklist
 	Greylist  Greylister
-	Log       *slog.Logger
-	MailLog   *maillog.Logger
+	// Judge, when set, judges every message before it is committed.
+	Judge   Judge
+	Log     *slog.Logger
+	MailLog *maillog.Logger
 }
 
 // Server is one SMTP service.

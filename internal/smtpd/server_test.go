@@ -45,6 +45,8 @@ type testOpts struct {
 	dnsblScore    bool
 	checkLoopback bool
 	traces        chan<- delivery.Trace // receives each message's trace
+	// The end-of-DATA judgement (judge_test.go).
+	judge Judge
 }
 
 const testPassword = "s3cret"
@@ -106,6 +108,7 @@ func newTestEnv(t *testing.T, o testOpts) *testEnv {
 		Deliverer: delivery.NewDeliverer(st, nil, mlog, "mx.hill.test"),
 		Auth:      authn,
 		Senders:   router,
+		Judge:     o.judge,
 		MailLog:   mlog,
 		Blocklist: o.blocklist,
 	}

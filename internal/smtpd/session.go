@@ -19,6 +19,7 @@ import (
 	"pail/internal/delivery"
 	"pail/internal/maillog"
 	"pail/internal/store"
+	"pail/internal/verify"
 )
 
 // Replies the session gives. Each carries its enhanced status code
@@ -269,6 +270,16 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.deps.Log.Info("message not received", "client", s.ip, "err", err)
 		return err
 	}
+	var verdict []string
+	if j := s.srv.deps.Judge; j != nil {
+		var se *smtp.SMTPError
+		verdict, se = s.judge(j, msg)
+		if se != nil {
+			msg.Abort()
+			s.logReject(s.from, "", se)
+			return s.fail(se)
+		}
+	}
 	if err := msg.Commit(s.srv.ctx); err != nil {
 		s.srv.deps.Log.Error("deliver", "id", msg.ID, "err", err)
 		return errTemporary
@@ -281,10 +292,70 @@ func (s *session) Data(r io.Reader) error {
 	if s.account != nil {
 		user = s.account.Address
 	}
-	s.srv.deps.MailLog.Log(maillog.Received, "id", msg.ID, "from", "<"+s.from+">", "to", strings.Join(to, ","),
+	s.srv.deps.MailLog.Log(maillog.Received, append([]string{"id", msg.ID, "from", "<" + s.from + ">", "to", strings.Join(to, ","),
 		"size", fmt.Sprint(msg.Size()), "client", s.ip.String(), "helo", s.gc.Hostname(), "user", user,
-		"proto", s.trace().Proto, "duration", time.Since(s.started).Round(time.Millisecond).String())
+		"proto", s.trace().Proto, "duration", time.Since(s.started).Round(time.Millisecond).String()}, verdict...)...)
 	return nil
+}
+
+// judge asks j about the spooled message and applies its decision to msg:
+// the fields to prepend, the forged ones to leave out, the folder. It
+// returns the mail log fields of the verdict, or the reply that refuses
+// the message.
+func (s *session) judge(j Judge, msg *delivery.Message) ([]string, *smtp.SMTPError) {
+	content := msg.Content()
+	m := &verify.Message{ClientIP: s.ip, Helo: s.gc.Hostname(), MailFrom: s.from, Content: content, Size: content.Size(),
+		Listed: s.blocklistKnown().Lists()}
+	for _, r := range s.rcpts {
+		m.Rcpts = append(m.Rcpts, r.Address)
+	}
+	if s.account != nil {
+		m.User = s.account.Address
+	}
+	var err error
+	if m.Header, m.HeaderComplete, err = verify.ReadHeader(content, content.Size()); err != nil {
+		s.srv.deps.Log.Error("read spooled message", "id", msg.ID, "err", err)
+		return nil, errTemporary
+	}
+	d := j.Decide(s.srv.ctx, m)
+	for _, sp := range d.Remove {
+		msg.Omit(sp.Start, sp.End)
+	}
+	msg.Prepend(d.Header)
+	log := []string{"verdict", d.Action.String()}
+	if r := d.Results; r != nil && r.User == "" {
+		log = append(log, "spf", r.SPF.Value, "dmarc", r.DMARC.Value, "iprev", r.IPRev.Value)
+	}
+	if d.Score != 0 {
+		log = append(log, "score", fmt.Sprintf("%.1f", d.Score))
+	}
+	if d.Reason != "" {
+		log = append(log, "reason", d.Reason)
+	}
+	switch d.Action {
+	case verify.Junk:
+		msg.FileIn(delivery.Junk)
+	case verify.TempFail, verify.Reject:
+		return nil, judgedReply(d)
+	}
+	return log, nil
+}
+
+// judgedReply is the SMTP reply that refuses a message as d says.
+func judgedReply(d verify.Decision) *smtp.SMTPError {
+	se := &smtp.SMTPError{Code: d.Code, Message: d.Reason}
+	if se.Message == "" {
+		se.Message = "Message refused by policy"
+	}
+	var c smtp.EnhancedCode
+	if n, _ := fmt.Sscanf(d.Enhanced, "%d.%d.%d", &c[0], &c[1], &c[2]); n == 3 {
+		se.EnhancedCode = c
+	} else if d.Code >= 500 {
+		se.EnhancedCode = smtp.EnhancedCode{5, 7, 1}
+	} else {
+		se.EnhancedCode = smtp.EnhancedCode{4, 7, 1}
+	}
+	return se
 }
 
 // trace describes this session for the Received header.

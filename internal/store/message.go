@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -64,6 +65,33 @@ func (sp *Spool) Path() string { return sp.f.Name() }
 // after the local ones are stored). That caller must Discard the spool.
 func (sp *Spool) Retain() { sp.keep = true }
 
+// ReadAt reads spooled bytes at off, for a caller that looks at the
+// message before it is delivered (the inbound checks).
+func (sp *Spool) ReadAt(p []byte, off int64) (int, error) { return sp.f.ReadAt(p, off) }
+
+// CopyFrom appends n bytes of src from offset off. The bytes are copied
+// by the kernel (copy_file_range, a reflink where the file system shares
+// blocks) rather than through user space.
+func (sp *Spool) CopyFrom(src *Spool, off, n int64) error {
+	if _, err := src.f.Seek(off, io.SeekStart); err != nil {
+		return fmt.Errorf("store: spool: %w", err)
+	}
+	// *os.File.ReadFrom takes the copy_file_range path for an
+	// *io.LimitedReader of an *os.File.
+	w, err := sp.f.ReadFrom(&io.LimitedReader{R: src.f, N: n})
+	sp.size += w
+	if _, serr := src.f.Seek(0, io.SeekEnd); err == nil && serr != nil {
+		err = serr
+	}
+	if err == nil && w != n {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("store: spool copy: %w", err)
+	}
+	return nil
+}
+
 // Discard removes the spool file. It is safe to call after Deliver.
 func (sp *Spool) Discard() {
 	sp.f.Close()
@@ -73,9 +101,15 @@ func (sp *Spool) Discard() {
 // Delivery names one mailbox a spooled message goes into.
 type Delivery struct {
 	AccountID int64
-	Mailbox   string    // "" means INBOX; a missing mailbox also falls back to INBOX
-	Flags     []string  // initial flags
-	Date      time.Time // internal date; zero means now
+	Mailbox   string // "" means INBOX; a missing mailbox also falls back to INBOX
+	// SpecialUse, when set (`\Junk`), names the mailbox by its RFC 6154
+	// attribute instead: the account's mailbox that has it, whatever the
+	// user renamed it to; without one, the mailbox named Mailbox, which
+	// is created with the attribute if it is missing, so that such mail
+	// never falls back to INBOX.
+	SpecialUse string
+	Flags      []string  // initial flags
+	Date       time.Time // internal date; zero means now
 	// DedupeKey, when set with DedupeSince, suppresses a second copy: if
 	// the account already received a message with this key since then,
 	// nothing is stored and Delivered.Duplicate is set. This makes
@@ -92,7 +126,8 @@ type Delivered struct {
 	MailboxID   int64
 	UIDValidity uint32
 	UID         uint32
-	Duplicate   bool // suppressed: the account already has this message
+	Duplicate   bool   // suppressed: the account already has this message
+	Mailbox     string // the name of the mailbox it went into
 }
 
 // Deliver stores the spooled message in every mailbox of ds in one
@@ -163,7 +198,7 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 			// One recipient's failure fails them all: the savepoint of
 			// this write is rolled back, and the caller answers 451.
 			var err error
-			if out[i], err = insertMessage(tx, d.AccountID, d.Mailbox, filepath.Base(paths[i]), sp.size, date, d.Flags); err != nil {
+			if out[i], err = insertMessage(tx, d.AccountID, d.Mailbox, d.SpecialUse, filepath.Base(paths[i]), sp.size, date, d.Flags); err != nil {
 				return fmt.Errorf("store: account %d: %w", d.AccountID, err)
 			}
 		}
@@ -211,16 +246,36 @@ func seenBefore(tx *sql.Tx, accountID int64, key []byte, since, now time.Time, p
 	return false, nil
 }
 
+// specialMailbox creates the mailbox named name with the special-use
+// attribute when the account has no mailbox with that attribute nor that
+// name.
+func specialMailbox(tx *sql.Tx, accountID int64, name, specialUse string) error {
+	var n int
+	if err := tx.QueryRow("SELECT count(*) FROM mailboxes WHERE account_id = ? AND (special_use = ? OR name = ?)",
+		accountID, specialUse, canonicalName(name)).Scan(&n); err != nil || n > 0 {
+		return err
+	}
+	_, err := createMailbox(tx, accountID, canonicalName(name), specialUse)
+	return err
+}
+
 // insertMessage adds one message row, assigning the next UID.
-func insertMessage(tx *sql.Tx, accountID int64, mailbox, file string, size int64, date time.Time, flags []string) (Delivered, error) {
+func insertMessage(tx *sql.Tx, accountID int64, mailbox, specialUse, file string, size int64, date time.Time, flags []string) (Delivered, error) {
 	if mailbox == "" {
 		mailbox = Inbox
 	}
 	var d Delivered
-	row := tx.QueryRow("SELECT id, uidvalidity, uidnext, modseq FROM mailboxes WHERE account_id = ? AND name IN (?, 'INBOX') ORDER BY name = 'INBOX' LIMIT 1",
-		accountID, canonicalName(mailbox))
 	var modseq uint64
-	if err := row.Scan(&d.MailboxID, &d.UIDValidity, &d.UID, &modseq); err != nil {
+	if specialUse != "" {
+		if err := specialMailbox(tx, accountID, mailbox, specialUse); err != nil {
+			return d, err
+		}
+	}
+	row := tx.QueryRow(`SELECT id, uidvalidity, uidnext, modseq, name FROM mailboxes WHERE account_id = ?
+		AND (name IN (?, 'INBOX') OR (special_use = ? AND ? <> ''))
+		ORDER BY special_use = ? AND ? <> '' DESC, name = 'INBOX', id LIMIT 1`,
+		accountID, canonicalName(mailbox), specialUse, specialUse, specialUse, specialUse)
+	if err := row.Scan(&d.MailboxID, &d.UIDValidity, &d.UID, &modseq, &d.Mailbox); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			err = fmt.Errorf("%w: account %d has no mailbox %s", ErrNotFound, accountID, mailbox)
 		}

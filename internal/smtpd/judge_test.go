@@ -1,0 +1,130 @@
+package smtpd
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"pail/internal/resolve"
+	"pail/internal/resolve/resolvetest"
+	"pail/internal/verify"
+)
+
+// judgeEnv is an MX server whose end of DATA runs the real checks against
+// a test name server.
+func judgeEnv(t *testing.T) *testEnv {
+	dns := resolvetest.Start(t, []string{
+		`town.test. TXT "v=spf1 ip4:127.0.0.1 -all"`,
+		`_dmarc.town.test. TXT "v=DMARC1; p=reject"`,
+		`bank.test. TXT "v=spf1 ip4:192.0.2.1 -all"`,
+		`_dmarc.bank.test. TXT "v=DMARC1; p=reject"`,
+		`shop.test. TXT "v=spf1 ip4:192.0.2.1 -all"`,
+		`_dmarc.shop.test. TXT "v=DMARC1; p=quarantine"`,
+		`1.0.0.127.in-addr.arpa. PTR mx.town.test.`,
+		`mx.town.test. A 127.0.0.1`,
+	})
+	p := &verify.Pipeline{
+		Checker: &verify.Checker{Hostname: "mx.hill.test", Resolver: resolve.New(dns.Addr, time.Second)},
+		Judges: []verify.Judge{
+			&verify.PolicyJudge{OnReject: verify.Reject, OnQuarantine: verify.Junk, IsLocal: func(d string) bool { return d == "hill.test" }},
+			&verify.ScoreJudge{},
+		},
+	}
+	return newTestEnv(t, testOpts{judge: p})
+}
+
+func (e *testEnv) mailbox(t *testing.T, addr, name string) []string {
+	t.Helper()
+	ctx := context.Background()
+	acct, err := e.st.AccountByAddress(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := e.st.MailboxByName(ctx, acct.ID, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := e.st.Messages(ctx, mb.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		b, err := os.ReadFile(m.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+// sendFrom runs one MX transaction and returns the reply to the end of
+// DATA.
+func sendFrom(t *testing.T, e *testEnv, mailFrom, content string) string {
+	c := dial(t, e.addr)
+	c.expect("220 ")
+	c.send("EHLO mx.town.test\r\n")
+	c.expect("250-")
+	c.send("MAIL FROM:<" + mailFrom + ">\r\n")
+	c.expect("250 ")
+	c.send("RCPT TO:<jill@hill.test>\r\n")
+	c.expect("250 ")
+	c.send("DATA\r\n")
+	c.expect("354 ")
+	c.send(content + ".\r\n")
+	r, err := c.reply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestJudgeAtEndOfData(t *testing.T) {
+	e := judgeEnv(t)
+	body := "To: jill@hill.test\r\nSubject: hi\r\n" +
+		"Authentication-Results: MX.HILL.TEST; dmarc=pass header.from=bank.test\r\n" +
+		"Authentication-Results: mx.town.test; spf=pass\r\n\r\nHello.\r\n"
+
+	// DMARC pass: the INBOX, the results on top, the forged field gone,
+	// the foreign one kept.
+	if r := sendFrom(t, e, "jack@town.test", "From: jack@town.test\r\n"+body); !strings.HasPrefix(r, "250 ") {
+		t.Fatalf("pass: %q", r)
+	}
+	in := e.inbox(t, "jill@hill.test")
+	if len(in) != 1 {
+		t.Fatalf("INBOX holds %d", len(in))
+	}
+	lines := strings.SplitN(in[0], "\r\n", 3)
+	if !strings.HasPrefix(lines[0], "Return-Path: ") || lines[1] != "Authentication-Results: mx.hill.test;" {
+		t.Fatalf("stored copy starts %q", in[0][:200])
+	}
+	if !strings.Contains(in[0], "dmarc=pass header.from=town.test") || strings.Contains(in[0], "MX.HILL.TEST") || !strings.Contains(in[0], "Authentication-Results: mx.town.test; spf=pass\r\n") {
+		t.Fatalf("stored copy:\n%s", in[0])
+	}
+
+	// p=reject failed: 550 5.7.1, nothing stored.
+	if r := sendFrom(t, e, "jack@town.test", "From: billing@bank.test\r\n"+body); !strings.HasPrefix(r, "550 5.7.1 ") {
+		t.Fatalf("reject: %q", r)
+	}
+	// p=quarantine failed: Junk.
+	if r := sendFrom(t, e, "jack@town.test", "From: orders@shop.test\r\n"+body); !strings.HasPrefix(r, "250 ") {
+		t.Fatalf("quarantine: %q", r)
+	}
+	// From a local domain without a pass: Junk too.
+	if r := sendFrom(t, e, "jack@town.test", "From: boss@hill.test\r\n"+body); !strings.HasPrefix(r, "250 ") {
+		t.Fatalf("local From: %q", r)
+	}
+	if in := e.inbox(t, "jill@hill.test"); len(in) != 1 {
+		t.Fatalf("INBOX holds %d, want 1", len(in))
+	}
+	junk := e.mailbox(t, "jill@hill.test", "Junk")
+	if len(junk) != 2 || !strings.Contains(junk[0], "header.from=shop.test") || !strings.Contains(junk[1], "header.from=hill.test") {
+		t.Fatalf("Junk holds %d: %q", len(junk), junk)
+	}
+	if !strings.Contains(e.mailLog.String(), "verdict=junk") || !strings.Contains(e.mailLog.String(), "rejected") {
+		t.Fatalf("mail log:\n%s", e.mailLog)
+	}
+}

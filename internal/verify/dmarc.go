@@ -1,0 +1,156 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strings"
+
+	"github.com/emersion/go-msgauth/dmarc"
+	"golang.org/x/net/publicsuffix"
+)
+
+// DMARCResult is the DMARC evaluation of the From domain (RFC 7489).
+type DMARCResult struct {
+	Value  string // none, pass, fail, temperror, permerror
+	Domain string // the From domain
+	// RecordPolicy is the policy the record states for Domain: p=, or
+	// sp= when Domain is a subdomain of the organisational domain whose
+	// record applies (§6.3); "" without a record.
+	RecordPolicy string
+	// Policy is the policy to apply after pct sampling (§6.6.4): a
+	// failing message outside the sample gets the next policy down.
+	// "" unless Value is fail.
+	Policy string
+	Reason string
+}
+
+// dmarcLookup is the record that applies to a From domain.
+type dmarcLookup struct {
+	rec *dmarc.Record
+	org string // the organisational domain of the From domain
+	// atOrg: the record is the organisational domain's (§6.6.3 step 3),
+	// so sp= applies to a From domain below it.
+	atOrg bool
+	err   error
+}
+
+// orgDomain is the organisational domain (RFC 7489 §3.2): the public
+// suffix of domain and one label more, from the Public Suffix List; the
+// domain itself when that cannot be had.
+func orgDomain(domain string) string {
+	org, err := publicsuffix.EffectiveTLDPlusOne(domain)
+	if err != nil {
+		return domain
+	}
+	return org
+}
+
+// lookupDMARC finds the DMARC record for domain: _dmarc.domain, or when
+// there is none that of its organisational domain (§6.6.3).
+func (c *Checker) lookupDMARC(ctx context.Context, domain string) dmarcLookup {
+	l := dmarcLookup{org: orgDomain(domain)}
+	opts := &dmarc.LookupOptions{LookupTXT: func(name string) ([]string, error) {
+		txt, err := c.Resolver.LookupTXT(ctx, name)
+		var de *net.DNSError
+		if errors.As(err, &de) && !de.IsNotFound && !de.IsTemporary {
+			// Whatever the resolver could not say is temporary to DMARC.
+			de.IsTemporary = true
+		}
+		return txt, err
+	}}
+	l.rec, l.err = dmarc.LookupWithOptions(domain, opts)
+	if errors.Is(l.err, dmarc.ErrNoPolicy) && l.org != domain {
+		l.atOrg = true
+		l.rec, l.err = dmarc.LookupWithOptions(l.org, opts)
+	}
+	return l
+}
+
+// evaluateDMARC applies the record to the SPF and DKIM results
+// (RFC 7489 §3.1 identifier alignment, §6.6.2 evaluation).
+func (c *Checker) evaluateDMARC(from From, l dmarcLookup, spfRes SPFResult, dkims []DKIMResult) DMARCResult {
+	res := DMARCResult{Domain: from.Domain}
+	switch {
+	case from.Domain == "" && from.Problem != "":
+		res.Value, res.Reason = "permerror", from.Problem
+		return res
+	case errors.Is(l.err, dmarc.ErrNoPolicy):
+		res.Value = "none"
+		return res
+	case dmarc.IsTempFail(l.err):
+		res.Value, res.Reason = "temperror", "record lookup failed"
+		return res
+	case l.err != nil:
+		res.Value, res.Reason = "permerror", l.err.Error()
+		return res
+	}
+	rec := l.rec
+	res.RecordPolicy = string(rec.Policy)
+	if l.atOrg && rec.SubdomainPolicy != "" {
+		res.RecordPolicy = string(rec.SubdomainPolicy)
+	}
+	// §3.1.2: SPF is aligned when it passed for a MAIL FROM domain that
+	// matches From's; §3.1.1: DKIM when a valid signature's d= does.
+	temp := false
+	if spfRes.MailFrom != "" && aligned(spfRes.Domain, from.Domain, rec.SPFAlignment) {
+		switch spfRes.Value {
+		case "pass":
+			res.Value = "pass"
+			return res
+		case "temperror":
+			temp = true
+		}
+	}
+	for _, d := range dkims {
+		if d.Domain == "" || !aligned(d.Domain, from.Domain, rec.DKIMAlignment) {
+			continue
+		}
+		switch d.Value {
+		case "pass":
+			res.Value = "pass"
+			return res
+		case "temperror":
+			temp = true
+		}
+	}
+	if temp {
+		// An aligned identifier could not be checked: not a failure to
+		// act on (§6.6.2 lets temporary errors defer judgement).
+		res.Value, res.Reason = "temperror", "an aligned identifier could not be checked"
+		return res
+	}
+	res.Value = "fail"
+	res.Policy = res.RecordPolicy
+	if rec.Percent != nil && *rec.Percent < 100 {
+		pick := c.Percent
+		if pick == nil {
+			pick = func() int { return rand.IntN(100) }
+		}
+		if pick() >= *rec.Percent {
+			// §6.6.4: outside the sample, the next policy down.
+			switch res.Policy {
+			case dmarc.PolicyReject:
+				res.Policy = dmarc.PolicyQuarantine
+			case dmarc.PolicyQuarantine:
+				res.Policy = string(dmarc.PolicyNone)
+			}
+		}
+	}
+	return res
+}
+
+// aligned reports whether identifier domain d aligns with the From
+// domain: the same name in strict mode, the same organisational domain in
+// relaxed mode, the default (RFC 7489 §3.1).
+func aligned(d, from string, mode dmarc.AlignmentMode) bool {
+	d, from = strings.ToLower(strings.TrimSuffix(d, ".")), strings.ToLower(from)
+	if d == from {
+		return true
+	}
+	if mode == dmarc.AlignmentStrict {
+		return false
+	}
+	return orgDomain(d) == orgDomain(from)
+}

@@ -1,0 +1,43 @@
+package verify
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzHeader feeds arbitrary header sections to everything here that
+// reads one: the field splitter, the authserv-id reader, the
+// DKIM-Signature tag reader and the From reader.
+func FuzzHeader(f *testing.F) {
+	for _, s := range []string{
+		"Authentication-Results: mx.hill.test; spf=pass\r\n\r\n",
+		"Authentication-Results: (c (nested) \\) x) \"mx.hill\\\"test\"; none\r\n\r\n",
+		"DKIM-Signature: v=1; a=rsa-sha256; d=town.test; s=sel;\r\n\tb=abc def; bh=x\r\n\r\n",
+		"From: a@b.test, c@b.test\r\nFrom: x\r\n\r\n",
+		"From : =?utf-8?q?J=C3=A4ck?= <jack@town.test>\r\n \r\n\r\n",
+		"\r\n",
+		"x",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, h []byte) {
+		for fl := range fields(h) {
+			if fl.start < 0 || fl.end > len(h) || fl.start >= fl.end {
+				t.Fatalf("field span %d-%d of %d", fl.start, fl.end, len(h))
+			}
+			ServID(fl.value)
+		}
+		last := int64(0)
+		for _, s := range OwnResults(h, "mx.hill.test") {
+			if s.Start < last || s.End <= s.Start || s.End > int64(len(h)) {
+				t.Fatalf("span %+v after %d of %d", s, last, len(h))
+			}
+			last = s.End
+		}
+		signatures(h)
+		parseFrom(h, true)
+		if hdr, complete, err := ReadHeader(bytes.NewReader(h), int64(len(h))); err != nil || !bytes.HasPrefix(h, hdr) || (complete && len(hdr) < len(h) && !bytes.HasSuffix(hdr, []byte("\r\n\r\n")) && string(hdr) != "\r\n") {
+			t.Fatalf("ReadHeader(%q) = %q, %v, %v", h, hdr, complete, err)
+		}
+	})
+}
