@@ -2,10 +2,17 @@
 # SMTP receive benchmark. Postfix's smtp-source pushes N messages of SIZE
 # bytes over SESSIONS parallel sessions (a new connection per message) into
 #   1. smtp-sink  stores nothing: the ceiling of the load tool itself;
-#   2. pail       fsyncs each message into its mailbox store before 250;
-#   3. Postfix    queues (fsync), then virtual(8) delivers into Maildir;
-# on loopback in the same invocation, RUNS times (smtp-sink, pail, Postfix,
-# smtp-sink, pail, Postfix, ...; see bench/lib.sh), all three started
+#   2. pail       fsyncs each message into its mailbox store before 250,
+#                 with the inbound checks off ([inbound] checks = false);
+#   3. pail+checks the same with the checks on (SPF, DKIM, DMARC, iprev and
+#                 the Authentication-Results field, as pail serves by
+#                 default): every message looks up the sender's SPF and
+#                 DMARC records and the client's PTR and A records, asking
+#                 `pail dns` on loopback (its own process, not counted; pail
+#                 keeps no DNS cache, so each message makes every lookup);
+#   4. Postfix    queues (fsync), then virtual(8) delivers into Maildir;
+# on loopback in the same invocation, RUNS times (smtp-sink, pail,
+# pail+checks, Postfix, smtp-sink, ...; see bench/lib.sh), all started
 # before the first run and kept up between runs. Each server runs in its
 # own cgroup, so CPU time counts every process it forks and peak memory is
 # the largest sum of resident memory of its processes (page cache excluded).
@@ -30,7 +37,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
 	sleep 1
-	for g in sink pail postfix; do remove_group "$g"; done
+	for g in sink pail checks dns postfix; do remove_group "$g"; done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -60,22 +67,48 @@ echo "== smtp-source: $N messages of $SIZE bytes per run, $SESSIONS sessions; $R
 spawn sink smtp-sink -u nobody 127.0.0.1:13026 1000 >/dev/null
 wait_port 13026
 
-# 2. pail
+# 2. pail, without and with the inbound checks; the sender's zones are
+# served by pail's own name server (rate limiting off: every lookup comes
+# from 127.0.0.1).
 (cd "$ROOT" && go build -o "$WORK/pail" ./cmd/pail)
-cat >"$WORK/pail.toml" <<CONF
+cat >"$WORK/town.test.zone" <<ZONE
+\$ORIGIN town.test.
+@      3600 IN SOA ns.town.test. hostmaster.town.test. 1 3600 600 86400 300
+@      3600 IN NS  ns.town.test.
+ns     3600 IN A   127.0.0.1
+@      3600 IN TXT "v=spf1 ip4:127.0.0.0/8 -all"
+_dmarc 3600 IN TXT "v=DMARC1; p=reject"
+mx     3600 IN A   127.0.0.1
+ZONE
+cat >"$WORK/reverse.zone" <<ZONE
+\$ORIGIN 0.0.127.in-addr.arpa.
+@      3600 IN SOA ns.town.test. hostmaster.town.test. 1 3600 600 86400 300
+@      3600 IN NS  ns.town.test.
+1      3600 IN PTR mx.town.test.
+ZONE
+spawn dns "$WORK/pail" dns --listen 127.0.0.1:13053 --rate-limit 0 --zone "$WORK/town.test.zone" --zone "$WORK/reverse.zone" 2>"$WORK/dns.err"
+wait_port 13053
+for g in pail checks; do
+	port=13025 checks=false
+	[ "$g" = checks ] && port=13028 checks=true
+	cat >"$WORK/$g.toml" <<CONF
 hostname = "mx.hill.test"
 domains = ["hill.test"]
-data_dir = "$WORK/pail-data"
+data_dir = "$WORK/$g-data"
+resolver = "127.0.0.1:13053"
 [listen]
-smtp = "127.0.0.1:13025"
+smtp = "127.0.0.1:$port"
 [limits]
 max_connections_per_ip = 1000
 [log]
-mail_file = "$WORK/pail-mail.log"
+mail_file = "$WORK/$g-mail.log"
+[inbound]
+checks = $checks
 CONF
-echo pw | "$WORK/pail" user add -c "$WORK/pail.toml" --password-stdin bob@hill.test >/dev/null
-spawn pail "$WORK/pail" serve -c "$WORK/pail.toml" 2>"$WORK/pail.err"
-wait_port 13025
+	echo pw | "$WORK/pail" user add -c "$WORK/$g.toml" --password-stdin bob@hill.test >/dev/null
+	spawn "$g" "$WORK/pail" serve -c "$WORK/$g.toml" 2>"$WORK/$g.err"
+	wait_port "$port"
+done
 
 # 3. Postfix: smtpd → cleanup → queue → virtual(8) → Maildir
 mkdir -p "$WORK/postfix/etc" "$WORK/postfix/queue" "$WORK/postfix/data" "$WORK/maildirs"
@@ -112,7 +145,7 @@ wait_port 13027
 MAILDIR=$WORK/maildirs/bob/new
 echo "-- pail $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); Postfix $(postconf -d -h mail_version)"
 
-sink_rate=() p_rate=() f_rate=() ratios=()
+sink_rate=() p_rate=() c_rate=() f_rate=() ratios=() c_ratios=() costs=()
 for run in $(seq "$RUNS"); do
 	read -r s cpu peak < <(measure sink 13026 true)
 	report smtp-sink "$run" "$s" "$cpu" "$peak"
@@ -122,17 +155,31 @@ for run in $(seq "$RUNS"); do
 	got=$(grep -c ' received ' "$WORK/pail-mail.log" || true)
 	[ "$got" -eq $((N * run)) ] || { echo "pail stored $got of $((N * run)) messages" >&2; exit 1; }
 	report pail "$run" "$pail_s" "$cpu" "$peak"
+	pail_cpu=$cpu
+
+	read -r chk_s cpu peak < <(measure checks 13028 true)
+	# Every message judged, and judged on real answers: SPF, DMARC and
+	# iprev all pass.
+	got=$(grep ' received ' "$WORK/checks-mail.log" | grep -c 'verdict=deliver spf=pass dmarc=pass iprev=pass' || true)
+	[ "$got" -eq $((N * run)) ] || { echo "pail+checks judged $got of $((N * run)) messages as passing" >&2; grep ' received ' "$WORK/checks-mail.log" | tail -2 >&2; exit 1; }
+	report pail+checks "$run" "$chk_s" "$cpu" "$peak"
+	costs+=("$(echo "($cpu - $pail_cpu) * 1000 / $N" | bc -l)")
 
 	read -r pf_s cpu peak < <(measure postfix 13027 "[ \$(ls $MAILDIR 2>/dev/null | wc -l) -ge $N ]")
 	report postfix "$run" "$pf_s" "$cpu" "$peak"
 	find "$MAILDIR" -type f -delete # the next run starts from an empty Maildir
 
-	p_rate+=("$(echo "$N / $pail_s" | bc -l)") f_rate+=("$(echo "$N / $pf_s" | bc -l)") ratios+=("$(ratio "$pf_s" "$pail_s")")
-	printf '           run %d  pail / Postfix (messages per second into mailboxes): %.2fx\n' "$run" "${ratios[-1]}"
+	p_rate+=("$(echo "$N / $pail_s" | bc -l)") c_rate+=("$(echo "$N / $chk_s" | bc -l)") f_rate+=("$(echo "$N / $pf_s" | bc -l)")
+	ratios+=("$(ratio "$pf_s" "$pail_s")") c_ratios+=("$(ratio "$pf_s" "$chk_s")")
+	printf '           run %d  pail / Postfix (messages per second into mailboxes): %.2fx, with checks %.2fx; checks cost %.2f CPU ms per message\n' \
+		"$run" "${ratios[-1]}" "${c_ratios[-1]}" "${costs[-1]}"
 done
 
 echo "== results over $RUNS runs (messages per second into mailboxes, pail / Postfix)"
 summary "smtp-sink " "%.0f msg/s" "${sink_rate[@]}"
 summary "pail      " "%.0f msg/s" "${p_rate[@]}"
+summary "pail+checks" "%.0f msg/s" "${c_rate[@]}"
 summary "Postfix   " "%.0f msg/s" "${f_rate[@]}"
 summary "ratio" "%.2fx" "${ratios[@]}"
+summary "ratio with checks" "%.2fx" "${c_ratios[@]}"
+summary "checks cost (CPU ms per message)" "%.2f" "${costs[@]}"
