@@ -19,8 +19,8 @@ import (
 // Limits configures an Admitter. Zero values mean no limit.
 type Limits struct {
 	MaxConnections      int // open connections in total
-	MaxConnectionsPerIP int // open connections from one address
-	RatePerIP           int // new connections per minute from one address; loopback exempt
+	MaxConnectionsPerIP int // open connections from one client (an IPv4 address, an IPv6 /64)
+	RatePerIP           int // new connections per minute from one client; loopback exempt
 	// RateLimitLoopback applies RatePerIP to loopback clients too; for
 	// tests.
 	RateLimitLoopback bool
@@ -39,7 +39,7 @@ type Admitter struct {
 	open   atomic.Int64
 
 	mu    sync.Mutex
-	perIP map[netip.Addr]int
+	perIP map[netip.Prefix]int // open connections per client (ratelimit.Client)
 }
 
 // New returns an Admitter with the given limits.
@@ -47,33 +47,35 @@ func New(l Limits) *Admitter {
 	return &Admitter{
 		limits: l,
 		rate:   &ratelimit.Limiter{Rate: float64(l.RatePerIP), Per: time.Minute, LimitLoopback: l.RateLimitLoopback},
-		perIP:  map[netip.Addr]int{},
+		perIP:  map[netip.Prefix]int{},
 	}
 }
 
 // Admit takes a slot for a connection from ip. It returns a release func
 // to call (once) when the connection ends, or "" and the reason it was
-// refused.
+// refused. The per-client cap counts an IPv6 client by its /64, so that
+// a host cannot take more slots by rotating through its addresses.
 func (a *Admitter) Admit(ip netip.Addr) (release func(), refused string) {
 	if !a.rate.Allow(ip) {
 		return nil, TooFast
 	}
+	client := ratelimit.Client(ip)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	l := a.limits
 	if l.MaxConnections > 0 && int(a.open.Load()) >= l.MaxConnections ||
-		l.MaxConnectionsPerIP > 0 && a.perIP[ip] >= l.MaxConnectionsPerIP {
+		l.MaxConnectionsPerIP > 0 && a.perIP[client] >= l.MaxConnectionsPerIP {
 		return nil, TooMany
 	}
 	a.open.Add(1)
-	a.perIP[ip]++
+	a.perIP[client]++
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			a.mu.Lock()
 			a.open.Add(-1)
-			if a.perIP[ip]--; a.perIP[ip] <= 0 {
-				delete(a.perIP, ip)
+			if a.perIP[client]--; a.perIP[client] <= 0 {
+				delete(a.perIP, client)
 			}
 			a.mu.Unlock()
 		})

@@ -36,6 +36,23 @@ func TestAdmitter(t *testing.T) {
 	r3()
 }
 
+// An IPv6 host has a /64 to rotate through: its addresses share one
+// client's slots, while another /64 has its own.
+func TestAdmitterIPv6Prefix(t *testing.T) {
+	a := New(Limits{MaxConnectionsPerIP: 2})
+	for _, s := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2"} {
+		if _, why := a.Admit(netip.MustParseAddr(s)); why != "" {
+			t.Fatalf("%s: %q", s, why)
+		}
+	}
+	if _, why := a.Admit(netip.MustParseAddr("2001:db8:1:2:ffff::3")); why != TooMany {
+		t.Errorf("third address of one /64: %q", why)
+	}
+	if _, why := a.Admit(netip.MustParseAddr("2001:db8:1:3::1")); why != "" {
+		t.Errorf("another /64: %q", why)
+	}
+}
+
 func TestRate(t *testing.T) {
 	a := New(Limits{RatePerIP: 2, RateLimitLoopback: true})
 	lo := netip.MustParseAddr("127.0.0.1")

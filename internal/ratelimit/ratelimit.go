@@ -80,7 +80,7 @@ func (l *Limiter) Allow(ip netip.Addr) bool {
 	if l.buckets == nil {
 		l.buckets = map[netip.Prefix]*bucket{}
 	}
-	key := clientKey(ip)
+	key := Client(ip)
 	b := l.buckets[key]
 	if b == nil {
 		if len(l.buckets) >= maxKeys {
@@ -104,8 +104,10 @@ func (l *Limiter) Allow(ip netip.Addr) bool {
 	return true
 }
 
-// clientKey is the prefix that counts as one client.
-func clientKey(ip netip.Addr) netip.Prefix {
+// Client is the prefix that counts as one client in per-client limits:
+// the address itself for IPv4, its /64 for IPv6, which one host can
+// rotate through.
+func Client(ip netip.Addr) netip.Prefix {
 	return ClientPrefix(ip, 32, ipv6Prefix)
 }
 
