@@ -199,6 +199,12 @@ type Limits struct {
 	// as one client address by the login limits.
 	LoginIPv6Prefix int `toml:"login_ipv6_prefix"`
 	LoginIPv4Prefix int `toml:"login_ipv4_prefix"`
+	// TrustedProxies are the addresses or prefixes of reverse proxies in
+	// front of the webmail whose X-Forwarded-For names the client (none
+	// by default: the client is the connection's peer).
+	TrustedProxies []string `toml:"trusted_proxies"`
+	// TrustedProxyPrefixes are TrustedProxies parsed (by Validate).
+	TrustedProxyPrefixes []netip.Prefix `toml:"-"`
 }
 
 // Outbound configures delivery to other servers.
@@ -460,6 +466,14 @@ func (cfg *Config) Validate() error {
 	case lim.LoginIPv4Prefix < 1 || lim.LoginIPv4Prefix > 32:
 		return fmt.Errorf("limits.login_ipv4_prefix: %d must be between 1 and 32", lim.LoginIPv4Prefix)
 	}
+	cfg.Limits.TrustedProxyPrefixes = nil
+	for _, t := range lim.TrustedProxies {
+		p, err := parsePrefix(t)
+		if err != nil {
+			return fmt.Errorf("limits.trusted_proxies: %q is not an address or a prefix", t)
+		}
+		cfg.Limits.TrustedProxyPrefixes = append(cfg.Limits.TrustedProxyPrefixes, p)
+	}
 	ob := cfg.Outbound
 	switch {
 	case ob.Resolver != "" && cfg.Resolver != "" && ob.Resolver != cfg.Resolver:
@@ -580,4 +594,17 @@ func validDomain(s string) bool {
 		}
 	}
 	return true
+}
+
+// parsePrefix parses an address ("192.0.2.1", a /32 or /128) or a prefix
+// ("10.0.0.0/8"), masked.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if ip, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return p.Masked(), nil
 }

@@ -1,8 +1,10 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -182,5 +184,20 @@ func TestResolverSynonym(t *testing.T) {
 	cfg, err := load(t, "[outbound]\nsource = \"2001:db8::25\"")
 	if err != nil || cfg.Outbound.Source != "2001:db8::25" {
 		t.Errorf("source: %v", err)
+	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	const head = "hostname = \"mx.hill.com\"\ndomains = [\"hill.com\"]\n[limits]\n"
+	cfg, err := load(t, head+`trusted_proxies = ["127.0.0.1", "10.1.2.3/8", "2001:db8::/32"]`+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::/32")}
+	if !slices.Equal(cfg.Limits.TrustedProxyPrefixes, want) {
+		t.Errorf("trusted proxies %v, want %v", cfg.Limits.TrustedProxyPrefixes, want)
+	}
+	if _, err := load(t, head+`trusted_proxies = ["proxy.hill.com"]`+"\n"); err == nil || !strings.Contains(err.Error(), `limits.trusted_proxies: "proxy.hill.com"`) {
+		t.Errorf("a host name: %v", err)
 	}
 }

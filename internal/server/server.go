@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -294,7 +295,7 @@ func (s *Server) isLocalDomain(domain string) bool {
 // Listen addresses, limits and the data directory need a restart; a change
 // to them is reported and otherwise ignored.
 func (s *Server) Reload(cfg *config.Config) error {
-	if cfg.Listen != s.cfg.Listen || cfg.DataDir != s.cfg.DataDir || cfg.Limits != s.cfg.Limits || cfg.Hostname != s.cfg.Hostname {
+	if cfg.Listen != s.cfg.Listen || cfg.DataDir != s.cfg.DataDir || !reflect.DeepEqual(cfg.Limits, s.cfg.Limits) || cfg.Hostname != s.cfg.Hostname {
 		s.log.Warn("reload: listen, limits, hostname and data_dir changes need a restart; they are not applied")
 	}
 	if cfg.Spam != s.cfg.Spam {

@@ -34,6 +34,7 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 		Hostname:        s.cfg.Hostname,
 		MaxMessageBytes: s.cfg.Limits.MaxMessageBytes,
 		DoctorDir:       s.cfg.DataDir,
+		TrustedProxies:  s.cfg.Limits.TrustedProxyPrefixes,
 	}, webmail.Deps{
 		Store:  s.store,
 		Auth:   authn,

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"pail/internal/auth"
 	"pail/internal/maillog"
@@ -45,7 +46,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr, password := r.PostFormValue("address"), r.PostFormValue("password")
-	ip := clientIP(r)
+	ip := s.clientIP(r)
 	page := loginPage{base: base{Title: "Log in"}, Address: addr}
 	acct, err := s.deps.Auth.Authenticate(r.Context(), ip, addr, password)
 	if err != nil {
@@ -97,13 +98,52 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request, u *user) {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
-// clientIP is the address of the connection's peer. Headers such as
-// X-Forwarded-For are not trusted: they would let a client pick the
-// address the login limiter counts.
-func clientIP(r *http.Request) netip.Addr {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
+// clientIP is the address of the client: the connection's peer, or,
+// when the peer is one of Config.TrustedProxies, the address that proxy
+// (and any trusted proxy before it) says it forwarded for. X-Forwarded-For
+// is read from the right: the last address not of a trusted proxy is the
+// client, since each proxy appends its peer and a client can write
+// anything before that. From untrusted peers the header is ignored: it
+// would let a client pick the address the login limiter counts.
+func (s *Server) clientIP(r *http.Request) netip.Addr {
+	ip := peerIP(r.RemoteAddr)
+	if !s.trustedProxy(ip) {
+		return ip
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		list := strings.Split(hops[i], ",")
+		for j := len(list) - 1; j >= 0; j-- {
+			hop, err := netip.ParseAddr(strings.TrimSpace(list[j]))
+			if err != nil {
+				// Garbage from a proxy: the last sound hop is all
+				// that can be trusted.
+				return ip
+			}
+			ip = hop.Unmap()
+			if !s.trustedProxy(ip) {
+				return ip
+			}
+		}
+	}
+	return ip
+}
+
+// trustedProxy reports whether ip is in Config.TrustedProxies.
+func (s *Server) trustedProxy(ip netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// peerIP parses the address of a request's peer (http.Request.RemoteAddr).
+func peerIP(remote string) netip.Addr {
+	host, _, err := net.SplitHostPort(remote)
 	if err != nil {
-		host = r.RemoteAddr
+		host = remote
 	}
 	ip, err := netip.ParseAddr(host)
 	if err != nil {

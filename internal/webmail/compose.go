@@ -206,7 +206,7 @@ func (s *Server) handleCompose(w http.ResponseWriter, r *http.Request, u *user) 
 			}
 		}
 	}
-	tr := delivery.Trace{Helo: "webmail", ClientIP: clientIP(r), Proto: "HTTP"}
+	tr := delivery.Trace{Helo: "webmail", ClientIP: s.clientIP(r), Proto: "HTTP"}
 	if r.TLS != nil {
 		tr.Proto = "HTTPS"
 	}

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -64,6 +65,9 @@ type Config struct {
 	// DoctorDir is the data directory, where pail doctor leaves its
 	// latest results (doctor.json), shown on the admin pages; "" means none.
 	DoctorDir string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed for the client address (login limits, logs, Received).
+	TrustedProxies []netip.Prefix
 }
 
 // Deps are the services the web pages use.

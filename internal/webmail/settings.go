@@ -59,7 +59,7 @@ func (s *Server) handleSettingsPassword(w http.ResponseWriter, r *http.Request, 
 		s.render(w, http.StatusBadRequest, "settings", p)
 		return
 	}
-	ip := clientIP(r)
+	ip := s.clientIP(r)
 	if _, err := s.deps.Auth.Authenticate(r.Context(), ip, u.acct.Address, current); err != nil {
 		status := http.StatusForbidden
 		p.Error = msgPasswordWrong
