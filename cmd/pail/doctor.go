@@ -57,7 +57,7 @@ func cmdDoctor(e *env, args []string) error {
 		Config:     cfg,
 		Resolver:   resolve.New(cfg.Resolver, 0),
 		Keys:       dkimKeys(cfg.DataDir),
-		DNSBL:      cfg.Doctor.DNSBL,
+		DNSBL:      cfg.DoctorDNSBL(),
 		ServerUID:  uid,
 		ServerUser: name,
 		UIDGuessed: guessed,

@@ -97,3 +97,34 @@ func TestDoctorCommand(t *testing.T) {
 		t.Errorf("pail doctor extra: %v", err)
 	}
 }
+
+// TestDoctorInboundDNSBL: with [doctor] dnsbl not set, pail doctor looks
+// the outbound address up in the lists of [inbound] dnsbl (here one that
+// lists it: FAIL naming the list); [doctor] dnsbl = [] asks none.
+func TestDoctorInboundDNSBL(t *testing.T) {
+	ns := resolvetest.Start(t, []string{
+		"1.2.0.192.bl.example.net. 300 IN A 127.0.0.2",
+		`1.2.0.192.bl.example.net. 300 IN TXT "listed for the test"`,
+	})
+	dir := t.TempDir()
+	p := &pailT{t: t, config: filepath.Join(dir, "pail.toml")}
+	conf := "hostname = \"mx.hill.test\"\ndomains = [\"hill.test\"]\ndata_dir = \"" + filepath.Join(dir, "data") + "\"\nresolver = \"" + ns.Addr + "\"\n" +
+		"[outbound]\nsource = \"192.0.2.1\"\n[dkim]\nenabled = false\n[inbound]\ndnsbl = [\"bl.example.net\"]\n"
+	for _, c := range []struct {
+		name, extra, line string
+	}{
+		{"inbound lists", "", "FAIL  dnsbl bl.example.net: listed: 192.0.2.1 (127.0.0.2: listed for the test)"},
+		{"doctor none", "[doctor]\ndnsbl = []\n", "OK    dnsbl: no blocklists configured"},
+	} {
+		if err := os.WriteFile(p.config, []byte(conf+c.extra), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, _ := p.run("", "doctor")
+		if !strings.Contains(out, "\n"+c.line) {
+			t.Errorf("%s: output lacks %q:\n%s", c.name, c.line, out)
+		}
+	}
+	if !ns.Asked("1.2.0.192.bl.example.net. A") {
+		t.Errorf("the inbound list was not asked: %v", ns.Queries())
+	}
+}

@@ -375,6 +375,11 @@ func (cfg *Config) parse(text string) error {
 	if !md.IsDefined("listen") {
 		cfg.Listen = listenDefaults
 	}
+	if md.IsDefined("doctor", "dnsbl") && cfg.Doctor.DNSBL == nil {
+		// Set, if to no list: it overrides [inbound] dnsbl
+		// (DoctorDNSBL), which nil stands for.
+		cfg.Doctor.DNSBL = []string{}
+	}
 	return nil
 }
 

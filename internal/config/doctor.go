@@ -10,8 +10,22 @@ import (
 // from cron.
 type Doctor struct {
 	// DNSBL are the DNS blocklist zones (RFC 5782) the outbound address
-	// is looked up in, such as "zen.spamhaus.org"; empty: none is asked.
+	// is looked up in, such as "zen.spamhaus.org". nil, the key not set,
+	// means the lists of [inbound] dnsbl; an empty list means none is
+	// asked. Config.DoctorDNSBL gives the lists that apply.
 	DNSBL []string `toml:"dnsbl"`
+}
+
+// DoctorDNSBL returns the blocklists `pail doctor` looks the outbound
+// address up in: [doctor] dnsbl when it is set, even to an empty list,
+// else [inbound] dnsbl, the lists whose listings the MX port refuses
+// (an operator who trusts a list against others has reason to check
+// their own address on it).
+func (cfg *Config) DoctorDNSBL() []string {
+	if cfg.Doctor.DNSBL != nil {
+		return cfg.Doctor.DNSBL
+	}
+	return cfg.Inbound.DNSBL
 }
 
 // validate checks the [doctor] section and normalises the zones to lower

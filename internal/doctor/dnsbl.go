@@ -28,11 +28,11 @@ func dnsblName(a netip.Addr, zone string) string {
 }
 
 // checkDNSBL looks every outbound address up in every configured
-// blocklist ([doctor] dnsbl). With none configured it says so; it never
-// fails for that.
+// blocklist ([doctor] dnsbl, else [inbound] dnsbl). With none configured
+// it says so; it never fails for that.
 func (d *doctor) checkDNSBL(ctx context.Context) []Result {
 	if len(d.o.DNSBL) == 0 {
-		return []Result{{Check: "dnsbl", Status: OK, Detail: "no blocklists configured ([doctor] dnsbl), none checked"}}
+		return []Result{{Check: "dnsbl", Status: OK, Detail: "no blocklists configured ([doctor] dnsbl, else [inbound] dnsbl), none checked"}}
 	}
 	var out []Result
 	for _, zone := range d.o.DNSBL {
@@ -92,7 +92,7 @@ func (d *doctor) checkList(ctx context.Context, zone string) Result {
 			Fix: "find why on " + zone + "'s web site (delisting form), stop what caused it, and ask to be removed"}
 	case len(errs) > 0:
 		return Result{Check: check, Status: Warn, Detail: "could not be checked: " + strings.Join(errs, "; "),
-			Fix: "lists refuse queries through public resolvers: set resolver to one of your own, or drop " + zone + " from [doctor] dnsbl"}
+			Fix: "lists refuse queries through public resolvers: set resolver to one of your own, or set [doctor] dnsbl (which replaces [inbound] dnsbl for the doctor) without " + zone}
 	}
 	return Result{Check: check, Status: OK, Detail: "not listed: " + strings.Join(clean, ", ")}
 }

@@ -135,7 +135,7 @@ type Options struct {
 	// retiring); nil means none exist.
 	Keys func(domain string) ([]dkim.Key, error)
 	// DNSBL are the blocklist zones to look the outbound address up in
-	// ([doctor] dnsbl).
+	// (config.Config.DoctorDNSBL: [doctor] dnsbl, else [inbound] dnsbl).
 	DNSBL []string
 	// Roots verify certificates: the policy hosts' and pail's own; nil
 	// means the system's (SSL_CERT_FILE and SSL_CERT_DIR are honoured).
