@@ -26,7 +26,8 @@ import (
 // name server: example.com allows only 127.0.0.1 (-all) and publishes
 // p=reject; example.net allows 127.0.0.1 (~all), publishes p=quarantine
 // and a DKIM key; news.example publishes neither SPF nor DMARC;
-// example.org is not served at all, so the name server REFUSES every
+// mail.example.com, example.com's server, may send as itself (its HELO
+// identity); example.org is not served at all, so the name server REFUSES every
 // question about it, which pail's resolver reports as a temporary failure.
 // 127.0.0.1 and 127.0.0.2 have forward-confirmed reverse names.
 const (
@@ -39,6 +40,7 @@ $TTL 300
         IN TXT "v=spf1 ip4:127.0.0.1 -all"
 ns1     IN A   127.0.0.1
 mail    IN A   127.0.0.1
+mail    IN TXT "v=spf1 a -all"
 _dmarc  IN TXT "v=DMARC1; p=reject; rua=mailto:dmarc-reports@example.com"
 `
 	inboundZoneNet = `$ORIGIN example.net.
@@ -374,6 +376,12 @@ func TestInboundChecks(t *testing.T) {
 		// Aligned SPF pass under p=reject: the INBOX.
 		mx("127.0.0.1", "billing@example.com", "Billing <billing@example.com>", "dmarc pass")
 
+		// A bounce from example.com's server: MAIL FROM:<>, so SPF checks
+		// its HELO name (RFC 7208 §2.4), which DMARC aligns with the From
+		// (RFC 7489 §4.1); unsigned, it passes on that alone.
+		runSwaks(t, s.smtpAddr, "--helo", "mail.example.com", "--from", "<>", "--to", rcpt,
+			"--header", "From: Mail Delivery System <MAILER-DAEMON@mail.example.com>", "--header", "Subject: dmarc bounce")
+
 		inbox := s.export(rcpt)
 		junk := s.exportFolder(rcpt, "Junk")
 		for _, folder := range [][]mboxMessage{inbox, junk} {
@@ -393,6 +401,11 @@ func TestInboundChecks(t *testing.T) {
 		r.want(t, "dmarc pass", "pass", "none", "pass", "pass")
 		if len(withSubject(junk, "dmarc pass")) != 0 {
 			t.Errorf("the passing message is in Junk")
+		}
+		r = pailResults(t, oneWithSubject(t, inbox, "dmarc bounce", "jill INBOX"))
+		r.want(t, "bounce", "pass", "none", "pass", "pass")
+		if r.spf.From != "" || r.spf.Helo != "mail.example.com" || r.dmarc.From != "mail.example.com" {
+			t.Errorf("bounce: smtp.mailfrom=%q smtp.helo=%q header.from=%q; field: %s", r.spf.From, r.spf.Helo, r.dmarc.From, r.raw)
 		}
 
 		// The mail log tells the verdicts.
