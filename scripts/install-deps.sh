@@ -19,7 +19,7 @@ packages=(
 	openssl # s_client ALPN refusal after STARTTLS (test/interop/hardening_smtp_test.go)
 	curl # web cache interop (test/interop/proxy_test.go)
 	dnsutils knot-dnsutils # dig and kdig against pail's name server (test/interop/dns_test.go)
-	python3-dkim python3-nacl # DKIM verifier, Ed25519 too, run with /usr/bin/python3 (test/interop/dkim_test.go)
+	python3-dkim python3-nacl # DKIM verifier and signer, Ed25519 too, run with /usr/bin/python3 (test/interop/dkim_test.go, inbound_checks_test.go)
 	pebble # Let's Encrypt's test ACME CA (test/interop/acme_test.go)
 	nsd unbound ldnsutils # DNSSEC: zones signed by ldns-signzone, served by NSD, validated by unbound (test/interop/dnssec_test.go)
 	rspamd redis-server # spam filter checks and Bayes learning, statistics in redis (test/interop/rspamd_test.go)
@@ -66,4 +66,5 @@ done
 perl -MIO::Socket::SSL -MNet::SSLeay -MAuthen::SASL -e 1 ||
 	die "swaks's Perl modules (IO::Socket::SSL, Net::SSLeay, Authen::SASL) do not load"
 python3 -c 'import smtplib, ssl' || die "python3 cannot import smtplib and ssl"
+/usr/bin/python3 -c 'import dkim, nacl' || die "Debian's /usr/bin/python3 cannot import dkim and nacl (python3-dkim, python3-nacl)"
 echo "install-deps: ok"

@@ -128,3 +128,24 @@ func TestJudgeAtEndOfData(t *testing.T) {
 		t.Fatalf("mail log:\n%s", e.mailLog)
 	}
 }
+
+// TestJudgeRejectLogged: a message the judgement refuses at the end of
+// DATA is logged with the recipients it was refused for and what the
+// checks found, not with an empty to=<>.
+func TestJudgeRejectLogged(t *testing.T) {
+	e := judgeEnv(t)
+	if r := sendFrom(t, e, "jack@town.test", "From: billing@bank.test\r\nTo: jill@hill.test\r\nSubject: pay\r\n\r\nPay now.\r\n"); !strings.HasPrefix(r, "550 5.7.1 ") {
+		t.Fatalf("reject: %q", r)
+	}
+	var line string
+	for l := range strings.SplitSeq(e.mailLog.String(), "\n") {
+		if strings.Contains(l, " rejected ") {
+			line = l
+		}
+	}
+	want := ` rejected client=127.0.0.1 helo=mx.town.test from=<jack@town.test> to=<jill@hill.test> ` +
+		`reason="550 5.7.1 DMARC policy of bank.test (p=reject) failed" verdict=reject spf=pass dmarc=fail iprev=pass score=3.0`
+	if !strings.HasSuffix(line, want) {
+		t.Fatalf("mail log line\n%q\nwant it to end\n%q\nlog:\n%s", line, want, e.mailLog)
+	}
+}

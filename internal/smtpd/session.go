@@ -204,9 +204,20 @@ func isNetError(err error) bool {
 	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, smtp.ErrDataReset)
 }
 
-func (s *session) logReject(from, to string, e *smtp.SMTPError) {
-	s.srv.deps.MailLog.Log(maillog.Rejected, "client", s.ip.String(), "helo", s.gc.Hostname(),
-		"from", "<"+from+">", "to", "<"+to+">", "reason", fmt.Sprintf("%d %d.%d.%d %s", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message))
+func (s *session) logReject(from, to string, e *smtp.SMTPError, extra ...string) {
+	s.srv.deps.MailLog.Log(maillog.Rejected, append([]string{"client", s.ip.String(), "helo", s.gc.Hostname(),
+		"from", "<" + from + ">", "to", "<" + to + ">", "reason", fmt.Sprintf("%d %d.%d.%d %s", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message)},
+		extra...)...)
+}
+
+// rcptList is the accepted recipients as the mail log writes them:
+// "a@x>,<b@y", between the angle brackets of one field.
+func (s *session) rcptList() string {
+	to := make([]string, len(s.rcpts))
+	for i, r := range s.rcpts {
+		to[i] = r.Address
+	}
+	return strings.Join(to, ">,<")
 }
 
 func (s *session) Data(r io.Reader) error {
@@ -275,8 +286,10 @@ func (s *session) Data(r io.Reader) error {
 		var se *smtp.SMTPError
 		verdict, se = s.judge(j, msg)
 		if se != nil {
+			// The whole message is refused: the line names every
+			// recipient, and the checks' findings with the reply.
 			msg.Abort()
-			s.logReject(s.from, "", se)
+			s.logReject(s.from, s.rcptList(), se, verdict...)
 			return s.fail(se)
 		}
 	}
@@ -284,15 +297,11 @@ func (s *session) Data(r io.Reader) error {
 		s.srv.deps.Log.Error("deliver", "id", msg.ID, "err", err)
 		return errTemporary
 	}
-	to := make([]string, len(s.rcpts))
-	for i, r := range s.rcpts {
-		to[i] = "<" + r.Address + ">"
-	}
 	user := ""
 	if s.account != nil {
 		user = s.account.Address
 	}
-	s.srv.deps.MailLog.Log(maillog.Received, append([]string{"id", msg.ID, "from", "<" + s.from + ">", "to", strings.Join(to, ","),
+	s.srv.deps.MailLog.Log(maillog.Received, append([]string{"id", msg.ID, "from", "<" + s.from + ">", "to", "<" + s.rcptList() + ">",
 		"size", fmt.Sprint(msg.Size()), "client", s.ip.String(), "helo", s.gc.Hostname(), "user", user,
 		"proto", s.trace().Proto, "duration", time.Since(s.started).Round(time.Millisecond).String()}, verdict...)...)
 	return nil
@@ -300,8 +309,9 @@ func (s *session) Data(r io.Reader) error {
 
 // judge asks j about the spooled message and applies its decision to msg:
 // the fields to prepend, the forged ones to leave out, the folder. It
-// returns the mail log fields of the verdict, or the reply that refuses
-// the message.
+// returns the mail log fields of the verdict, and the reply that refuses
+// the message if it is refused (the fields then leave out the reason,
+// which the reply carries).
 func (s *session) judge(j Judge, msg *delivery.Message) ([]string, *smtp.SMTPError) {
 	content := msg.Content()
 	m := &verify.Message{ClientIP: s.ip, Helo: s.gc.Hostname(), MailFrom: s.from, Content: content, Size: content.Size(),
@@ -329,14 +339,14 @@ func (s *session) judge(j Judge, msg *delivery.Message) ([]string, *smtp.SMTPErr
 	if d.Score != 0 {
 		log = append(log, "score", fmt.Sprintf("%.1f", d.Score))
 	}
-	if d.Reason != "" {
-		log = append(log, "reason", d.Reason)
-	}
 	switch d.Action {
+	case verify.TempFail, verify.Reject:
+		return log, judgedReply(d)
 	case verify.Junk:
 		msg.FileIn(delivery.Junk)
-	case verify.TempFail, verify.Reject:
-		return nil, judgedReply(d)
+	}
+	if d.Reason != "" {
+		log = append(log, "reason", d.Reason)
 	}
 	return log, nil
 }

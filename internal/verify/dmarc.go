@@ -92,9 +92,12 @@ func (c *Checker) evaluateDMARC(from From, l dmarcLookup, spfRes SPFResult, dkim
 		res.RecordPolicy = string(rec.SubdomainPolicy)
 	}
 	// §3.1.2: SPF is aligned when it passed for a MAIL FROM domain that
-	// matches From's; §3.1.1: DKIM when a valid signature's d= does.
+	// matches From's; §3.1.1: DKIM when a valid signature's d= does. For
+	// a null MAIL FROM the domain checked was the HELO name (RFC 7208
+	// §2.4), and that is the identity DMARC aligns (§4.1): a bounce from
+	// a server of the From domain passes on it, unsigned as most are.
 	temp := false
-	if spfRes.MailFrom != "" && aligned(spfRes.Domain, from.Domain, rec.SPFAlignment) {
+	if spfRes.Domain != "" && aligned(spfRes.Domain, from.Domain, rec.SPFAlignment) {
 		switch spfRes.Value {
 		case "pass":
 			res.Value = "pass"

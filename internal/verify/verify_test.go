@@ -173,6 +173,27 @@ func TestDMARC(t *testing.T) {
 	}
 }
 
+// TestDMARCNullSender: a bounce (MAIL FROM:<>) is SPF-checked for its HELO
+// name (RFC 7208 §2.4), and that is the SPF identifier DMARC aligns with
+// the From domain (RFC 7489 §4.1): a DSN from a server of a p=reject
+// domain, unsigned as most are, passes when its HELO name does.
+func TestDMARCNullSender(t *testing.T) {
+	c := newChecker(t, append(zone("x"), `mx.town.test. TXT "v=spf1 ip4:127.0.0.1 -all"`))
+	for _, tc := range []struct{ helo, from, want, policy string }{
+		{"mx.town.test", "MAILER-DAEMON@mx.town.test", "pass", ""},
+		{"mx.town.test", "postmaster@town.test", "pass", ""},
+		// SPF passes for a HELO of another organisation: not aligned.
+		{"pass.test", "MAILER-DAEMON@town.test", "fail", "reject"},
+		// An address literal is no identity at all.
+		{"[127.0.0.1]", "MAILER-DAEMON@town.test", "fail", "reject"},
+	} {
+		r := c.Check(context.Background(), msg("", tc.helo, plain(tc.from)))
+		if r.DMARC.Value != tc.want || r.DMARC.Policy != tc.policy {
+			t.Errorf("null sender, HELO %s, From %s: DMARC %+v (spf %+v), want %s policy %q", tc.helo, tc.from, r.DMARC, r.SPF, tc.want, tc.policy)
+		}
+	}
+}
+
 func TestDMARCPercent(t *testing.T) {
 	c := newChecker(t, zone("x"))
 	for pick, want := range map[int]string{10: "reject", 49: "reject", 50: "quarantine", 99: "quarantine"} {

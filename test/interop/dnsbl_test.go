@@ -39,7 +39,8 @@ func swaksRefused(t *testing.T, addr string, args ...string) string {
 func inboundServer(t *testing.T, inbound ...string) (*server, string) {
 	t.Helper()
 	dnsAddr, metricsAddr := freeUDPTCPAddr(t), freeAddr(t)
-	s := newServer(t, serverOptions{listen: []string{fmt.Sprintf("metrics = %q", metricsAddr)}})
+	s := newServer(t, serverOptions{listen: []string{fmt.Sprintf("metrics = %q", metricsAddr)},
+		inbound: append([]string{"check_loopback = true"}, inbound...)})
 	f, err := os.OpenFile(s.config, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -58,11 +59,7 @@ origin = "bl.test"
 records = ["@ IN NS ns1", "ns1 IN A 127.0.0.1",
   "2.0.0.127 IN A 127.0.0.2", "2.0.0.127 IN TXT \"RFC 5782 test entry\"",
   "1.0.0.127 IN A 127.0.0.2", "1.0.0.127 IN TXT \"Listed for the interop test\""]
-
-[inbound]
-check_loopback = true
-%s
-`, dnsAddr, dnsAddr, strings.Join(inbound, "\n"))
+`, dnsAddr, dnsAddr)
 	f.Close()
 	s.start()
 	deadline := time.Now().Add(startTimeout)

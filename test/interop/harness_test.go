@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -121,6 +122,11 @@ type serverOptions struct {
 	// listen are extra lines for the [listen] table, such as
 	// `https = "127.0.0.1:8443"`.
 	listen []string
+	// inbound are lines for the [inbound] table, such as
+	// `dnsbl = ["bl.test"]`. The authentication checks are off unless
+	// they set `checks`: a server without a name server of its own would
+	// ask the system's about every sender.
+	inbound []string
 }
 
 // server is one `pail serve` process with its own config file and data
@@ -197,10 +203,17 @@ func newServer(t *testing.T, opts serverOptions) *server {
 	for _, l := range opts.limits {
 		b.WriteString(l + "\n")
 	}
-	// These servers have no name server of their own, and the inbound
+	// Most servers have no name server of their own, and the inbound
 	// checks would ask the system's about every sender; the tests of the
-	// checks (authcheck_test.go) give their servers one.
-	b.WriteString("\n[inbound]\nchecks = false\n")
+	// checks (inbound_checks_test.go) give their servers one and turn
+	// them on.
+	b.WriteString("\n[inbound]\n")
+	if !slices.ContainsFunc(opts.inbound, func(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "checks") }) {
+		b.WriteString("checks = false\n")
+	}
+	for _, l := range opts.inbound {
+		b.WriteString(l + "\n")
+	}
 	if err := os.WriteFile(s.config, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
