@@ -1,16 +1,17 @@
 // Package rspamd is pail's client of the rspamd spam filter's HTTP
 // protocol (https://rspamd.com/doc/developers/protocol.html): Check asks
 // the normal worker (POST /checkv2) what to do with a message, given its
-// SMTP envelope; Learn trains rspamd's Bayes classifier through the
+// SMTP envelope, and Judge does that for every message at the end of DATA
+// (a verify.Judge); Learn trains rspamd's Bayes classifier through the
 // controller worker (POST /learnspam, /learnham); Learner does that in
 // the background for messages users file into or out of their Junk
 // mailbox.
 //
 // rspamd is advice, never a gate: a timeout, a refused connection or a
-// reply that cannot be read is an error that the caller logs before
-// delivering the message as if rspamd had said "no action". Every check
-// and learn is counted in the metrics (pail_rspamd_checks_total,
-// pail_rspamd_learns_total).
+// reply that cannot be read is an error that Judge logs before judging
+// the message without rspamd (by pail's built-in score, or as if rspamd
+// had said "no action"). Every check and learn is counted in the metrics
+// (pail_rspamd_checks_total, pail_rspamd_learns_total).
 package rspamd
 
 import (

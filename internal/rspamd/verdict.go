@@ -1,17 +1,13 @@
 package rspamd
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
-	"github.com/emersion/go-message/textproto"
+	"pail/internal/verify"
 )
 
 // Disposition is what pail does with a message once rspamd has judged it.
@@ -171,108 +167,51 @@ func replyText(s, def string) string {
 // sender can mark its own mail as checked and clean.
 var ownHeaders = []string{"X-Spam-Flag", "X-Spam-Status", "X-Spam-Score", "X-Spam-Action"}
 
-// maxHeaderBytes bounds the header section Apply holds in memory to edit;
-// a message with a larger one gets the new fields prepended and is
-// otherwise left as it is.
-const maxHeaderBytes = 1 << 20
-
-// Apply writes msg to dst with the verdict's changes to its header: any
-// X-Spam-* fields of pail's names removed, the fields rspamd named
-// removed, the Subject replaced, and Headers prepended in their order.
-// The body is copied as it is. A header section that cannot be parsed or
-// is larger than 1 MiB is left as it is, with Headers prepended. The
-// result uses CRLF line endings for the fields it writes, as pail stores
-// messages.
-func (v Verdict) Apply(dst io.Writer, msg io.Reader) error {
-	br := bufio.NewReader(msg)
-	head, complete, err := readHead(br)
-	if err != nil {
-		return fmt.Errorf("rspamd: reading the message header: %w", err)
+// Edit is what the verdict changes in a message whose header section is
+// header (the whole section, as verify.Message.Header holds it): fields
+// are the fields to prepend, Headers in their order and then the new
+// Subject, each ending in CRLF; remove are the fields to leave out, as
+// spans of header: any X-Spam-* fields of pail's names, the fields rspamd
+// named (RemoveHeaders), and the old Subject when it is replaced. A nil
+// header (one too large to have been read whole) removes nothing and
+// keeps the Subject; the fields are prepended all the same.
+func (v Verdict) Edit(header []byte) (fields string, remove []verify.Span) {
+	var b strings.Builder
+	for _, f := range v.Headers {
+		b.WriteString(formatField(f.Name, f.Value))
 	}
-	h, perr := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(head)))
-	if !complete || perr != nil {
-		// Prepend only: the header stays byte for byte as it came.
-		var b bytes.Buffer
-		for _, f := range v.Headers {
-			b.WriteString(formatField(f.Name, f.Value))
-		}
-		if _, err := dst.Write(b.Bytes()); err != nil {
-			return fmt.Errorf("rspamd: writing the message: %w", err)
-		}
-		if _, err := dst.Write(head); err != nil {
-			return fmt.Errorf("rspamd: writing the message: %w", err)
-		}
-	} else {
-		for _, k := range ownHeaders {
-			h.Del(k)
-		}
-		for name, n := range v.Remove {
-			removeField(&h, name, n)
-		}
-		if v.Subject != "" {
-			h.Del("Subject")
-			h.AddRaw([]byte(formatField("Subject", encodeWord(v.Subject))))
-		}
-		// textproto.Header.AddRaw puts a field at the top: add the last
-		// first.
-		for _, f := range slices.Backward(v.Headers) {
-			h.AddRaw([]byte(formatField(f.Name, f.Value)))
-		}
-		if err := textproto.WriteHeader(dst, h); err != nil {
-			return fmt.Errorf("rspamd: writing the message: %w", err)
-		}
+	if header == nil {
+		return b.String(), nil
 	}
-	if _, err := io.Copy(dst, br); err != nil {
-		return fmt.Errorf("rspamd: copying the message body: %w", err)
+	for _, k := range ownHeaders {
+		remove = append(remove, verify.FieldSpans(header, k)...)
 	}
-	return nil
+	for name, n := range v.Remove {
+		remove = append(remove, nthField(header, name, n)...)
+	}
+	if v.Subject != "" {
+		remove = append(remove, verify.FieldSpans(header, "Subject")...)
+		b.WriteString(formatField("Subject", encodeWord(v.Subject)))
+	}
+	return b.String(), remove
 }
 
-// readHead reads the header section, up to and including the empty line
-// that ends it. complete is false when it is larger than maxHeaderBytes
-// (head is then what was read) or the message ends inside it.
-func readHead(br *bufio.Reader) (head []byte, complete bool, err error) {
-	for {
-		line, err := br.ReadSlice('\n')
-		head = append(head, line...)
-		switch {
-		case errors.Is(err, bufio.ErrBufferFull):
-			// A line longer than the buffer: keep reading it.
-		case errors.Is(err, io.EOF):
-			return head, false, nil
-		case err != nil:
-			return nil, false, err
-		case len(line) <= 2 && strings.TrimRight(string(line), "\r\n") == "":
-			return head, true, nil
-		}
-		if len(head) > maxHeaderBytes {
-			return head, false, nil
-		}
-	}
-}
-
-// removeField removes the nth name field (0: all; n > 0 from the top;
-// n < 0 from the bottom), as rspamd's milter remove_headers means it.
-func removeField(h *textproto.Header, name string, n int) {
+// nthField returns the span of the nth name field of header (0: every
+// one; n > 0 the nth from the top; n < 0 the -nth from the bottom), as
+// rspamd's milter remove_headers means it.
+func nthField(header []byte, name string, n int) []verify.Span {
+	all := verify.FieldSpans(header, name)
 	if n == 0 {
-		h.Del(name)
-		return
+		return all
 	}
-	count := h.FieldsByKey(name).Len()
-	want := n // 1-based from the top
+	i := n - 1 // from the top
 	if n < 0 {
-		want = count + n + 1
+		i = len(all) + n
 	}
-	if want < 1 || want > count {
-		return
+	if i < 0 || i >= len(all) {
+		return nil
 	}
-	fs := h.FieldsByKey(name)
-	for i := 1; fs.Next(); i++ {
-		if i == want {
-			fs.Del()
-			return
-		}
-	}
+	return all[i : i+1]
 }
 
 // formatField is one header field, folded after commas and spaces so

@@ -54,7 +54,7 @@ func (s *Server) warnInboundReload(cfg *config.Config) {
 type inboundJudge struct{ s *Server }
 
 // Decide judges m with the pipeline in force; with inbound.checks off
-// every message is delivered as it came.
+// and no rspamd every message is delivered as it came.
 func (j inboundJudge) Decide(ctx context.Context, m *verify.Message) verify.Decision {
 	p := j.s.inbound.Load()
 	if p == nil {
@@ -64,12 +64,13 @@ func (j inboundJudge) Decide(ctx context.Context, m *verify.Message) verify.Deci
 }
 
 // newPipeline builds the end-of-DATA judgement of [inbound]: the checks
-// through the one resolver, then the judges in order. Judges that come
-// later (DNSBL scores, rspamd) are appended to Judges here.
+// through the one resolver, then the judges in order: the DMARC policy,
+// then rspamd when [spam] rspamd is set (spamJudge), else the built-in
+// score. With inbound.checks off, rspamd still judges, alone.
 func (s *Server) newPipeline(cfg *config.Config) *verify.Pipeline {
 	in := cfg.Inbound
 	if !in.Checks {
-		return nil
+		return s.spamOnlyPipeline()
 	}
 	policy := &verify.PolicyJudge{OnReject: verify.Reject, OnQuarantine: verify.Junk, IsLocal: s.isLocalDomain, AcceptFrom: in.AcceptFrom}
 	if in.DMARCReject == "junk" {
@@ -80,7 +81,7 @@ func (s *Server) newPipeline(cfg *config.Config) *verify.Pipeline {
 	}
 	return &verify.Pipeline{
 		Checker:   &verify.Checker{Hostname: cfg.Hostname, Resolver: s.resolver},
-		Judges:    []verify.Judge{policy, &verify.ScoreJudge{AcceptFrom: in.AcceptFrom}},
+		Judges:    []verify.Judge{policy, s.spamJudge(&verify.ScoreJudge{AcceptFrom: in.AcceptFrom})},
 		JunkScore: in.JunkScore,
 	}
 }

@@ -161,7 +161,6 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.domains.Store(&cfg.Domains)
 	mc := cfg.MTASTS
 	s.mtastsCfg.Store(&mc)
-	s.inbound.Store(s.newPipeline(cfg))
 	s.certs, err = tlsconf.NewCerts(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, certNames(cfg))
 	if err != nil {
 		s.closeAll()
@@ -184,6 +183,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.closeAll()
 		return nil, err
 	}
+	s.inbound.Store(s.newPipeline(cfg)) // after openSpam: rspamd judges in it
 	router := delivery.NewRouter(st, s.isLocalDomain, cfg.Postmaster)
 	router.SetHostname(cfg.Hostname)
 	s.router = router

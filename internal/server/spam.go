@@ -5,15 +5,14 @@ import (
 
 	"pail/internal/imapd"
 	"pail/internal/rspamd"
+	"pail/internal/verify"
 	"pail/internal/webmail"
 )
 
-// openSpam makes the rspamd client when [spam] rspamd is set, and the
-// Learner that IMAP and webmail tell of messages filed into or out of
-// Junk when rspamd_controller is set too (Start runs it).
-//
-// The end-of-DATA check (Client.Check and Verdict) is not wired into
-// SMTP receiving here yet; s.rspamd is the client for it.
+// openSpam makes the rspamd client when [spam] rspamd is set, which
+// judges every message at the end of DATA (spamJudge), and the Learner
+// that IMAP and webmail tell of messages filed into or out of Junk when
+// rspamd_controller is set too (Start runs it).
 func (s *Server) openSpam() error {
 	sc := s.cfg.Spam
 	if sc.Rspamd == "" {
@@ -37,6 +36,26 @@ func (s *Server) openSpam() error {
 	s.learner = rspamd.NewLearner(c, s.store, s.log.With("proto", "rspamd"), s.metrics)
 	s.log.Info("spam: rspamd learns from messages filed into and out of Junk", "rspamd", sc.Rspamd, "controller", sc.RspamdController)
 	return nil
+}
+
+// spamJudge is the spam judge of the end-of-DATA pipeline: rspamd when
+// [spam] rspamd is set, with score (the built-in score) judging the
+// messages rspamd gives no answer for; score itself without rspamd.
+func (s *Server) spamJudge(score verify.Judge) verify.Judge {
+	if s.rspamd == nil {
+		return score
+	}
+	return &rspamd.Judge{Client: s.rspamd, Fallback: score, Log: s.log.With("proto", "smtp")}
+}
+
+// spamOnlyPipeline is the end-of-DATA judgement with [inbound] checks
+// off: rspamd alone when [spam] rspamd is set (it governs itself; the
+// checks govern SPF, DKIM, DMARC and the built-in score), else none.
+func (s *Server) spamOnlyPipeline() *verify.Pipeline {
+	if s.rspamd == nil {
+		return nil
+	}
+	return &verify.Pipeline{Judges: []verify.Judge{s.spamJudge(nil)}}
 }
 
 // startSpam runs the Learner until stopSpam.

@@ -314,7 +314,7 @@ func (s *session) Data(r io.Reader) error {
 // which the reply carries).
 func (s *session) judge(j Judge, msg *delivery.Message) ([]string, *smtp.SMTPError) {
 	content := msg.Content()
-	m := &verify.Message{ClientIP: s.ip, Helo: s.gc.Hostname(), MailFrom: s.from, Content: content, Size: content.Size(),
+	m := &verify.Message{ID: msg.ID, ClientIP: s.ip, Helo: s.gc.Hostname(), MailFrom: s.from, Content: content, Size: content.Size(),
 		Listed: s.blocklistKnown().Lists()}
 	for _, r := range s.rcpts {
 		m.Rcpts = append(m.Rcpts, r.Address)

@@ -6,6 +6,7 @@ import (
 	"iter"
 	"mime"
 	"net/mail"
+	"slices"
 	"strings"
 )
 
@@ -128,6 +129,50 @@ func parseFrom(header []byte, complete bool) From {
 			return From{Problem: "From has authors of different domains"}
 		}
 		out.Address, out.Domain = a.Address, d
+	}
+	return out
+}
+
+// FieldSpans returns where the fields named name (case-insensitive, RFC
+// 5322 §1.2.2) are in a header section, from the top, each with its
+// continuation lines and final CRLF: what a judge removes a field by
+// (Verdict.Remove). header must be the whole section (Message.Header with
+// HeaderComplete): a field cut off at its end would be removed only in
+// part.
+func FieldSpans(header []byte, name string) []Span {
+	var out []Span
+	for f := range fields(header) {
+		if f.is(name) {
+			out = append(out, Span{int64(f.start), int64(f.end)})
+		}
+	}
+	return out
+}
+
+// mergeSpans sorts spans and joins those that overlap or touch, so that
+// each byte is left out once and in order (delivery.Message.Omit wants
+// them so).
+func mergeSpans(spans []Span) []Span {
+	if len(spans) < 2 {
+		return spans
+	}
+	slices.SortFunc(spans, func(a, b Span) int {
+		switch {
+		case a.Start < b.Start:
+			return -1
+		case a.Start > b.Start:
+			return 1
+		}
+		return 0
+	})
+	out := spans[:1]
+	for _, s := range spans[1:] {
+		last := &out[len(out)-1]
+		if s.Start <= last.End {
+			last.End = max(last.End, s.End)
+			continue
+		}
+		out = append(out, s)
 	}
 	return out
 }

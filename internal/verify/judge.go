@@ -56,6 +56,10 @@ type Verdict struct {
 	// Header holds fields the judge adds to the stored message
 	// ("X-Spam-Status: ...\r\n"), each ending in CRLF.
 	Header string
+	// Remove are fields of the content to leave out of the stored copy
+	// (a filter's own fields that the sender forged), as spans of
+	// m.Header; in any order, and they may overlap other judges'.
+	Remove []Span
 }
 
 // Judge looks at a message at the end of DATA, after the authentication
@@ -82,8 +86,9 @@ type Decision struct {
 	// Header is the fields to prepend to the stored message: the
 	// Authentication-Results field first, then the judges'.
 	Header string
-	// Remove are the content's fields to leave out of the stored copy:
-	// Authentication-Results fields that claim pail's authserv-id.
+	// Remove are the content's fields to leave out of the stored copy,
+	// in order and not overlapping: Authentication-Results fields that
+	// claim pail's authserv-id, and those the judges named.
 	Remove []Span
 	// Results are the authentication results.
 	Results *Results
@@ -99,9 +104,12 @@ const DefaultJunkScore = 4.0
 // checks, then every judge in turn. It is safe for concurrent use once
 // set up.
 type Pipeline struct {
+	// Checker runs the authentication checks; nil runs none (no
+	// Authentication-Results field, m.Results stays nil) and only the
+	// judges judge.
 	Checker *Checker
-	// Judges are asked in order after the checks: the DMARC policy, the
-	// built-in score, and whatever else is plugged in (rspamd, ...).
+	// Judges are asked in order after the checks: the DMARC policy, then
+	// the built-in score or a filter (rspamd) in its place.
 	Judges []Judge
 	// JunkScore is the total score that files a message in Junk; zero
 	// means DefaultJunkScore.
@@ -112,9 +120,12 @@ type Pipeline struct {
 // the most severe action wins, and a score total of JunkScore or more is
 // at least Junk.
 func (p *Pipeline) Decide(ctx context.Context, m *Message) Decision {
-	m.Results = p.Checker.Check(ctx, m)
-	d := Decision{Results: m.Results, Header: m.Results.Field()}
-	d.Remove = OwnResults(m.Header, p.Checker.Hostname)
+	var d Decision
+	if p.Checker != nil {
+		m.Results = p.Checker.Check(ctx, m)
+		d.Results, d.Header = m.Results, m.Results.Field()
+		d.Remove = OwnResults(m.Header, p.Checker.Hostname)
+	}
 	d.Verdicts = append(d.Verdicts, m.Earlier...)
 	if m.User == "" {
 		for _, j := range p.Judges {
@@ -125,6 +136,7 @@ func (p *Pipeline) Decide(ctx context.Context, m *Message) Decision {
 	for _, v := range d.Verdicts {
 		d.Score += v.Score
 		d.Header += v.Header
+		d.Remove = append(d.Remove, v.Remove...)
 		if v.Action > d.Action {
 			d.Action, d.Code, d.Enhanced, d.Reason = v.Action, v.Code, v.Enhanced, v.Reason
 		}
@@ -132,6 +144,7 @@ func (p *Pipeline) Decide(ctx context.Context, m *Message) Decision {
 			reasons = append(reasons, v.Judge+": "+v.Reason)
 		}
 	}
+	d.Remove = mergeSpans(d.Remove)
 	junkScore := p.JunkScore
 	if junkScore == 0 {
 		junkScore = DefaultJunkScore

@@ -88,3 +88,39 @@ func TestScore(t *testing.T) {
 		t.Fatalf("combined: %+v", d)
 	}
 }
+
+// TestPipelineWithoutChecks: a Pipeline without a Checker runs its judges
+// only (no Authentication-Results, no results for them), and the fields
+// the judges remove reach the Decision sorted and merged with the forged
+// results, each byte once.
+func TestPipelineWithoutChecks(t *testing.T) {
+	header := []byte("Authentication-Results: mx.hill.test; spf=pass\r\nX-A: 1\r\nX-B: 2\r\n\r\n")
+	m := &Message{Header: header, HeaderComplete: true}
+	xa, xb := FieldSpans(header, "X-A")[0], FieldSpans(header, "x-b")[0]
+	var saw *Results
+	p := &Pipeline{Judges: []Judge{
+		JudgeFunc(func(_ context.Context, m *Message) Verdict {
+			saw = m.Results
+			return Verdict{Judge: "a", Remove: []Span{xb, xa}, Header: "X-C: 3\r\n"}
+		}),
+		JudgeFunc(func(context.Context, *Message) Verdict { return Verdict{Judge: "b", Remove: []Span{xa}} }),
+	}}
+	d := p.Decide(context.Background(), m)
+	if saw != nil || d.Results != nil || d.Header != "X-C: 3\r\n" || d.Action != Deliver {
+		t.Fatalf("without checks: results %v, decision %+v", saw, d)
+	}
+	if want := []Span{{xa.Start, xb.End}}; len(d.Remove) != 1 || d.Remove[0] != want[0] {
+		t.Fatalf("remove %v, want %v (X-A %v, X-B %v)", d.Remove, want, xa, xb)
+	}
+	if string(header[xa.Start:xa.End]) != "X-A: 1\r\n" {
+		t.Fatalf("FieldSpans X-A: %q", header[xa.Start:xa.End])
+	}
+
+	// With the checks, the forged results go too, before the judges'.
+	p.Checker = &Checker{Hostname: "mx.hill.test", Resolver: newChecker(t, nil).Resolver}
+	m = msg("a@b.test", "x.test", append(header, "body\r\n"...))
+	d = p.Decide(context.Background(), m)
+	if len(d.Remove) != 1 || d.Remove[0] != (Span{0, xb.End}) || !strings.HasPrefix(d.Header, "Authentication-Results: mx.hill.test;") {
+		t.Fatalf("with checks: remove %v header %q", d.Remove, d.Header)
+	}
+}

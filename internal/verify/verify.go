@@ -3,7 +3,8 @@
 // iprev, RFC 8601 §3), writes what it found as one Authentication-Results
 // field (RFC 8601) with pail's host name as authserv-id, and combines its
 // own verdict with those of any other Judges (the DMARC policy, a built-in
-// spam score, later DNSBL scores and rspamd) into one Decision: deliver to
+// spam score counting DNSBL listings too, or rspamd in its place) into
+// one Decision: deliver to
 // the INBOX, file in Junk, refuse for now, or refuse.
 //
 // Every DNS lookup goes through pail's one resolver (package resolve) and
@@ -71,6 +72,9 @@ type Message struct {
 	Rcpts    []string   // the accepted recipients
 	// User is the authenticated submission account; "" on the MX port.
 	User string
+	// ID is pail's name for the message in its logs (the queue ID), which
+	// a filter may log beside its own.
+	ID string
 	// Header is the content's header section (with its final empty
 	// line), at most MaxHeaderBytes; HeaderComplete is false when the
 	// section was longer and Header holds only its start.

@@ -98,8 +98,11 @@ func startRspamd(t *testing.T) *rspamdPeer {
 		filepath.Join(local, "classifier-bayes.conf"): fmt.Sprintf("backend = \"redis\";\nservers = %q;\n", redisAddr),
 		filepath.Join(local, "logging.inc"):           "type = \"console\";\nlevel = \"notice\";\n",
 		// No resolver: lookups that are left go to a closed port and
-		// fail at once.
-		filepath.Join(local, "options.inc"): "dns {\n  nameserver = [\"127.0.0.1:1\"];\n  timeout = 0.1s;\n  retransmits = 1;\n}\n",
+		// fail at once. The test patterns make GTUBE's variants force
+		// the other actions ("YJS*..." add header, "ZJS*..." rewrite
+		// subject, "AJS*..." no action), as "XJS*..." forces reject.
+		filepath.Join(local, "options.inc"): "dns {\n  nameserver = [\"127.0.0.1:1\"];\n  timeout = 0.1s;\n  retransmits = 1;\n}\n" +
+			"enable_test_patterns = true;\n",
 	}
 	normalAddr, controllerAddr := freeAddr(t), freeAddr(t)
 	files[filepath.Join(override, "worker-normal.inc")] = fmt.Sprintf("bind_socket = %q;\ncount = 1;\n", normalAddr)

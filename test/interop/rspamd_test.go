@@ -24,6 +24,15 @@ const gtubeMsg = "From: Jack <jack@town.test>\r\nTo: bob@hill.test\r\nSubject: g
 	"Message-ID: <gtube-1@town.test>\r\nDate: Mon, 07 Dec 2026 05:00:00 +0000\r\n\r\n" +
 	"XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n"
 
+// gtubeVariant is the GTUBE pattern with its first letter changed: with
+// rspamd's enable_test_patterns, "Y" forces add header, "Z" rewrite
+// subject, "A" no action.
+func gtubeVariant(letter, subject string) string {
+	return "From: Jack <jack@town.test>\nTo: bob@hill.test\nSubject: " + subject + "\n" +
+		"Message-ID: <" + subject + "@town.test>\nDate: Mon, 07 Dec 2026 05:00:00 +0000\n\n" +
+		letter + "JS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\n"
+}
+
 // cleanMsg is ordinary mail.
 const cleanMsg = "From: Jack <jack@town.test>\r\nTo: Bob <bob@hill.test>\r\nSubject: lunch on Tuesday\r\n" +
 	"Message-ID: <lunch-1@town.test>\r\nDate: Mon, 07 Dec 2026 05:00:00 +0000\r\n\r\n" +
@@ -60,10 +69,13 @@ print('moved %d' % len(uids))
 
 // TestRspamd runs Debian's rspamd for real: pail's client gets reject
 // for GTUBE and no action for a clean message (with the X-Spam-* fields
-// that delivery would add), and a whole pail with [spam] set teaches
+// that delivery would add); a whole pail with [spam] set asks rspamd at
+// the end of DATA (GTUBE over SMTP refused 554 5.7.1, add header filed
+// in Junk, no action in the INBOX, each with rspamd's fields), teaches
 // rspamd what a user does over IMAP: MOVE into Junk arrives as
 // learnspam, out of Junk as learnham (rspamd's learned count grows each
-// time), Junk to Trash teaches nothing.
+// time), Junk to Trash teaches nothing; and, rspamd stopped, still
+// delivers mail and counts the failure.
 func TestRspamd(t *testing.T) {
 	python := needPeer(t, "/usr/bin/python3")
 	rs := startRspamd(t)
@@ -100,13 +112,9 @@ func TestRspamd(t *testing.T) {
 	if res.Action != rspamd.NoAction || v.Disposition != rspamd.Deliver || res.RequiredScore <= 0 {
 		t.Errorf("clean message: %+v → %+v", res, v)
 	}
-	var out strings.Builder
-	if err := v.Apply(&out, strings.NewReader(cleanMsg)); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(out.String(), "X-Spam-Status: No, score=") || !strings.Contains(out.String(), "\r\nX-Spam-Action: no action\r\n") ||
-		strings.Contains(out.String(), "X-Spam-Flag") || !strings.HasSuffix(out.String(), cleanMsg) {
-		t.Errorf("clean message as delivered:\n%s", out.String())
+	if fields, _ := v.Edit(nil); !strings.HasPrefix(fields, "X-Spam-Status: No, score=") || !strings.Contains(fields, "\r\nX-Spam-Action: no action\r\n") ||
+		strings.Contains(fields, "X-Spam-Flag") {
+		t.Errorf("clean message's fields:\n%s", fields)
 	}
 
 	// The controller wants its password from 127.0.0.1 here, so the
@@ -171,6 +179,49 @@ func TestRspamd(t *testing.T) {
 		return string(b)
 	}
 
+	// At the end of DATA, with [inbound] checks off (this harness has no
+	// name server): rspamd's reject is refused 554 5.7.1 and stored
+	// nowhere; add header goes to Junk, no action to the INBOX, each with
+	// rspamd's X-Spam-* fields and without the sender's.
+	data := func(name, msg string) string {
+		f := filepath.Join(t.TempDir(), name)
+		writeHarnessFile(t, f, []byte(strings.ReplaceAll(msg, "\r\n", "\n")), 0o644)
+		return "@" + f
+	}
+	swaks := []string{"--from", "jack@town.test", "--to", bob, "--data"}
+	out := swaksRefused(t, s.smtpAddr, append(swaks, data("gtube.eml", gtubeMsg))...)
+	if !strings.Contains(out, "<** 554 5.7.1 ") {
+		t.Fatalf("GTUBE over SMTP: want 554 5.7.1 at the end of DATA\n%s", out)
+	}
+	forged := "X-Spam-Flag: NO\nX-Spam-Status: No, score=-20.00 required=15.00\n"
+	runSwaks(t, s.smtpAddr, append(swaks, data("clean.eml", forged+cleanMsg))...)
+	runSwaks(t, s.smtpAddr, append(swaks, data("addheader.eml", forged+gtubeVariant("Y", "maybe-spam")))...)
+	runSwaks(t, s.smtpAddr, append(swaks, data("rewrite.eml", gtubeVariant("Z", "rewrite-me")))...)
+	inbox, junk := s.export(bob), s.exportFolder(bob, "Junk")
+	if len(inbox) != 1 || len(junk) != 2 {
+		t.Fatalf("after GTUBE, a clean message, an add-header and a rewrite-subject one: INBOX %d, Junk %d messages; want 1 and 2", len(inbox), len(junk))
+	}
+	head := func(m mboxMessage) string { h, _, _ := strings.Cut(string(m.Raw), "\n\n"); return h + "\n" }
+	if h := head(inbox[0]); !strings.Contains(h, "Subject: lunch on Tuesday\n") || !strings.Contains(h, "\nX-Spam-Status: No, score=") ||
+		!strings.Contains(h, "\nX-Spam-Action: no action\n") || strings.Contains(h, "X-Spam-Flag") || strings.Contains(h, "score=-20") {
+		t.Errorf("clean message in the INBOX:\n%s", h)
+	}
+	if h := head(junk[0]); !strings.Contains(h, "Subject: maybe-spam\n") || !strings.Contains(h, "\nX-Spam-Flag: YES\n") ||
+		!strings.Contains(h, "\nX-Spam-Status: Yes, score=") || !strings.Contains(h, "\nX-Spam-Action: add header\n") ||
+		strings.Contains(h, "X-Spam-Flag: NO") || strings.Contains(h, "score=-20") {
+		t.Errorf("add-header message in Junk:\n%s", h)
+	}
+	// rspamd's rewritten Subject replaces the sender's.
+	if h := head(junk[1]); strings.Count(h, "\nSubject: ") != 1 || !strings.Contains(h, "\nSubject: *** SPAM *** rewrite-me\n") ||
+		!strings.Contains(h, "\nX-Spam-Action: rewrite subject\n") {
+		t.Errorf("rewrite-subject message in Junk:\n%s", h)
+	}
+	if m := metrics(); !strings.Contains(m, `pail_rspamd_checks_total{result="reject"} 1`) || !strings.Contains(m, `pail_rspamd_checks_total{result="add header"} 1`) ||
+		!strings.Contains(m, `pail_rspamd_checks_total{result="rewrite subject"} 1`) ||
+		!strings.Contains(m, `pail_rspamd_checks_total{result="no action"} 1`) {
+		t.Errorf("pail's metrics after three checks:\n%s", m)
+	}
+
 	sendMail(t, s.smtpAddr, "deals@shop.test", []string{bob}, strings.ReplaceAll(spamMsg(1), "\r\n", "\n"))
 	sendMail(t, s.smtpAddr, "deals@shop.test", []string{bob}, strings.ReplaceAll(spamMsg(2), "\r\n", "\n"))
 	n := rs.learned()
@@ -192,6 +243,25 @@ func TestRspamd(t *testing.T) {
 		t.Errorf("MOVE Junk → Trash taught rspamd: learned %d → %d", n, got)
 	}
 	if m := metrics(); !strings.Contains(m, `pail_rspamd_learns_total{kind="spam",result="learned"} 2`) || strings.Contains(m, `kind="ham",result="learned"} 2`) {
-		t.Errorf("pail's metrics at the end:\n%s", m)
+		t.Errorf("pail's metrics after the moves:\n%s", m)
+	}
+
+	// rspamd stopped: mail is delivered all the same, without rspamd's
+	// fields (and still without the sender's), and the failure counted.
+	rs.stop()
+	before := len(s.export(bob))
+	runSwaks(t, s.smtpAddr, append(swaks, data("down.eml", forged+strings.Replace(cleanMsg, "lunch on Tuesday", "rspamd down", 1)))...)
+	inbox = s.export(bob)
+	if len(inbox) != before+1 {
+		t.Fatalf("rspamd down: INBOX %d → %d messages", before, len(inbox))
+	}
+	if h := head(inbox[len(inbox)-1]); !strings.Contains(h, "Subject: rspamd down\n") || strings.Contains(h, "X-Spam-") {
+		t.Errorf("delivered while rspamd was down:\n%s", h)
+	}
+	if m := metrics(); !strings.Contains(m, `pail_rspamd_checks_total{result="error"} 1`) {
+		t.Errorf("pail's metrics with rspamd down:\n%s", m)
+	}
+	if !strings.Contains(s.log.String(), "rspamd gave no answer") {
+		t.Errorf("pail logged nothing of rspamd's failure:\n%s", s.log.tail(4000))
 	}
 }
