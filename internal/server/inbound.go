@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/netip"
 	"reflect"
 
 	"pail/internal/config"
@@ -52,6 +53,11 @@ func (s *Server) warnInboundReload(cfg *config.Config) {
 // inboundJudge is the smtpd Judge of every SMTP service: the pipeline
 // of the [inbound] settings in force, swapped on reload.
 type inboundJudge struct{ s *Server }
+
+// Start begins the envelope checks of the pipeline in force.
+func (j inboundJudge) Start(ctx context.Context, ip netip.Addr, helo, mailFrom string) *verify.Early {
+	return j.s.inbound.Load().Start(ctx, ip, helo, mailFrom)
+}
 
 // Decide judges m with the pipeline in force; with inbound.checks off
 // and no rspamd every message is delivered as it came.

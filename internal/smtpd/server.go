@@ -125,8 +125,12 @@ type Greylister interface {
 // before it is committed, what becomes of a message: the inbound checks
 // and the judges behind them (*verify.Pipeline). The Decision's fields
 // are prepended to the stored copy, its spans left out, and its action
-// taken: deliver, file in Junk, or refuse with its reply.
+// taken: deliver, file in Junk, or refuse with its reply. Start, called
+// when a transaction's first recipient is accepted, begins the checks
+// that need only the envelope (nil: none); the session stops them when
+// the transaction ends.
 type Judge interface {
+	Start(ctx context.Context, ip netip.Addr, helo, mailFrom string) *verify.Early
 	Decide(ctx context.Context, m *verify.Message) verify.Decision
 }
 

@@ -61,6 +61,7 @@ type session struct {
 	started time.Time // when MAIL was accepted, for the mail log
 	from    string
 	rcpts   []delivery.Recipient
+	early   *verify.Early // the envelope checks under way (Judge.Start)
 }
 
 // authSession is a session that offers AUTH (submission role).
@@ -105,9 +106,15 @@ func (s *session) Reset() {
 	s.hasFrom = false
 	s.from = ""
 	s.rcpts = nil
+	s.early.Stop()
+	s.early = nil
 }
 
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error {
+	s.early.Stop()
+	s.early = nil
+	return nil
+}
 
 // rateLimited counts a costly command (MAIL, RCPT, AUTH) against the
 // client's per-address budget; over it, the session ends with 421.
@@ -194,6 +201,11 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return err
 	}
 	s.rcpts = append(s.rcpts, delivery.Recipient{Address: to, Route: route})
+	if j := s.srv.deps.Judge; j != nil && len(s.rcpts) == 1 && s.account == nil {
+		// The SPF and iprev lookups run while the client sends the rest;
+		// started only now, so that guessing recipients costs no lookups.
+		s.early = j.Start(s.srv.ctx, s.ip, s.gc.Hostname(), s.from)
+	}
 	return nil
 }
 
@@ -315,7 +327,7 @@ func (s *session) Data(r io.Reader) error {
 func (s *session) judge(j Judge, msg *delivery.Message) ([]string, *smtp.SMTPError) {
 	content := msg.Content()
 	m := &verify.Message{ID: msg.ID, ClientIP: s.ip, Helo: s.gc.Hostname(), MailFrom: s.from, Content: content, Size: content.Size(),
-		Listed: s.blocklistKnown().Lists()}
+		Listed: s.blocklistKnown().Lists(), Early: s.early}
 	for _, r := range s.rcpts {
 		m.Rcpts = append(m.Rcpts, r.Address)
 	}

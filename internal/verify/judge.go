@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -114,6 +115,15 @@ type Pipeline struct {
 	// JunkScore is the total score that files a message in Junk; zero
 	// means DefaultJunkScore.
 	JunkScore float64
+}
+
+// Start begins the envelope checks of a transaction (Checker.Start); nil
+// when the Pipeline runs no checks.
+func (p *Pipeline) Start(ctx context.Context, ip netip.Addr, helo, mailFrom string) *Early {
+	if p == nil || p.Checker == nil {
+		return nil
+	}
+	return p.Checker.Start(ctx, ip, helo, mailFrom)
 }
 
 // Decide runs the checks and the judges on m and combines their verdicts:

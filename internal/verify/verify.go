@@ -86,6 +86,9 @@ type Message struct {
 	// Listed names the DNS blocklists (RFC 5782) that list the client,
 	// when inbound.dnsbl_action is "score"; ScoreJudge counts them.
 	Listed []string
+	// Early, when set, holds the envelope checks started before DATA
+	// (Checker.Start); Check waits for them instead of looking up again.
+	Early *Early
 	// Earlier are verdicts reached before the end of DATA (a DNSBL that
 	// scored the client at connect time, say); the Pipeline counts them
 	// with its judges'.
@@ -148,18 +151,25 @@ func (c *Checker) Check(ctx context.Context, m *Message) *Results {
 		res.User = m.User
 		return res
 	}
-	budget := c.Budget
-	if budget <= 0 {
-		budget = DefaultBudget
-	}
-	ctx, cancel := context.WithTimeout(ctx, budget)
+	ctx, cancel := context.WithTimeout(ctx, c.budget())
 	defer cancel()
 	from := parseFrom(m.Header, m.HeaderComplete)
 	res.From = from
 	var wg sync.WaitGroup
 	var rec dmarcLookup
-	wg.Go(func() { res.SPF = c.checkSPF(ctx, m) })
-	wg.Go(func() { res.IPRev = c.checkIPRev(ctx, m.ClientIP) })
+	wg.Go(func() {
+		// The envelope checks started at RCPT have had the whole
+		// transaction to finish; what they did not find in their budget
+		// is a temperror there, not looked up again.
+		var ok bool
+		if res.SPF, res.IPRev, ok = m.Early.results(ctx, m); ok {
+			return
+		}
+		var ewg sync.WaitGroup
+		ewg.Go(func() { res.SPF = c.checkSPF(ctx, m) })
+		ewg.Go(func() { res.IPRev = c.checkIPRev(ctx, m.ClientIP) })
+		ewg.Wait()
+	})
 	wg.Go(func() { res.DKIM = c.checkDKIM(ctx, m) })
 	if from.Domain != "" {
 		wg.Go(func() { rec = c.lookupDMARC(ctx, from.Domain) })
