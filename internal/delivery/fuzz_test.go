@@ -30,21 +30,3 @@ func FuzzHeaderFixer(f *testing.F) {
 		}
 	})
 }
-
-// FuzzHeaderFields checks the one header-field reading that the author
-// check and the Date/Message-ID check share: every field has a name of
-// printable ASCII without colon, and both checks see the same fields.
-func FuzzHeaderFields(f *testing.F) {
-	f.Add([]byte("From : Bob <bob@hill.test>\r\nmessage-id\t: <a@b>\n\tx\r\n"))
-	f.Fuzz(func(t *testing.T, header []byte) {
-		for fl := range fields(header) {
-			if len(fl.name) == 0 || bytes.ContainsAny(fl.name, ": \t\r\n") {
-				t.Fatalf("field name %q", fl.name)
-			}
-			name := string(fl.name)
-			if !hasField(header, name) || len(fieldValues(header, name)) == 0 {
-				t.Fatalf("%q: field %q not seen by both", header, name)
-			}
-		}
-	})
-}

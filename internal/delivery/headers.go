@@ -5,10 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
-	"mime"
-	"net/mail"
 	"time"
+
+	"pail/internal/mailheader"
 )
 
 // maxHeaderScan bounds how much of a submitted message is held back while
@@ -133,94 +132,22 @@ func headerEnd(b []byte) int {
 }
 
 // hasField reports whether a header section has a field of that name
-// (see fields).
+// (see mailheader.Fields).
 func hasField(header []byte, name string) bool {
-	for f := range fields(header) {
-		if f.is(name) {
+	for f := range mailheader.Fields(header) {
+		if f.Is(name) {
 			return true
 		}
 	}
 	return false
 }
 
-// field is one header field of a header section, unfolded.
-type field struct {
-	name  []byte // as written, without the WSP before the colon
-	value []byte // after the colon, continuation lines joined without their CRLF
-}
-
-// is reports whether the field is named name; field names are
-// case-insensitive (RFC 5322 §1.2.2).
-func (f field) is(name string) bool { return bytes.EqualFold(f.name, []byte(name)) }
-
-// fields yields the fields of a header section, the one reading of it that
-// both the author check and the Date/Message-ID check use. A field starts
-// at a line that is a field name (printable ASCII but colon, RFC 5322
-// §3.6.8), optional WSP, and a colon: the WSP is the obsolete syntax of
-// §4.5 (obs-from = "From" *WSP ":" ..., §4.5.2; obs-optional, §4.5.8),
-// which relaxed DKIM canonicalization and mail readers accept, so a
-// "From : x" must be seen as a From. A line that starts with WSP continues
-// the field before it (unfolding, §2.2.3); lines end in LF with an
-// optional CR before it. Any other line (no colon, a space inside the
-// name) is no field and ends the one before it.
-func fields(header []byte) iter.Seq[field] {
-	return func(yield func(field) bool) {
-		var cur field
-		have := false
-		for len(header) > 0 {
-			line := header
-			if i := bytes.IndexByte(header, '\n'); i >= 0 {
-				line, header = header[:i], header[i+1:]
-			} else {
-				header = nil
-			}
-			line = bytes.TrimSuffix(line, []byte("\r"))
-			if len(line) > 0 && (line[0] == ' ' || line[0] == '\t') {
-				if have {
-					cur.value = append(cur.value, line...)
-				}
-				continue
-			}
-			if have && !yield(cur) {
-				return
-			}
-			cur, have = parseFieldLine(line)
-		}
-		if have {
-			yield(cur)
-		}
-	}
-}
-
-// parseFieldLine splits the first line of a field into its name and value.
-func parseFieldLine(line []byte) (field, bool) {
-	i := 0
-	for i < len(line) && line[i] > ' ' && line[i] < 0x7f && line[i] != ':' {
-		i++
-	}
-	j := i
-	for j < len(line) && (line[j] == ' ' || line[j] == '\t') {
-		j++
-	}
-	if i == 0 || j == len(line) || line[j] != ':' {
-		return field{}, false
-	}
-	// The value is copied: continuation lines are appended to it.
-	return field{name: line[:i], value: append([]byte(nil), line[j+1:]...)}, true
-}
-
-// lenientWords decodes RFC 2047 words of any charset well enough to find
-// the addresses next to them (display names are not used).
-var lenientWords = &mail.AddressParser{WordDecoder: &mime.WordDecoder{
-	CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil },
-}}
-
 // checkAuthors applies MayAuthor to every address in every From and Sender
 // field (RFC 5322 §3.6.2) of header.
 func (h *HeaderFixer) checkAuthors(header []byte) error {
 	for _, name := range []string{"From", "Sender"} {
-		for _, v := range fieldValues(header, name) {
-			list, err := lenientWords.ParseList(v)
+		for _, v := range mailheader.Values(header, name) {
+			list, err := mailheader.ParseAddressList(string(v))
 			if err != nil || len(list) == 0 {
 				return fmt.Errorf("%w: %s: %q", ErrAuthorUnreadable, name, v)
 			}
@@ -236,16 +163,4 @@ func (h *HeaderFixer) checkAuthors(header []byte) error {
 		}
 	}
 	return nil
-}
-
-// fieldValues returns the unfolded bodies of every field of that name
-// (case-insensitive) in a header section.
-func fieldValues(header []byte, name string) []string {
-	var out []string
-	for f := range fields(header) {
-		if f.is(name) {
-			out = append(out, string(f.value))
-		}
-	}
-	return out
 }

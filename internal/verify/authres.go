@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-msgauth/authres"
+
+	"pail/internal/mailheader"
 )
 
 // Results are the outcomes of the checks of one message.
@@ -96,9 +98,9 @@ type Span struct{ Start, End int64 }
 // writes results in its own name. Fields of other authserv-ids stay.
 func OwnResults(header []byte, authServID string) []Span {
 	var out []Span
-	for f := range fields(header) {
-		if f.is("Authentication-Results") && strings.EqualFold(ServID(f.value), authServID) {
-			out = append(out, Span{int64(f.start), int64(f.end)})
+	for f := range mailheader.Fields(header) {
+		if f.Is("Authentication-Results") && strings.EqualFold(ServID(f.Value), authServID) {
+			out = append(out, Span{int64(f.Start), int64(f.End)})
 		}
 	}
 	return out

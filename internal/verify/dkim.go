@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-msgauth/dkim"
+
+	"pail/internal/mailheader"
 )
 
 // DKIMResult is the verification of one DKIM-Signature (RFC 6376 §6).
@@ -86,12 +88,12 @@ func (c *Checker) checkDKIM(ctx context.Context, m *Message) []DKIMResult {
 // section that AR reports name: d=, s=, a=, i= and the start of b=.
 func signatures(header []byte) []DKIMResult {
 	var out []DKIMResult
-	for f := range fields(header) {
-		if !f.is("DKIM-Signature") {
+	for f := range mailheader.Fields(header) {
+		if !f.Is("DKIM-Signature") {
 			continue
 		}
 		var r DKIMResult
-		for tag, val := range tags(f.value) {
+		for tag, val := range tags(f.Value) {
 			switch tag {
 			case "d":
 				r.Domain = strings.ToLower(val)

@@ -3,10 +3,12 @@ package verify
 import (
 	"bytes"
 	"testing"
+
+	"pail/internal/mailheader"
 )
 
 // FuzzHeader feeds arbitrary header sections to everything here that
-// reads one: the field splitter, the authserv-id reader, the
+// reads one: the field splitter (mailheader), the authserv-id reader, the
 // DKIM-Signature tag reader and the From reader.
 func FuzzHeader(f *testing.F) {
 	for _, s := range []string{
@@ -21,11 +23,11 @@ func FuzzHeader(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, h []byte) {
-		for fl := range fields(h) {
-			if fl.start < 0 || fl.end > len(h) || fl.start >= fl.end {
-				t.Fatalf("field span %d-%d of %d", fl.start, fl.end, len(h))
+		for fl := range mailheader.Fields(h) {
+			if fl.Start < 0 || fl.End > len(h) || fl.Start >= fl.End {
+				t.Fatalf("field span %d-%d of %d", fl.Start, fl.End, len(h))
 			}
-			ServID(fl.value)
+			ServID(fl.Value)
 		}
 		last := int64(0)
 		for _, s := range OwnResults(h, "mx.hill.test") {
