@@ -1,8 +1,6 @@
 package smtpd
 
 import (
-	"context"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -33,32 +31,6 @@ func judgeEnv(t *testing.T) *testEnv {
 		},
 	}
 	return newTestEnv(t, testOpts{judge: p})
-}
-
-func (e *testEnv) mailbox(t *testing.T, addr, name string) []string {
-	t.Helper()
-	ctx := context.Background()
-	acct, err := e.st.AccountByAddress(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mb, err := e.st.MailboxByName(ctx, acct.ID, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	msgs, err := e.st.Messages(ctx, mb.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, m := range msgs {
-		b, err := os.ReadFile(m.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, string(b))
-	}
-	return out
 }
 
 // sendFrom runs one MX transaction and returns the reply to the end of

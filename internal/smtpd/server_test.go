@@ -143,12 +143,18 @@ func (l *lockedWriter) Write(p []byte) (int, error) { return l.w.Write(p) }
 // inbox returns the messages in an account's INBOX, as bytes.
 func (e *testEnv) inbox(t *testing.T, addr string) []string {
 	t.Helper()
+	return e.mailbox(t, addr, "INBOX")
+}
+
+// mailbox returns the messages in one of an account's mailboxes, as bytes.
+func (e *testEnv) mailbox(t *testing.T, addr, name string) []string {
+	t.Helper()
 	ctx := context.Background()
 	acct, err := e.st.AccountByAddress(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mb, err := e.st.MailboxByName(ctx, acct.ID, "INBOX")
+	mb, err := e.st.MailboxByName(ctx, acct.ID, name)
 	if err != nil {
 		t.Fatal(err)
 	}
