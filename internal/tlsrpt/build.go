@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"pail/internal/reporting"
 )
 
 // Submitter describes the organisation that sends reports.
@@ -21,11 +23,11 @@ type Submitter struct {
 // dayRange returns the first and last second of a UTC day (§4.4: the
 // example's "date-range" runs 00:00:00Z to 23:59:59Z).
 func dayRange(day string) (time.Time, time.Time, error) {
-	start, err := time.Parse(dayFormat, day)
+	start, end, err := reporting.DayRange(day)
 	if err != nil {
 		return time.Time{}, time.Time{}, fmt.Errorf("tlsrpt: day %q: %w", day, err)
 	}
-	return start, start.Add(24*time.Hour - time.Second), nil
+	return start, end, nil
 }
 
 // ReportID is the id of the report about domain for day: the same on

@@ -2,10 +2,10 @@ package tlsrpt
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"slices"
 	"strings"
+
+	"pail/internal/reporting"
 )
 
 // MaxRowsPerDay bounds the distinct count rows (policy and failure detail
@@ -64,52 +64,19 @@ func (k key) args() []any {
 		k.SendingIP, k.ReceivingIP, k.ReceivingHELO, k.Additional}
 }
 
+// countTable is where counts are written.
+var countTable = reporting.CountTable[key]{
+	Name: "tlsrpt", Table: "counts", CountColumn: "sessions", MaxRowsPerDay: MaxRowsPerDay,
+	KeyColumns: strings.Split(countColumns, ", "),
+	Args:       key.args,
+	Day:        func(k key) string { return k.Day },
+}
+
 // AddCounts adds counts to the database in one transaction. Rows new to a
 // day that already has MaxRowsPerDay are not added; their number is
 // returned.
 func (d *DB) AddCounts(ctx context.Context, counts map[key]int64) (dropped int, err error) {
-	if len(counts) == 0 {
-		return 0, nil
-	}
-	keys := make([]key, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	// A fixed order, so that concurrent writers never lock rows in
-	// opposite orders (SQLite locks the whole file, but the order also
-	// makes the cap deterministic).
-	slices.SortFunc(keys, func(a, b key) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
-	err = d.tx(ctx, func(tx *sql.Tx) error {
-		rows := map[string]int{}
-		for _, k := range keys {
-			res, err := tx.ExecContext(ctx, "UPDATE counts SET sessions = sessions + ? WHERE ("+countColumns+") = (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				append([]any{counts[k]}, k.args()...)...)
-			if err != nil {
-				return fmt.Errorf("tlsrpt: add counts: %w", err)
-			}
-			if n, _ := res.RowsAffected(); n > 0 {
-				continue
-			}
-			have, ok := rows[k.Day]
-			if !ok {
-				if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM counts WHERE day = ?", k.Day).Scan(&have); err != nil {
-					return fmt.Errorf("tlsrpt: add counts: %w", err)
-				}
-			}
-			if have >= MaxRowsPerDay {
-				dropped++
-				rows[k.Day] = have
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, "INSERT INTO counts ("+countColumns+", sessions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				append(k.args(), counts[k])...); err != nil {
-				return fmt.Errorf("tlsrpt: add counts: %w", err)
-			}
-			rows[k.Day] = have + 1
-		}
-		return nil
-	})
-	return dropped, err
+	return countTable.AddCounts(ctx, d.db, counts)
 }
 
 // Counts returns the counts of day, of one policy domain unless domain is

@@ -1,30 +1,12 @@
 package tlsrpt
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/base64"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
-	"net/textproto"
-	"strings"
 	"time"
-)
 
-// Bounds on reading a received message.
-const (
-	// maxParts bounds the MIME parts looked at in one message.
-	maxParts = 50
-	// maxDepth bounds multipart nesting.
-	maxDepth = 3
-	// maxHeaderBytes bounds one header section.
-	maxHeaderBytes = 64 << 10
+	"pail/internal/reporting"
 )
 
 // ReportLocalParts are the local parts whose mail at a local domain is
@@ -44,16 +26,7 @@ type Receiver struct {
 // RCPT TO) may carry a report: its local part is postmaster or tlsrpt.
 // It is called for every local delivery, so it only looks at the string.
 func (rc *Receiver) Wants(rcpt string) bool {
-	at := strings.LastIndexByte(rcpt, '@')
-	if at < 0 {
-		return false
-	}
-	for _, lp := range reportLocalParts {
-		if strings.EqualFold(rcpt[:at], lp) {
-			return true
-		}
-	}
-	return false
+	return reporting.WantsLocalPart(rcpt, reportLocalParts...)
 }
 
 // Take reads a message and stores every report in it; a message without
@@ -96,108 +69,20 @@ type Extracted struct {
 // in a multipart (multipart/report; report-type="tlsrpt" as the RFC
 // sends them). The error tells of a report part that did not parse.
 func ExtractReports(msg io.Reader) ([]Extracted, error) {
-	br := bufio.NewReader(msg)
-	hdr, err := readHeader(br)
-	if err != nil {
-		return nil, err
-	}
 	var out []Extracted
-	var errs []error
-	parts := 0
-	walk(hdr, br, 0, &parts, &out, &errs)
-	return out, errors.Join(errs...)
-}
-
-// readHeader reads one header section of at most maxHeaderBytes.
-func readHeader(r *bufio.Reader) (textproto.MIMEHeader, error) {
-	var buf bytes.Buffer
-	for {
-		line, err := r.ReadSlice('\n')
-		buf.Write(line)
-		if buf.Len() > maxHeaderBytes {
-			return nil, fmt.Errorf("tlsrpt: header over %d bytes", maxHeaderBytes)
-		}
-		if errors.Is(err, bufio.ErrBufferFull) {
-			continue
-		}
-		if errors.Is(err, io.EOF) || err == nil && len(bytes.TrimRight(line, "\r\n")) == 0 {
-			break
-		}
+	err := reporting.Attachments(msg, func(p reporting.Part) bool {
+		return p.MediaType == MediaTypeGzip || p.MediaType == MediaTypeJSON
+	}, func(p reporting.Part, body io.Reader) error {
+		raw, err := readReport(body, p.MediaType == MediaTypeGzip)
 		if err != nil {
-			return nil, fmt.Errorf("tlsrpt: header: %w", err)
-		}
-	}
-	h, err := textproto.NewReader(bufio.NewReader(&buf)).ReadMIMEHeader()
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("tlsrpt: header: %w", err)
-	}
-	return h, nil
-}
-
-func walk(h textproto.MIMEHeader, body io.Reader, depth int, parts *int, out *[]Extracted, errs *[]error) {
-	*parts++
-	if *parts > maxParts {
-		return
-	}
-	mt, params, err := mime.ParseMediaType(h.Get("Content-Type"))
-	if err != nil {
-		return
-	}
-	switch {
-	case strings.HasPrefix(mt, "multipart/"):
-		if depth >= maxDepth || params["boundary"] == "" {
-			return
-		}
-		mr := multipart.NewReader(body, params["boundary"])
-		for *parts <= maxParts {
-			p, err := mr.NextRawPart()
-			if err != nil {
-				return
-			}
-			walk(p.Header, p, depth+1, parts, out, errs)
-		}
-	case mt == MediaTypeGzip || mt == MediaTypeJSON:
-		raw, err := readReport(decode(h, body), mt == MediaTypeGzip)
-		if err != nil {
-			*errs = append(*errs, err)
-			return
+			return err
 		}
 		rep, err := parseJSON(raw)
 		if err != nil {
-			*errs = append(*errs, err)
-			return
+			return err
 		}
-		*out = append(*out, Extracted{Report: rep, JSON: raw})
-	}
-}
-
-// decode undoes a part's Content-Transfer-Encoding.
-func decode(h textproto.MIMEHeader, body io.Reader) io.Reader {
-	switch strings.ToLower(strings.TrimSpace(h.Get("Content-Transfer-Encoding"))) {
-	case "base64":
-		return base64.NewDecoder(base64.StdEncoding, newlineStripper{body})
-	case "quoted-printable":
-		return quotedprintable.NewReader(body)
-	}
-	return body
-}
-
-// newlineStripper drops CR and LF, which base64.NewDecoder does not skip
-// on its own for CR LF split across reads.
-type newlineStripper struct{ r io.Reader }
-
-func (n newlineStripper) Read(p []byte) (int, error) {
-	for {
-		c, err := n.r.Read(p)
-		j := 0
-		for _, b := range p[:c] {
-			if b != '\r' && b != '\n' && b != ' ' && b != '\t' {
-				p[j] = b
-				j++
-			}
-		}
-		if j > 0 || err != nil {
-			return j, err
-		}
-	}
+		out = append(out, Extracted{Report: rep, JSON: raw})
+		return nil
+	})
+	return out, err
 }

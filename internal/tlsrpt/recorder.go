@@ -4,17 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
+
+	"pail/internal/reporting"
 )
 
-// DefaultFlushInterval is how often a Recorder writes its counts: what a
-// crash can lose (a few seconds of counts: a report a little low, never
-// mail).
-const DefaultFlushInterval = 5 * time.Second
-
-// flushTimeout bounds one write of the counts.
-const flushTimeout = 30 * time.Second
+// DefaultFlushInterval is how often a Recorder writes its counts
+// (reporting.DefaultFlushInterval).
+const DefaultFlushInterval = reporting.DefaultFlushInterval
 
 // Field bounds: what one Outcome may add to a row, so that a peer's long
 // HELO name cannot make rows large.
@@ -35,58 +32,30 @@ type RecorderConfig struct {
 	Log *slog.Logger
 }
 
-// Recorder counts TLS session outcomes. Record only updates a map; a
-// goroutine writes the counts to the DB every FlushInterval, and Close
-// writes what is left. It is safe for concurrent use.
+// Recorder counts TLS session outcomes. Record only updates a map
+// (reporting.Tally); the counts are written every FlushInterval, and
+// Close writes what is left. It is safe for concurrent use.
 type Recorder struct {
-	db   *DB
-	cfg  RecorderConfig
-	log  *slog.Logger
-	stop chan struct{}
-	done chan struct{}
-
-	mu      sync.Mutex
-	pending map[key]int64
-	perDay  map[string]int // distinct keys pending per day
-	dropped int            // outcomes dropped by the cap since the last flush
-	closed  bool
+	now   func() time.Time
+	tally *reporting.Tally[key]
 }
 
 // NewRecorder returns a Recorder writing to db and starts its flusher.
 func NewRecorder(db *DB, cfg RecorderConfig) *Recorder {
-	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = DefaultFlushInterval
-	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	log := cfg.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	r := &Recorder{db: db, cfg: cfg, log: log, stop: make(chan struct{}), done: make(chan struct{}),
-		pending: map[key]int64{}, perDay: map[string]int{}}
-	go r.loop()
-	return r
+	return &Recorder{now: cfg.Now, tally: reporting.NewTally(reporting.TallyConfig[key]{
+		Name: "tlsrpt", FlushInterval: cfg.FlushInterval, MaxPerDay: MaxRowsPerDay,
+		Day:   func(k key) string { return k.Day },
+		Write: db.AddCounts, Log: cfg.Log,
+	})}
 }
 
 // Record counts one TLS session attempt under the UTC day it happens. It
 // never blocks on storage; after Close it does nothing.
 func (r *Recorder) Record(_ context.Context, o Outcome) {
-	k := outcomeKey(Day(r.cfg.Now()), o)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return
-	}
-	if _, ok := r.pending[k]; !ok {
-		if r.perDay[k.Day] >= MaxRowsPerDay {
-			r.dropped++
-			return
-		}
-		r.perDay[k.Day]++
-	}
-	r.pending[k]++
+	r.tally.Add(outcomeKey(Day(r.now()), o))
 }
 
 // outcomeKey is the row an outcome counts in, its fields bounded.
@@ -138,65 +107,10 @@ func clip(s string, n int) string {
 	return s
 }
 
-func (r *Recorder) loop() {
-	defer close(r.done)
-	t := time.NewTicker(r.cfg.FlushInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-t.C:
-			r.Flush(context.Background())
-		}
-	}
-}
-
 // Flush writes the pending counts now. Counts that cannot be written stay
 // pending for the next flush.
-func (r *Recorder) Flush(ctx context.Context) error {
-	r.mu.Lock()
-	counts, dropped := r.pending, r.dropped
-	r.pending, r.perDay, r.dropped = map[key]int64{}, map[string]int{}, 0
-	r.mu.Unlock()
-	if dropped > 0 {
-		r.log.Warn("tlsrpt: too many distinct outcomes today; some are not counted", "dropped", dropped, "max_rows", MaxRowsPerDay)
-	}
-	if len(counts) == 0 {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, flushTimeout)
-	defer cancel()
-	n, err := r.db.AddCounts(ctx, counts)
-	if n > 0 {
-		r.log.Warn("tlsrpt: the day's rows are full; new outcomes are not counted", "dropped_rows", n, "max_rows", MaxRowsPerDay)
-	}
-	if err != nil {
-		r.log.Warn("tlsrpt: writing counts failed; kept for the next try", "err", err)
-		r.mu.Lock()
-		for k, v := range counts {
-			if _, ok := r.pending[k]; !ok {
-				r.perDay[k.Day]++
-			}
-			r.pending[k] += v
-		}
-		r.mu.Unlock()
-		return err
-	}
-	return nil
-}
+func (r *Recorder) Flush(ctx context.Context) error { return r.tally.Flush(ctx) }
 
 // Close stops the flusher and writes what is pending. It does not close
 // the DB.
-func (r *Recorder) Close() error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil
-	}
-	r.closed = true
-	r.mu.Unlock()
-	close(r.stop)
-	<-r.done
-	return r.Flush(context.Background())
-}
+func (r *Recorder) Close() error { return r.tally.Close() }

@@ -86,9 +86,7 @@ func TestRecorderBounded(t *testing.T) {
 	for i := range MaxRowsPerDay + 10 {
 		r.Record(ctx, Outcome{PolicyDomain: fmt.Sprintf("d%d.test", i), PolicyType: PolicyNone, Success: true})
 	}
-	r.mu.Lock()
-	n := len(r.pending)
-	r.mu.Unlock()
+	n := r.tally.Pending()
 	if n != MaxRowsPerDay {
 		t.Errorf("%d rows pending, want %d", n, MaxRowsPerDay)
 	}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"time"
+
+	"pail/internal/reporting"
 )
 
 // Report is an aggregate report, the JSON object of RFC 8460 §4.4.
@@ -99,8 +101,9 @@ func (r *Report) Gzip() ([]byte, error) {
 // sender's day and stops a gzip bomb after that many bytes.
 const MaxReportBytes = 4 << 20
 
-// ErrTooLarge means a report's JSON is over MaxReportBytes.
-var ErrTooLarge = fmt.Errorf("tlsrpt: report larger than %d bytes", MaxReportBytes)
+// ErrTooLarge means a report's JSON is over MaxReportBytes (it is
+// reporting.ErrTooLarge).
+var ErrTooLarge = reporting.ErrTooLarge
 
 // ParseReport reads a report, gzip-compressed when gz, reading at most
 // MaxReportBytes of JSON.
@@ -116,21 +119,9 @@ func ParseReport(r io.Reader, gz bool) (*Report, error) {
 // MaxReportBytes of compressed data and MaxReportBytes of JSON: a gzip
 // bomb stops there.
 func readReport(r io.Reader, gz bool) ([]byte, error) {
-	r = io.LimitReader(r, MaxReportBytes+1)
-	if gz {
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("tlsrpt: report: %w", err)
-		}
-		defer zr.Close()
-		r = zr
-	}
-	data, err := io.ReadAll(io.LimitReader(r, MaxReportBytes+1))
+	data, err := reporting.ReadLimited(r, gz, MaxReportBytes)
 	if err != nil {
 		return nil, fmt.Errorf("tlsrpt: report: %w", err)
-	}
-	if len(data) > MaxReportBytes {
-		return nil, ErrTooLarge
 	}
 	return data, nil
 }

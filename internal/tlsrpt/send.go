@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"pail/internal/reporting"
 )
 
 // TXTResolver looks up TXT records: one string per record, the record's
@@ -36,7 +38,7 @@ const (
 	postTimeout = 60 * time.Second
 	// MaxAttempts is how often one report is tried per rua before
 	// pail gives up on it.
-	MaxAttempts = 4
+	MaxAttempts = reporting.MaxAttempts
 	// maxErrorBody bounds what is read of an HTTPS error reply.
 	maxErrorBody = 512
 )
@@ -55,12 +57,7 @@ type Sender struct {
 }
 
 // DayResult sums up what SendDay did.
-type DayResult struct {
-	Sent    int // reports sent now
-	Failed  int // tries that failed and will be tried again
-	GaveUp  int // reports given up now
-	Skipped int // reports sent before, or domains without a policy
-}
+type DayResult = reporting.DayResult
 
 // SendDay sends the report of every policy domain with counts for day to
 // the rua its _smtp._tls TXT record names, skipping what was sent
@@ -143,33 +140,14 @@ func (s *Sender) sendDomain(ctx context.Context, day, domain string, res *DayRes
 	if err != nil {
 		return err
 	}
-	for _, u := range policy.RUA {
-		rua := u.String()
-		p := prev[rua]
-		if p.State == StateSent || p.State == StateGaveUp {
-			res.Skipped++
-			continue
-		}
-		rec := Sent{Day: day, PolicyDomain: domain, RUA: rua, ReportID: rep.ReportID, State: StateSent, Attempts: p.Attempts + 1, Updated: s.now()}
-		if err := s.deliver(ctx, u, rep, gz); err != nil {
-			rec.LastError = err.Error()
-			rec.State = StateFailed
-			if rec.Attempts >= MaxAttempts {
-				rec.State = StateGaveUp
-				res.GaveUp++
-			} else {
-				res.Failed++
-			}
-			s.log().Warn("tlsrpt: sending a report failed", "domain", domain, "day", day, "rua", rua, "attempt", rec.Attempts, "err", err)
-		} else {
-			res.Sent++
-			s.log().Info("tlsrpt: report sent", "domain", domain, "day", day, "rua", rua, "report_id", rep.ReportID)
-		}
-		if err := s.DB.MarkSent(ctx, rec); err != nil {
-			return err
-		}
+	byRUA := map[string]*url.URL{}
+	ruas := make([]string, len(policy.RUA))
+	for i, u := range policy.RUA {
+		ruas[i] = u.String()
+		byRUA[ruas[i]] = u
 	}
-	return nil
+	t := reporting.Try{Day: day, Domain: domain, ReportID: rep.ReportID, Prev: prev, Now: s.now(), Log: s.log()}
+	return s.DB.book.Each(ctx, t, ruas, func(rua string) error { return s.deliver(ctx, byRUA[rua], rep, gz) }, res)
 }
 
 // deliver sends one report to one rua.

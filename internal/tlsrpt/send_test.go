@@ -206,14 +206,3 @@ func TestSchedulerOnce(t *testing.T) {
 		t.Errorf("%d reports sent over two runs, want 1", mb.count())
 	}
 }
-
-func TestNextRun(t *testing.T) {
-	now := time.Date(2026, 12, 6, 0, 30, 0, 0, time.UTC)
-	for range 100 {
-		n := nextRun(now, DefaultJitter)
-		lo := time.Date(2026, 12, 7, 0, 1, 0, 0, time.UTC)
-		if n.Before(lo) || !n.Before(lo.Add(DefaultJitter)) {
-			t.Fatalf("next run %v, want within %v of %v", n, DefaultJitter, lo)
-		}
-	}
-}

@@ -15,6 +15,8 @@ package tlsrpt
 import (
 	"context"
 	"time"
+
+	"pail/internal/reporting"
 )
 
 // PolicyType is the kind of policy a session was checked against
@@ -90,9 +92,5 @@ type Recording interface {
 
 var _ Recording = (*Recorder)(nil)
 
-// dayFormat is how a UTC day is written in the database and on the
-// command line.
-const dayFormat = time.DateOnly
-
 // Day returns the UTC day of t as "YYYY-MM-DD".
-func Day(t time.Time) string { return t.UTC().Format(dayFormat) }
+func Day(t time.Time) string { return reporting.Day(t) }
