@@ -24,6 +24,26 @@ type DMARCResult struct {
 	// "" unless Value is fail.
 	Policy string
 	Reason string
+	// Published is the record that applied, as an aggregate report
+	// names it (RFC 7489 §7.2, policy_published); nil without one.
+	Published *PublishedPolicy
+	// DKIMAligned and SPFAligned tell whether an identifier aligned with
+	// the From domain passed (§3.1), as an aggregate report's
+	// policy_evaluated says; SampledOut that a failing message was left
+	// out of the pct sample (§6.6.4) and got the next policy down.
+	DKIMAligned, SPFAligned, SampledOut bool
+}
+
+// PublishedPolicy is a DMARC record as it applied to a message.
+type PublishedPolicy struct {
+	// Domain is where the record was found: the From domain or its
+	// organisational domain (§6.6.3).
+	Domain string
+	P, SP  string // p=, sp= ("" when not given)
+	Pct    int    // pct=, 100 when not given
+	ADKIM  string // adkim=: "r" or "s"
+	ASPF   string // aspf=
+	FO     string // fo= as the record has it ("0" when not given)
 }
 
 // dmarcLookup is the record that applies to a From domain.
@@ -91,6 +111,7 @@ func (c *Checker) evaluateDMARC(from From, l dmarcLookup, spfRes SPFResult, dkim
 	if l.atOrg && rec.SubdomainPolicy != "" {
 		res.RecordPolicy = string(rec.SubdomainPolicy)
 	}
+	res.Published = published(rec, l, from.Domain)
 	// §3.1.2: SPF is aligned when it passed for a MAIL FROM domain that
 	// matches From's; §3.1.1: DKIM when a valid signature's d= does. For
 	// a null MAIL FROM the domain checked was the HELO name (RFC 7208
@@ -100,8 +121,7 @@ func (c *Checker) evaluateDMARC(from From, l dmarcLookup, spfRes SPFResult, dkim
 	if spfRes.Domain != "" && aligned(spfRes.Domain, from.Domain, rec.SPFAlignment) {
 		switch spfRes.Value {
 		case "pass":
-			res.Value = "pass"
-			return res
+			res.SPFAligned = true
 		case "temperror":
 			temp = true
 		}
@@ -112,11 +132,14 @@ func (c *Checker) evaluateDMARC(from From, l dmarcLookup, spfRes SPFResult, dkim
 		}
 		switch d.Value {
 		case "pass":
-			res.Value = "pass"
-			return res
+			res.DKIMAligned = true
 		case "temperror":
 			temp = true
 		}
+	}
+	if res.SPFAligned || res.DKIMAligned {
+		res.Value = "pass"
+		return res
 	}
 	if temp {
 		// An aligned identifier could not be checked: not a failure to
@@ -133,6 +156,7 @@ func (c *Checker) evaluateDMARC(from From, l dmarcLookup, spfRes SPFResult, dkim
 		}
 		if pick() >= *rec.Percent {
 			// §6.6.4: outside the sample, the next policy down.
+			res.SampledOut = true
 			switch res.Policy {
 			case dmarc.PolicyReject:
 				res.Policy = dmarc.PolicyQuarantine
@@ -142,6 +166,31 @@ func (c *Checker) evaluateDMARC(from From, l dmarcLookup, spfRes SPFResult, dkim
 		}
 	}
 	return res
+}
+
+// published describes the record l found for the From domain from.
+func published(rec *dmarc.Record, l dmarcLookup, from string) *PublishedPolicy {
+	p := &PublishedPolicy{Domain: strings.ToLower(from), P: string(rec.Policy), SP: string(rec.SubdomainPolicy),
+		Pct: 100, ADKIM: string(rec.DKIMAlignment), ASPF: string(rec.SPFAlignment), FO: "0"}
+	if l.atOrg {
+		p.Domain = l.org
+	}
+	if rec.Percent != nil {
+		p.Pct = *rec.Percent
+	}
+	var fo []string
+	for _, o := range []struct {
+		bit  dmarc.FailureOptions
+		name string
+	}{{dmarc.FailureAll, "0"}, {dmarc.FailureAny, "1"}, {dmarc.FailureDKIM, "d"}, {dmarc.FailureSPF, "s"}} {
+		if rec.FailureOptions&o.bit != 0 {
+			fo = append(fo, o.name)
+		}
+	}
+	if len(fo) > 0 {
+		p.FO = strings.Join(fo, ":")
+	}
+	return p
 }
 
 // aligned reports whether identifier domain d aligns with the From

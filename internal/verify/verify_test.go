@@ -194,6 +194,33 @@ func TestDMARCNullSender(t *testing.T) {
 	}
 }
 
+// TestDMARCReportFields gives aggregate reports what they need: where
+// the record was found and what it said, and which identifiers aligned
+// and passed, both of them when both did.
+func TestDMARCReportFields(t *testing.T) {
+	key, pub := newKey(t)
+	c := newChecker(t, zone(pub))
+	r := c.Check(context.Background(), msg("jack@town.test", "mx.town.test", sign(t, key, "town.test", plain("jack@town.test"))))
+	want := PublishedPolicy{Domain: "town.test", P: "reject", Pct: 100, ADKIM: "r", ASPF: "r", FO: "0"}
+	if r.DMARC.Value != "pass" || !r.DMARC.SPFAligned || !r.DMARC.DKIMAligned || r.DMARC.Published == nil || *r.DMARC.Published != want {
+		t.Errorf("both aligned: %+v %+v, want pass, both aligned, %+v", r.DMARC, r.DMARC.Published, want)
+	}
+	r = c.Check(context.Background(), msg("jack@fail.test", "mx.town.test", plain("jack@sub.org.test")))
+	want = PublishedPolicy{Domain: "org.test", P: "reject", SP: "quarantine", Pct: 100, ADKIM: "r", ASPF: "r", FO: "0"}
+	if r.DMARC.Value != "fail" || r.DMARC.SPFAligned || r.DMARC.DKIMAligned || r.DMARC.Published == nil || *r.DMARC.Published != want {
+		t.Errorf("subdomain: %+v %+v, want fail at org.test %+v", r.DMARC, r.DMARC.Published, want)
+	}
+	c.Percent = func() int { return 70 }
+	r = c.Check(context.Background(), msg("jack@fail.test", "mx.town.test", plain("jack@half.test")))
+	if !r.DMARC.SampledOut || r.DMARC.Published.Pct != 50 {
+		t.Errorf("pct=50 sample 70: %+v %+v, want sampled out at pct 50", r.DMARC, r.DMARC.Published)
+	}
+	r = c.Check(context.Background(), msg("jack@fail.test", "mx.town.test", plain("jack@nodmarc.test")))
+	if r.DMARC.Published != nil {
+		t.Errorf("no record: published %+v", r.DMARC.Published)
+	}
+}
+
 func TestDMARCPercent(t *testing.T) {
 	c := newChecker(t, zone("x"))
 	for pick, want := range map[int]string{10: "reject", 49: "reject", 50: "quarantine", 99: "quarantine"} {
