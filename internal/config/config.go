@@ -67,6 +67,9 @@ type Config struct {
 	MTASTS MTASTS `toml:"mta_sts"`
 	// TLSRPT configures SMTP TLS reporting (RFC 8460); on by default.
 	TLSRPT TLSRPT `toml:"tlsrpt"`
+	// DMARC configures DMARC aggregate reports (RFC 7489 §7.2); sending
+	// is off by default.
+	DMARC DMARC `toml:"dmarc"`
 	// Doctor configures the checks of `pail doctor`.
 	Doctor Doctor `toml:"doctor"`
 	// Spam configures the spam filter (rspamd); off by default.
@@ -533,6 +536,9 @@ func (cfg *Config) Validate() error {
 		return err
 	}
 	if err := cfg.TLSRPT.validate(cfg); err != nil {
+		return err
+	}
+	if err := cfg.DMARC.validate(cfg); err != nil {
 		return err
 	}
 	if err := cfg.Doctor.validate(); err != nil {

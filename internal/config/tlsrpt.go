@@ -1,10 +1,5 @@
 package config
 
-import (
-	"fmt"
-	"strings"
-)
-
 // TLSRPT configures SMTP TLS reporting (RFC 8460, package tlsrpt):
 // counting the outcome of outbound TLS sessions and sending the daily
 // reports to the domains that ask for them. Reports received for the
@@ -50,12 +45,5 @@ func (cfg *Config) ReportFrom() string {
 }
 
 func (t TLSRPT) validate(cfg *Config) error {
-	if t.From == "" {
-		return nil
-	}
-	at := strings.LastIndexByte(t.From, '@')
-	if at <= 0 || !cfg.IsLocalDomain(t.From[at+1:]) {
-		return fmt.Errorf("tlsrpt.from: %q is not an address at a local domain (reports must be DKIM-signed, RFC 8460 §5.3)", t.From)
-	}
-	return nil
+	return checkLocalFrom(cfg, "tlsrpt.from", t.From, "reports must be DKIM-signed, RFC 8460 §5.3")
 }
