@@ -51,7 +51,7 @@ type Deliverer struct {
 	hostname string
 	// DedupeWindow is the duplicate window; 0 turns the check off.
 	DedupeWindow time.Duration
-	tap          Tap // sees local mail it wants before it is stored (SetTap)
+	taps         []Tap // see local mail they want before it is stored (SetTap, AddTap)
 }
 
 // NewDeliverer returns a Deliverer. queue may be nil when remote delivery is

@@ -16,25 +16,38 @@ type Tap interface {
 	Take(ctx context.Context, msg io.Reader) int
 }
 
-// SetTap sets the Tap that local mail is shown to; nil turns it off.
-func (d *Deliverer) SetTap(t Tap) { d.tap = t }
-
-// runTap shows the message to the Tap when a local recipient is one it
-// wants.
-func (m *Message) runTap(ctx context.Context) {
-	t := m.d.tap
-	if t == nil {
-		return
+// SetTap sets the one Tap that local mail is shown to; nil turns taps
+// off.
+func (d *Deliverer) SetTap(t Tap) {
+	d.taps = nil
+	if t != nil {
+		d.taps = []Tap{t}
 	}
-	for _, r := range m.rcpts {
-		if len(r.Route.Accounts) > 0 && t.Wants(r.Address) {
-			f, err := os.Open(m.sp.Path())
-			if err != nil {
-				return // the delivery reports a spool it cannot read
+}
+
+// AddTap adds a Tap that local mail is shown to, after those set before
+// (the TLS reports' and the DMARC reports' both look at postmaster's
+// mail).
+func (d *Deliverer) AddTap(t Tap) { d.taps = append(d.taps, t) }
+
+// runTap shows the message to each Tap that wants one of its local
+// recipients, each from the start of the spool.
+func (m *Message) runTap(ctx context.Context) {
+	for _, t := range m.d.taps {
+		for _, r := range m.rcpts {
+			if len(r.Route.Accounts) > 0 && t.Wants(r.Address) {
+				m.showTap(ctx, t)
+				break
 			}
-			defer f.Close()
-			t.Take(ctx, io.NewSectionReader(f, m.returnPath, m.sp.Size()-m.returnPath))
-			return
 		}
 	}
+}
+
+func (m *Message) showTap(ctx context.Context, t Tap) {
+	f, err := os.Open(m.sp.Path())
+	if err != nil {
+		return // the delivery reports a spool it cannot read
+	}
+	defer f.Close()
+	t.Take(ctx, io.NewSectionReader(f, m.returnPath, m.sp.Size()-m.returnPath))
 }

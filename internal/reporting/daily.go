@@ -2,6 +2,7 @@ package reporting
 
 import (
 	"context"
+	"log/slog"
 	"math/rand/v2"
 	"time"
 )
@@ -83,4 +84,56 @@ func orDefault(d, def time.Duration) time.Duration {
 		return d
 	}
 	return def
+}
+
+// KeepDays is how long counts and send records are kept (for the `show`
+// commands), not for ever.
+const KeepDays = 32
+
+// SendJob is the Daily job of a report sender: send the day's reports,
+// log what was done, prune the rows of days older than KeepDays, and ask
+// for a retry when a send failed. name prefixes log lines.
+func SendJob(name string, log *slog.Logger, now func() time.Time,
+	send func(ctx context.Context, day string) (DayResult, error),
+	prune func(ctx context.Context, before string) error) func(context.Context, string) bool {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return func(ctx context.Context, day string) bool {
+		res, err := send(ctx, day)
+		if err != nil {
+			log.Warn(name+": daily reports", "day", day, "err", err)
+		}
+		if res.Sent+res.Failed+res.GaveUp > 0 {
+			log.Info(name+": daily reports", "day", day, "sent", res.Sent, "failed", res.Failed, "gave_up", res.GaveUp)
+		}
+		if err := prune(ctx, Day(now().Add(-KeepDays*24*time.Hour))); err != nil {
+			log.Warn(name+": pruning old counts", "err", err)
+		}
+		return res.Failed > 0 || err != nil
+	}
+}
+
+// Scheduler runs a report sender once a day (Daily with SendJob): Send
+// for the previous UTC day shortly after 00:00 UTC, again for failed
+// sends up to MaxAttempts times, and Prune of old rows.
+type Scheduler struct {
+	Name       string // prefixes log lines
+	Send       func(ctx context.Context, day string) (DayResult, error)
+	Prune      func(ctx context.Context, before string) error
+	Jitter     time.Duration // 0: DefaultJitter
+	StartDelay time.Duration // 0: DefaultStartDelay
+	RetryDelay time.Duration // 0: DefaultRetryDelay
+	Now        func() time.Time
+	Log        *slog.Logger
+}
+
+// Run sends reports until ctx ends.
+func (sc *Scheduler) Run(ctx context.Context) {
+	d := &Daily{Jitter: sc.Jitter, StartDelay: sc.StartDelay, RetryDelay: sc.RetryDelay, MaxRetries: MaxAttempts, Now: sc.Now,
+		Job: SendJob(sc.Name, sc.Log, sc.Now, sc.Send, sc.Prune)}
+	d.Run(ctx)
 }

@@ -7,7 +7,10 @@
 // mail received for the local domains (Attachments, ReadLimited).
 package reporting
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // dayFormat is how a UTC day is written in the databases and on the
 // command line.
@@ -24,4 +27,15 @@ func DayRange(day string) (time.Time, time.Time, error) {
 		return time.Time{}, time.Time{}, err
 	}
 	return start, start.Add(24*time.Hour - time.Second), nil
+}
+
+// Printable keeps a sender's text from moving the cursor of the terminal
+// it is shown on: control characters become '?'.
+func Printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }

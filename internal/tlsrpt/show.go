@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"pail/internal/reporting"
 )
 
 // WriteCounts prints a day's counts for people: per policy domain and
@@ -91,13 +93,5 @@ func WriteReceived(w io.Writer, reps []Received) error {
 	return nil
 }
 
-// printable keeps a sender's text from moving the cursor of the terminal
-// it is shown on.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, s)
-}
+// printable is reporting.Printable.
+var printable = reporting.Printable

@@ -56,10 +56,10 @@ type dmarcLookup struct {
 	err   error
 }
 
-// orgDomain is the organisational domain (RFC 7489 §3.2): the public
+// OrgDomain returns the organisational domain (RFC 7489 §3.2): the public
 // suffix of domain and one label more, from the Public Suffix List; the
 // domain itself when that cannot be had.
-func orgDomain(domain string) string {
+func OrgDomain(domain string) string {
 	org, err := publicsuffix.EffectiveTLDPlusOne(domain)
 	if err != nil {
 		return domain
@@ -70,7 +70,7 @@ func orgDomain(domain string) string {
 // lookupDMARC finds the DMARC record for domain: _dmarc.domain, or when
 // there is none that of its organisational domain (§6.6.3).
 func (c *Checker) lookupDMARC(ctx context.Context, domain string) dmarcLookup {
-	l := dmarcLookup{org: orgDomain(domain)}
+	l := dmarcLookup{org: OrgDomain(domain)}
 	opts := &dmarc.LookupOptions{LookupTXT: func(name string) ([]string, error) {
 		txt, err := c.Resolver.LookupTXT(ctx, name)
 		var de *net.DNSError
@@ -204,5 +204,5 @@ func aligned(d, from string, mode dmarc.AlignmentMode) bool {
 	if mode == dmarc.AlignmentStrict {
 		return false
 	}
-	return orgDomain(d) == orgDomain(from)
+	return OrgDomain(d) == OrgDomain(from)
 }

@@ -1,0 +1,109 @@
+package dmarcrpt
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"pail/internal/reporting"
+)
+
+// reportLocalParts are the local parts whose mail at a local domain is
+// looked at for reports: postmaster, where the DMARC record that `pail
+// dns-records` prints sends them (rua=mailto:postmaster@DOMAIN), and
+// dmarc.
+var reportLocalParts = []string{"postmaster", "dmarc"}
+
+// Receiver takes aggregate reports out of mail that arrives for a local
+// domain and stores them. It implements delivery's report tap.
+type Receiver struct {
+	DB  *DB
+	Log *slog.Logger
+	Now func() time.Time
+}
+
+// Wants reports whether mail for rcpt may carry a report: its local part
+// is postmaster or dmarc.
+func (rc *Receiver) Wants(rcpt string) bool {
+	return reporting.WantsLocalPart(rcpt, reportLocalParts...)
+}
+
+// Take reads a message and stores every report in it; a message without
+// one, or with one that does not parse, is logged and otherwise left
+// alone (it is delivered to the mailbox all the same). It returns the
+// number of reports stored.
+func (rc *Receiver) Take(ctx context.Context, msg io.Reader) int {
+	reps, err := ExtractReports(msg)
+	log := rc.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err != nil {
+		log.Info("dmarcrpt: a report in received mail does not parse; delivered as it is", "err", err)
+	}
+	now := time.Now
+	if rc.Now != nil {
+		now = rc.Now
+	}
+	n := 0
+	for _, r := range reps {
+		if err := rc.DB.AddReceived(ctx, r.Report, r.XML, now()); err != nil {
+			log.Warn("dmarcrpt: storing a received report", "err", err)
+			continue
+		}
+		log.Info("dmarcrpt: report received", "organization", r.Report.Metadata.OrgName, "report_id", r.Report.Metadata.ReportID,
+			"domain", r.Report.Policy.Domain)
+		n++
+	}
+	return n
+}
+
+// Extracted is one report found in a message.
+type Extracted struct {
+	Report *Feedback
+	XML    []byte // the report's XML as sent, decompressed
+}
+
+// reportTypes are the media types an aggregate report comes in (§7.2.1.1
+// names application/gzip and text/xml; receivers in the field send zip,
+// and the types' x- and generic forms).
+var reportTypes = []string{"application/gzip", "application/x-gzip", "application/zip", "application/x-zip-compressed",
+	"application/x-zip", "text/xml", "application/xml", "application/octet-stream"}
+
+// ExtractReports finds the aggregate reports in a message: parts of a
+// report's media type (an application/octet-stream one only when its
+// name ends in .xml, .xml.gz, .gz or .zip), gzip, zip or plain XML,
+// each at most MaxReportBytes decompressed. The error tells of a report
+// part that did not parse.
+func ExtractReports(msg io.Reader) ([]Extracted, error) {
+	var out []Extracted
+	err := reporting.Attachments(msg, wantPart, func(_ reporting.Part, body io.Reader) error {
+		data, err := Decode(body)
+		if err != nil {
+			return err
+		}
+		rep, err := ParseReport(data)
+		if err != nil {
+			return err
+		}
+		out = append(out, Extracted{Report: rep, XML: data})
+		return nil
+	})
+	return out, err
+}
+
+func wantPart(p reporting.Part) bool {
+	for _, t := range reportTypes {
+		if p.MediaType != t {
+			continue
+		}
+		if t != "application/octet-stream" {
+			return true
+		}
+		n := strings.ToLower(p.Filename)
+		return strings.HasSuffix(n, ".xml") || strings.HasSuffix(n, ".gz") || strings.HasSuffix(n, ".zip")
+	}
+	return false
+}
