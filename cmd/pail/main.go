@@ -61,6 +61,12 @@ Commands:
   tlsrpt show --received              the TLS reports (RFC 8460) other servers sent us
   tlsrpt send [--date YYYY-MM-DD]     send that day's reports now (default yesterday;
                                       what was sent before is not sent again)
+  dmarc show [--day YYYY-MM-DD]       DMARC results of inbound mail that day (UTC;
+                                      default today) per policy domain and source
+  dmarc show --received               the DMARC aggregate reports other receivers sent us
+  dmarc send-reports [--day YYYY-MM-DD]
+                                      send that day's DMARC reports now (default
+                                      yesterday; even with [dmarc] reports off)
   dns-records DOMAIN                  the DNS records DOMAIN publishes for pail
                                       (MX, SPF, DKIM, DMARC, SRV), as zone-file lines
   doctor [--json] [--user NAME]       check DNS (MX, PTR, SPF, DKIM, DMARC, MTA-STS,
@@ -107,34 +113,36 @@ func main() {
 
 // commands maps a command path to its handler.
 var commands = map[string]func(e *env, args []string) error{
-	"setup":        cmdSetup,
-	"serve":        cmdServe,
-	"user add":     cmdUserAdd,
-	"user list":    cmdUserList,
-	"user delete":  cmdUserDelete,
-	"user passwd":  cmdUserPasswd,
-	"user admin":   cmdUserAdmin,
-	"alias add":    cmdAliasAdd,
-	"alias list":   cmdAliasList,
-	"alias delete": cmdAliasDelete,
-	"export":       cmdExport,
-	"import":       cmdImport,
-	"check":        cmdCheck,
-	"status":       cmdStatus,
-	"queue list":   cmdQueueList,
-	"queue show":   cmdQueueShow,
-	"queue flush":  cmdQueueFlush,
-	"queue delete": cmdQueueDelete,
-	"dkim list":    cmdDKIMList,
-	"dkim rotate":  cmdDKIMRotate,
-	"dkim retire":  cmdDKIMRetire,
-	"dns-records":  cmdDNSRecords,
-	"doctor":       cmdDoctor,
-	"tlsrpt show":  cmdTLSRPTShow,
-	"tlsrpt send":  cmdTLSRPTSend,
-	"sendmail":     cmdSendmail,
-	"proxy":        cmdProxy,
-	"dns":          cmdDNS,
+	"setup":              cmdSetup,
+	"serve":              cmdServe,
+	"user add":           cmdUserAdd,
+	"user list":          cmdUserList,
+	"user delete":        cmdUserDelete,
+	"user passwd":        cmdUserPasswd,
+	"user admin":         cmdUserAdmin,
+	"alias add":          cmdAliasAdd,
+	"alias list":         cmdAliasList,
+	"alias delete":       cmdAliasDelete,
+	"export":             cmdExport,
+	"import":             cmdImport,
+	"check":              cmdCheck,
+	"status":             cmdStatus,
+	"queue list":         cmdQueueList,
+	"queue show":         cmdQueueShow,
+	"queue flush":        cmdQueueFlush,
+	"queue delete":       cmdQueueDelete,
+	"dkim list":          cmdDKIMList,
+	"dkim rotate":        cmdDKIMRotate,
+	"dkim retire":        cmdDKIMRetire,
+	"dns-records":        cmdDNSRecords,
+	"doctor":             cmdDoctor,
+	"tlsrpt show":        cmdTLSRPTShow,
+	"tlsrpt send":        cmdTLSRPTSend,
+	"dmarc show":         cmdDMARCShow,
+	"dmarc send-reports": cmdDMARCSend,
+	"sendmail":           cmdSendmail,
+	"proxy":              cmdProxy,
+	"dns":                cmdDNS,
 }
 
 func run(e *env, args []string) error {

@@ -8,6 +8,7 @@ import (
 
 	"pail/internal/config"
 	"pail/internal/delivery"
+	"pail/internal/reporting"
 	"pail/internal/resolve"
 	"pail/internal/server"
 	"pail/internal/store"
@@ -103,37 +104,63 @@ func cmdTLSRPTSend(e *env, args []string) error {
 		return err
 	}
 	defer db.Close()
-	st, err := store.Open(e.ctx, cfg.DataDir)
+	inj, err := e.openInjector(cfg)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	_, q, err := e.openQueue()
-	if err != nil {
-		return err
-	}
-	defer q.Close()
-	mailLog, closeLog, err := openMailLog(cfg)
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	router := delivery.NewRouter(st, cfg.IsLocalDomain, cfg.Postmaster)
-	router.SetHostname(cfg.Hostname)
-	d := delivery.NewDeliverer(st, q, mailLog, cfg.Hostname)
+	defer inj.close()
 	// A report to one of our own domains is stored as the server would.
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	d.SetTap(&tlsrpt.Receiver{DB: db, Log: log})
-	sender := server.NewReportSender(cfg, resolve.New(cfg.Resolver, 0), db, router, d)
-	sender.Log = log
+	inj.d.SetTap(&tlsrpt.Receiver{DB: db, Log: inj.log})
+	sender := server.NewReportSender(cfg, resolve.New(cfg.Resolver, 0), db, inj.router, inj.d)
+	sender.Log = inj.log
 	res, err := sender.SendDay(e.ctx, day)
 	if err != nil {
 		return err
 	}
+	return e.printSent("tlsrpt send", day, res)
+}
+
+// printSent prints what a day's sending did; reports that could not be
+// sent make it an error.
+func (e *env) printSent(cmd, day string, res reporting.DayResult) error {
 	fmt.Fprintf(e.stdout, "%s: %d reports sent, %d failed (to be retried), %d given up, %d sent before or not wanted\n",
 		day, res.Sent, res.Failed, res.GaveUp, res.Skipped)
 	if res.Failed > 0 || res.GaveUp > 0 {
-		return fmt.Errorf("tlsrpt send: %d reports could not be sent; the log above says why", res.Failed+res.GaveUp)
+		return fmt.Errorf("%s: %d reports could not be sent; the log above says why", cmd, res.Failed+res.GaveUp)
 	}
 	return nil
+}
+
+// injector is what a command needs to send mail as the server does: the
+// router and a deliverer on the data directory's store and queue, with
+// the mail log, and a log on standard error.
+type injector struct {
+	router *delivery.Router
+	d      *delivery.Deliverer
+	log    *slog.Logger
+	close  func()
+}
+
+// openInjector opens the store, the queue and the mail log of cfg.
+func (e *env) openInjector(cfg *config.Config) (*injector, error) {
+	st, err := store.Open(e.ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	_, q, err := e.openQueue()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	mailLog, closeLog, err := openMailLog(cfg)
+	if err != nil {
+		q.Close()
+		st.Close()
+		return nil, err
+	}
+	router := delivery.NewRouter(st, cfg.IsLocalDomain, cfg.Postmaster)
+	router.SetHostname(cfg.Hostname)
+	return &injector{router: router, d: delivery.NewDeliverer(st, q, mailLog, cfg.Hostname),
+		log:   slog.New(slog.NewTextHandler(e.stderr, nil)),
+		close: func() { closeLog(); q.Close(); st.Close() }}, nil
 }

@@ -66,7 +66,9 @@ func (j inboundJudge) Decide(ctx context.Context, m *verify.Message) verify.Deci
 	if p == nil {
 		return verify.Decision{}
 	}
-	return p.Decide(ctx, m)
+	d := p.Decide(ctx, m)
+	j.s.recordDMARC(ctx, m, d)
+	return d
 }
 
 // newPipeline builds the end-of-DATA judgement of [inbound]: the checks

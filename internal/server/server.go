@@ -26,11 +26,13 @@ import (
 	"pail/internal/config"
 	"pail/internal/delivery"
 	"pail/internal/dkim"
+	"pail/internal/dmarcrpt"
 	"pail/internal/dnsd"
 	"pail/internal/maillog"
 	"pail/internal/metrics"
 	"pail/internal/pop3d"
 	"pail/internal/queue"
+	"pail/internal/reporting"
 	"pail/internal/resolve"
 	"pail/internal/rspamd"
 	"pail/internal/smtpd"
@@ -77,6 +79,8 @@ type Server struct {
 	mtastsCfg    atomic.Pointer[config.MTASTS] // the [mta_sts] settings in force
 	tlsRecorder  *tlsrpt.Recorder              // outbound TLS outcomes (RFC 8460)
 	tlsScheduler *tlsrpt.Scheduler             // the daily TLS reports
+	dmarc        *dmarcrpt.Recorder            // DMARC results of inbound mail (RFC 7489 §7.2; dmarcrpt.go)
+	dmarcSched   *reporting.Scheduler          // the daily DMARC reports, when [dmarc] reports is set
 
 	rspamd      *rspamd.Client                  // [spam] rspamd, or nil (spam.go)
 	learner     *rspamd.Learner                 // learns from Junk moves, or nil
@@ -189,6 +193,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.router = router
 	deliverer := delivery.NewDeliverer(st, q, s.mailLog, cfg.Hostname)
 	if err := s.openTLSRPT(ctx, router, deliverer); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	if err := s.openDMARC(ctx, router, deliverer); err != nil {
 		s.closeAll()
 		return nil, err
 	}
@@ -352,6 +360,7 @@ func (s *Server) Start(w io.Writer) {
 	s.startQueue()
 	s.startACME()
 	s.startTLSRPT()
+	s.startDMARC()
 	s.startSpam()
 	if s.statusLn != nil {
 		go s.status.Serve(s.statusLn)

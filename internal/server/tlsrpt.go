@@ -64,12 +64,18 @@ func (s *Server) startTLSRPT() {
 	if s.tlsScheduler == nil || !s.cfg.TLSRPT.Enabled {
 		return
 	}
+	s.background(s.tlsScheduler.Run)
+}
+
+// background runs run in a goroutine until the server closes: its
+// context ends then, and Close waits for it to return.
+func (s *Server) background(run func(ctx context.Context)) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		s.tlsScheduler.Run(ctx)
+		run(ctx)
 	}()
 	s.closers = append(s.closers, closerFunc(func() error {
 		cancel()
