@@ -129,12 +129,6 @@ func clip(s string, n int) string {
 	return s
 }
 
-// AddCounts adds counts to the database in one transaction; see
-// reporting.CountTable.
-func (d *DB) addCounts(ctx context.Context, counts map[key]int64) (dropped int, err error) {
-	return countTable.AddCounts(ctx, d.db, counts)
-}
-
 // Counts returns the counts of day, of one policy domain unless domain is
 // "", in a fixed order.
 func (d *DB) Counts(ctx context.Context, day, domain string) ([]Count, error) {

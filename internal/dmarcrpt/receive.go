@@ -30,34 +30,18 @@ func (rc *Receiver) Wants(rcpt string) bool {
 	return reporting.WantsLocalPart(rcpt, reportLocalParts...)
 }
 
-// Take reads a message and stores every report in it; a message without
-// one, or with one that does not parse, is logged and otherwise left
-// alone (it is delivered to the mailbox all the same). It returns the
-// number of reports stored.
+// Take reads a message and stores every report in it (reporting.Taker);
+// it returns the number of reports stored.
 func (rc *Receiver) Take(ctx context.Context, msg io.Reader) int {
-	reps, err := ExtractReports(msg)
-	log := rc.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if err != nil {
-		log.Info("dmarcrpt: a report in received mail does not parse; delivered as it is", "err", err)
-	}
-	now := time.Now
-	if rc.Now != nil {
-		now = rc.Now
-	}
-	n := 0
-	for _, r := range reps {
-		if err := rc.DB.AddReceived(ctx, r.Report, r.XML, now()); err != nil {
-			log.Warn("dmarcrpt: storing a received report", "err", err)
-			continue
-		}
-		log.Info("dmarcrpt: report received", "organization", r.Report.Metadata.OrgName, "report_id", r.Report.Metadata.ReportID,
-			"domain", r.Report.Policy.Domain)
-		n++
-	}
-	return n
+	return reporting.Taker[Extracted]{Name: name, Log: rc.Log, Now: rc.Now, Extract: ExtractReports,
+		Store: func(ctx context.Context, r Extracted, at time.Time) error {
+			return rc.DB.AddReceived(ctx, r.Report, r.XML, at)
+		},
+		Describe: func(r Extracted) []any {
+			m := r.Report.Metadata
+			return []any{"organization", m.OrgName, "report_id", m.ReportID, "domain", r.Report.Policy.Domain}
+		},
+	}.Take(ctx, msg)
 }
 
 // Extracted is one report found in a message.

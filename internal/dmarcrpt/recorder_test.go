@@ -111,7 +111,7 @@ func TestRecorderBounded(t *testing.T) {
 	for i := range MaxRowsPerDay + 10 {
 		r.Record(context.Background(), passing(fmt.Sprintf("10.%d.%d.%d", i>>16, i>>8&255, i&255)))
 	}
-	if n := r.tally.Pending(); n != MaxRowsPerDay {
+	if n := r.Pending(); n != MaxRowsPerDay {
 		t.Errorf("%d rows pending, want %d", n, MaxRowsPerDay)
 	}
 }

@@ -4,15 +4,18 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/textproto"
 	"strings"
+	"time"
 )
 
 // Bounds on reading a received message.
@@ -185,4 +188,45 @@ func ReadLimited(r io.Reader, gz bool, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrTooLarge, limit)
 	}
 	return data, nil
+}
+
+// Taker is what a report tap does with a message that may carry reports
+// of kind R: Extract finds them, Store keeps one, Describe gives the log
+// attributes that name one.
+type Taker[R any] struct {
+	Name     string // prefixes log lines
+	Log      *slog.Logger
+	Now      func() time.Time // nil: time.Now
+	Extract  func(io.Reader) ([]R, error)
+	Store    func(ctx context.Context, r R, at time.Time) error
+	Describe func(R) []any
+}
+
+// Take reads a message and stores every report in it; a message without
+// one, or with one that does not parse, is logged and otherwise left
+// alone (it is delivered to the mailbox all the same). It returns the
+// number of reports stored.
+func (t Taker[R]) Take(ctx context.Context, msg io.Reader) int {
+	log := t.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	now := t.Now
+	if now == nil {
+		now = time.Now
+	}
+	reps, err := t.Extract(msg)
+	if err != nil {
+		log.Info(t.Name+": a report in received mail does not parse; delivered as it is", "err", err)
+	}
+	n := 0
+	for _, r := range reps {
+		if err := t.Store(ctx, r, now()); err != nil {
+			log.Warn(t.Name+": storing a received report", "err", err)
+			continue
+		}
+		log.Info(t.Name+": report received", t.Describe(r)...)
+		n++
+	}
+	return n
 }

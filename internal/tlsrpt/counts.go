@@ -72,13 +72,6 @@ var countTable = reporting.CountTable[key]{
 	Day:        func(k key) string { return k.Day },
 }
 
-// AddCounts adds counts to the database in one transaction. Rows new to a
-// day that already has MaxRowsPerDay are not added; their number is
-// returned.
-func (d *DB) AddCounts(ctx context.Context, counts map[key]int64) (dropped int, err error) {
-	return countTable.AddCounts(ctx, d.db, counts)
-}
-
 // Counts returns the counts of day, of one policy domain unless domain is
 // "", ordered by domain, policy and result.
 func (d *DB) Counts(ctx context.Context, day, domain string) ([]Row, error) {

@@ -29,33 +29,17 @@ func (rc *Receiver) Wants(rcpt string) bool {
 	return reporting.WantsLocalPart(rcpt, reportLocalParts...)
 }
 
-// Take reads a message and stores every report in it; a message without
-// one, or with one that does not parse, is logged and otherwise left
-// alone (it is delivered to the mailbox all the same). It returns the
-// number of reports stored.
+// Take reads a message and stores every report in it (reporting.Taker);
+// it returns the number of reports stored.
 func (rc *Receiver) Take(ctx context.Context, msg io.Reader) int {
-	reps, err := ExtractReports(msg)
-	log := rc.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	if err != nil {
-		log.Info("tlsrpt: a report in received mail does not parse; delivered as it is", "err", err)
-	}
-	now := time.Now
-	if rc.Now != nil {
-		now = rc.Now
-	}
-	n := 0
-	for _, r := range reps {
-		if err := rc.DB.AddReceived(ctx, r.Report, r.JSON, now()); err != nil {
-			log.Warn("tlsrpt: storing a received report", "err", err)
-			continue
-		}
-		log.Info("tlsrpt: report received", "organization", r.Report.OrganizationName, "report_id", r.Report.ReportID)
-		n++
-	}
-	return n
+	return reporting.Taker[Extracted]{Name: "tlsrpt", Log: rc.Log, Now: rc.Now, Extract: ExtractReports,
+		Store: func(ctx context.Context, r Extracted, at time.Time) error {
+			return rc.DB.AddReceived(ctx, r.Report, r.JSON, at)
+		},
+		Describe: func(r Extracted) []any {
+			return []any{"organization", r.Report.OrganizationName, "report_id", r.Report.ReportID}
+		},
+	}.Take(ctx, msg)
 }
 
 // Extracted is one report found in a message.

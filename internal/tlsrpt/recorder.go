@@ -1,10 +1,7 @@
 package tlsrpt
 
 import (
-	"context"
-	"log/slog"
 	"strings"
-	"time"
 
 	"pail/internal/reporting"
 )
@@ -22,40 +19,16 @@ const (
 )
 
 // RecorderConfig configures a Recorder.
-type RecorderConfig struct {
-	// FlushInterval is how often counts are written; 0 means
-	// DefaultFlushInterval.
-	FlushInterval time.Duration
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
-	// Log receives a line when counts cannot be written or are dropped.
-	Log *slog.Logger
-}
+type RecorderConfig = reporting.RecorderConfig
 
-// Recorder counts TLS session outcomes. Record only updates a map
-// (reporting.Tally); the counts are written every FlushInterval, and
-// Close writes what is left. It is safe for concurrent use.
-type Recorder struct {
-	now   func() time.Time
-	tally *reporting.Tally[key]
-}
+// Recorder counts TLS session outcomes per UTC day and row
+// (reporting.Recorder): Record only updates a map, the counts are written
+// every FlushInterval, and Close writes what is left.
+type Recorder = reporting.Recorder[Outcome, key]
 
 // NewRecorder returns a Recorder writing to db and starts its flusher.
 func NewRecorder(db *DB, cfg RecorderConfig) *Recorder {
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	return &Recorder{now: cfg.Now, tally: reporting.NewTally(reporting.TallyConfig[key]{
-		Name: "tlsrpt", FlushInterval: cfg.FlushInterval, MaxPerDay: MaxRowsPerDay,
-		Day:   func(k key) string { return k.Day },
-		Write: db.AddCounts, Log: cfg.Log,
-	})}
-}
-
-// Record counts one TLS session attempt under the UTC day it happens. It
-// never blocks on storage; after Close it does nothing.
-func (r *Recorder) Record(_ context.Context, o Outcome) {
-	r.tally.Add(outcomeKey(Day(r.now()), o))
+	return reporting.NewRecorder(cfg, outcomeKey, &countTable, db.db)
 }
 
 // outcomeKey is the row an outcome counts in, its fields bounded.
@@ -106,11 +79,3 @@ func clip(s string, n int) string {
 	}
 	return s
 }
-
-// Flush writes the pending counts now. Counts that cannot be written stay
-// pending for the next flush.
-func (r *Recorder) Flush(ctx context.Context) error { return r.tally.Flush(ctx) }
-
-// Close stops the flusher and writes what is pending. It does not close
-// the DB.
-func (r *Recorder) Close() error { return r.tally.Close() }

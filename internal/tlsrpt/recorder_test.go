@@ -86,7 +86,7 @@ func TestRecorderBounded(t *testing.T) {
 	for i := range MaxRowsPerDay + 10 {
 		r.Record(ctx, Outcome{PolicyDomain: fmt.Sprintf("d%d.test", i), PolicyType: PolicyNone, Success: true})
 	}
-	n := r.tally.Pending()
+	n := r.Pending()
 	if n != MaxRowsPerDay {
 		t.Errorf("%d rows pending, want %d", n, MaxRowsPerDay)
 	}
