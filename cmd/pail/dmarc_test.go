@@ -56,7 +56,7 @@ func TestDMARCShow(t *testing.T) {
 	}
 	msg := "From: noreply-dmarc-support@google.com\r\nTo: postmaster@hill.test\r\nSubject: Report domain: hill.test\r\nContent-Type: text/xml\r\n\r\n" +
 		strings.ReplaceAll(string(xml), "\n", "\r\n")
-	if n := (&dmarcrpt.Receiver{DB: db}).Take(ctx, bytes.NewReader([]byte(msg))); n != 1 {
+	if n := dmarcrpt.NewReceiver(db, nil).Take(ctx, bytes.NewReader([]byte(msg))); n != 1 {
 		t.Fatalf("stored %d reports", n)
 	}
 	db.Close()

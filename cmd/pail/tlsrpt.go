@@ -1,8 +1,8 @@
 package main
 
 import (
-	"flag"
-	"fmt"
+	"context"
+	"io"
 	"log/slog"
 	"time"
 
@@ -15,120 +15,34 @@ import (
 	"pail/internal/tlsrpt"
 )
 
-// openTLSRPT loads the config and opens its TLS reporting database, as
-// the data directory's owner (becomeDataOwner).
-func (e *env) openTLSRPT() (*config.Config, *tlsrpt.DB, error) {
-	cfg, err := e.loadConfig()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := becomeDataOwner(cfg.DataDir); err != nil {
-		return nil, nil, err
-	}
-	db, err := tlsrpt.Open(e.ctx, tlsrpt.DirIn(cfg.DataDir))
-	if err != nil {
-		return nil, nil, err
-	}
-	return cfg, db, nil
-}
-
-// parseDay checks a --date value, "" for def.
-func parseDay(s string, def time.Time) (string, error) {
-	if s == "" {
-		return tlsrpt.Day(def), nil
-	}
-	if _, err := time.Parse(time.DateOnly, s); err != nil {
-		return "", fmt.Errorf("--date %q: want YYYY-MM-DD", s)
-	}
-	return s, nil
-}
-
-func cmdTLSRPTShow(e *env, args []string) error {
-	fs := flag.NewFlagSet("tlsrpt show", flag.ContinueOnError)
-	date := fs.String("date", "", "the UTC `day` (YYYY-MM-DD); default today; with --received, reports from that day on")
-	received := fs.Bool("received", false, "show the reports other servers sent for the local domains")
-	pos, err := e.parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos, 0, 0, "tlsrpt show [--date YYYY-MM-DD] [--received]"); err != nil {
-		return err
-	}
-	_, db, err := e.openTLSRPT()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if *received {
-		var since time.Time
-		if *date != "" {
-			day, err := parseDay(*date, time.Time{})
+// tlsrptCommands are `pail tlsrpt show` and `pail tlsrpt send`.
+func tlsrptCommands() reportCommands[*tlsrpt.DB] {
+	return reportCommands[*tlsrpt.DB]{
+		show: "tlsrpt show", send: "tlsrpt send",
+		open: func(ctx context.Context, dataDir string) (*tlsrpt.DB, error) {
+			return tlsrpt.Open(ctx, tlsrpt.DirIn(dataDir))
+		},
+		counts: func(ctx context.Context, w io.Writer, db *tlsrpt.DB, day string) error {
+			rows, err := db.Counts(ctx, day, "")
 			if err != nil {
 				return err
 			}
-			since, _ = time.Parse(time.DateOnly, day)
-		}
-		reps, err := db.ReceivedReports(e.ctx, since)
-		if err != nil {
-			return err
-		}
-		return tlsrpt.WriteReceived(e.stdout, reps)
+			return tlsrpt.WriteCounts(w, day, rows)
+		},
+		received: func(ctx context.Context, w io.Writer, db *tlsrpt.DB, since time.Time) error {
+			reps, err := db.ReceivedReports(ctx, since)
+			if err != nil {
+				return err
+			}
+			return tlsrpt.WriteReceived(w, reps)
+		},
+		sendDay: func(ctx context.Context, cfg *config.Config, db *tlsrpt.DB, inj *injector, day string) (reporting.DayResult, error) {
+			inj.d.SetTap(tlsrpt.NewReceiver(db, inj.log))
+			sender := server.NewReportSender(cfg, resolve.New(cfg.Resolver, 0), db, inj.router, inj.d)
+			sender.Log = inj.log
+			return sender.SendDay(ctx, day)
+		},
 	}
-	day, err := parseDay(*date, time.Now())
-	if err != nil {
-		return err
-	}
-	rows, err := db.Counts(e.ctx, day, "")
-	if err != nil {
-		return err
-	}
-	return tlsrpt.WriteCounts(e.stdout, day, rows)
-}
-
-func cmdTLSRPTSend(e *env, args []string) error {
-	fs := flag.NewFlagSet("tlsrpt send", flag.ContinueOnError)
-	date := fs.String("date", "", "the UTC `day` (YYYY-MM-DD) to report; default yesterday")
-	pos, err := e.parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := wantArgs(pos, 0, 0, "tlsrpt send [--date YYYY-MM-DD]"); err != nil {
-		return err
-	}
-	day, err := parseDay(*date, time.Now().Add(-24*time.Hour))
-	if err != nil {
-		return err
-	}
-	cfg, db, err := e.openTLSRPT()
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	inj, err := e.openInjector(cfg)
-	if err != nil {
-		return err
-	}
-	defer inj.close()
-	// A report to one of our own domains is stored as the server would.
-	inj.d.SetTap(&tlsrpt.Receiver{DB: db, Log: inj.log})
-	sender := server.NewReportSender(cfg, resolve.New(cfg.Resolver, 0), db, inj.router, inj.d)
-	sender.Log = inj.log
-	res, err := sender.SendDay(e.ctx, day)
-	if err != nil {
-		return err
-	}
-	return e.printSent("tlsrpt send", day, res)
-}
-
-// printSent prints what a day's sending did; reports that could not be
-// sent make it an error.
-func (e *env) printSent(cmd, day string, res reporting.DayResult) error {
-	fmt.Fprintf(e.stdout, "%s: %d reports sent, %d failed (to be retried), %d given up, %d sent before or not wanted\n",
-		day, res.Sent, res.Failed, res.GaveUp, res.Skipped)
-	if res.Failed > 0 || res.GaveUp > 0 {
-		return fmt.Errorf("%s: %d reports could not be sent; the log above says why", cmd, res.Failed+res.GaveUp)
-	}
-	return nil
 }
 
 // injector is what a command needs to send mail as the server does: the

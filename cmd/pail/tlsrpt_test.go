@@ -53,7 +53,7 @@ func TestTLSRPTShow(t *testing.T) {
 	rep, _ := tlsrpt.BuildReport("2026-12-05", "hill.test", rows, sub)
 	gz, _ := rep.Gzip()
 	msg := tlsrpt.ComposeMail(sub, "postmaster@town.test", "postmaster@hill.test", rep, gz, time.Now())
-	if n := (&tlsrpt.Receiver{DB: db}).Take(ctx, bytes.NewReader(msg)); n != 1 {
+	if n := tlsrpt.NewReceiver(db, nil).Take(ctx, bytes.NewReader(msg)); n != 1 {
 		t.Fatalf("stored %d reports", n)
 	}
 	db.Close()

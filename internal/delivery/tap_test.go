@@ -37,7 +37,7 @@ func TestTapTLSReport(t *testing.T) {
 	}
 	router := delivery.NewRouter(e.st, func(d string) bool { return d == "hill.test" }, "dave@hill.test")
 	d := delivery.NewDeliverer(e.st, e.q, maillog.New(e.log), "mx.hill.test")
-	d.SetTap(&tlsrpt.Receiver{DB: db})
+	d.SetTap(tlsrpt.NewReceiver(db, nil))
 	if err := d.Inject(ctx, router, "postmaster@town.test", []string{"postmaster@hill.test"}, mail("2026-12-05", "postmaster@hill.test")); err != nil {
 		t.Fatal(err)
 	}
@@ -82,8 +82,8 @@ func TestTapsTLSAndDMARC(t *testing.T) {
 	defer ddb.Close()
 	router := delivery.NewRouter(e.st, func(d string) bool { return d == "hill.test" }, "dave@hill.test")
 	d := delivery.NewDeliverer(e.st, e.q, maillog.New(e.log), "mx.hill.test")
-	d.AddTap(&tlsrpt.Receiver{DB: tdb})
-	d.AddTap(&dmarcrpt.Receiver{DB: ddb})
+	d.AddTap(tlsrpt.NewReceiver(tdb, nil))
+	d.AddTap(dmarcrpt.NewReceiver(ddb, nil))
 
 	sub := dmarcrpt.Submitter{Organization: "Town Mail", Email: "postmaster@town.test", Host: "mx.town.test"}
 	pol := dmarcrpt.PolicyPublished{Domain: "hill.test", P: "reject", Pct: 100}

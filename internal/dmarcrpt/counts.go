@@ -2,7 +2,6 @@ package dmarcrpt
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"pail/internal/reporting"
@@ -57,6 +56,10 @@ var countTable = reporting.CountTable[key]{
 	Args: func(k key) []any {
 		return []any{k.Day, k.PolicyDomain, k.P, k.SP, k.Pct, k.ADKIM, k.ASPF, k.FO, k.SourceIP, k.HeaderFrom,
 			k.EnvelopeFrom, k.Disposition, k.DKIMAligned, k.SPFAligned, k.Reasons, k.Auth}
+	},
+	Dest: func(k *key) []any {
+		return []any{&k.Day, &k.PolicyDomain, &k.P, &k.SP, &k.Pct, &k.ADKIM, &k.ASPF, &k.FO, &k.SourceIP, &k.HeaderFrom,
+			&k.EnvelopeFrom, &k.Disposition, &k.DKIMAligned, &k.SPFAligned, &k.Reasons, &k.Auth}
 	},
 	Day: func(k key) string { return k.Day },
 }
@@ -132,29 +135,13 @@ func clip(s string, n int) string {
 // Counts returns the counts of day, of one policy domain unless domain is
 // "", in a fixed order.
 func (d *DB) Counts(ctx context.Context, day, domain string) ([]Count, error) {
-	q := "SELECT " + countColumns + ", messages FROM counts WHERE day = ?"
-	args := []any{day}
-	if domain != "" {
-		q += " AND policy_domain = ?"
-		args = append(args, domain)
-	}
-	rows, err := d.db.QueryContext(ctx, q+" ORDER BY "+countColumns, args...)
+	rows, err := countTable.Rows(ctx, d.db, day, domain)
 	if err != nil {
-		return nil, fmt.Errorf("dmarcrpt: counts: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []Count
-	for rows.Next() {
-		var k key
-		var n int64
-		if err := rows.Scan(&k.Day, &k.PolicyDomain, &k.P, &k.SP, &k.Pct, &k.ADKIM, &k.ASPF, &k.FO, &k.SourceIP, &k.HeaderFrom,
-			&k.EnvelopeFrom, &k.Disposition, &k.DKIMAligned, &k.SPFAligned, &k.Reasons, &k.Auth, &n); err != nil {
-			return nil, fmt.Errorf("dmarcrpt: counts: %w", err)
-		}
-		out = append(out, k.count(n))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("dmarcrpt: counts: %w", err)
+	out := make([]Count, len(rows))
+	for i, r := range rows {
+		out[i] = r.Key.count(r.N)
 	}
 	return out, nil
 }
@@ -172,18 +159,5 @@ func (k key) count(n int64) Count {
 
 // Domains returns the policy domains with counts on day.
 func (d *DB) Domains(ctx context.Context, day string) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, "SELECT DISTINCT policy_domain FROM counts WHERE day = ? ORDER BY policy_domain", day)
-	if err != nil {
-		return nil, fmt.Errorf("dmarcrpt: domains: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("dmarcrpt: domains: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return countTable.Domains(ctx, d.db, day)
 }

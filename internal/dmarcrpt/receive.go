@@ -10,38 +10,23 @@ import (
 	"pail/internal/reporting"
 )
 
-// reportLocalParts are the local parts whose mail at a local domain is
-// looked at for reports: postmaster, where the DMARC record that `pail
-// dns-records` prints sends them (rua=mailto:postmaster@DOMAIN), and
-// dmarc.
-var reportLocalParts = []string{"postmaster", "dmarc"}
-
 // Receiver takes aggregate reports out of mail that arrives for a local
-// domain and stores them. It implements delivery's report tap.
-type Receiver struct {
-	DB  *DB
-	Log *slog.Logger
-	Now func() time.Time
-}
+// domain and stores them (delivery's report tap).
+type Receiver = reporting.Tap[Extracted]
 
-// Wants reports whether mail for rcpt may carry a report: its local part
-// is postmaster or dmarc.
-func (rc *Receiver) Wants(rcpt string) bool {
-	return reporting.WantsLocalPart(rcpt, reportLocalParts...)
-}
-
-// Take reads a message and stores every report in it (reporting.Taker);
-// it returns the number of reports stored.
-func (rc *Receiver) Take(ctx context.Context, msg io.Reader) int {
-	return reporting.Taker[Extracted]{Name: name, Log: rc.Log, Now: rc.Now, Extract: ExtractReports,
+// NewReceiver returns the Receiver that stores reports in db. It looks at
+// mail for postmaster, where the DMARC record that `pail dns-records`
+// prints sends them (rua=mailto:postmaster@DOMAIN), and dmarc.
+func NewReceiver(db *DB, log *slog.Logger) *Receiver {
+	return &Receiver{Name: name, LocalParts: []string{"postmaster", "dmarc"}, Log: log, Extract: ExtractReports,
 		Store: func(ctx context.Context, r Extracted, at time.Time) error {
-			return rc.DB.AddReceived(ctx, r.Report, r.XML, at)
+			return db.AddReceived(ctx, r.Report, r.XML, at)
 		},
 		Describe: func(r Extracted) []any {
 			m := r.Report.Metadata
 			return []any{"organization", m.OrgName, "report_id", m.ReportID, "domain", r.Report.Policy.Domain}
 		},
-	}.Take(ctx, msg)
+	}
 }
 
 // Extracted is one report found in a message.

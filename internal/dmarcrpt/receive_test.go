@@ -77,7 +77,8 @@ func TestReceiveGoogleReport(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t, t.TempDir())
 	xmlData := googleXML(t)
-	rc := &Receiver{DB: db, Now: fixedClock(time.Date(2026, 12, 7, 3, 10, 0, 0, time.UTC))}
+	rc := NewReceiver(db, nil)
+	rc.Now = fixedClock(time.Date(2026, 12, 7, 3, 10, 0, 0, time.UTC))
 	for _, msg := range []string{
 		reportMessage("application/zip", "google.com!hill.test!1796515200!1796601599.zip", zipped(t, "google.com!hill.test!1796515200!1796601599.xml", xmlData)),
 		reportMessage("application/gzip", "google.com!hill.test!1796515200!1796601599.xml.gz", gzipped(xmlData)),
@@ -145,7 +146,7 @@ func TestReceiveBombs(t *testing.T) {
 // what every report has, and lets the message through.
 func TestReceiveBad(t *testing.T) {
 	db := openTestDB(t, t.TempDir())
-	rc := &Receiver{DB: db}
+	rc := NewReceiver(db, nil)
 	for name, data := range map[string][]byte{
 		"not xml":       []byte("hello"),
 		"no report id":  []byte("<feedback><report_metadata><org_name>x</org_name><date_range><begin>1</begin></date_range></report_metadata><policy_published><domain>hill.test</domain></policy_published></feedback>"),

@@ -4,23 +4,17 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"pail/internal/reporting/reportingtest"
 	"testing"
 	"time"
 
 	"pail/internal/verify"
 )
 
-func openTestDB(t *testing.T, dir string) *DB {
-	t.Helper()
-	db, err := Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+func openTestDB(t *testing.T, dir string) *DB { return reportingtest.Open(t, Open, dir) }
 
-func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
+// fixedClock is reportingtest.Clock.
+var fixedClock = reportingtest.Clock
 
 var townPolicy = PolicyPublished{Domain: "town.test", P: "reject", Pct: 100, ADKIM: "r", ASPF: "r", FO: "0"}
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"time"
 
@@ -13,21 +12,12 @@ import (
 	"pail/internal/verify"
 )
 
-// TXTResolver looks up TXT records: one string per record, the record's
-// strings joined. A name that does not exist or has no TXT records yields
-// no strings and a nil error, or a *net.DNSError with IsNotFound (as
-// net.Resolver and internal/resolve answer); another error means the
-// answer is not known (the lookup is tried again later).
-type TXTResolver interface {
-	LookupTXT(ctx context.Context, name string) ([]string, error)
-}
+// TXTResolver looks up TXT records (reporting.TXTResolver).
+type TXTResolver = reporting.TXTResolver
 
 // Enqueuer puts a message into the outgoing queue, DKIM-signed for the
 // From's local domain, durably before it returns nil.
 type Enqueuer func(ctx context.Context, from string, rcpts []string, msg []byte) error
-
-// lookupTimeout bounds one TXT lookup at send time.
-const lookupTimeout = 10 * time.Second
 
 // Sender builds and sends the daily reports.
 type Sender struct {
@@ -42,22 +32,39 @@ type Sender struct {
 }
 
 // SendDay sends the report of every policy domain with counts for day to
-// the mailto: rua its DMARC record names now, skipping what was sent (or
-// given up) before, so that a restart or a second run sends nothing
-// twice. The error is of the database; failures to send are counted in
-// the result and recorded for a retry.
+// the mailto: rua its DMARC record names now (§7.2: where the domain
+// wants reports today, not where it wanted them when the mail came),
+// skipping what was sent (or given up) before, so that a restart or a
+// second run sends nothing twice. The error is of the database; failures
+// to send are counted in the result and recorded for a retry.
 func (s *Sender) SendDay(ctx context.Context, day string) (reporting.DayResult, error) {
-	var res reporting.DayResult
-	domains, err := s.DB.Domains(ctx, day)
+	return reporting.DaySend[RUA]{
+		Book: s.DB.book, Resolver: s.Resolver, Domains: s.DB.Domains, Now: s.Now, Log: s.Log,
+		PolicyName:  func(domain string) string { return "_dmarc." + domain },
+		Parse:       RUAFromTXT,
+		ErrNoPolicy: ErrNoPolicy,
+		Name:        func(r RUA) string { return r.URI },
+		Build:       s.build,
+	}.Run(ctx, day)
+}
+
+// build makes domain's report of day and how it is sent to one rua.
+func (s *Sender) build(ctx context.Context, day, domain string) (reporting.Report[RUA], error) {
+	counts, err := s.DB.Counts(ctx, day, domain)
 	if err != nil {
-		return res, err
+		return reporting.Report[RUA]{}, err
 	}
-	for _, d := range domains {
-		if err := s.sendDomain(ctx, day, d, &res); err != nil {
-			return res, err
-		}
+	rep, err := BuildReport(day, domain, counts, s.Submitter)
+	if err != nil {
+		return reporting.Report[RUA]{}, err
 	}
-	return res, nil
+	gz, err := rep.Gzip()
+	if err != nil {
+		return reporting.Report[RUA]{}, err
+	}
+	return reporting.Report[RUA]{ID: rep.Metadata.ReportID, Send: func(ctx context.Context, r RUA) error {
+		return s.deliver(ctx, domain, r, rep, gz)
+	}}, nil
 }
 
 func (s *Sender) now() time.Time {
@@ -65,77 +72,6 @@ func (s *Sender) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
-}
-
-func (s *Sender) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// lookupTXT looks name up within lookupTimeout; a name that does not
-// exist has no records.
-func (s *Sender) lookupTXT(ctx context.Context, name string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	defer cancel()
-	txt, err := s.Resolver.LookupTXT(ctx, name)
-	if dnsErr := (*net.DNSError)(nil); errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-		return nil, nil
-	}
-	return txt, err
-}
-
-// sendDomain sends one domain's report for day.
-func (s *Sender) sendDomain(ctx context.Context, day, domain string, res *reporting.DayResult) error {
-	done, err := s.DB.SentFor(ctx, day, domain)
-	if err != nil {
-		return err
-	}
-	prev := map[string]reporting.Sent{}
-	for _, d := range done {
-		prev[d.RUA] = d
-	}
-	if p, ok := prev[""]; ok && p.State == reporting.StateNoPolicy {
-		res.Skipped++
-		return nil
-	}
-	// The record is fetched now, not taken from the day's counts: the rua
-	// is where the domain wants reports today (§7.2).
-	txt, err := s.lookupTXT(ctx, "_dmarc."+domain)
-	if err != nil {
-		s.log().Warn("dmarcrpt: looking up the DMARC record failed", "domain", domain, "err", err)
-		res.Failed++
-		return nil
-	}
-	ruas, err := RUAFromTXT(txt)
-	if err != nil {
-		if !errors.Is(err, ErrNoPolicy) {
-			s.log().Info("dmarcrpt: DMARC record does not parse; no report", "domain", domain, "err", err)
-		}
-		res.Skipped++
-		return s.DB.book.MarkSent(ctx, reporting.Sent{Day: day, PolicyDomain: domain, State: reporting.StateNoPolicy, LastError: err.Error(), Updated: s.now()})
-	}
-	counts, err := s.DB.Counts(ctx, day, domain)
-	if err != nil {
-		return err
-	}
-	rep, err := BuildReport(day, domain, counts, s.Submitter)
-	if err != nil {
-		return err
-	}
-	gz, err := rep.Gzip()
-	if err != nil {
-		return err
-	}
-	byURI := map[string]RUA{}
-	uris := make([]string, len(ruas))
-	for i, r := range ruas {
-		uris[i] = r.URI
-		byURI[r.URI] = r
-	}
-	t := reporting.Try{Day: day, Domain: domain, ReportID: rep.Metadata.ReportID, Prev: prev, Now: s.now(), Log: s.log()}
-	return s.DB.book.Each(ctx, t, uris, func(uri string) error { return s.deliver(ctx, domain, byURI[uri], rep, gz) }, res)
 }
 
 // deliver sends one report to one rua: after the external destination
@@ -169,7 +105,7 @@ func (s *Sender) verifyDestination(ctx context.Context, domain string, r RUA) er
 		return nil
 	}
 	name := strings.TrimSuffix(domain, ".") + ReportPrefix + dest
-	txt, err := s.lookupTXT(ctx, name)
+	txt, err := reporting.LookupTXT(ctx, s.Resolver, name)
 	if err != nil {
 		return fmt.Errorf("dmarcrpt: external destination check %s: %w", name, err)
 	}

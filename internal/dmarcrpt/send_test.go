@@ -3,8 +3,7 @@ package dmarcrpt
 import (
 	"bytes"
 	"context"
-	"errors"
-	"sync"
+	"pail/internal/reporting/reportingtest"
 	"testing"
 	"time"
 
@@ -13,35 +12,16 @@ import (
 	"pail/internal/resolve/resolvetest"
 )
 
-// mailbox collects what the sender enqueues.
-type mailbox struct {
-	mu   sync.Mutex
-	msgs [][]byte
-	to   []string
-	fail bool
-}
-
-func (m *mailbox) enqueue(_ context.Context, from string, rcpts []string, msg []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail {
-		return errors.New("queue full")
-	}
-	m.msgs = append(m.msgs, msg)
-	m.to = append(m.to, rcpts...)
-	return nil
-}
-
 // newSender returns a Sender on a fresh database with a day of counts
 // for town.test, looking records up in a real name server on loopback
 // that serves records (names in servfail answer SERVFAIL).
-func newSender(t *testing.T, records []string, servfail ...string) (*Sender, *mailbox) {
+func newSender(t *testing.T, records []string, servfail ...string) (*Sender, *reportingtest.Mailbox) {
 	t.Helper()
 	srv := resolvetest.Start(t, records, servfail...)
 	db := openTestDB(t, t.TempDir())
 	seedCounts(t, db, time.Date(2026, 12, 6, 13, 0, 0, 0, time.UTC), passing("192.0.2.1"), failing("198.51.100.7"))
-	mb := &mailbox{}
-	return &Sender{DB: db, Resolver: resolve.New(srv.Addr, time.Second), Enqueue: mb.enqueue, Submitter: testSubmitter,
+	mb := &reportingtest.Mailbox{}
+	return &Sender{DB: db, Resolver: resolve.New(srv.Addr, time.Second), Enqueue: mb.Enqueue, Submitter: testSubmitter,
 		From: "postmaster@hill.test", Now: fixedClock(time.Date(2026, 12, 7, 0, 10, 0, 0, time.UTC))}, mb
 }
 
@@ -55,16 +35,16 @@ func TestSenderSendsOnce(t *testing.T) {
 	if err != nil || res.Sent != 1 {
 		t.Fatalf("first run: %+v %v", res, err)
 	}
-	if len(mb.to) != 1 || mb.to[0] != "dmarc@reports.town.test" {
-		t.Fatalf("sent to %v", mb.to)
+	if len(mb.To) != 1 || mb.To[0] != "dmarc@reports.town.test" {
+		t.Fatalf("sent to %v", mb.To)
 	}
-	got, err := ExtractReports(bytes.NewReader(mb.msgs[0]))
+	got, err := ExtractReports(bytes.NewReader(mb.Msgs[0]))
 	if err != nil || len(got) != 1 || len(got[0].Report.Records) != 2 || got[0].Report.Policy.Domain != "town.test" {
 		t.Fatalf("report sent: %+v %v", got, err)
 	}
 	res, err = s.SendDay(ctx, "2026-12-06")
-	if err != nil || res.Sent != 0 || res.Skipped != 1 || len(mb.msgs) != 1 {
-		t.Errorf("second run: %+v %v, %d sent in all", res, err, len(mb.msgs))
+	if err != nil || res.Sent != 0 || res.Skipped != 1 || len(mb.Msgs) != 1 {
+		t.Errorf("second run: %+v %v, %d sent in all", res, err, len(mb.Msgs))
 	}
 }
 
@@ -84,8 +64,8 @@ func TestSenderExternalDestination(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Sent != 1 || res.GaveUp != 2 || res.Failed != 1 || len(mb.to) != 1 || mb.to[0] != "r@far.test" {
-		t.Fatalf("result %+v, sent to %v; want far.test only, nowhere and wrong given up, flaky to retry", res, mb.to)
+	if res.Sent != 1 || res.GaveUp != 2 || res.Failed != 1 || len(mb.To) != 1 || mb.To[0] != "r@far.test" {
+		t.Fatalf("result %+v, sent to %v; want far.test only, nowhere and wrong given up, flaky to retry", res, mb.To)
 	}
 	sent, _ := s.DB.SentFor(ctx, "2026-12-06", "town.test")
 	states := map[string]reporting.SendState{}
@@ -96,7 +76,7 @@ func TestSenderExternalDestination(t *testing.T) {
 		t.Errorf("states %v", states)
 	}
 	res, _ = s.SendDay(ctx, "2026-12-06")
-	if res.Failed != 1 || res.Skipped != 3 || len(mb.to) != 1 {
+	if res.Failed != 1 || res.Skipped != 3 || len(mb.To) != 1 {
 		t.Errorf("second run %+v: only flaky is tried again", res)
 	}
 }
@@ -106,8 +86,8 @@ func TestSenderExternalDestination(t *testing.T) {
 func TestSenderSizeLimit(t *testing.T) {
 	s, mb := newSender(t, []string{`_dmarc.town.test. TXT "v=DMARC1; p=reject; rua=mailto:small@town.test!1k,mailto:big@town.test!1m"`})
 	res, err := s.SendDay(context.Background(), "2026-12-06")
-	if err != nil || res.Sent != 1 || res.GaveUp != 1 || len(mb.to) != 1 || mb.to[0] != "big@town.test" {
-		t.Errorf("result %+v %v, sent to %v; want big only", res, err, mb.to)
+	if err != nil || res.Sent != 1 || res.GaveUp != 1 || len(mb.To) != 1 || mb.To[0] != "big@town.test" {
+		t.Errorf("result %+v %v, sent to %v; want big only", res, err, mb.To)
 	}
 }
 
@@ -117,7 +97,7 @@ func TestSenderSizeLimit(t *testing.T) {
 func TestSenderNoPolicy(t *testing.T) {
 	ctx := context.Background()
 	s, mb := newSender(t, []string{`_dmarc.town.test. TXT "v=DMARC1; p=none"`})
-	if res, err := s.SendDay(ctx, "2026-12-06"); err != nil || res.Skipped != 1 || len(mb.msgs) != 0 {
+	if res, err := s.SendDay(ctx, "2026-12-06"); err != nil || res.Skipped != 1 || len(mb.Msgs) != 0 {
 		t.Errorf("no rua: %+v %v", res, err)
 	}
 	sent, _ := s.DB.SentFor(ctx, "2026-12-06", "town.test")

@@ -36,52 +36,43 @@ func WriteCounts(w io.Writer, day string, counts []Count) error {
 // address, message count, disposition and aligned DKIM and SPF results,
 // then the raw results.
 func WriteReceived(w io.Writer, reps []Received) error {
-	if len(reps) == 0 {
-		_, err := fmt.Fprintln(w, "no reports received")
-		return err
-	}
-	for i, r := range reps {
-		if i > 0 {
-			fmt.Fprintln(w)
-		}
-		f := r.Report
+	return reporting.WriteReceived(w, reps, func(f *Feedback) reporting.Head {
 		m := f.Metadata
-		fmt.Fprintf(w, "Report %s from %s", printable(m.ReportID), printable(m.OrgName))
-		if m.Email != "" {
-			fmt.Fprintf(w, " <%s>", printable(m.Email))
-		}
-		fmt.Fprintf(w, "\n  period %s to %s, received %s\n", time.Unix(m.DateRange.Begin, 0).UTC().Format(time.RFC3339),
-			time.Unix(m.DateRange.End, 0).UTC().Format(time.RFC3339), r.Received.UTC().Format(time.RFC3339))
-		p := f.Policy
-		fmt.Fprintf(w, "  policy %s: p=%s sp=%s pct=%d adkim=%s aspf=%s\n", printable(p.Domain), printable(p.P), printable(p.SP),
-			p.Pct, printable(p.ADKIM), printable(p.ASPF))
-		var total int64
-		for _, rec := range f.Records {
-			total += rec.Row.Count
-		}
-		fmt.Fprintf(w, "  %d messages in %d records\n", total, len(f.Records))
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "    SOURCE IP\tCOUNT\tDISPOSITION\tDKIM\tSPF\tHEADER FROM\tAUTH RESULTS")
-		for _, rec := range f.Records {
-			pe := rec.Row.PolicyEvaluated
-			auth := ""
-			for _, d := range rec.AuthResults.DKIM {
-				auth += fmt.Sprintf("dkim=%s (%s", d.Result, d.Domain)
-				if d.Selector != "" {
-					auth += " s=" + d.Selector
-				}
-				auth += ") "
-			}
-			for _, s := range rec.AuthResults.SPF {
-				auth += fmt.Sprintf("spf=%s (%s) ", s.Result, s.Domain)
-			}
-			for _, rs := range pe.Reasons {
-				auth += "reason=" + rs.Type + " "
-			}
-			fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%s\t%s\n", printable(rec.Row.SourceIP), rec.Row.Count, printable(pe.Disposition),
-				printable(pe.DKIM), printable(pe.SPF), printable(rec.Identifiers.HeaderFrom), printable(auth))
-		}
-		tw.Flush()
+		return reporting.Head{ID: m.ReportID, Organization: m.OrgName, Contact: m.Email,
+			Begin: time.Unix(m.DateRange.Begin, 0), End: time.Unix(m.DateRange.End, 0)}
+	}, writeRecords)
+}
+
+// writeRecords prints the published policy and the records of a report.
+func writeRecords(w io.Writer, f *Feedback) {
+	p := f.Policy
+	fmt.Fprintf(w, "  policy %s: p=%s sp=%s pct=%d adkim=%s aspf=%s\n", printable(p.Domain), printable(p.P), printable(p.SP),
+		p.Pct, printable(p.ADKIM), printable(p.ASPF))
+	var total int64
+	for _, rec := range f.Records {
+		total += rec.Row.Count
 	}
-	return nil
+	fmt.Fprintf(w, "  %d messages in %d records\n", total, len(f.Records))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "    SOURCE IP\tCOUNT\tDISPOSITION\tDKIM\tSPF\tHEADER FROM\tAUTH RESULTS")
+	for _, rec := range f.Records {
+		pe := rec.Row.PolicyEvaluated
+		auth := ""
+		for _, d := range rec.AuthResults.DKIM {
+			auth += fmt.Sprintf("dkim=%s (%s", d.Result, d.Domain)
+			if d.Selector != "" {
+				auth += " s=" + d.Selector
+			}
+			auth += ") "
+		}
+		for _, s := range rec.AuthResults.SPF {
+			auth += fmt.Sprintf("spf=%s (%s) ", s.Result, s.Domain)
+		}
+		for _, rs := range pe.Reasons {
+			auth += "reason=" + rs.Type + " "
+		}
+		fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%s\t%s\n", printable(rec.Row.SourceIP), rec.Row.Count, printable(pe.Disposition),
+			printable(pe.DKIM), printable(pe.SPF), printable(rec.Identifiers.HeaderFrom), printable(auth))
+	}
+	tw.Flush()
 }

@@ -190,23 +190,31 @@ func ReadLimited(r io.Reader, gz bool, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// Taker is what a report tap does with a message that may carry reports
-// of kind R: Extract finds them, Store keeps one, Describe gives the log
+// Tap takes reports of kind R out of mail that arrives for a local
+// domain and stores them; it implements delivery's report tap. Extract
+// finds the reports in a message, Store keeps one, Describe gives the log
 // attributes that name one.
-type Taker[R any] struct {
-	Name     string // prefixes log lines
-	Log      *slog.Logger
-	Now      func() time.Time // nil: time.Now
-	Extract  func(io.Reader) ([]R, error)
-	Store    func(ctx context.Context, r R, at time.Time) error
-	Describe func(R) []any
+type Tap[R any] struct {
+	Name string // prefixes log lines
+	// LocalParts are those whose mail at a local domain is looked at.
+	LocalParts []string
+	Log        *slog.Logger
+	Now        func() time.Time // nil: time.Now
+	Extract    func(io.Reader) ([]R, error)
+	Store      func(ctx context.Context, r R, at time.Time) error
+	Describe   func(R) []any
 }
+
+// Wants reports whether mail for rcpt (a local recipient as given in
+// RCPT TO) may carry a report: its local part is one of LocalParts. It is
+// called for every local delivery, so it only looks at the string.
+func (t *Tap[R]) Wants(rcpt string) bool { return WantsLocalPart(rcpt, t.LocalParts...) }
 
 // Take reads a message and stores every report in it; a message without
 // one, or with one that does not parse, is logged and otherwise left
 // alone (it is delivered to the mailbox all the same). It returns the
 // number of reports stored.
-func (t Taker[R]) Take(ctx context.Context, msg io.Reader) int {
+func (t *Tap[R]) Take(ctx context.Context, msg io.Reader) int {
 	log := t.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -3,8 +3,10 @@
 // reports (RFC 7489 §7.2, package dmarcrpt). It owns their small SQLite
 // database files (OpenDB), the counts they aggregate in memory and write
 // every few seconds (Tally), the run once a day after 00:00 UTC (Daily),
-// the mail that carries a report (Mail), and the report attachments of
-// mail received for the local domains (Attachments, ReadLimited).
+// the daily send to each policy domain's destinations (DaySend), the mail
+// that carries a report (Mail), and the reports in mail received for the
+// local domains (Tap, Attachments, ReadLimited, ReceivedTable,
+// WriteReceived).
 package reporting
 
 import (

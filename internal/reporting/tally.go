@@ -159,15 +159,17 @@ func (t *Tally[K]) Close() error {
 }
 
 // CountTable describes the table a Tally's counts are written to: one row
-// per key, its columns KeyColumns (the first of them the day), and the
-// count in CountColumn.
+// per key, its columns KeyColumns (the first of them the day, the second
+// the policy domain), and the count in CountColumn.
 type CountTable[K comparable] struct {
 	Name        string // prefixes errors
 	Table       string
 	KeyColumns  []string
 	CountColumn string
-	// Args are a key's values for KeyColumns, in order; Day its day.
+	// Args are a key's values for KeyColumns, in order; Dest points at
+	// its fields in that order, for reading a row; Day is its day.
 	Args func(K) []any
+	Dest func(*K) []any
 	Day  func(K) string
 	// MaxRowsPerDay bounds the rows of one day.
 	MaxRowsPerDay int
@@ -222,4 +224,59 @@ func (c *CountTable[K]) AddCounts(ctx context.Context, db *sql.DB, counts map[K]
 		return nil
 	})
 	return dropped, err
+}
+
+// Counted is one row of a CountTable: a key and its count.
+type Counted[K comparable] struct {
+	Key K
+	N   int64
+}
+
+// Rows returns the rows of day, of one policy domain unless domain is "",
+// ordered by the key columns.
+func (c *CountTable[K]) Rows(ctx context.Context, db *sql.DB, day, domain string) ([]Counted[K], error) {
+	q := "SELECT " + strings.Join(c.KeyColumns, ", ") + ", " + c.CountColumn + " FROM " + c.Table + " WHERE " + c.KeyColumns[0] + " = ?"
+	args := []any{day}
+	if domain != "" {
+		q += " AND " + c.KeyColumns[1] + " = ?"
+		args = append(args, domain)
+	}
+	rows, err := db.QueryContext(ctx, q+" ORDER BY "+strings.Join(c.KeyColumns, ", "), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: counts: %w", c.Name, err)
+	}
+	defer rows.Close()
+	var out []Counted[K]
+	for rows.Next() {
+		var r Counted[K]
+		if err := rows.Scan(append(c.Dest(&r.Key), &r.N)...); err != nil {
+			return nil, fmt.Errorf("%s: counts: %w", c.Name, err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: counts: %w", c.Name, err)
+	}
+	return out, nil
+}
+
+// Domains returns the policy domains with counts on day.
+func (c *CountTable[K]) Domains(ctx context.Context, db *sql.DB, day string) ([]string, error) {
+	rows, err := db.QueryContext(ctx, "SELECT DISTINCT "+c.KeyColumns[1]+" FROM "+c.Table+" WHERE "+c.KeyColumns[0]+" = ? ORDER BY 1", day)
+	if err != nil {
+		return nil, fmt.Errorf("%s: domains: %w", c.Name, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("%s: domains: %w", c.Name, err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("%s: domains: %w", c.Name, err)
+	}
+	return out, nil
 }

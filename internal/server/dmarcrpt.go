@@ -24,7 +24,7 @@ func (s *Server) openDMARC(ctx context.Context, router *delivery.Router, deliver
 	log := s.log.With("proto", "dmarc")
 	s.dmarc = dmarcrpt.NewRecorder(db, dmarcrpt.RecorderConfig{Log: log})
 	s.closers = append(s.closers, s.dmarc)
-	deliverer.AddTap(&dmarcrpt.Receiver{DB: db, Log: log})
+	deliverer.AddTap(dmarcrpt.NewReceiver(db, log))
 	s.dmarcSched = NewDMARCSender(s.cfg, s.resolver, db, router, deliverer).Scheduler(log)
 	return nil
 }

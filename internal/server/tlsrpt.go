@@ -28,7 +28,7 @@ func (s *Server) openTLSRPT(ctx context.Context, router *delivery.Router, delive
 	log := s.log.With("proto", "tlsrpt")
 	s.tlsRecorder = tlsrpt.NewRecorder(db, tlsrpt.RecorderConfig{Log: log})
 	s.closers = append(s.closers, s.tlsRecorder)
-	deliverer.SetTap(&tlsrpt.Receiver{DB: db, Log: log})
+	deliverer.SetTap(tlsrpt.NewReceiver(db, log))
 	s.tlsScheduler = &tlsrpt.Scheduler{Sender: NewReportSender(s.cfg, s.resolver, db, router, deliverer), Log: log}
 	return nil
 }

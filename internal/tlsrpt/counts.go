@@ -2,7 +2,6 @@ package tlsrpt
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"pail/internal/reporting"
@@ -69,53 +68,28 @@ var countTable = reporting.CountTable[key]{
 	Name: "tlsrpt", Table: "counts", CountColumn: "sessions", MaxRowsPerDay: MaxRowsPerDay,
 	KeyColumns: strings.Split(countColumns, ", "),
 	Args:       key.args,
-	Day:        func(k key) string { return k.Day },
+	Dest: func(k *key) []any {
+		return []any{&k.Day, &k.PolicyDomain, &k.PolicyType, &k.PolicyStrings, &k.MXHost, &k.Result,
+			&k.SendingIP, &k.ReceivingIP, &k.ReceivingHELO, &k.Additional}
+	},
+	Day: func(k key) string { return k.Day },
 }
 
 // Counts returns the counts of day, of one policy domain unless domain is
 // "", ordered by domain, policy and result.
 func (d *DB) Counts(ctx context.Context, day, domain string) ([]Row, error) {
-	q := "SELECT " + countColumns + ", sessions FROM counts WHERE day = ?"
-	args := []any{day}
-	if domain != "" {
-		q += " AND policy_domain = ?"
-		args = append(args, domain)
-	}
-	rows, err := d.db.QueryContext(ctx, q+" ORDER BY "+countColumns, args...)
+	rows, err := countTable.Rows(ctx, d.db, day, domain)
 	if err != nil {
-		return nil, fmt.Errorf("tlsrpt: counts: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	var out []Row
-	for rows.Next() {
-		var k key
-		var n int64
-		if err := rows.Scan(&k.Day, &k.PolicyDomain, &k.PolicyType, &k.PolicyStrings, &k.MXHost, &k.Result,
-			&k.SendingIP, &k.ReceivingIP, &k.ReceivingHELO, &k.Additional, &n); err != nil {
-			return nil, fmt.Errorf("tlsrpt: counts: %w", err)
-		}
-		out = append(out, k.row(n))
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("tlsrpt: counts: %w", err)
+	out := make([]Row, len(rows))
+	for i, r := range rows {
+		out[i] = r.Key.row(r.N)
 	}
 	return out, nil
 }
 
 // Domains returns the policy domains with counts on day.
 func (d *DB) Domains(ctx context.Context, day string) ([]string, error) {
-	rows, err := d.db.QueryContext(ctx, "SELECT DISTINCT policy_domain FROM counts WHERE day = ? ORDER BY policy_domain", day)
-	if err != nil {
-		return nil, fmt.Errorf("tlsrpt: domains: %w", err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, fmt.Errorf("tlsrpt: domains: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return countTable.Domains(ctx, d.db, day)
 }

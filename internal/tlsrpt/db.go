@@ -65,8 +65,3 @@ func Open(ctx context.Context, dir string) (*DB, error) {
 
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
-
-// tx runs fn in a write transaction and commits it.
-func (d *DB) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	return reporting.Tx(ctx, "tlsrpt", d.db, fn)
-}

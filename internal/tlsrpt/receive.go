@@ -9,37 +9,22 @@ import (
 	"pail/internal/reporting"
 )
 
-// ReportLocalParts are the local parts whose mail at a local domain is
-// looked at for reports: postmaster (where `pail dns-records` points
-// reports, and where most senders send them) and tlsrpt.
-var reportLocalParts = []string{"postmaster", "tlsrpt"}
-
 // Receiver takes reports out of mail that arrives for a local domain and
-// stores them. It implements delivery's report tap.
-type Receiver struct {
-	DB  *DB
-	Log *slog.Logger
-	Now func() time.Time
-}
+// stores them (delivery's report tap).
+type Receiver = reporting.Tap[Extracted]
 
-// Wants reports whether mail for rcpt (a local recipient as given in
-// RCPT TO) may carry a report: its local part is postmaster or tlsrpt.
-// It is called for every local delivery, so it only looks at the string.
-func (rc *Receiver) Wants(rcpt string) bool {
-	return reporting.WantsLocalPart(rcpt, reportLocalParts...)
-}
-
-// Take reads a message and stores every report in it (reporting.Taker);
-// it returns the number of reports stored.
-func (rc *Receiver) Take(ctx context.Context, msg io.Reader) int {
-	return reporting.Taker[Extracted]{Name: "tlsrpt", Log: rc.Log, Now: rc.Now, Extract: ExtractReports,
+// NewReceiver returns the Receiver that stores reports in db. It looks at
+// mail for postmaster (where `pail dns-records` points reports, and where
+// most senders send them) and tlsrpt.
+func NewReceiver(db *DB, log *slog.Logger) *Receiver {
+	return &Receiver{Name: "tlsrpt", LocalParts: []string{"postmaster", "tlsrpt"}, Log: log, Extract: ExtractReports,
 		Store: func(ctx context.Context, r Extracted, at time.Time) error {
-			return rc.DB.AddReceived(ctx, r.Report, r.JSON, at)
+			return db.AddReceived(ctx, r.Report, r.JSON, at)
 		},
 		Describe: func(r Extracted) []any {
 			return []any{"organization", r.Report.OrganizationName, "report_id", r.Report.ReportID}
 		},
-	}.Take(ctx, msg)
+	}
 }
 
 // Extracted is one report found in a message.

@@ -107,7 +107,8 @@ Content-Disposition: attachment;
 func TestReceiveRFCExample(t *testing.T) {
 	ctx := context.Background()
 	db := openTestDB(t, t.TempDir())
-	rc := &Receiver{DB: db, Now: fixedClock(time.Date(2026, 12, 7, 0, 10, 0, 0, time.UTC))}
+	rc := NewReceiver(db, nil)
+	rc.Now = fixedClock(time.Date(2026, 12, 7, 0, 10, 0, 0, time.UTC))
 	msg := rfcMessage(gzipped(t, []byte(rfcReport)))
 	if n := rc.Take(ctx, strings.NewReader(msg)); n != 1 {
 		t.Fatalf("stored %d reports, want 1", n)
@@ -175,7 +176,7 @@ func TestReceiveGzipBomb(t *testing.T) {
 		t.Fatalf("bomb is %d bytes compressed", b.Len())
 	}
 	db := openTestDB(t, t.TempDir())
-	rc := &Receiver{DB: db}
+	rc := NewReceiver(db, nil)
 	start := time.Now()
 	if n := rc.Take(context.Background(), strings.NewReader(rfcMessage(b.Bytes()))); n != 0 {
 		t.Errorf("stored %d reports from a gzip bomb", n)
@@ -191,7 +192,7 @@ func TestReceiveGzipBomb(t *testing.T) {
 // TestReceiveBad leaves a message without a parseable report alone.
 func TestReceiveBad(t *testing.T) {
 	db := openTestDB(t, t.TempDir())
-	rc := &Receiver{DB: db}
+	rc := NewReceiver(db, nil)
 	for _, msg := range []string{
 		rfcMessage([]byte("not gzip")),
 		rfcMessage(gzipped(t, []byte(`{"policies": []}`))),

@@ -3,21 +3,15 @@ package tlsrpt
 import (
 	"context"
 	"fmt"
+	"pail/internal/reporting/reportingtest"
 	"testing"
 	"time"
 )
 
-func openTestDB(t *testing.T, dir string) *DB {
-	t.Helper()
-	db, err := Open(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
+func openTestDB(t *testing.T, dir string) *DB { return reportingtest.Open(t, Open, dir) }
 
-func fixedClock(t time.Time) func() time.Time { return func() time.Time { return t } }
+// fixedClock is reportingtest.Clock.
+var fixedClock = reportingtest.Clock
 
 // TestRecorderAggregates counts outcomes per day, policy and failure
 // detail, in a real database file, and keeps them across a restart (a new

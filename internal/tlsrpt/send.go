@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,15 +15,8 @@ import (
 	"pail/internal/reporting"
 )
 
-// TXTResolver looks up TXT records: one string per record, the record's
-// strings joined (as net.Resolver.LookupTXT does). A name that does not
-// exist or has no TXT records yields no strings and a nil error, or a
-// *net.DNSError with IsNotFound (as net.Resolver and internal/resolve
-// answer); another error means the answer is not known (the lookup is
-// tried again later).
-type TXTResolver interface {
-	LookupTXT(ctx context.Context, name string) ([]string, error)
-}
+// TXTResolver looks up TXT records (reporting.TXTResolver).
+type TXTResolver = reporting.TXTResolver
 
 // Enqueuer puts a message into the outgoing queue, DKIM-signed for the
 // From's local domain, durably before it returns nil.
@@ -32,8 +24,6 @@ type Enqueuer func(ctx context.Context, from string, rcpts []string, msg []byte)
 
 // Timeouts and tries of sending.
 const (
-	// lookupTimeout bounds the TXT lookup of one domain.
-	lookupTimeout = 10 * time.Second
 	// postTimeout bounds one HTTPS POST (RFC 8460 §5.2).
 	postTimeout = 60 * time.Second
 	// MaxAttempts is how often one report is tried per rua before
@@ -62,20 +52,43 @@ type DayResult = reporting.DayResult
 // SendDay sends the report of every policy domain with counts for day to
 // the rua its _smtp._tls TXT record names, skipping what was sent
 // before (so a restart or a second run sends nothing twice) and what was
-// given up. The error is of the database; failures to send are counted
-// in the result and recorded for a retry.
+// given up. No record, or one that does not parse, is no reporting
+// policy (RFC 8460 §3). The error is of the database; failures to send
+// are counted in the result and recorded for a retry.
 func (s *Sender) SendDay(ctx context.Context, day string) (DayResult, error) {
-	var res DayResult
-	domains, err := s.DB.Domains(ctx, day)
+	return reporting.DaySend[*url.URL]{
+		Book: s.DB.book, Resolver: s.Resolver, Domains: s.DB.Domains, Now: s.Now, Log: s.Log,
+		PolicyName: func(domain string) string { return TXTPrefix + domain },
+		Parse: func(txt []string) ([]*url.URL, error) {
+			p, err := PolicyFromTXT(txt)
+			if err != nil {
+				return nil, err
+			}
+			return p.RUA, nil
+		},
+		ErrNoPolicy: ErrNoPolicy,
+		Name:        (*url.URL).String,
+		Build:       s.build,
+	}.Run(ctx, day)
+}
+
+// build makes domain's report of day and how it is sent to one rua.
+func (s *Sender) build(ctx context.Context, day, domain string) (reporting.Report[*url.URL], error) {
+	rows, err := s.DB.Counts(ctx, day, domain)
 	if err != nil {
-		return res, err
+		return reporting.Report[*url.URL]{}, err
 	}
-	for _, d := range domains {
-		if err := s.sendDomain(ctx, day, d, &res); err != nil {
-			return res, err
-		}
+	rep, err := BuildReport(day, domain, rows, s.Submitter)
+	if err != nil {
+		return reporting.Report[*url.URL]{}, err
 	}
-	return res, nil
+	gz, err := rep.Gzip()
+	if err != nil {
+		return reporting.Report[*url.URL]{}, err
+	}
+	return reporting.Report[*url.URL]{ID: rep.ReportID, Send: func(ctx context.Context, u *url.URL) error {
+		return s.deliver(ctx, u, rep, gz)
+	}}, nil
 }
 
 func (s *Sender) now() time.Time {
@@ -83,71 +96,6 @@ func (s *Sender) now() time.Time {
 		return s.Now()
 	}
 	return time.Now()
-}
-
-func (s *Sender) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// sendDomain sends one domain's report for day.
-func (s *Sender) sendDomain(ctx context.Context, day, domain string, res *DayResult) error {
-	done, err := s.DB.SentFor(ctx, day, domain)
-	if err != nil {
-		return err
-	}
-	prev := map[string]Sent{}
-	for _, d := range done {
-		prev[d.RUA] = d
-	}
-	if p, ok := prev[""]; ok && p.State == StateNoPolicy {
-		res.Skipped++
-		return nil
-	}
-	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
-	txt, err := s.Resolver.LookupTXT(lctx, TXTPrefix+domain)
-	cancel()
-	if dnsErr := (*net.DNSError)(nil); errors.As(err, &dnsErr) && dnsErr.IsNotFound {
-		txt, err = nil, nil
-	}
-	if err != nil {
-		// A lookup failure: try again later.
-		s.log().Warn("tlsrpt: looking up the reporting policy failed", "domain", domain, "err", err)
-		res.Failed++
-		return nil
-	}
-	policy, err := PolicyFromTXT(txt)
-	if err != nil {
-		// No record, or one that does not parse: no reporting policy
-		// (RFC 8460 §3).
-		if !errors.Is(err, ErrNoPolicy) {
-			s.log().Info("tlsrpt: reporting policy does not parse; no report", "domain", domain, "err", err)
-		}
-		res.Skipped++
-		return s.DB.MarkSent(ctx, Sent{Day: day, PolicyDomain: domain, State: StateNoPolicy, LastError: err.Error(), Updated: s.now()})
-	}
-	rows, err := s.DB.Counts(ctx, day, domain)
-	if err != nil {
-		return err
-	}
-	rep, err := BuildReport(day, domain, rows, s.Submitter)
-	if err != nil {
-		return err
-	}
-	gz, err := rep.Gzip()
-	if err != nil {
-		return err
-	}
-	byRUA := map[string]*url.URL{}
-	ruas := make([]string, len(policy.RUA))
-	for i, u := range policy.RUA {
-		ruas[i] = u.String()
-		byRUA[ruas[i]] = u
-	}
-	t := reporting.Try{Day: day, Domain: domain, ReportID: rep.ReportID, Prev: prev, Now: s.now(), Log: s.log()}
-	return s.DB.book.Each(ctx, t, ruas, func(rua string) error { return s.deliver(ctx, byRUA[rua], rep, gz) }, res)
 }
 
 // deliver sends one report to one rua.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"pail/internal/reporting/reportingtest"
 	"sync"
 	"testing"
 	"time"
@@ -27,31 +28,6 @@ func (z zoneTXT) LookupTXT(_ context.Context, name string) ([]string, error) {
 		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 	}
 	return v, nil
-}
-
-// mailbox collects what the sender enqueues.
-type mailbox struct {
-	mu   sync.Mutex
-	msgs [][]byte
-	to   []string
-	fail bool
-}
-
-func (m *mailbox) enqueue(_ context.Context, from string, rcpts []string, msg []byte) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail {
-		return errors.New("queue full")
-	}
-	m.msgs = append(m.msgs, msg)
-	m.to = append(m.to, rcpts...)
-	return nil
-}
-
-func (m *mailbox) count() int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.msgs)
 }
 
 func seed(t *testing.T, db *DB, day time.Time, outcomes ...Outcome) {
@@ -93,9 +69,9 @@ func TestSenderSendsOnce(t *testing.T) {
 		Outcome{PolicyDomain: "quiet.test", PolicyType: PolicyNone, MXHost: "mx.quiet.test", Success: true},
 	)
 	zone := zoneTXT{"_smtp._tls.hill.test": {"v=TLSRPTv1; rua=mailto:reports@hill.test," + srv.URL + "/tlsrpt"}}
-	mb := &mailbox{}
+	mb := &reportingtest.Mailbox{}
 	newSender := func(db *DB) *Sender {
-		return &Sender{DB: db, Resolver: zone, Enqueue: mb.enqueue, HTTP: srv.Client(), Submitter: testSubmitter,
+		return &Sender{DB: db, Resolver: zone, Enqueue: mb.Enqueue, HTTP: srv.Client(), Submitter: testSubmitter,
 			From: "postmaster@ash.test", Now: fixedClock(day.Add(24 * time.Hour))}
 	}
 	res, err := newSender(db).SendDay(ctx, "2026-12-06")
@@ -105,8 +81,8 @@ func TestSenderSendsOnce(t *testing.T) {
 	if res.Sent != 2 || res.Skipped != 1 || res.Failed != 0 {
 		t.Errorf("first run: %+v, want 2 sent and quiet.test (no policy) skipped", res)
 	}
-	if mb.count() != 1 || mb.to[0] != "reports@hill.test" || len(posts) != 1 {
-		t.Fatalf("mails %d to %v, posts %d", mb.count(), mb.to, len(posts))
+	if mb.Count() != 1 || mb.To[0] != "reports@hill.test" || len(posts) != 1 {
+		t.Fatalf("mails %d to %v, posts %d", mb.Count(), mb.To, len(posts))
 	}
 	rep, err := ParseReport(bytes.NewReader(posts[0]), true)
 	if err != nil {
@@ -124,8 +100,8 @@ func TestSenderSendsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mb.count() != 1 || len(posts) != 1 || res.Sent != 0 {
-		t.Errorf("after a second run and a restart: %d mails, %d posts, %+v; want 1, 1, nothing sent", mb.count(), len(posts), res)
+	if mb.Count() != 1 || len(posts) != 1 || res.Sent != 0 {
+		t.Errorf("after a second run and a restart: %d mails, %d posts, %+v; want 1, 1, nothing sent", mb.Count(), len(posts), res)
 	}
 }
 
@@ -137,16 +113,16 @@ func TestSenderRetries(t *testing.T) {
 	day := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
 	seed(t, db, day, Outcome{PolicyDomain: "hill.test", PolicyType: PolicyNone, Success: true},
 		Outcome{PolicyDomain: "dead.test", PolicyType: PolicyNone, Success: true})
-	mb := &mailbox{fail: true}
+	mb := &reportingtest.Mailbox{Fail: true}
 	zone := zoneTXT{"_smtp._tls.hill.test": {"v=TLSRPTv1; rua=mailto:reports@hill.test"}, "_smtp._tls.dead.test": nil}
-	s := &Sender{DB: db, Resolver: zone, Enqueue: mb.enqueue, Submitter: testSubmitter, From: "postmaster@ash.test"}
+	s := &Sender{DB: db, Resolver: zone, Enqueue: mb.Enqueue, Submitter: testSubmitter, From: "postmaster@ash.test"}
 	for i := 1; i < MaxAttempts; i++ {
 		res, err := s.SendDay(ctx, "2026-12-06")
 		if err != nil || res.Failed != 2 {
 			t.Fatalf("run %d: %+v %v, want 2 failed", i, res, err)
 		}
 	}
-	mb.fail = false
+	mb.Fail = false
 	zone["_smtp._tls.dead.test"] = []string{}
 	res, err := s.SendDay(ctx, "2026-12-06")
 	if err != nil || res.Sent != 1 || res.Skipped != 1 {
@@ -154,14 +130,14 @@ func TestSenderRetries(t *testing.T) {
 	}
 	seed(t, db, day, Outcome{PolicyDomain: "late.test", PolicyType: PolicyNone, Success: true})
 	zone["_smtp._tls.late.test"] = []string{"v=TLSRPTv1; rua=mailto:r@late.test"}
-	mb.fail = true
+	mb.Fail = true
 	for range MaxAttempts {
 		res, _ = s.SendDay(ctx, "2026-12-06")
 	}
 	if res.GaveUp != 1 {
 		t.Errorf("after %d failures: %+v, want it given up", MaxAttempts, res)
 	}
-	mb.fail = false
+	mb.Fail = false
 	if res, _ = s.SendDay(ctx, "2026-12-06"); res.Sent != 0 {
 		t.Errorf("a given-up report was sent: %+v", res)
 	}
@@ -176,7 +152,7 @@ func TestSenderRetries(t *testing.T) {
 func TestSchedulerOnce(t *testing.T) {
 	dir := t.TempDir()
 	day := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
-	mb := &mailbox{}
+	mb := &reportingtest.Mailbox{}
 	zone := zoneTXT{"_smtp._tls.hill.test": {"v=TLSRPTv1; rua=mailto:reports@hill.test"}}
 	for run := range 2 {
 		db := openTestDB(t, dir)
@@ -184,7 +160,7 @@ func TestSchedulerOnce(t *testing.T) {
 			seed(t, db, day, Outcome{PolicyDomain: "hill.test", PolicyType: PolicyNone, Success: true})
 		}
 		now := fixedClock(day.Add(15 * time.Hour)) // 01:00 UTC the next day
-		sc := &Scheduler{Sender: &Sender{DB: db, Resolver: zone, Enqueue: mb.enqueue, Submitter: testSubmitter, From: "postmaster@ash.test", Now: now},
+		sc := &Scheduler{Sender: &Sender{DB: db, Resolver: zone, Enqueue: mb.Enqueue, Submitter: testSubmitter, From: "postmaster@ash.test", Now: now},
 			StartDelay: time.Millisecond, Now: now}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -202,7 +178,7 @@ func TestSchedulerOnce(t *testing.T) {
 		<-done
 		db.Close()
 	}
-	if mb.count() != 1 {
-		t.Errorf("%d reports sent over two runs, want 1", mb.count())
+	if mb.Count() != 1 {
+		t.Errorf("%d reports sent over two runs, want 1", mb.Count())
 	}
 }

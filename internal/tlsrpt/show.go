@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"pail/internal/reporting"
 )
@@ -54,43 +53,35 @@ func WriteCounts(w io.Writer, day string, rows []Row) error {
 	return tw.Flush()
 }
 
-// WriteReceived prints received reports for people.
+// WriteReceived prints received reports for people: per report its
+// reporter and period, and per policy its sessions and failures.
 func WriteReceived(w io.Writer, reps []Received) error {
-	if len(reps) == 0 {
-		_, err := fmt.Fprintln(w, "no reports received")
-		return err
-	}
-	for i, r := range reps {
-		if i > 0 {
+	return reporting.WriteReceived(w, reps, func(r *Report) reporting.Head {
+		return reporting.Head{ID: r.ReportID, Organization: r.OrganizationName, Contact: r.ContactInfo,
+			Begin: r.DateRange.Start, End: r.DateRange.End}
+	}, writePolicies)
+}
+
+// writePolicies prints the policies of a report with their failures.
+func writePolicies(w io.Writer, rep *Report) {
+	for _, p := range rep.Policies {
+		fmt.Fprintf(w, "  policy %s %s: %d successful, %d failed\n", printable(p.Policy.Domain), printable(string(p.Policy.Type)),
+			p.Summary.Successful, p.Summary.Failed)
+		if len(p.Policy.MXHost) > 0 {
+			fmt.Fprintf(w, "    mx: %s\n", printable(strings.Join(p.Policy.MXHost, ", ")))
+		}
+		for _, f := range p.FailureDetails {
+			fmt.Fprintf(w, "    %d x %s", f.FailedSessionCount, printable(string(f.ResultType)))
+			for _, kv := range [][2]string{{"mx", f.ReceivingMXHostname}, {"helo", f.ReceivingMXHelo},
+				{"receiving-ip", f.ReceivingIP}, {"sending-ip", f.SendingMTAIP},
+				{"reason", f.FailureReasonCode}, {"info", f.AdditionalInformation}} {
+				if kv[1] != "" {
+					fmt.Fprintf(w, " %s=%s", kv[0], printable(kv[1]))
+				}
+			}
 			fmt.Fprintln(w)
 		}
-		rep := r.Report
-		fmt.Fprintf(w, "Report %s from %s", printable(rep.ReportID), printable(rep.OrganizationName))
-		if rep.ContactInfo != "" {
-			fmt.Fprintf(w, " <%s>", printable(rep.ContactInfo))
-		}
-		fmt.Fprintf(w, "\n  period %s to %s, received %s\n", rep.DateRange.Start.UTC().Format(time.RFC3339),
-			rep.DateRange.End.UTC().Format(time.RFC3339), r.Received.UTC().Format(time.RFC3339))
-		for _, p := range rep.Policies {
-			fmt.Fprintf(w, "  policy %s %s: %d successful, %d failed\n", printable(p.Policy.Domain), printable(string(p.Policy.Type)),
-				p.Summary.Successful, p.Summary.Failed)
-			if len(p.Policy.MXHost) > 0 {
-				fmt.Fprintf(w, "    mx: %s\n", printable(strings.Join(p.Policy.MXHost, ", ")))
-			}
-			for _, f := range p.FailureDetails {
-				fmt.Fprintf(w, "    %d x %s", f.FailedSessionCount, printable(string(f.ResultType)))
-				for _, kv := range [][2]string{{"mx", f.ReceivingMXHostname}, {"helo", f.ReceivingMXHelo},
-					{"receiving-ip", f.ReceivingIP}, {"sending-ip", f.SendingMTAIP},
-					{"reason", f.FailureReasonCode}, {"info", f.AdditionalInformation}} {
-					if kv[1] != "" {
-						fmt.Fprintf(w, " %s=%s", kv[0], printable(kv[1]))
-					}
-				}
-				fmt.Fprintln(w)
-			}
-		}
 	}
-	return nil
 }
 
 // printable is reporting.Printable.
