@@ -3,6 +3,7 @@ package dmarcrpt
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -72,7 +73,7 @@ func writeRecords(w io.Writer, f *Feedback) {
 			auth += "reason=" + rs.Type + " "
 		}
 		fmt.Fprintf(tw, "    %s\t%d\t%s\t%s\t%s\t%s\t%s\n", printable(rec.Row.SourceIP), rec.Row.Count, printable(pe.Disposition),
-			printable(pe.DKIM), printable(pe.SPF), printable(rec.Identifiers.HeaderFrom), printable(auth))
+			printable(pe.DKIM), printable(pe.SPF), printable(rec.Identifiers.HeaderFrom), printable(strings.TrimSpace(auth)))
 	}
 	tw.Flush()
 }
