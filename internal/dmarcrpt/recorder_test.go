@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"pail/internal/reporting/reportingtest"
 	"testing"
 	"time"
 
+	"pail/internal/reporting/reportingtest"
 	"pail/internal/verify"
 )
 

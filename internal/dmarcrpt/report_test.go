@@ -2,7 +2,6 @@ package dmarcrpt
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/xml"
 	"io"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"pail/internal/reporting"
+	"pail/internal/reporting/reportingtest"
 )
 
 var testSubmitter = Submitter{Organization: "Hill Mail", Email: "postmaster@mx.hill.test", Host: "mx.hill.test"}
@@ -57,13 +57,7 @@ func elementPaths(t *testing.T, data []byte) map[string]string {
 
 func seedCounts(t *testing.T, db *DB, day time.Time, outcomes ...Outcome) []Count {
 	t.Helper()
-	r := NewRecorder(db, RecorderConfig{FlushInterval: time.Hour, Now: fixedClock(day)})
-	for _, o := range outcomes {
-		r.Record(context.Background(), o)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
+	reportingtest.Seed(t, NewRecorder(db, RecorderConfig{FlushInterval: time.Hour, Now: fixedClock(day)}), outcomes...)
 	counts, err := db.Counts(context.Background(), reporting.Day(day), "")
 	if err != nil {
 		t.Fatal(err)
@@ -86,11 +80,7 @@ func TestReportXML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _ := io.ReadAll(zr)
+	data := reportingtest.Gunzip(t, gz)
 	got := elementPaths(t, data)
 	want := map[string]string{
 		"feedback/version":                                 "1.0",

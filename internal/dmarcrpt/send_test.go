@@ -3,11 +3,11 @@ package dmarcrpt
 import (
 	"bytes"
 	"context"
-	"pail/internal/reporting/reportingtest"
 	"testing"
 	"time"
 
 	"pail/internal/reporting"
+	"pail/internal/reporting/reportingtest"
 	"pail/internal/resolve"
 	"pail/internal/resolve/resolvetest"
 )

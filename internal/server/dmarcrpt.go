@@ -35,11 +35,9 @@ func (s *Server) openDMARC(ctx context.Context, router *delivery.Router, deliver
 // dmarc send-reports` uses it too.
 func NewDMARCSender(cfg *config.Config, r *resolve.Resolver, db *dmarcrpt.DB, router *delivery.Router, deliverer *delivery.Deliverer) *dmarcrpt.Sender {
 	return &dmarcrpt.Sender{
-		DB:       db,
-		Resolver: r,
-		Enqueue: func(ctx context.Context, from string, rcpts []string, msg []byte) error {
-			return deliverer.Inject(ctx, router, from, rcpts, msg)
-		},
+		DB:        db,
+		Resolver:  r,
+		Enqueue:   injectReport(router, deliverer),
 		Submitter: dmarcrpt.Submitter{Organization: cfg.DMARCOrganization(), Email: cfg.DMARCContact(), Host: cfg.Hostname},
 		From:      cfg.DMARCFrom(),
 	}

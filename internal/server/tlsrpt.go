@@ -42,9 +42,7 @@ func NewReportSender(cfg *config.Config, r *resolve.Resolver, db *tlsrpt.DB, rou
 	return &tlsrpt.Sender{
 		DB:       db,
 		Resolver: r,
-		Enqueue: func(ctx context.Context, from string, rcpts []string, msg []byte) error {
-			return deliverer.Inject(ctx, router, from, rcpts, msg)
-		},
+		Enqueue:  injectReport(router, deliverer),
 		HTTP: &http.Client{
 			Transport:     &http.Transport{DialContext: r.DialContext, TLSHandshakeTimeout: 10 * time.Second},
 			Timeout:       reportHTTPTimeout,
@@ -52,6 +50,14 @@ func NewReportSender(cfg *config.Config, r *resolve.Resolver, db *tlsrpt.DB, rou
 		},
 		Submitter: tlsrpt.Submitter{Organization: cfg.ReportOrganization(), Contact: cfg.ReportContact(), Host: cfg.Hostname},
 		From:      cfg.ReportFrom(),
+	}
+}
+
+// injectReport is how a report Sender queues a report mail: through
+// deliverer, as mail from a local user is (DKIM-signed when queued).
+func injectReport(router *delivery.Router, deliverer *delivery.Deliverer) func(ctx context.Context, from string, rcpts []string, msg []byte) error {
+	return func(ctx context.Context, from string, rcpts []string, msg []byte) error {
+		return deliverer.Inject(ctx, router, from, rcpts, msg)
 	}
 }
 

@@ -3,9 +3,10 @@ package tlsrpt
 import (
 	"context"
 	"fmt"
-	"pail/internal/reporting/reportingtest"
 	"testing"
 	"time"
+
+	"pail/internal/reporting/reportingtest"
 )
 
 func openTestDB(t *testing.T, dir string) *DB { return reportingtest.Open(t, Open, dir) }

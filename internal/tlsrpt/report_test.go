@@ -2,14 +2,14 @@ package tlsrpt
 
 import (
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
-	"io"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/reporting/reportingtest"
 )
 
 var testSubmitter = Submitter{Organization: "Ash Mail", Contact: "postmaster@ash.test", Host: "mx.ash.test"}
@@ -99,11 +99,7 @@ func TestGzipRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
-	if err != nil {
-		t.Fatalf("not gzip: %v", err)
-	}
-	raw, _ := io.ReadAll(zr)
+	raw := reportingtest.Gunzip(t, gz)
 	if !json.Valid(raw) {
 		t.Fatalf("not JSON: %s", raw)
 	}

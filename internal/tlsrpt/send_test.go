@@ -8,10 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"pail/internal/reporting/reportingtest"
 	"sync"
 	"testing"
 	"time"
+
+	"pail/internal/reporting/reportingtest"
 )
 
 // zoneTXT answers TXT lookups from a map, as the project's resolver
@@ -32,13 +33,7 @@ func (z zoneTXT) LookupTXT(_ context.Context, name string) ([]string, error) {
 
 func seed(t *testing.T, db *DB, day time.Time, outcomes ...Outcome) {
 	t.Helper()
-	r := NewRecorder(db, RecorderConfig{FlushInterval: time.Hour, Now: fixedClock(day)})
-	for _, o := range outcomes {
-		r.Record(context.Background(), o)
-	}
-	if err := r.Close(); err != nil {
-		t.Fatal(err)
-	}
+	reportingtest.Seed(t, NewRecorder(db, RecorderConfig{FlushInterval: time.Hour, Now: fixedClock(day)}), outcomes...)
 }
 
 // TestSenderSendsOnce sends a day's report to a mailto: and an https:

@@ -4,6 +4,8 @@
 package reportingtest
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"io"
@@ -52,4 +54,36 @@ func Open[DB io.Closer](t testing.TB, open func(ctx context.Context, dir string)
 	}
 	t.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Recorder is what Seed needs of a report package's Recorder.
+type Recorder[O any] interface {
+	Record(ctx context.Context, o O)
+	Close() error
+}
+
+// Seed records outcomes with rec and closes it, which writes them.
+func Seed[O any](t testing.TB, rec Recorder[O], outcomes ...O) {
+	t.Helper()
+	for _, o := range outcomes {
+		rec.Record(context.Background(), o)
+	}
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Gunzip returns the decompressed gz, failing the test when it is not
+// gzip.
+func Gunzip(t testing.TB, gz []byte) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatalf("not gzip: %v", err)
+	}
+	data, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("not gzip: %v", err)
+	}
+	return data
 }
