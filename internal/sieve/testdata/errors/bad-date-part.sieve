@@ -1,0 +1,2 @@
+require "date";
+if currentdate "century" "21" { keep; }

@@ -1,0 +1,2 @@
+require "relational";
+if header :value "bigger" "x" "1" { keep; }

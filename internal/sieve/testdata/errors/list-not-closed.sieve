@@ -1,0 +1,1 @@
+if header ["a", "b" "c" { keep; }

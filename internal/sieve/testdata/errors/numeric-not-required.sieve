@@ -1,0 +1,2 @@
+require "relational";
+if header :value "gt" :comparator "i;ascii-numeric" "x" "1" { keep; }

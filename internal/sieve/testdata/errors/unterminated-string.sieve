@@ -1,0 +1,3 @@
+if header :is "subject" "abc {
+  keep;
+}

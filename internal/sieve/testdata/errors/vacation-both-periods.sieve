@@ -1,0 +1,2 @@
+require ["vacation", "vacation-seconds"];
+vacation :days 3 :seconds 60 "away";

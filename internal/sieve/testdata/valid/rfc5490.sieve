@@ -1,0 +1,2 @@
+require ["fileinto", "mailbox"];
+if mailboxexists "Partners" { fileinto "Partners"; } else { fileinto :create "Partners"; }
