@@ -140,6 +140,11 @@ func (c comparator) equalRune(a, b rune) bool {
 	return a == b
 }
 
+// globStepCost is how many character comparisons of :matches cost one
+// step of Limits.MaxSteps: a run's default budget then allows some 64
+// million, tens of milliseconds.
+const globStepCost = 64
+
 // globItem is one element of a :matches pattern.
 type globItem struct {
 	kind byte // 'l' literal, '?' one character, '*' any sequence
@@ -175,8 +180,8 @@ func compileGlob(key string) []globItem {
 // few characters as it can, from the left, which is how RFC 5229 §3.2
 // fills the match variables ("[*] *" against "[a] [b] c" gives "a" and
 // "[b] c"). It returns the wildcards' substrings when it matches. step
-// is called for each backtrack so a costly pattern spends the run's
-// budget; it returns false to stop.
+// is called once per globStepCost comparisons so a costly pattern
+// spends the run's budget; it returns false to stop.
 func glob(c comparator, items []globItem, value string, step func() bool) (bool, []string) {
 	nw := 0
 	for _, it := range items {
@@ -196,7 +201,10 @@ func glob(c comparator, items []globItem, value string, step func() bool) (bool,
 	}
 	pi, si := 0, 0
 	starPi, starSi := -1, 0
-	for {
+	for iter := 1; ; iter++ {
+		if iter%globStepCost == 0 && !step() {
+			return false, nil
+		}
 		if pi == len(items) && si == len(value) {
 			break
 		}
@@ -225,9 +233,6 @@ func glob(c comparator, items []globItem, value string, step func() bool) (bool,
 		}
 		// Mismatch: let the last "*" take one more character.
 		if starPi < 0 || starSi >= len(value) {
-			return false, nil
-		}
-		if !step() {
 			return false, nil
 		}
 		_, n := utf8.DecodeRuneInString(value[starSi:])
