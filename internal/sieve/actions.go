@@ -35,9 +35,10 @@ type Redirect struct {
 // the implicit keep; it is listed for the log.
 type Discard struct{}
 
-// Reject refuses the message with Reason: ereject (Extended, RFC 5429
-// §2.1) at the SMTP level where delivery can still refuse, otherwise,
-// and for reject (§2.2), with a delivery status notification.
+// Reject refuses the message with Reason (RFC 5429): ereject
+// (Extended) at the SMTP level where delivery can still refuse, with a
+// delivery status notification otherwise; reject prefers the
+// notification (its reason as the human-readable part).
 type Reject struct {
 	Reason   string
 	Extended bool

@@ -24,9 +24,17 @@ func decodeEncoded(s string) (string, string) {
 		}
 		b.WriteString(s[:i])
 		rest := s[i+2:]
-		end := strings.IndexByte(rest, '}')
-		colon := strings.IndexByte(rest, ':')
-		if end < 0 || colon < 0 || colon > end {
+		// Scan only what the grammar allows, so a string full of "${"
+		// costs linear time: letters, ":", then hex digits and blanks.
+		colon := 0
+		for colon < len(rest) && isAlpha(rest[colon]) {
+			colon++
+		}
+		end := colon + 1
+		for end < len(rest) && (isHex(rest[end:end+1]) || strings.IndexByte(" \t\r\n", rest[end]) >= 0) {
+			end++
+		}
+		if colon >= len(rest) || rest[colon] != ':' || end >= len(rest) || rest[end] != '}' {
 			b.WriteString("${")
 			s = rest
 			continue

@@ -206,8 +206,9 @@ func (r *run) addAction(n *node, a Action) error {
 // case-insensitive (RFC 3501 §5.1).
 func isInbox(name string) bool { return strings.EqualFold(name, "INBOX") }
 
-// conflictsWithReject reports an action RFC 5429 §2.1 lets not stand
-// with reject/ereject (keep, fileinto, redirect, vacation).
+// checkReject refuses an action after reject or ereject: keep,
+// fileinto, redirect and vacation do not stand with a refusal (RFC
+// 5429 §2; Pigeonhole and Cyrus fail such scripts the same way).
 func (r *run) checkReject(n *node) error {
 	if r.rejected {
 		return fail(n, "%s cannot be used with reject or ereject (RFC 5429)", n.name)
@@ -289,7 +290,7 @@ func (r *run) command(f *frame, c *node) error {
 		for _, a := range r.actions {
 			switch a.(type) {
 			case Keep, FileInto, Redirect, Vacation, Reject:
-				return fail(c, "%s cannot be used with keep, fileinto, redirect, vacation or another reject (RFC 5429 §2.1)", c.name)
+				return fail(c, "%s cannot be used with keep, fileinto, redirect, vacation or another reject (RFC 5429)", c.name)
 			}
 		}
 		reason, err := r.str(f, c, c.pargs[0])
@@ -364,11 +365,11 @@ func (r *run) actionFlags(f *frame, c *node) ([]string, error) {
 // vacationCommand records a vacation (RFC 5230 §4).
 func (r *run) vacationCommand(f *frame, c *node) error {
 	if r.vacation {
-		// §4.8 (§4.7 of the errata): one vacation per run.
+		// RFC 5230 §4.7: one vacation per run.
 		return fail(c, "vacation used twice")
 	}
 	if r.rejected {
-		return fail(c, "vacation cannot be used with reject or ereject (RFC 5429 §2.1)")
+		return fail(c, "vacation cannot be used with reject or ereject (RFC 5429)")
 	}
 	r.vacation = true
 	v := Vacation{To: r.in.Envelope.From, MIME: c.tags["mime"] != nil}
@@ -475,9 +476,13 @@ func cloneFlags(f []string) []string {
 // (RFC 5232 §3).
 func splitFlags(list []string) []string {
 	out := []string{}
+	seen := map[string]bool{}
 	for _, s := range list {
 		for _, fl := range strings.Fields(s) {
-			out = unionFlags(out, []string{fl})
+			if k := strings.ToLower(fl); !seen[k] {
+				seen[k] = true
+				out = append(out, fl)
+			}
 		}
 	}
 	return out
@@ -485,15 +490,13 @@ func splitFlags(list []string) []string {
 
 // unionFlags adds the flags of b not already in a.
 func unionFlags(a, b []string) []string {
+	seen := make(map[string]bool, len(a))
+	for _, x := range a {
+		seen[strings.ToLower(x)] = true
+	}
 	for _, fl := range b {
-		dup := false
-		for _, x := range a {
-			if strings.EqualFold(x, fl) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if k := strings.ToLower(fl); !seen[k] {
+			seen[k] = true
 			a = append(a, fl)
 		}
 	}
@@ -522,15 +525,13 @@ func (r *run) flagCommand(f *frame, c *node) error {
 	case "addflag":
 		cur = unionFlags(append([]string{}, cur...), change)
 	case "removeflag":
+		drop := map[string]bool{}
+		for _, y := range change {
+			drop[strings.ToLower(y)] = true
+		}
 		var keep []string
 		for _, x := range cur {
-			drop := false
-			for _, y := range change {
-				if strings.EqualFold(x, y) {
-					drop = true
-				}
-			}
-			if !drop {
+			if !drop[strings.ToLower(x)] {
 				keep = append(keep, x)
 			}
 		}

@@ -462,3 +462,27 @@ func TestRunLimits(t *testing.T) {
 		t.Error("cancelled context: no error")
 	}
 }
+
+// TestLinearCost checks that strings full of "${" (variables and
+// encoded-character) and flag lists of thousands of flags cost linear
+// time: each would take minutes if scanned quadratically.
+func TestLinearCost(t *testing.T) {
+	junk := strings.Repeat("${", 120000)
+	flags := strings.Repeat("f", 1)
+	var fb strings.Builder
+	for i := 0; i < 20000; i++ {
+		fmt.Fprintf(&fb, "%s%d ", flags, i)
+	}
+	src := `require ["variables", "encoded-character", "imap4flags"]; set "a" "` + junk + `"; set "f" "` + fb.String() + `"; addflag "f" "${f}"; removeflag "f" "${f}";`
+	start := time.Now()
+	s, err := Compile([]byte(src), Options{Limits: Limits{MaxVariableBytes: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Run(context.Background(), Input{Message: NewMessage([]byte(baseMsg))}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}

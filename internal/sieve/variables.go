@@ -25,9 +25,14 @@ func (r *run) expand(f *frame, n *node, s string) (string, error) {
 		}
 		b.WriteString(s[:i])
 		s = s[i:]
-		end := strings.IndexByte(s, '}')
+		// The name runs over name characters only, so a string full of
+		// "${" costs linear time.
+		end := 2
+		for end < len(s) && (isAlpha(s[end]) || isDigit(s[end]) || s[end] == '_' || s[end] == '.') {
+			end++
+		}
 		val, ok := "", false
-		if end > 2 {
+		if end > 2 && end < len(s) && s[end] == '}' {
 			val, ok = r.lookup(f, s[2:end])
 		}
 		if !ok {
