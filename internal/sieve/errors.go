@@ -30,14 +30,21 @@ func errAt(p Pos, format string, args ...any) *Error {
 // (RFC 5228 §2.10.6) and logs the error.
 type RuntimeError struct {
 	Pos
-	Msg string
-	Err error // the cause, if a dependency failed
+	// Script names the included script the position is in ("" for the
+	// script that was run).
+	Script string
+	Msg    string
+	Err    error // the cause, if a dependency failed
 }
 
 // Error renders the run-time error with the place of the command that
 // failed.
 func (e *RuntimeError) Error() string {
-	s := fmt.Sprintf("sieve: line %d, column %d: %s", e.Line, e.Col, e.Msg)
+	where := ""
+	if e.Script != "" {
+		where = " of included " + e.Script
+	}
+	s := fmt.Sprintf("sieve: line %d, column %d%s: %s", e.Line, e.Col, where, e.Msg)
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}

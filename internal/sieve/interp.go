@@ -460,6 +460,10 @@ func (r *run) include(f *frame, c *node) error {
 	if err == errReturn {
 		return nil
 	}
+	var re *RuntimeError
+	if errors.As(err, &re) && re.Script == "" {
+		re.Script = key
+	}
 	return err
 }
 

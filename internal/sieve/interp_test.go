@@ -419,6 +419,9 @@ func TestInclude(t *testing.T) {
 		{name: "missing fails", script: `require "include"; include "none";`, in: in, err: "cannot load none"},
 		{name: "loop refused", script: `require "include"; include "loop";`, in: in, err: "includes itself"},
 		{name: "included script does not compile", script: `require "include"; include "bad";`, in: in, err: "bad does not compile"},
+		{name: "error inside names the script", script: `require "include"; include "deep";`, in: func(in *Input) {
+			in.Scripts = scriptDir{"personal/deep": `redirect "a@x.example"; redirect "b@x.example"; redirect "c@x.example"; redirect "d@x.example"; redirect "e@x.example";`}
+		}, err: "line 1, column 97 of included personal:deep: more than 4 redirects"},
 		{name: "stop in included stops all", script: `require ["include", "fileinto"]; include :global "spam"; stop; discard;`, in: in, want: "fileinto Junk"},
 	})
 }
