@@ -43,10 +43,6 @@ func parseZone(s string) (*time.Location, bool) {
 	return time.FixedZone(s, off), true
 }
 
-// mjdEpoch is the start of the Modified Julian Day count (RFC 5260
-// §4.2 "julian": days since 1858-11-17 00:00 UTC).
-var mjdEpoch = time.Date(1858, time.November, 17, 0, 0, 0, 0, time.UTC)
-
 // datePart renders one part of a date (RFC 5260 §4.2).
 func datePart(t time.Time, part string) string {
 	switch strings.ToLower(part) {
@@ -59,9 +55,11 @@ func datePart(t time.Time, part string) string {
 	case "date":
 		return t.Format("2006-01-02")
 	case "julian":
-		// Days of the date in its own zone, counted from the epoch.
+		// The Modified Julian Day: days of the date in its own zone
+		// since 1858-11-17 (RFC 5260 §4.2).
 		d := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-		return fmt.Sprintf("%d", int64(d.Sub(mjdEpoch)/(24*time.Hour)))
+		epoch := time.Date(1858, time.November, 17, 0, 0, 0, 0, time.UTC)
+		return fmt.Sprintf("%d", int64(d.Sub(epoch)/(24*time.Hour)))
 	case "hour":
 		return fmt.Sprintf("%02d", t.Hour())
 	case "minute":

@@ -71,6 +71,8 @@ type run struct {
 	dupSeen      map[string]bool
 	headerCache  []headerField
 	headerParsed bool
+	hdrCache     map[string][]string
+	addrCache    map[string][]string
 	bodyCache    map[string][]string
 }
 
@@ -81,7 +83,8 @@ type run struct {
 func (s *Script) Run(ctx context.Context, in Input) (*Result, error) {
 	r := &run{ctx: ctx, in: in, lim: s.lim, now: in.Now, loc: in.Location, sep: in.Separator,
 		globals: map[string]string{}, included: map[string]bool{}, cache: map[string]*Script{},
-		dupSeen: map[string]bool{}, bodyCache: map[string][]string{}}
+		dupSeen: map[string]bool{}, bodyCache: map[string][]string{},
+		hdrCache: map[string][]string{}, addrCache: map[string][]string{}}
 	if r.now.IsZero() {
 		r.now = time.Now()
 	}

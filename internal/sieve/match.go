@@ -33,8 +33,10 @@ type matcher struct {
 	typ matchType
 	cmp comparator
 	rel string // mtValue, mtCount: gt ge lt le eq ne
-	// res holds the compiled key of each constant :regex key, by key.
-	res map[string]*regexp.Regexp
+	// res holds the compiled key of each constant :regex key, by key;
+	// globs the same for :matches.
+	res   map[string]*regexp.Regexp
+	globs map[string][]globItem
 }
 
 // lowerASCII maps A-Z to a-z and leaves every other byte alone: the

@@ -42,7 +42,7 @@ func (r *run) fields() []headerField {
 // rawHeaderValues returns the values of the fields named name, in
 // order, unfolded and trimmed but not decoded.
 func (r *run) rawHeaderValues(name string) []string {
-	var out []string
+	out := []string{}
 	for _, f := range r.fields() {
 		if strings.EqualFold(f.name, name) {
 			out = append(out, strings.TrimSpace(f.value))
@@ -54,12 +54,29 @@ func (r *run) rawHeaderValues(name string) []string {
 // headerValues returns the values of the fields named name with their
 // RFC 2047 encoded words decoded (RFC 5228 §2.7.2) and leading and
 // trailing white space removed.
+// The slice is shared by the run's tests (cached): callers do not
+// change it.
 func (r *run) headerValues(name string) []string {
+	key := strings.ToLower(name)
+	if v, ok := r.hdrCache[key]; ok {
+		return v
+	}
 	raw := r.rawHeaderValues(name)
 	for i, v := range raw {
 		raw[i] = strings.TrimSpace(decodeWords(v))
 	}
+	r.hdrCache[key] = raw
 	return raw
+}
+
+// addresses returns the addr-specs of a field value, parsed once per run.
+func (r *run) addresses(raw string) []string {
+	if a, ok := r.addrCache[raw]; ok {
+		return a
+	}
+	a := parseAddresses(raw)
+	r.addrCache[raw] = a
+	return a
 }
 
 // decodeWords decodes RFC 2047 encoded words: UTF-8, US-ASCII and
@@ -289,7 +306,7 @@ func (r *run) vacationSuppress(v Vacation) string {
 	// RFC 5230 §4.5: only when one of the user's addresses is a recipient.
 	for _, h := range []string{"to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc"} {
 		for _, raw := range r.rawHeaderValues(h) {
-			for _, a := range parseAddresses(raw) {
+			for _, a := range r.addresses(raw) {
 				if isMine(a) {
 					return ""
 				}

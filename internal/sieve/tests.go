@@ -156,7 +156,11 @@ func (r *run) matchList(f *frame, t *node, values, keys []string) (bool, error) 
 	if m.typ == mtMatches {
 		globs = make([][]globItem, len(keys))
 		for i, k := range keys {
-			globs[i] = compileGlob(k)
+			if g, ok := m.globs[k]; ok {
+				globs[i] = g
+			} else {
+				globs[i] = compileGlob(k)
+			}
 		}
 	}
 	var res []*regexp.Regexp
@@ -283,7 +287,7 @@ func (r *run) addressTest(f *frame, t *node) (bool, error) {
 	var vals []string
 	for _, n := range names {
 		for _, raw := range index(t, r.rawHeaderValues(n)) {
-			for _, a := range parseAddresses(raw) {
+			for _, a := range r.addresses(raw) {
 				if p, ok := r.addressPart(t, a); ok {
 					vals = append(vals, p)
 				}

@@ -288,6 +288,15 @@ func (v *validator) matcher(n *node) (*matcher, *Error) {
 	if m.cmp == cmpNumeric && (m.typ == mtContains || m.typ == mtMatches || m.typ == mtRegex) {
 		return nil, errAt(n.pos, "comparator i;ascii-numeric cannot be used with :contains, :matches or :regex")
 	}
+	if m.typ == mtMatches {
+		keys := n.pargs[len(n.pargs)-1]
+		m.globs = map[string][]globItem{}
+		for _, k := range keys.strs {
+			if v.isConst(k) {
+				m.globs[k] = compileGlob(k)
+			}
+		}
+	}
 	if m.typ == mtRegex {
 		keys := n.pargs[len(n.pargs)-1]
 		m.res = map[string]*regexp.Regexp{}
