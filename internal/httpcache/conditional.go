@@ -64,8 +64,13 @@ func Evaluate(req, h http.Header) Precondition {
 		return Proceed
 	}
 	// Step 4: If-Modified-Since (§13.1.3), only without If-None-Match.
-	if ims := req.Get("If-Modified-Since"); ims != "" && lmErr == nil {
-		if t, err := ParseHTTPDate(ims); err == nil && !lm.After(t) {
+	if ims := req.Get("If-Modified-Since"); ims != "" {
+		if _, ok := h["Last-Modified"]; !ok {
+			// RFC 9111 §4.3.2: without Last-Modified, a cache uses the
+			// stored response's Date instead.
+			lm, lmErr = ParseHTTPDate(h.Get("Date"))
+		}
+		if t, err := ParseHTTPDate(ims); err == nil && lmErr == nil && !lm.After(t) {
 			return NotModified
 		}
 	}

@@ -24,6 +24,9 @@ type entryMeta struct {
 	date time.Time
 	// vary is the field names listed by Vary (RFC 9110 §12.5.5).
 	vary []string
+	// varySeen[i] is the last single-line request value of vary[i] that
+	// matched the stored one after normalising (VaryMatches).
+	varySeen []atomic.Pointer[string]
 	// memo is the value Memo keeps for the layer above.
 	memo atomic.Pointer[memoBox]
 }
@@ -45,6 +48,7 @@ func (e *Entry) meta() *entryMeta {
 func newMeta(e *Entry) *entryMeta {
 	cc, targeted := ResponseDirectives(e.Header)
 	m := &entryMeta{cc: cc, date: dateOf(e.Header, e.ResponseTime), vary: varyFields(e.Header)}
+	m.varySeen = make([]atomic.Pointer[string], len(m.vary))
 	m.lifetime, m.heuristic = lifetime(e.Status, e.Header, m.cc, targeted, m.date)
 	apparent := max(0, e.ResponseTime.Sub(m.date))
 	delay := max(0, e.ResponseTime.Sub(e.RequestTime))

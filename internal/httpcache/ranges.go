@@ -28,7 +28,8 @@ func (r ByteRange) ContentRange(size int64) string {
 
 // ParseRange parses a Range field (RFC 9110 §14.2) for a representation of
 // size bytes. It returns nil, nil when the field should be ignored (absent,
-// another unit, invalid syntax, or too many ranges), and ErrUnsatisfiable
+// another unit, invalid syntax, too many ranges, overlapping ranges or
+// ranges out of order: orderly), and ErrUnsatisfiable
 // when it is valid but no range overlaps.
 func ParseRange(s string, size int64) ([]ByteRange, error) {
 	unit, set, ok := strings.Cut(s, "=")
@@ -81,5 +82,27 @@ func ParseRange(s string, size int64) ([]ByteRange, error) {
 	if len(out) == 0 {
 		return nil, ErrUnsatisfiable
 	}
+	if !orderly(out) {
+		return nil, nil
+	}
 	return out, nil
+}
+
+// orderly reports whether a set of ranges may be served as asked: RFC
+// 9110 §14.2 lets a server ignore a Range with overlapping ranges or with
+// many ranges out of ascending order (both are ways to make a server send
+// far more than the representation); pail serves the whole representation
+// for any overlap, and for more than two ranges out of order.
+func orderly(rs []ByteRange) bool {
+	for i, a := range rs {
+		if i > 0 && len(rs) > 2 && a.Start < rs[i-1].Start {
+			return false
+		}
+		for _, b := range rs[:i] {
+			if a.Start < b.Start+b.Length && b.Start < a.Start+a.Length {
+				return false
+			}
+		}
+	}
+	return true
 }

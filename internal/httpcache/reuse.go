@@ -144,11 +144,13 @@ func StaleWhenDisconnected(e *Entry, req Directives, now time.Time) bool {
 
 // Select returns the most recent stored variant of key that matches req
 // (RFC 9111 §4.1: "the most recent response, as determined by the Date").
+// A stored 206 is never selected: it cannot answer for the whole
+// representation (SelectPartial finds it).
 func Select(s Store, key string, req http.Header) *Entry {
 	var best *Entry
 	var bestDate time.Time
 	for _, e := range s.Variants(key) {
-		if !VaryMatches(e, req) {
+		if e.Status == http.StatusPartialContent || !VaryMatches(e, req) {
 			continue
 		}
 		d := e.meta().date
@@ -161,9 +163,14 @@ func Select(s Store, key string, req http.Header) *Entry {
 
 // Supersede removes the variants of e.Key that the newly stored e
 // replaces: those the same request would have selected (RFC 9111 §4.1,
-// §3.2).
+// §3.2). A stored 206 replaces only other 206s: a complete response
+// still answers more than it.
 func Supersede(s Store, e *Entry, req http.Header) {
+	partial := e.Status == http.StatusPartialContent
 	for _, old := range s.Variants(e.Key) {
+		if partial && old.Status != http.StatusPartialContent {
+			continue
+		}
 		if old.ID != e.ID && VaryMatches(old, req) {
 			s.Delete(old)
 		}

@@ -31,7 +31,7 @@ func RemoveHopByHop(h http.Header) {
 // understoodStatus lists the status codes whose caching requirements pail
 // implements, for must-understand (RFC 9111 §5.2.2.3).
 var understoodStatus = map[int]bool{
-	200: true, 203: true, 204: true, 300: true, 301: true, 302: true, 303: true,
+	200: true, 203: true, 204: true, 206: true, 300: true, 301: true, 302: true, 303: true,
 	307: true, 308: true, 404: true, 405: true, 410: true, 414: true, 451: true, 501: true,
 }
 
@@ -44,9 +44,12 @@ func Storable(method string, reqCC Directives, hasAuth bool, status int, h http.
 	if method != http.MethodGet {
 		return false
 	}
-	// §3: a final status code. pail does not store 206 (§3.3 allows
-	// combining partial content; pail does not) nor 304 itself.
-	if status < 200 || status == http.StatusPartialContent || status == http.StatusNotModified {
+	// §3: a final status code, not 304 itself; a 206 only when it holds
+	// one range of a known length (§3.3, partial.go).
+	if status < 200 || status == http.StatusNotModified {
+		return false
+	}
+	if status == http.StatusPartialContent && !partialStorable(h) {
 		return false
 	}
 	cc, targeted := ResponseDirectives(h) // RFC 9213 §2.1
@@ -123,4 +126,16 @@ func Refresh(stored, fresh http.Header) http.Header {
 		out.Del(name)
 	}
 	return out
+}
+
+// PostStorable decides whether the response to a POST may be stored for
+// later GETs of its target URI (RFC 9110 §9.3.3: only with explicit
+// freshness and a Content-Location equal to the target, which the caller
+// checks), under the rules Storable applies to a GET response.
+func PostStorable(reqCC Directives, hasAuth bool, status int, h http.Header) bool {
+	if status == http.StatusPartialContent || !Storable(http.MethodGet, reqCC, hasAuth, status, h) {
+		return false
+	}
+	cc, targeted := ResponseDirectives(h)
+	return hasExplicitExpiry(h, cc, targeted)
 }

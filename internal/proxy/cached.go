@@ -48,7 +48,7 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, t *targe
 				if f.Fresh() {
 					fwd = "fwd=request"
 				}
-				s.fetch(w, r, t, e, reqCC, nil, fwd)
+				s.fetch(w, r, t, e, reqCC, nil, fwd, nil)
 				return
 			}
 			if served {
@@ -56,6 +56,13 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, t *targe
 				return
 			}
 			// The entry was evicted between Select and Open: a miss.
+		}
+		// RFC 9111 §3.3-3.4: a stored 206 may answer a range inside it,
+		// or be completed.
+		if r.Method == http.MethodGet && !httpcache.HasConditions(r.Header) {
+			if p := httpcache.SelectPartial(s.store, t.key, r.Header); p != nil && s.servePartial(w, r, t, p, reqCC, now) {
+				return
+			}
 		}
 		// RFC 9111 §5.2.1.7: nothing stored may be used: 504.
 		if reqCC.Has("only-if-cached") {
@@ -66,15 +73,15 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, t *targe
 		if len(s.store.Variants(t.key)) > 0 {
 			fwd = "fwd=vary-miss"
 		}
-		// A Range on a miss, and a HEAD, go through unchanged and are not
-		// stored: pail stores only complete GET responses (RFC 9111 §3.3).
+		// A Range on a miss, and a HEAD, go through unchanged; a HEAD is
+		// not stored, a 206 to a Range is (fetch, RFC 9111 §3.3).
 		if r.Method == http.MethodHead || r.Header.Get("Range") != "" {
 			s.metrics.Misses.Add(1)
-			s.fetch(w, r, t, nil, reqCC, nil, fwd)
+			s.fetch(w, r, t, nil, reqCC, nil, fwd, nil)
 			return
 		}
 		if attempt >= maxCoalesceWaits {
-			s.fetch(w, r, t, nil, reqCC, nil, fwd)
+			s.fetch(w, r, t, nil, reqCC, nil, fwd, nil)
 			return
 		}
 		fl, leader := s.flights.join(t.key)
@@ -88,7 +95,7 @@ func (s *Server) serveCacheable(w http.ResponseWriter, r *http.Request, t *targe
 			}
 		}
 		release := func() { s.flights.finish(t.key, fl) }
-		s.fetch(w, r, t, nil, reqCC, release, fwd)
+		s.fetch(w, r, t, nil, reqCC, release, fwd, nil)
 		release()
 		return
 	}
@@ -118,7 +125,7 @@ func (s *Server) refreshInBackground(r *http.Request, t *target, e *httpcache.En
 		defer s.flights.finish(t.key, fl)
 		req := (&http.Request{Method: http.MethodGet, URL: t.effective, Header: hdr, Host: t.effective.Host,
 			ProtoMajor: 1, ProtoMinor: 1, RemoteAddr: remote, Body: http.NoBody}).WithContext(ctx)
-		s.fetch(&discardWriter{h: http.Header{}}, req, t, e, httpcache.Directives{}, nil, "fwd=stale")
+		s.fetch(&discardWriter{h: http.Header{}}, req, t, e, httpcache.Directives{}, nil, "fwd=stale", nil)
 	})
 }
 

@@ -16,13 +16,19 @@ import (
 // stale-if-error allows (RFC 5861 §4) or, when the origin cannot be
 // reached at all, where no directive forbids it (§4.2.4). release, when
 // not nil, is called as soon as it is known whether the response will be
-// stored, so that coalesced requests stop waiting.
-func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored *httpcache.Entry, reqCC httpcache.Directives, release func(), fwd string) {
+// stored, so that coalesced requests stop waiting. part, when not nil, is
+// a stored 206 to complete (RFC 9111 §3.4): the origin is asked for the
+// rest of it, and a 206 that may be combined with it is (combine); any
+// other answer is handled as a miss.
+func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored *httpcache.Entry, reqCC httpcache.Directives, release func(), fwd string, part *httpcache.Entry) {
 	if release == nil {
 		release = func() {}
 	}
-	passRange := stored == nil && r.Header.Get("Range") != ""
-	wantStore := r.Method == http.MethodGet && !passRange || stored != nil
+	passRange := stored == nil && part == nil && r.Header.Get("Range") != ""
+	// RFC 9111 §3.3: the 206 to a GET with a Range and no preconditions
+	// may be stored; the Range (and If-Range) go to the origin as sent.
+	storeRange := passRange && r.Method == http.MethodGet && !httpcache.HasConditions(r.Header)
+	wantStore := r.Method == http.MethodGet && (!passRange || storeRange) || stored != nil
 	ctx := r.Context()
 	if wantStore {
 		// The cache fill goes on if the client leaves.
@@ -36,10 +42,19 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 	// sent either way, and a 200 updates the stored response (RFC 9111
 	// §4.3.5) as a 304 would (§4.3.4).
 	headCheck := stored != nil && r.Method == http.MethodHead
-	if wantStore {
+	if wantStore && !storeRange {
 		for _, f := range clientConditionals {
 			out.Header.Del(f)
 		}
+	}
+	var partRange httpcache.Part
+	if part != nil {
+		// Ask for the rest, only if it is still the representation
+		// part belongs to (RFC 9110 §13.1.5).
+		partRange, _ = httpcache.PartOf(part)
+		missing, _ := partRange.Missing()
+		out.Header.Set("Range", missing)
+		out.Header.Set("If-Range", httpcache.StrongValidator(part.Header))
 	}
 	if stored != nil {
 		// RFC 9111 §4.3.1: send the stored validators.
@@ -51,7 +66,7 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 		}
 	}
 	reqTime := s.now()
-	resp, err := s.transportFor(t).RoundTrip(out)
+	resp, err := s.roundTrip(t, out)
 	stopInterim()
 	respTime := s.now()
 	if err != nil {
@@ -91,6 +106,11 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 		s.refreshed(w, r, t, stored, resp, reqCC, reqTime, respTime, fwd)
 		return
 	}
+	if part != nil && resp.StatusCode == http.StatusPartialContent {
+		release()
+		s.combine(w, r, t, part, partRange, resp, reqCC, reqTime, respTime, fwd)
+		return
+	}
 	if headCheck && resp.StatusCode == http.StatusOK {
 		release()
 		if s.freshenFromHead(w, r, stored, resp, reqTime, respTime, fwd) {
@@ -98,7 +118,12 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 		}
 	}
 	s.metrics.Misses.Add(1)
+	// A 206 is stored only as the answer to a Range pail sent, and the
+	// answer to a Range only when it is a 206 or the whole 200 (a 416,
+	// say, does not stand for the URL).
+	asked := out.Header.Get("Range") != ""
 	storable := out.Method == http.MethodGet && wantStore &&
+		storableAnswer(resp.StatusCode, asked, storeRange) &&
 		httpcache.Storable(http.MethodGet, reqCC, r.Header.Get("Authorization") != "", resp.StatusCode, resp.Header)
 	var sink httpcache.Writer
 	if storable {
@@ -144,6 +169,12 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 		s.log.Debug("proxy: not stored", "url", t.key, "err", err)
 		return
 	}
+	if p, ok := httpcache.PartOf(e); e.Status == http.StatusPartialContent && (!ok || p.Length != e.Size) {
+		// RFC 9111 §3.3: a part whose body is not its Content-Range is
+		// not a part of anything.
+		s.store.Delete(e)
+		return
+	}
 	s.metrics.Stored.Add(1)
 	httpcache.Supersede(s.store, e, r.Header)
 }
@@ -155,7 +186,7 @@ func (s *Server) fetch(w http.ResponseWriter, r *http.Request, t *target, stored
 func (s *Server) refreshed(w http.ResponseWriter, r *http.Request, t *target, stored *httpcache.Entry, resp *http.Response, reqCC httpcache.Directives, reqTime, respTime time.Time, fwd string) {
 	if etag := resp.Header.Get("ETag"); etag != "" && etag != stored.Header.Get("ETag") {
 		s.store.Delete(stored)
-		s.fetch(w, r, t, nil, reqCC, nil, fwd)
+		s.fetch(w, r, t, nil, reqCC, nil, fwd, nil)
 		return
 	}
 	ne := stored.Clone()
@@ -163,13 +194,26 @@ func (s *Server) refreshed(w http.ResponseWriter, r *http.Request, t *target, st
 	ne.RequestTime, ne.ResponseTime = reqTime, respTime
 	updated, err := s.store.Update(stored, ne)
 	if err != nil {
-		s.fetch(w, r, t, nil, reqCC, nil, fwd)
+		s.fetch(w, r, t, nil, reqCC, nil, fwd, nil)
 		return
 	}
 	s.metrics.Revalidations.Add(1)
 	if !s.serveStored(w, r, updated, fwd+"; fwd-status=304") {
-		s.fetch(w, r, t, nil, reqCC, nil, fwd)
+		s.fetch(w, r, t, nil, reqCC, nil, fwd, nil)
 	}
+}
+
+// storableAnswer says whether a response with status code may stand for
+// the URL: asked says pail's request had a Range, storeRange that it was
+// the client's, to be stored (RFC 9111 §3.3).
+func storableAnswer(code int, asked, storeRange bool) bool {
+	switch {
+	case code == http.StatusOK:
+		return true
+	case code == http.StatusPartialContent:
+		return storeRange
+	}
+	return !asked
 }
 
 type closer struct{ c interface{ Close() error } }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"pail/internal/httpcache"
 )
 
 // ServeHTTP handles one client request.
@@ -125,7 +127,8 @@ func (s *Server) pass(w http.ResponseWriter, r *http.Request, t *target) {
 	if r.ContentLength == 0 {
 		out.Body = nil
 	}
-	resp, err := s.transportFor(t).RoundTrip(out)
+	reqTime := s.now()
+	resp, err := s.roundTrip(t, out)
 	stopInterim() // w is the handler's alone again
 	if err != nil {
 		s.originError(w, t, err)
@@ -135,7 +138,53 @@ func (s *Server) pass(w http.ResponseWriter, r *http.Request, t *target) {
 	if !safeMethod(r.Method) && resp.StatusCode >= 200 && resp.StatusCode < 400 {
 		s.invalidate(t, resp.Header)
 	}
-	s.relay(w, r, resp, nil, "fwd=request", nil)
+	var sink httpcache.Writer
+	if r.Method == http.MethodPost && s.postStorable(r, t, resp) {
+		ensureDate(resp.Header, s.now())
+		e := &httpcache.Entry{
+			Key: t.key, Status: resp.StatusCode, Header: httpcache.StoredHeader(resp.Header),
+			VaryRequest: httpcache.VaryRequest(resp.Header, r.Header), RequestTime: reqTime, ResponseTime: s.now(),
+			Size: max(resp.ContentLength, 0),
+		}
+		if sink, err = s.store.Create(e); err != nil {
+			sink = nil
+		}
+	}
+	status := "fwd=request"
+	if sink != nil {
+		status += "; stored"
+	}
+	complete := s.relay(w, r, resp, sink, status, nil)
+	if sink == nil {
+		return
+	}
+	if !complete {
+		sink.Abort() // RFC 9111 §3.3
+		return
+	}
+	e, err := sink.Commit()
+	if err != nil {
+		return
+	}
+	s.metrics.Stored.Add(1)
+	httpcache.Supersede(s.store, e, r.Header)
+}
+
+// postStorable reports whether the response to the POST r may answer
+// later GETs of its target (RFC 9110 §9.3.3, RFC 9111 §4.4): explicit
+// freshness, and a Content-Location that is the target URI itself. The
+// invalidation of that URI (invalidate) comes first, so the entry stored
+// is the one the POST made.
+func (s *Server) postStorable(r *http.Request, t *target, resp *http.Response) bool {
+	cl := resp.Header["Content-Location"]
+	if len(cl) != 1 {
+		return false
+	}
+	ref, err := url.Parse(cl[0])
+	if err != nil || cacheKey(t.effective.ResolveReference(ref)) != t.key {
+		return false
+	}
+	return httpcache.PostStorable(httpcache.RequestDirectives(r.Header), r.Header.Get("Authorization") != "", resp.StatusCode, resp.Header)
 }
 
 // safeMethod reports the methods RFC 9110 §9.2.1 defines as safe.

@@ -39,6 +39,11 @@ type origin struct {
 	header   []string // name, value pairs; "@N" values become now+N seconds
 	body     string
 	requests []*http.Request
+	// ranged makes the origin answer a single Range from body with a 206,
+	// honouring If-Range unless ignoreIfRange; te makes it answer with
+	// that Transfer-Encoding and the body up to the close.
+	ranged, ignoreIfRange bool
+	te                    string
 }
 
 func newOrigin(t *testing.T, clk *clock) *origin {
@@ -52,6 +57,7 @@ func (o *origin) serve(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	o.requests = append(o.requests, r.Clone(r.Context()))
 	status, header, body := o.status, o.header, o.body
+	ranged, ignoreIfRange, te := o.ranged, o.ignoreIfRange, o.te
 	o.mu.Unlock()
 	io.Copy(io.Discard, r.Body)
 	h := w.Header()
@@ -78,6 +84,28 @@ func (o *origin) serve(w http.ResponseWriter, r *http.Request) {
 	if status == 0 {
 		status = 200
 	}
+	if ir := r.Header.Get("If-Range"); ranged && status == 200 && r.Header.Get("Range") != "" &&
+		(ignoreIfRange || ir == "" || ir == h.Get("ETag") || ir == h.Get("Last-Modified")) {
+		if rs, _ := httpcache.ParseRange(r.Header.Get("Range"), int64(len(body))); len(rs) == 1 {
+			h.Set("Content-Range", rs[0].ContentRange(int64(len(body))))
+			status, body = http.StatusPartialContent, body[rs[0].Start:rs[0].Start+rs[0].Length]
+		}
+	}
+	if te != "" {
+		// RFC 9112 §6.3 item 4: a coding other than chunked last; the
+		// body ends at the close.
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		brw.WriteString("HTTP/1.1 " + strconv.Itoa(status) + " " + http.StatusText(status) + "\r\n")
+		h.Set("Transfer-Encoding", te)
+		h.Write(brw)
+		brw.WriteString("\r\n" + body)
+		brw.Flush()
+		return
+	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		io.WriteString(w, body)
@@ -87,6 +115,13 @@ func (o *origin) serve(w http.ResponseWriter, r *http.Request) {
 func (o *origin) script(status int, header []string, body string) {
 	o.mu.Lock()
 	o.status, o.header, o.body = status, header, body
+	o.mu.Unlock()
+}
+
+// mode sets the origin's range and transfer-coding behaviour (origin.ranged).
+func (o *origin) mode(ranged, ignoreIfRange bool, te string) {
+	o.mu.Lock()
+	o.ranged, o.ignoreIfRange, o.te = ranged, ignoreIfRange, te
 	o.mu.Unlock()
 }
 
