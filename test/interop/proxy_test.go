@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -218,5 +219,71 @@ func TestProxyForwardRefusedWithCurl(t *testing.T) {
 	}
 	if hits.Load() != 1 {
 		t.Errorf("the loopback service saw %d requests, want 1 (the allowed one)", hits.Load())
+	}
+}
+
+// TestProxyPartialWithCurl drives the real `pail proxy` with curl's -r
+// against an origin that serves ranges (net/http's ServeContent, strong
+// ETag): a 206 is stored and a smaller range answered from it; a whole GET
+// completes it with a Range for the rest and the combined 200 is stored
+// (RFC 9111 §3.3-3.4); an origin answering with an unknown transfer coding
+// is read to the close (RFC 9112 §6.3).
+func TestProxyPartialWithCurl(t *testing.T) {
+	const content = "0123456789abcdefghij"
+	var hits atomic.Int32
+	var mu sync.Mutex
+	var ranges []string // the Range of each origin request
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		mu.Lock()
+		ranges = append(ranges, r.Header.Get("Range"))
+		mu.Unlock()
+		if r.URL.Path == "/coded" {
+			c, brw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			brw.WriteString("HTTP/1.1 200 OK\r\nCache-Control: max-age=600\r\nContent-Type: text/plain\r\nTransfer-Encoding: x-unknown\r\n\r\ncoded body")
+			brw.Flush()
+			return
+		}
+		w.Header().Set("ETag", `"p1"`)
+		w.Header().Set("Cache-Control", "max-age=600")
+		http.ServeContent(w, r, "obj.txt", time.Time{}, strings.NewReader(content))
+	}))
+	t.Cleanup(o.Close)
+	base := "http://" + startPailProxy(t, o.URL)
+
+	head, body := curl(t, "-r", "0-9", base+"/obj")
+	if !strings.Contains(head, " 206") || body != content[:10] || !strings.Contains(headerLine(head, "Cache-Status"), "stored") {
+		t.Fatalf("first range: %s\n%q", head, body)
+	}
+	head, body = curl(t, "-r", "2-5", base+"/obj")
+	if !strings.Contains(head, " 206") || body != content[2:6] || headerLine(head, "Content-Range") != "bytes 2-5/20" || hits.Load() != 1 {
+		t.Errorf("range inside the stored part: %s\n%q (origin asked %d times)", head, body, hits.Load())
+	}
+	head, body = curl(t, base+"/obj")
+	if !strings.Contains(head, " 200") || body != content || !strings.Contains(headerLine(head, "Cache-Status"), "fwd=partial") {
+		t.Errorf("completion: %s\n%q", head, body)
+	}
+	mu.Lock()
+	got := ranges[len(ranges)-1]
+	mu.Unlock()
+	if got != "bytes=10-19" {
+		t.Errorf("the completion asked the origin for Range %q, want bytes=10-19", got)
+	}
+	head, body = curl(t, base+"/obj")
+	if body != content || !strings.Contains(headerLine(head, "Cache-Status"), "hit") || hits.Load() != 2 {
+		t.Errorf("combined response: %s\n%q (origin asked %d times)", head, body, hits.Load())
+	}
+
+	head, body = curl(t, base+"/coded")
+	if !strings.Contains(head, " 200") || body != "coded body" {
+		t.Errorf("unknown transfer coding: %s\n%q", head, body)
+	}
+	head, body = curl(t, base+"/coded")
+	if body != "coded body" || !strings.Contains(headerLine(head, "Cache-Status"), "hit") {
+		t.Errorf("unknown transfer coding, stored: %s\n%q", head, body)
 	}
 }
