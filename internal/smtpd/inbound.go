@@ -3,9 +3,8 @@ package smtpd
 import (
 	"strings"
 
-	"github.com/emersion/go-smtp"
-
 	"pail/internal/dnsbl"
+	"pail/internal/smtpserver"
 )
 
 // Checks of the MX role on who is sending: DNS blocklists (RFC 5782) and
@@ -25,7 +24,7 @@ import (
 // errGreylisted defers a triple seen for the first time (RFC 5321
 // §4.2.5: a 4yz reply asks the client to retry later; 4.7.1, delivery
 // not authorized for now, RFC 3463 §3.8).
-var errGreylisted = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Greylisted: first contact from your network for this sender and recipient, please retry later"}
+var errGreylisted = &smtpserver.Error{Code: 451, Enhanced: "4.7.1", Message: "Greylisted: first contact from your network for this sender and recipient, please retry later"}
 
 // checked reports whether the session's client is subject to the
 // blocklists and greylisting.
@@ -111,7 +110,7 @@ func (s *session) checkInbound(to string) error {
 // listedError is the reply to a recipient from a listed client: 554 5.7.1
 // (RFC 3463 §3.8, delivery not authorized), naming the lists and the first
 // reason a list gave.
-func listedError(client string, res dnsbl.Result) *smtp.SMTPError {
+func listedError(client string, res dnsbl.Result) *smtpserver.Error {
 	msg := "Client address " + client + " listed by " + strings.Join(res.Lists(), ", ")
 	for _, l := range res.Listed {
 		if l.Reason != "" {
@@ -119,7 +118,7 @@ func listedError(client string, res dnsbl.Result) *smtp.SMTPError {
 			break
 		}
 	}
-	return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: msg}
+	return &smtpserver.Error{Code: 554, Enhanced: "5.7.1", Message: msg}
 }
 
 // isPostmaster reports whether a (local) recipient is the postmaster,

@@ -1,13 +1,15 @@
-// Package smtpd is pail's SMTP server, on github.com/emersion/go-smtp: the
-// MX role on port 25 that receives mail for local domains (RFC 5321), and
-// the submission role (RFC 6409) on ports 587 (STARTTLS) and 465 (implicit
-// TLS, RFC 8314) where authenticated users send mail anywhere.
+// Package smtpd is pail's SMTP server: the MX role on port 25 that
+// receives mail for local domains (RFC 5321), and the submission role
+// (RFC 6409) on ports 587 (STARTTLS) and 465 (implicit TLS, RFC 8314)
+// where authenticated users send mail anywhere.
 //
-// Around go-smtp it adds admission control (total and per-address
-// connection caps, pre-greeting talkers), idle deadlines on every read,
-// recipient policy (no open relay), content checks (bare LF, NUL) and
-// graceful shutdown in which sessions mid-message finish and idle ones are
-// told 421.
+// The protocol itself (command loop, parsing, replies, DATA and BDAT,
+// STARTTLS, SASL) is package smtpserver's; smtpd is the policy on top:
+// admission control (total and per-address connection caps, rates,
+// pre-greeting talkers), the read timeouts, the HTTP command guard,
+// recipient policy (no open relay), the inbound checks, content checks
+// (bare LF, NUL) and graceful shutdown in which sessions mid-message
+// finish and idle ones are told 421.
 package smtpd
 
 import (
@@ -15,7 +17,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -23,13 +24,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
 	"pail/internal/admit"
 	"pail/internal/delivery"
 	"pail/internal/dnsbl"
 	"pail/internal/maillog"
 	"pail/internal/ratelimit"
+	"pail/internal/smtpserver"
 	"pail/internal/store"
 	"pail/internal/verify"
 )
@@ -50,14 +50,10 @@ const (
 // cannot hold a session forever.
 const writeTimeout = time.Minute
 
-// maxLineLength is the longest line go-smtp reads, command or content.
-// RFC 5321 §4.5.3.1.4 and §4.5.3.1.6: a command line is at most 512 octets
-// and a text line 1000; go-smtp applies one limit to both, so allow the
-// longer with headroom as go-smtp's default does.
-const maxLineLength = 2000
-
 // maxErrors ends a session after this many rejected commands (chasquid
 // and Postfix do the same), so one client cannot probe addresses forever.
+// The session counts its refusals (fail), the protocol engine its own
+// (syntax, sequence, unknown commands), each up to maxErrors.
 const maxErrors = 20
 
 // Config configures one SMTP service.
@@ -154,19 +150,18 @@ type Deps struct {
 
 // Server is one SMTP service.
 type Server struct {
-	cfg  Config
-	deps Deps
-	smtp *smtp.Server
-	ctx  context.Context // ends when the server closes for good
-	stop context.CancelFunc
+	cfg   Config
+	deps  Deps
+	proto smtpserver.Config
+	ctx   context.Context // ends when the server closes for good
+	stop  context.CancelFunc
 
 	draining atomic.Bool
 	mu       sync.Mutex
 	conns    map[*conn]struct{} // for Shutdown to wake idle sessions
 	lns      []net.Listener
-	chanLn   *chanListener
-	serving  sync.WaitGroup
-	bufs     sync.Pool // *[]byte of contentBufSize, for copyContent
+	sessions sync.WaitGroup // running connections; Add under mu while not draining
+	bufs     sync.Pool      // *[]byte of contentBufSize, for copyContent
 
 	admitter *admit.Admitter
 	cmdRate  *ratelimit.Limiter
@@ -199,26 +194,23 @@ func New(cfg Config, deps Deps) *Server {
 		RateLimitLoopback:   cfg.RateLimitLoopback,
 	})
 	s.cmdRate = &ratelimit.Limiter{Rate: float64(cfg.CommandRatePerIP), Per: time.Minute, LimitLoopback: cfg.RateLimitLoopback}
-	be := smtp.BackendFunc(s.newSession)
-	srv := smtp.NewServer(be)
-	srv.Domain = cfg.Hostname
-	srv.MaxMessageBytes = cfg.MaxMessageBytes
-	srv.MaxRecipients = cfg.MaxRecipients
-	srv.MaxLineLength = maxLineLength
-	srv.WriteTimeout = writeTimeout
-	srv.TLSConfig = cfg.TLS
-	if cfg.ImplicitTLS {
-		// The session is TLS from the first byte (guardedTLS), which go-smtp
-		// cannot see: it must not offer STARTTLS (RFC 8314 §3.3).
-		srv.TLSConfig = nil
+	s.proto = smtpserver.Config{
+		Hostname:        cfg.Hostname,
+		TLS:             cfg.TLS,
+		MaxMessageBytes: cfg.MaxMessageBytes,
+		MaxRecipients:   cfg.MaxRecipients,
+		MaxErrors:       maxErrors,
+		ReadTimeout:     s.readTimeout,
+		WriteTimeout:    writeTimeout,
+		Draining:        s.draining.Load,
+		Guard:           s.guard,
+		Log:             deps.Log,
 	}
-	srv.EnableSMTPUTF8 = true
-	// AUTH is offered per session (only over TLS or from loopback); the
-	// session decides, so go-smtp must not refuse it first.
-	srv.AllowInsecureAuth = cfg.Role == RoleSubmission
-	srv.ErrorLog = log.New(slogWriter{deps.Log}, "", 0)
-	s.smtp = srv
-	s.chanLn = newChanListener(nil)
+	if cfg.ImplicitTLS {
+		// The connection is TLS from the first byte: no STARTTLS (RFC
+		// 8314 §3.3).
+		s.proto.TLS = nil
+	}
 	return s
 }
 
@@ -232,21 +224,24 @@ func (s *Server) Serve(ln net.Listener) error {
 		return nil
 	}
 	s.lns = append(s.lns, ln)
-	first := len(s.lns) == 1
 	s.mu.Unlock()
-	if first {
-		s.chanLn.addr = ln.Addr()
-		s.serving.Add(1)
-		go func() {
-			defer s.serving.Done()
-			s.smtp.Serve(s.chanLn)
-		}()
-	}
 	return admit.Serve("smtpd", ln, s.draining.Load, func(nc net.Conn) { go s.admit(nc) })
 }
 
-// admit applies the connection caps and the pre-greeting check, then hands
-// the connection to go-smtp.
+// readTimeout is the deadline of each read: DataTimeout while a message
+// streams, else CommandTimeout, shortened under stress (RFC 5321 §4.5.3.2).
+func (s *Server) readTimeout(data bool) time.Duration {
+	switch {
+	case data:
+		return s.cfg.DataTimeout
+	case s.stressed():
+		return min(s.cfg.CommandTimeout, stressTimeout)
+	}
+	return s.cfg.CommandTimeout
+}
+
+// admit applies the connection caps and the pre-greeting check, then runs
+// the session.
 func (s *Server) admit(nc net.Conn) {
 	ip := admit.RemoteIP(nc.RemoteAddr())
 	release, refused := s.admitter.Admit(ip)
@@ -261,16 +256,24 @@ func (s *Server) admit(nc net.Conn) {
 		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "reason", refused)
 		return
 	}
-	c := &conn{Conn: nc, srv: s, remoteAddr: nc.RemoteAddr()}
+	c := &conn{srv: s, remoteAddr: nc.RemoteAddr()}
 	s.mu.Lock()
+	if s.draining.Load() {
+		s.mu.Unlock()
+		nc.Close()
+		release()
+		return
+	}
 	s.conns[c] = struct{}{}
+	s.sessions.Add(1)
 	s.mu.Unlock()
-	c.release = func() {
+	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
 		release()
-	}
+		s.sessions.Done()
+	}()
 	if s.cfg.GreetDelay > 0 && !s.cfg.ImplicitTLS {
 		nc.SetReadDeadline(time.Now().Add(s.cfg.GreetDelay))
 		var b [1]byte
@@ -281,21 +284,18 @@ func (s *Server) admit(nc net.Conn) {
 				s.reject(nc, "554 5.5.1 "+s.cfg.Hostname+" Protocol error: talking before the greeting\r\n")
 				s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "reason", "pre-greeting traffic")
 			}
-			c.Close()
+			nc.Close()
 			return
 		}
 		nc.SetReadDeadline(time.Time{})
 	}
-	var handed net.Conn = c
 	if s.cfg.ImplicitTLS {
-		c.tls.Store(true)
-		handed = &guardedTLS{Conn: tls.Server(c, s.cfg.TLS), c: c}
+		nc = tls.Server(nc, s.cfg.TLS)
 	}
-	select {
-	case s.chanLn.conns <- handed:
-	case <-s.chanLn.closed:
-		c.Close()
-	}
+	s.mu.Lock()
+	c.pc = smtpserver.NewConn(nc, &s.proto, func(pc *smtpserver.Conn) (smtpserver.Session, error) { return s.newSession(c), nil })
+	s.mu.Unlock()
+	c.pc.Serve(s.ctx)
 }
 
 func (s *Server) reject(nc net.Conn, reply string) {
@@ -318,45 +318,41 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		ln.Close()
 	}
 	for c := range s.conns {
-		c.wake()
+		if c.pc != nil {
+			c.pc.Wake()
+		}
 	}
 	s.mu.Unlock()
-	s.chanLn.Close()
-	if len(s.lns) == 0 {
-		s.stop()
-		return nil
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.smtp.Shutdown(ctx) }()
-	var err error
+	done := make(chan struct{})
+	go func() {
+		s.sessions.Wait()
+		close(done)
+	}()
 	select {
-	case err = <-done:
+	case <-done:
 	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil && !errors.Is(err, smtp.ErrServerClosed) {
 		s.Close()
+		<-done
 	}
-	s.serving.Wait()
 	s.stop()
 	return nil
 }
 
 // Close cuts every connection at once.
 func (s *Server) Close() error {
-	s.draining.Store(true)
 	s.mu.Lock()
+	s.draining.Store(true)
 	for _, ln := range s.lns {
 		ln.Close()
 	}
-	s.mu.Unlock()
-	s.chanLn.Close()
-	err := s.smtp.Close()
-	s.stop()
-	if errors.Is(err, smtp.ErrServerClosed) {
-		return nil
+	for c := range s.conns {
+		if c.pc != nil {
+			c.pc.Close()
+		}
 	}
-	return err
+	s.mu.Unlock()
+	s.stop()
+	return nil
 }
 
 // Connections returns the number of open sessions.
@@ -369,12 +365,4 @@ func (s *Server) stressed() bool { return s.admitter.Stressed() }
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// slogWriter sends go-smtp's internal error log to slog.
-type slogWriter struct{ log *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.log.Debug("go-smtp", "msg", string(p))
-	return len(p), nil
 }

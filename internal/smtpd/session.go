@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 
 	"pail/internal/address"
 	"pail/internal/admit"
 	"pail/internal/auth"
 	"pail/internal/delivery"
 	"pail/internal/maillog"
+	"pail/internal/smtpserver"
 	"pail/internal/store"
 	"pail/internal/verify"
 )
@@ -25,32 +25,31 @@ import (
 // Replies the session gives. Each carries its enhanced status code
 // (RFC 3463).
 var (
-	errNestedMail = &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Sender already given; use RSET first"}
-	errNoSuchUser = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
-	errRelay      = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relay access denied"}
-	errAuthNeeded = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
-	errNotYours   = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address not owned by the authenticated user"}
-	errBadRcpt    = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
-	errBadSender  = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 7}, Message: "Bad sender address syntax"}
-	errBareLF     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare LF; lines must end with CRLF (RFC 5321 section 2.3.8)"}
-	errBareCR     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a bare CR; lines must end with CRLF (RFC 5321 section 2.3.8)"}
-	errNUL        = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message contains a NUL character"}
-	errAuthor     = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Header From or Sender address not owned by the authenticated user"}
-	errNoAuthor   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Header From or Sender has no readable address"}
-	errBigHeader  = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Header section too large"}
-	errLoop       = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop"}
-	errRate       = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many commands from your address, slow down"}
-	errTemporary  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Local error, try again later"}
-	errTooMany    = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many errors, closing connection"}
-	errEncrypt    = &smtp.SMTPError{Code: 538, EnhancedCode: smtp.EnhancedCode{5, 7, 11}, Message: "Encryption required for requested authentication mechanism"}
-	errAuthLimit  = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed attempts, try again later"}
+	errNestedMail = &smtpserver.Error{Code: 503, Enhanced: "5.5.1", Message: "Sender already given; use RSET first"}
+	errNoSuchUser = &smtpserver.Error{Code: 550, Enhanced: "5.1.1", Message: "No such user here"}
+	errRelay      = &smtpserver.Error{Code: 554, Enhanced: "5.7.1", Message: "Relay access denied"}
+	errAuthNeeded = &smtpserver.Error{Code: 530, Enhanced: "5.7.0", Message: "Authentication required"}
+	errNotYours   = &smtpserver.Error{Code: 553, Enhanced: "5.7.1", Message: "Sender address not owned by the authenticated user"}
+	errBadRcpt    = &smtpserver.Error{Code: 501, Enhanced: "5.1.3", Message: "Bad recipient address syntax"}
+	errBadSender  = &smtpserver.Error{Code: 501, Enhanced: "5.1.7", Message: "Bad sender address syntax"}
+	errBareLF     = &smtpserver.Error{Code: 554, Enhanced: "5.6.0", Message: "Message contains a bare LF; lines must end with CRLF (RFC 5321 section 2.3.8)", Close: true}
+	errBareCR     = &smtpserver.Error{Code: 554, Enhanced: "5.6.0", Message: "Message contains a bare CR; lines must end with CRLF (RFC 5321 section 2.3.8)", Close: true}
+	errNUL        = &smtpserver.Error{Code: 554, Enhanced: "5.6.0", Message: "Message contains a NUL character"}
+	errAuthor     = &smtpserver.Error{Code: 550, Enhanced: "5.7.1", Message: "Header From or Sender address not owned by the authenticated user"}
+	errNoAuthor   = &smtpserver.Error{Code: 550, Enhanced: "5.7.1", Message: "Header From or Sender has no readable address"}
+	errBigHeader  = &smtpserver.Error{Code: 552, Enhanced: "5.3.4", Message: "Header section too large"}
+	errLoop       = &smtpserver.Error{Code: 554, Enhanced: "5.4.6", Message: "Too many Received headers: mail loop"}
+	errRate       = &smtpserver.Error{Code: 421, Enhanced: "4.7.0", Message: "Too many commands from your address, slow down", Close: true}
+	errTemporary  = &smtpserver.Error{Code: 451, Enhanced: "4.3.0", Message: "Local error, try again later"}
+	errTooMany    = &smtpserver.Error{Code: 421, Enhanced: "4.7.0", Message: "Too many errors, closing connection", Close: true}
+	errEncrypt    = &smtpserver.Error{Code: 538, Enhanced: "5.7.11", Message: "Encryption required for requested authentication mechanism"}
+	errAuthLimit  = &smtpserver.Error{Code: 454, Enhanced: "4.7.0", Message: "Too many failed attempts, try again later"}
 )
 
 // session is one SMTP session (between greetings it is reset, not
 // replaced).
 type session struct {
 	srv    *Server
-	gc     *smtp.Conn
 	c      *conn
 	ip     netip.Addr
 	errors int
@@ -68,35 +67,24 @@ type session struct {
 type authSession struct{ *session }
 
 var (
-	_ smtp.Session     = (*session)(nil)
-	_ smtp.AuthSession = authSession{}
+	_ smtpserver.Session     = (*session)(nil)
+	_ smtpserver.AuthSession = authSession{}
 )
 
-func (s *Server) newSession(gc *smtp.Conn) (smtp.Session, error) {
-	nc := gc.Conn()
-	switch tc := nc.(type) {
-	case *tls.Conn: // after STARTTLS
-		nc = tc.NetConn()
-	case *guardedTLS: // implicit TLS
-		nc = tc.c
-	}
-	c, _ := nc.(*conn)
-	if c == nil {
-		return nil, errors.New("smtpd: connection not admitted")
-	}
-	sess := &session{srv: s, gc: gc, c: c, ip: admit.RemoteIP(c.remoteAddr)}
+// newSession makes the session of a greeting on c (again after STARTTLS).
+func (s *Server) newSession(c *conn) smtpserver.Session {
+	sess := &session{srv: s, c: c, ip: admit.RemoteIP(c.remoteAddr)}
 	sess.startBlocklist()
 	if s.cfg.Role == RoleSubmission {
-		return authSession{sess}, nil
+		return authSession{sess}
 	}
-	return sess, nil
+	return sess
 }
 
 // fail counts a rejected command and ends the session after too many.
 func (s *session) fail(err error) error {
 	s.errors++
 	if s.errors >= maxErrors {
-		s.c.hangUp.Store(true)
 		return errTooMany
 	}
 	return err
@@ -110,10 +98,9 @@ func (s *session) Reset() {
 	s.early = nil
 }
 
-func (s *session) Logout() error {
+func (s *session) Logout() {
 	s.early.Stop()
 	s.early = nil
-	return nil
 }
 
 // rateLimited counts a costly command (MAIL, RCPT, AUTH) against the
@@ -122,12 +109,11 @@ func (s *session) rateLimited() error {
 	if s.srv.cmdRate.Allow(s.ip) {
 		return nil
 	}
-	s.c.hangUp.Store(true)
 	s.srv.deps.MailLog.Log(maillog.Rejected, "client", s.ip.String(), "reason", "command rate")
 	return errRate
 }
 
-func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+func (s *session) Mail(from string, opts smtpserver.MailOptions) error {
 	if err := s.rateLimited(); err != nil {
 		return err
 	}
@@ -161,8 +147,8 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 }
 
 // validMailbox checks that a path is local@domain with a plausible domain
-// (RFC 5321 §4.1.2: dot-separated labels, none empty); go-smtp has already
-// parsed the angle brackets and quoting.
+// (RFC 5321 §4.1.2: dot-separated labels, none empty); the protocol
+// engine has already parsed the angle brackets and quoting.
 func validMailbox(a string) bool {
 	i := strings.LastIndexByte(a, '@')
 	if i <= 0 || i == len(a)-1 {
@@ -173,12 +159,14 @@ func validMailbox(a string) bool {
 		!strings.ContainsFunc(a, func(r rune) bool { return r < 0x20 || r == 0x7f })
 }
 
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+func (s *session) Rcpt(to string) error {
 	if err := s.rateLimited(); err != nil {
 		return err
 	}
 	to = address.TrimDomainDot(to) // as for MAIL
-	if !validMailbox(to) {
+	// RFC 5321 §4.1.1.3, §4.5.1: "<postmaster>" without a domain is the
+	// postmaster of this host, which the router resolves.
+	if !validMailbox(to) && !strings.EqualFold(to, "postmaster") {
 		return s.fail(errBadRcpt)
 	}
 	route, err := s.srv.deps.Router.Resolve(s.srv.ctx, to)
@@ -204,7 +192,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if j := s.srv.deps.Judge; j != nil && len(s.rcpts) == 1 && s.account == nil {
 		// The SPF and iprev lookups run while the client sends the rest;
 		// started only now, so that guessing recipients costs no lookups.
-		s.early = j.Start(s.srv.ctx, s.ip, s.gc.Hostname(), s.from)
+		s.early = j.Start(s.srv.ctx, s.ip, s.c.pc.Hostname(), s.from)
 	}
 	return nil
 }
@@ -213,12 +201,12 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 // went away or timed out mid-message) rather than from pail.
 func isNetError(err error) bool {
 	var ne net.Error
-	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, smtp.ErrDataReset)
+	return errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, smtpserver.ErrDataReset)
 }
 
-func (s *session) logReject(from, to string, e *smtp.SMTPError, extra ...string) {
-	s.srv.deps.MailLog.Log(maillog.Rejected, append([]string{"client", s.ip.String(), "helo", s.gc.Hostname(),
-		"from", "<" + from + ">", "to", "<" + to + ">", "reason", fmt.Sprintf("%d %d.%d.%d %s", e.Code, e.EnhancedCode[0], e.EnhancedCode[1], e.EnhancedCode[2], e.Message)},
+func (s *session) logReject(from, to string, e *smtpserver.Error, extra ...string) {
+	s.srv.deps.MailLog.Log(maillog.Rejected, append([]string{"client", s.ip.String(), "helo", s.c.pc.Hostname(),
+		"from", "<" + from + ">", "to", "<" + to + ">", "reason", fmt.Sprintf("%d %s %s", e.Code, e.Enhanced, e.Message)},
 		extra...)...)
 }
 
@@ -233,9 +221,6 @@ func (s *session) rcptList() string {
 }
 
 func (s *session) Data(r io.Reader) error {
-	s.c.inData.Store(true)
-	defer s.c.inData.Store(false)
-
 	msg, err := s.srv.deps.Deliverer.NewMessage(s.from, s.rcpts, s.trace())
 	if err != nil {
 		s.srv.deps.Log.Error("new message", "err", err)
@@ -264,7 +249,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	if err != nil {
 		msg.Abort()
-		var se *smtp.SMTPError
+		var se *smtpserver.Error
 		switch {
 		case errors.Is(err, delivery.ErrAuthorNotOwned):
 			se = errAuthor
@@ -279,13 +264,10 @@ func (s *session) Data(r io.Reader) error {
 			return errTemporary
 		}
 		if se != nil {
-			if se == errBareLF || se == errBareCR {
-				// The client's end of data may itself be "\n.\n" or
-				// "\r.\r", which go-smtp does not recognise; rather than
-				// wait for an end that never comes, answer and end the
-				// session, as Postfix does.
-				s.c.hangUp.Store(true)
-			}
+			// errBareLF and errBareCR end the session (Close): the
+			// client's end of data may itself be "\n.\n" or "\r.\r",
+			// which is no end of data; rather than wait for one that
+			// never comes, pail answers and closes, as Postfix does.
 			s.logReject(s.from, "", se)
 			return s.fail(se)
 		}
@@ -295,7 +277,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	var verdict []string
 	if j := s.srv.deps.Judge; j != nil {
-		var se *smtp.SMTPError
+		var se *smtpserver.Error
 		verdict, se = s.judge(j, msg)
 		if se != nil {
 			// The whole message is refused: the line names every
@@ -314,7 +296,7 @@ func (s *session) Data(r io.Reader) error {
 		user = s.account.Address
 	}
 	s.srv.deps.MailLog.Log(maillog.Received, append([]string{"id", msg.ID, "from", "<" + s.from + ">", "to", "<" + s.rcptList() + ">",
-		"size", fmt.Sprint(msg.Size()), "client", s.ip.String(), "helo", s.gc.Hostname(), "user", user,
+		"size", fmt.Sprint(msg.Size()), "client", s.ip.String(), "helo", s.c.pc.Hostname(), "user", user,
 		"proto", s.trace().Proto, "duration", time.Since(s.started).Round(time.Millisecond).String()}, verdict...)...)
 	return nil
 }
@@ -324,9 +306,9 @@ func (s *session) Data(r io.Reader) error {
 // returns the mail log fields of the verdict, and the reply that refuses
 // the message if it is refused (the fields then leave out the reason,
 // which the reply carries).
-func (s *session) judge(j Judge, msg *delivery.Message) ([]string, *smtp.SMTPError) {
+func (s *session) judge(j Judge, msg *delivery.Message) ([]string, *smtpserver.Error) {
 	content := msg.Content()
-	m := &verify.Message{ID: msg.ID, ClientIP: s.ip, Helo: s.gc.Hostname(), MailFrom: s.from, Content: content, Size: content.Size(),
+	m := &verify.Message{ID: msg.ID, ClientIP: s.ip, Helo: s.c.pc.Hostname(), MailFrom: s.from, Content: content, Size: content.Size(),
 		Listed: s.blocklistKnown().Lists(), Early: s.early}
 	for _, r := range s.rcpts {
 		m.Rcpts = append(m.Rcpts, r.Address)
@@ -364,26 +346,26 @@ func (s *session) judge(j Judge, msg *delivery.Message) ([]string, *smtp.SMTPErr
 }
 
 // judgedReply is the SMTP reply that refuses a message as d says.
-func judgedReply(d verify.Decision) *smtp.SMTPError {
-	se := &smtp.SMTPError{Code: d.Code, Message: d.Reason}
+func judgedReply(d verify.Decision) *smtpserver.Error {
+	se := &smtpserver.Error{Code: d.Code, Message: d.Reason}
 	if se.Message == "" {
 		se.Message = "Message refused by policy"
 	}
-	var c smtp.EnhancedCode
+	var c [3]int
 	if n, _ := fmt.Sscanf(d.Enhanced, "%d.%d.%d", &c[0], &c[1], &c[2]); n == 3 {
-		se.EnhancedCode = c
+		se.Enhanced = fmt.Sprintf("%d.%d.%d", c[0], c[1], c[2])
 	} else if d.Code >= 500 {
-		se.EnhancedCode = smtp.EnhancedCode{5, 7, 1}
+		se.Enhanced = "5.7.1"
 	} else {
-		se.EnhancedCode = smtp.EnhancedCode{4, 7, 1}
+		se.Enhanced = "4.7.1"
 	}
 	return se
 }
 
 // trace describes this session for the Received header.
 func (s *session) trace() delivery.Trace {
-	tr := delivery.Trace{Helo: s.gc.Hostname(), ClientIP: s.ip, Proto: "ESMTP", DNSBL: s.blocklistKnown().Lists()}
-	if s.c.sawHELO.Load() {
+	tr := delivery.Trace{Helo: s.c.pc.Hostname(), ClientIP: s.ip, Proto: "ESMTP", DNSBL: s.blocklistKnown().Lists()}
+	if s.c.pc.SawHELO() {
 		tr.Proto = "SMTP"
 	}
 	// RFC 3848 protocol types: S for TLS, A for authenticated.
@@ -477,13 +459,9 @@ func (s authSession) mayAuth() bool {
 	return isTLS || s.ip.IsLoopback()
 }
 
-// tlsState is the session's TLS state, whether TLS came with STARTTLS (which
-// go-smtp knows) or from the first byte (guardedTLS, which it does not).
+// tlsState is the session's TLS state, from STARTTLS or implicit TLS.
 func (s *session) tlsState() (tls.ConnectionState, bool) {
-	if g, ok := s.gc.Conn().(*guardedTLS); ok {
-		return g.ConnectionState(), true
-	}
-	return s.gc.TLSConnectionState()
+	return s.c.pc.TLSConnectionState()
 }
 
 func (s authSession) Auth(mech string) (sasl.Server, error) {
@@ -495,7 +473,7 @@ func (s authSession) Auth(mech string) (sasl.Server, error) {
 	}
 	check := func(identity, username, password string) error {
 		if identity != "" && identity != username {
-			return smtp.ErrAuthFailed
+			return smtpserver.ErrAuthFailed
 		}
 		acct, err := s.srv.deps.Auth.Authenticate(s.srv.ctx, s.ip, username, password)
 		switch {
@@ -507,7 +485,7 @@ func (s authSession) Auth(mech string) (sasl.Server, error) {
 			return errAuthLimit
 		case errors.Is(err, auth.ErrFailed):
 			s.srv.deps.MailLog.Log(maillog.AuthFailed, "client", s.ip.String(), "user", username)
-			return s.fail(smtp.ErrAuthFailed)
+			return s.fail(smtpserver.ErrAuthFailed)
 		default:
 			s.srv.deps.Log.Error("auth", "err", err)
 			return errTemporary
@@ -519,7 +497,7 @@ func (s authSession) Auth(mech string) (sasl.Server, error) {
 	case sasl.Login:
 		return &loginServer{check: check}, nil
 	}
-	return nil, smtp.ErrAuthUnknownMechanism
+	return nil, smtpserver.ErrAuthUnknownMechanism
 }
 
 // loginServer is the server side of the LOGIN mechanism
