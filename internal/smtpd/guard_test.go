@@ -24,8 +24,8 @@ func httpPost(rcpt string) string {
 // TestHTTPRefusedInPlaintextAndImplicitTLS: the POST is refused at its
 // first line in the plaintext of the MX and submission ports and in the
 // decrypted stream of the implicit-TLS submissions port, and none of the
-// mail in its body is delivered. (After STARTTLS the guard cannot see the
-// commands; TestHTTPALPNRefused covers that case.)
+// mail in its body is delivered. (After STARTTLS: TestHTTPRefusedAfterSTARTTLS;
+// a browser's handshake itself: TestHTTPALPNRefused.)
 func TestHTTPRefusedInPlaintextAndImplicitTLS(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -154,10 +154,11 @@ func TestHTTPLinesInContentPass(t *testing.T) {
 	}
 }
 
-// TestBDATSizeAsGoSMTPReadsIt: a BDAT size padded past the guard's old
-// 64-byte line (zeros, spaces) frames the chunk for the guard as it does
-// for go-smtp: header lines in the chunk are content, and the message is
-// stored.
+// TestBDATSizeAsGoSMTPReadsIt: a BDAT size padded with zeros and spaces
+// (past the 64-byte line of the guard's first version) frames the chunk:
+// header lines in the chunk are content, and the message is stored. (The
+// name is from when go-smtp read the commands; the engine reads sizes as
+// it did.)
 func TestBDATSizeAsGoSMTPReadsIt(t *testing.T) {
 	env := newTestEnv(t, testOpts{})
 	c := dial(t, env.addr)

@@ -392,22 +392,14 @@ func (s *session) trace() delivery.Trace {
 // and BDAT alike means pail stores and relays only content whose end of
 // data every server reads the same way.
 //
-// go-smtp's data reader fills the whole buffer it is given before it
-// returns, so a client that ends its lines (and its data) with bare LF
-// would never be answered if we read in large blocks. The first line is
-// therefore read byte by byte: if it ends in CRLF the client speaks proper
-// SMTP and the rest is read in large blocks; if it ends in a bare LF (or
-// has a bare CR) the message is refused at once.
+// The engine's message reader returns what the connection has buffered
+// rather than wait to fill buf, so a client that ends its lines (and its
+// data) with a bare LF is refused as soon as the line arrives.
 func copyContent(w io.Writer, r io.Reader, buf []byte) error {
 	var prev byte
-	firstLine := true
 	fill := 0
 	for {
-		want := len(buf) - fill
-		if firstLine {
-			want = 1
-		}
-		n, err := r.Read(buf[fill : fill+want])
+		n, err := r.Read(buf[fill:])
 		for _, b := range buf[fill : fill+n] {
 			// Most bytes are neither after a CR nor a control
 			// character: two comparisons each.
@@ -415,7 +407,6 @@ func copyContent(w io.Writer, r io.Reader, buf []byte) error {
 				if b != '\n' {
 					return errBareCR
 				}
-				firstLine = false
 			} else if b <= '\r' {
 				switch b {
 				case '\n':
