@@ -3,7 +3,9 @@
 package interop
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,5 +116,64 @@ func TestOpenSSLALPNAfterSTARTTLS(t *testing.T) {
 				t.Errorf("%s, no ALPN: no session:\n%s", addr, out)
 			}
 		}
+	}
+}
+
+// TestSwaksBarePostmaster: swaks delivers to "<postmaster>" without a
+// domain (RFC 5321 §4.1.1.3, §4.5.1), which go-smtp's parser refused.
+func TestSwaksBarePostmaster(t *testing.T) {
+	s := newServer(t, serverOptions{})
+	s.pail("pw\n", []string{"user", "add"}, "--password-stdin", "--admin", "admin@hill.test")
+	s.start()
+	out := runSwaks(t, s.smtpAddr, "--from", "jack@town.test", "--to", "postmaster", "--header", "Subject: to the bare postmaster")
+	if !strings.Contains(out, "250 2.1.5") || !strings.Contains(out, "250 2.0.0") {
+		t.Fatalf("swaks:\n%s", out)
+	}
+	oneWithSubject(t, s.export("admin@hill.test"), "to the bare postmaster", "admin INBOX")
+}
+
+// smtplibTLSScript checks, with python3's smtplib over STARTTLS, the
+// replies pail used to rewrite only in clear (HELP 214, a command out of
+// sequence 503) and the HTTP command guard (554 5.7.0, then the server
+// closes).
+const smtplibTLSScript = `
+import smtplib, ssl, sys
+port = int(sys.argv[1])
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", port, local_hostname="town.test", timeout=20)
+s.ehlo()
+s.starttls(context=ctx)
+s.ehlo()
+code, msg = s.docmd("HELP")
+assert code == 214 and msg.startswith(b"2.0.0 "), (code, msg)
+code, msg = s.docmd("RCPT", "TO:<jill@hill.test>")
+assert code == 503 and msg.startswith(b"5.5.1 "), (code, msg)
+code, msg = s.docmd("POST", "/ HTTP/1.1")
+assert code == 554 and msg.startswith(b"5.7.0 "), (code, msg)
+try:
+    code, msg = s.docmd("NOOP")
+    assert False, ("session goes on", code, msg)
+except smtplib.SMTPServerDisconnected:
+    pass
+print("ok")
+`
+
+// TestPythonSmtplibAfterSTARTTLS runs smtplibTLSScript on the MX port.
+func TestPythonSmtplibAfterSTARTTLS(t *testing.T) {
+	python := needPeer(t, "python3")
+	s := startServer(t, serverOptions{})
+	s.addUser("jill@hill.test")
+	script := filepath.Join(t.TempDir(), "smtplib_tls.py")
+	if err := os.WriteFile(script, []byte(smtplibTLSScript), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(s.smtpAddr)
+	ctx, cancel := context.WithTimeout(context.Background(), peerTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, python, script, port).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "ok") {
+		t.Fatalf("python3 smtplib over STARTTLS: %v\n%s", err, out)
 	}
 }
