@@ -51,7 +51,7 @@ type testOpts struct {
 
 const testPassword = "s3cret"
 
-func newTestEnv(t *testing.T, o testOpts) *testEnv {
+func newTestEnv(t testing.TB, o testOpts) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()

@@ -147,3 +147,61 @@ func TestSessionFailuresAnswered(t *testing.T) {
 		t.Error("session goes on after a panic")
 	}
 }
+
+// discardSession accepts every message and drops it.
+type discardSession struct{}
+
+func (discardSession) Mail(string, MailOptions) error { return nil }
+func (discardSession) Rcpt(string) error              { return nil }
+func (discardSession) Data(r io.Reader) error         { _, err := io.Copy(io.Discard, r); return err }
+func (discardSession) Reset()                         {}
+func (discardSession) Logout()                        {}
+
+// BenchmarkTransaction is the engine's cost per mail transaction over
+// loopback, without storage: MAIL, RCPT, DATA and 4 KiB in lock step.
+func BenchmarkTransaction(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	cfg := &Config{Hostname: "mx.test", MaxMessageBytes: 1 << 20, ReadTimeout: func(bool) time.Duration { return time.Minute }}
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go NewConn(nc, cfg, func(*Conn) (Session, error) { return discardSession{}, nil }).Serve(context.Background())
+		}
+	}()
+	line := strings.Repeat("x", 76) + "\r\n"
+	body := "Subject: bench\r\n\r\n" + strings.Repeat(line, 4096/len(line)) + ".\r\n"
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	replies := func() {
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(l) > 3 && l[3] == ' ' {
+				return
+			}
+		}
+	}
+	replies()
+	io.WriteString(c, "EHLO town.test\r\n")
+	replies()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		for _, cmd := range []string{"MAIL FROM:<jack@town.test>\r\n", "RCPT TO:<jill@hill.test>\r\n", "DATA\r\n", body} {
+			io.WriteString(c, cmd)
+			replies()
+		}
+	}
+}
