@@ -102,6 +102,12 @@ func summarize(h gomessage.Header) Summary {
 // decoded text is kept as one address so the reader still sees something.
 func addresses(h mail.Header, key string) []Address {
 	list, err := h.AddressList(key)
+	return addressesOf(h, key, list, err)
+}
+
+// addressesOf is addresses of the field key, which parsed as list (or
+// failed with err).
+func addressesOf(h mail.Header, key string, list []*mail.Address, err error) []Address {
 	if err != nil || len(list) == 0 {
 		raw, _ := h.Text(key)
 		raw = strings.TrimSpace(raw)
