@@ -66,15 +66,18 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 			}
 			var flags string
 			var date, size int64
-			err := tx.QueryRow("SELECT flags, internal_date, size FROM messages WHERE id = ?", m.ID).Scan(&flags, &date, &size)
+			var summary, structure sql.NullString
+			var sentDay sql.NullInt64
+			err := tx.QueryRow("SELECT flags, internal_date, size, summary, structure, sent_day FROM messages WHERE id = ?", m.ID).Scan(&flags, &date, &size, &summary, &structure, &sentDay)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file) VALUES (?, ?, ?, ?, ?, ?, ?)",
-				destID, uidnext, modseq, date, size, flags, filepath.Base(links[i])); err != nil {
+			// The copy keeps the original's summary: the bytes are the same.
+			if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file, summary, structure, sent_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				destID, uidnext, modseq, date, size, flags, filepath.Base(links[i]), summary, structure, sentDay); err != nil {
 				return err
 			}
 			res.SrcUIDs = append(res.SrcUIDs, m.UID)

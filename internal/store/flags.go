@@ -3,9 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // FlagOp says how SetFlags combines the given flags with a message's.
@@ -108,6 +110,10 @@ func (s *Store) MessagesByUID(ctx context.Context, mailboxID int64, uids []uint3
 // sequence, shared by the whole call (RFC 7162 §3.1). When unchangedSince is
 // not zero, a message whose modification sequence is above it is left alone
 // and its UID is returned in failed (RFC 7162 §3.1.3, UNCHANGEDSINCE).
+//
+// The work is set-based whatever the number of messages (STORE 1:* on a
+// large mailbox): one query reads the messages' states and one statement
+// writes every change.
 func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince uint64) (states []MessageState, failed []uint32, err error) {
 	flags = normalizeFlags(flags)
 	var accountID int64
@@ -121,39 +127,53 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op
 			}
 			return err
 		}
+		if len(uids) == 0 {
+			return nil
+		}
 		next := modseq + 1
+		cur, err := statesOf(tx, mailboxID, uids)
+		if err != nil {
+			return err
+		}
+		// updates holds [id, flags] pairs for the one UPDATE.
+		var updates [][2]any
+		done := make(map[uint32]bool, len(cur))
 		for _, uid := range uids {
-			var st MessageState
-			var old string
-			err := tx.QueryRow("SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid = ?", mailboxID, uid).
-				Scan(&st.ID, &st.UID, &st.ModSeq, &old, &st.Recent)
-			if errors.Is(err, sql.ErrNoRows) {
+			st, ok := cur[uid]
+			if !ok {
 				continue
 			}
-			if err != nil {
-				return err
+			if done[uid] {
+				states = append(states, st)
+				continue
 			}
-			st.Flags = parseFlags(old)
+			done[uid] = true
 			if unchangedSince != 0 && st.ModSeq > unchangedSince {
 				failed = append(failed, uid)
 				states = append(states, st)
 				continue
 			}
 			nf := applyFlags(st.Flags, op, flags)
-			if f := formatFlags(nf); f != old {
-				if _, err := tx.Exec("UPDATE messages SET flags = ?, modseq = ? WHERE id = ?", f, next, st.ID); err != nil {
-					return err
-				}
+			if f := formatFlags(nf); f != strings.Join(st.Flags, " ") {
+				updates = append(updates, [2]any{st.ID, f})
 				st.Flags, st.ModSeq, changed = parseFlags(f), next, true
+				cur[uid] = st
 			}
 			states = append(states, st)
 		}
-		if changed {
-			if _, err := tx.Exec("UPDATE mailboxes SET modseq = ? WHERE id = ?", next, mailboxID); err != nil {
-				return err
-			}
+		if !changed {
+			return nil
 		}
-		return nil
+		b, err := json.Marshal(updates)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`UPDATE messages SET flags = json_extract(u.value, '$[1]'), modseq = ?
+			FROM json_each(?) AS u WHERE messages.id = json_extract(u.value, '$[0]')`, next, string(b)); err != nil {
+			return err
+		}
+		_, err = tx.Exec("UPDATE mailboxes SET modseq = ? WHERE id = ?", next, mailboxID)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
@@ -162,6 +182,45 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op
 		s.hub.publish(Event{AccountID: accountID, MailboxID: mailboxID, Kind: EventFlags})
 	}
 	return states, failed, nil
+}
+
+// statesOf reads, in one query, the states of the messages of a mailbox
+// whose UIDs are in uids. A dense set is read as its UID range, a sparse
+// one through the list itself.
+func statesOf(tx *sql.Tx, mailboxID int64, uids []uint32) (map[uint32]MessageState, error) {
+	lo, hi := slices.Min(uids), slices.Max(uids)
+	want := make(map[uint32]bool, len(uids))
+	for _, u := range uids {
+		want[u] = true
+	}
+	var rows *sql.Rows
+	var err error
+	if span := int64(hi) - int64(lo) + 1; int64(len(want))*2 >= span {
+		rows, err = tx.Query("SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ?", mailboxID, lo, hi)
+	} else {
+		b, jerr := json.Marshal(uids)
+		if jerr != nil {
+			return nil, jerr
+		}
+		rows, err = tx.Query("SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))", mailboxID, string(b))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[uint32]MessageState, len(want))
+	for rows.Next() {
+		var st MessageState
+		var f string
+		if err := rows.Scan(&st.ID, &st.UID, &st.ModSeq, &f, &st.Recent); err != nil {
+			return nil, err
+		}
+		if want[st.UID] {
+			st.Flags = parseFlags(f)
+			out[st.UID] = st
+		}
+	}
+	return out, rows.Err()
 }
 
 // applyFlags returns cur changed by op with flags.

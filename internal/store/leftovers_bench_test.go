@@ -51,7 +51,7 @@ func benchStore(b *testing.B) *Store {
 		}
 		err = s.write(ctx, nil, func(tx *sql.Tx) error {
 			for _, n := range names {
-				if _, err := insertMessage(tx, a.ID, Inbox, "", n, 3, then, nil); err != nil {
+				if _, err := insertMessage(tx, a.ID, Inbox, "", n, 3, then, nil, kept{}); err != nil {
 					return err
 				}
 			}

@@ -143,6 +143,12 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 	if err := sp.f.Sync(); err != nil {
 		return nil, fmt.Errorf("store: sync spool: %w", err)
 	}
+	// What the message says about itself is read once, here, from the
+	// bytes being stored, outside the shared transaction.
+	k, err := summaryOf(sp)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	paths := make([]string, len(ds))
 	var dirs []string
@@ -179,7 +185,7 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 		s.afterPlace()
 	}
 	out := make([]Delivered, len(ds))
-	err := s.write(ctx, dirs, func(tx *sql.Tx) error {
+	err = s.write(ctx, dirs, func(tx *sql.Tx) error {
 		for i, d := range ds {
 			date := d.Date
 			if date.IsZero() {
@@ -198,7 +204,7 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 			// One recipient's failure fails them all: the savepoint of
 			// this write is rolled back, and the caller answers 451.
 			var err error
-			if out[i], err = insertMessage(tx, d.AccountID, d.Mailbox, d.SpecialUse, filepath.Base(paths[i]), sp.size, date, d.Flags); err != nil {
+			if out[i], err = insertMessage(tx, d.AccountID, d.Mailbox, d.SpecialUse, filepath.Base(paths[i]), sp.size, date, d.Flags, k); err != nil {
 				return fmt.Errorf("store: account %d: %w", d.AccountID, err)
 			}
 		}
@@ -260,7 +266,7 @@ func specialMailbox(tx *sql.Tx, accountID int64, name, specialUse string) error 
 }
 
 // insertMessage adds one message row, assigning the next UID.
-func insertMessage(tx *sql.Tx, accountID int64, mailbox, specialUse, file string, size int64, date time.Time, flags []string) (Delivered, error) {
+func insertMessage(tx *sql.Tx, accountID int64, mailbox, specialUse, file string, size int64, date time.Time, flags []string, k kept) (Delivered, error) {
 	if mailbox == "" {
 		mailbox = Inbox
 	}
@@ -285,8 +291,8 @@ func insertMessage(tx *sql.Tx, accountID int64, mailbox, specialUse, file string
 	if _, err := tx.Exec("UPDATE mailboxes SET uidnext = uidnext + 1, modseq = ? WHERE id = ?", modseq, d.MailboxID); err != nil {
 		return d, err
 	}
-	if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file) VALUES (?, ?, ?, ?, ?, ?, ?)",
-		d.MailboxID, d.UID, modseq, date.Unix(), size, formatFlags(flags), file); err != nil {
+	if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file, summary, structure, sent_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		d.MailboxID, d.UID, modseq, date.Unix(), size, formatFlags(flags), file, k.summary, k.structure, k.sentDay); err != nil {
 		return d, err
 	}
 	return d, nil

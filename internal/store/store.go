@@ -67,6 +67,10 @@ type Store struct {
 	afterPlace func()
 	// closeOnce guards Close.
 	closeOnce sync.Once
+	// stopFill ends the summary fill (fillSummaries) started by Open;
+	// fillDone is closed when it has returned.
+	stopFill context.CancelFunc
+	fillDone chan struct{}
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -116,6 +120,11 @@ func open(ctx context.Context, dir string, lock lockFunc) (*Store, error) {
 	s.cleanSpool()
 	s.wg.Add(1)
 	go s.committer()
+	// Rows stored before pail kept summaries get theirs in the background;
+	// readers fall back to the file until then.
+	fillCtx, stopFill := context.WithCancel(context.Background())
+	s.stopFill, s.fillDone = stopFill, make(chan struct{})
+	go s.fillSummaries(fillCtx)
 	return s, nil
 }
 
@@ -134,6 +143,10 @@ func (s *Store) Dir() string { return s.dir }
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		// The fill stops first, while the committer still carries its
+		// last write.
+		s.stopFill()
+		<-s.fillDone
 		close(s.stop)
 		s.wg.Wait()
 		err = s.db.Close()
@@ -374,6 +387,18 @@ CREATE TABLE greylist (
 	passed INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX greylist_expiry ON greylist (passed, last);
+`, `
+-- What each message says about itself (message.Info), computed once when
+-- it is stored: summary is its JSON without the body structure, structure
+-- the BODYSTRUCTURE tree as JSON, sent_day the Date field's calendar day
+-- (days since 1970-01-01, in the field's own zone) for SENTSINCE and the
+-- like in SQL. A NULL summary is a row from before this migration that the
+-- fill (fillSummaries) has not reached yet: readers use the file.
+-- messages_arrival serves the webmail's newest-first pages by keyset.
+ALTER TABLE messages ADD COLUMN summary TEXT;
+ALTER TABLE messages ADD COLUMN structure TEXT;
+ALTER TABLE messages ADD COLUMN sent_day INTEGER;
+CREATE INDEX messages_arrival ON messages (mailbox_id, internal_date, uid);
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// UIDRange is an inclusive range of UIDs.
+type UIDRange struct{ Lo, Hi uint32 }
+
+// Query is a conjunction of the SEARCH keys (RFC 9051 §6.4.4) that the
+// database answers from a mailbox's rows without reading any message: UID
+// ranges, flags, internal date, Date field day, size and modification
+// sequence. A zero field is no condition. A protocol evaluates NOT, OR and
+// the text keys itself, on the UIDs a Query narrowed to.
+type Query struct {
+	// UIDs, when set, keeps the messages in any of the ranges; a client's
+	// "*" must be resolved to the highest UID first, and sequence numbers
+	// mapped to UIDs.
+	UIDs []UIDRange
+	// Flags must all be set, NotFlags all unset (compared without regard
+	// to case, as IMAP flags are). \Recent is a session's, not the
+	// store's: it is not a stored flag.
+	Flags, NotFlags []string
+	// Since and Before bound the internal date's day (SINCE, BEFORE; ON d
+	// is Since d, Before d+1): only the year, month and day of the given
+	// times count, and the message's day is taken in Location.
+	Since, Before time.Time
+	// Location is the zone in which internal dates have their day; nil
+	// means time.Local, the zone imapd gives internal dates.
+	Location *time.Location
+	// SentSince and SentBefore bound the Date field's day in the field's
+	// own zone (SENTSINCE, SENTBEFORE, SENTON); a message without a
+	// readable Date field never matches them.
+	SentSince, SentBefore time.Time
+	// Larger and Smaller bound the size in octets, exclusive (LARGER,
+	// SMALLER).
+	Larger, Smaller int64
+	// ModSeq keeps messages whose modification sequence is at least it
+	// (RFC 7162 §3.1.5 MODSEQ).
+	ModSeq uint64
+}
+
+// SearchUIDs returns, in UID order, the UIDs of the messages of a mailbox
+// that match every condition of q, evaluated in one SQL query.
+func (s *Store) SearchUIDs(ctx context.Context, mailboxID int64, q Query) ([]uint32, error) {
+	where, args := q.sql()
+	rows, err := s.db.QueryContext(ctx, "SELECT m.uid, m.summary IS NULL, m.file, b.account_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ?"+where+" ORDER BY m.uid",
+		append([]any{mailboxID}, args...)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	defer rows.Close()
+	sent := !q.SentSince.IsZero() || !q.SentBefore.IsZero()
+	var out []uint32
+	for rows.Next() {
+		var uid uint32
+		var unkept bool
+		var file string
+		var account int64
+		if err := rows.Scan(&uid, &unkept, &file, &account); err != nil {
+			return nil, fmt.Errorf("store: search: %w", err)
+		}
+		if unkept && sent {
+			info, err := keepFile(filepath.Join(s.accountDir(account), file))
+			if err != nil || info.Date.IsZero() {
+				continue
+			}
+			day := civilDay(info.Date)
+			if !q.SentSince.IsZero() && day < civilDay(q.SentSince) || !q.SentBefore.IsZero() && day >= civilDay(q.SentBefore) {
+				continue
+			}
+		}
+		out = append(out, uid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: search: %w", err)
+	}
+	return out, nil
+}
+
+// sql renders q as " AND ..." conditions with their arguments.
+func (q Query) sql() (string, []any) {
+	var b strings.Builder
+	var args []any
+	if len(q.UIDs) > 0 {
+		b.WriteString(" AND (")
+		for i, r := range q.UIDs {
+			if i > 0 {
+				b.WriteString(" OR ")
+			}
+			b.WriteString("m.uid BETWEEN ? AND ?")
+			args = append(args, min(r.Lo, r.Hi), max(r.Lo, r.Hi))
+		}
+		b.WriteString(")")
+	}
+	// Flags are stored space-separated; lower() folds ASCII, which is all
+	// a flag may hold (RFC 9051 §9 flag-keyword is an atom).
+	for _, f := range q.Flags {
+		b.WriteString(" AND instr(' ' || lower(m.flags) || ' ', ?) > 0")
+		args = append(args, " "+strings.ToLower(f)+" ")
+	}
+	for _, f := range q.NotFlags {
+		b.WriteString(" AND instr(' ' || lower(m.flags) || ' ', ?) = 0")
+		args = append(args, " "+strings.ToLower(f)+" ")
+	}
+	loc := q.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	// RFC 9051 §6.4.4: the day of the internal date, disregarding time
+	// and zone: on or after the day Since names, before the day Before
+	// names, both in the zone the internal date is shown in.
+	if !q.Since.IsZero() {
+		b.WriteString(" AND m.internal_date >= ?")
+		args = append(args, dayStart(q.Since, loc))
+	}
+	if !q.Before.IsZero() {
+		b.WriteString(" AND m.internal_date < ?")
+		args = append(args, dayStart(q.Before, loc))
+	}
+	// A row without its summary yet (see fillSummaries) has no sent_day:
+	// it is kept, and SearchUIDs reads the Date from its file.
+	if !q.SentSince.IsZero() {
+		b.WriteString(" AND (m.summary IS NULL OR m.sent_day >= ?)")
+		args = append(args, civilDay(q.SentSince))
+	}
+	if !q.SentBefore.IsZero() {
+		b.WriteString(" AND (m.summary IS NULL OR m.sent_day < ?)")
+		args = append(args, civilDay(q.SentBefore))
+	}
+	if q.Larger != 0 {
+		b.WriteString(" AND m.size > ?")
+		args = append(args, q.Larger)
+	}
+	if q.Smaller != 0 {
+		b.WriteString(" AND m.size < ?")
+		args = append(args, q.Smaller)
+	}
+	if q.ModSeq != 0 {
+		b.WriteString(" AND m.modseq >= ?")
+		args = append(args, q.ModSeq)
+	}
+	return b.String(), args
+}
+
+// dayStart is the first second, in loc, of the calendar day t names.
+func dayStart(t time.Time, loc *time.Location) int64 {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, loc).Unix()
+}
