@@ -17,9 +17,12 @@ import (
 
 // Search bounds.
 const (
-	// maxSearchMessages is how many messages of a folder one search reads,
-	// newest first.
-	maxSearchMessages = 5000
+	// maxSearchTime bounds the work of one search page; past it the page
+	// shows what was found and its next link continues the scan.
+	maxSearchTime = 5 * time.Second
+	// searchBatch is how many messages a search reads from the store at
+	// a time.
+	searchBatch = 200
 	// maxSearchBody is how much of each message's text a search reads.
 	maxSearchBody = 1 << 20
 )
@@ -34,8 +37,7 @@ type listPage struct {
 	NextURL     string
 	Query       string
 	Field       string
-	Total       int
-	Truncated   bool // the search stopped at maxSearchMessages
+	Truncated   bool // the search page stopped at maxSearchTime
 	ShowTo      bool // Sent and Drafts show the recipients
 	IsTrash     bool
 	Editable    bool // the user's own folder: it can be renamed and deleted
@@ -98,11 +100,6 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *user) {
 		s.internal(w, r, u, err)
 		return
 	}
-	msgs, err := s.sortedMessages(ctx, mb.ID)
-	if err != nil {
-		s.internal(w, r, u, err)
-		return
-	}
 	p := listPage{base: s.base(r, u, mb.Name, mb.ID), Query: strings.TrimSpace(q.Get("q")), Field: q.Get("in"), Note: notes[q.Get("note")]}
 	p.IsTrash = mb.SpecialUse == `\Trash`
 	p.Editable = mb.Name != store.Inbox && mb.SpecialUse == ""
@@ -114,51 +111,121 @@ func (s *Server) handleList(w http.ResponseWriter, r *http.Request, u *user) {
 			p.Targets = append(p.Targets, f)
 		}
 	}
-	if p.Query != "" {
-		msgs, p.Truncated = s.search(ctx, msgs, p.Query, p.Field)
-	}
-	p.Total = len(msgs)
 	size := s.cfg.PageSize
-	p.Pages = max(1, (len(msgs)+size-1)/size)
-	p.Page, _ = strconv.Atoi(q.Get("page"))
-	p.Page = min(max(p.Page, 1), p.Pages)
-	pageURL := func(n int) string {
-		v := url.Values{"box": {itoa(mb.ID)}, "page": {strconv.Itoa(n)}}
+	// The page is asked of the store by keyset (older= or newer= the key
+	// of the row next to it), so that its cost does not grow with the
+	// folder; page= (a page number) is kept for old links and costs what
+	// it skips. n= only numbers the page for display.
+	older, okOlder := parseListKey(q.Get("older"))
+	newer, okNewer := parseListKey(q.Get("newer"))
+	p.Page, _ = strconv.Atoi(q.Get("n"))
+	lq := store.ListQuery{Limit: size + 1}
+	switch {
+	case okOlder:
+		lq.Older = older
+	case okNewer:
+		lq.Newer = newer
+	default:
+		p.Page, _ = strconv.Atoi(q.Get("page"))
+		p.Pages = max(1, (int(p.Folder.Total)+size-1)/size)
+		p.Page = min(max(p.Page, 1), p.Pages)
+		lq.Offset = (p.Page - 1) * size
+	}
+	p.Page = max(p.Page, 1)
+	// The page's rows, newest first, and the keys that the links to the
+	// newer and the older page start from (zero: no such page).
+	var rows []store.Listed
+	var newerKey, olderKey store.ListKey
+	if p.Query != "" {
+		var beyond store.ListKey
+		rows, beyond, p.Truncated, err = s.search(ctx, mb.ID, lq, size, p.Query, p.Field)
+		if okNewer {
+			newerKey = beyond
+		} else {
+			olderKey = beyond
+		}
+	} else {
+		rows, err = s.deps.Store.ListMessages(ctx, mb.ID, lq)
+		if len(rows) > size {
+			if okNewer {
+				rows = rows[len(rows)-size:]
+				newerKey = rows[0].Key()
+			} else {
+				rows = rows[:size]
+				olderKey = rows[size-1].Key()
+			}
+		}
+	}
+	if err != nil {
+		s.internal(w, r, u, err)
+		return
+	}
+	if len(rows) > 0 {
+		// The way back is always there: the page came from it.
+		if okOlder || lq.Offset > 0 {
+			newerKey = rows[0].Key()
+		}
+		if okNewer && olderKey.IsZero() {
+			olderKey = rows[len(rows)-1].Key()
+		}
+	}
+	if okNewer && newerKey.IsZero() {
+		p.Page = 1 // back at the newest page, whatever n said
+	}
+	p.Pages = max(p.Page, (int(p.Folder.Total)+size-1)/size)
+	pageURL := func(k string, key store.ListKey, n int) string {
+		v := url.Values{"box": {itoa(mb.ID)}}
+		if k != "" {
+			v.Set(k, formatListKey(key))
+			v.Set("n", strconv.Itoa(n))
+		}
 		if p.Query != "" {
 			v.Set("q", p.Query)
 			v.Set("in", p.Field)
 		}
 		return "/mail?" + v.Encode()
 	}
-	if p.Page > 1 {
-		p.PrevURL = pageURL(p.Page - 1)
+	if !newerKey.IsZero() {
+		p.PrevURL = pageURL("newer", newerKey, max(p.Page-1, 1))
 	}
-	if p.Page < p.Pages {
-		p.NextURL = pageURL(p.Page + 1)
+	if !olderKey.IsZero() {
+		p.NextURL = pageURL("older", olderKey, p.Page+1)
 	}
-	p.Back = pageURL(p.Page)
-	lo := (p.Page - 1) * size
-	hi := min(lo+size, len(msgs))
-	for _, m := range msgs[lo:hi] {
+	// Back from an action shows this same page again: the rows older
+	// than the one just above its first.
+	p.Back = pageURL("", store.ListKey{}, 0)
+	if len(rows) > 0 && (okOlder || okNewer || lq.Offset > 0) {
+		first := rows[0].Key()
+		p.Back = pageURL("older", store.ListKey{Date: first.Date, UID: first.UID + 1}, p.Page)
+	}
+	for _, m := range rows {
 		p.Items = append(p.Items, s.listItem(m, p.ShowTo))
 	}
 	s.render(w, http.StatusOK, "list", p)
 }
 
-// sortedMessages lists a folder newest first (by arrival).
-func (s *Server) sortedMessages(ctx context.Context, mailboxID int64) ([]store.Message, error) {
-	msgs, err := s.deps.Store.Messages(ctx, mailboxID)
-	if err != nil {
-		return nil, err
+// parseListKey reads a list position written by formatListKey.
+func parseListKey(s string) (store.ListKey, bool) {
+	d, u, ok := strings.Cut(s, ".")
+	if !ok {
+		return store.ListKey{}, false
 	}
-	slices.Reverse(msgs) // UID order is arrival order
-	slices.SortStableFunc(msgs, func(a, b store.Message) int { return b.InternalDate.Compare(a.InternalDate) })
-	return msgs, nil
+	date, err1 := strconv.ParseInt(d, 10, 64)
+	uid, err2 := strconv.ParseUint(u, 10, 32)
+	if err1 != nil || err2 != nil {
+		return store.ListKey{}, false
+	}
+	return store.ListKey{Date: date, UID: uint32(uid)}, true
 }
 
-// listItem reads a message's header for its row. A message that cannot
-// be read still gets a row.
-func (s *Server) listItem(m store.Message, showTo bool) listItem {
+// formatListKey writes a list position for a URL: date.uid.
+func formatListKey(k store.ListKey) string {
+	return strconv.FormatInt(k.Date, 10) + "." + strconv.FormatUint(uint64(k.UID), 10)
+}
+
+// listItem makes a message's row from its kept summary. A message that
+// cannot be read still gets a row.
+func (s *Server) listItem(m store.Listed, showTo bool) listItem {
 	it := listItem{
 		ID:       m.ID,
 		Date:     m.InternalDate,
@@ -167,12 +234,12 @@ func (s *Server) listItem(m store.Message, showTo bool) listItem {
 		Flagged:  slices.Contains(m.Flags, `\Flagged`),
 		Answered: slices.Contains(m.Flags, `\Answered`),
 	}
-	sum, err := s.summary(m)
-	if err != nil {
-		s.deps.Log.Warn("webmail: read message header", "id", m.ID, "err", err)
+	if m.Info == nil {
+		s.deps.Log.Warn("webmail: unreadable message", "id", m.ID)
 		it.Subject = "(unreadable message)"
 		return it
 	}
+	sum := m.Info.Summary
 	addrs := sum.From
 	if showTo {
 		addrs = append(slices.Clone(sum.To), sum.Cc...)
@@ -186,74 +253,88 @@ func (s *Server) listItem(m store.Message, showTo bool) listItem {
 	if !sum.Date.IsZero() {
 		it.Date = sum.Date
 	}
-	it.Attachment = sum.Multipart
+	it.Attachment = m.Info.HasAttachment
 	return it
 }
 
-func (s *Server) summary(m store.Message) (message.Summary, error) {
-	f, err := s.deps.Store.OpenMessage(m)
-	if err != nil {
-		return message.Summary{}, err
-	}
-	defer f.Close()
-	return message.ReadSummary(f)
-}
-
-// search keeps the messages whose sender, subject or text (field "from",
-// "subject", "body", or anything else for all three) contain query,
-// ignoring case.
-func (s *Server) search(ctx context.Context, msgs []store.Message, query, field string) ([]store.Message, bool) {
+// search finds a page of the messages whose sender, subject or text
+// (field "from", "subject", "body", or anything else for all three)
+// contain query, ignoring case. It scans the folder from the page's place
+// (lq: older than a key, newer than a key, or from the newest), in batches
+// read by keyset, until it has a page and one more (beyond: the key to
+// continue from) or maxSearchTime has passed (stopped; beyond is where the
+// scan stopped). Sender and subject come from the kept summaries; only the
+// text needs the message files. The page is newest first.
+func (s *Server) search(ctx context.Context, mailboxID int64, lq store.ListQuery, size int, query, field string) (page []store.Listed, beyond store.ListKey, stopped bool, err error) {
 	needle := strings.ToLower(query)
-	truncated := len(msgs) > maxSearchMessages
-	if truncated {
-		msgs = msgs[:maxSearchMessages]
-	}
-	var out []store.Message
-	for _, m := range msgs {
-		if ctx.Err() != nil {
-			return out, true
+	deadline := time.Now().Add(maxSearchTime)
+	up := !lq.Newer.IsZero() // towards newer messages: nearest the key first
+	lq.Limit = searchBatch
+	defer func() {
+		if up {
+			slices.Reverse(page)
 		}
-		if s.matches(m, needle, field) {
-			out = append(out, m)
+	}()
+	for {
+		batch, err := s.deps.Store.ListMessages(ctx, mailboxID, lq)
+		if err != nil {
+			return nil, store.ListKey{}, false, err
+		}
+		if up {
+			slices.Reverse(batch)
+		}
+		for _, m := range batch {
+			if !s.matches(m, needle, field) {
+				continue
+			}
+			if len(page) == size {
+				return page, page[size-1].Key(), false, nil
+			}
+			page = append(page, m)
+		}
+		if len(batch) < searchBatch {
+			return page, store.ListKey{}, false, nil
+		}
+		last := batch[len(batch)-1].Key()
+		if ctx.Err() != nil || time.Now().After(deadline) {
+			return page, last, true, nil
+		}
+		if up {
+			lq = store.ListQuery{Newer: last, Limit: searchBatch}
+		} else {
+			lq = store.ListQuery{Older: last, Limit: searchBatch}
 		}
 	}
-	return out, truncated
 }
 
-func (s *Server) matches(m store.Message, needle, field string) bool {
-	f, err := s.deps.Store.OpenMessage(m)
-	if err != nil {
+func (s *Server) matches(m store.Listed, needle, field string) bool {
+	if m.Info == nil {
 		return false
 	}
-	defer f.Close()
-	if field == "from" || field == "subject" {
-		sum, err := message.ReadSummary(f)
-		if err != nil {
-			return false
+	sum := m.Info.Summary
+	if field != "body" {
+		if field != "from" && strings.Contains(strings.ToLower(sum.Subject), needle) {
+			return true
 		}
-		if field == "subject" {
-			return strings.Contains(strings.ToLower(sum.Subject), needle)
-		}
-		for _, a := range sum.From {
-			if strings.Contains(strings.ToLower(a.String()), needle) {
-				return true
+		if field != "subject" {
+			for _, a := range sum.From {
+				if strings.Contains(strings.ToLower(a.String()), needle) {
+					return true
+				}
 			}
 		}
+		if field == "from" || field == "subject" {
+			return false
+		}
+	}
+	f, err := s.deps.Store.OpenMessage(m.Message)
+	if err != nil {
 		return false
 	}
+	defer f.Close()
 	p, err := message.Parse(io.LimitReader(f, maxSearchBody))
 	if err != nil {
 		return false
-	}
-	if field != "body" {
-		if strings.Contains(strings.ToLower(p.Subject), needle) {
-			return true
-		}
-		for _, a := range p.From {
-			if strings.Contains(strings.ToLower(a.String()), needle) {
-				return true
-			}
-		}
 	}
 	return strings.Contains(strings.ToLower(p.PlainText()), needle)
 }

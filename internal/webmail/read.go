@@ -142,14 +142,14 @@ func (s *Server) handleRead(w http.ResponseWriter, r *http.Request, u *user) {
 			page.Targets = append(page.Targets, f)
 		}
 	}
-	if msgs, err := s.sortedMessages(ctx, mb.ID); err == nil {
-		i := slices.IndexFunc(msgs, func(x store.Message) bool { return x.ID == m.ID })
-		if i > 0 {
-			page.PrevID = msgs[i-1].ID
-		}
-		if i >= 0 && i+1 < len(msgs) {
-			page.NextID = msgs[i+1].ID
-		}
+	// The neighbours in the list's order, by keyset: two rows read,
+	// whatever the folder's size.
+	key := store.ListKey{Date: m.InternalDate.Unix(), UID: m.UID}
+	if prev, err := s.deps.Store.ListMessages(ctx, mb.ID, store.ListQuery{Newer: key, Limit: 1}); err == nil && len(prev) == 1 {
+		page.PrevID = prev[0].ID
+	}
+	if next, err := s.deps.Store.ListMessages(ctx, mb.ID, store.ListQuery{Older: key, Limit: 1}); err == nil && len(next) == 1 {
+		page.NextID = next[0].ID
 	}
 	s.render(w, http.StatusOK, "read", page)
 }

@@ -17,6 +17,9 @@ type Store interface {
 	MailboxByID(ctx context.Context, id int64) (store.Mailbox, error)
 	MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxCounts, error)
 	Messages(ctx context.Context, mailboxID int64) ([]store.Message, error)
+	// ListMessages returns a page of a folder newest first, by keyset,
+	// with each message's kept summary.
+	ListMessages(ctx context.Context, mailboxID int64, q store.ListQuery) ([]store.Listed, error)
 	// MessageOfAccount must return store.ErrNotFound for a message of
 	// another account: it is what keeps one user out of another's mail.
 	MessageOfAccount(ctx context.Context, accountID, id int64) (store.Message, error)
