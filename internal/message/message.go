@@ -1,6 +1,8 @@
 // Package message owns pail's view of Internet messages (RFC 5322) and MIME
 // (RFC 2045–2049): reading a message's header and body structure for
-// display, decoding encoded words (RFC 2047) and charsets, and composing new
+// display, describing a message once for the store (ReadInfo: the IMAP
+// ENVELOPE and BODYSTRUCTURE, the RFC 8970 preview), decoding encoded words
+// (RFC 2047) and charsets, and composing new
 // MIME messages with attachments. Parsing sits on
 // github.com/emersion/go-message; composition uses only the standard
 // library so that its output is simple to check byte for byte.

@@ -9,6 +9,16 @@
 // single fsync (group commit), so durability does not cost one fsync per
 // message. A method that returns nil after a write has made it durable.
 //
+// Each message row also keeps what the message says about itself
+// (message.Info: decoded header fields, IMAP ENVELOPE and BODYSTRUCTURE,
+// sizes, attachment mark, preview), computed once by Deliver from the bytes
+// it stores, so that lists, FETCH and searches need not open the file
+// (MessageInfo, MessageInfos, ListMessages). Rows from before pail kept it
+// are filled in the background after Open; until then readers use the file.
+// Searches on flags, dates, sizes and UIDs run in SQL (SearchUIDs), STORE on
+// a range is one statement (SetFlags), and list pages are read by keyset
+// (ListMessages).
+//
 // Several processes (the server and the admin commands) may open the same
 // data directory at once; SQLite's locking arbitrates between them.
 package store

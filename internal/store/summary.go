@@ -16,6 +16,24 @@ import (
 	"pail/internal/message"
 )
 
+// What IMAP reads instead of message files (for internal/imapd, once its
+// engine calls them):
+//
+//   - FETCH ENVELOPE, BODYSTRUCTURE, BODY (non-extensible), PREVIEW:
+//     MessageInfos(ctx, mailboxID, uids, structure) once per FETCH, with
+//     structure false when only ENVELOPE or PREVIEW is asked. Info.Envelope
+//     maps field for field onto the protocol's envelope (group markers
+//     included: Host empty); Info.Structure onto BODYSTRUCTURE (a leaf's
+//     Lines is body-fld-lines for text/* and message/rfc822). The mapping
+//     to go-imap's types is imapEnvelope and imapStructure in
+//     summary_imap_test.go. BODY[...] sections still read the file.
+//   - SEARCH: SearchUIDs for the conjunction of the keys a Query holds,
+//     then header keys (FROM, TO, CC, BCC, SUBJECT) matched against the
+//     decoded Info fields of the UIDs left, and BODY/TEXT against the file.
+//   - SORT and THREAD: Info's Date, Subject, From, To, Cc, MessageID,
+//     InReplyTo, References and Size.
+//   - STORE: SetFlags, already set-based.
+
 // kept is what a message row keeps of its message.Info: the summary
 // (everything but the structure) and the BODYSTRUCTURE tree as JSON, and
 // the Date field's calendar day for SQL searches.
