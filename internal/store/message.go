@@ -140,12 +140,24 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 	if !sp.keep {
 		defer sp.Discard()
 	}
-	if err := sp.f.Sync(); err != nil {
-		return nil, fmt.Errorf("store: sync spool: %w", err)
-	}
 	// What the message says about itself is read once, here, from the
-	// bytes being stored, outside the shared transaction.
-	k, err := summaryOf(sp)
+	// bytes being stored, outside the shared transaction and while the
+	// spool file is synced (the reading overlaps the fsync's wait).
+	type described struct {
+		k   kept
+		err error
+	}
+	desc := make(chan described, 1)
+	go func() {
+		k, err := summaryOf(sp)
+		desc <- described{k, err}
+	}()
+	serr := sp.f.Sync()
+	d := <-desc
+	if serr != nil {
+		return nil, fmt.Errorf("store: sync spool: %w", serr)
+	}
+	k, err := d.k, d.err
 	if err != nil {
 		return nil, err
 	}
