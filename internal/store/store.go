@@ -404,11 +404,14 @@ CREATE INDEX greylist_expiry ON greylist (passed, last);
 -- (days since 1970-01-01, in the field's own zone) for SENTSINCE and the
 -- like in SQL. A NULL summary is a row from before this migration that the
 -- fill (fillSummaries) has not reached yet: readers use the file.
--- messages_arrival serves the webmail's newest-first pages by keyset.
+-- messages_arrival serves the webmail's newest-first pages by keyset;
+-- messages_unkept finds the rows left to fill without a scan (it is empty
+-- once they are all filled).
 ALTER TABLE messages ADD COLUMN summary TEXT;
 ALTER TABLE messages ADD COLUMN structure TEXT;
 ALTER TABLE messages ADD COLUMN sent_day INTEGER;
 CREATE INDEX messages_arrival ON messages (mailbox_id, internal_date, uid);
+CREATE INDEX messages_unkept ON messages (id) WHERE summary IS NULL;
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

@@ -203,11 +203,15 @@ func (s *Store) fillSummaries(ctx context.Context) {
 	}
 }
 
+// fillQuery reads the next rows to fill, along the partial index
+// messages_unkept.
+const fillQuery = `SELECT m.id, m.file, b.account_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+	WHERE m.summary IS NULL AND m.id > ? ORDER BY m.id LIMIT ?`
+
 // fillStep fills one batch of rows with an id above after; it returns how
 // many rows it looked at and the last id.
 func (s *Store) fillStep(ctx context.Context, after int64) (int, int64, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.file, b.account_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
-		WHERE m.summary IS NULL AND m.id > ? ORDER BY m.id LIMIT ?`, after, fillBatch)
+	rows, err := s.db.QueryContext(ctx, fillQuery, after, fillBatch)
 	if err != nil {
 		return 0, after, fmt.Errorf("store: fill summaries: %w", err)
 	}
