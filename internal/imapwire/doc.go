@@ -46,12 +46,22 @@
 // Fatal: the server answers BYE and closes. Any error that is not an
 // *Error comes from the connection (EOF, a deadline) and ends the session.
 //
+// # Writing
+//
+// A Writer encodes responses into a bufio.Writer: status responses with
+// response codes (Code), continuation requests, and the data of FETCH,
+// LIST, STATUS, SEARCH/ESEARCH, VANISHED and the rest. Strings are written
+// in the cheapest form the grammar allows (atom, quoted, literal; literal8
+// only where a NUL is carried and RFC 3516 allows it). The Writer never
+// flushes by itself: the caller batches a whole command's responses and
+// calls Flush once (bufio may still write when its buffer fills).
+//
 // # Driving it
 //
-// A server makes one Reader per connection, sets a read
+// A server makes one Reader and one Writer per connection, sets a read
 // deadline, calls ReadCommand, and answers: an *Error with
 // "tag BAD/NO [code] text" (or "* BAD" without a tag) and carries on,
 // closing after too many; any other error by closing. After ENABLE
-// UTF8=ACCEPT or IMAP4rev2 it calls SetUTF8. IDLE's DONE and the
+// UTF8=ACCEPT or IMAP4rev2 it calls SetUTF8 on both. IDLE's DONE and the
 // lines of an AUTHENTICATE exchange are read with ReadLine.
 package imapwire
