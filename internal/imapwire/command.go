@@ -24,6 +24,12 @@ func (r *Reader) ReadCommand() (*Command, error) {
 	r.total = 0
 	r.tag, r.name = "", ""
 	r.depth = 0
+	if cap(r.line) > keepLine {
+		r.line = nil
+	}
+	if cap(r.lit) > keepLiteral {
+		r.lit = nil
+	}
 	if err := r.readSegment(); err != nil {
 		return nil, r.fail(err)
 	}

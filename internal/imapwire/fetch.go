@@ -100,6 +100,7 @@ func parseFetch(r *Reader) (any, error) {
 	}
 	if r.peek() == '(' {
 		r.pos++
+		a.Items = make([]FetchItem, 0, 8) // typical clients ask for 2 to 8 items
 		for first := true; r.peek() != ')'; first = false {
 			if !first {
 				if err := r.sp(); err != nil {
@@ -146,7 +147,7 @@ func (r *Reader) fetchAtt(a *FetchArgs, macroOK bool) error {
 	switch string(n) {
 	case "ALL", "FAST", "FULL":
 		if !macroOK {
-			return syntaxErr("%s inside a list", n)
+			return syntaxErr("%s inside a list", string(n))
 		}
 		a.Macro = map3(string(n))
 		a.Items = append(a.Items, FetchItem{Name: "FLAGS"}, FetchItem{Name: "INTERNALDATE"}, FetchItem{Name: "RFC822.SIZE"})
@@ -161,7 +162,7 @@ func (r *Reader) fetchAtt(a *FetchArgs, macroOK bool) error {
 		"RFC822.TEXT", "BODYSTRUCTURE", "UID", "MODSEQ", "EMAILID", "THREADID", "SAVEDATE":
 		it.Name = fetchName(n)
 		if r.peek() == '[' {
-			return syntaxErr("%s takes no section", n)
+			return syntaxErr("%s takes no section", string(n))
 		}
 	case "PREVIEW":
 		it.Name = "PREVIEW"
@@ -213,7 +214,7 @@ func (r *Reader) fetchAtt(a *FetchArgs, macroOK bool) error {
 			}
 		}
 	default:
-		return syntaxErr("unknown fetch item %q", n)
+		return syntaxErr("unknown fetch item %q", string(n))
 	}
 	a.Items = append(a.Items, it)
 	return nil
@@ -294,6 +295,7 @@ func (r *Reader) section(partsOnly bool) (*Section, error) {
 			s.Specifier = "MIME"
 		case "HEADER.FIELDS", "HEADER.FIELDS.NOT":
 			s.Specifier = "HEADER.FIELDS"
+			s.Fields = make([]string, 0, 8)
 			if len(u) > 13 {
 				s.Specifier = "HEADER.FIELDS.NOT"
 			}

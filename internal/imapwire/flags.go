@@ -76,7 +76,7 @@ func (r *Reader) atomList(allowEmpty bool) ([]string, error) {
 	if err := r.expect('('); err != nil {
 		return nil, err
 	}
-	var out []string
+	out := make([]string, 0, 4)
 	for r.peek() != ')' {
 		if len(out) > 0 {
 			if err := r.sp(); err != nil {

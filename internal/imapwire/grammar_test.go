@@ -68,7 +68,7 @@ func TestCommandExamples(t *testing.T) {
 			eq(t, "args", c.Args, &ListArgs{Select: []string{"SUBSCRIBED"}, Patterns: []string{"*"}, Extended: true})
 		}},
 		{`A03 LIST () "" "%" RETURN (CHILDREN)`, func(t *testing.T, c *Command) {
-			eq(t, "args", c.Args, &ListArgs{Patterns: []string{"%"}, Return: []string{"CHILDREN"}, Extended: true})
+			eq(t, "args", c.Args, &ListArgs{Select: []string{}, Patterns: []string{"%"}, Return: []string{"CHILDREN"}, Extended: true})
 		}},
 		{`A06 LIST (SUBSCRIBED RECURSIVEMATCH) "" "%" RETURN (CHILDREN)`, func(t *testing.T, c *Command) {
 			eq(t, "select", c.Args.(*ListArgs).Select, []string{"SUBSCRIBED", "RECURSIVEMATCH"})
@@ -316,7 +316,7 @@ func TestUTF7(t *testing.T) {
 			t.Errorf("EncodeUTF7(%q) = %q, want %q", g.dec, e, g.enc)
 		}
 	}
-	for _, bad := range []string{"&", "&AOk", "&AOl-", "&AGE-", "&2D0-", "&3gA-", "&AO!-", "\x7f", "\xc3\xa9", "a\x00", "&AOkA-", "&AOkAAA-"} {
+	for _, bad := range []string{"&", "&AOk", "&AOl-", "&AGE-", "&2D0-", "&3gA-", "&AO!-", "\x7f", "\xc3\xa9", "a\x00", "&AOkA-", "&AOkAAA-", "&AOk-&AOk-", "&AOk-\x01"} {
 		if d, err := DecodeUTF7(bad); err == nil {
 			t.Errorf("DecodeUTF7(%q) = %q, want an error", bad, d)
 		}

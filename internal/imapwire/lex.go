@@ -366,7 +366,8 @@ func (r *Reader) messageLiteral() (w io.Writer, size int64, binary bool, err err
 	} else {
 		w = new(bytes.Buffer)
 	}
-	src := &trackReader{r: io.LimitReader(r.br, size)}
+	r.track = trackReader{r: io.LimitedReader{R: r.br, N: size}}
+	src := &r.track
 	_, err = io.Copy(w, src)
 	n := src.n
 	if src.err != nil {
@@ -392,7 +393,7 @@ func (r *Reader) messageLiteral() (w io.Writer, size int64, binary bool, err err
 // trackReader counts the bytes read and remembers a read error other
 // than EOF, to tell it from the sink's in io.Copy.
 type trackReader struct {
-	r   io.Reader
+	r   io.LimitedReader
 	n   int64 // bytes read
 	err error
 }

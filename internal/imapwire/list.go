@@ -188,7 +188,7 @@ func parseAppend(r *Reader) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &AppendArgs{Mailbox: m}
+	a := &AppendArgs{Mailbox: m, Messages: make([]AppendMessage, 0, 1)}
 	for {
 		if err := r.sp(); err != nil {
 			return nil, err

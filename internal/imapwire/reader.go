@@ -20,6 +20,13 @@ type Limits struct {
 	MaxDiscard int64 // literal bytes skipped to resynchronize after an error
 }
 
+// Buffers over these sizes are not kept between commands, so that an
+// idle connection holds little.
+const (
+	keepLine    = 4096
+	keepLiteral = 4096
+)
+
 // Default bounds. They are generous for real clients and small for a
 // connection: a command without APPEND holds at most defaultMaxCommand.
 const (
@@ -99,7 +106,10 @@ type Options struct {
 	// only suits tests (no "+" is sent).
 	Continue func(LiteralInfo) error
 	// Sink gives the writer a message literal is copied to. Nil: a
-	// bytes.Buffer. An error refuses the literal like Continue's.
+	// bytes.Buffer. An error refuses the literal like Continue's. When
+	// ReadCommand fails after Sink was called (a later message of a
+	// MULTIAPPEND is malformed), the writers it handed out are the
+	// caller's to discard.
 	Sink func(LiteralInfo) (io.Writer, error)
 }
 
@@ -118,6 +128,7 @@ type Reader struct {
 	tag     string
 	name    string
 	depth   int
+	track   trackReader // the source of the message literal being copied
 }
 
 // NewReader returns a Reader over br.
@@ -152,6 +163,10 @@ func (r *Reader) readSegment() error {
 		chunk, err := r.br.ReadSlice('\n')
 		if !tooLong && len(r.line)+len(chunk) > r.lim.MaxLine+2 {
 			tooLong = true
+			if r.total == 0 {
+				// The command's first line: keep its tag for the reply.
+				r.tagOfLongLine(append(r.line, chunk...))
+			}
 		}
 		if tooLong {
 			// Keep only a tail long enough for "~{number64+}".
@@ -183,6 +198,17 @@ func (r *Reader) readSegment() error {
 		return tooBigErr("command over %d bytes", r.lim.MaxCommand)
 	}
 	return nil
+}
+
+// tagOfLongLine sets r.tag from the start of a line about to be dropped.
+func (r *Reader) tagOfLongLine(b []byte) {
+	i := 0
+	for i < len(b) && i <= maxTag && isTagChar(b[i]) {
+		i++
+	}
+	if i > 0 && i <= maxTag && i < len(b) && b[i] == ' ' {
+		r.tag = string(b[:i])
+	}
 }
 
 // trimCRLF drops the LF and a CR before it. RFC 9051 §2.2 asks for CRLF;

@@ -226,6 +226,7 @@ func TestReaderBounds(t *testing.T) {
 		status   string
 	}{
 		{"line", "a SEARCH TEXT " + strings.Repeat("x", 200) + "\r\n", "BAD"},
+		{"line 2", "a SEARCH TEXT {1}\r\nx " + strings.Repeat("x", 200) + "\r\n", "BAD"},
 		{"line then literal", "a SEARCH TEXT " + strings.Repeat("x", 200) + " {3+}\r\nabc\r\n", "BAD"},
 		{"literal", "a LOGIN {51}\r\n", "BAD"},
 		{"command", "a LOGIN {40+}\r\n" + strings.Repeat("u", 40) + " {40+}\r\n" + strings.Repeat("p", 40) + "\r\n" +
@@ -251,6 +252,9 @@ func TestReaderBounds(t *testing.T) {
 			var e *Error
 			if !errors.As(err, &e) || !errors.Is(err, ErrTooBig) || e.Status != tt.status || e.Fatal {
 				t.Fatalf("got %v (%+v)", err, e)
+			}
+			if tt.name != "tag" && e.Tag != "a" {
+				t.Errorf("tag %q", e.Tag)
 			}
 			cmd, err := r.ReadCommand()
 			if err != nil || cmd.Tag != "z" {
@@ -388,5 +392,24 @@ func TestReaderAppendTooBig(t *testing.T) {
 	}
 	if cmd, err := r.ReadCommand(); err != nil || cmd.Tag != "z" {
 		t.Fatal(cmd, err)
+	}
+}
+
+// Large buffers of one command are not kept for the next: an idle
+// connection holds little.
+func TestReaderDropsLargeBuffers(t *testing.T) {
+	big := strings.Repeat("x", 10000)
+	r := newTestReader("a LOGIN {10000+}\r\n"+big+" "+big+"\r\nb NOOP\r\n", Options{LiteralPlus: true}, nil)
+	if _, err := r.ReadCommand(); err != nil {
+		t.Fatal(err)
+	}
+	if cap(r.lit) < 10000 || cap(r.line) < 10000 {
+		t.Fatalf("buffers %d %d", cap(r.lit), cap(r.line))
+	}
+	if _, err := r.ReadCommand(); err != nil {
+		t.Fatal(err)
+	}
+	if cap(r.lit) != 0 || cap(r.line) > keepLine {
+		t.Fatalf("buffers kept: %d %d", cap(r.lit), cap(r.line))
 	}
 }

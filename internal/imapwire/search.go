@@ -118,7 +118,7 @@ func (r *Reader) peekWord(word string) bool {
 // searchKeys reads search-key *(SP search-key) to the end of the line or
 // a ")".
 func (r *Reader) searchKeys() ([]SearchKey, error) {
-	var keys []SearchKey
+	keys := make([]SearchKey, 0, 4)
 	for {
 		if len(keys) >= r.lim.MaxItems {
 			return nil, tooBigErr("more than %d search keys", r.lim.MaxItems)

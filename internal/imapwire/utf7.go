@@ -35,7 +35,8 @@ func mbase64Val(c byte) int {
 // DecodeUTF7 decodes a modified UTF-7 mailbox name to UTF-8. It refuses
 // what RFC 3501 §5.1.3 rules out: 8-bit or control bytes, an unterminated
 // shift, a shift that encodes a printable ASCII character or nothing,
-// non-zero padding bits, broken UTF-16 surrogates and NUL.
+// non-zero padding bits, broken UTF-16 surrogates, NUL, and any
+// spelling but the one EncodeUTF7 gives (adjacent shifts).
 func DecodeUTF7(s string) (string, error) {
 	if !strings.ContainsAny(s, "&") {
 		for i := 0; i < len(s); i++ {
@@ -70,7 +71,14 @@ func DecodeUTF7(s string) (string, error) {
 			return "", err
 		}
 	}
-	return out.String(), nil
+	d := out.String()
+	// RFC 3501 §5.1.3 allows one spelling of each name; a client that
+	// spells it another way ("&AOk-&AOk-" for "&AOkA6Q-") would create a
+	// second mailbox with the same name.
+	if EncodeUTF7(d) != s {
+		return "", errUTF7
+	}
+	return d, nil
 }
 
 // decodeShift decodes the modified BASE64 between "&" and "-".
