@@ -140,6 +140,15 @@ func NewReader(br *bufio.Reader, opt Options) *Reader {
 // IMAP4rev2) or back to modified UTF-7.
 func (r *Reader) SetUTF8(on bool) { r.opt.UTF8 = on }
 
+// SetSource makes the Reader read from br from now on, between commands
+// (a connection that gives its buffer back while idle takes one again, or
+// switches to TLS after STARTTLS). Input buffered in the old source is
+// not carried over.
+func (r *Reader) SetSource(br *bufio.Reader) { r.br = br }
+
+// Buffered reports whether input is waiting in the source's buffer.
+func (r *Reader) Buffered() bool { return r.br != nil && r.br.Buffered() > 0 }
+
 // SetLimits replaces the bounds (after login, say).
 func (r *Reader) SetLimits(l Limits) { r.lim = l.withDefaults() }
 

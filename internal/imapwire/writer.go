@@ -31,6 +31,11 @@ func NewWriter(bw *bufio.Writer) *Writer { return &Writer{bw: bw} }
 // modified UTF-7.
 func (w *Writer) SetUTF8(on bool) { w.utf8 = on }
 
+// SetOutput makes the Writer write to bw from now on; call it after Flush
+// (a connection gives its buffer back between commands). It keeps the
+// first write error.
+func (w *Writer) SetOutput(bw *bufio.Writer) { w.bw = bw }
+
 // Flush sends what was written.
 func (w *Writer) Flush() error {
 	if w.err != nil {
