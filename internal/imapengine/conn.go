@@ -1,0 +1,425 @@
+package imapengine
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"pail/internal/imapwire"
+)
+
+// state is a session's state (RFC 9051 §3).
+type state int
+
+const (
+	notAuthenticated state = iota
+	authenticated
+	selected
+	logout
+)
+
+// Conn is one client connection and its session state. A Session writes
+// its responses through it.
+type Conn struct {
+	srv    *Server
+	remote netip.Addr
+
+	// mu guards the connection, which STARTTLS replaces, and the
+	// interruption the server's shutdown asks for.
+	mu          sync.Mutex
+	conn        net.Conn // the accepted connection, or TLS over it
+	raw         net.Conn // the accepted connection
+	interrupted bool
+
+	isTLS   bool
+	timeout time.Duration // of every read, by state
+
+	pre  prefixReader  // the first bytes of a command, read without a buffer
+	br   *bufio.Reader // from the server's pool while a command is read; nil between
+	bw   *bufio.Writer // from the pool while responses are written; nil between
+	held atomic.Int32  // buffers taken from the pools, for tests
+	rd   *imapwire.Reader
+	wr   *imapwire.Writer
+
+	state    state
+	sess     Session
+	readOnly bool
+	rev2     bool // ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
+	bad      int  // BAD replies in a row
+	user     string
+	sinks    []io.Writer // message writers handed out for the command being read
+}
+
+func newConn(s *Server, nc net.Conn, isTLS bool) *Conn {
+	c := &Conn{srv: s, conn: nc, raw: nc, isTLS: isTLS, timeout: preAuthTimeout}
+	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
+		c.remote = ap.Addr().Unmap()
+	}
+	c.pre.c = c
+	c.rd = imapwire.NewReader(nil, imapwire.Options{
+		Limits:      preLoginLimits,
+		LiteralPlus: true, // RFC 7888: advertised
+		Continue:    c.continueLiteral,
+		Sink:        c.sink,
+	})
+	c.wr = imapwire.NewWriter(nil)
+	return c
+}
+
+// preLoginLimits bound what a client may send before it logs in.
+var preLoginLimits = imapwire.Limits{
+	MaxLine: preLoginBound, MaxCommand: preLoginBound, MaxLiteral: preLoginBound,
+	MaxMessage: preLoginBound, MaxDiscard: preLoginBound,
+}
+
+// Writer returns the writer for the session's untagged responses. It is
+// valid during a call of a Session method.
+func (c *Conn) Writer() *imapwire.Writer {
+	c.output()
+	return c.wr
+}
+
+// IMAP4rev2 reports whether the client enabled IMAP4rev2 (RFC 9051
+// §6.3.1): no \Recent and no RECENT, ESEARCH for SEARCH, UTF-8 names.
+func (c *Conn) IMAP4rev2() bool { return c.rev2 }
+
+// RemoteAddr returns the client's address.
+func (c *Conn) RemoteAddr() netip.Addr { return c.remote }
+
+// IsTLS reports whether the session runs over TLS.
+func (c *Conn) IsTLS() bool { return c.isTLS }
+
+func (c *Conn) nc() net.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.conn
+}
+
+// Read reads from the connection with a deadline of c.timeout, unless
+// the server interrupted it.
+func (c *Conn) read(p []byte) (int, error) {
+	c.mu.Lock()
+	if c.interrupted {
+		c.mu.Unlock()
+		return 0, errShutdown
+	}
+	nc := c.conn
+	nc.SetReadDeadline(time.Now().Add(c.timeout))
+	c.mu.Unlock()
+	n, err := nc.Read(p)
+	if n > 0 && c.srv.cfg.Debug != nil {
+		fmt.Fprintf(c.srv.cfg.Debug, "C: %q\n", p[:n])
+	}
+	return n, err
+}
+
+// interrupt makes a waiting read fail, so that the session says BYE.
+func (c *Conn) interrupt() {
+	c.mu.Lock()
+	c.interrupted = true
+	c.conn.SetReadDeadline(time.Now())
+	c.mu.Unlock()
+}
+
+func (c *Conn) isInterrupted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.interrupted
+}
+
+// connWriter writes to the connection with a deadline on every write.
+type connWriter struct{ c *Conn }
+
+func (w connWriter) Write(p []byte) (int, error) {
+	nc := w.c.nc()
+	nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if w.c.srv.cfg.Debug != nil {
+		fmt.Fprintf(w.c.srv.cfg.Debug, "S: %q\n", p)
+	}
+	return nc.Write(p)
+}
+
+// prefixReader holds the first bytes of a command, read while no buffer
+// is taken from the pool, and then reads on from the connection.
+type prefixReader struct {
+	c          *Conn
+	buf        [256]byte // a typical command line fits
+	start, end int
+}
+
+func (p *prefixReader) Read(b []byte) (int, error) {
+	if p.start < p.end {
+		n := copy(b, p.buf[p.start:p.end])
+		p.start += n
+		return n, nil
+	}
+	return p.c.read(b)
+}
+
+// fill waits for input without holding a buffer from the pool.
+func (p *prefixReader) fill() error {
+	if p.start < p.end {
+		return nil
+	}
+	n, err := p.c.read(p.buf[:])
+	p.start, p.end = 0, n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// waitInput waits until the client sends something, giving the read
+// buffer back meanwhile if it holds nothing.
+func (c *Conn) waitInput() error {
+	if c.br != nil && c.br.Buffered() > 0 {
+		return nil
+	}
+	c.releaseInput()
+	if err := c.pre.fill(); err != nil {
+		return err
+	}
+	c.input()
+	return nil
+}
+
+// input takes a read buffer for the command about to be read.
+func (c *Conn) input() {
+	if c.br == nil {
+		c.br = c.srv.readers.Get().(*bufio.Reader)
+		c.held.Add(1)
+		c.br.Reset(&c.pre)
+		c.rd.SetSource(c.br)
+	}
+}
+
+func (c *Conn) releaseInput() {
+	if c.br != nil && c.br.Buffered() == 0 {
+		c.br.Reset(nil)
+		c.srv.readers.Put(c.br)
+		c.br = nil
+		c.held.Add(-1)
+		c.rd.SetSource(nil)
+	}
+}
+
+// output takes a write buffer.
+func (c *Conn) output() {
+	if c.bw == nil {
+		c.bw = c.srv.writers.Get().(*bufio.Writer)
+		c.held.Add(1)
+		c.bw.Reset(connWriter{c})
+		c.wr.SetOutput(c.bw)
+	}
+}
+
+// flush sends the responses written and gives the buffer back.
+func (c *Conn) flush() error {
+	if c.bw == nil {
+		return c.wr.Err()
+	}
+	err := c.wr.Flush()
+	c.bw.Reset(nil)
+	c.srv.writers.Put(c.bw)
+	c.bw = nil
+	c.held.Add(-1)
+	c.wr.SetOutput(nil)
+	return err
+}
+
+// bye writes an untagged BYE (RFC 9051 §7.1.5) with its own deadline.
+func (c *Conn) bye(text string) {
+	c.output()
+	c.wr.Status("", imapwire.BYE, nil, text)
+	c.flush()
+}
+
+// serve is the connection loop.
+func (c *Conn) serve() {
+	defer c.end()
+	defer func() {
+		if v := recover(); v != nil {
+			c.srv.cfg.Log.Error("imap: panic in a command", "client", c.remote.String(), "user", c.user, "panic", v, "stack", string(debug.Stack()))
+			c.bye("Internal server error, closing")
+		}
+	}()
+	if c.isTLS {
+		if tc, ok := c.conn.(interface{ Handshake() error }); ok {
+			c.conn.SetDeadline(time.Now().Add(handshakeTimeout))
+			if err := tc.Handshake(); err != nil {
+				c.srv.cfg.Log.Debug("imap: TLS handshake", "client", c.remote.String(), "err", err)
+				return
+			}
+		}
+	}
+	c.output()
+	// RFC 9051 §7.1.1: the greeting, with the capabilities (§7.1).
+	c.wr.Status("", imapwire.OK, imapwire.CodeCapability(c.capabilities()), c.srv.cfg.Hostname+" IMAP ready")
+	if c.flush() != nil {
+		return
+	}
+	for c.state != logout {
+		if err := c.waitInput(); err != nil {
+			c.readFailed(err)
+			return
+		}
+		cmd, err := c.rd.ReadCommand()
+		if err != nil {
+			c.discardSinks()
+			var e *imapwire.Error
+			if !errors.As(err, &e) {
+				c.readFailed(err)
+				return
+			}
+			if !c.answerBadInput(e) {
+				return
+			}
+		} else {
+			c.sinks = c.sinks[:0]
+			c.run(cmd)
+		}
+		if c.flush() != nil {
+			return
+		}
+		if c.isInterrupted() && c.state != logout {
+			c.bye("pail is shutting down")
+			return
+		}
+	}
+}
+
+// readFailed ends a session whose connection failed: a shutdown says
+// BYE, an idle timeout too (RFC 9051 §7.1.5: autologout).
+func (c *Conn) readFailed(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, errShutdown) || c.isInterrupted():
+		c.bye("pail is shutting down")
+	case errors.As(err, &ne) && ne.Timeout():
+		c.bye("Autologout: idle for too long")
+	}
+}
+
+// end closes the connection and the session.
+func (c *Conn) end() {
+	if c.sess != nil {
+		c.sess.Logout()
+		c.sess = nil
+	}
+	c.discardSinks()
+	c.releaseInput()
+	if c.br != nil {
+		c.br = nil
+	}
+	if c.bw != nil {
+		c.flush()
+	}
+	nc := c.nc()
+	nc.SetWriteDeadline(time.Now().Add(byeTimeout))
+	nc.Close()
+}
+
+// answerBadInput answers a command the reader could not read: its BAD or
+// NO, and BYE and the end when the stream is lost or the client sent too
+// many bad commands. It reports whether the session goes on.
+func (c *Conn) answerBadInput(e *imapwire.Error) bool {
+	status, code, text := e.Status, e.Code, e.Msg
+	var ee *Error
+	if errors.As(e.Err, &ee) {
+		// A literal refused by the engine (a command in the wrong
+		// state) or by the Session's sink.
+		status, code, text = ee.Status, ee.Code, ee.Text
+	}
+	if code == "" && status == imapwire.BAD {
+		code = "CLIENTBUG"
+	}
+	var cd *imapwire.Code
+	if code != "" {
+		cd = imapwire.NewCode(code)
+	}
+	c.output()
+	c.wr.Status(e.Tag, status, cd, capitalize(text))
+	if e.Fatal {
+		c.bye("Too much input, closing")
+		c.srv.cfg.Log.Info("imap: client input refused", "client", c.remote.String(), "reason", e.Msg)
+		return false
+	}
+	return c.countReply(status)
+}
+
+// countReply counts BAD replies in a row; too many end the session.
+func (c *Conn) countReply(status string) bool {
+	if status != imapwire.BAD {
+		c.bad = 0
+		return true
+	}
+	c.bad++
+	if c.bad >= maxBadCommands {
+		c.bye("Too many invalid commands, closing")
+		c.srv.cfg.Log.Info("imap: too many invalid commands", "client", c.remote.String(), "user", c.user)
+		return false
+	}
+	return true
+}
+
+func capitalize(s string) string {
+	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
+		return string(s[0]-'a'+'A') + s[1:]
+	}
+	return s
+}
+
+// discardSinks throws away the messages of a command that failed.
+func (c *Conn) discardSinks() {
+	for _, w := range c.sinks {
+		if d, ok := w.(interface{ Discard() }); ok {
+			d.Discard()
+		}
+	}
+	c.sinks = c.sinks[:0]
+}
+
+// sink gives the reader the writer for an APPEND message.
+func (c *Conn) sink(info imapwire.LiteralInfo) (io.Writer, error) {
+	var w io.Writer
+	if ms, ok := c.sess.(MessageSink); ok {
+		var err error
+		if w, err = ms.MessageSink(info); err != nil {
+			return nil, err
+		}
+	} else {
+		w = &bytes.Buffer{}
+	}
+	c.sinks = append(c.sinks, w)
+	return w, nil
+}
+
+// errWrongState refuses a literal of a command the state does not allow,
+// before the client sends it.
+var errWrongState = Bad("", "Command not allowed in this state")
+
+// continueLiteral is asked before each literal's bytes are read: a
+// command the state does not take is refused at once (its literal never
+// sent, RFC 9051 §7.5), and a synchronizing literal gets its "+".
+func (c *Conn) continueLiteral(info imapwire.LiteralInfo) error {
+	if !allowed(info.Command, c.state) {
+		return errWrongState
+	}
+	if !info.Sync {
+		return nil
+	}
+	c.output()
+	c.wr.Continue("Ready for literal data")
+	return c.flush()
+}

@@ -1,0 +1,279 @@
+package imapengine
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"pail/internal/imapwire"
+)
+
+// Backend opens sessions for users who log in.
+type Backend interface {
+	// Login checks a user name and password (from LOGIN or AUTHENTICATE
+	// PLAIN) and opens the user's Session. An *Error is the reply (NO
+	// [AUTHENTICATIONFAILED] for a wrong password); any other error is
+	// logged and answered NO [UNAVAILABLE].
+	Login(ctx context.Context, c *Conn, user, password string) (Session, error)
+}
+
+// Session is a logged-in user's mailboxes: the commands of the
+// authenticated (RFC 9051 §6.3) and selected (§6.4) states. The engine
+// calls it from one goroutine at a time. A method writes its untagged
+// responses with Conn.Writer and returns nil for OK, an *Error for NO or
+// BAD, or another error, which is logged and answered NO [SERVERBUG].
+// Mailbox names are decoded (UTF-8) and valid.
+type Session interface {
+	// Select opens a mailbox (SELECT, or EXAMINE when readOnly) and
+	// writes FLAGS, EXISTS, the OK [UIDVALIDITY] and the rest (RFC 9051
+	// §6.3.2). On an error no mailbox is selected.
+	Select(ctx context.Context, mailbox string, readOnly bool) error
+	// Unselect leaves the selected mailbox; CLOSE first expunges it
+	// silently when expunge is set (RFC 9051 §6.4.1, RFC 3691).
+	Unselect(ctx context.Context, expunge bool) error
+	Create(ctx context.Context, a *imapwire.CreateArgs) error
+	Delete(ctx context.Context, mailbox string) error
+	Rename(ctx context.Context, from, to string) error
+	Subscribe(ctx context.Context, mailbox string, on bool) error
+	// List answers LIST and LSUB (a.Lsub); LIST "" "" the engine answers.
+	List(ctx context.Context, a *imapwire.ListArgs) error
+	Status(ctx context.Context, a *imapwire.StatusArgs) error
+	// Append stores the messages of APPEND, whose bodies are the writers
+	// the Session's MessageSink returned (a *bytes.Buffer if it has none);
+	// the code, if any, goes in the tagged OK ([APPENDUID], RFC 4315).
+	Append(ctx context.Context, a *imapwire.AppendArgs) (*imapwire.Code, error)
+
+	// Exists is the number of messages the client has been told the
+	// selected mailbox holds, for the check of sequence numbers.
+	Exists() uint32
+	Expunge(ctx context.Context, uids *imapwire.SeqSet) error
+	Search(ctx context.Context, uid bool, a *imapwire.SearchArgs) error
+	Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs) error
+	Store(ctx context.Context, uid bool, a *imapwire.StoreArgs) error
+	// Copy answers COPY and, with move, MOVE (RFC 6851); the code goes in
+	// the tagged OK ([COPYUID], RFC 4315; MOVE sends its own untagged).
+	Copy(ctx context.Context, uid, move bool, a *imapwire.CopyArgs) (*imapwire.Code, error)
+
+	// Poll writes what changed since the client was last told (EXISTS,
+	// FETCH FLAGS, and EXPUNGE when allowExpunge: RFC 9051 §7.5.1 forbids
+	// it during FETCH, STORE and SEARCH). It is called after every command
+	// of the authenticated and selected states, and in IDLE.
+	Poll(ctx context.Context, allowExpunge bool) error
+	// Updates is signalled when something may have changed; IDLE then
+	// calls Poll. Nil: IDLE polls only every Config.IdlePoll.
+	Updates() <-chan struct{}
+	// Logout ends the session (LOGOUT, or the connection going away).
+	Logout()
+}
+
+// MessageSink is an optional interface of a Session: where an APPEND
+// message's bytes go while the command is read (a spool file), so that a
+// message never has to sit in memory. A writer with a Discard method is
+// discarded when the command fails after it was handed out.
+type MessageSink interface {
+	MessageSink(info imapwire.LiteralInfo) (io.Writer, error)
+}
+
+// Error is a command's NO or BAD reply.
+type Error struct {
+	Status string // imapwire.NO or imapwire.BAD
+	Code   string // response code without arguments ("TRYCREATE"), or ""
+	Text   string
+}
+
+// Error implements error.
+func (e *Error) Error() string {
+	if e.Code != "" {
+		return "imapengine: " + e.Status + " [" + e.Code + "] " + e.Text
+	}
+	return "imapengine: " + e.Status + " " + e.Text
+}
+
+// No returns a NO reply with a response code (or "") and text.
+func No(code, text string) *Error { return &Error{Status: imapwire.NO, Code: code, Text: text} }
+
+// Bad returns a BAD reply with a response code (or "") and text.
+func Bad(code, text string) *Error { return &Error{Status: imapwire.BAD, Code: code, Text: text} }
+
+// ErrAuthFailed is the reply to a wrong user name or password (RFC 5530).
+var ErrAuthFailed = No("AUTHENTICATIONFAILED", "Invalid credentials")
+
+// Config configures the engine.
+type Config struct {
+	// Hostname goes in the greeting.
+	Hostname string
+	// TLS, if set, is offered with STARTTLS (RFC 9051 §6.2.1) on
+	// connections that are not over TLS already.
+	TLS *tls.Config
+	// Caps are the capabilities the Session adds to the engine's own
+	// (IMAP4rev1, IMAP4rev2, STARTTLS, AUTH=PLAIN or LOGINDISABLED,
+	// SASL-IR, LITERAL+, ENABLE, IDLE, NAMESPACE, UNSELECT, ID).
+	Caps []string
+	// AppendLimit bounds an APPEND message after login (RFC 7889).
+	AppendLimit int64
+	// Delimiter is the hierarchy separator (NAMESPACE, LIST "" "").
+	Delimiter byte
+	// Trusted says whether a client address may log in without TLS;
+	// nil means loopback only (RFC 9051 §11.1, RFC 8314).
+	Trusted func(netip.Addr) bool
+	// IdlePoll is how often IDLE polls without a signal; zero means
+	// defaultIdlePoll.
+	IdlePoll time.Duration
+	Log      *slog.Logger
+	// Debug, if set, receives the raw protocol traffic (passwords
+	// included: tests only).
+	Debug io.Writer
+}
+
+// Timeouts and bounds, with their reasons.
+const (
+	// authTimeout: RFC 9051 §5.4, an inactivity autologout timer after
+	// authentication lasts at least 30 minutes. It also bounds IDLE (RFC
+	// 2177 §3: clients re-issue IDLE at least every 29 minutes).
+	authTimeout = 31 * time.Minute
+	// preAuthTimeout: a client that has not logged in has nothing to
+	// wait for; a minute is what a human typing a password needs at most
+	// from a real client, which sends LOGIN right after the greeting.
+	preAuthTimeout = time.Minute
+	// writeTimeout bounds each write to a client that stops reading.
+	writeTimeout = 2 * time.Minute
+	// handshakeTimeout bounds a STARTTLS handshake.
+	handshakeTimeout = 30 * time.Second
+	// byeTimeout bounds the BYE written to a connection being closed.
+	byeTimeout = 5 * time.Second
+	// maxBadCommands: BAD replies in a row that end the session (a
+	// client that is not speaking IMAP, or is probing); Dovecot's bound
+	// is 20 as well.
+	maxBadCommands = 20
+	// defaultIdlePoll is how often IDLE looks for changes without a
+	// signal: a safety net, long so that idle sessions cost no CPU.
+	defaultIdlePoll = 2 * time.Minute
+	// readBufSize is the read buffer of a busy connection; it is given
+	// back between commands.
+	readBufSize = 8 << 10
+	// writeBufSize is how much output is kept before it is sent: a
+	// command's responses go out in writes of this size.
+	writeBufSize = 32 << 10
+	// preLoginBound bounds a line, a command and a literal before login:
+	// LOGIN's two strings and an AUTHENTICATE line need far less.
+	preLoginBound = 8 << 10
+)
+
+// Server runs IMAP sessions on connections its caller accepts (and
+// admits: connection caps are the caller's).
+type Server struct {
+	cfg     Config
+	backend Backend
+	ctx     context.Context // ends when the server closes
+	stop    context.CancelFunc
+
+	mu       sync.Mutex
+	conns    map[*Conn]struct{}
+	draining bool
+	gone     chan struct{} // signalled when a connection ends
+
+	readers, writers sync.Pool
+}
+
+// New returns a Server.
+func New(cfg Config, backend Backend) *Server {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Trusted == nil {
+		cfg.Trusted = netip.Addr.IsLoopback
+	}
+	if cfg.IdlePoll == 0 {
+		cfg.IdlePoll = defaultIdlePoll
+	}
+	if cfg.Delimiter == 0 {
+		cfg.Delimiter = '/'
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	s := &Server{cfg: cfg, backend: backend, ctx: ctx, stop: stop,
+		conns: map[*Conn]struct{}{}, gone: make(chan struct{}, 1)}
+	s.readers.New = func() any { return bufio.NewReaderSize(nil, readBufSize) }
+	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufSize) }
+	return s
+}
+
+// errShutdown ends a session that the server is shutting down.
+var errShutdown = errors.New("imapengine: server shutting down")
+
+// ServeConn runs one IMAP session on nc until it ends; isTLS says nc is
+// already a TLS connection (implicit TLS, RFC 8314). It closes nc.
+func (s *Server) ServeConn(nc net.Conn, isTLS bool) {
+	c := newConn(s, nc, isTLS)
+	s.mu.Lock()
+	if s.draining {
+		s.mu.Unlock()
+		c.bye("pail is shutting down")
+		nc.Close()
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		select {
+		case s.gone <- struct{}{}:
+		default:
+		}
+	}()
+	c.serve()
+}
+
+// Shutdown tells every session BYE (RFC 9051 §7.1.5) once its command in
+// progress is answered, and waits until they are gone or ctx ends; then
+// it cuts what is left.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.draining = true
+	for c := range s.conns {
+		c.interrupt()
+	}
+	s.mu.Unlock()
+	for {
+		s.mu.Lock()
+		n := len(s.conns)
+		s.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-s.gone:
+			continue
+		case <-ctx.Done():
+		}
+		break
+	}
+	return s.Close()
+}
+
+// Close cuts every connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.draining = true
+	for c := range s.conns {
+		c.nc().Close()
+	}
+	s.mu.Unlock()
+	s.stop()
+	return nil
+}
+
+// Connections returns the number of sessions running.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
