@@ -1,103 +1,60 @@
 package imapd
 
 import (
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
+	"context"
 
+	"pail/internal/imapwire"
 	"pail/internal/store"
 )
 
-// Copy answers COPY and UID COPY (RFC 9051 §6.4.7) with COPYUID (RFC 4315).
-// The copies are durable before the reply.
-func (sess *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+// Copy answers COPY and UID COPY (RFC 9051 §6.4.7) with COPYUID (RFC
+// 4315), and with move MOVE and UID MOVE (RFC 6851): one store
+// transaction, then COPYUID in an untagged OK and the EXPUNGE responses
+// (§4.3). The copies are durable before the reply.
+func (sess *session) Copy(ctx context.Context, uid, move bool, a *imapwire.CopyArgs) (*imapwire.Code, error) {
 	v := sess.sel
-	mb, err := sess.mailboxByName(dest)
+	if move && v.readOnly {
+		return nil, errReadOnly
+	}
+	mb, err := sess.mailboxByName(ctx, a.Mailbox)
 	if err != nil {
 		return nil, err
 	}
-	uids := v.resolve(numSet)
+	uids := v.resolve(a.Set, uid)
 	if len(uids) == 0 {
 		return nil, nil
 	}
-	res, err := sess.srv.deps.Store.Copy(sess.srv.ctx, v.mb.ID, uids, mb.ID)
+	st := sess.srv.deps.Store
+	var res store.CopyResult
+	if move {
+		res, err = st.Move(ctx, v.mb.ID, uids, mb.ID)
+	} else {
+		res, err = st.Copy(ctx, v.mb.ID, uids, mb.ID)
+	}
 	if err != nil {
 		return nil, sess.storeErr(err)
 	}
-	sess.filed(v.mb, mb, res)
-	return copyData(res), nil
-}
-
-// Move answers MOVE and UID MOVE (RFC 6851): one store transaction, then
-// COPYUID and the EXPUNGE responses.
-func (sess *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
-	v := sess.sel
-	if v.readOnly {
-		return errReadOnly
-	}
-	mb, err := sess.mailboxByName(dest)
-	if err != nil {
-		return err
-	}
-	uids := v.resolve(numSet)
-	if len(uids) == 0 {
-		return nil
-	}
-	res, err := sess.srv.deps.Store.Move(sess.srv.ctx, v.mb.ID, uids, mb.ID)
-	if err != nil {
-		return sess.storeErr(err)
-	}
-	sess.filed(v.mb, mb, res)
-	if len(res.SrcUIDs) > 0 {
-		if err := w.WriteCopyData(copyData(res)); err != nil {
-			return err
-		}
-	}
-	return sess.reportExpunged(w, res.SrcUIDs)
-}
-
-// filed tells the Learner, if any, where the messages went.
-func (sess *session) filed(from, to store.Mailbox, res store.CopyResult) {
 	if l := sess.srv.deps.Learner; l != nil && len(res.DestUIDs) > 0 {
-		l.Filed(from, to, res.DestUIDs)
+		l.Filed(v.mb, mb, res.DestUIDs)
 	}
+	code := copyUID(res)
+	if !move {
+		return code, nil
+	}
+	if code != nil {
+		sess.conn.Writer().Status("", imapwire.OK, code, "Moved")
+	}
+	sess.reportExpunged(res.SrcUIDs)
+	return nil, nil
 }
 
-func copyData(res store.CopyResult) *imap.CopyData {
+// copyUID is the COPYUID response code (RFC 4315 §3), nil for nothing
+// copied.
+func copyUID(res store.CopyResult) *imapwire.Code {
 	if len(res.SrcUIDs) == 0 {
 		return nil
 	}
-	d := &imap.CopyData{UIDValidity: res.UIDValidity}
-	for i := range res.SrcUIDs {
-		d.SourceUIDs.AddNum(imap.UID(res.SrcUIDs[i]))
-		d.DestUIDs.AddNum(imap.UID(res.DestUIDs[i]))
-	}
-	return d
-}
-
-// expungeWriter is what EXPUNGE and MOVE report through.
-type expungeWriter interface {
-	WriteExpunge(seqNum uint32) error
-}
-
-// reportExpunged removes uids from the view, reporting each, highest
-// sequence number first.
-func (sess *session) reportExpunged(w expungeWriter, uids []uint32) error {
-	v := sess.sel
-	gone := map[uint32]bool{}
-	for _, u := range uids {
-		gone[u] = true
-	}
-	for i := len(v.uids) - 1; i >= 0; i-- {
-		uid := v.uids[i]
-		if !gone[uid] {
-			continue
-		}
-		if err := w.WriteExpunge(uint32(i + 1)); err != nil {
-			return err
-		}
-		v.uids = append(v.uids[:i], v.uids[i+1:]...)
-		delete(v.flags, uid)
-		delete(v.recent, uid)
-	}
-	return nil
+	// The sets keep the order of the pairs: source UIDs ascend, and the
+	// store gives destination UIDs in the same order.
+	return imapwire.CodeCopyUID(res.UIDValidity, imapwire.SetOf(append([]uint32(nil), res.SrcUIDs...)), imapwire.SetOf(append([]uint32(nil), res.DestUIDs...)))
 }

@@ -1,44 +1,25 @@
 package imapd
 
 import (
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
+	"context"
+	"slices"
+
+	"pail/internal/imapwire"
 )
 
-// Expunge answers EXPUNGE, UID EXPUNGE (RFC 4315) and the silent expunge
-// of CLOSE (RFC 9051 §6.4.3, §6.4.9, §6.4.2). It removes the messages the
-// client knows that have \Deleted in the store, durably before the reply,
-// and reports them together with messages other sessions expunged.
-// CLOSE on a read-only mailbox expunges nothing; EXPUNGE there is NO.
-func (sess *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
-	v := sess.sel
-	if v.readOnly {
-		// The library's CLOSE passes a writer that reports nothing.
-		if *w == (imapserver.ExpungeWriter{}) {
-			return nil
-		}
+// Expunge answers EXPUNGE and UID EXPUNGE (RFC 9051 §6.4.3, RFC 4315
+// §2.1): it removes the messages the client knows that have \Deleted in
+// the store, durably before the reply, and reports them together with
+// messages other sessions expunged. EXPUNGE in a read-only mailbox is NO.
+func (sess *session) Expunge(ctx context.Context, uids *imapwire.SeqSet) error {
+	if sess.sel.readOnly {
 		return errReadOnly
 	}
-	st := sess.srv.deps.Store
-	deleted, err := st.DeletedMessages(sess.srv.ctx, v.mb.ID)
+	gone, err := sess.expunge(ctx, uids)
 	if err != nil {
-		return sess.storeErr(err)
+		return err
 	}
-	var ids []int64
-	var gone []uint32
-	for _, m := range deleted {
-		if v.seqOf(m.UID) == 0 || v.pending[m.UID] {
-			continue
-		}
-		if uids != nil && !uids.Contains(imap.UID(m.UID)) {
-			continue
-		}
-		ids = append(ids, m.ID)
-		gone = append(gone, m.UID)
-	}
-	if err := st.Expunge(sess.srv.ctx, v.mb.ID, ids); err != nil {
-		return sess.storeErr(err)
-	}
+	v := sess.sel
 	// Messages other sessions expunged are reported along with ours; the
 	// next sync finds all of them in the store's expunged list again and
 	// ignores them, since they are no longer in the view.
@@ -48,5 +29,58 @@ func (sess *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) err
 		}
 	}
 	clear(v.pending)
-	return sess.reportExpunged(w, gone)
+	sess.reportExpunged(gone)
+	return nil
+}
+
+// expunge removes the \Deleted messages the client knows (of uids, if
+// set) and returns their UIDs.
+func (sess *session) expunge(ctx context.Context, uids *imapwire.SeqSet) ([]uint32, error) {
+	v := sess.sel
+	if uids != nil && uids.Saved {
+		s := imapwire.SetOf(slices.Clone(v.saved))
+		uids = &s
+	}
+	st := sess.srv.deps.Store
+	deleted, err := st.DeletedMessages(ctx, v.mb.ID)
+	if err != nil {
+		return nil, sess.storeErr(err)
+	}
+	var ids []int64
+	var gone []uint32
+	for _, m := range deleted {
+		if v.seqOf(m.UID) == 0 || v.pending[m.UID] {
+			continue
+		}
+		if uids != nil && !uids.Contains(m.UID, v.maxUID()) {
+			continue
+		}
+		ids = append(ids, m.ID)
+		gone = append(gone, m.UID)
+	}
+	if err := st.Expunge(ctx, v.mb.ID, ids); err != nil {
+		return nil, sess.storeErr(err)
+	}
+	return gone, nil
+}
+
+// reportExpunged removes uids from the view, reporting each, highest
+// sequence number first.
+func (sess *session) reportExpunged(uids []uint32) {
+	v := sess.sel
+	gone := map[uint32]bool{}
+	for _, u := range uids {
+		gone[u] = true
+	}
+	w := sess.conn.Writer()
+	for i := len(v.uids) - 1; i >= 0; i-- {
+		uid := v.uids[i]
+		if !gone[uid] {
+			continue
+		}
+		w.Expunge(uint32(i + 1))
+		v.uids = append(v.uids[:i], v.uids[i+1:]...)
+		delete(v.flags, uid)
+		delete(v.recent, uid)
+	}
 }

@@ -3,6 +3,7 @@ package imapd
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"os"
 	"slices"
@@ -11,62 +12,78 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-message/textproto"
 
+	"pail/internal/imapengine"
+	"pail/internal/imapwire"
 	"pail/internal/store"
 )
 
 // Fetch answers FETCH and UID FETCH (RFC 9051 §6.4.5). ENVELOPE,
-// BODYSTRUCTURE and sections other than the whole message come from the
-// library's MIME helpers; BODY[] streams the file. A body fetch without
+// BODYSTRUCTURE and sections other than the whole message come from
+// go-imap's MIME helpers; BODY[] streams the file. A body fetch without
 // .PEEK sets \Seen first, durably, and reports the new flags with the data.
 // Messages expunged by another session but not yet reported are skipped.
-func (sess *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs) error {
 	v := sess.sel
-	st := sess.srv.deps.Store
-	uids := v.resolve(numSet)
+	if a.HasChangedSince || a.Vanished {
+		return imapengine.Bad("CLIENTBUG", "CONDSTORE is not supported")
+	}
+	flagsOnly, markSeen := true, false
+	for i := range a.Items {
+		it := &a.Items[i]
+		switch it.Name {
+		case "UID", "FLAGS":
+		case "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE", "RFC822.HEADER", "BINARY.SIZE":
+			flagsOnly = false
+		case "BODY", "BINARY":
+			flagsOnly = false
+			markSeen = markSeen || (it.Section != nil && !it.Peek)
+		case "RFC822", "RFC822.TEXT":
+			flagsOnly = false
+			markSeen = true
+		default:
+			return imapengine.Bad("CLIENTBUG", "FETCH "+it.Name+" is not supported")
+		}
+	}
+	uids := v.resolve(a.Set, uid)
 	if len(uids) == 0 {
 		return nil
 	}
-	if flagsOnly(options) {
+	w := sess.conn.Writer()
+	if flagsOnly {
 		// UID and FLAGS come from the view, which the last sync made
 		// current; no store read (clients ask for 1:* FLAGS often).
-		for _, uid := range uids {
-			if v.pending[uid] {
+		wantFlags := slices.ContainsFunc(a.Items, func(it imapwire.FetchItem) bool { return it.Name == "FLAGS" })
+		for _, u := range uids {
+			if v.pending[u] {
 				continue
 			}
-			mw := w.CreateMessage(v.seqOf(uid))
-			mw.WriteUID(imap.UID(uid))
-			if options.Flags {
-				mw.WriteFlags(sess.flagList(uid, v.flags[uid]))
+			if wantFlags {
+				sess.announce(v.flags[u])
 			}
-			if err := mw.Close(); err != nil {
-				return err
+			w.BeginFetch(v.seqOf(u))
+			w.FetchNumber("UID", uint64(u))
+			if wantFlags {
+				w.FetchFlags(sess.flagList(u, v.flags[u]))
 			}
+			w.EndFetch()
 		}
-		return nil
+		return w.Err()
 	}
-	msgs, err := st.MessagesByUID(sess.srv.ctx, v.mb.ID, uids)
+	st := sess.srv.deps.Store
+	msgs, err := st.MessagesByUID(ctx, v.mb.ID, uids)
 	if err != nil {
 		return sess.storeErr(err)
 	}
-	markSeen := false
-	if !v.readOnly {
-		for _, bs := range options.BodySection {
-			markSeen = markSeen || !bs.Peek
-		}
-		for _, bs := range options.BinarySection {
-			markSeen = markSeen || !bs.Peek
-		}
-	}
 	changed := map[uint32]bool{}
-	if markSeen {
+	if markSeen && !v.readOnly {
 		var unseen []uint32
 		for _, m := range msgs {
-			if !slices.Contains(m.Flags, string(imap.FlagSeen)) {
+			if !slices.Contains(m.Flags, `\Seen`) {
 				unseen = append(unseen, m.UID)
 			}
 		}
 		if len(unseen) > 0 {
-			states, _, err := st.SetFlags(sess.srv.ctx, v.mb.ID, unseen, store.FlagsAdd, []string{string(imap.FlagSeen)}, 0)
+			states, _, err := st.SetFlags(ctx, v.mb.ID, unseen, store.FlagsAdd, []string{`\Seen`}, 0)
 			if err != nil {
 				return sess.storeErr(err)
 			}
@@ -87,44 +104,47 @@ func (sess *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, option
 		if seq == 0 {
 			continue
 		}
-		if err := sess.fetchOne(w.CreateMessage(seq), m, options, changed[m.UID]); err != nil {
+		if err := sess.fetchOne(w, seq, m, a.Items, changed[m.UID]); err != nil {
 			return err
 		}
 	}
-	return nil
+	return w.Err()
 }
 
-// flagsOnly reports whether a FETCH asks for nothing but UID and FLAGS.
-func flagsOnly(o *imap.FetchOptions) bool {
-	return o.BodyStructure == nil && !o.Envelope && !o.InternalDate && !o.RFC822Size && !o.ModSeq &&
-		len(o.BodySection) == 0 && len(o.BinarySection) == 0 && len(o.BinarySectionSize) == 0
+// needsBytes reports whether an item needs the message parsed in memory
+// (everything but the whole message, which is streamed).
+func needsBytes(it *imapwire.FetchItem) bool {
+	switch it.Name {
+	case "ENVELOPE", "BODYSTRUCTURE", "BINARY", "BINARY.SIZE", "RFC822.HEADER", "RFC822.TEXT":
+		return true
+	case "BODY":
+		return it.Section == nil || !wholeMessage(it)
+	}
+	return false
 }
 
-func (sess *session) fetchOne(w *imapserver.FetchResponseWriter, m store.Message, options *imap.FetchOptions, flagsChanged bool) error {
+func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, items []imapwire.FetchItem, flagsChanged bool) error {
 	v := sess.sel
-	w.WriteUID(imap.UID(m.UID))
-	if options.Flags || flagsChanged {
+	wantFlags := flagsChanged
+	needBytes, needFile := false, false
+	for i := range items {
+		it := &items[i]
+		wantFlags = wantFlags || it.Name == "FLAGS"
+		needBytes = needBytes || needsBytes(it)
+		needFile = needFile || needsBytes(it) || it.Name == "RFC822" || it.Name == "BODY" && it.Section != nil
+	}
+	if wantFlags {
 		v.flags[m.UID] = m.Flags
-		w.WriteFlags(sess.flagList(m.UID, m.Flags))
-	}
-	if options.InternalDate {
-		w.WriteInternalDate(m.InternalDate)
-	}
-	if options.RFC822Size {
-		w.WriteRFC822Size(m.Size)
-	}
-	needBytes := options.Envelope || options.BodyStructure != nil || len(options.BinarySection) > 0 || len(options.BinarySectionSize) > 0
-	for _, bs := range options.BodySection {
-		needBytes = needBytes || !wholeMessage(bs)
+		sess.announce(m.Flags)
 	}
 	var f *os.File
 	var buf []byte
-	if needBytes || len(options.BodySection) > 0 {
+	if needFile {
 		var err error
 		f, err = sess.srv.deps.Store.OpenMessage(m)
 		if err != nil {
-			// Expunged meanwhile: end the response with what it has.
-			return w.Close()
+			// Expunged meanwhile: no response for it.
+			return nil
 		}
 		defer f.Close()
 		if needBytes {
@@ -134,68 +154,92 @@ func (sess *session) fetchOne(w *imapserver.FetchResponseWriter, m store.Message
 			}
 		}
 	}
-	if options.Envelope {
-		h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(buf)))
-		w.WriteEnvelope(imapserver.ExtractEnvelope(h))
+	w.BeginFetch(seq)
+	w.FetchNumber("UID", uint64(m.UID))
+	if wantFlags {
+		w.FetchFlags(sess.flagList(m.UID, m.Flags))
 	}
-	if options.BodyStructure != nil {
-		w.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(buf)))
-	}
-	for _, bs := range options.BodySection {
-		var err error
-		if wholeMessage(bs) {
-			err = writeWhole(w, bs, f, m.Size)
-			if se, ok := err.(seekError); ok {
-				return sess.internalErr("imapd: seek message", se.err)
+	utf8OK := sess.conn.IMAP4rev2()
+	for i := range items {
+		it := &items[i]
+		switch it.Name {
+		case "INTERNALDATE":
+			w.FetchDate("INTERNALDATE", m.InternalDate)
+		case "RFC822.SIZE":
+			w.FetchNumber("RFC822.SIZE", uint64(m.Size))
+		case "ENVELOPE":
+			h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(buf)))
+			w.FetchEnvelope(toEnvelope(imapserver.ExtractEnvelope(h)))
+		case "BODYSTRUCTURE":
+			w.FetchRaw("BODYSTRUCTURE", appendBodyStructure(nil, imapserver.ExtractBodyStructure(bytes.NewReader(buf)), true, utf8OK))
+		case "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT":
+			if it.Name == "BODY" && it.Section == nil {
+				w.FetchRaw("BODY", appendBodyStructure(nil, imapserver.ExtractBodyStructure(bytes.NewReader(buf)), false, utf8OK))
+				continue
 			}
-		} else {
-			b := imapserver.ExtractBodySection(bytes.NewReader(buf), bs)
-			err = writeBytes(w.WriteBodySection(bs, int64(len(b))), b)
-		}
-		if err != nil {
-			return err
+			if wholeMessage(it) {
+				if err := writeWhole(w, it, f, m.Size); err != nil {
+					if se, ok := err.(seekError); ok {
+						return sess.internalErr("imapd: seek message", se.err)
+					}
+					return err
+				}
+				continue
+			}
+			b := imapserver.ExtractBodySection(bytes.NewReader(buf), bodySection(it))
+			if err := w.FetchSection(it, b); err == imapwire.ErrNUL {
+				// A plain literal cannot carry NUL (RFC 9051 §4.3);
+				// like Dovecot, send 0x80 in its place.
+				w.FetchSection(it, bytes.ReplaceAll(b, []byte{0}, []byte{0x80}))
+			}
+		case "BINARY":
+			bs := &imap.FetchItemBinarySection{Part: parts(it), Peek: it.Peek}
+			if p := it.Partial; p != nil {
+				bs.Partial = &imap.SectionPartial{Offset: int64(p.Offset), Size: int64(p.Count)}
+			}
+			w.FetchBinary(it, imapserver.ExtractBinarySection(bytes.NewReader(buf), bs))
+		case "BINARY.SIZE":
+			w.FetchBinarySize(it, uint64(imapserver.ExtractBinarySectionSize(bytes.NewReader(buf), &imap.FetchItemBinarySectionSize{Part: parts(it)})))
 		}
 	}
-	for _, bs := range options.BinarySection {
-		b := imapserver.ExtractBinarySection(bytes.NewReader(buf), bs)
-		if err := writeBytes(w.WriteBinarySection(bs, int64(len(b))), b); err != nil {
-			return err
-		}
-	}
-	for _, bs := range options.BinarySectionSize {
-		w.WriteBinarySectionSize(bs, imapserver.ExtractBinarySectionSize(bytes.NewReader(buf), bs))
-	}
-	return w.Close()
+	w.EndFetch()
+	return w.Err()
 }
 
-// wholeMessage reports whether a section is the entire message (BODY[] or
-// BODY[]<partial>), which is streamed from the file as stored.
-func wholeMessage(bs *imap.FetchItemBodySection) bool {
-	return bs.Specifier == imap.PartSpecifierNone && len(bs.Part) == 0 && len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0
+// wholeMessage reports whether an item is the entire message (BODY[],
+// BODY[]<partial>, RFC822), which is streamed from the file as stored.
+func wholeMessage(it *imapwire.FetchItem) bool {
+	if it.Name == "RFC822" {
+		return true
+	}
+	s := it.Section
+	return it.Name == "BODY" && s != nil && len(s.Part) == 0 && s.Specifier == ""
 }
 
 // writeWhole streams the message file, or the <offset.size> part of it
 // (RFC 9051 §6.4.5 partial fetch).
-func writeWhole(w *imapserver.FetchResponseWriter, bs *imap.FetchItemBodySection, f *os.File, size int64) error {
+func writeWhole(w *imapwire.Writer, it *imapwire.FetchItem, f *os.File, size int64) error {
 	off, n := int64(0), size
-	if p := bs.Partial; p != nil {
-		off = min(p.Offset, size)
-		n = min(p.Size, size-off)
+	if p := it.Partial; p != nil {
+		off = min(int64(p.Offset), size)
+		n = min(int64(p.Count), size-off)
 	}
 	if _, err := f.Seek(off, io.SeekStart); err != nil {
 		return seekError{err}
 	}
-	wc := w.WriteBodySection(bs, n)
 	// The literal's length is promised; a short file is padded so the
 	// protocol stream stays intact.
-	copied, err := io.Copy(wc, io.LimitReader(f, n))
-	if err == nil && copied < n {
-		_, err = wc.Write(bytes.Repeat([]byte{' '}, int(n-copied)))
+	return w.FetchLiteralFrom(it, n, io.MultiReader(io.LimitReader(f, n), padding{}), false)
+}
+
+// padding reads spaces forever.
+type padding struct{}
+
+func (padding) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
 	}
-	if cerr := wc.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return len(p), nil
 }
 
 // seekError is a failed seek in a message file, told apart from the
@@ -203,11 +247,3 @@ func writeWhole(w *imapserver.FetchResponseWriter, bs *imap.FetchItemBodySection
 type seekError struct{ err error }
 
 func (e seekError) Error() string { return "imapd: seek message: " + e.err.Error() }
-
-func writeBytes(wc io.WriteCloser, b []byte) error {
-	_, err := wc.Write(b)
-	if cerr := wc.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}

@@ -67,6 +67,7 @@ func newEnv(t testing.TB, modify func(*Config, *Server)) *testEnv {
 		modify(&srv.cfg, srv)
 		// Limits changed by modify take effect.
 		srv.admitter = admit.New(admit.Limits{MaxConnections: srv.cfg.MaxConnections, MaxConnectionsPerIP: srv.cfg.MaxConnectionsPerIP})
+		srv.eng = srv.newEngine()
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -1,9 +1,10 @@
 // Package imapd is pail's IMAP service (RFC 3501 IMAP4rev1 and RFC 9051
-// IMAP4rev2) on github.com/emersion/go-imap/v2's imapserver: the protocol
-// engine is the library's; this package is the backend that maps every
-// command onto the store, plus admission control (connection caps), login
-// policy (TLS or loopback only, failures slowed and logged) and live
-// updates.
+// IMAP4rev2): the mailbox logic behind internal/imapengine, which owns the
+// connection, its states and the wire syntax. This package maps every
+// mailbox command onto the store, and adds admission control (connection
+// caps), the login check (failures slowed and logged; the engine allows
+// logins only over TLS or from loopback) and live updates. ENVELOPE,
+// BODYSTRUCTURE and body sections still come from go-imap's MIME helpers.
 //
 // Each selected mailbox is a per-session view: the UIDs the client knows, in
 // order (sequence number = position + 1), with the flags last reported. At

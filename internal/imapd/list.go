@@ -1,24 +1,54 @@
 package imapd
 
 import (
+	"context"
 	"slices"
 	"strings"
 
-	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"pail/internal/imapwire"
 	"pail/internal/store"
 )
 
-// List answers LIST and LSUB (RFC 9051 §6.3.9, RFC 5258 LIST-EXTENDED,
-// RFC 6154 SPECIAL-USE, RFC 5819 LIST-STATUS). A name that only exists as
-// the parent of others (after its DELETE) is listed as \Noselect.
-func (sess *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
-	// RFC 9051 §6.3.9: LIST "" "" returns the delimiter and root.
-	if len(patterns) == 1 && patterns[0] == "" {
-		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: ""})
+// listOptions are LIST's selection and return options (RFC 5258 §3, RFC
+// 6154 §5.1, RFC 5819).
+type listOptions struct {
+	selectSubscribed, selectSpecialUse bool
+	returnSubscribed, returnStatus     bool
+}
+
+func parseListOptions(a *imapwire.ListArgs) listOptions {
+	var o listOptions
+	for _, s := range a.Select {
+		switch s {
+		case "SUBSCRIBED":
+			o.selectSubscribed = true
+		case "SPECIAL-USE":
+			o.selectSpecialUse = true
+		}
 	}
-	mbs, err := sess.srv.deps.Store.Mailboxes(sess.srv.ctx, sess.acct.ID)
+	for _, r := range a.Return {
+		switch r {
+		case "SUBSCRIBED":
+			o.returnSubscribed = true
+		case "STATUS":
+			o.returnStatus = true
+		}
+	}
+	return o
+}
+
+// List answers LIST and LSUB (RFC 9051 §6.3.9, RFC 3501 §6.3.9, RFC 5258
+// LIST-EXTENDED, RFC 6154 SPECIAL-USE, RFC 5819 LIST-STATUS). A name that
+// only exists as the parent of others (after its DELETE) is listed as
+// \Noselect. LSUB lists the subscribed mailboxes.
+func (sess *session) List(ctx context.Context, a *imapwire.ListArgs) error {
+	o := parseListOptions(a)
+	if a.Lsub {
+		o = listOptions{selectSubscribed: true}
+	}
+	mbs, err := sess.srv.deps.Store.Mailboxes(ctx, sess.acct.ID)
 	if err != nil {
 		return sess.storeErr(err)
 	}
@@ -55,43 +85,45 @@ func (sess *session) List(w *imapserver.ListWriter, ref string, patterns []strin
 		}
 		return false
 	}
+	w := sess.conn.Writer()
 	for _, name := range names {
-		if !matchAny(name, ref, patterns) {
+		if !matchAny(name, a.Reference, a.Patterns) {
 			continue
 		}
 		mb, ok := real[name]
-		if options.SelectSubscribed && (!ok || !mb.Subscribed) {
+		if o.selectSubscribed && (!ok || !mb.Subscribed) {
 			continue
 		}
-		if options.SelectSpecialUse && (!ok || mb.SpecialUse == "") {
+		if o.selectSpecialUse && (!ok || mb.SpecialUse == "") {
 			continue
 		}
-		data := &imap.ListData{Delim: delim, Mailbox: name}
+		d := imapwire.ListData{Lsub: a.Lsub, Delimiter: delim, Name: name}
 		if !ok {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
+			d.Attrs = append(d.Attrs, `\Noselect`)
 		}
-		if hasChildren(name) {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasChildren)
-		} else {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
+		if !a.Lsub {
+			if hasChildren(name) {
+				d.Attrs = append(d.Attrs, `\HasChildren`)
+			} else {
+				d.Attrs = append(d.Attrs, `\HasNoChildren`)
+			}
 		}
 		if ok && mb.SpecialUse != "" {
 			// RFC 6154 §2: returned by plain LIST too, which clients
 			// such as Thunderbird rely on.
-			data.Attrs = append(data.Attrs, imap.MailboxAttr(mb.SpecialUse))
+			d.Attrs = append(d.Attrs, mb.SpecialUse)
 		}
-		if ok && mb.Subscribed && (options.ReturnSubscribed || options.SelectSubscribed) {
-			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
+		if !a.Lsub && ok && mb.Subscribed && (o.returnSubscribed || o.selectSubscribed) {
+			d.Attrs = append(d.Attrs, `\Subscribed`)
 		}
-		if ok && options.ReturnStatus != nil {
-			st, err := sess.status(mb, options.ReturnStatus)
+		w.List(d)
+		if ok && o.returnStatus {
+			// RFC 5819 §2: STATUS follows the mailbox's LIST.
+			items, err := sess.status(ctx, mb, a.Status)
 			if err != nil {
 				return err
 			}
-			data.Status = st
-		}
-		if err := w.WriteList(data); err != nil {
-			return err
+			w.StatusResponse(mb.Name, items)
 		}
 	}
 	return nil

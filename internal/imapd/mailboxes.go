@@ -1,15 +1,18 @@
 package imapd
 
 import (
-	"github.com/emersion/go-imap/v2"
+	"context"
+	"strings"
 
+	"pail/internal/imapengine"
+	"pail/internal/imapwire"
 	"pail/internal/store"
 )
 
 // Create makes a mailbox and any missing parents (RFC 9051 §6.3.4), with
 // an RFC 6154 special-use attribute if asked (CREATE-SPECIAL-USE).
-func (sess *session) Create(name string, options *imap.CreateOptions) error {
-	name, err := cleanName(name)
+func (sess *session) Create(ctx context.Context, a *imapwire.CreateArgs) error {
+	name, err := cleanName(a.Mailbox)
 	if err != nil {
 		return err
 	}
@@ -17,45 +20,45 @@ func (sess *session) Create(name string, options *imap.CreateOptions) error {
 		return sess.storeErr(store.ErrExists)
 	}
 	use := ""
-	if options != nil {
-		switch len(options.SpecialUse) {
-		case 0:
-		case 1:
-			use = string(options.SpecialUse[0])
-			if !isSpecialUse(use) {
-				return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("USEATTR"), Text: "Unknown special-use attribute"}
-			}
-		default:
-			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCode("USEATTR"), Text: "One special-use attribute per mailbox"}
+	switch len(a.SpecialUse) {
+	case 0:
+	case 1:
+		use = specialUse(a.SpecialUse[0])
+		if use == "" {
+			return imapengine.No("USEATTR", "Unknown special-use attribute")
 		}
+	default:
+		return imapengine.No("USEATTR", "One special-use attribute per mailbox")
 	}
-	_, err = sess.srv.deps.Store.CreateMailboxPath(sess.srv.ctx, sess.acct.ID, name, use)
+	_, err = sess.srv.deps.Store.CreateMailboxPath(ctx, sess.acct.ID, name, use)
 	return sess.storeErr(err)
 }
 
-func isSpecialUse(a string) bool {
-	switch imap.MailboxAttr(a) {
-	case imap.MailboxAttrAll, imap.MailboxAttrArchive, imap.MailboxAttrDrafts, imap.MailboxAttrFlagged,
-		imap.MailboxAttrJunk, imap.MailboxAttrSent, imap.MailboxAttrTrash:
-		return true
+// specialUse returns the canonical spelling of an RFC 6154 attribute, or
+// "".
+func specialUse(a string) string {
+	for _, u := range []string{`\All`, `\Archive`, `\Drafts`, `\Flagged`, `\Junk`, `\Sent`, `\Trash`} {
+		if strings.EqualFold(a, u) {
+			return u
+		}
 	}
-	return false
+	return ""
 }
 
 // Delete removes a mailbox and its messages (RFC 9051 §6.3.5). INBOX
 // cannot be deleted; children stay and their parent name becomes
 // \Noselect.
-func (sess *session) Delete(name string) error {
+func (sess *session) Delete(ctx context.Context, name string) error {
 	name, err := cleanName(name)
 	if err != nil {
 		return err
 	}
-	return sess.storeErr(sess.srv.deps.Store.DeleteMailbox(sess.srv.ctx, sess.acct.ID, name))
+	return sess.storeErr(sess.srv.deps.Store.DeleteMailbox(ctx, sess.acct.ID, name))
 }
 
 // Rename renames a mailbox with its children (RFC 9051 §6.3.6); renaming
 // INBOX moves its messages to the new mailbox.
-func (sess *session) Rename(oldName, newName string, _ *imap.RenameOptions) error {
+func (sess *session) Rename(ctx context.Context, oldName, newName string) error {
 	oldName, err := cleanName(oldName)
 	if err != nil {
 		return err
@@ -64,66 +67,69 @@ func (sess *session) Rename(oldName, newName string, _ *imap.RenameOptions) erro
 	if err != nil {
 		return err
 	}
-	return sess.storeErr(sess.srv.deps.Store.RenameMailbox(sess.srv.ctx, sess.acct.ID, oldName, newName))
+	return sess.storeErr(sess.srv.deps.Store.RenameMailbox(ctx, sess.acct.ID, oldName, newName))
 }
 
-// Subscribe adds a mailbox to the subscribed list (RFC 9051 §6.3.7).
-func (sess *session) Subscribe(name string) error { return sess.setSubscribed(name, true) }
-
-// Unsubscribe removes a mailbox from the subscribed list (RFC 9051 §6.3.8).
-func (sess *session) Unsubscribe(name string) error { return sess.setSubscribed(name, false) }
-
-func (sess *session) setSubscribed(name string, on bool) error {
+// Subscribe adds a mailbox to the subscribed list or removes it (RFC 9051
+// §6.3.7, §6.3.8).
+func (sess *session) Subscribe(ctx context.Context, name string, on bool) error {
 	name, err := cleanName(name)
 	if err != nil {
 		return err
 	}
-	return sess.storeErr(sess.srv.deps.Store.SetSubscribed(sess.srv.ctx, sess.acct.ID, name, on))
+	return sess.storeErr(sess.srv.deps.Store.SetSubscribed(ctx, sess.acct.ID, name, on))
 }
 
 // Status reports a mailbox's counters (RFC 9051 §6.3.11).
-func (sess *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
-	name, err := cleanName(name)
+func (sess *session) Status(ctx context.Context, a *imapwire.StatusArgs) error {
+	name, err := cleanName(a.Mailbox)
 	if err != nil {
-		return nil, errNoMailbox
+		return errNoMailbox
 	}
-	mb, err := sess.srv.deps.Store.MailboxByName(sess.srv.ctx, sess.acct.ID, name)
+	mb, err := sess.srv.deps.Store.MailboxByName(ctx, sess.acct.ID, name)
 	if err != nil {
-		return nil, sess.storeErr(err)
+		return sess.storeErr(err)
 	}
-	return sess.status(mb, options)
+	items, err := sess.status(ctx, mb, a.Items)
+	if err != nil {
+		return err
+	}
+	sess.conn.Writer().StatusResponse(mb.Name, items)
+	return nil
 }
 
-func (sess *session) status(mb store.Mailbox, options *imap.StatusOptions) (*imap.StatusData, error) {
-	c, err := sess.srv.deps.Store.MailboxStatus(sess.srv.ctx, mb.ID)
+// status gives the STATUS items asked for: RFC 9051 §6.3.11, SIZE (RFC
+// 8438), APPENDLIMIT (RFC 7889 §4); HIGHESTMODSEQ needs CONDSTORE, which
+// pail does not offer yet.
+func (sess *session) status(ctx context.Context, mb store.Mailbox, names []string) ([]imapwire.StatusItem, error) {
+	c, err := sess.srv.deps.Store.MailboxStatus(ctx, mb.ID)
 	if err != nil {
 		return nil, sess.storeErr(err)
 	}
-	data := &imap.StatusData{Mailbox: mb.Name}
-	if options.NumMessages {
-		data.NumMessages = &c.Messages
+	items := make([]imapwire.StatusItem, 0, len(names))
+	for _, n := range names {
+		var v uint64
+		switch n {
+		case "MESSAGES":
+			v = uint64(c.Messages)
+		case "RECENT":
+			v = uint64(c.Recent)
+		case "UIDNEXT":
+			v = uint64(mb.UIDNext)
+		case "UIDVALIDITY":
+			v = uint64(mb.UIDValidity)
+		case "UNSEEN":
+			v = uint64(c.Unseen)
+		case "DELETED":
+			v = uint64(c.Deleted)
+		case "SIZE":
+			v = uint64(c.Size)
+		case "APPENDLIMIT":
+			v = uint64(sess.srv.appendLimit())
+		default:
+			return nil, imapengine.Bad("CLIENTBUG", "Unknown STATUS item "+n)
+		}
+		items = append(items, imapwire.StatusItem{Name: n, Value: v})
 	}
-	if options.NumRecent {
-		data.NumRecent = &c.Recent
-	}
-	if options.UIDNext {
-		data.UIDNext = imap.UID(mb.UIDNext)
-	}
-	if options.UIDValidity {
-		data.UIDValidity = mb.UIDValidity
-	}
-	if options.NumUnseen {
-		data.NumUnseen = &c.Unseen
-	}
-	if options.NumDeleted {
-		data.NumDeleted = &c.Deleted
-	}
-	if options.Size {
-		data.Size = &c.Size
-	}
-	if options.AppendLimit {
-		l := sess.AppendLimit()
-		data.AppendLimit = &l
-	}
-	return data, nil
+	return items, nil
 }

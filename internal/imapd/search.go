@@ -2,112 +2,138 @@ package imapd
 
 import (
 	"bytes"
+	"context"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 
+	"pail/internal/imapengine"
+	"pail/internal/imapwire"
 	"pail/internal/store"
 )
 
-// flagCriteria reports whether criteria use only flags, sequence numbers
-// and UIDs, which the session's view holds.
-func flagCriteria(c *imap.SearchCriteria) bool {
-	if !c.Since.IsZero() || !c.Before.IsZero() || !c.SentSince.IsZero() || !c.SentBefore.IsZero() ||
-		len(c.Header) > 0 || len(c.Body) > 0 || len(c.Text) > 0 || c.Larger != 0 || c.Smaller != 0 || c.ModSeq != nil {
-		return false
-	}
-	for i := range c.Not {
-		if !flagCriteria(&c.Not[i]) {
-			return false
-		}
-	}
-	for i := range c.Or {
-		if !flagCriteria(&c.Or[i][0]) || !flagCriteria(&c.Or[i][1]) {
+// viewOnly reports whether keys use only flags, sequence numbers and
+// UIDs, which the session's view holds.
+func viewOnly(keys []imapwire.SearchKey) bool {
+	for _, k := range keys {
+		switch k.Name {
+		case "ALL", "ANSWERED", "DELETED", "FLAGGED", "NEW", "OLD", "RECENT", "SEEN", "UNANSWERED",
+			"UNDELETED", "UNFLAGGED", "UNSEEN", "DRAFT", "UNDRAFT", "KEYWORD", "UNKEYWORD", "SEQSET", "UID":
+		case "NOT", "OR", "AND":
+			if !viewOnly(k.Keys) {
+				return false
+			}
+		default:
 			return false
 		}
 	}
 	return true
+}
+
+// supportedKeys checks for keys of extensions pail does not offer.
+func supportedKeys(keys []imapwire.SearchKey) error {
+	for _, k := range keys {
+		switch k.Name {
+		case "MODSEQ", "OLDER", "YOUNGER", "EMAILID", "THREADID", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE", "SAVEDATESUPPORTED":
+			return imapengine.Bad("CLIENTBUG", "SEARCH "+k.Name+" is not supported")
+		}
+		if err := supportedKeys(k.Keys); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Search answers SEARCH and UID SEARCH (RFC 9051 §6.4.4, with ESEARCH
 // RFC 4731 and SEARCHRES RFC 5182 results). Flags, dates, sizes and number
 // sets are matched from the index; the message file is read only for
 // header and text keys.
-func (sess *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArgs) error {
+	if cs := strings.ToUpper(a.Charset); cs != "" && cs != "UTF-8" && cs != "US-ASCII" {
+		// RFC 9051 §6.4.4: NO [BADCHARSET] with the charsets supported.
+		return imapengine.No("BADCHARSET (UTF-8 US-ASCII)", "Charset not supported")
+	}
+	if err := supportedKeys(a.Keys); err != nil {
+		return err
+	}
 	v := sess.sel
 	var msgs []store.Message
-	if flagCriteria(criteria) {
+	if viewOnly(a.Keys) {
 		// Flags and numbers only (SEARCH UNSEEN and the like): the view
 		// has all that is needed.
 		msgs = make([]store.Message, 0, len(v.uids))
-		for _, uid := range v.uids {
-			if !v.pending[uid] {
-				msgs = append(msgs, store.Message{UID: uid, Flags: v.flags[uid]})
+		for _, u := range v.uids {
+			if !v.pending[u] {
+				msgs = append(msgs, store.Message{UID: u, Flags: v.flags[u]})
 			}
 		}
 	} else {
 		var err error
-		msgs, err = sess.srv.deps.Store.MessagesByUID(sess.srv.ctx, v.mb.ID, v.uids)
+		msgs, err = sess.srv.deps.Store.MessagesByUID(ctx, v.mb.ID, v.uids)
 		if err != nil {
-			return nil, sess.storeErr(err)
+			return sess.storeErr(err)
 		}
 	}
-	data := &imap.SearchData{}
-	var seqs imap.SeqSet
-	var uids imap.UIDSet
+	var nums, uids []uint32
 	for _, m := range msgs {
 		seq := v.seqOf(m.UID)
 		if seq == 0 {
 			continue
 		}
 		c := &candidate{sess: sess, m: m, seq: seq}
-		if !c.match(criteria) {
+		if !c.matchAll(a.Keys) {
 			continue
 		}
-		uids.AddNum(imap.UID(m.UID))
-		num := seq
-		if kind == imapserver.NumKindUID {
-			num = m.UID
+		uids = append(uids, m.UID)
+		if uid {
+			nums = append(nums, m.UID)
 		} else {
-			seqs.AddNum(seq)
-		}
-		if data.Min == 0 || num < data.Min {
-			data.Min = num
-		}
-		data.Max = max(data.Max, num)
-		data.Count++
-	}
-	if kind == imapserver.NumKindUID {
-		data.All = uids
-	} else {
-		data.All = seqs
-	}
-	if data.All == nil || isEmpty(data.All) {
-		if kind == imapserver.NumKindUID {
-			data.All = imap.UIDSet{}
-		} else {
-			data.All = imap.SeqSet{}
+			nums = append(nums, seq)
 		}
 	}
-	if options.ReturnSave {
+	ret := map[string]bool{}
+	for _, r := range a.Return {
+		ret[r] = true
+	}
+	if ret["SAVE"] {
 		v.saved = uids
 	}
-	return data, nil
-}
-
-func isEmpty(s imap.NumSet) bool {
-	switch s := s.(type) {
-	case imap.SeqSet:
-		return len(s) == 0
-	case imap.UIDSet:
-		return len(s) == 0
+	w := sess.conn.Writer()
+	esearch := a.HasReturn || sess.conn.IMAP4rev2()
+	if !esearch {
+		w.Search(nums, 0)
+		return nil
 	}
-	return true
+	if ret["SAVE"] && len(ret) == 1 {
+		// RFC 5182 §2.4: SAVE alone returns no ESEARCH.
+		return nil
+	}
+	if len(a.Return) == 0 {
+		ret["ALL"] = true // RFC 4731 §3.1: RETURN () is ALL
+	}
+	d := imapwire.ESearchData{Tag: sess.conn.Tag(), UID: uid}
+	if len(nums) > 0 {
+		if ret["MIN"] {
+			d.Min = slices.Min(nums)
+		}
+		if ret["MAX"] {
+			d.Max = slices.Max(nums)
+		}
+		if ret["ALL"] {
+			s := imapwire.SetOf(slices.Clone(nums))
+			d.All = &s
+		}
+	}
+	if ret["COUNT"] {
+		n := uint32(len(nums))
+		d.Count = &n
+	}
+	w.ESearch(d)
+	return nil
 }
 
 // candidate is one message being matched, with its bytes loaded on first
@@ -139,134 +165,114 @@ func (c *candidate) load() {
 	}
 }
 
-func (c *candidate) hasFlag(f imap.Flag) bool {
-	if strings.EqualFold(string(f), `\Recent`) {
+func (c *candidate) hasFlag(f string) bool {
+	if strings.EqualFold(f, `\Recent`) {
 		return c.sess.sel.recent[c.m.UID]
 	}
 	for _, g := range c.m.Flags {
-		if strings.EqualFold(g, string(f)) {
+		if strings.EqualFold(g, f) {
 			return true
 		}
 	}
 	return false
 }
 
-// match evaluates the criteria; all listed keys must hold (RFC 9051 §6.4.4).
-func (c *candidate) match(cr *imap.SearchCriteria) bool {
-	v := c.sess.sel
-	for _, set := range cr.SeqNum {
-		if !v.contains(set, c.seq, c.m.UID) {
-			return false
-		}
-	}
-	for _, set := range cr.UID {
-		if !v.contains(set, c.seq, c.m.UID) {
-			return false
-		}
-	}
-	for _, f := range cr.Flag {
-		if !c.hasFlag(f) {
-			return false
-		}
-	}
-	for _, f := range cr.NotFlag {
-		if c.hasFlag(f) {
-			return false
-		}
-	}
-	// SINCE/BEFORE/ON compare the internal date's day, ignoring time and
-	// zone (RFC 9051 §6.4.4).
-	if !matchDay(c.m.InternalDate, cr.Since, cr.Before) {
-		return false
-	}
-	if cr.Larger != 0 && c.m.Size <= cr.Larger {
-		return false
-	}
-	if cr.Smaller != 0 && c.m.Size >= cr.Smaller {
-		return false
-	}
-	if !cr.SentSince.IsZero() || !cr.SentBefore.IsZero() {
-		c.load()
-		t, err := c.header.Date()
-		if err != nil || !matchDay(t, cr.SentSince, cr.SentBefore) {
-			return false
-		}
-	}
-	for _, h := range cr.Header {
-		c.load()
-		if !matchHeader(c.header.FieldsByKey(h.Key), h.Value) {
-			return false
-		}
-	}
-	for _, s := range cr.Body {
-		c.load()
-		if !c.bodyContains(s) {
-			return false
-		}
-	}
-	for _, s := range cr.Text {
-		c.load()
-		if !matchHeader(c.header.Fields(), s) && !c.bodyContains(s) {
-			return false
-		}
-	}
-	for i := range cr.Not {
-		if c.match(&cr.Not[i]) {
-			return false
-		}
-	}
-	for i := range cr.Or {
-		if !c.match(&cr.Or[i][0]) && !c.match(&cr.Or[i][1]) {
+// matchAll: all keys must hold (RFC 9051 §6.4.4).
+func (c *candidate) matchAll(keys []imapwire.SearchKey) bool {
+	for i := range keys {
+		if !c.match(&keys[i]) {
 			return false
 		}
 	}
 	return true
 }
 
-// contains reports whether the message (seq, uid) is in a number set,
-// with "*" meaning the last message (RFC 9051 §9 seq-range).
-func (v *view) contains(set imap.NumSet, seq, uid uint32) bool {
-	if imap.IsSearchRes(set) {
-		return v.saved.Contains(imap.UID(uid))
+// flagKeys are the search keys that test one flag, and whether it is set.
+var flagKeys = map[string]struct {
+	flag string
+	set  bool
+}{
+	"ANSWERED": {`\Answered`, true}, "DELETED": {`\Deleted`, true}, "FLAGGED": {`\Flagged`, true},
+	"SEEN": {`\Seen`, true}, "DRAFT": {`\Draft`, true}, "RECENT": {`\Recent`, true},
+	"UNANSWERED": {`\Answered`, false}, "UNDELETED": {`\Deleted`, false}, "UNFLAGGED": {`\Flagged`, false},
+	"UNSEEN": {`\Seen`, false}, "UNDRAFT": {`\Draft`, false}, "OLD": {`\Recent`, false},
+}
+
+// headerKeys are the keys that look in one header field.
+var headerKeys = map[string]string{"FROM": "From", "TO": "To", "CC": "Cc", "BCC": "Bcc", "SUBJECT": "Subject"}
+
+func (c *candidate) match(k *imapwire.SearchKey) bool {
+	v := c.sess.sel
+	if fk, ok := flagKeys[k.Name]; ok {
+		return c.hasFlag(fk.flag) == fk.set
 	}
-	in := func(start, stop, top, n uint32) bool {
-		if start == 0 {
-			start = top
-		}
-		if stop == 0 {
-			stop = top
-		}
-		if start > stop {
-			start, stop = stop, start
-		}
-		return n >= start && n <= stop
+	if field, ok := headerKeys[k.Name]; ok {
+		c.load()
+		return matchHeader(c.header.FieldsByKey(field), k.Value)
 	}
-	switch set := set.(type) {
-	case imap.SeqSet:
-		for _, r := range set {
-			if in(r.Start, r.Stop, uint32(len(v.uids)), seq) {
-				return true
-			}
+	switch k.Name {
+	case "ALL":
+		return true
+	case "NEW":
+		return c.hasFlag(`\Recent`) && !c.hasFlag(`\Seen`)
+	case "KEYWORD":
+		return c.hasFlag(k.Value)
+	case "UNKEYWORD":
+		return !c.hasFlag(k.Value)
+	case "SEQSET":
+		if k.Set.Saved {
+			_, ok := slices.BinarySearch(v.saved, c.m.UID)
+			return ok
 		}
-	case imap.UIDSet:
-		for _, r := range set {
-			if in(uint32(r.Start), uint32(r.Stop), v.maxUID(), uid) {
-				return true
-			}
+		return k.Set.Contains(c.seq, uint32(len(v.uids)))
+	case "UID":
+		if k.Set.Saved {
+			_, ok := slices.BinarySearch(v.saved, c.m.UID)
+			return ok
 		}
+		return k.Set.Contains(c.m.UID, v.maxUID())
+	case "NOT":
+		return !c.match(&k.Keys[0])
+	case "OR":
+		return c.match(&k.Keys[0]) || c.match(&k.Keys[1])
+	case "AND":
+		return c.matchAll(k.Keys)
+	case "BEFORE", "ON", "SINCE":
+		// They compare the internal date's day, ignoring time and zone
+		// (RFC 9051 §6.4.4).
+		return matchDay(c.m.InternalDate, k.Name, k.Date)
+	case "SENTBEFORE", "SENTON", "SENTSINCE":
+		c.load()
+		t, err := c.header.Date()
+		return err == nil && matchDay(t, strings.TrimPrefix(k.Name, "SENT"), k.Date)
+	case "LARGER":
+		return uint64(c.m.Size) > k.Number
+	case "SMALLER":
+		return uint64(c.m.Size) < k.Number
+	case "HEADER":
+		c.load()
+		return matchHeader(c.header.FieldsByKey(k.Field), k.Value)
+	case "BODY":
+		c.load()
+		return c.bodyContains(k.Value)
+	case "TEXT":
+		c.load()
+		return matchHeader(c.header.Fields(), k.Value) || c.bodyContains(k.Value)
 	}
 	return false
 }
 
-func matchDay(t, since, before time.Time) bool {
+// matchDay compares t's day with d's: BEFORE, ON or SINCE.
+func matchDay(t time.Time, op string, d time.Time) bool {
 	day := time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-	if !since.IsZero() && day.Before(since) {
-		return false
+	d = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, time.UTC)
+	switch op {
+	case "BEFORE":
+		return day.Before(d)
+	case "ON":
+		return day.Equal(d)
 	}
-	if !before.IsZero() && !day.Before(before) {
-		return false
-	}
-	return true
+	return !day.Before(d)
 }
 
 // matchHeader: an empty value matches any message with the field (RFC

@@ -3,18 +3,19 @@ package imapd
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
 	"pail/internal/admit"
+	"pail/internal/auth"
+	"pail/internal/imapengine"
 	"pail/internal/maillog"
 	"pail/internal/store"
 )
@@ -23,31 +24,21 @@ import (
 // connection caps, so a client that does not read cannot hold the slot.
 const rejectWriteTimeout = 5 * time.Second
 
-// Server is one IMAP service. It runs three imapserver instances: two for
-// cleartext connections that differ only in whether LOGIN is allowed
-// without TLS (connections from loopback go to the one that allows it, all
-// others to the one that requires STARTTLS first: RFC 9051 §11.1 / RFC
-// 8314, no cleartext passwords on the network), and one for sessions over
-// TLS, implicit or after STARTTLS. Each connection reaches its instance
-// through a guard (guard.go), which is not a *tls.Conn, so the TLS
-// instance allows LOGIN without looking for one.
+// Server is one IMAP service: admission in front of imapengine, which
+// runs each session and calls back into this package for its mailboxes.
 type Server struct {
 	cfg  Config
 	deps Deps
 	ctx  context.Context // ends when the server closes for good
 	stop context.CancelFunc
-
-	secure, loopback, overTLS       *imapserver.Server
-	secureLn, loopbackLn, overTLSLn *chanListener
+	eng  *imapengine.Server
 
 	draining  atomic.Bool
 	mu        sync.Mutex
 	lns       []net.Listener
 	admitter  *admit.Admitter
-	sessions  map[*session]struct{}
-	sessDone  chan struct{} // signalled when a session ends
 	startOnce sync.Once
-	serving   sync.WaitGroup
+	serving   sync.WaitGroup // the store watcher and the sessions
 
 	// trusted says whether a client address may log in without TLS;
 	// loopback by default. Tests replace it.
@@ -70,59 +61,45 @@ func New(cfg Config, deps Deps) *Server {
 			MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 			RatePerIP:           cfg.ConnectionRatePerIP,
 		}),
-		sessions: map[*session]struct{}{},
-		sessDone: make(chan struct{}, 1),
-		trusted:  netip.Addr.IsLoopback,
+		trusted: netip.Addr.IsLoopback,
 	}
-	s.secure = imapserver.New(s.options(false, false))
-	s.loopback = imapserver.New(s.options(true, false))
-	s.overTLS = imapserver.New(s.options(true, true))
-	s.secureLn = newChanListener()
-	s.loopbackLn = newChanListener()
-	s.overTLSLn = newChanListener()
+	s.eng = s.newEngine()
 	return s
 }
 
-// caps are the capabilities pail offers beyond what the library adds on its
-// own (STARTTLS, AUTH=PLAIN / LOGINDISABLED, IDLE, UNSELECT, ENABLE,
-// LITERAL-, SASL-IR, APPENDLIMIT).
-var caps = []imap.Cap{
-	imap.CapIMAP4rev1, imap.CapIMAP4rev2,
-	imap.CapNamespace,    // RFC 2342
-	imap.CapUIDPlus,      // RFC 4315
-	imap.CapMove,         // RFC 6851
-	imap.CapESearch,      // RFC 4731
-	imap.CapSearchRes,    // RFC 5182
-	imap.CapListExtended, // RFC 5258
-	imap.CapListStatus,   // RFC 5819
-	imap.CapStatusSize,   // RFC 8438
-	imap.CapBinary,       // RFC 3516
-	imap.CapChildren,     // RFC 3348
-	imap.CapSpecialUse,   // RFC 6154
-	imap.CapCreateSpecialUse,
-	imap.CapLiteralPlus, // RFC 7888
+// newEngine makes the protocol engine from the configuration.
+func (s *Server) newEngine() *imapengine.Server {
+	cfg := s.cfg
+	ecfg := imapengine.Config{
+		Hostname:    cfg.Hostname,
+		Caps:        append(caps[:len(caps):len(caps)], "APPENDLIMIT="+strconv.FormatInt(s.appendLimit(), 10)),
+		AppendLimit: s.appendLimit(),
+		Delimiter:   delim,
+		Trusted:     func(a netip.Addr) bool { return s.trusted(a) },
+		Log:         s.deps.Log,
+		Debug:       cfg.Debug,
+	}
+	if !cfg.ImplicitTLS {
+		ecfg.TLS = cfg.TLS // STARTTLS (RFC 9051 §6.2.1)
+	}
+	return imapengine.New(ecfg, s)
 }
 
-// options configures an instance; overTLS is the one for sessions already
-// over TLS.
-func (s *Server) options(insecureAuth, overTLS bool) *imapserver.Options {
-	cs := imap.CapSet{}
-	for _, c := range caps {
-		cs[c] = struct{}{}
-	}
-	opts := &imapserver.Options{
-		NewSession:   s.newSession,
-		Caps:         cs,
-		Logger:       slogLogger{s},
-		InsecureAuth: insecureAuth,
-		DebugWriter:  s.cfg.Debug,
-	}
-	if !s.cfg.ImplicitTLS && !overTLS {
-		// go-imap then offers STARTTLS and LOGINDISABLED as it
-		// should; the guard performs the STARTTLS (RFC 9051 §6.2.1).
-		opts.TLSConfig = s.cfg.TLS
-	}
-	return opts
+// caps are the capabilities pail offers beyond the engine's own
+// (IMAP4rev1, IMAP4rev2, STARTTLS, AUTH=PLAIN / LOGINDISABLED, SASL-IR,
+// LITERAL+, ENABLE, IDLE, NAMESPACE, UNSELECT, ID) and APPENDLIMIT.
+var caps = []string{
+	"UIDPLUS",       // RFC 4315
+	"MOVE",          // RFC 6851
+	"ESEARCH",       // RFC 4731
+	"SEARCHRES",     // RFC 5182
+	"LIST-EXTENDED", // RFC 5258
+	"LIST-STATUS",   // RFC 5819
+	"STATUS=SIZE",   // RFC 8438
+	"BINARY",        // RFC 3516
+	"CHILDREN",      // RFC 3348
+	"SPECIAL-USE",   // RFC 6154
+	"CREATE-SPECIAL-USE",
 }
 
 // Serve accepts connections on ln until Shutdown or Close. It returns nil
@@ -137,11 +114,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
 	s.startOnce.Do(func() {
-		s.secureLn.addr, s.loopbackLn.addr, s.overTLSLn.addr = ln.Addr(), ln.Addr(), ln.Addr()
-		s.serving.Add(4)
-		go func() { defer s.serving.Done(); s.secure.Serve(s.secureLn) }()
-		go func() { defer s.serving.Done(); s.loopback.Serve(s.loopbackLn) }()
-		go func() { defer s.serving.Done(); s.overTLS.Serve(s.overTLSLn) }()
+		s.serving.Add(1)
 		go func() {
 			defer s.serving.Done()
 			if err := s.deps.Store.WatchChanges(s.ctx, s.cfg.WatchInterval); err != nil {
@@ -152,8 +125,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	return admit.Serve("imapd", ln, s.draining.Load, s.admit)
 }
 
-// admit applies the connection caps and hands the connection to the
-// imapserver that matches its address.
+// admit applies the connection caps and runs the session.
 func (s *Server) admit(nc net.Conn) {
 	ip := admit.RemoteIP(nc.RemoteAddr())
 	release, refused := s.admitter.Admit(ip)
@@ -162,30 +134,16 @@ func (s *Server) admit(nc net.Conn) {
 		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "proto", "imap", "reason", refused)
 		return
 	}
-	c := &conn{Conn: nc, release: release}
-	if s.cfg.ImplicitTLS {
-		s.handOver(newGuard(s, tls.Server(c, s.cfg.TLS), c, true))
-		return
-	}
-	ln := s.secureLn
-	if s.trusted(ip) {
-		ln = s.loopbackLn
-	}
-	g := newGuard(s, c, c, false)
-	select {
-	case ln.conns <- g:
-	case <-ln.closed:
-		g.Close()
-	}
-}
-
-// handOver gives a connection over TLS to the instance for TLS sessions.
-func (s *Server) handOver(g *guard) {
-	select {
-	case s.overTLSLn.conns <- g:
-	case <-s.overTLSLn.closed:
-		g.Close()
-	}
+	s.serving.Add(1)
+	go func() {
+		defer s.serving.Done()
+		defer release()
+		if s.cfg.ImplicitTLS {
+			s.eng.ServeConn(tls.Server(nc, s.cfg.TLS), true)
+			return
+		}
+		s.eng.ServeConn(nc, false)
+	}()
 }
 
 // appendLimit is the largest message APPEND takes (RFC 7889).
@@ -202,24 +160,26 @@ func (s *Server) reject(nc net.Conn) {
 	io.WriteString(nc, "* BYE [UNAVAILABLE] Too many connections, try again later\r\n")
 }
 
-func (s *Server) addSession(sess *session) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.draining.Load() {
-		return false
-	}
-	s.sessions[sess] = struct{}{}
-	return true
-}
-
-func (s *Server) removeSession(sess *session) {
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
-	select {
-	case s.sessDone <- struct{}{}:
+// Login checks a password through the authenticator, which slows and
+// limits failures, and opens the user's session. The engine allows it
+// only over TLS or from a trusted address (RFC 9051 §6.2.3).
+func (s *Server) Login(ctx context.Context, c *imapengine.Conn, username, password string) (imapengine.Session, error) {
+	ip := c.RemoteAddr().String()
+	acct, err := s.deps.Auth.Authenticate(ctx, c.RemoteAddr(), username, password)
+	switch {
+	case err == nil:
+	case errors.Is(err, auth.ErrLimited):
+		s.deps.MailLog.Log(maillog.AuthFailed, "client", ip, "user", username, "proto", "imap", "reason", "limited")
+		return nil, imapengine.No("UNAVAILABLE", "Too many failed logins, try again later")
+	case errors.Is(err, auth.ErrFailed):
+		s.deps.MailLog.Log(maillog.AuthFailed, "client", ip, "user", username, "proto", "imap")
+		return nil, imapengine.ErrAuthFailed
 	default:
+		s.deps.Log.Error("auth", "err", err)
+		return nil, errUnavailable
 	}
+	s.deps.Log.Debug("login", "user", acct.Address, "client", ip)
+	return &session{srv: s, conn: c, ip: ip, acct: acct, sub: s.deps.Store.Subscribe(acct.ID)}, nil
 }
 
 // Shutdown stops accepting, tells every session BYE (RFC 9051 §7.1.5) and
@@ -230,28 +190,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, ln := range s.lns {
 		ln.Close()
 	}
-	var sessions []*session
-	for sess := range s.sessions {
-		sessions = append(sessions, sess)
-	}
 	s.mu.Unlock()
-	for _, sess := range sessions {
-		go sess.conn.Bye("pail is shutting down")
-	}
-	for {
-		s.mu.Lock()
-		n := len(s.sessions)
-		s.mu.Unlock()
-		if n == 0 {
-			break
-		}
-		select {
-		case <-s.sessDone:
-			continue
-		case <-ctx.Done():
-		}
-		break
-	}
+	s.eng.Shutdown(ctx)
 	return s.Close()
 }
 
@@ -263,19 +203,11 @@ func (s *Server) Close() error {
 		ln.Close()
 	}
 	s.mu.Unlock()
-	s.secureLn.Close()
-	s.loopbackLn.Close()
-	s.overTLSLn.Close()
+	s.eng.Close()
 	s.stop()
-	// After this, Serve can no longer start the background goroutines.
+	// After this, Serve can no longer start the watcher.
 	s.startOnce.Do(func() {})
-	// The library's Close must not overlap its Serve starting up (its
-	// WaitGroup would race), so wait for the accept loops to end first;
-	// Close then only cuts the connections.
 	s.serving.Wait()
-	s.secure.Close()
-	s.loopback.Close()
-	s.overTLS.Close()
 	return nil
 }
 

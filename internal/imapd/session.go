@@ -1,92 +1,73 @@
 package imapd
 
 import (
+	"context"
 	"errors"
+	"io"
+	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
-	"pail/internal/admit"
-	"pail/internal/auth"
-	"pail/internal/maillog"
+	"pail/internal/imapengine"
+	"pail/internal/imapwire"
 	"pail/internal/store"
 )
 
-// session is one IMAP connection's backend state. The library calls its
-// methods from one goroutine at a time (Idle runs alone while the
-// connection waits for DONE).
+// session is one logged-in IMAP connection's mailbox state. The engine
+// calls its methods from one goroutine at a time.
 type session struct {
-	srv   *Server
-	conn  *imapserver.Conn
-	guard *guard // the connection below the library
-	ip    string
+	srv  *Server
+	conn *imapengine.Conn
+	ip   string
 
-	acct store.Account // zero until login
+	acct store.Account
 	sub  *store.Subscription
 	sel  *view // the selected mailbox, or nil
 }
 
 var (
-	_ imapserver.Session            = (*session)(nil)
-	_ imapserver.SessionIMAP4rev2   = (*session)(nil)
-	_ imapserver.SessionAppendLimit = (*session)(nil)
+	_ imapengine.Backend     = (*Server)(nil)
+	_ imapengine.Session     = (*session)(nil)
+	_ imapengine.MessageSink = (*session)(nil)
 )
 
-func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	g, _ := c.NetConn().(*guard)
-	sess := &session{srv: s, conn: c, guard: g, ip: admit.RemoteIP(c.NetConn().RemoteAddr()).String()}
-	if !s.addSession(sess) {
-		return nil, nil, &imap.Error{Type: imap.StatusResponseTypeBye, Text: "pail is shutting down"}
-	}
-	return sess, nil, nil
-}
-
-// Close ends the session.
-func (sess *session) Close() error {
+// Logout ends the session.
+func (sess *session) Logout() {
 	if sess.sub != nil {
 		sess.sub.Close()
 	}
-	sess.srv.removeSession(sess)
-	return nil
 }
 
-// Login checks a password through the authenticator, which slows and
-// limits failures. The library allows it only over TLS or, on the loopback
-// server, from loopback; otherwise it answers NO [PRIVACYREQUIRED] and
-// CAPABILITY shows LOGINDISABLED (RFC 9051 §6.2.3).
-func (sess *session) Login(username, password string) error {
-	s := sess.srv
-	acct, err := s.deps.Auth.Authenticate(s.ctx, admit.RemoteIP(sess.conn.NetConn().RemoteAddr()), username, password)
-	switch {
-	case err == nil:
-	case errors.Is(err, auth.ErrLimited):
-		s.deps.MailLog.Log(maillog.AuthFailed, "client", sess.ip, "user", username, "proto", "imap", "reason", "limited")
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins, try again later"}
-	case errors.Is(err, auth.ErrFailed):
-		s.deps.MailLog.Log(maillog.AuthFailed, "client", sess.ip, "user", username, "proto", "imap")
-		return imapserver.ErrAuthFailed
-	default:
-		s.deps.Log.Error("auth", "err", err)
-		return errUnavailable
+// idleRecheck is how often an IDLE session looks at its mailbox even
+// without an event. Store events (including those the change watcher raises
+// for other processes' commits) already wake it, and a dropped event only
+// happens while another one is pending, so this is a safety net; it is long
+// so that thousands of idle sessions cost no CPU.
+const idleRecheck = 2 * time.Minute
+
+// Wait waits in IDLE for an event of the account (an event for this
+// mailbox may have been dropped while others were pending, and a sync that
+// finds nothing changed is one indexed read), or idleRecheck.
+func (sess *session) Wait(ctx context.Context, input <-chan struct{}) bool {
+	t := time.NewTimer(idleRecheck)
+	defer t.Stop()
+	select {
+	case <-sess.sub.C:
+		return true
+	case <-t.C:
+		return true
+	case <-input:
+	case <-ctx.Done():
 	}
-	sess.acct = acct
-	sess.sub = s.deps.Store.Subscribe(acct.ID)
-	if sess.guard != nil {
-		sess.guard.setLoggedIn(acct.Address)
+	return false
+}
+
+// MessageSink spools an APPEND message to a file while the command is
+// read.
+func (sess *session) MessageSink(imapwire.LiteralInfo) (io.Writer, error) {
+	sp, err := sess.srv.deps.Store.NewSpool()
+	if err != nil {
+		return nil, sess.storeErr(err)
 	}
-	s.deps.Log.Debug("login", "user", acct.Address, "client", sess.ip)
-	return nil
-}
-
-// AppendLimit is the largest message APPEND accepts (RFC 7889).
-func (sess *session) AppendLimit() uint32 {
-	return uint32(sess.srv.appendLimit())
-}
-
-// Namespace reports one personal namespace with "/" as the hierarchy
-// separator (RFC 2342); there are no shared or other users' namespaces.
-func (sess *session) Namespace() (*imap.NamespaceData, error) {
-	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: delim}}}, nil
+	return sp, nil
 }
 
 // delim is the hierarchy separator.
@@ -94,18 +75,18 @@ const delim = store.Delimiter
 
 // Errors with their IMAP replies.
 var (
-	errUnavailable = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Temporary failure, try again"}
-	errNoMailbox   = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}
-	errTryCreate   = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
-	errReadOnly    = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only (EXAMINE)"}
-	errBadName     = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Invalid mailbox name"}
+	errUnavailable = imapengine.No("UNAVAILABLE", "Temporary failure, try again")
+	errNoMailbox   = imapengine.No("NONEXISTENT", "No such mailbox")
+	errTryCreate   = imapengine.No("TRYCREATE", "No such mailbox")
+	errReadOnly    = imapengine.No("CANNOT", "Mailbox is read-only (EXAMINE)")
+	errBadName     = imapengine.No("CANNOT", "Invalid mailbox name: an empty level, a wildcard or a control character")
 )
 
 // storeErr turns a store error into an IMAP reply: known conditions get
 // their response code, anything else is logged and answered generically so
 // internals never leak.
 func (sess *session) storeErr(err error) error {
-	var ie *imap.Error
+	var ie *imapengine.Error
 	switch {
 	case err == nil:
 		return nil
@@ -114,18 +95,16 @@ func (sess *session) storeErr(err error) error {
 	case errors.Is(err, store.ErrNotFound):
 		return errNoMailbox
 	case errors.Is(err, store.ErrExists):
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "Mailbox already exists"}
+		return imapengine.No("ALREADYEXISTS", "Mailbox already exists")
 	case errors.Is(err, store.ErrInbox):
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "INBOX cannot be deleted"}
+		return imapengine.No("CANNOT", "INBOX cannot be deleted")
 	}
 	sess.srv.deps.Log.Error("store", "err", err, "user", sess.acct.Address)
 	return errUnavailable
 }
 
 // internalErr logs an error of pail's own (not the client's, not the
-// store's) and answers it generically: no session method returns an error
-// without an IMAP reply, so go-imap's NO [SERVERBUG] only ever answers its
-// own decoder (see guard.go).
+// store's) and answers it generically.
 func (sess *session) internalErr(what string, err error) error {
 	sess.srv.deps.Log.Error(what, "err", err, "user", sess.acct.Address)
 	return errUnavailable

@@ -1,23 +1,16 @@
 package imapd
 
 import (
+	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sort"
-	"time"
+	"strings"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
+	"pail/internal/imapwire"
 	"pail/internal/store"
 )
-
-// idleRecheck is how often an IDLE session looks at its mailbox even
-// without an event. Store events (including those the change watcher raises
-// for other processes' commits) already wake it, and a dropped event only
-// happens while another one is pending, so this is a safety net; it is long
-// so that thousands of idle sessions cost no CPU.
-const idleRecheck = 2 * time.Minute
 
 // view is a session's picture of its selected mailbox: what the client has
 // been told. Sequence number n is uids[n-1].
@@ -29,7 +22,8 @@ type view struct {
 	recent   map[uint32]bool // \Recent in this session (RFC 3501 §2.3.2)
 	modseq   uint64          // store modseq the view reflects
 	pending  map[uint32]bool // expunged in the store, not yet reported (RFC 9051 §7.5.1)
-	saved    imap.UIDSet     // SEARCHRES "$" (RFC 5182)
+	saved    []uint32        // SEARCHRES "$" (RFC 5182), UIDs in order
+	keywords map[string]bool // keywords the client was told of in FLAGS
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -48,31 +42,82 @@ func (v *view) maxUID() uint32 {
 	return v.uids[len(v.uids)-1]
 }
 
+// Exists is the number of messages the client has been told of.
+func (sess *session) Exists() uint32 {
+	if sess.sel == nil {
+		return 0
+	}
+	return uint32(len(sess.sel.uids))
+}
+
 // flagList is what FETCH FLAGS says for uid: its flags plus \Recent for
 // IMAP4rev1 sessions.
-func (sess *session) flagList(uid uint32, flags []string) []imap.Flag {
-	out := make([]imap.Flag, 0, len(flags)+1)
+func (sess *session) flagList(uid uint32, flags []string) []string {
+	if sess.sel != nil && sess.sel.recent[uid] && !sess.conn.IMAP4rev2() {
+		return append(slices.Clip(flags), `\Recent`)
+	}
+	return flags
+}
+
+// writeFlags writes "* n FETCH (UID u FLAGS (...))", announcing keywords
+// the client has not been told of first.
+func (sess *session) writeFlags(seq, uid uint32, flags []string) {
+	sess.announce(flags)
+	w := sess.conn.Writer()
+	w.BeginFetch(seq)
+	w.FetchNumber("UID", uint64(uid))
+	w.FetchFlags(sess.flagList(uid, flags))
+	w.EndFetch()
+}
+
+// announce tells the client of keywords it has not seen in this mailbox
+// with FLAGS and OK [PERMANENTFLAGS] before any FETCH shows them (RFC 9051
+// §7.3.5: FLAGS lists the flags defined in the mailbox).
+func (sess *session) announce(flags []string) {
+	v := sess.sel
+	fresh := false
 	for _, f := range flags {
-		out = append(out, imap.Flag(f))
+		if !strings.HasPrefix(f, `\`) && !v.keywords[f] {
+			v.keywords[f] = true
+			fresh = true
+		}
 	}
-	if sess.sel != nil && sess.sel.recent[uid] && !sess.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
-		out = append(out, imap.Flag(`\Recent`))
+	if fresh {
+		sess.writeMailboxFlags()
 	}
-	return out
+}
+
+// systemFlags are the flags every mailbox defines (RFC 9051 §2.3.2).
+var systemFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}
+
+// writeMailboxFlags writes FLAGS and OK [PERMANENTFLAGS] (RFC 9051 §7.3.5,
+// §7.1).
+func (sess *session) writeMailboxFlags() {
+	v := sess.sel
+	flags := slices.Clone(systemFlags)
+	flags = append(flags, slices.Sorted(maps.Keys(v.keywords))...)
+	w := sess.conn.Writer()
+	w.FlagsResponse(flags)
+	if v.readOnly {
+		w.Status("", imapwire.OK, imapwire.CodePermanentFlags(nil), "No permanent flags in a read-only mailbox")
+	} else {
+		// RFC 9051 §7.1: \* means clients may create keywords.
+		w.Status("", imapwire.OK, imapwire.CodePermanentFlags(append(flags, `\*`)), "Flags permitted")
+	}
 }
 
 // resolve turns a sequence or UID set into the UIDs of the view it names,
 // in ascending order. "*" is the last message (RFC 9051 §9 seq-number);
-// numbers beyond the mailbox are ignored.
-func (v *view) resolve(numSet imap.NumSet) []uint32 {
-	if imap.IsSearchRes(numSet) {
-		numSet = v.saved
+// UIDs the mailbox does not hold are ignored (the engine has refused
+// sequence numbers past the end).
+func (v *view) resolve(set imapwire.SeqSet, uid bool) []uint32 {
+	if set.Saved {
+		return slices.Clone(v.saved)
 	}
 	var out []uint32
-	switch set := numSet.(type) {
-	case imap.SeqSet:
+	if !uid {
 		n := uint32(len(v.uids))
-		for _, r := range set {
+		for _, r := range set.Ranges {
 			start, stop := r.Start, r.Stop
 			if start == 0 {
 				start = n
@@ -87,10 +132,10 @@ func (v *view) resolve(numSet imap.NumSet) []uint32 {
 				out = append(out, v.uids[s-1])
 			}
 		}
-	case imap.UIDSet:
+	} else {
 		top := v.maxUID()
-		for _, r := range set {
-			start, stop := uint32(r.Start), uint32(r.Stop)
+		for _, r := range set.Ranges {
+			start, stop := r.Start, r.Stop
 			if start == 0 {
 				start = top
 			}
@@ -110,27 +155,16 @@ func (v *view) resolve(numSet imap.NumSet) []uint32 {
 	return slices.Compact(out)
 }
 
-// updates is what a session may write between commands.
-type updates interface {
-	WriteExpunge(seqNum uint32) error
-	WriteNumMessages(n uint32) error
-	WriteNumRecent(n uint32) error
-	WriteMessageFlags(seqNum uint32, uid imap.UID, flags []imap.Flag) error
-}
-
-var _ updates = (*imapserver.UpdateWriter)(nil)
-
-// sync brings the view up to date with the store and tells the client
+// Poll brings the view up to date with the store and tells the client
 // (RFC 9051 §7: EXPUNGE only where allowed, i.e. not during FETCH, STORE
 // or SEARCH, §7.5.1; EXISTS and FETCH FLAGS at any command end). It reads
 // only what changed since the view's modseq.
-func (sess *session) sync(w updates, allowExpunge bool) error {
+func (sess *session) Poll(ctx context.Context, allowExpunge bool) error {
 	v := sess.sel
 	if v == nil {
 		return nil
 	}
 	st := sess.srv.deps.Store
-	ctx := sess.srv.ctx
 	modseq, changed, expunged, err := st.ChangesSince(ctx, v.mb.ID, v.modseq)
 	if errors.Is(err, store.ErrNotFound) {
 		// Deleted by another session: every message is gone.
@@ -150,6 +184,7 @@ func (sess *session) sync(w updates, allowExpunge bool) error {
 			v.pending[uid] = true
 		}
 	}
+	w := sess.conn.Writer()
 	// Expunges, highest sequence number first so that the lower ones
 	// stay valid as each is reported.
 	if allowExpunge && len(v.pending) > 0 {
@@ -158,9 +193,7 @@ func (sess *session) sync(w updates, allowExpunge bool) error {
 			if !v.pending[uid] {
 				continue
 			}
-			if err := w.WriteExpunge(uint32(i + 1)); err != nil {
-				return err
-			}
+			w.Expunge(uint32(i + 1))
 			v.uids = slices.Delete(v.uids, i, i+1)
 			delete(v.flags, uid)
 			delete(v.recent, uid)
@@ -173,6 +206,7 @@ func (sess *session) sync(w updates, allowExpunge bool) error {
 	added := false
 	for _, m := range changed {
 		if m.UID > top {
+			sess.announce(m.Flags)
 			v.uids = append(v.uids, m.UID)
 			v.flags[m.UID] = m.Flags
 			added = true
@@ -183,9 +217,7 @@ func (sess *session) sync(w updates, allowExpunge bool) error {
 			continue
 		}
 		v.flags[m.UID] = m.Flags
-		if err := w.WriteMessageFlags(seq, imap.UID(m.UID), sess.flagList(m.UID, m.Flags)); err != nil {
-			return err
-		}
+		sess.writeFlags(seq, m.UID, m.Flags)
 	}
 	if added {
 		if !v.readOnly {
@@ -194,47 +226,18 @@ func (sess *session) sync(w updates, allowExpunge bool) error {
 				return sess.storeErr(err)
 			}
 			for _, u := range claimed {
-				v.recent[u] = true
+				if v.seqOf(u) > 0 {
+					v.recent[u] = true
+				}
 			}
 		}
-		if err := w.WriteNumMessages(uint32(len(v.uids))); err != nil {
-			return err
-		}
-		if err := w.WriteNumRecent(uint32(len(v.recent))); err != nil {
-			return err
+		w.Exists(uint32(len(v.uids)))
+		if !sess.conn.IMAP4rev2() {
+			// RFC 3501 §7.3.2; never more than EXISTS: recent holds
+			// only messages in the view.
+			w.Recent(uint32(len(v.recent)))
 		}
 	}
 	v.modseq = modseq
-	return nil
-}
-
-// Poll reports changes at the end of a command.
-func (sess *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
-	return sess.sync(w, allowExpunge)
-}
-
-// Idle reports changes as they happen until stop is closed (RFC 2177,
-// RFC 9051 §6.3.13). Store events wake it; it also looks every idleRecheck.
-func (sess *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	if err := sess.sync(w, true); err != nil {
-		return err
-	}
-	t := time.NewTicker(idleRecheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return nil
-		case <-sess.srv.ctx.Done():
-			return nil
-		case <-sess.sub.C:
-			// Any event of the account: an event for this mailbox may
-			// have been dropped while others were pending, and a sync
-			// that finds nothing changed is one indexed read.
-		case <-t.C:
-		}
-		if err := sess.sync(w, true); err != nil {
-			return err
-		}
-	}
+	return w.Err()
 }

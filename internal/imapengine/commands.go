@@ -65,6 +65,7 @@ func (c *Conn) authAllowed() bool { return c.isTLS || c.srv.cfg.Trusted(c.remote
 // run runs one command and writes its tagged reply.
 func (c *Conn) run(cmd *imapwire.Command) {
 	ctx := c.srv.ctx
+	c.tag = cmd.Tag
 	if !supported(cmd.Name) {
 		c.reply(cmd, Bad("CLIENTBUG", "Unknown command"), nil)
 		return

@@ -55,6 +55,7 @@ type Conn struct {
 	rev2     bool // ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
 	bad      int  // BAD replies in a row
 	user     string
+	tag      string      // of the command running
 	sinks    []io.Writer // message writers handed out for the command being read
 }
 
@@ -90,6 +91,10 @@ func (c *Conn) Writer() *imapwire.Writer {
 // IMAP4rev2 reports whether the client enabled IMAP4rev2 (RFC 9051
 // §6.3.1): no \Recent and no RECENT, ESEARCH for SEARCH, UTF-8 names.
 func (c *Conn) IMAP4rev2() bool { return c.rev2 }
+
+// Tag returns the tag of the command running (for ESEARCH's TAG, RFC
+// 4731 §3.1).
+func (c *Conn) Tag() string { return c.tag }
 
 // RemoteAddr returns the client's address.
 func (c *Conn) RemoteAddr() netip.Addr { return c.remote }

@@ -66,9 +66,10 @@ type Session interface {
 	// it during FETCH, STORE and SEARCH). It is called after every command
 	// of the authenticated and selected states, and in IDLE.
 	Poll(ctx context.Context, allowExpunge bool) error
-	// Updates is signalled when something may have changed; IDLE then
-	// calls Poll. Nil: IDLE polls only every Config.IdlePoll.
-	Updates() <-chan struct{}
+	// Wait blocks while the client IDLEs until something may have
+	// changed (true: the engine then calls Poll) or until input is closed
+	// (the client sent something) or ctx ends (false).
+	Wait(ctx context.Context, input <-chan struct{}) bool
 	// Logout ends the session (LOGOUT, or the connection going away).
 	Logout()
 }
@@ -123,10 +124,7 @@ type Config struct {
 	// Trusted says whether a client address may log in without TLS;
 	// nil means loopback only (RFC 9051 §11.1, RFC 8314).
 	Trusted func(netip.Addr) bool
-	// IdlePoll is how often IDLE polls without a signal; zero means
-	// defaultIdlePoll.
-	IdlePoll time.Duration
-	Log      *slog.Logger
+	Log     *slog.Logger
 	// Debug, if set, receives the raw protocol traffic (passwords
 	// included: tests only).
 	Debug io.Writer
@@ -152,9 +150,6 @@ const (
 	// client that is not speaking IMAP, or is probing); Dovecot's bound
 	// is 20 as well.
 	maxBadCommands = 20
-	// defaultIdlePoll is how often IDLE looks for changes without a
-	// signal: a safety net, long so that idle sessions cost no CPU.
-	defaultIdlePoll = 2 * time.Minute
 	// readBufSize is the read buffer of a busy connection; it is given
 	// back between commands.
 	readBufSize = 8 << 10
@@ -189,9 +184,6 @@ func New(cfg Config, backend Backend) *Server {
 	}
 	if cfg.Trusted == nil {
 		cfg.Trusted = netip.Addr.IsLoopback
-	}
-	if cfg.IdlePoll == 0 {
-		cfg.IdlePoll = defaultIdlePoll
 	}
 	if cfg.Delimiter == 0 {
 		cfg.Delimiter = '/'

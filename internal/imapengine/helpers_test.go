@@ -168,7 +168,15 @@ func (s *testSession) Poll(context.Context, bool) error {
 	return nil
 }
 
-func (s *testSession) Updates() <-chan struct{} { return s.b.updates }
+func (s *testSession) Wait(ctx context.Context, input <-chan struct{}) bool {
+	select {
+	case <-s.b.updates:
+		return true
+	case <-input:
+	case <-ctx.Done():
+	}
+	return false
+}
 
 func (s *testSession) Logout() {
 	s.b.mu.Lock()

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"time"
+	"net"
 
 	"pail/internal/imapwire"
 )
@@ -12,8 +12,7 @@ import (
 // idle runs IDLE (RFC 2177, RFC 9051 §6.3.13): "+", then the Session's
 // updates as they happen, until the client sends DONE. While it waits,
 // the connection holds no read or write buffer from the pool: one
-// goroutine waits for the client's bytes, this one for the Session's
-// signal.
+// goroutine waits for the client's bytes, this one in Session.Wait.
 func (c *Conn) idle(ctx context.Context) error {
 	if err := c.sess.Poll(ctx, true); err != nil {
 		return err
@@ -21,74 +20,67 @@ func (c *Conn) idle(ctx context.Context) error {
 	c.output()
 	c.wr.Continue("idling")
 	if err := c.flush(); err != nil {
+		c.state = logout
 		return err
 	}
-	tick := time.NewTicker(c.srv.cfg.IdlePoll)
-	defer tick.Stop()
 	for {
 		if c.br != nil && c.br.Buffered() > 0 || c.pre.start < c.pre.end {
-			if done, err := c.idleLine(); done || err != nil {
-				return err
-			}
-			continue
+			return c.idleLine()
 		}
 		c.releaseInput()
-		input := make(chan error, 1)
-		go func() { input <- c.pre.fill() }()
-		for waiting := true; waiting; {
-			select {
-			case err := <-input:
-				if err != nil {
-					c.state = logout
-					if !c.isInterrupted() {
-						var ne interface{ Timeout() bool }
-						if errors.As(err, &ne) && ne.Timeout() {
-							c.bye("Autologout: idle for too long")
-						}
-					} else {
-						c.bye("pail is shutting down")
-					}
-					return err
-				}
-				waiting = false
-				continue
-			case <-c.sess.Updates():
-			case <-tick.C:
-			case <-ctx.Done():
-				c.interrupt()
-				continue
+		input := make(chan struct{})
+		var inputErr error
+		go func() {
+			inputErr = c.pre.fill()
+			close(input)
+		}()
+		for c.sess.Wait(ctx, input) {
+			err := c.sess.Poll(ctx, true)
+			if err == nil {
+				err = c.flush()
 			}
-			if err := c.sess.Poll(ctx, true); err != nil {
+			if err != nil {
 				c.interrupt()
 				<-input
 				c.state = logout
 				return err
 			}
-			if err := c.flush(); err != nil {
-				c.interrupt()
-				<-input
-				c.state = logout
-				return err
+		}
+		select {
+		case <-input:
+		case <-ctx.Done():
+			c.interrupt()
+			<-input
+		}
+		if inputErr != nil {
+			c.state = logout
+			var ne net.Error
+			switch {
+			case c.isInterrupted():
+				c.bye("pail is shutting down")
+			case errors.As(inputErr, &ne) && ne.Timeout():
+				c.bye("Autologout: idle for too long")
 			}
+			return inputErr
 		}
 	}
 }
 
-// idleLine reads a line the client sent during IDLE: DONE ends it (RFC
-// 2177 §3), anything else is BAD and ends it too.
-func (c *Conn) idleLine() (done bool, err error) {
+// idleLine reads the line the client sent during IDLE: DONE ends it (RFC
+// 2177 §3); anything else is BAD, and ends it too.
+func (c *Conn) idleLine() error {
 	c.input()
 	line, err := c.rd.ReadLine()
 	if err != nil {
 		var we *imapwire.Error
 		if errors.As(err, &we) {
-			return true, Bad("CLIENTBUG", "Expected DONE")
+			return Bad("CLIENTBUG", "Expected DONE")
 		}
 		c.state = logout
-		return true, err
+		return err
 	}
 	if !bytes.EqualFold(line, []byte("DONE")) {
-		return true, Bad("CLIENTBUG", "Expected DONE")
+		return Bad("CLIENTBUG", "Expected DONE")
 	}
-	return true, nil
+	return nil
 }
