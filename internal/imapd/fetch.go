@@ -1,16 +1,11 @@
 package imapd
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
 	"os"
 	"slices"
-
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
 	"pail/internal/imapengine"
 	"pail/internal/imapwire"
@@ -18,8 +13,8 @@ import (
 )
 
 // Fetch answers FETCH and UID FETCH (RFC 9051 §6.4.5). ENVELOPE,
-// BODYSTRUCTURE and sections other than the whole message come from
-// go-imap's MIME helpers; BODY[] streams the file. A body fetch without
+// BODYSTRUCTURE and sections other than the whole message come from the
+// message parsed in memory (mime.go); BODY[] streams the file. A body fetch without
 // .PEEK sets \Seen first, durably, and reports the new flags with the data.
 // Messages expunged by another session but not yet reported are skipped.
 func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs) error {
@@ -154,12 +149,24 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 			}
 		}
 	}
+	utf8OK := sess.conn.IMAP4rev2()
+	var root *part
+	if needBytes {
+		root = parseMessage(buf)
+	}
+	for i := range items {
+		// Refused before the response begins (RFC 3516 §4.3).
+		if it := &items[i]; it.Name == "BINARY" || it.Name == "BINARY.SIZE" {
+			if _, ok := binarySection(buf, root, it.Section.Part); !ok {
+				return imapengine.No("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding")
+			}
+		}
+	}
 	w.BeginFetch(seq)
 	w.FetchNumber("UID", uint64(m.UID))
 	if wantFlags {
 		w.FetchFlags(sess.flagList(m.UID, m.Flags))
 	}
-	utf8OK := sess.conn.IMAP4rev2()
 	for i := range items {
 		it := &items[i]
 		switch it.Name {
@@ -168,13 +175,12 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 		case "RFC822.SIZE":
 			w.FetchNumber("RFC822.SIZE", uint64(m.Size))
 		case "ENVELOPE":
-			h, _ := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(buf)))
-			w.FetchEnvelope(toEnvelope(imapserver.ExtractEnvelope(h)))
+			w.FetchEnvelope(envelope(root.header))
 		case "BODYSTRUCTURE":
-			w.FetchRaw("BODYSTRUCTURE", appendBodyStructure(nil, imapserver.ExtractBodyStructure(bytes.NewReader(buf)), true, utf8OK))
+			w.FetchRaw("BODYSTRUCTURE", appendBodyStructure(nil, root, true, utf8OK))
 		case "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT":
 			if it.Name == "BODY" && it.Section == nil {
-				w.FetchRaw("BODY", appendBodyStructure(nil, imapserver.ExtractBodyStructure(bytes.NewReader(buf)), false, utf8OK))
+				w.FetchRaw("BODY", appendBodyStructure(nil, root, false, utf8OK))
 				continue
 			}
 			if wholeMessage(it) {
@@ -186,20 +192,21 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 				}
 				continue
 			}
-			b := imapserver.ExtractBodySection(bytes.NewReader(buf), bodySection(it))
+			b := bodySection(buf, root, it)
 			if err := w.FetchSection(it, b); err == imapwire.ErrNUL {
 				// A plain literal cannot carry NUL (RFC 9051 §4.3);
 				// like Dovecot, send 0x80 in its place.
 				w.FetchSection(it, bytes.ReplaceAll(b, []byte{0}, []byte{0x80}))
 			}
 		case "BINARY":
-			bs := &imap.FetchItemBinarySection{Part: parts(it), Peek: it.Peek}
+			b, _ := binarySection(buf, root, it.Section.Part)
 			if p := it.Partial; p != nil {
-				bs.Partial = &imap.SectionPartial{Offset: int64(p.Offset), Size: int64(p.Count)}
+				b = partial(b, p.Offset, p.Count)
 			}
-			w.FetchBinary(it, imapserver.ExtractBinarySection(bytes.NewReader(buf), bs))
+			w.FetchBinary(it, b)
 		case "BINARY.SIZE":
-			w.FetchBinarySize(it, uint64(imapserver.ExtractBinarySectionSize(bytes.NewReader(buf), &imap.FetchItemBinarySectionSize{Part: parts(it)})))
+			b, _ := binarySection(buf, root, it.Section.Part)
+			w.FetchBinarySize(it, uint64(len(b)))
 		}
 	}
 	w.EndFetch()
@@ -247,3 +254,21 @@ func (padding) Read(p []byte) (int, error) {
 type seekError struct{ err error }
 
 func (e seekError) Error() string { return "imapd: seek message: " + e.err.Error() }
+
+// bodySection returns the bytes of a BODY[section]<partial>, RFC822.HEADER
+// or RFC822.TEXT item.
+func bodySection(raw []byte, root *part, it *imapwire.FetchItem) []byte {
+	var b []byte
+	switch {
+	case it.Name == "RFC822.HEADER":
+		b = root.header
+	case it.Name == "RFC822.TEXT":
+		b = root.body
+	default:
+		b = section(raw, root, it.Section.Part, it.Section.Specifier, it.Section.Fields)
+	}
+	if p := it.Partial; p != nil && b != nil {
+		b = partial(b, p.Offset, p.Count)
+	}
+	return b
+}

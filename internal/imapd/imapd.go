@@ -4,7 +4,8 @@
 // mailbox command onto the store, and adds admission control (connection
 // caps), the login check (failures slowed and logged; the engine allows
 // logins only over TLS or from loopback) and live updates. ENVELOPE,
-// BODYSTRUCTURE and body sections still come from go-imap's MIME helpers.
+// BODYSTRUCTURE and body sections come from the message parsed at FETCH
+// (mime.go, wire.go).
 //
 // Each selected mailbox is a per-session view: the UIDs the client knows, in
 // order (sequence number = position + 1), with the flags last reported. At

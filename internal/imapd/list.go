@@ -5,8 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/emersion/go-imap/v2/imapserver"
-
 	"pail/internal/imapwire"
 	"pail/internal/store"
 )
@@ -133,7 +131,7 @@ func (sess *session) List(ctx context.Context, a *imapwire.ListArgs) error {
 // matches case-insensitively (RFC 9051 §5.1).
 func matchAny(name, ref string, patterns []string) bool {
 	for _, p := range patterns {
-		if imapserver.MatchList(name, delim, ref, p) {
+		if matchList(name, ref, p) {
 			return true
 		}
 		if name == store.Inbox && ref == "" && strings.EqualFold(p, store.Inbox) {

@@ -1,61 +1,261 @@
 package imapd
 
 import (
+	"bytes"
 	"mime"
-	"sort"
+	"slices"
 	"strings"
-
-	"github.com/emersion/go-imap/v2"
 
 	"pail/internal/imapwire"
 )
 
-// This file turns the data go-imap's MIME helpers extract (ENVELOPE,
-// BODYSTRUCTURE) into imapwire's forms, until pail computes them itself.
+// envelope is a message's ENVELOPE (RFC 9051 §7.5.2): the header fields
+// as written (encoded words are the client's to decode), the address
+// lists with RFC 5322 groups kept; Sender and Reply-To default to From.
+func envelope(header []byte) *imapwire.Envelope {
+	e := &imapwire.Envelope{
+		Date:      headerValue(header, "Date"),
+		Subject:   headerValue(header, "Subject"),
+		From:      parseAddresses(headerValue(header, "From")),
+		Sender:    parseAddresses(headerValue(header, "Sender")),
+		ReplyTo:   parseAddresses(headerValue(header, "Reply-To")),
+		To:        parseAddresses(headerValue(header, "To")),
+		Cc:        parseAddresses(headerValue(header, "Cc")),
+		Bcc:       parseAddresses(headerValue(header, "Bcc")),
+		InReplyTo: headerValue(header, "In-Reply-To"),
+		MessageID: headerValue(header, "Message-ID"),
+	}
+	if len(e.Sender) == 0 {
+		e.Sender = e.From
+	}
+	if len(e.ReplyTo) == 0 {
+		e.ReplyTo = e.From
+	}
+	return e
+}
 
-// envelopeDate is the Date of an ENVELOPE (RFC 5322 §3.3).
-const envelopeDate = "Mon, 02 Jan 2006 15:04:05 -0700"
+// addrScanner reads an RFC 5322 §3.4 address-list leniently.
+type addrScanner struct {
+	s   string
+	pos int
+}
 
-// toEnvelope converts an envelope (RFC 9051 §7.5.2: Sender and Reply-To
-// default to From).
-func toEnvelope(e *imap.Envelope) *imapwire.Envelope {
-	out := &imapwire.Envelope{
-		Subject: mime.QEncoding.Encode("utf-8", e.Subject),
-		From:    toAddresses(e.From), Sender: toAddresses(e.Sender), ReplyTo: toAddresses(e.ReplyTo),
-		To: toAddresses(e.To), Cc: toAddresses(e.Cc), Bcc: toAddresses(e.Bcc),
-	}
-	if !e.Date.IsZero() {
-		out.Date = e.Date.Format(envelopeDate)
-	}
-	if len(out.Sender) == 0 {
-		out.Sender = out.From
-	}
-	if len(out.ReplyTo) == 0 {
-		out.ReplyTo = out.From
-	}
-	if len(e.InReplyTo) > 0 {
-		out.InReplyTo = "<" + strings.Join(e.InReplyTo, "> <") + ">"
-	}
-	if e.MessageID != "" {
-		out.MessageID = "<" + e.MessageID + ">"
+// maxAddresses bounds the addresses read from one field.
+const maxAddresses = 1000
+
+// parseAddresses reads an address list: mailboxes ("Name <a@b>", "a@b"),
+// and groups ("Team: a@b, c@d;"), which become a group start (Mailbox
+// the group's name) and a group end (RFC 9051 §9 address).
+func parseAddresses(s string) []imapwire.Address {
+	sc := &addrScanner{s: s}
+	var out []imapwire.Address
+	for len(out) < maxAddresses {
+		sc.skipCFWS()
+		if sc.pos >= len(sc.s) {
+			break
+		}
+		if c := sc.s[sc.pos]; c == ',' || c == ';' {
+			sc.pos++
+			continue
+		}
+		start := sc.pos
+		phrase := sc.phrase()
+		sc.skipCFWS()
+		if sc.pos < len(sc.s) && sc.s[sc.pos] == ':' && phrase != "" {
+			sc.pos++
+			out = append(out, imapwire.Address{Mailbox: phrase})
+			for len(out) < maxAddresses {
+				sc.skipCFWS()
+				if sc.pos >= len(sc.s) || sc.s[sc.pos] == ';' {
+					sc.pos++
+					break
+				}
+				if sc.s[sc.pos] == ',' {
+					sc.pos++
+					continue
+				}
+				before := sc.pos
+				if a, ok := sc.mailbox(); ok {
+					out = append(out, a)
+				} else if sc.pos == before {
+					sc.pos++
+				}
+			}
+			out = append(out, imapwire.Address{GroupEnd: true})
+			continue
+		}
+		sc.pos = start
+		if a, ok := sc.mailbox(); ok {
+			out = append(out, a)
+		} else if sc.pos == start {
+			sc.pos++
+		}
 	}
 	return out
 }
 
-func toAddresses(l []imap.Address) []imapwire.Address {
-	if len(l) == 0 {
-		return nil
+// mailbox reads name-addr or addr-spec.
+func (sc *addrScanner) mailbox() (imapwire.Address, bool) {
+	start := sc.pos
+	name := sc.phrase()
+	sc.skipCFWS()
+	if sc.pos < len(sc.s) && sc.s[sc.pos] == '<' {
+		sc.pos++
+		end := strings.IndexByte(sc.s[sc.pos:], '>')
+		if end < 0 {
+			end = len(sc.s) - sc.pos
+		}
+		spec := sc.s[sc.pos : sc.pos+end]
+		sc.pos = min(len(sc.s), sc.pos+end+1)
+		adl := ""
+		if strings.HasPrefix(spec, "@") {
+			// An obsolete route (RFC 5322 §4.4): "@a,@b:box@host".
+			if i := strings.IndexByte(spec, ':'); i >= 0 {
+				adl, spec = spec[:i], spec[i+1:]
+			}
+		}
+		a := splitAddr(spec)
+		a.Name, a.ADL = name, adl
+		return a, true
 	}
-	out := make([]imapwire.Address, len(l))
-	for i, a := range l {
-		out[i] = imapwire.Address{Name: mime.QEncoding.Encode("utf-8", a.Name), Mailbox: a.Mailbox, Host: a.Host}
+	// addr-spec: up to the next separator.
+	sc.pos = start
+	sc.skipCFWS()
+	b := strings.Builder{}
+	for sc.pos < len(sc.s) {
+		c := sc.s[sc.pos]
+		if c == ',' || c == ';' || c == '(' || c == ' ' || c == '\t' {
+			break
+		}
+		if c == '"' {
+			b.WriteString(sc.quoted())
+			continue
+		}
+		b.WriteByte(c)
+		sc.pos++
 	}
-	return out
+	if b.Len() == 0 {
+		return imapwire.Address{}, false
+	}
+	a := splitAddr(b.String())
+	// "box@host (Name)": the comment is the name, as clients show it.
+	save := sc.pos
+	for sc.pos < len(sc.s) && (sc.s[sc.pos] == ' ' || sc.s[sc.pos] == '\t') {
+		sc.pos++
+	}
+	if sc.pos < len(sc.s) && sc.s[sc.pos] == '(' {
+		a.Name = strings.TrimSpace(sc.comment())
+	} else {
+		sc.pos = save
+	}
+	return a, true
+}
+
+// splitAddr cuts an addr-spec at its last "@".
+func splitAddr(spec string) imapwire.Address {
+	spec = strings.TrimSpace(spec)
+	if i := strings.LastIndexByte(spec, '@'); i >= 0 {
+		return imapwire.Address{Mailbox: spec[:i], Host: spec[i+1:]}
+	}
+	return imapwire.Address{Mailbox: spec}
+}
+
+// phrase reads words (atoms and quoted strings) and returns them joined
+// by single spaces; it stops before "<", ":", ",", ";", "@" and the end.
+func (sc *addrScanner) phrase() string {
+	var words []string
+	for {
+		sc.skipCFWS()
+		if sc.pos >= len(sc.s) {
+			break
+		}
+		c := sc.s[sc.pos]
+		if c == '"' {
+			words = append(words, sc.quoted())
+			continue
+		}
+		if strings.IndexByte("<>:,;@[]\\", c) >= 0 {
+			break
+		}
+		start := sc.pos
+		for sc.pos < len(sc.s) && strings.IndexByte(" \t\"()<>:,;@[]\\", sc.s[sc.pos]) < 0 {
+			sc.pos++
+		}
+		words = append(words, sc.s[start:sc.pos])
+	}
+	return strings.Join(words, " ")
+}
+
+// quoted reads a quoted string and returns its content.
+func (sc *addrScanner) quoted() string {
+	sc.pos++ // the opening quote
+	var b strings.Builder
+	for sc.pos < len(sc.s) {
+		c := sc.s[sc.pos]
+		sc.pos++
+		switch c {
+		case '"':
+			return b.String()
+		case '\\':
+			if sc.pos < len(sc.s) {
+				b.WriteByte(sc.s[sc.pos])
+				sc.pos++
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// comment reads a comment, nested ones included, and returns its text.
+func (sc *addrScanner) comment() string {
+	depth := 0
+	var b strings.Builder
+	for sc.pos < len(sc.s) {
+		c := sc.s[sc.pos]
+		sc.pos++
+		switch c {
+		case '(':
+			if depth > 0 {
+				b.WriteByte(c)
+			}
+			depth++
+		case ')':
+			depth--
+			if depth == 0 {
+				return b.String()
+			}
+			b.WriteByte(c)
+		case '\\':
+			if sc.pos < len(sc.s) {
+				b.WriteByte(sc.s[sc.pos])
+				sc.pos++
+			}
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// skipCFWS skips white space and comments.
+func (sc *addrScanner) skipCFWS() {
+	for sc.pos < len(sc.s) {
+		switch sc.s[sc.pos] {
+		case ' ', '\t', '\r', '\n':
+			sc.pos++
+		case '(':
+			sc.comment()
+		default:
+			return
+		}
+	}
 }
 
 // Value shorthands.
 func vStr(s string) imapwire.Value { return imapwire.Value{Kind: imapwire.VString, Str: s} }
-func vNum(n int64) imapwire.Value {
+func vNum(n int) imapwire.Value {
 	return imapwire.Value{Kind: imapwire.VNumber, Num: uint64(max(n, 0))}
 }
 func vList(l ...imapwire.Value) imapwire.Value {
@@ -73,139 +273,143 @@ func vNString(s string) imapwire.Value {
 
 // appendBodyStructure appends BODYSTRUCTURE (extended) or BODY (RFC 9051
 // §7.5.2, §9 body).
-func appendBodyStructure(b []byte, bs imap.BodyStructure, extended, utf8OK bool) []byte {
-	switch bs := bs.(type) {
-	case *imap.BodyStructureMultiPart:
-		b = append(b, '(')
-		for _, c := range bs.Children {
+func appendBodyStructure(b []byte, p *part, extended, utf8OK bool) []byte {
+	b = append(b, '(')
+	if p.typ == "multipart" && p.children != nil {
+		for _, c := range p.children {
 			// body-type-mpart: no SP between the parts.
 			b = appendBodyStructure(b, c, extended, utf8OK)
 		}
 		b = append(b, ' ')
-		b = vStr(bs.Subtype).AppendTo(b, utf8OK)
+		b = vStr(p.sub).AppendTo(b, utf8OK)
 		if extended {
-			ext := bs.Extended
-			if ext == nil {
-				ext = &imap.BodyStructureMultiPartExt{}
-			}
-			for _, v := range []imapwire.Value{params(ext.Params), disposition(ext.Disposition), language(ext.Language), vNString(ext.Location)} {
-				b = append(b, ' ')
-				b = v.AppendTo(b, utf8OK)
-			}
-		}
-		return append(b, ')')
-	case *imap.BodyStructureSinglePart:
-		enc := strings.ToLower(bs.Encoding) // Outlook for iOS wants lower case
-		if enc == "" {
-			enc = "7bit"
-		}
-		b = append(b, '(')
-		fields := []imapwire.Value{vStr(bs.Type), vStr(bs.Subtype), params(bs.Params), vNString(bs.ID), vNString(bs.Description), vStr(enc), vNum(int64(bs.Size))}
-		for i, v := range fields {
-			if i > 0 {
-				b = append(b, ' ')
-			}
-			b = v.AppendTo(b, utf8OK)
-		}
-		if msg := bs.MessageRFC822; msg != nil {
-			b = append(b, ' ')
-			b = toEnvelope(msg.Envelope).AppendTo(b, utf8OK)
-			b = append(b, ' ')
-			b = appendBodyStructure(b, msg.BodyStructure, extended, utf8OK)
-			b = append(b, ' ')
-			b = vNum(msg.NumLines).AppendTo(b, utf8OK)
-		} else if t := bs.Text; t != nil {
-			b = append(b, ' ')
-			b = vNum(t.NumLines).AppendTo(b, utf8OK)
-		}
-		if extended {
-			ext := bs.Extended
-			if ext == nil {
-				ext = &imap.BodyStructureSinglePartExt{}
-			}
-			for _, v := range []imapwire.Value{vNil, disposition(ext.Disposition), language(ext.Language), vNString(ext.Location)} {
+			for _, v := range []imapwire.Value{params(p.params), disposition(p.header), language(p.header), vNString(headerValue(p.header, "Content-Location"))} {
 				b = append(b, ' ')
 				b = v.AppendTo(b, utf8OK)
 			}
 		}
 		return append(b, ')')
 	}
-	return append(b, "NIL"...)
+	enc := strings.ToLower(headerValue(p.header, "Content-Transfer-Encoding")) // Outlook for iOS wants lower case
+	if enc == "" {
+		enc = "7bit"
+	}
+	fields := []imapwire.Value{vStr(p.typ), vStr(p.sub), params(p.params), vNString(headerValue(p.header, "Content-ID")),
+		vNString(headerValue(p.header, "Content-Description")), vStr(enc), vNum(len(p.body))}
+	for i, v := range fields {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = v.AppendTo(b, utf8OK)
+	}
+	switch {
+	case p.msg != nil:
+		b = append(b, ' ')
+		b = envelope(p.msg.header).AppendTo(b, utf8OK)
+		b = append(b, ' ')
+		b = appendBodyStructure(b, p.msg, extended, utf8OK)
+		b = append(b, ' ')
+		b = vNum(lines(p.body)).AppendTo(b, utf8OK)
+	case p.typ == "text":
+		b = append(b, ' ')
+		b = vNum(lines(p.body)).AppendTo(b, utf8OK)
+	}
+	if extended {
+		for _, v := range []imapwire.Value{vNString(headerValue(p.header, "Content-MD5")), disposition(p.header), language(p.header), vNString(headerValue(p.header, "Content-Location"))} {
+			b = append(b, ' ')
+			b = v.AppendTo(b, utf8OK)
+		}
+	}
+	return append(b, ')')
+}
+
+// lines counts the lines of a body (RFC 9051 §7.5.2 body-fld-lines).
+func lines(b []byte) int {
+	n := bytes.Count(b, []byte("\n"))
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		n++
+	}
+	return n
 }
 
 func params(m map[string]string) imapwire.Value {
 	if len(m) == 0 {
 		return vNil
 	}
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var l []imapwire.Value
-	for _, k := range keys {
+	for _, k := range sortedKeys(m) {
 		l = append(l, vStr(k), vStr(m[k]))
 	}
 	return vList(l...)
 }
 
-func disposition(d *imap.BodyStructureDisposition) imapwire.Value {
-	if d == nil {
-		return vNil
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	return vList(vStr(d.Value), params(d.Params))
+	slices.Sort(keys)
+	return keys
 }
 
-func language(l []string) imapwire.Value {
-	if len(l) == 0 {
+func disposition(header []byte) imapwire.Value {
+	v := headerValue(header, "Content-Disposition")
+	if v == "" {
+		return vNil
+	}
+	d, ps, err := mime.ParseMediaType(v)
+	if err != nil {
+		d, _, _ = strings.Cut(v, ";")
+		d, ps = strings.ToLower(strings.TrimSpace(d)), nil
+	}
+	return vList(vStr(d), params(ps))
+}
+
+func language(header []byte) imapwire.Value {
+	v := headerValue(header, "Content-Language")
+	if v == "" {
 		return vNil
 	}
 	var out []imapwire.Value
-	for _, s := range l {
-		out = append(out, vStr(s))
+	for _, l := range strings.Split(v, ",") {
+		if l = strings.TrimSpace(l); l != "" {
+			out = append(out, vStr(l))
+		}
+	}
+	if len(out) == 0 {
+		return vNil
 	}
 	return vList(out...)
 }
 
-// bodySection converts a FETCH item's section for go-imap's extractor.
-func bodySection(it *imapwire.FetchItem) *imap.FetchItemBodySection {
-	bs := &imap.FetchItemBodySection{Peek: it.Peek}
-	switch it.Name {
-	case "RFC822.HEADER":
-		bs.Specifier = imap.PartSpecifierHeader
-	case "RFC822.TEXT":
-		bs.Specifier = imap.PartSpecifierText
-	}
-	if s := it.Section; s != nil {
-		for _, p := range s.Part {
-			bs.Part = append(bs.Part, int(p))
-		}
-		switch s.Specifier {
-		case "HEADER":
-			bs.Specifier = imap.PartSpecifierHeader
-		case "HEADER.FIELDS":
-			bs.Specifier, bs.HeaderFields = imap.PartSpecifierHeader, s.Fields
-		case "HEADER.FIELDS.NOT":
-			bs.Specifier, bs.HeaderFieldsNot = imap.PartSpecifierHeader, s.Fields
-		case "TEXT":
-			bs.Specifier = imap.PartSpecifierText
-		case "MIME":
-			bs.Specifier = imap.PartSpecifierMIME
-		}
-	}
-	if p := it.Partial; p != nil {
-		bs.Partial = &imap.SectionPartial{Offset: int64(p.Offset), Size: int64(p.Count)}
-	}
-	return bs
+// matchList reports whether name matches a LIST pattern with its
+// reference (RFC 9051 §6.3.9: "*" matches anything, "%" anything but the
+// hierarchy delimiter).
+func matchList(name, ref, pattern string) bool {
+	return match(name, ref+pattern)
 }
 
-// parts converts a BINARY section's part numbers.
-func parts(it *imapwire.FetchItem) []int {
-	var out []int
-	if it.Section != nil {
-		for _, p := range it.Section.Part {
-			out = append(out, int(p))
+func match(name, pattern string) bool {
+	// next[i]: pattern[j+1:] matches name[i:]; cur the same for pattern[j:]
+	// (dynamic programming, so that no pattern costs more than
+	// len(name)*len(pattern)).
+	n := len(name)
+	next := make([]bool, n+1)
+	cur := make([]bool, n+1)
+	next[n] = true
+	for j := len(pattern) - 1; j >= 0; j-- {
+		c := pattern[j]
+		for i := n; i >= 0; i-- {
+			switch c {
+			case '*':
+				cur[i] = next[i] || (i < n && cur[i+1])
+			case '%':
+				cur[i] = next[i] || (i < n && name[i] != delim && cur[i+1])
+			default:
+				cur[i] = i < n && name[i] == c && next[i+1]
+			}
 		}
+		next, cur = cur, next
 	}
-	return out
+	return next[0]
 }
