@@ -26,6 +26,14 @@ func (z *zoneFlags) Set(v string) error { *z = append(*z, v); return nil }
 // locations, geoip_db, rate limit) when one is given. SIGHUP re-reads the
 // config file, the zone files and the MaxMind-format database.
 func cmdDNS(e *env, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "ds":
+			return cmdDNSDS(e, args[1:])
+		case "rollover":
+			return cmdDNSRollover(e, args[1:])
+		}
+	}
 	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
 	listen := fs.String("listen", "", "`host:port` to serve over UDP and TCP (default: dns.listen)")
 	var zones zoneFlags

@@ -79,6 +79,9 @@ Commands:
   dns --listen ADDR --zone FILE [--zone FILE ...] [--rate-limit N]
                                       run only the name server ([dns] of -c FILE
                                       adds pools); SIGHUP reloads the zones
+  dns ds ZONE                         the DS record of ZONE's DNSSEC key for the parent
+                                      (the key is made if [dns] dnssec has not yet)
+  dns rollover [--finish] ZONE        begin (or end) a double-signature key roll-over
 
 Every command takes -c FILE (or --config FILE, or $PAIL_CONFIG) to name the
 TOML configuration; without one the built-in defaults are used.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -525,6 +526,9 @@ func (cfg *Config) Validate() error {
 	}
 	if err := cfg.DNS.Validate(); err != nil {
 		return err
+	}
+	if cfg.DNS.KeyDir == "" {
+		cfg.DNS.KeyDir = filepath.Join(cfg.DataDir, "dnssec")
 	}
 	if err := cfg.Proxy.validate(); err != nil {
 		return err

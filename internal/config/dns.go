@@ -36,6 +36,15 @@ const (
 type DNS struct {
 	// Listen is the "host:port" served over UDP and TCP; empty: off.
 	Listen string `toml:"listen"`
+	// TLSListen is the "host:port" of DNS over TLS (RFC 7858; port 853
+	// is its own), with the certificates of [tls]; empty: off.
+	TLSListen string `toml:"tls_listen"`
+	// DNSSEC signs every zone served, online (RFC 4033–4035), with ECDSA
+	// P-256 keys kept in KeyDir and made on the first start.
+	DNSSEC bool `toml:"dnssec"`
+	// KeyDir holds the DNSSEC keys, one directory per zone; empty:
+	// data_dir/dnssec.
+	KeyDir string `toml:"dnssec_key_dir"`
 	// ZoneFiles are RFC 1035 master files, each holding one zone whose
 	// origin is the owner of its SOA record.
 	ZoneFiles []string `toml:"zone_files"`
@@ -150,6 +159,11 @@ func (d *DNS) Validate() error {
 	if d.Listen != "" {
 		if _, _, err := net.SplitHostPort(d.Listen); err != nil {
 			return fmt.Errorf("dns.listen: %q is not host:port", d.Listen)
+		}
+	}
+	if d.TLSListen != "" {
+		if _, _, err := net.SplitHostPort(d.TLSListen); err != nil {
+			return fmt.Errorf("dns.tls_listen: %q is not host:port", d.TLSListen)
 		}
 	}
 	if d.GeoIPDB != "" && strings.TrimSpace(d.GeoIPDB) != d.GeoIPDB {

@@ -25,6 +25,13 @@ type result struct {
 	// its ECS scope is scope rather than 0.
 	policy bool
 	scope  uint8
+	// zone is the zone answering, nil when none does.
+	zone *Zone
+	// last is the name a negative answer is about (after any CNAME),
+	// node its node (nil for a name that does not exist): what the NSEC
+	// of a signed answer says.
+	last string
+	node *node
 }
 
 // answer resolves q from the catalog's data, for client cl. It implements
@@ -38,7 +45,14 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 		// Not ours, and we never recurse (RFC 1035 §4.3.1: RA stays 0).
 		return result{rcode: dns.RcodeRefused}
 	}
-	r := result{rcode: dns.RcodeSuccess, authoritative: true}
+	if z.signErr != nil {
+		// The zone is to be signed and its keys cannot be read: no
+		// answer rather than an unsigned one that validators reject as
+		// bogus, or that strips the zone's security (the error was
+		// logged when the zone was loaded).
+		return result{rcode: dns.RcodeServerFailure}
+	}
+	r := result{rcode: dns.RcodeSuccess, authoritative: true, zone: z}
 	if q.Qtype == dns.TypeANY {
 		// RFC 8482 §4.2: a minimal synthesized HINFO answers ANY, so that
 		// ANY cannot be used to amplify.
@@ -62,7 +76,10 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 		if n == nil {
 			ce = z.closestEncloser(name)
 		}
-		if ce != nil && ce.ref != nil {
+		if ce != nil && ce.ref != nil && !(q.Qtype == dns.TypeDS && n != nil && n.cut && n.ref[0] == n.rrsets[dns.TypeNS][0]) {
+			// RFC 4035 §3.1.4.1: the DS set at a delegation point is the
+			// parent's, answered from here; every other name at or below
+			// a cut is referred.
 			if len(r.answer) == 0 {
 				// RFC 1034 §4.3.2 step 3b: a referral is not authoritative.
 				r.authoritative = false
@@ -80,6 +97,7 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 				// rcode describes the last name (RFC 6604 §2).
 				r.rcode = dns.RcodeNameError
 				r.ns = z.negative
+				r.last = name
 				return r
 			}
 		}
@@ -88,6 +106,7 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 			r.policy, r.scope = true, scope
 			if len(rrs) == 0 {
 				r.ns = z.negative
+				r.last = name
 			}
 			r.answer = append(r.answer, rrs...)
 			return r
@@ -113,6 +132,7 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 		if len(rrs) == 0 {
 			// NODATA: the name exists without this type (RFC 2308 §2.2).
 			r.ns = z.negative
+			r.last, r.node = owner, n
 			return r
 		}
 		r.answer = appendRRs(r.answer, withOwner(rrs, owner))

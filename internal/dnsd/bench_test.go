@@ -179,3 +179,14 @@ func BenchmarkUDP(b *testing.B) {
 		}
 	})
 }
+
+func BenchmarkStaticDO(b *testing.B) {
+	var reqs []*dns.Msg
+	for _, q := range benchQueries {
+		m := new(dns.Msg)
+		m.SetQuestion(q.name, q.qtype)
+		m.SetEdns0(1232, true)
+		reqs = append(reqs, m)
+	}
+	benchServe(b, testConfig(), reqs)
+}

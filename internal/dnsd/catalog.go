@@ -3,6 +3,8 @@ package dnsd
 import (
 	"fmt"
 	"net/netip"
+	"slices"
+	"time"
 
 	"github.com/miekg/dns"
 
@@ -169,4 +171,40 @@ func (c *catalog) addOwn(own []dns.RR) {
 	for z := range changed {
 		z.index()
 	}
+}
+
+// signZones readies every zone of c for online signing with the keys
+// in keyDir, making keys for a zone that has none (RFC 4035 §2): the
+// zone's DNSKEY set is published at its apex, and records of DNSSEC's
+// own that the files may hold (RRSIG, NSEC, NSEC3, NSEC3PARAM, from a
+// zone signed elsewhere) are dropped, since pail makes its own. A zone
+// whose keys cannot be read or made is not served unsigned: its
+// queries are answered SERVFAIL, and the error is returned for the log.
+func (c *catalog) signZones(keyDir string, now func() time.Time) []error {
+	var errs []error
+	ks, openErr := OpenKeyStore(keyDir, nil)
+	for _, z := range c.zones {
+		var keys []ZoneKey
+		err := openErr
+		if err == nil {
+			keys, err = ks.Ensure(z.Origin)
+		}
+		if err != nil {
+			z.signErr = err
+			errs = append(errs, fmt.Errorf("dnssec: zone %s is answered SERVFAIL: %w", z.Origin, err))
+			continue
+		}
+		for _, n := range z.names {
+			for _, t := range []uint16{dns.TypeRRSIG, dns.TypeNSEC, dns.TypeNSEC3, dns.TypeNSEC3PARAM} {
+				delete(n.rrsets, t)
+			}
+		}
+		var set []dns.RR
+		for _, k := range keys {
+			set = append(set, k.DNSKEY())
+		}
+		z.names[z.Origin].rrsets[dns.TypeDNSKEY] = slices.Clip(set)
+		z.signer = newZoneSigner(z, keys, now)
+	}
+	return errs
 }

@@ -95,6 +95,9 @@ func NewWithRecords(cfg config.DNS, log *slog.Logger, own func() []dns.RR) (*Ser
 		}
 	}
 	cat, err := buildCatalog(cfg, geo, s.ck, s.ownRecords())
+	if err == nil {
+		err = s.signCatalog(cat, cfg)
+	}
 	if err != nil {
 		s.ck.close()
 		return nil, err
@@ -112,6 +115,9 @@ func NewWithRecords(cfg config.DNS, log *slog.Logger, own func() []dns.RR) (*Ser
 func (s *Server) Reload(cfg config.DNS) error {
 	geo := s.reloadGeoDB(cfg.GeoIPDB)
 	cat, err := buildCatalog(cfg, geo, s.ck, s.ownRecords())
+	if err == nil {
+		err = s.signCatalog(cat, cfg)
+	}
 	if err != nil {
 		return fmt.Errorf("dns reload: %w", err)
 	}
@@ -121,6 +127,21 @@ func (s *Server) Reload(cfg config.DNS) error {
 		n += z.Len()
 	}
 	s.log.Info("dns: reloaded", "zones", len(cat.zones), "records", n, "pools", len(cat.pools))
+	return nil
+}
+
+// signCatalog readies cat's zones for signing when cfg.DNSSEC is set,
+// logging each zone that cannot be signed (it answers SERVFAIL).
+func (s *Server) signCatalog(cat *catalog, cfg config.DNS) error {
+	if !cfg.DNSSEC {
+		return nil
+	}
+	if cfg.KeyDir == "" {
+		return errors.New("dns.dnssec: no key directory (dns.dnssec_key_dir)")
+	}
+	for _, err := range cat.signZones(cfg.KeyDir, s.now) {
+		s.log.Error("dns: zone not signed", "err", err)
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package dnsd
 import (
 	"net"
 	"net/netip"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -16,6 +17,9 @@ const (
 	maxUDPSize = 1232
 	// ednsVersion is the only EDNS version spoken (RFC 6891 §6.1.3).
 	ednsVersion = 0
+	// keepaliveUnit is the unit of an edns-tcp-keepalive timeout (RFC
+	// 7828 §3.1).
+	keepaliveUnit = 100 * time.Millisecond
 )
 
 // ServeDNS answers one query; it is the miekg/dns handler, for TCP and
@@ -51,12 +55,20 @@ type scratch struct {
 	opt   dns.OPT
 	ecs   dns.EDNS0_SUBNET
 	extra []dns.RR
+	// ka is the TCP keepalive option of an answer (RFC 7828).
+	ka dns.EDNS0_TCP_KEEPALIVE
 	// buf holds a packed answer: PackBuffer wants room for the answer
 	// uncompressed, at most a whole message.
 	buf []byte
+	// The sections of a signed answer, and the signature cache's key
+	// (an RRset packed: at most a message).
+	ans, ns, sigExtra []dns.RR
+	key               []byte
 }
 
-func newScratch() *scratch { return &scratch{buf: make([]byte, dns.MaxMsgSize+1)} }
+func newScratch() *scratch {
+	return &scratch{buf: make([]byte, dns.MaxMsgSize+1), key: make([]byte, dns.MaxMsgSize)}
+}
 
 // answerUDP returns the packed answer to req from src over UDP, in sc's
 // buffer; nil means send nothing.
@@ -114,6 +126,7 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*
 	size := dns.MinMsgSize // RFC 1035 §4.2.1: 512 octets without EDNS
 	cl := client{addr: src, bits: src.BitLen()}
 	var ecs *dns.EDNS0_SUBNET
+	keepalive := false
 	opt := req.IsEdns0()
 	if opt != nil {
 		if opt.Version() != ednsVersion {
@@ -124,6 +137,17 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*
 		}
 		size = max(dns.MinMsgSize, min(int(opt.UDPSize()), maxUDPSize))
 		for _, o := range opt.Option {
+			if k, ok := o.(*dns.EDNS0_TCP_KEEPALIVE); ok && !udp {
+				// RFC 7828 §3.2.2: over UDP the option is ignored; over
+				// TCP a query's option carries no timeout (§3.2.1), and
+				// one that does is FORMERR.
+				if k.Timeout != 0 {
+					m.Rcode = dns.RcodeFormatError
+					m.SetEdns0(maxUDPSize, false)
+					return m, dns.MinMsgSize
+				}
+				keepalive = true
+			}
 			if e, ok := o.(*dns.EDNS0_SUBNET); ok {
 				if !validECS(e) {
 					// RFC 7871 §7.1.2: a malformed option is FORMERR.
@@ -145,20 +169,45 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*
 	}
 
 	var r result
+	cat := s.cat.Load()
 	if q.Qclass != dns.ClassINET {
 		r = result{rcode: dns.RcodeRefused}
 	} else {
-		r = s.cat.Load().answer(q, &cl)
+		r = cat.answer(q, &cl)
 	}
 	m.Rcode = r.rcode
 	m.Authoritative = r.authoritative
 	m.Answer, m.Ns, m.Extra = r.answer, r.ns, r.extra
+	do := opt != nil && opt.Do()
+	if do && r.zone != nil && r.zone.signer != nil {
+		// RFC 4035 §3.1: a query with DO gets the signatures and the
+		// denial of existence.
+		sec, err := cat.sign(&r, q, sc)
+		if err != nil {
+			s.log.Error("dns: signing an answer", "err", err, "question", req.Question)
+			m.Rcode = dns.RcodeServerFailure
+			sec = signedSections{rcode: dns.RcodeServerFailure}
+		}
+		m.Rcode = sec.rcode
+		m.Answer, m.Ns, m.Extra = sec.answer, sec.ns, sec.extra
+		r.extra = sec.extra
+	}
 
 	if opt != nil {
 		// RFC 6891 §6.1.1: an OPT in the answer when the query had one.
 		ro := &sc.opt
 		*ro = dns.OPT{Hdr: dns.RR_Header{Name: ".", Rrtype: dns.TypeOPT}, Option: ro.Option[:0]}
 		ro.SetUDPSize(maxUDPSize)
+		if do {
+			// RFC 3225 §3: the DO bit is copied into the answer.
+			ro.SetDo()
+		}
+		if keepalive {
+			// RFC 7828 §3.3.2: the idle time this connection is kept,
+			// in units of 100 ms.
+			sc.ka = dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE, Timeout: uint16(tcpIdleTimeout / keepaliveUnit)}
+			ro.Option = append(ro.Option, &sc.ka)
+		}
 		if ecs != nil {
 			// RFC 7871 §7.2.1: echo family, source prefix and address; the
 			// scope says how far the answer holds: 0 for answers that do

@@ -36,6 +36,11 @@ type Zone struct {
 	// negative is the authority section of negative answers: the SOA
 	// with its negative TTL (see negativeSOA), built once.
 	negative []dns.RR
+	// signer signs the zone's answers when dns.dnssec is set; nil:
+	// unsigned. signErr is why a zone to be signed cannot be: its
+	// queries are answered SERVFAIL.
+	signer  *zoneSigner
+	signErr error
 }
 
 // node is the records at one owner name. Everything an answer takes from
