@@ -19,6 +19,7 @@ packages=(
 	openssl # s_client ALPN refusal after STARTTLS (test/interop/hardening_smtp_test.go)
 	curl # web cache interop (test/interop/proxy_test.go)
 	dnsutils knot-dnsutils # dig and kdig against pail's name server (test/interop/dns_test.go)
+	bind9-dnsutils # delv validating pail's signed zones (test/interop/pail_dnssec_test.go)
 	python3-dkim python3-nacl # DKIM verifier and signer, Ed25519 too, run with /usr/bin/python3 (test/interop/dkim_test.go, inbound_checks_test.go)
 	pebble # Let's Encrypt's test ACME CA (test/interop/acme_test.go)
 	nsd unbound ldnsutils # DNSSEC: zones signed by ldns-signzone, served by NSD, validated by unbound (test/interop/dnssec_test.go)
@@ -60,7 +61,7 @@ else
 fi
 
 # The packages are no use unless the programs run.
-for cmd in swaks python3 pebble nsd unbound ldns-keygen ldns-signzone rspamd redis-server; do
+for cmd in swaks python3 pebble nsd unbound delv kdig ldns-keygen ldns-signzone rspamd redis-server; do
 	command -v "$cmd" >/dev/null || die "$cmd not found in PATH"
 done
 perl -MIO::Socket::SSL -MNet::SSLeay -MAuthen::SASL -e 1 ||
