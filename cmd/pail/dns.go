@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"pail/internal/config"
 	"pail/internal/dnsd"
+	"pail/internal/tlsconf"
 )
 
 // zoneFlags collects repeated --zone flags.
@@ -36,6 +39,7 @@ func cmdDNS(e *env, args []string) error {
 	}
 	fs := flag.NewFlagSet("dns", flag.ContinueOnError)
 	listen := fs.String("listen", "", "`host:port` to serve over UDP and TCP (default: dns.listen)")
+	tlsListen := fs.String("tls-listen", "", "`host:port` to serve DNS over TLS, RFC 7858 (default: dns.tls_listen)")
 	var zones zoneFlags
 	fs.Var(&zones, "zone", "RFC 1035 master `file` to serve (repeatable)")
 	rate := fs.Int("rate-limit", -1, "responses per second per client prefix; 0 turns rate limiting off (default: dns.rate_limit)")
@@ -46,14 +50,19 @@ func cmdDNS(e *env, args []string) error {
 	if err := wantArgs(pos, 0, 0, "dns --listen ADDR --zone FILE [--zone FILE ...]"); err != nil {
 		return err
 	}
+	var full *config.Config
 	load := func() (config.DNS, error) {
 		cfg, err := e.loadConfig()
 		if err != nil {
 			return config.DNS{}, err
 		}
+		full = cfg
 		d := cfg.DNS
 		if *listen != "" {
 			d.Listen = *listen
+		}
+		if *tlsListen != "" {
+			d.TLSListen = *tlsListen
 		}
 		d.ZoneFiles = append(d.ZoneFiles, zones...)
 		if *rate >= 0 {
@@ -82,6 +91,21 @@ func cmdDNS(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stderr, "pail: dns listening on %s (udp, tcp), zones %v\n", pc.LocalAddr(), srv.Zones())
+	errc := make(chan error, 3)
+	if d.TLSListen != "" {
+		// The certificate of [tls], or the self-signed one in data_dir.
+		tc, err := tlsconf.Load(full.TLS.Cert, full.TLS.Key, full.DataDir, []string{full.Hostname})
+		if err != nil {
+			return err
+		}
+		tc.NextProtos = []string{"dot"} // RFC 7858's ALPN name
+		tln, err := net.Listen("tcp", d.TLSListen)
+		if err != nil {
+			return fmt.Errorf("dns.tls_listen: %w", err)
+		}
+		fmt.Fprintf(e.stderr, "pail: dns over tls listening on %s\n", tln.Addr())
+		go func() { errc <- srv.ServeTLS(tls.NewListener(tln, tc)) }()
+	}
 
 	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -89,7 +113,6 @@ func cmdDNS(e *env, args []string) error {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	errc := make(chan error, 2)
 	go func() { errc <- srv.ServeUDP(pc) }()
 	go func() { errc <- srv.ServeTCP(ln) }()
 	for {

@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -34,7 +33,7 @@ const (
 	// ioTimeout bounds each read and write of a TCP message.
 	ioTimeout = 2 * time.Second
 	// maxTCPQueries per connection before it is closed, bounding what one
-	// client holds.
+	// client holds (RFC 7766 §6.2.3 lets a server close connections).
 	maxTCPQueries = 1000
 )
 
@@ -47,6 +46,12 @@ type Server struct {
 	rrl *limiter
 	ck  *checker
 	now func() time.Time // test hook for RRL
+	// idle is how long a TCP or TLS connection may wait for its next
+	// query: tcpIdleTimeout, shorter in tests.
+	idle time.Duration
+	// streamHook, when set (tests), sees each query read from a stream
+	// before it is answered.
+	streamHook func(wire []byte)
 	// own makes the records added to the zones at each build (New,
 	// Reload); nil: none.
 	own func() []dns.RR
@@ -56,6 +61,7 @@ type Server struct {
 	mu      sync.Mutex
 	servers []*dns.Server
 	udp     []*udpServer
+	streams []*streamServer
 	closed  bool
 }
 
@@ -78,10 +84,11 @@ func NewWithRecords(cfg config.DNS, log *slog.Logger, own func() []dns.RR) (*Ser
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		log: log,
-		ck:  newChecker(cfg.HealthInterval.Duration, cfg.HealthTimeout.Duration, log),
-		now: time.Now,
-		own: own,
+		log:  log,
+		ck:   newChecker(cfg.HealthInterval.Duration, cfg.HealthTimeout.Duration, log),
+		now:  time.Now,
+		idle: tcpIdleTimeout,
+		own:  own,
 		rrl: newLimiter(cfg.RateLimit.ResponsesPerSecond, cfg.RateLimit.Slip,
 			cfg.RateLimit.IPv4PrefixLen, cfg.RateLimit.IPv6PrefixLen),
 	}
@@ -182,29 +189,14 @@ func (s *Server) Zones() []string {
 	return out
 }
 
-// ServeTCP answers queries on connections accepted from ln until Shutdown
-// or Close (RFC 7766: TCP is a full transport, not only a fallback).
-func (s *Server) ServeTCP(ln net.Listener) error {
-	return s.serve(&dns.Server{
-		Listener:      ln,
-		Handler:       s,
-		ReadTimeout:   ioTimeout,
-		WriteTimeout:  ioTimeout,
-		IdleTimeout:   func() time.Duration { return tcpIdleTimeout },
-		MaxTCPQueries: maxTCPQueries,
-		// miekg/dns answers a query it rejects unread (FORMERR, NOTIMP)
-		// itself, echoing the query's AD bit.
-		DecorateWriter: func(w dns.Writer) dns.Writer { return noADWriter{w} },
-	})
-}
-
 // adBit is the AD bit in the fourth octet of the DNS header (RFC 4035
 // §3.2.3).
 const adBit = 0x20
 
 // noADWriter clears the AD bit of every message it writes: pail does not
-// validate DNSSEC, so no answer of its may claim authenticated data (RFC
-// 6840 §5.8).
+// validate DNSSEC (it signs, but an authoritative server's answers are
+// not "authenticated data"), so no answer of its may claim it (RFC 6840
+// §5.8).
 type noADWriter struct{ dns.Writer }
 
 // Write writes m with AD clear. m belongs to the caller (io.Writer's
@@ -250,8 +242,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.servers = nil
 	udp := s.udp
 	s.udp = nil
+	streams := s.streams
+	s.streams = nil
 	s.mu.Unlock()
 	var errs []error
+	for _, st := range streams {
+		if err := st.shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, err)
+		}
+	}
 	for _, u := range udp {
 		if err := u.shutdown(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			errs = append(errs, err)

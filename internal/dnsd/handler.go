@@ -205,7 +205,7 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*
 		if keepalive {
 			// RFC 7828 §3.3.2: the idle time this connection is kept,
 			// in units of 100 ms.
-			sc.ka = dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE, Timeout: uint16(tcpIdleTimeout / keepaliveUnit)}
+			sc.ka = dns.EDNS0_TCP_KEEPALIVE{Code: dns.EDNS0TCPKEEPALIVE, Timeout: uint16(s.idle / keepaliveUnit)}
 			ro.Option = append(ro.Option, &sc.ka)
 		}
 		if ecs != nil {

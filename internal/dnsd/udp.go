@@ -48,7 +48,10 @@ const (
 func (s *Server) ServeUDP(pc net.PacketConn) error {
 	conn, ok := pc.(*net.UDPConn)
 	if !ok || conn.LocalAddr().(*net.UDPAddr).IP.IsUnspecified() {
-		return s.serve(&dns.Server{PacketConn: pc, Handler: s, UDPSize: readBufSize})
+		return s.serve(&dns.Server{PacketConn: pc, Handler: s, UDPSize: readBufSize,
+			// miekg/dns answers a query it rejects unread (FORMERR,
+			// NOTIMP) itself, echoing the query's AD bit.
+			DecorateWriter: func(w dns.Writer) dns.Writer { return noADWriter{w} }})
 	}
 	u := &udpServer{conns: []*net.UDPConn{conn}, done: make(chan struct{})}
 	s.mu.Lock()
@@ -161,16 +164,17 @@ func (s *Server) readUDP(c *net.UDPConn, u *udpServer) error {
 			}
 			return err
 		}
-		if out := s.answerWire(in[:n], from.Addr().Unmap(), sc); out != nil {
+		if out := s.answerWire(in[:n], from.Addr().Unmap(), true, sc); out != nil {
 			c.WriteToUDPAddrPort(out, from)
 		}
 	}
 }
 
-// answerWire answers one query as it came off the wire: what miekg/dns's
-// Server does before and after calling ServeDNS. It returns the packed
-// answer in sc's memory, or nil: send nothing.
-func (s *Server) answerWire(wire []byte, src netip.Addr, sc *scratch) (out []byte) {
+// answerWire answers one query as it came off the wire, over UDP or a
+// stream (TCP, TLS): what miekg/dns's Server does before and after
+// calling ServeDNS. It returns the packed answer in sc's memory, or nil:
+// send nothing.
+func (s *Server) answerWire(wire []byte, src netip.Addr, udp bool, sc *scratch) (out []byte) {
 	req := &sc.req
 	defer func() {
 		if v := recover(); v != nil {
@@ -197,6 +201,9 @@ func (s *Server) answerWire(wire []byte, src netip.Addr, sc *scratch) (out []byt
 	switch action := dns.DefaultMsgAcceptFunc(dh); action {
 	case dns.MsgAccept:
 		if err := req.Unpack(wire); err == nil {
+			if !udp {
+				return s.answerTCP(req, src, sc)
+			}
 			return s.answerUDP(req, src, sc)
 		}
 		// A query that does not parse is FORMERR, as below.

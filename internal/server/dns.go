@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -11,8 +12,10 @@ import (
 // addDNS prepares the authoritative name server when [dns] listen is set:
 // one service named "dns" on UDP and TCP of the same address. In the
 // zones it serves it also answers the local domains' own records
-// (ownRecords), where the zone files do not have them.
-func (s *Server) addDNS() error {
+// (ownRecords), where the zone files do not have them. With dns.tls_listen
+// set, a second service, "dns-tls", answers DNS over TLS (RFC 7858) with
+// the certificate every TLS listener uses (tlsCfg).
+func (s *Server) addDNS(tlsCfg *tls.Config) error {
 	if s.cfg.DNS.Listen == "" {
 		return nil
 	}
@@ -34,5 +37,18 @@ func (s *Server) addDNS() error {
 		return errors.Join(err, <-udp)
 	}
 	s.services = append(s.services, service{name: "dns", ln: ln, run: run, stop: d.Shutdown})
+	if addr := s.cfg.DNS.TLSListen; addr != "" {
+		tln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("dns.tls_listen: %w", err)
+		}
+		s.closers = append(s.closers, tln)
+		tc := tlsCfg.Clone()
+		// RFC 7858 §3.2 and the ALPN registry: "dot".
+		tc.NextProtos = []string{"dot"}
+		s.services = append(s.services, service{name: "dns-tls", ln: tln,
+			run:  func(ln net.Listener) error { return d.ServeTLS(tls.NewListener(ln, tc)) },
+			stop: d.Shutdown})
+	}
 	return nil
 }

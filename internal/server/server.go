@@ -236,7 +236,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 			return nil, err
 		}
 	}
-	if err := s.addDNS(); err != nil {
+	if err := s.addDNS(tlsCfg); err != nil {
 		s.closeAll()
 		return nil, err
 	}
