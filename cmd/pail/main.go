@@ -76,7 +76,7 @@ Commands:
                                       with --forward also a forward proxy)
   sendmail [-t] [-i] [-f ADDR] [-F NAME] [RCPT...]
                                       send the message on stdin (sendmail interface)
-  dns --listen ADDR --zone FILE [--zone FILE ...] [--rate-limit N]
+  dns --listen ADDR --zone FILE [--zone FILE ...] [--rate-limit N] [--tls-listen ADDR]
                                       run only the name server ([dns] of -c FILE
                                       adds pools); SIGHUP reloads the zones
   dns ds ZONE                         the DS record of ZONE's DNSSEC key for the parent
