@@ -321,3 +321,43 @@ func TestDNSSECBrokenKey(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestDNSSECFirstKeyRace: two stores making a zone's first key at once
+// (pail serve starting while pail dns ds runs) end with one key, the
+// same for both.
+func TestDNSSECFirstKeyRace(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	tags := make(chan uint16, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			ks, err := OpenKeyStore(dir, nil)
+			if err == nil {
+				var keys []ZoneKey
+				if keys, err = ks.Ensure("race.test"); err == nil {
+					tags <- keys[0].Tag
+					return
+				}
+			}
+			errs <- err
+		}()
+	}
+	var first uint16
+	for i := range n {
+		select {
+		case err := <-errs:
+			t.Fatal(err)
+		case tag := <-tags:
+			if i == 0 {
+				first = tag
+			} else if tag != first {
+				t.Errorf("stores made keys %d and %d", first, tag)
+			}
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "race.test", "*.pem"))
+	if len(files) != 1 {
+		t.Errorf("key files %v, want one", files)
+	}
+}

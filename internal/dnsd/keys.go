@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -244,7 +245,20 @@ func (s *KeyStore) addKey(zone string, keys []ZoneKey) ([]ZoneKey, error) {
 	if err := safeio.WriteFile(keyFile(dir, k.Tag), data, 0o600); err != nil {
 		return nil, fmt.Errorf("dnssec: %w", err)
 	}
+	first := len(keys) == 0
 	keys = append(keys, k)
+	if first {
+		// The zone's first key: a second process making one at the same
+		// time (pail serve's start and pail dns ds) must not replace
+		// the manifest the other wrote; the one written first wins and
+		// the loser reads it.
+		err := writeManifest(dir, keys, safeio.WriteNew)
+		if errors.Is(err, fs.ErrExist) {
+			os.Remove(keyFile(dir, k.Tag))
+			return loadKeys(dir, origin)
+		}
+		return keys, err
+	}
 	if err := saveManifest(dir, keys); err != nil {
 		return nil, err
 	}
@@ -269,13 +283,19 @@ func keyFile(dir string, tag uint16) string {
 	return filepath.Join(dir, strconv.Itoa(int(tag))+".pem")
 }
 
-// saveManifest writes dir's manifest.
+// saveManifest replaces dir's manifest.
 func saveManifest(dir string, keys []ZoneKey) error {
+	return writeManifest(dir, keys, safeio.WriteFile)
+}
+
+// writeManifest writes dir's manifest with write (safeio.WriteFile or
+// WriteNew).
+func writeManifest(dir string, keys []ZoneKey, write func(string, []byte, os.FileMode) error) error {
 	data, err := json.MarshalIndent(keyManifest{Keys: keys}, "", "  ")
 	if err != nil {
 		return fmt.Errorf("dnssec: %w", err)
 	}
-	if err := safeio.WriteFile(filepath.Join(dir, keyManifestName), append(data, '\n'), 0o600); err != nil {
+	if err := write(filepath.Join(dir, keyManifestName), append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("dnssec: %w", err)
 	}
 	return nil
