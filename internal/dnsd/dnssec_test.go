@@ -361,3 +361,29 @@ func TestDNSSECFirstKeyRace(t *testing.T) {
 		t.Errorf("key files %v, want one", files)
 	}
 }
+
+// TestDNSSECLongName: a name that does not exist and is too long for the
+// \000 label of its NSEC is SERVFAIL to a DO query, not a wrong denial,
+// and not logged (probes would flood the log).
+func TestDNSSECLongName(t *testing.T) {
+	var log bytes.Buffer
+	s, err := NewWithRecords(signedConfig(t), slog.New(slog.NewTextHandler(&log, nil)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	pc, ln := listenBoth(t)
+	go s.ServeUDP(pc)
+	go s.ServeTCP(ln)
+	long := strings.Repeat(strings.Repeat("a", 62)+".", 3) + strings.Repeat("b", 50) + ".example.test." // 254 octets
+	if _, ok := dns.IsDomainName(long); !ok {
+		t.Fatalf("test name %d octets is not a name", len(long))
+	}
+	r := query(t, pc.LocalAddr().String(), "tcp", long, dns.TypeA, withDO)
+	if r.Rcode != dns.RcodeServerFailure {
+		t.Errorf("long name: %v", r)
+	}
+	if log.Len() != 0 {
+		t.Errorf("logged: %s", log.String())
+	}
+}

@@ -1,6 +1,7 @@
 package dnsd
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"time"
@@ -184,7 +185,9 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*
 		// denial of existence.
 		sec, err := cat.sign(&r, q, sc)
 		if err != nil {
-			s.log.Error("dns: signing an answer", "err", err, "question", req.Question)
+			if !errors.Is(err, errNoSuccessor) {
+				s.log.Error("dns: signing an answer", "err", err, "question", req.Question)
+			}
 			m.Rcode = dns.RcodeServerFailure
 			sec = signedSections{rcode: dns.RcodeServerFailure}
 		}

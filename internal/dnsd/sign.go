@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"crypto"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -43,6 +44,13 @@ const (
 	// emptied and refilled.
 	maxSigCache = 1 << 16
 )
+
+// errNoSuccessor: a name so long that \000.NAME is no name; its denial
+// is SERVFAIL (such names come from probes, not from zones).
+var errNoSuccessor = errors.New("dnssec: no successor name for an NSEC")
+
+// maxNameWire is the longest name in wire form (RFC 1035 §2.3.4).
+const maxNameWire = 255
 
 // zoneSigner signs one zone's answers.
 type zoneSigner struct {
@@ -152,10 +160,11 @@ func (s *zoneSigner) appendSigned(out, rrs []dns.RR, buf []byte) ([]dns.RR, erro
 // immediate successor, so it covers no other name).
 func (s *zoneSigner) nsec(owner string, types []uint16) (*dns.NSEC, error) {
 	next := `\000.` + owner
-	if _, ok := dns.IsDomainName(next); !ok {
+	var wire [maxNameWire]byte
+	if _, err := dns.PackDomainName(next, wire[:], 0, nil, false); err != nil {
 		// A name too long for a label more has no successor that is
 		// simple to write; refuse rather than deny more than owner.
-		return nil, fmt.Errorf("dnssec: %s: no successor name for an NSEC", owner)
+		return nil, errNoSuccessor
 	}
 	bitmap := append(slices.Clone(types), dns.TypeRRSIG, dns.TypeNSEC)
 	slices.Sort(bitmap)
