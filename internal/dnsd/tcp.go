@@ -146,7 +146,16 @@ func (s *Server) serveConn(c net.Conn, st *streamServer) {
 	slots := make(chan struct{}, maxTCPInFlight)
 	defer inflight.Wait()
 	var pfx [lenPrefix]byte
-	for range maxTCPQueries {
+	for i := range maxTCPQueries + 1 {
+		if i == maxTCPQueries {
+			// The connection has had its share: the answers in hand go
+			// out, then a FIN; queries already sent are read and
+			// dropped, since closing with unread data would reset the
+			// connection and lose answers the client has not read yet.
+			inflight.Wait()
+			lingerClose(c)
+			return
+		}
 		if st.closing.Load() || broken.Load() {
 			return
 		}
@@ -180,6 +189,20 @@ func (s *Server) serveConn(c net.Conn, st *streamServer) {
 		})
 	}
 }
+
+// lingerClose half-closes c and reads what the client still sends, for
+// at most ioTimeout and maxLinger octets, before c is closed.
+func lingerClose(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		if cw.CloseWrite() == nil {
+			c.SetReadDeadline(time.Now().Add(ioTimeout))
+			io.Copy(io.Discard, io.LimitReader(c, maxLinger))
+		}
+	}
+}
+
+// maxLinger bounds what lingerClose reads: a window of queries.
+const maxLinger = 1 << 16
 
 // answerStream answers one query read from c and writes the answer,
 // framed, under wmu; false means the write failed.
