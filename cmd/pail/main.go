@@ -43,6 +43,13 @@ Commands:
   alias add ALIAS TARGET...
   alias list
   alias delete ALIAS [TARGET...]
+  sieve put ADDR NAME [FILE] [--activate]
+                                      store a Sieve script (stdin without FILE),
+                                      compiled first: errors name line and column
+  sieve get ADDR NAME                 print a script
+  sieve list ADDR                     the account's scripts: name, size, date, active
+  sieve activate ADDR NAME|--off      the script run at delivery (--off: none)
+  sieve delete ADDR NAME              remove a script (not the active one)
   export ADDR [--folder NAME]         write a mailbox as mbox to stdout
   import ADDR FILE [--folder NAME]    add the messages of an mbox file
   check [--repair]                    verify the store: rows, files, UIDs, sizes;
@@ -143,6 +150,11 @@ var commands = map[string]func(e *env, args []string) error{
 	"tlsrpt send":        tlsrptCommands().cmdSend,
 	"dmarc show":         dmarcCommands().cmdShow,
 	"dmarc send-reports": dmarcCommands().cmdSend,
+	"sieve put":          cmdSievePut,
+	"sieve get":          cmdSieveGet,
+	"sieve list":         cmdSieveList,
+	"sieve activate":     cmdSieveActivate,
+	"sieve delete":       cmdSieveDelete,
 	"sendmail":           cmdSendmail,
 	"proxy":              cmdProxy,
 	"dns":                cmdDNS,

@@ -32,6 +32,9 @@ const (
 	DefaultIMAP        = "127.0.0.1:2143"
 	DefaultIMAPS       = "127.0.0.1:2993"
 	DefaultHTTP        = "127.0.0.1:8080"
+	// DefaultManageSieve is ManageSieve's registered port (RFC 5804 §1.8),
+	// unprivileged already, on loopback.
+	DefaultManageSieve = "127.0.0.1:4190"
 )
 
 // Config is the whole configuration of one pail instance.
@@ -78,6 +81,8 @@ type Config struct {
 	// Inbound holds the checks on mail arriving on the MX port: blocklists,
 	// greylisting, SPF/DKIM/DMARC and the DMARC policy.
 	Inbound Inbound `toml:"inbound"`
+	// Sieve bounds users' Sieve scripts and what they may do.
+	Sieve Sieve `toml:"sieve"`
 }
 
 // DKIM configures the DKIM signing of mail queued for other servers
@@ -151,6 +156,9 @@ type Listen struct {
 	// HTTPS serves the web pages over TLS with the [tls] certificate.
 	// It has no default: set it to turn HTTPS on.
 	HTTPS string `toml:"https"`
+	// ManageSieve is the RFC 5804 service that uploads Sieve scripts
+	// (4190 in production).
+	ManageSieve string `toml:"managesieve"`
 }
 
 // TLS names the certificate files. Both empty means a self-signed
@@ -299,6 +307,7 @@ func Default() *Config {
 			IMAP:        DefaultIMAP,
 			IMAPS:       DefaultIMAPS,
 			HTTP:        DefaultHTTP,
+			ManageSieve: DefaultManageSieve,
 		},
 		Limits: Limits{
 			MaxMessageBytes:     25 << 20,
@@ -326,6 +335,7 @@ func Default() *Config {
 		TLSRPT:   TLSRPT{Enabled: true},
 		Spam:     Spam{RspamdController: DefaultRspamdController, Timeout: Duration{DefaultSpamTimeout}},
 		Inbound:  defaultInbound(),
+		Sieve:    defaultSieve(),
 	}
 }
 
@@ -551,6 +561,9 @@ func (cfg *Config) Validate() error {
 	if err := cfg.Spam.validate(); err != nil {
 		return err
 	}
+	if err := cfg.Sieve.validate(); err != nil {
+		return err
+	}
 	if err := cfg.Inbound.validate(); err != nil {
 		return err
 	}
@@ -589,6 +602,7 @@ func (l *Listen) entries() []listenRef {
 		{"smtp", &l.SMTP}, {"submission", &l.Submission}, {"submissions", &l.Submissions},
 		{"pop3", &l.POP3}, {"pop3s", &l.POP3S}, {"imap", &l.IMAP}, {"imaps", &l.IMAPS},
 		{"http", &l.HTTP}, {"metrics", &l.Metrics}, {"https", &l.HTTPS},
+		{"managesieve", &l.ManageSieve},
 	}
 }
 

@@ -27,7 +27,7 @@ func TestDefaults(t *testing.T) {
 	if cfg.DataDir != "pail-data" || cfg.Domains[0] != "localhost" || cfg.Listen.SMTP != DefaultSMTP {
 		t.Errorf("defaults: %+v", cfg)
 	}
-	if len(cfg.Listen.Services()) != 8 {
+	if len(cfg.Listen.Services()) != 9 {
 		t.Errorf("default services: %v", cfg.Listen.Services())
 	}
 }

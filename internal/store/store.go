@@ -412,6 +412,32 @@ ALTER TABLE messages ADD COLUMN structure TEXT;
 ALTER TABLE messages ADD COLUMN sent_day INTEGER;
 CREATE INDEX messages_arrival ON messages (mailbox_id, internal_date, uid);
 CREATE INDEX messages_unkept ON messages (id) WHERE summary IS NULL;
+`, `
+-- Sieve (RFC 5228): each account's scripts, at most one active (RFC 5804
+-- §1.7); the vacation answers sent (RFC 5230 §4.2, one per sender and
+-- handle within the period) and duplicate-tracking keys (RFC 7352), times
+-- in Unix seconds.
+CREATE TABLE sieve_scripts (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	text       BLOB NOT NULL,
+	active     INTEGER NOT NULL DEFAULT 0,
+	updated    INTEGER NOT NULL,
+	PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX sieve_scripts_active ON sieve_scripts (account_id) WHERE active = 1;
+CREATE TABLE sieve_vacation (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	key        BLOB NOT NULL,
+	until      INTEGER NOT NULL,
+	PRIMARY KEY (account_id, key)
+) WITHOUT ROWID;
+CREATE TABLE sieve_duplicates (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	key        BLOB NOT NULL,
+	until      INTEGER NOT NULL,
+	PRIMARY KEY (account_id, key)
+) WITHOUT ROWID;
 `}
 
 func (s *Store) migrate(ctx context.Context) error {
