@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"pail/internal/maillog"
+	"pail/internal/sieve"
 	"pail/internal/store"
 )
 
@@ -51,7 +52,8 @@ type Deliverer struct {
 	hostname string
 	// DedupeWindow is the duplicate window; 0 turns the check off.
 	DedupeWindow time.Duration
-	taps         []Tap // see local mail they want before it is stored (SetTap, AddTap)
+	taps         []Tap  // see local mail they want before it is stored (SetTap, AddTap)
+	sieve        *Sieve // runs users' scripts before their copies are stored (SetSieve)
 }
 
 // NewDeliverer returns a Deliverer. queue may be nil when remote delivery is
@@ -121,6 +123,8 @@ type Message struct {
 	// specialUse is the mailbox local copies go to, by its attribute
 	// (FileIn); "" means INBOX.
 	specialUse string
+	// verdict is the spam verdict for the scripts' spamtest (SetVerdict).
+	verdict sieve.Verdict
 }
 
 // Junk is the special-use attribute of the Junk mailbox (RFC 6154 §2),
@@ -314,21 +318,46 @@ func (m *Message) Commit(ctx context.Context) error {
 	}
 	if len(deliveries) > 0 {
 		m.runTap(ctx)
-		if len(remote) > 0 {
+		// Sieve runs after the spam verdict (FileIn) and before the
+		// copies are stored, for every recipient with an active script.
+		var fr *filterResult
+		if m.d.sieve != nil {
+			var err error
+			if fr, err = m.filter(ctx, deliveries, targets); err != nil {
+				return err
+			}
+			if fr.rejected == len(targets) && len(remote) == 0 {
+				// RFC 5429 §2.1, §2.2: refused in the SMTP reply when
+				// every recipient refuses; nothing is stored.
+				return &RejectError{Reason: fr.reason}
+			}
+			if (len(fr.after) > 0 || len(fr.vacations) > 0) && m.d.queue == nil {
+				return ErrNoQueue
+			}
+			deliveries, targets = fr.deliveries, fr.targets
+		}
+		if len(remote) > 0 || (fr != nil && fr.retain) {
 			// The queue reads the spool after the local copies are in.
 			m.sp.Retain()
 		}
-		res, err := m.d.store.Deliver(ctx, m.sp, deliveries)
-		if err != nil {
-			return fmt.Errorf("delivery: %w", err)
+		if err := m.storeLocal(ctx, deliveries, targets); err != nil {
+			return err
 		}
-		for i, r := range res {
-			to, origTo := "<"+targets[i].Address+">", "<"+targets[i].Rcpt+">"
-			if r.Duplicate {
-				m.d.log.Log(maillog.Delivered, "id", m.ID, "to", to, "orig_to", origTo, "status", "duplicate")
-				continue
+		if fr != nil {
+			// Redirects and reject notices are deliveries the 250
+			// promises: one that cannot be queued fails the message
+			// (451); the retry finds the local copies as duplicates.
+			for _, f := range fr.after {
+				if err := f(ctx); err != nil {
+					return err
+				}
 			}
-			m.d.log.Log(maillog.Delivered, "id", m.ID, "to", to, "orig_to", origTo, "mailbox", r.Mailbox, "uid", fmt.Sprint(r.UID))
+			for _, f := range fr.duplicates {
+				f(ctx)
+			}
+			for _, f := range fr.vacations {
+				f(ctx)
+			}
 		}
 	}
 	if len(remote) > 0 {
@@ -337,6 +366,26 @@ func (m *Message) Commit(ctx context.Context) error {
 		if err := m.d.queue.Enqueue(ctx, m.ID, m.from, remote, m.sp.Path(), m.returnPath, m.sign); err != nil {
 			return fmt.Errorf("delivery: queue: %w", err)
 		}
+	}
+	return nil
+}
+
+// storeLocal stores the local copies in one transaction and logs each.
+func (m *Message) storeLocal(ctx context.Context, deliveries []store.Delivery, targets []Target) error {
+	if len(deliveries) == 0 {
+		return nil
+	}
+	res, err := m.d.store.Deliver(ctx, m.sp, deliveries)
+	if err != nil {
+		return fmt.Errorf("delivery: %w", err)
+	}
+	for i, r := range res {
+		to, origTo := "<"+targets[i].Address+">", "<"+targets[i].Rcpt+">"
+		if r.Duplicate {
+			m.d.log.Log(maillog.Delivered, "id", m.ID, "to", to, "orig_to", origTo, "status", "duplicate")
+			continue
+		}
+		m.d.log.Log(maillog.Delivered, "id", m.ID, "to", to, "orig_to", origTo, "mailbox", r.Mailbox, "uid", fmt.Sprint(r.UID))
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"pail/internal/acme"
+	"pail/internal/address"
 	"pail/internal/auth"
 	"pail/internal/config"
 	"pail/internal/delivery"
@@ -192,6 +193,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	router.SetHostname(cfg.Hostname)
 	s.router = router
 	deliverer := delivery.NewDeliverer(st, q, s.mailLog, cfg.Hostname)
+	deliverer.SetSieve(&delivery.Sieve{Store: st, Options: sieveOptions(cfg), Separator: address.SubaddressSeparator, Log: s.log.With("proto", "sieve")})
 	if err := s.openTLSRPT(ctx, router, deliverer); err != nil {
 		s.closeAll()
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	"pail/internal/auth"
 	"pail/internal/delivery"
 	"pail/internal/maillog"
+	"pail/internal/sieve"
 	"pail/internal/smtpserver"
 	"pail/internal/store"
 	"pail/internal/verify"
@@ -288,6 +289,14 @@ func (s *session) Data(r io.Reader) error {
 		}
 	}
 	if err := msg.Commit(s.srv.ctx); err != nil {
+		var re *delivery.RejectError
+		if errors.As(err, &re) {
+			// RFC 5429 §2.1–2.2: every recipient's Sieve script refused
+			// the message; the refusal is the reply.
+			se := &smtpserver.Error{Code: 550, Enhanced: "5.7.1", Message: rejectReason(re.Reason)}
+			s.logReject(s.from, s.rcptList(), se)
+			return s.fail(se)
+		}
 		s.srv.deps.Log.Error("deliver", "id", msg.ID, "err", err)
 		return errTemporary
 	}
@@ -333,6 +342,7 @@ func (s *session) judge(j Judge, msg *delivery.Message) ([]string, *smtpserver.E
 	if d.Score != 0 {
 		log = append(log, "score", fmt.Sprintf("%.1f", d.Score))
 	}
+	msg.SetVerdict(spamVerdict(d))
 	switch d.Action {
 	case verify.TempFail, verify.Reject:
 		return log, judgedReply(d)
@@ -343,6 +353,37 @@ func (s *session) judge(j Judge, msg *delivery.Message) ([]string, *smtpserver.E
 		log = append(log, "reason", d.Reason)
 	}
 	return log, nil
+}
+
+// maxRejectReason bounds a script's reject reason in the SMTP reply
+// (RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets).
+const maxRejectReason = 400
+
+// rejectReason makes a script's reason one line of printable ASCII for
+// the reply (RFC 5429 §2.2: the reason of ereject in the SMTP response).
+func rejectReason(r string) string {
+	r = strings.Join(strings.FieldsFunc(r, func(c rune) bool { return c < 0x21 || c > 0x7e }), " ")
+	if len(r) > maxRejectReason {
+		r = r[:maxRejectReason]
+	}
+	if r == "" {
+		r = "Message rejected by the recipient's filter"
+	}
+	return r
+}
+
+// spamVerdict is the verdict as Sieve's spamtest sees it (RFC 5235 §3.2):
+// the score as a percentage where the Junk threshold (DefaultJunkScore)
+// is 50, kept on the side of the verdict, and 1–10 from it.
+func spamVerdict(d verify.Decision) sieve.Verdict {
+	p := int(d.Score * 50 / verify.DefaultJunkScore)
+	if d.Action == verify.Junk {
+		p = max(p, 50)
+	} else {
+		p = min(p, 49)
+	}
+	p = min(max(p, 0), 100)
+	return sieve.Verdict{SpamTested: true, SpamPercent: p, SpamScore: 1 + p*9/100}
 }
 
 // judgedReply is the SMTP reply that refuses a message as d says.
