@@ -230,6 +230,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 			err = s.addWebmail(ctx, svc, tlsCfg, authn, router, deliverer)
 		case "metrics":
 			err = s.addMetrics(svc)
+		case "managesieve":
+			err = s.addManageSieve(svc, tlsCfg, authn)
 		default:
 			s.log.Warn("service not implemented yet; not started", "service", svc.Name, "addr", svc.Addr)
 		}
