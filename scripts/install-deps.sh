@@ -24,6 +24,7 @@ packages=(
 	pebble # Let's Encrypt's test ACME CA (test/interop/acme_test.go)
 	nsd unbound ldnsutils # DNSSEC: zones signed by ldns-signzone, served by NSD, validated by unbound (test/interop/dnssec_test.go)
 	rspamd redis-server # spam filter checks and Bayes learning, statistics in redis (test/interop/rspamd_test.go)
+	sieve-connect # ManageSieve client (test/interop/sieve_test.go)
 )
 
 die() {
@@ -61,7 +62,7 @@ else
 fi
 
 # The packages are no use unless the programs run.
-for cmd in swaks python3 pebble nsd unbound delv kdig ldns-keygen ldns-signzone rspamd redis-server; do
+for cmd in swaks python3 pebble nsd unbound delv kdig ldns-keygen ldns-signzone rspamd redis-server sieve-connect; do
 	command -v "$cmd" >/dev/null || die "$cmd not found in PATH"
 done
 perl -MIO::Socket::SSL -MNet::SSLeay -MAuthen::SASL -e 1 ||
