@@ -176,6 +176,7 @@ pop3        = ":110"   # POP3, STLS
 pop3s       = ":995"   # POP3 with implicit TLS
 http        = ":80"    # webmail; the CA's HTTP-01 challenge
 https       = ":443"   # webmail over TLS, the MTA-STS policy, the CA's TLS-ALPN-01 challenge
+managesieve = ":4190"  # ManageSieve (RFC 5804): mail programs upload Sieve filters, STARTTLS
 
 # Certificate files from elsewhere. Both empty: pail makes a self-signed
 # certificate in data_dir/tls and serves it until ACME has real ones.

@@ -163,7 +163,7 @@ func TestSetup(t *testing.T) {
 	want := config.Listen{
 		SMTP: ":25", Submission: ":587", Submissions: ":465",
 		IMAP: ":143", IMAPS: ":993", POP3: ":110", POP3S: ":995",
-		HTTP: ":80", HTTPS: ":443",
+		HTTP: ":80", HTTPS: ":443", ManageSieve: ":4190",
 	}
 	switch {
 	case cfg.Hostname != "mx.hill.test" || len(cfg.Domains) != 1 || cfg.Domains[0] != "hill.test":

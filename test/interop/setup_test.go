@@ -168,7 +168,7 @@ func TestSetupServes(t *testing.T) {
 	}
 	text := string(b)
 	addrs := map[string]string{}
-	for _, svc := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https"} {
+	for _, svc := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https", "managesieve"} {
 		addrs[svc] = freeAddr(t)
 		text = setTOMLKey(t, text, "listen", svc, fmt.Sprintf("%q", addrs[svc]))
 	}
@@ -187,7 +187,7 @@ func TestSetupServes(t *testing.T) {
 	})
 	s.start()
 	deadline := time.Now().Add(startTimeout)
-	for _, svc := range []string{"imaps", "imap", "pop3s", "https"} {
+	for _, svc := range []string{"imaps", "imap", "pop3s", "https", "managesieve"} {
 		if err := waitListening(addrs[svc], s.proc, deadline); err != nil {
 			t.Fatalf("%s not listening on %s: %v", svc, addrs[svc], err)
 		}
