@@ -249,3 +249,18 @@ func TestSieveVacation(t *testing.T) {
 		t.Errorf("%d answers after list, bulk and null-sender mail", len(msgs))
 	}
 }
+
+// A redirect that cannot be queued fails the message (the client is told
+// to try again), although the copies kept by :copy are stored: a 250
+// would promise a redirect that never happens.
+func TestSieveRedirectQueueFailure(t *testing.T) {
+	e := newSieveEnv(t)
+	e.setScript(t, e.dave, `require "copy"; redirect :copy "dave@elsewhere.test";`)
+	e.q.Close() // Enqueue now fails: the database is closed
+	if err := e.deliver(t, "billing@bank.test", sieveMail, false, e.dave); err == nil {
+		t.Fatal("Commit succeeded though the redirect was not queued")
+	}
+	if got := e.mailbox(t, e.dave, "INBOX"); len(got) != 1 {
+		t.Errorf("the kept copy: %v", got)
+	}
+}
