@@ -264,3 +264,18 @@ func TestSieveRedirectQueueFailure(t *testing.T) {
 		t.Errorf("the kept copy: %v", got)
 	}
 }
+
+// duplicate (RFC 7352) sees the keys recorded after earlier deliveries:
+// a second message with the same Message-ID is discarded.
+func TestSieveDuplicate(t *testing.T) {
+	e := newSieveEnv(t)
+	e.setScript(t, e.dave, `require "duplicate"; if duplicate { discard; }`)
+	for _, body := range []string{"one\r\n", "two, a different body\r\n"} {
+		if err := e.deliver(t, "billing@bank.test", "Message-ID: <same@bank.test>\r\nSubject: x\r\n\r\n"+body, false, e.dave); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.mailbox(t, e.dave, "INBOX"); len(got) != 1 {
+		t.Errorf("INBOX has %d messages, want 1", len(got))
+	}
+}
