@@ -94,7 +94,8 @@ func assertSameInfo(t *testing.T, got, want *message.Info) {
 }
 
 // oldSchema takes a store's database back to before migration 6 (no
-// summary columns), as a data directory of an older pail has it.
+// summary columns, and so without the Sieve tables of migration 7 either),
+// as a data directory of an older pail has it.
 func oldSchema(t *testing.T, dir string) {
 	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+dir+"/pail.db")
@@ -103,7 +104,7 @@ func oldSchema(t *testing.T, dir string) {
 	}
 	defer db.Close()
 	for _, q := range []string{"DROP INDEX messages_arrival", "DROP INDEX messages_unkept", "ALTER TABLE messages DROP COLUMN summary", "ALTER TABLE messages DROP COLUMN structure",
-		"ALTER TABLE messages DROP COLUMN sent_day", "PRAGMA user_version = 5"} {
+		"ALTER TABLE messages DROP COLUMN sent_day", "DROP TABLE sieve_scripts", "DROP TABLE sieve_vacation", "DROP TABLE sieve_duplicates", "PRAGMA user_version = 5"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}
