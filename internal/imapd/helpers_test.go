@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"pail/internal/admit"
 	"pail/internal/auth"
@@ -100,17 +98,11 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// dial logs in as bob with go-imap's client.
-func (e *testEnv) dial(t *testing.T, h *imapclient.UnilateralDataHandler) *imapclient.Client {
+// dial logs in as bob with the test client.
+func (e *testEnv) dial(t testing.TB) *client {
 	t.Helper()
-	c, err := imapclient.DialInsecure(e.addr, &imapclient.Options{UnilateralDataHandler: h})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.Login("bob@hill.com", testPassword).Wait(); err != nil {
-		t.Fatalf("login: %v", err)
-	}
+	c := dialClient(t, e.addr)
+	c.login("bob@hill.com", testPassword)
 	return c
 }
 
@@ -128,16 +120,28 @@ func (e *testEnv) deliver(t testing.TB, acct int64, mailbox, msg string) store.D
 	return ds[0]
 }
 
-func appendMsg(t *testing.T, c *imapclient.Client, mailbox, msg string, opts *imap.AppendOptions) *imap.AppendData {
+// appendMsg APPENDs msg with the flags and date given (flags "" and a
+// zero date for none) and returns the APPENDUID (RFC 4315 §3).
+func appendMsg(t testing.TB, c *client, mailbox, msg, flags string, date time.Time) (uidValidity, uid uint32) {
 	t.Helper()
-	cmd := c.Append(mailbox, int64(len(msg)), opts)
-	cmd.Write([]byte(msg))
-	cmd.Close()
-	data, err := cmd.Wait()
-	if err != nil {
+	cmd := "APPEND " + quote(mailbox)
+	if flags != "" {
+		cmd += " (" + flags + ")"
+	}
+	if !date.IsZero() {
+		cmd += " " + quote(date.Format("02-Jan-2006 15:04:05 -0700"))
+	}
+	res := c.doLiteral(cmd, msg)
+	if err := res.err(); err != nil {
 		t.Fatalf("APPEND: %v", err)
 	}
-	return data
+	args, ok := res.code("APPENDUID")
+	if !ok || len(args) != 2 {
+		t.Fatalf("APPEND: no APPENDUID in %q", res.text)
+	}
+	v, _ := strconv.ParseUint(args[0], 10, 32)
+	u, _ := strconv.ParseUint(args[1], 10, 32)
+	return uint32(v), uint32(u)
 }
 
 // raw is a line-level IMAP conversation for malformed input.

@@ -4,68 +4,48 @@ import (
 	"bufio"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-imap/v2"
 )
 
 func TestMailboxCommands(t *testing.T) {
 	e := newEnv(t, nil)
-	c := e.dial(t, nil)
+	c := e.dial(t)
 
-	list, err := c.List("", "*", nil).Collect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	attrs := map[string][]imap.MailboxAttr{}
-	for _, l := range list {
-		attrs[l.Mailbox] = l.Attrs
-	}
-	if !slices.Contains(attrs["Sent"], imap.MailboxAttrSent) || !slices.Contains(attrs["Trash"], imap.MailboxAttrTrash) || attrs["INBOX"] == nil {
+	attrs := c.ok(`LIST "" "*"`).listed(t)
+	if !hasFlag(attrs["Sent"], `\Sent`) || !hasFlag(attrs["Trash"], `\Trash`) || attrs["INBOX"] == nil {
 		t.Errorf("LIST attrs: %v", attrs)
 	}
-	if err := c.Create("Work/2026", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Create("Work", nil).Wait(); err == nil || !strings.Contains(err.Error(), "ALREADYEXISTS") {
+	c.ok("CREATE Work/2026")
+	if err := c.do("CREATE Work").err(); err == nil || !strings.Contains(err.Error(), "ALREADYEXISTS") {
 		t.Errorf("CREATE existing parent: %v", err)
 	}
-	if err := c.Rename("Work", "Jobs", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	list, _ = c.List("", "Jobs/%", nil).Collect()
-	if len(list) != 1 || list[0].Mailbox != "Jobs/2026" {
+	c.ok("RENAME Work Jobs")
+	if list := c.ok(`LIST "" "Jobs/%"`).listed(t); len(list) != 1 || list["Jobs/2026"] == nil {
 		t.Errorf("after RENAME: %+v", list)
 	}
-	if err := c.Delete("Jobs").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	list, _ = c.List("", "Jobs", nil).Collect()
-	if len(list) != 1 || !slices.Contains(list[0].Attrs, imap.MailboxAttrNoSelect) {
+	c.ok("DELETE Jobs")
+	if list := c.ok(`LIST "" "Jobs"`).listed(t); len(list) != 1 || !hasFlag(list["Jobs"], `\Noselect`) {
 		t.Errorf("deleted parent with child: %+v", list)
 	}
-	if err := c.Delete("INBOX").Wait(); err == nil {
+	if err := c.do("DELETE INBOX").err(); err == nil {
 		t.Error("DELETE INBOX succeeded")
 	}
-	if err := c.Unsubscribe("Junk").Wait(); err != nil {
-		t.Fatal(err)
+	c.ok("UNSUBSCRIBE Junk")
+	lsub := c.ok(`LIST (SUBSCRIBED) "" "*"`).listed(t)
+	if _, ok := lsub["Junk"]; ok || lsub["INBOX"] == nil {
+		t.Errorf("LIST (SUBSCRIBED): %v", lsub)
 	}
-	lsub, _ := c.List("", "*", &imap.ListOptions{SelectSubscribed: true}).Collect()
-	for _, l := range lsub {
-		if l.Mailbox == "Junk" {
-			t.Error("unsubscribed Junk listed")
-		}
-	}
-	st, err := c.Status("INBOX", &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true, NumUnseen: true}).Wait()
-	if err != nil || *st.NumMessages != 0 || st.UIDNext != 1 || st.UIDValidity == 0 {
-		t.Errorf("STATUS %+v %v", st, err)
+	res := c.do("STATUS INBOX (MESSAGES UIDNEXT UIDVALIDITY UNSEEN)")
+	if st := res.statusItems(t); res.err() != nil || len(st) != 4 || st["MESSAGES"] != 0 || st["UIDNEXT"] != 1 || st["UIDVALIDITY"] == 0 {
+		t.Errorf("STATUS %+v %v", st, res.err())
 	}
 	// Another account's mailboxes are unreachable by any spelling.
 	e.deliver(t, e.other.ID, "", testMsg)
 	for _, name := range []string{"jill@hill.com/INBOX", "../2/INBOX", "/INBOX", "#shared/jill"} {
-		if _, err := c.Select(name, nil).Wait(); err == nil {
+		if err := c.do("SELECT " + quote(name)).err(); err == nil {
 			t.Errorf("SELECT %q succeeded", name)
 		}
 	}
@@ -73,116 +53,115 @@ func TestMailboxCommands(t *testing.T) {
 
 func TestMessageCommands(t *testing.T) {
 	e := newEnv(t, nil)
-	c := e.dial(t, nil)
+	c := e.dial(t)
 	date := time.Date(2020, 5, 17, 10, 0, 0, 0, time.UTC)
-	ad := appendMsg(t, c, "INBOX", testMsg, &imap.AppendOptions{Flags: []imap.Flag{imap.FlagFlagged, "$Work"}, Time: date})
-	if ad.UID != 1 || ad.UIDValidity == 0 {
-		t.Errorf("APPENDUID %+v", ad)
+	if v, uid := appendMsg(t, c, "INBOX", testMsg, `\Flagged $Work`, date); uid != 1 || v == 0 {
+		t.Errorf("APPENDUID %d %d", v, uid)
 	}
 	e.deliver(t, e.acct.ID, "", strings.Replace(testMsg, "Pail of water", "Second", 1))
-	sel, err := c.Select("INBOX", nil).Wait()
-	if err != nil || sel.NumMessages != 2 {
-		t.Fatalf("SELECT %+v %v", sel, err)
+	if err := c.do("SELECT INBOX").err(); err != nil || c.count != 2 {
+		t.Fatalf("SELECT: %d messages, %v", c.count, err)
 	}
-	msgs, err := c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{
-		Flags: true, InternalDate: true, RFC822Size: true, Envelope: true, UID: true,
-		BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
-		BodySection: []*imap.FetchItemBodySection{
-			{Peek: true},
-			{Peek: true, Partial: &imap.SectionPartial{Offset: 0, Size: 4}},
-			{Peek: true, Specifier: imap.PartSpecifierHeader, HeaderFields: []string{"Subject"}},
-		},
-	}).Collect()
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("FETCH %v %v", msgs, err)
+	res := c.do("FETCH 1 (FLAGS INTERNALDATE RFC822.SIZE ENVELOPE UID BODYSTRUCTURE BODY.PEEK[] BODY.PEEK[]<0.4> BODY.PEEK[HEADER.FIELDS (Subject)])")
+	msgs := res.fetches(t)
+	if res.err() != nil || len(msgs) != 1 || msgs[1] == nil {
+		t.Fatalf("FETCH %v %v", msgs, res.err())
 	}
-	m := msgs[0]
-	if m.Envelope.Subject != "Pail of water" || m.Envelope.From[0].Host != "town.com" || m.RFC822Size != int64(len(testMsg)) || !m.InternalDate.Equal(date) {
+	m := msgs[1]
+	env, _ := m["ENVELOPE"].([]any)
+	var subject, fromHost string
+	if len(env) == 10 {
+		subject = str(env[1])
+		if from, _ := env[2].([]any); len(from) > 0 {
+			if addr, _ := from[0].([]any); len(addr) == 4 {
+				fromHost = str(addr[3])
+			}
+		}
+	}
+	internal, _ := time.Parse("_2-Jan-2006 15:04:05 -0700", str(m["INTERNALDATE"]))
+	if subject != "Pail of water" || fromHost != "town.com" || str(m["RFC822.SIZE"]) != strconv.Itoa(len(testMsg)) || !internal.Equal(date) || str(m["UID"]) != "1" {
 		t.Errorf("FETCH attrs: %+v", m)
 	}
-	if !slices.Contains(m.Flags, imap.FlagFlagged) || !slices.Contains(m.Flags, "$Work") || slices.Contains(m.Flags, imap.FlagSeen) {
-		t.Errorf("flags %v", m.Flags)
+	if bs, _ := m["BODYSTRUCTURE"].([]any); len(bs) < 7 || !strings.EqualFold(str(bs[0]), "TEXT") || !strings.EqualFold(str(bs[1]), "PLAIN") {
+		t.Errorf("BODYSTRUCTURE %v", m["BODYSTRUCTURE"])
 	}
-	if string(m.BodySection[0].Bytes) != testMsg || string(m.BodySection[1].Bytes) != "From" || !strings.HasPrefix(string(m.BodySection[2].Bytes), "Subject: Pail of water") {
-		t.Errorf("sections %+v", m.BodySection)
+	if flags := atoms(m["FLAGS"]); !hasFlag(flags, `\Flagged`) || !hasFlag(flags, "$Work") || hasFlag(flags, `\Seen`) {
+		t.Errorf("flags %v", flags)
+	}
+	var header any
+	for k, v := range m {
+		if strings.HasPrefix(k, "BODY[HEADER.FIELDS") {
+			header = v
+		}
+	}
+	if str(m["BODY[]"]) != testMsg || str(m["BODY[]<0>"]) != "From" || !strings.HasPrefix(str(header), "Subject: Pail of water") {
+		t.Errorf("sections %+v", m)
 	}
 	// A non-PEEK body fetch sets \Seen and reports it.
-	msgs, _ = c.Fetch(imap.SeqSetNum(1), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Specifier: imap.PartSpecifierText}}}).Collect()
-	if len(msgs) != 1 || !slices.Contains(msgs[0].Flags, imap.FlagSeen) {
+	if msgs := c.ok("FETCH 1 (BODY[TEXT])").fetches(t); len(msgs) != 1 || !hasFlag(atoms(msgs[1]["FLAGS"]), `\Seen`) {
 		t.Errorf("\\Seen not set: %+v", msgs)
 	}
 	// SEARCH.
-	search := func(cr *imap.SearchCriteria) []uint32 {
+	search := func(cmd string) []uint32 {
 		t.Helper()
-		d, err := c.Search(cr, nil).Wait()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d.AllSeqNums()
+		return c.ok(cmd).searched(t)
 	}
-	if got := search(&imap.SearchCriteria{Flag: []imap.Flag{imap.FlagSeen}}); !slices.Equal(got, []uint32{1}) {
+	if got := search("SEARCH SEEN"); !slices.Equal(got, []uint32{1}) {
 		t.Errorf("SEARCH SEEN %v", got)
 	}
-	if got := search(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "second"}}}); !slices.Equal(got, []uint32{2}) {
+	if got := search(`SEARCH HEADER "Subject" "second"`); !slices.Equal(got, []uint32{2}) {
 		t.Errorf("SEARCH SUBJECT %v", got)
 	}
-	if got := search(&imap.SearchCriteria{Body: []string{"PAIL OF WATER"}}); !slices.Equal(got, []uint32{1, 2}) {
+	if got := search(`SEARCH BODY "PAIL OF WATER"`); !slices.Equal(got, []uint32{1, 2}) {
 		t.Errorf("SEARCH BODY %v", got)
 	}
-	if got := search(&imap.SearchCriteria{Before: time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)}); !slices.Equal(got, []uint32{1}) {
+	if got := search("SEARCH BEFORE 1-Jan-2021"); !slices.Equal(got, []uint32{1}) {
 		t.Errorf("SEARCH BEFORE %v", got)
 	}
-	if got := search(&imap.SearchCriteria{Not: []imap.SearchCriteria{{Flag: []imap.Flag{"$work"}}}, Larger: 10}); !slices.Equal(got, []uint32{2}) {
+	if got := search("SEARCH NOT (KEYWORD $work) LARGER 10"); !slices.Equal(got, []uint32{2}) {
 		t.Errorf("SEARCH NOT KEYWORD LARGER %v", got)
 	}
-	d, _ := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{imap.UIDSetNum(2)}}, nil).Wait()
-	if !slices.Equal(d.AllUIDs(), []imap.UID{2}) {
-		t.Errorf("UID SEARCH %v", d.AllUIDs())
+	if got := search("UID SEARCH UID 2"); !slices.Equal(got, []uint32{2}) {
+		t.Errorf("UID SEARCH %v", got)
 	}
 	// STORE.
-	got, err := c.Store(imap.SeqSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagAnswered}}, nil).Collect()
-	if err != nil || len(got) != 1 || !slices.Contains(got[0].Flags, imap.FlagAnswered) {
-		t.Errorf("STORE %+v %v", got, err)
+	res = c.do(`STORE 2 +FLAGS (\Answered)`)
+	if got := res.fetches(t); res.err() != nil || len(got) != 1 || !hasFlag(atoms(got[2]["FLAGS"]), `\Answered`) {
+		t.Errorf("STORE %+v %v", got, res.err())
 	}
 	// COPY and MOVE with COPYUID.
-	cd, err := c.Copy(imap.SeqSetNum(1, 2), "Archive").Wait()
-	if err != nil || cd.UIDValidity == 0 || cd.DestUIDs.String() != "1:2" {
-		t.Errorf("COPY %+v %v", cd, err)
+	res = c.do("COPY 1:2 Archive")
+	if cu, _ := res.code("COPYUID"); res.err() != nil || len(cu) != 3 || cu[0] == "0" || cu[2] != "1:2" {
+		t.Errorf("COPY %v %v", cu, res.err())
 	}
-	md, err := c.Move(imap.SeqSetNum(1), "Trash").Wait()
-	if err != nil || md.DestUIDs.String() != "1" {
-		t.Errorf("MOVE %+v %v", md, err)
+	res = c.do("MOVE 1 Trash")
+	if cu, _ := res.code("COPYUID"); res.err() != nil || len(cu) != 3 || cu[2] != "1" {
+		t.Errorf("MOVE %v %v", cu, res.err())
 	}
-	if _, err := c.Copy(imap.SeqSetNum(1), "Nowhere").Wait(); err == nil || !strings.Contains(err.Error(), "TRYCREATE") {
+	if err := c.do("COPY 1 Nowhere").err(); err == nil || !strings.Contains(err.Error(), "TRYCREATE") {
 		t.Errorf("COPY to missing: %v", err)
 	}
 	// EXPUNGE of \Deleted messages; UID EXPUNGE only of the named ones.
-	c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
-	seqs, err := c.Expunge().Collect()
-	if err != nil || !slices.Equal(seqs, []uint32{1}) {
-		t.Errorf("EXPUNGE %v %v", seqs, err)
+	c.ok(`STORE 1 +FLAGS.SILENT (\Deleted)`)
+	res = c.do("EXPUNGE")
+	if seqs := res.expunges(); res.err() != nil || !slices.Equal(seqs, []uint32{1}) {
+		t.Errorf("EXPUNGE %v %v", seqs, res.err())
 	}
-	if st, _ := c.Status("INBOX", &imap.StatusOptions{NumMessages: true}).Wait(); *st.NumMessages != 0 {
-		t.Errorf("INBOX has %d after expunge", *st.NumMessages)
+	if st := c.ok("STATUS INBOX (MESSAGES)").statusItems(t); len(st) != 1 || st["MESSAGES"] != 0 {
+		t.Errorf("INBOX after expunge: %v", st)
 	}
-	if _, err := c.Select("Archive", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	c.Store(imap.SeqSetNum(1, 2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
-	seqs, err = c.UIDExpunge(imap.UIDSetNum(2)).Collect()
-	if err != nil || !slices.Equal(seqs, []uint32{2}) {
-		t.Errorf("UID EXPUNGE %v %v", seqs, err)
+	c.ok("SELECT Archive")
+	c.ok(`STORE 1:2 +FLAGS.SILENT (\Deleted)`)
+	res = c.do("UID EXPUNGE 2")
+	if seqs := res.expunges(); res.err() != nil || !slices.Equal(seqs, []uint32{2}) {
+		t.Errorf("UID EXPUNGE %v %v", seqs, res.err())
 	}
 	// EXAMINE is read-only.
-	if _, err := c.Select("Archive", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}, nil).Collect(); err == nil {
+	c.ok("EXAMINE Archive")
+	if err := c.do(`STORE 1 +FLAGS (\Seen)`).err(); err == nil {
 		t.Error("STORE in EXAMINE succeeded")
 	}
-	if err := c.Unselect().Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c.ok("UNSELECT")
 }
 
 func TestAppendLimitAndTryCreate(t *testing.T) {

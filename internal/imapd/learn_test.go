@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-
 	"pail/internal/rspamd"
 	"pail/internal/store"
 )
@@ -62,10 +60,8 @@ func TestMoveCopyLearn(t *testing.T) {
 	ham := "Subject: lunch\r\n\r\nTuesday?\r\n"
 	e.deliver(t, e.acct.ID, "INBOX", spam)
 	e.deliver(t, e.acct.ID, "Junk", ham)
-	c := e.dial(t, nil)
-	if err := c.Create("Old", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := e.dial(t)
+	c.ok("CREATE Old")
 	wait := func(n int) []string {
 		deadline := time.Now().Add(5 * time.Second)
 		for len(rec.list()) < n && time.Now().Before(deadline) {
@@ -73,34 +69,20 @@ func TestMoveCopyLearn(t *testing.T) {
 		}
 		return rec.list()
 	}
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Move(imap.SeqSetNum(1), "Junk").Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c.ok("SELECT INBOX")
+	c.ok("MOVE 1 Junk")
 	if got := wait(1); len(got) != 1 || got[0] != "/learnspam "+spam {
 		t.Fatalf("after MOVE into Junk: %q", got)
 	}
-	if _, err := c.Select("Junk", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c.ok("SELECT Junk")
 	// Junk holds ham (1) and spam (2).
-	if _, err := c.Copy(imap.SeqSetNum(1), "Old").Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c.ok("COPY 1 Old")
 	if got := wait(2); len(got) != 2 || got[1] != "/learnham "+ham {
 		t.Fatalf("after COPY out of Junk: %q", got)
 	}
-	if _, err := c.Move(imap.SeqSetNum(2), "Trash").Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Select("Old", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Copy(imap.SeqSetNum(1), "INBOX").Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c.ok("MOVE 2 Trash")
+	c.ok("SELECT Old")
+	c.ok("COPY 1 INBOX")
 	time.Sleep(200 * time.Millisecond)
 	if got := rec.list(); len(got) != 2 {
 		t.Errorf("Junk to Trash or between other mailboxes taught rspamd: %q", got)
