@@ -1,8 +1,10 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,9 +16,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"pail/internal/auth"
 	"pail/internal/config"
@@ -68,20 +67,9 @@ func TestSpamLearningWired(t *testing.T) {
 			t.Fatal(err)
 		}
 		srv.Start(io.Discard)
-		c, err := imapclient.DialInsecure(srv.Addrs()["imap"], nil)
-		if err != nil {
-			t.Fatal(err)
+		if err := imapConverse(srv.Addrs()["imap"], `LOGIN dave@hill.test pw`, "SELECT INBOX", "MOVE 1 Junk", "LOGOUT"); err != nil {
+			t.Fatalf("controller %q: %v", controller, err)
 		}
-		if err := c.Login("dave@hill.test", "pw").Wait(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := c.Move(imap.SeqSetNum(1), "Junk").Wait(); err != nil {
-			t.Fatalf("MOVE with controller %q: %v", controller, err)
-		}
-		c.Logout().Wait()
 		deadline := time.Now().Add(5 * time.Second)
 		for controller != "" && time.Now().Before(deadline) {
 			var b strings.Builder
@@ -102,6 +90,40 @@ func TestSpamLearningWired(t *testing.T) {
 			t.Errorf("controller %q: rspamd got %q, want one learnspam with the password", controller, got)
 		}
 	}
+}
+
+// imapConverse sends each command tagged on one IMAP connection and
+// fails unless every tagged reply is OK (RFC 9051 §7.1).
+func imapConverse(addr string, cmds ...string) error {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(nc)
+	if l, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(l, "* OK") {
+		return fmt.Errorf("greeting %q: %v", l, err)
+	}
+	for i, cmd := range cmds {
+		tag := fmt.Sprintf("a%d", i)
+		if _, err := fmt.Fprintf(nc, "%s %s\r\n", tag, cmd); err != nil {
+			return err
+		}
+		for {
+			l, err := br.ReadString('\n')
+			if err != nil {
+				return fmt.Errorf("%s: %w", cmd, err)
+			}
+			if rest, ok := strings.CutPrefix(l, tag+" "); ok {
+				if !strings.HasPrefix(rest, "OK") {
+					return fmt.Errorf("%s: %s", cmd, strings.TrimSpace(rest))
+				}
+				break
+			}
+		}
+	}
+	return nil
 }
 
 // TestRspamdAtEndOfData: with [spam] rspamd set, and [inbound] checks off
