@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,13 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
+	"pail/bench/imapload/imapc"
 )
 
 // idleSession is one connection held in IDLE.
 type idleSession struct {
-	c    *imapclient.Client
-	idle *imapclient.IdleCommand
+	c    *imapc.Client
+	idle string // the IDLE command's tag
 }
 
 // runIdle opens cfg.idle sessions (cfg.ramp at a time), each LOGIN, SELECT,
@@ -47,16 +48,16 @@ func runIdle(cfg config) error {
 	}
 
 	run(func(i int) error {
-		c, err := imapclient.DialInsecure(cfg.addr, nil)
+		c, err := imapc.Dial(context.Background(), cfg.addr)
 		if err != nil {
 			return err
 		}
 		s := &idleSession{c: c}
-		if err := c.Login(cfg.username(i), cfg.pass).Wait(); err != nil {
+		if err := c.Login(cfg.username(i), cfg.pass); err != nil {
 			c.Close()
 			return fmt.Errorf("LOGIN %s: %w", cfg.username(i), err)
 		}
-		if _, err := c.Select(cfg.mailbox, nil).Wait(); err != nil {
+		if err := c.Select(cfg.mailbox); err != nil {
 			c.Close()
 			return fmt.Errorf("SELECT: %w", err)
 		}
@@ -88,18 +89,15 @@ func runIdle(cfg config) error {
 			return nil
 		}
 		defer s.c.Close()
-		err := s.idle.Close()
+		err := s.c.Done(s.idle)
 		if err == nil {
-			err = s.idle.Wait()
-		}
-		if err == nil {
-			err = s.c.Noop().Wait()
+			_, err = s.c.Command("NOOP", nil)
 		}
 		if err != nil {
 			lost.Add(1)
 			return nil
 		}
-		s.c.Logout().Wait()
+		s.c.Logout()
 		return nil
 	})
 	fmt.Printf("imapload: held %s; %d sessions answered NOOP after IDLE, %d were lost\n", cfg.hold, up-int(lost.Load()), lost.Load())

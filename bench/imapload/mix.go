@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -12,8 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
+	"pail/bench/imapload/imapc"
 )
 
 // defaultMix is what a mail client does to a mailbox it has open: mostly
@@ -74,11 +74,11 @@ type worker struct {
 	cfg     *config
 	id      int
 	rng     *rand.Rand
-	c       *imapclient.Client
+	c       *imapc.Client
 	uidplus bool
-	uids    []imap.UID // UIDs known to be in the mailbox
-	mine    []imap.UID // appended by this worker, not yet expunged
-	seq     int        // appended messages so far
+	uids    []uint32 // UIDs known to be in the mailbox
+	mine    []uint32 // appended by this worker, not yet expunged
+	seq     int      // appended messages so far
 	st      stats
 }
 
@@ -88,16 +88,16 @@ func (w *worker) connect() error {
 		w.c.Close()
 		w.c = nil
 	}
-	c, err := imapclient.DialInsecure(w.cfg.addr, nil)
+	c, err := imapc.Dial(context.Background(), w.cfg.addr)
 	if err != nil {
 		return err
 	}
 	w.c = c
-	if err := c.Login(w.cfg.username(w.id), w.cfg.pass).Wait(); err != nil {
+	if err := c.Login(w.cfg.username(w.id), w.cfg.pass); err != nil {
 		return fmt.Errorf("LOGIN %s: %w", w.cfg.username(w.id), err)
 	}
-	w.uidplus = c.Caps().Has(imap.CapUIDPlus)
-	if _, err := c.Select(w.cfg.mailbox, nil).Wait(); err != nil {
+	w.uidplus = c.Has("UIDPLUS")
+	if err := c.Select(w.cfg.mailbox); err != nil {
 		return fmt.Errorf("SELECT: %w", err)
 	}
 	return w.fetchFlags()
@@ -105,28 +105,19 @@ func (w *worker) connect() error {
 
 func (w *worker) fetchFlags() error {
 	w.uids = w.uids[:0]
-	if mb := w.c.Mailbox(); mb == nil || mb.NumMessages == 0 {
-		return w.c.Noop().Wait()
+	if w.c.Exists == 0 {
+		_, err := w.c.Command("NOOP", nil)
+		return err
 	}
-	cmd := w.c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true})
-	for {
-		msg := cmd.Next()
-		if msg == nil {
-			break
+	_, err := w.c.Command("FETCH 1:* (UID FLAGS)", func(r imapc.Response) {
+		if uid := imapc.FetchUID(r); uid != 0 {
+			w.uids = append(w.uids, uid)
 		}
-		buf, err := msg.Collect()
-		if err != nil {
-			cmd.Close()
-			return err
-		}
-		if buf.UID != 0 {
-			w.uids = append(w.uids, buf.UID)
-		}
-	}
-	return cmd.Close()
+	})
+	return err
 }
 
-func (w *worker) randomUID() imap.UID {
+func (w *worker) randomUID() uint32 {
 	if len(w.uids) == 0 {
 		return 1
 	}
@@ -138,70 +129,68 @@ func (w *worker) do(op string) error {
 	c := w.c
 	switch op {
 	case "select":
-		_, err := c.Select(w.cfg.mailbox, nil).Wait()
-		return err
+		return c.Select(w.cfg.mailbox)
 	case "fetchflags":
 		return w.fetchFlags()
 	case "fetchbody":
-		sect := &imap.FetchItemBodySection{Peek: true}
-		bufs, err := c.Fetch(imap.UIDSetNum(w.randomUID()), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{sect}}).Collect()
-		if err == nil && len(bufs) == 1 && len(bufs[0].FindBodySection(sect)) == 0 {
+		// A UID another client has expunged fetches nothing, no error;
+		// other clients' flag changes may come as FETCH without a body.
+		uid := w.randomUID()
+		fetched, body := false, false
+		_, err := c.Command(fmt.Sprintf("UID FETCH %d (UID BODY.PEEK[])", uid), func(r imapc.Response) {
+			fetched = fetched || imapc.FetchUID(r) == uid
+			body = body || len(r.Literals) == 1 && len(r.Literals[0]) > 0
+		})
+		if err == nil && fetched && !body {
 			err = errors.New("FETCH BODY.PEEK[]: empty body")
 		}
 		return err
 	case "store":
-		sf := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagSeen}}
+		sign := "+"
 		if w.rng.IntN(2) == 0 {
-			sf.Op = imap.StoreFlagsDel
+			sign = "-"
 		}
-		return c.Store(imap.UIDSetNum(w.randomUID()), sf, nil).Close()
+		_, err := c.Command(fmt.Sprintf("UID STORE %d %sFLAGS (\\Seen)", w.randomUID(), sign), nil)
+		return err
 	case "append":
 		w.seq++
 		msg := message(1_000_000+w.id*100_000+w.seq, w.cfg.size, "\r\n")
-		cmd := c.Append(w.cfg.mailbox, int64(len(msg)), nil)
-		if _, err := cmd.Write(msg); err != nil {
-			cmd.Close()
-			return err
-		}
-		if err := cmd.Close(); err != nil {
-			return err
-		}
-		data, err := cmd.Wait()
+		uid, err := c.Append(w.cfg.mailbox, msg)
 		if err != nil {
 			return err
 		}
-		if data.UID != 0 {
-			w.mine = append(w.mine, data.UID)
-			w.uids = append(w.uids, data.UID)
+		if uid != 0 {
+			w.mine = append(w.mine, uid)
+			w.uids = append(w.uids, uid)
 		}
 		return nil
 	case "search":
-		_, err := c.UIDSearch(&imap.SearchCriteria{NotFlag: []imap.Flag{imap.FlagSeen}}, nil).Wait()
+		_, err := c.Command("UID SEARCH UNSEEN", nil)
 		return err
 	case "expunge":
-		set := imap.UIDSetNum(w.mine...)
-		sf := &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}
-		if err := c.Store(set, sf, nil).Close(); err != nil {
+		set := imapc.UIDSet(w.mine)
+		if _, err := c.Command("UID STORE "+set+" +FLAGS.SILENT (\\Deleted)", nil); err != nil {
 			return err
 		}
 		var err error
 		if w.uidplus {
-			err = c.UIDExpunge(set).Close()
+			_, err = c.Command("UID EXPUNGE "+set, nil)
 		} else {
-			err = c.Expunge().Close()
+			_, err = c.Command("EXPUNGE", nil)
 		}
 		if err != nil {
 			return err
 		}
-		gone := map[imap.UID]bool{}
+		gone := map[uint32]bool{}
 		for _, u := range w.mine {
 			gone[u] = true
 		}
-		w.uids = slices.DeleteFunc(w.uids, func(u imap.UID) bool { return gone[u] })
+		w.uids = slices.DeleteFunc(w.uids, func(u uint32) bool { return gone[u] })
 		w.mine = w.mine[:0]
 		return nil
 	case "noop":
-		return c.Noop().Wait()
+		_, err := c.Command("NOOP", nil)
+		return err
 	}
 	return fmt.Errorf("unknown operation %q", op)
 }
@@ -209,7 +198,7 @@ func (w *worker) do(op string) error {
 // broken reports whether err ended the connection (as opposed to a NO or
 // BAD answer, after which the session goes on).
 func broken(err error) bool {
-	var ie *imap.Error
+	var ie *imapc.Error
 	return err != nil && !errors.As(err, &ie)
 }
 
@@ -296,7 +285,7 @@ func runMix(cfg config) error {
 	for _, w := range workers {
 		wg.Go(func() {
 			if w.c != nil {
-				w.c.Logout().Wait()
+				w.c.Logout()
 				w.c.Close()
 			}
 		})
