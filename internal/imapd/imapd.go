@@ -38,6 +38,7 @@ type Store interface {
 	DeleteMailbox(ctx context.Context, accountID int64, name string) error
 	RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error
 	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
+	LoneSubscriptions(ctx context.Context, accountID int64) ([]string, error)
 	MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxCounts, error)
 
 	MailboxModSeq(ctx context.Context, mailboxID int64) (uint64, error)

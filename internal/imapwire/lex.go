@@ -303,6 +303,12 @@ func (r *Reader) literalHead(binaryOK, message bool) (LiteralInfo, error) {
 // literal reads an argument literal into memory, then the segment after
 // it. The bytes are valid until the next read.
 func (r *Reader) literal(binaryOK bool) ([]byte, bool, error) {
+	return r.literalNUL(binaryOK, false)
+}
+
+// literalNUL is literal; nulOK lets a NUL through for the caller to
+// refuse with a better reply (a mailbox name: NO, RFC 9051 §5.1).
+func (r *Reader) literalNUL(binaryOK, nulOK bool) ([]byte, bool, error) {
 	info, err := r.literalHead(binaryOK, false)
 	if err != nil {
 		return nil, false, err
@@ -325,7 +331,7 @@ func (r *Reader) literal(binaryOK bool) ([]byte, bool, error) {
 	if err := r.readSegment(); err != nil {
 		return nil, false, err
 	}
-	if !info.Binary && bytes.IndexByte(r.lit, 0) >= 0 {
+	if !info.Binary && !nulOK && bytes.IndexByte(r.lit, 0) >= 0 {
 		// CHAR8 = %x01-ff: NUL only in literal8 (RFC 3516 §4.1).
 		return nil, false, syntaxErr("NUL in a literal")
 	}

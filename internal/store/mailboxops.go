@@ -91,6 +91,11 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		// RFC 9051 §6.3.7: the subscription stays after the mailbox
+		// is gone (RFC 5258 lists it as \NonExistent).
+		if _, err := tx.Exec("INSERT OR IGNORE INTO lone_subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE id = ? AND subscribed", id); err != nil {
+			return err
+		}
 		_, err = tx.Exec("DELETE FROM mailboxes WHERE id = ?", id)
 		return err
 	})
@@ -192,18 +197,54 @@ func moveAllMessages(tx *sql.Tx, accountID, fromID int64, name string) error {
 	return err
 }
 
-// SetSubscribed marks a mailbox subscribed or not (RFC 9051 §6.3.7-8).
+// SetSubscribed subscribes a name or ends its subscription (RFC 9051
+// §6.3.7-8). A name with no mailbox may be subscribed (§6.3.7 leaves it
+// to the server; RFC 5258 §3 lists such names as \NonExistent);
+// unsubscribing a name that is not subscribed and has no mailbox is
+// ErrNotFound.
 func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
+	name = canonicalName(name)
 	return s.write(ctx, nil, func(tx *sql.Tx) error {
-		res, err := tx.Exec("UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?", subscribed, accountID, canonicalName(name))
+		res, err := tx.Exec("UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?", subscribed, accountID, name)
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		n, _ := res.RowsAffected()
+		if subscribed && n == 0 {
+			_, err := tx.Exec("INSERT OR IGNORE INTO lone_subscriptions (account_id, name) VALUES (?, ?)", accountID, name)
+			return err
+		}
+		res, err = tx.Exec("DELETE FROM lone_subscriptions WHERE account_id = ? AND name = ?", accountID, name)
+		if err != nil {
+			return err
+		}
+		if m, _ := res.RowsAffected(); n == 0 && m == 0 {
 			return ErrNotFound
 		}
 		return nil
 	})
+}
+
+// LoneSubscriptions returns the subscribed names that have no mailbox
+// (after a DELETE, or subscribed before they were made), sorted.
+func (s *Store) LoneSubscriptions(ctx context.Context, accountID int64) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT l.name FROM lone_subscriptions l WHERE l.account_id = ? AND NOT EXISTS (SELECT 1 FROM mailboxes m WHERE m.account_id = l.account_id AND m.name = l.name) ORDER BY l.name", accountID)
+	if err != nil {
+		return nil, fmt.Errorf("store: lone subscriptions: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("store: lone subscriptions: %w", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: lone subscriptions: %w", err)
+	}
+	return names, nil
 }
 
 // MailboxCounts are the figures IMAP STATUS reports.

@@ -438,6 +438,16 @@ CREATE TABLE sieve_duplicates (
 	until      INTEGER NOT NULL,
 	PRIMARY KEY (account_id, key)
 ) WITHOUT ROWID;
+`, `
+-- Subscriptions to names that have no mailbox (RFC 9051 §6.3.7: a
+-- subscription outlives its mailbox's DELETE, and a name that does not
+-- exist may be subscribed); a mailbox's own subscription stays in
+-- mailboxes.subscribed, which wins while the mailbox exists.
+CREATE TABLE lone_subscriptions (
+	account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+	name       TEXT NOT NULL,
+	PRIMARY KEY (account_id, name)
+) WITHOUT ROWID;
 `}
 
 func (s *Store) migrate(ctx context.Context) error {

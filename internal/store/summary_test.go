@@ -103,8 +103,11 @@ func oldSchema(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range []string{"DROP INDEX messages_arrival", "DROP INDEX messages_unkept", "ALTER TABLE messages DROP COLUMN summary", "ALTER TABLE messages DROP COLUMN structure",
-		"ALTER TABLE messages DROP COLUMN sent_day", "DROP TABLE sieve_scripts", "DROP TABLE sieve_vacation", "DROP TABLE sieve_duplicates", "PRAGMA user_version = 5"} {
+	// Everything after migration 5 goes: the Sieve tables (7) and
+	// lone_subscriptions (8) too.
+	for _, q := range []string{"DROP TABLE lone_subscriptions", "DROP TABLE sieve_scripts", "DROP TABLE sieve_vacation", "DROP TABLE sieve_duplicates",
+		"DROP INDEX messages_arrival", "DROP INDEX messages_unkept", "ALTER TABLE messages DROP COLUMN summary", "ALTER TABLE messages DROP COLUMN structure",
+		"ALTER TABLE messages DROP COLUMN sent_day", "PRAGMA user_version = 5"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
 		}
