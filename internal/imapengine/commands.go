@@ -17,6 +17,9 @@ func allowed(name string, st state) bool {
 		return true
 	case "STARTTLS", "AUTHENTICATE", "LOGIN":
 		return st == notAuthenticated
+	case "UNAUTHENTICATE":
+		// RFC 8437 §3: in the authenticated and selected states.
+		return st == authenticated || st == selected
 	case "ENABLE":
 		// RFC 5161 §3.1: only in the authenticated state.
 		return st == authenticated
@@ -30,11 +33,11 @@ func allowed(name string, st state) bool {
 }
 
 // supported are the commands the engine runs; imapwire reads others
-// (SORT, THREAD, COMPRESS, QUOTA, UNAUTHENTICATE) whose capabilities pail
-// does not advertise.
+// (SORT, THREAD, COMPRESS, QUOTA) whose capabilities pail does not
+// advertise.
 func supported(name string) bool {
 	switch name {
-	case "SORT", "THREAD", "COMPRESS", "UNAUTHENTICATE", "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
+	case "SORT", "THREAD", "COMPRESS", "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
 		return false
 	}
 	return true
@@ -55,6 +58,9 @@ func (c *Conn) capabilities() []string {
 		}
 	}
 	caps = append(caps, "SASL-IR", "LITERAL+", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "ID")
+	if c.state != notAuthenticated {
+		caps = append(caps, "UNAUTHENTICATE") // RFC 8437 §2: once it can be used
+	}
 	return append(caps, c.srv.cfg.Caps...)
 }
 
@@ -91,9 +97,9 @@ func (c *Conn) run(cmd *imapwire.Command) {
 		c.state = logout
 		text = "Logged out"
 	case "ID":
-		// RFC 2971 §3.1: the server's own identification.
-		c.output()
-		c.wr.ID([]imapwire.IDParam{{Field: "name", Value: "pail"}})
+		c.id(cmd.Args.(*imapwire.IDArgs))
+	case "UNAUTHENTICATE":
+		err = c.unauthenticate(ctx)
 	case "STARTTLS":
 		if c.startTLS(cmd) {
 			return // the OK is sent before the handshake

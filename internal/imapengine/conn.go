@@ -55,8 +55,9 @@ type Conn struct {
 	rev2     bool // ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
 	bad      int  // BAD replies in a row
 	user     string
-	tag      string      // of the command running
-	sinks    []io.Writer // message writers handed out for the command being read
+	tag      string             // of the command running
+	sinks    []io.Writer        // message writers handed out for the command being read
+	clientID []imapwire.IDParam // what the client said of itself with ID (RFC 2971)
 }
 
 func newConn(s *Server, nc net.Conn, isTLS bool) *Conn {

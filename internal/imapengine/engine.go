@@ -115,7 +115,8 @@ type Config struct {
 	TLS *tls.Config
 	// Caps are the capabilities the Session adds to the engine's own
 	// (IMAP4rev1, IMAP4rev2, STARTTLS, AUTH=PLAIN or LOGINDISABLED,
-	// SASL-IR, LITERAL+, ENABLE, IDLE, NAMESPACE, UNSELECT, ID).
+	// SASL-IR, LITERAL+, ENABLE, IDLE, NAMESPACE, UNSELECT, ID, and
+	// UNAUTHENTICATE after login).
 	Caps []string
 	// AppendLimit bounds an APPEND message after login (RFC 7889).
 	AppendLimit int64
