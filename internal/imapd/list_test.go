@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,10 +19,11 @@ const lxPassword = "up the hill"
 
 // lxConn is a raw IMAP client over a loopback socket.
 type lxConn struct {
-	t  *testing.T
-	c  net.Conn
-	br *bufio.Reader
-	n  int
+	t    *testing.T
+	c    net.Conn
+	br   *bufio.Reader
+	n    int
+	addr string
 }
 
 // listTestServer starts a store and an IMAP server on 127.0.0.1:0 and
@@ -52,20 +54,27 @@ func listTestServer(t *testing.T) *lxConn {
 		defer cancel()
 		srv.Shutdown(ctx)
 	})
-	c, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	x := &lxConn{t: t, c: c, br: bufio.NewReader(c)}
-	x.line()
-	if got := x.cmd(`LOGIN jack@hill.com "` + lxPassword + `"`); !strings.HasPrefix(got[len(got)-1], "OK") {
-		t.Fatalf("LOGIN: %q", got)
-	}
+	x := lxDial(t, ln.Addr().String())
 	// Only INBOX, for the examples: the account's special-use mailboxes
 	// go, with their subscriptions.
 	for _, n := range []string{"Archive", "Drafts", "Junk", "Sent", "Trash"} {
 		x.ok("UNSUBSCRIBE "+n, "DELETE "+n)
+	}
+	return x
+}
+
+// lxDial opens another logged-in connection to the server at addr.
+func lxDial(t *testing.T, addr string) *lxConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	x := &lxConn{t: t, c: c, br: bufio.NewReader(c), addr: addr}
+	x.line()
+	if got := x.cmd(`LOGIN jack@hill.com "` + lxPassword + `"`); !strings.HasPrefix(got[len(got)-1], "OK") {
+		t.Fatalf("LOGIN: %q", got)
 	}
 	return x
 }
@@ -291,5 +300,39 @@ func TestBadNamesAnsweredNo(t *testing.T) {
 				t.Errorf("%q: %q", line, got)
 			}
 		}
+	}
+}
+
+// TestRecentWithinExists: after messages arrive and some are expunged by
+// another session, the RECENT a session reports never exceeds the EXISTS
+// it has told (RFC 3501 §7.3.2, issue 16).
+func TestRecentWithinExists(t *testing.T) {
+	a := listTestServer(t)
+	b := lxDial(t, a.addr)
+	a.ok("SELECT INBOX")
+	b.ok("APPEND INBOX {1+}\r\nx", "APPEND INBOX {1+}\r\ny", "APPEND INBOX {1+}\r\nz", "EXAMINE INBOX")
+	check := func(lines []string) {
+		t.Helper()
+		var exists, recent int
+		for _, l := range lines {
+			var n int
+			if _, err := fmt.Sscanf(l, "* %d EXISTS", &n); err == nil {
+				exists = n
+			}
+			if _, err := fmt.Sscanf(l, "* %d RECENT", &n); err == nil {
+				recent = n
+				if recent > exists {
+					t.Errorf("RECENT %d over EXISTS %d: %q", recent, exists, lines)
+				}
+			}
+		}
+	}
+	c := lxDial(t, a.addr)
+	c.ok("SELECT INBOX", "STORE 1:2 +FLAGS (\\Deleted)", "EXPUNGE")
+	check(a.cmd("NOOP"))
+	got := a.cmd("SELECT INBOX")
+	check(got)
+	if !slices.Contains(got, "* 1 EXISTS") {
+		t.Errorf("SELECT: %q", got)
 	}
 }
