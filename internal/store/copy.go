@@ -108,6 +108,7 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 	}
 	if len(res.DestUIDs) > 0 {
 		s.hub.publish(Event{AccountID: src.AccountID, MailboxID: destID, Kind: EventNewMessage})
+		s.kickText() // copies are indexed from their files
 	}
 	return res, nil
 }

@@ -233,6 +233,7 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 		}
 		s.hub.publish(Event{AccountID: ds[i].AccountID, MailboxID: d.MailboxID, Kind: EventNewMessage})
 	}
+	s.kickText()
 	return out, nil
 }
 

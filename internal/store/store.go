@@ -81,6 +81,10 @@ type Store struct {
 	// fillDone is closed when it has returned.
 	stopFill context.CancelFunc
 	fillDone chan struct{}
+	// textKick wakes the full-text indexer (indexTexts, started by Open
+	// and stopped with the fill); textDone is closed when it has returned.
+	textKick chan struct{}
+	textDone chan struct{}
 }
 
 // Open opens (creating if needed) the store in dir.
@@ -135,6 +139,8 @@ func open(ctx context.Context, dir string, lock lockFunc) (*Store, error) {
 	fillCtx, stopFill := context.WithCancel(context.Background())
 	s.stopFill, s.fillDone = stopFill, make(chan struct{})
 	go s.fillSummaries(fillCtx)
+	s.textKick, s.textDone = make(chan struct{}, 1), make(chan struct{})
+	go s.indexTexts(fillCtx)
 	return s, nil
 }
 
@@ -157,6 +163,7 @@ func (s *Store) Close() error {
 		// last write.
 		s.stopFill()
 		<-s.fillDone
+		<-s.textDone
 		close(s.stop)
 		s.wg.Wait()
 		err = s.db.Close()
@@ -448,7 +455,7 @@ CREATE TABLE lone_subscriptions (
 	name       TEXT NOT NULL,
 	PRIMARY KEY (account_id, name)
 ) WITHOUT ROWID;
-`}
+`, textMigration}
 
 func (s *Store) migrate(ctx context.Context) error {
 	conn, err := s.db.Conn(ctx)

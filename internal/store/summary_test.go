@@ -98,6 +98,7 @@ func assertSameInfo(t *testing.T, got, want *message.Info) {
 // as a data directory of an older pail has it.
 func oldSchema(t *testing.T, dir string) {
 	t.Helper()
+	preTextSchema(t, dir)
 	db, err := sql.Open("sqlite", "file:"+dir+"/pail.db")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,178 @@
+package message
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	gomessage "github.com/emersion/go-message"
+)
+
+// MaxSearchText bounds the text ReadSearchText keeps of one message (all
+// its fields together, folded): 1 MiB holds the text of any letter; what
+// is cut beyond is marked Partial, never silently lost.
+const MaxSearchText = 1 << 20
+
+// SearchText is what a full-text index holds of a message, every field
+// folded (FoldSearch): a needle found by the IMAP SEARCH rules (RFC 9051
+// §6.4.4: a case-insensitive substring of the decoded header field or of
+// the decoded text) is a substring of the folded text of its field, so an
+// index of these never misses a match.
+type SearchText struct {
+	// Header holds every header field, one a line: "name: value", the
+	// value decoded from RFC 2047 encoded words (the raw value when they
+	// do not decode).
+	Header string
+	// Subject, From, To, Cc and Bcc are the decoded values of those
+	// fields (several fields of one name one a line).
+	Subject, From, To, Cc, Bcc string
+	// Body is the decoded text of every text/* and message/* leaf
+	// (transfer encoding undone, converted to UTF-8 from its charset),
+	// with an HTML part also as its readable text; a message whose MIME
+	// structure does not parse contributes its raw body instead.
+	Body string
+	// Partial is set when the text was cut at MaxSearchText or the
+	// message did not parse to its end: a searcher must then look at the
+	// message itself.
+	Partial bool
+}
+
+// FoldSearch is the folding that SearchText applies and that a needle
+// needs before it is looked for in one: lower case rune by rune (as
+// strings.ToLower, which IMAP substring matches use), every run of white
+// space squeezed to one space, invalid UTF-8 replaced by U+FFFD. If n is a
+// substring of t, FoldSearch(n) is a substring of FoldSearch(t).
+func FoldSearch(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for _, r := range s {
+		if unicode.IsSpace(r) {
+			if !space {
+				b.WriteByte(' ')
+			}
+			space = true
+			continue
+		}
+		space = false
+		b.WriteRune(unicode.ToLower(r))
+	}
+	return b.String()
+}
+
+// textBudget counts what a SearchText may still take.
+type textBudget struct {
+	left    int
+	partial bool
+}
+
+// take folds s and returns what fits of it, marking the text partial when
+// s did not fit.
+func (tb *textBudget) take(s string) string {
+	f := FoldSearch(s)
+	if len(f) <= tb.left {
+		tb.left -= len(f)
+		return f
+	}
+	tb.partial = true
+	cut := tb.left
+	for cut > 0 && !utf8.RuneStart(f[cut]) {
+		cut-- // cut between characters
+	}
+	tb.left = 0
+	return f[:cut]
+}
+
+// ReadSearchText reads a message and returns its text for a full-text
+// index, bounded by MaxSearchText. It never fails: what cannot be read is
+// marked Partial.
+func ReadSearchText(r io.Reader) SearchText {
+	tb := &textBudget{left: MaxSearchText}
+	var st SearchText
+	e, err := gomessage.ReadWithOptions(r, &gomessage.ReadOptions{MaxHeaderBytes: maxHeaderBytes})
+	if e == nil {
+		st.Partial = true
+		return st
+	}
+	if err != nil && !isSoftError(err) {
+		st.Partial = true
+	}
+	var hdr, subject, from, to, cc, bcc strings.Builder
+	line := func(b *strings.Builder, s string) {
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(s)
+	}
+	fields := e.Header.Fields()
+	for fields.Next() {
+		v, err := fields.Text()
+		if err != nil {
+			v = fields.Value()
+		}
+		v = tb.take(v)
+		line(&hdr, FoldSearch(fields.Key())+": "+v)
+		switch strings.ToLower(fields.Key()) {
+		case "subject":
+			line(&subject, v)
+		case "from":
+			line(&from, v)
+		case "to":
+			line(&to, v)
+		case "cc":
+			line(&cc, v)
+		case "bcc":
+			line(&bcc, v)
+		}
+	}
+	st.Header, st.Subject, st.From, st.To, st.Cc, st.Bcc = hdr.String(), subject.String(), from.String(), to.String(), cc.String(), bcc.String()
+	var body strings.Builder
+	if !searchBody(e, tb, &body, 0) {
+		st.Partial = true
+	}
+	st.Body = body.String()
+	st.Partial = st.Partial || tb.partial
+	return st
+}
+
+// searchBody appends the text of e's text leaves to b; it returns false
+// when the structure stopped parsing before its end.
+func searchBody(e *gomessage.Entity, tb *textBudget, b *strings.Builder, depth int) bool {
+	if depth > maxDepth {
+		return false
+	}
+	if mr := e.MultipartReader(); mr != nil {
+		for tb.left > 0 {
+			p, err := mr.NextPart()
+			if errors.Is(err, io.EOF) {
+				return true
+			}
+			if p == nil || err != nil && !isSoftError(err) {
+				return false
+			}
+			if !searchBody(p, tb, b, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	t, _, _ := e.Header.ContentType()
+	if t != "" && !strings.HasPrefix(t, "text/") && !strings.HasPrefix(t, "message/") {
+		return true
+	}
+	// Decoded text can grow from its transfer encoding but not past the
+	// budget's bytes by more than folding shrinks it: read one more than
+	// fits, and let take cut.
+	data, err := io.ReadAll(io.LimitReader(e.Body, int64(tb.left)+1))
+	if len(data) > 0 {
+		b.WriteString(tb.take(string(data)))
+		b.WriteByte('\n')
+		if t == "text/html" && tb.left > 0 {
+			b.WriteString(tb.take(HTMLToText(string(data))))
+			b.WriteByte('\n')
+		}
+	}
+	return err == nil || isSoftError(err)
+}
