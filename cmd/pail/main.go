@@ -52,6 +52,7 @@ Commands:
   sieve delete ADDR NAME              remove a script (not the active one)
   export ADDR [--folder NAME]         write a mailbox as mbox to stdout
   import ADDR FILE [--folder NAME]    add the messages of an mbox file
+  reindex ADDR                        rebuild the account's full-text search index
   check [--repair]                    verify the store: rows, files, UIDs, sizes;
                                       --repair removes what a crash left behind
   status [--metrics]                  what the running server is doing
@@ -135,6 +136,7 @@ var commands = map[string]func(e *env, args []string) error{
 	"alias delete":       cmdAliasDelete,
 	"export":             cmdExport,
 	"import":             cmdImport,
+	"reindex":            cmdReindex,
 	"check":              cmdCheck,
 	"status":             cmdStatus,
 	"queue list":         cmdQueueList,
