@@ -121,3 +121,44 @@ func BenchmarkSummaryOf(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIndexText measures what the full-text indexer does per
+// message after Deliver: read the file's text and insert it into the
+// index, in batches of textBatch as the indexer does.
+func BenchmarkIndexText(b *testing.B) {
+	for name, body := range benchMessages() {
+		b.Run(name, func(b *testing.B) {
+			ctx := context.Background()
+			s, err := Open(ctx, b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			a, _ := s.AddAccount(ctx, "jill@hill.test", "h", false)
+			s.stopFill() // the benchmark indexes, not the background indexer
+			<-s.textDone
+			for range b.N {
+				sp, _ := s.NewSpool()
+				sp.Write(body)
+				if _, err := s.Deliver(ctx, sp, []Delivery{{AccountID: a.ID}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.SetBytes(int64(len(body)))
+			cpu0 := cpuTime()
+			b.ResetTimer()
+			var after int64
+			for {
+				n, last, err := s.indexStep(ctx, 0, after)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if n == 0 {
+					break
+				}
+				after = last
+			}
+			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"pail/internal/message"
@@ -186,8 +187,26 @@ func (s *Store) indexTexts(ctx context.Context) {
 			return
 		case <-s.textKick:
 		}
+		// Let deliveries gather: FTS5 writes a new segment per batch and
+		// merges small ones, so batches of one message cost several
+		// times what larger batches do.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(textSettle):
+		}
 	}
 }
+
+// textSettle is how long the indexer lets new mail gather after a kick
+// before indexing it (meanwhile those messages are candidates of every
+// search, so results are the same, only costlier for a moment).
+const textSettle = 200 * time.Millisecond
+
+// textBatch is how many rows one step of the indexer indexes: few enough
+// that deliveries queued behind its commit wait little (about 1 ms of
+// text indexing per 4 KiB message).
+const textBatch = 128
 
 // textTodo reads the next rows to index, along messages_untexted;
 // account 0 means any.
@@ -198,7 +217,7 @@ const textTodo = `SELECT m.id, m.file, b.account_id FROM messages m JOIN mailbox
 // account, or any for 0); it returns how many rows it looked at and the
 // last id.
 func (s *Store) indexStep(ctx context.Context, account, after int64) (int, int64, error) {
-	rows, err := s.db.QueryContext(ctx, textTodo, after, account, account, fillBatch)
+	rows, err := s.db.QueryContext(ctx, textTodo, after, account, account, textBatch)
 	if err != nil {
 		return 0, after, fmt.Errorf("store: index text: %w", err)
 	}
