@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -32,6 +33,9 @@ type ListQuery struct {
 	Newer  ListKey // the page ends just before this key (newer messages)
 	Offset int
 	Limit  int // at most this many rows; 0 means maxListLimit
+	// UIDs, when not nil, keeps only the messages with these UIDs (the
+	// candidates of a search, from SearchText).
+	UIDs []uint32
 }
 
 // maxListLimit bounds one page of ListMessages.
@@ -109,6 +113,11 @@ func listSQL(mailboxID int64, q ListQuery) (string, []any, bool) {
 	case !q.Newer.IsZero():
 		where, order = " AND (m.internal_date, m.uid) > (?, ?)", "ASC"
 		args = append(args, q.Newer.Date, q.Newer.UID)
+	}
+	if q.UIDs != nil {
+		js, _ := json.Marshal(q.UIDs) // cannot fail for []uint32; [] for none
+		where += " AND m.uid IN (SELECT value FROM json_each(?))"
+		args = append(args, string(js))
 	}
 	args = append(args, limit, max(q.Offset, 0))
 	return "SELECT " + messageColumns + ", m.summary FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ?" + where +

@@ -23,6 +23,10 @@ const (
 	// searchBatch is how many messages a search reads from the store at
 	// a time.
 	searchBatch = 200
+	// maxSearchUIDs is how many search candidates are handed to the store
+	// to list by UID; with more, the folder is scanned and the candidates
+	// picked out as it goes.
+	maxSearchUIDs = 5000
 	// maxSearchBody is how much of each message's text a search reads.
 	maxSearchBody = 1 << 20
 )
@@ -263,13 +267,24 @@ func (s *Server) listItem(m store.Listed, showTo bool) listItem {
 // (lq: older than a key, newer than a key, or from the newest), in batches
 // read by keyset, until it has a page and one more (beyond: the key to
 // continue from) or maxSearchTime has passed (stopped; beyond is where the
-// scan stopped). Sender and subject come from the kept summaries; only the
-// text needs the message files. The page is newest first.
+// scan stopped). The full-text index (store.SearchText) narrows the scan
+// to its candidates first, unless the query is under three characters;
+// each candidate is confirmed: sender and subject on the kept summaries,
+// the text on the message file. The page is newest first.
 func (s *Server) search(ctx context.Context, mailboxID int64, lq store.ListQuery, size int, query, field string) (page []store.Listed, beyond store.ListKey, stopped bool, err error) {
 	needle := strings.ToLower(query)
 	deadline := time.Now().Add(maxSearchTime)
 	up := !lq.Newer.IsZero() // towards newer messages: nearest the key first
 	lq.Limit = searchBatch
+	// The full-text index narrows the folder to the candidates, which the
+	// scan then confirms; a few enough are asked of the store by UID.
+	cands, narrowed, err := s.candidates(ctx, mailboxID, query, field)
+	if err != nil {
+		return nil, store.ListKey{}, false, err
+	}
+	if narrowed && len(cands) <= maxSearchUIDs {
+		lq.UIDs = cands
+	}
 	defer func() {
 		if up {
 			slices.Reverse(page)
@@ -284,7 +299,7 @@ func (s *Server) search(ctx context.Context, mailboxID int64, lq store.ListQuery
 			slices.Reverse(batch)
 		}
 		for _, m := range batch {
-			if !s.matches(m, needle, field) {
+			if narrowed && !inSorted(cands, m.UID) || !s.matches(m, needle, field) {
 				continue
 			}
 			if len(page) == size {
@@ -300,11 +315,40 @@ func (s *Server) search(ctx context.Context, mailboxID int64, lq store.ListQuery
 			return page, last, true, nil
 		}
 		if up {
-			lq = store.ListQuery{Newer: last, Limit: searchBatch}
+			lq = store.ListQuery{Newer: last, Limit: searchBatch, UIDs: lq.UIDs}
 		} else {
-			lq = store.ListQuery{Older: last, Limit: searchBatch}
+			lq = store.ListQuery{Older: last, Limit: searchBatch, UIDs: lq.UIDs}
 		}
 	}
+}
+
+// searchFields are the full-text fields each webmail search field looks
+// in (the default, all three).
+var searchFields = map[string][]string{"from": {"FROM"}, "subject": {"SUBJECT"}, "body": {"BODY"}}
+
+// candidates returns, ascending, the UIDs of the folder that may match
+// (store.SearchText); narrowed false means all may.
+func (s *Server) candidates(ctx context.Context, mailboxID int64, query, field string) ([]uint32, bool, error) {
+	fields, ok := searchFields[field]
+	if !ok {
+		fields = []string{"FROM", "SUBJECT", "BODY"}
+	}
+	var all []uint32
+	for _, f := range fields {
+		uids, narrowed, err := s.deps.Store.SearchText(ctx, mailboxID, f, query)
+		if err != nil || !narrowed {
+			return nil, false, err
+		}
+		all = append(all, uids...)
+	}
+	slices.Sort(all)
+	return slices.Compact(all), true, nil
+}
+
+// inSorted reports whether uid is in the ascending uids.
+func inSorted(uids []uint32, uid uint32) bool {
+	_, ok := slices.BinarySearch(uids, uid)
+	return ok
 }
 
 func (s *Server) matches(m store.Listed, needle, field string) bool {

@@ -20,6 +20,10 @@ type Store interface {
 	// ListMessages returns a page of a folder newest first, by keyset,
 	// with each message's kept summary.
 	ListMessages(ctx context.Context, mailboxID int64, q store.ListQuery) ([]store.Listed, error)
+	// SearchText returns the UIDs that may hold needle in a field (a
+	// superset of the matches, from the full-text index); narrowed false
+	// means every message may.
+	SearchText(ctx context.Context, mailboxID int64, field, needle string) (uids []uint32, narrowed bool, err error)
 	// MessageOfAccount must return store.ErrNotFound for a message of
 	// another account: it is what keeps one user out of another's mail.
 	MessageOfAccount(ctx context.Context, accountID, id int64) (store.Message, error)
