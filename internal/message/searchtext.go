@@ -11,8 +11,9 @@ import (
 )
 
 // MaxSearchText bounds the text ReadSearchText keeps of one message (all
-// its fields together, folded): 1 MiB holds the text of any letter; what
-// is cut beyond is marked Partial, never silently lost.
+// its field values together, folded; field names and line breaks aside):
+// 1 MiB holds the text of any letter; what is cut beyond is marked
+// Partial, never silently lost.
 const MaxSearchText = 1 << 20
 
 // SearchText is what a full-text index holds of a message, every field

@@ -19,6 +19,13 @@
 // a range is one statement (SetFlags), and list pages are read by keyset
 // (ListMessages).
 //
+// A full-text index (FTS5, trigram tokenizer) over each message's decoded
+// header fields and text parts names the candidates of substring searches
+// (SearchText, SearchTextAccount: a superset of the matches, for the
+// caller's exact check); it is built in the background right after each
+// delivery and for mail from before it, and Reindex rebuilds an account's
+// (see fulltext.go for what IMAP calls).
+//
 // Several processes (the server and the admin commands) may open the same
 // data directory at once; SQLite's locking arbitrates between them.
 package store

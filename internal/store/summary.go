@@ -28,8 +28,10 @@ import (
 //     to go-imap's types is imapEnvelope and imapStructure in
 //     summary_imap_test.go. BODY[...] sections still read the file.
 //   - SEARCH: SearchUIDs for the conjunction of the keys a Query holds,
-//     then header keys (FROM, TO, CC, BCC, SUBJECT) matched against the
-//     decoded Info fields of the UIDs left, and BODY/TEXT against the file.
+//     intersected with SearchText's candidates for each substring key
+//     (fulltext.go), then header keys (FROM, TO, CC, BCC, SUBJECT)
+//     matched against the decoded Info fields of the UIDs left, and
+//     BODY/TEXT against the file.
 //   - SORT and THREAD: Info's Date, Subject, From, To, Cc, MessageID,
 //     InReplyTo, References and Size.
 //   - STORE: SetFlags, already set-based.
