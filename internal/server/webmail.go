@@ -35,6 +35,8 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 		MaxMessageBytes: s.cfg.Limits.MaxMessageBytes,
 		DoctorDir:       s.cfg.DataDir,
 		TrustedProxies:  s.cfg.Limits.TrustedProxyPrefixes,
+		Sieve:           sieveOptions(s.cfg),
+		SieveLimits:     sieveLimits(s.cfg),
 	}, webmail.Deps{
 		Store:  s.store,
 		Auth:   authn,
@@ -48,6 +50,7 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 		MailLog:  s.mailLog,
 		Profiles: clients,
 		Learner:  s.webmailLearner(),
+		Sieve:    s.store,
 	})
 	if err != nil {
 		return err

@@ -276,7 +276,7 @@ func (s *Server) parseTemplates() error {
 		},
 	}
 	s.pages = map[string]*template.Template{}
-	for _, name := range []string{"login", "list", "read", "compose", "error", "settings",
+	for _, name := range []string{"login", "list", "read", "compose", "error", "settings", "filters", "vacation",
 		"admin-accounts", "admin-aliases", "admin-queue", "admin-queuemsg", "admin-dns", "admin-doctor"} {
 		files := []string{"templates/layout.html", "templates/" + name + ".html"}
 		if strings.HasPrefix(name, "admin-") {

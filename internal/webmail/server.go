@@ -23,6 +23,8 @@ import (
 
 	"pail/internal/admin"
 	"pail/internal/maillog"
+	"pail/internal/sieve"
+	"pail/internal/store"
 )
 
 //go:embed templates/*.html
@@ -68,6 +70,10 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed for the client address (login limits, logs, Received).
 	TrustedProxies []netip.Prefix
+	// Sieve compiles the scripts of the Filters and Vacation pages, and
+	// SieveLimits bounds them, as ManageSieve does.
+	Sieve       sieve.Options
+	SieveLimits store.SieveLimits
 }
 
 // Deps are the services the web pages use.
@@ -89,6 +95,9 @@ type Deps struct {
 	Profiles Profiles
 	// Learner, if set, is told of every move (deletes to Trash too).
 	Learner Learner
+	// Sieve stores the accounts' Sieve scripts for the Filters and
+	// Vacation pages; nil means no such pages.
+	Sieve SieveStore
 	// Now returns the current time; nil means time.Now. Tests set it.
 	Now func() time.Time
 }
@@ -169,6 +178,13 @@ func (s *Server) routes() {
 	m.HandleFunc("GET "+ProfilePath, s.page(s.handleProfile))
 	m.HandleFunc("GET /settings", s.page(s.handleSettings))
 	m.HandleFunc("POST /settings/password", s.post(maxAdminForm, s.handleSettingsPassword))
+	if s.deps.Sieve != nil {
+		m.HandleFunc("GET /filters", s.page(s.handleFilters))
+		m.HandleFunc("POST /filters/script", s.post(maxFormBytes, s.handleFiltersScript))
+		m.HandleFunc("POST /filters/rules", s.post(maxFormBytes, s.handleFiltersRules))
+		m.HandleFunc("GET /vacation", s.page(s.handleVacation))
+		m.HandleFunc("POST /vacation", s.post(maxFormBytes, s.handleVacationPost))
+	}
 	m.HandleFunc("GET /admin", s.adminPage(func(w http.ResponseWriter, r *http.Request, _ *user) {
 		http.Redirect(w, r, "/admin/accounts", http.StatusSeeOther)
 	}))

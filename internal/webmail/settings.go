@@ -25,12 +25,13 @@ const (
 type settingsPage struct {
 	base
 	Profile string
+	Filters bool // the Filters and Vacation pages are served
 	Notice  string
 	Error   string
 }
 
 func (s *Server) handleSettings(w http.ResponseWriter, r *http.Request, u *user) {
-	p := settingsPage{base: s.base(r, u, "Settings", 0), Profile: profilePath}
+	p := settingsPage{base: s.base(r, u, "Settings", 0), Profile: profilePath, Filters: s.deps.Sieve != nil}
 	if r.URL.Query().Get("done") == "password" {
 		p.Notice = msgPasswordChanged
 	}
