@@ -8,13 +8,17 @@ import (
 	"slices"
 
 	"pail/internal/imapengine"
+	"pail/internal/imapmsg"
 	"pail/internal/imapwire"
+	"pail/internal/message"
 	"pail/internal/store"
 )
 
 // Fetch answers FETCH and UID FETCH (RFC 9051 §6.4.5). ENVELOPE,
-// BODYSTRUCTURE and sections other than the whole message come from the
-// message parsed in memory (mime.go); BODY[] streams the file. A body fetch without
+// BODYSTRUCTURE and BODY come from the wire forms the store kept at
+// delivery (one MessageInfos query per command); a message without them
+// and sections other than the whole message are parsed from the file in
+// memory (imapmsg); BODY[] streams the file. A body fetch without
 // .PEEK sets \Seen first, durably, and reports the new flags with the data.
 // Messages expunged by another session but not yet reported are skipped.
 func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs) error {
@@ -69,6 +73,16 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 	if err != nil {
 		return sess.storeErr(err)
 	}
+	var infos map[uint32]*message.Info
+	if kept, structure := keptItems(a.Items); kept {
+		got := make([]uint32, len(msgs))
+		for i, m := range msgs {
+			got[i] = m.UID
+		}
+		if infos, err = st.MessageInfos(ctx, v.mb.ID, got, structure); err != nil {
+			return sess.storeErr(err)
+		}
+	}
 	changed := map[uint32]bool{}
 	if markSeen && !v.readOnly {
 		var unseen []uint32
@@ -99,34 +113,74 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 		if seq == 0 {
 			continue
 		}
-		if err := sess.fetchOne(w, seq, m, a.Items, changed[m.UID]); err != nil {
+		if err := sess.fetchOne(w, seq, m, infos[m.UID], a.Items, changed[m.UID]); err != nil {
 			return err
 		}
 	}
 	return w.Err()
 }
 
+// keptItems reports whether items ask for a kept wire form (ENVELOPE,
+// BODYSTRUCTURE, BODY without a section), and whether for a structure.
+func keptItems(items []imapwire.FetchItem) (kept, structure bool) {
+	for i := range items {
+		switch it := &items[i]; {
+		case it.Name == "ENVELOPE":
+			kept = true
+		case it.Name == "BODYSTRUCTURE", it.Name == "BODY" && it.Section == nil:
+			kept, structure = true, true
+		}
+	}
+	return kept, structure
+}
+
+// keptWire returns the kept wire form of an ENVELOPE, BODYSTRUCTURE or
+// BODY item, nil when info has none (a summary kept before the wire
+// forms, or a message over message.ReadInfo's bound).
+func keptWire(info *message.Info, it *imapwire.FetchItem) *imapmsg.Wire {
+	if info == nil {
+		return nil
+	}
+	if it.Name == "ENVELOPE" {
+		return info.IMAPEnvelope
+	}
+	if info.Structure == nil {
+		return nil
+	}
+	if it.Name == "BODYSTRUCTURE" {
+		return info.Structure.IMAPBodyStructure
+	}
+	return info.Structure.IMAPBody
+}
+
 // needsBytes reports whether an item needs the message parsed in memory
-// (everything but the whole message, which is streamed).
-func needsBytes(it *imapwire.FetchItem) bool {
+// (everything but the whole message, which is streamed, and the items
+// whose wire form was kept).
+func needsBytes(it *imapwire.FetchItem, info *message.Info) bool {
 	switch it.Name {
-	case "ENVELOPE", "BODYSTRUCTURE", "BINARY", "BINARY.SIZE", "RFC822.HEADER", "RFC822.TEXT":
+	case "ENVELOPE", "BODYSTRUCTURE":
+		return keptWire(info, it) == nil
+	case "BINARY", "BINARY.SIZE", "RFC822.HEADER", "RFC822.TEXT":
 		return true
 	case "BODY":
-		return it.Section == nil || !wholeMessage(it)
+		if it.Section == nil {
+			return keptWire(info, it) == nil
+		}
+		return !wholeMessage(it)
 	}
 	return false
 }
 
-func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, items []imapwire.FetchItem, flagsChanged bool) error {
+func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, info *message.Info, items []imapwire.FetchItem, flagsChanged bool) error {
 	v := sess.sel
 	wantFlags := flagsChanged
 	needBytes, needFile := false, false
 	for i := range items {
 		it := &items[i]
 		wantFlags = wantFlags || it.Name == "FLAGS"
-		needBytes = needBytes || needsBytes(it)
-		needFile = needFile || needsBytes(it) || it.Name == "RFC822" || it.Name == "BODY" && it.Section != nil
+		nb := needsBytes(it, info)
+		needBytes = needBytes || nb
+		needFile = needFile || nb || it.Name == "RFC822" || it.Name == "BODY" && it.Section != nil
 	}
 	if wantFlags {
 		v.flags[m.UID] = m.Flags
@@ -150,14 +204,14 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 		}
 	}
 	utf8OK := sess.conn.IMAP4rev2()
-	var root *part
+	var root *imapmsg.Part
 	if needBytes {
-		root = parseMessage(buf)
+		root = imapmsg.Parse(buf)
 	}
 	for i := range items {
 		// Refused before the response begins (RFC 3516 §4.3).
 		if it := &items[i]; it.Name == "BINARY" || it.Name == "BINARY.SIZE" {
-			if _, ok := binarySection(buf, root, it.Section.Part); !ok {
+			if _, ok := imapmsg.BinarySection(buf, root, it.Section.Part); !ok {
 				return imapengine.No("UNKNOWN-CTE", "Unknown Content-Transfer-Encoding")
 			}
 		}
@@ -175,12 +229,24 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 		case "RFC822.SIZE":
 			w.FetchNumber("RFC822.SIZE", uint64(m.Size))
 		case "ENVELOPE":
-			w.FetchEnvelope(envelope(root.header))
+			if k := keptWire(info, it); k != nil {
+				w.FetchRaw("ENVELOPE", k.For(utf8OK))
+				continue
+			}
+			w.FetchEnvelope(imapmsg.Envelope(root.Header))
 		case "BODYSTRUCTURE":
-			w.FetchRaw("BODYSTRUCTURE", appendBodyStructure(nil, root, true, utf8OK))
+			if k := keptWire(info, it); k != nil {
+				w.FetchRaw("BODYSTRUCTURE", k.For(utf8OK))
+				continue
+			}
+			w.FetchRaw("BODYSTRUCTURE", imapmsg.AppendBodyStructure(nil, root, true, utf8OK))
 		case "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT":
 			if it.Name == "BODY" && it.Section == nil {
-				w.FetchRaw("BODY", appendBodyStructure(nil, root, false, utf8OK))
+				if k := keptWire(info, it); k != nil {
+					w.FetchRaw("BODY", k.For(utf8OK))
+					continue
+				}
+				w.FetchRaw("BODY", imapmsg.AppendBodyStructure(nil, root, false, utf8OK))
 				continue
 			}
 			if wholeMessage(it) {
@@ -199,13 +265,13 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 				w.FetchSection(it, bytes.ReplaceAll(b, []byte{0}, []byte{0x80}))
 			}
 		case "BINARY":
-			b, _ := binarySection(buf, root, it.Section.Part)
+			b, _ := imapmsg.BinarySection(buf, root, it.Section.Part)
 			if p := it.Partial; p != nil {
-				b = partial(b, p.Offset, p.Count)
+				b = imapmsg.Partial(b, p.Offset, p.Count)
 			}
 			w.FetchBinary(it, b)
 		case "BINARY.SIZE":
-			b, _ := binarySection(buf, root, it.Section.Part)
+			b, _ := imapmsg.BinarySection(buf, root, it.Section.Part)
 			w.FetchBinarySize(it, uint64(len(b)))
 		}
 	}
@@ -257,18 +323,18 @@ func (e seekError) Error() string { return "imapd: seek message: " + e.err.Error
 
 // bodySection returns the bytes of a BODY[section]<partial>, RFC822.HEADER
 // or RFC822.TEXT item.
-func bodySection(raw []byte, root *part, it *imapwire.FetchItem) []byte {
+func bodySection(raw []byte, root *imapmsg.Part, it *imapwire.FetchItem) []byte {
 	var b []byte
 	switch {
 	case it.Name == "RFC822.HEADER":
-		b = root.header
+		b = root.Header
 	case it.Name == "RFC822.TEXT":
-		b = root.body
+		b = root.Body
 	default:
-		b = section(raw, root, it.Section.Part, it.Section.Specifier, it.Section.Fields)
+		b = imapmsg.Section(raw, root, it.Section.Part, it.Section.Specifier, it.Section.Fields)
 	}
 	if p := it.Partial; p != nil && b != nil {
-		b = partial(b, p.Offset, p.Count)
+		b = imapmsg.Partial(b, p.Offset, p.Count)
 	}
 	return b
 }

@@ -4,8 +4,9 @@
 // mailbox command onto the store, and adds admission control (connection
 // caps), the login check (failures slowed and logged; the engine allows
 // logins only over TLS or from loopback) and live updates. ENVELOPE,
-// BODYSTRUCTURE and body sections come from the message parsed at FETCH
-// (mime.go, wire.go).
+// BODYSTRUCTURE and BODY are the wire forms the store kept at delivery
+// (computed by internal/imapmsg); body sections, and the structure of a
+// message without kept forms, are parsed from the file at FETCH (imapmsg).
 //
 // Each selected mailbox is a per-session view: the UIDs the client knows, in
 // order (sequence number = position + 1), with the flags last reported. At
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"pail/internal/maillog"
+	"pail/internal/message"
 	"pail/internal/store"
 )
 
@@ -46,6 +48,9 @@ type Store interface {
 	ChangesSince(ctx context.Context, mailboxID int64, since uint64) (uint64, []store.MessageState, []uint32, error)
 	DeletedMessages(ctx context.Context, mailboxID int64) ([]store.MessageState, error)
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32) ([]store.Message, error)
+	// MessageInfos returns the summaries kept at delivery (ENVELOPE,
+	// BODYSTRUCTURE and BODY wire forms among them), by UID.
+	MessageInfos(ctx context.Context, mailboxID int64, uids []uint32, structure bool) (map[uint32]*message.Info, error)
 	OpenMessage(m store.Message) (*os.File, error)
 	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)
 	ClaimRecent(ctx context.Context, mailboxID int64) ([]uint32, error)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"pail/internal/imapmsg"
+
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
@@ -24,6 +26,10 @@ const (
 	// maxPreviewInput bounds how much decoded text is read for the
 	// preview; RFC 8970 previews are at most 256 characters.
 	maxPreviewInput = 8 << 10
+	// maxIMAPInput bounds the message that is held in memory at delivery
+	// to compute its IMAP wire forms (imapmsg works on the bytes); larger
+	// ones get none, and FETCH reads their file as before.
+	maxIMAPInput = 32 << 20
 )
 
 // Info is what a message says about itself, read in one pass over its
@@ -49,6 +55,11 @@ type Info struct {
 	// Bounded is set when the message exceeded the structure bounds
 	// (maxStructureDepth, maxStructureParts) and Structure is cut there.
 	Bounded bool
+	// IMAPEnvelope is the ENVELOPE as imapd sends it (imapmsg: header
+	// fields as written, groups kept), nil for a message over
+	// maxIMAPInput or described before pail kept it. Envelope above is
+	// the decoded form for SEARCH, SORT and the webmail.
+	IMAPEnvelope *imapmsg.Wire `json:",omitempty"`
 }
 
 // Envelope is the IMAP ENVELOPE of a message, each field as RFC 9051
@@ -111,6 +122,12 @@ type BodyPart struct {
 	DispositionParams map[string]string `json:",omitempty"`
 	Language          []string          `json:",omitempty"`
 	Location          string            `json:",omitempty"`
+	// IMAPBodyStructure and IMAPBody are, on the root part only, the
+	// BODYSTRUCTURE and BODY as imapd sends them (imapmsg), nil where
+	// IMAPEnvelope is nil. They live in the structure so that a FETCH of
+	// ENVELOPE alone does not decode them.
+	IMAPBodyStructure *imapmsg.Wire `json:",omitempty"`
+	IMAPBody          *imapmsg.Wire `json:",omitempty"`
 }
 
 // IsMultipart reports whether p is a multipart with children.
@@ -121,7 +138,8 @@ func (p *BodyPart) IsMultipart() bool { return p.Type == "multipart" }
 // can be (the same way IMAP servers describe such mail); only the header
 // of a message without one comes back empty.
 func ReadInfo(r io.Reader) *Info {
-	cr := &countReader{r: r}
+	keep := &capped{max: maxIMAPInput}
+	cr := &countReader{r: io.TeeReader(r, keep)}
 	br := bufio.NewReader(cr)
 	h, _ := textproto.ReadHeader(br)
 	info := &Info{}
@@ -132,7 +150,31 @@ func ReadInfo(r io.Reader) *Info {
 	io.Copy(io.Discard, br)
 	info.Size = cr.n
 	info.Preview = makePreview(w.plain, w.html)
+	if !keep.over {
+		d := imapmsg.Describe(keep.b)
+		info.IMAPEnvelope = d.Envelope
+		info.Structure.IMAPBodyStructure, info.Structure.IMAPBody = d.BodyStructure, d.Body
+	}
 	return info
+}
+
+// capped keeps what is written to it up to max bytes; past that it keeps
+// nothing and says so.
+type capped struct {
+	b    []byte
+	max  int
+	over bool
+}
+
+func (c *capped) Write(p []byte) (int, error) {
+	if !c.over {
+		if len(c.b)+len(p) > c.max {
+			c.over, c.b = true, nil
+		} else {
+			c.b = append(c.b, p...)
+		}
+	}
+	return len(p), nil
 }
 
 // walker carries the state of one ReadInfo pass.

@@ -16,17 +16,19 @@ import (
 	"pail/internal/message"
 )
 
-// What IMAP reads instead of message files (for internal/imapd, once its
-// engine calls them):
+// What IMAP reads instead of message files (internal/imapd):
 //
 //   - FETCH ENVELOPE, BODYSTRUCTURE, BODY (non-extensible), PREVIEW:
 //     MessageInfos(ctx, mailboxID, uids, structure) once per FETCH, with
-//     structure false when only ENVELOPE or PREVIEW is asked. Info.Envelope
-//     maps field for field onto the protocol's envelope (group markers
-//     included: Host empty); Info.Structure onto BODYSTRUCTURE (a leaf's
-//     Lines is body-fld-lines for text/* and message/rfc822). The mapping
-//     to go-imap's types is imapEnvelope and imapStructure in
-//     summary_imap_test.go. BODY[...] sections still read the file.
+//     structure false when only ENVELOPE or PREVIEW is asked. imapd sends
+//     Info.IMAPEnvelope and the root part's IMAPBodyStructure and IMAPBody
+//     as they are: wire forms computed at delivery by internal/imapmsg,
+//     the code that answers FETCH from a file, so they are byte for byte
+//     the same (imapd's TestKeptWireEqualsFile checks it for every corpus
+//     message). Info.Envelope and Structure are the decoded forms for
+//     SEARCH, SORT, THREAD and the webmail. A summary kept before the wire
+//     forms existed has none, and imapd parses the file for it. BODY[...]
+//     sections still read the file.
 //   - SEARCH: SearchUIDs for the conjunction of the keys a Query holds,
 //     intersected with SearchText's candidates for each substring key
 //     (fulltext.go), then header keys (FROM, TO, CC, BCC, SUBJECT)

@@ -1,4 +1,4 @@
-package imapd
+package imapmsg
 
 import (
 	"bytes"
@@ -20,24 +20,24 @@ import (
 // that are followed; deeper ones are leaves.
 const maxMIMEDepth = 20
 
-// part is one MIME entity: its header and body as slices of the message.
-type part struct {
-	header   []byte // the header, its blank line included; empty if none
-	body     []byte
+// Part is one MIME entity: its header and body as slices of the message.
+type Part struct {
+	Header   []byte // the header, its blank line included; empty if none
+	Body     []byte
 	typ, sub string // lower case
 	params   map[string]string
-	children []*part // of a multipart
-	msg      *part   // the message of a message/rfc822 part
+	children []*Part // of a multipart
+	msg      *Part   // the message of a message/rfc822 part
 }
 
-// parseMessage parses a whole message.
-func parseMessage(raw []byte) *part { return parsePart(raw, "text", "plain", 0) }
+// Parse parses a whole message.
+func Parse(raw []byte) *Part { return parsePart(raw, "text", "plain", 0) }
 
-func parsePart(raw []byte, defTyp, defSub string, depth int) *part {
-	p := &part{}
-	p.header, p.body = splitHeader(raw)
+func parsePart(raw []byte, defTyp, defSub string, depth int) *Part {
+	p := &Part{}
+	p.Header, p.Body = splitHeader(raw)
 	p.typ, p.sub = defTyp, defSub
-	if ct := headerValue(p.header, "Content-Type"); ct != "" {
+	if ct := HeaderValue(p.Header, "Content-Type"); ct != "" {
 		if mt, params, err := mime.ParseMediaType(ct); err == nil {
 			if t, s, ok := strings.Cut(mt, "/"); ok && t != "" && s != "" {
 				p.typ, p.sub, p.params = t, s, params
@@ -56,15 +56,15 @@ func parsePart(raw []byte, defTyp, defSub string, depth int) *part {
 		if p.sub == "digest" {
 			childTyp, childSub = "message", "rfc822" // RFC 2046 §5.1.5
 		}
-		for _, b := range splitMultipart(p.body, p.params["boundary"]) {
+		for _, b := range splitMultipart(p.Body, p.params["boundary"]) {
 			p.children = append(p.children, parsePart(b, childTyp, childSub, depth+1))
 		}
 		if len(p.children) == 0 {
 			// RFC 9051 §9 body-type-mpart needs a part: an empty one.
-			p.children = []*part{parsePart(nil, childTyp, childSub, depth+1)}
+			p.children = []*Part{parsePart(nil, childTyp, childSub, depth+1)}
 		}
 	case p.typ == "message" && (p.sub == "rfc822" || p.sub == "global"):
-		p.msg = parsePart(p.body, "text", "plain", depth+1)
+		p.msg = parsePart(p.Body, "text", "plain", depth+1)
 	}
 	return p
 }
@@ -159,9 +159,9 @@ func headerFields(header []byte, f func(name string, raw []byte) bool) {
 	}
 }
 
-// headerValue returns the unfolded value of the first field called name,
+// HeaderValue returns the unfolded value of the first field called name,
 // or "".
-func headerValue(header []byte, name string) string {
+func HeaderValue(header []byte, name string) string {
 	var v string
 	headerFields(header, func(n string, raw []byte) bool {
 		if !strings.EqualFold(n, name) {
@@ -179,7 +179,7 @@ func headerValue(header []byte, name string) string {
 // find resolves a section's part numbers (RFC 9051 §6.4.5: part 1 of a
 // message that is not multipart is its body; the parts of a
 // message/rfc822 part are those of the message in it), or nil.
-func (p *part) find(path []uint32) *part {
+func (p *Part) find(path []uint32) *Part {
 	cur := p
 	for i, n := range path {
 		if cur.typ == "multipart" && cur.children != nil {
@@ -199,7 +199,7 @@ func (p *part) find(path []uint32) *part {
 
 // section returns the bytes of BODY[section] (RFC 9051 §6.4.5), nil for a
 // part that does not exist.
-func section(raw []byte, root *part, path []uint32, spec string, fields []string) []byte {
+func Section(raw []byte, root *Part, path []uint32, spec string, fields []string) []byte {
 	cur := root
 	if len(path) > 0 {
 		if cur = root.find(path); cur == nil {
@@ -218,17 +218,17 @@ func section(raw []byte, root *part, path []uint32, spec string, fields []string
 		if len(path) == 0 {
 			return raw
 		}
-		return cur.body
+		return cur.Body
 	case "MIME":
-		return cur.header
+		return cur.Header
 	case "TEXT":
-		return msg.body
+		return msg.Body
 	case "HEADER":
-		return msg.header
+		return msg.Header
 	case "HEADER.FIELDS", "HEADER.FIELDS.NOT":
 		not := spec == "HEADER.FIELDS.NOT"
 		var out []byte
-		headerFields(msg.header, func(name string, f []byte) bool {
+		headerFields(msg.Header, func(name string, f []byte) bool {
 			listed := false
 			for _, want := range fields {
 				listed = listed || strings.EqualFold(want, name)
@@ -244,7 +244,7 @@ func section(raw []byte, root *part, path []uint32, spec string, fields []string
 }
 
 // partial cuts <offset.count> out of a section (RFC 9051 §6.4.5).
-func partial(b []byte, offset, count uint32) []byte {
+func Partial(b []byte, offset, count uint32) []byte {
 	if int64(offset) >= int64(len(b)) {
 		return []byte{}
 	}
@@ -255,11 +255,11 @@ func partial(b []byte, offset, count uint32) []byte {
 	return b
 }
 
-// binarySection returns the body of a part with its
+// BinarySection returns the body of a part with its
 // Content-Transfer-Encoding undone (RFC 3516 §4.2), nil for a part that
 // does not exist; ok is false for an encoding pail does not know (NO
 // [UNKNOWN-CTE]).
-func binarySection(raw []byte, root *part, path []uint32) (b []byte, ok bool) {
+func BinarySection(raw []byte, root *Part, path []uint32) (b []byte, ok bool) {
 	if len(path) == 0 {
 		return raw, true
 	}
@@ -267,23 +267,23 @@ func binarySection(raw []byte, root *part, path []uint32) (b []byte, ok bool) {
 	if cur == nil {
 		return nil, true
 	}
-	switch strings.ToLower(headerValue(cur.header, "Content-Transfer-Encoding")) {
+	switch strings.ToLower(HeaderValue(cur.Header, "Content-Transfer-Encoding")) {
 	case "", "7bit", "8bit", "binary":
-		return cur.body, true
+		return cur.Body, true
 	case "base64":
 		clean := bytes.Map(func(r rune) rune {
 			if r == '\r' || r == '\n' || r == ' ' || r == '\t' {
 				return -1
 			}
 			return r
-		}, cur.body)
+		}, cur.Body)
 		clean = bytes.TrimRight(clean, "=")
 		out := make([]byte, base64.RawStdEncoding.DecodedLen(len(clean)))
 		// What decodes before a bad byte is kept, as clients do.
 		n, _ := base64.RawStdEncoding.Decode(out, clean)
 		return out[:n], true
 	case "quoted-printable":
-		out, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(cur.body)))
+		out, _ := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(cur.Body)))
 		return out, true
 	}
 	return nil, false

@@ -1,0 +1,57 @@
+package imapd
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// scaleMessages is the mailbox size of BenchmarkScale: large enough that
+// the per-message cost dominates (issue 17 measures at 100 000).
+const scaleMessages = 10000
+
+// scaleNames are the senders of the generated mailbox; "zoe" is rare.
+var scaleNames = []string{"Ann Arbor", "Bob Hill", "=?utf-8?q?Ch=C3=A9rie?= Dupont", "dave", "Eve Stone", "Frank Ode", "Gus Lake"}
+
+// scaleMessage generates message i of the benchmark mailbox: a few
+// header fields, every seventh one a multipart with an attachment.
+func scaleMessage(i int) string {
+	name := scaleNames[i%len(scaleNames)]
+	if i%100 == 0 {
+		name = "Zoe Quartz"
+	}
+	addr := strings.ToLower(strings.Fields(name)[0])
+	h := fmt.Sprintf("From: %s <%s@example.org>\r\nTo: bob@hill.com, Team: a@x.org;\r\nSubject: report %d\r\n"+
+		"Date: Mon, 02 Jan 2026 15:04:05 +0000\r\nMessage-ID: <%d@example.org>\r\nMIME-Version: 1.0\r\n", name, addr, i, i)
+	body := strings.Repeat("the quick brown fox jumps over the lazy dog\r\n", 60)
+	if i%7 != 0 {
+		return h + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body
+	}
+	return h + "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n" + body +
+		"\r\n--b\r\nContent-Type: application/pdf; name=r.pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n"
+}
+
+// BenchmarkScale times, over a real socket on a mailbox of scaleMessages
+// generated messages, the operations of issue 17: FETCH 1:* (ENVELOPE),
+// UID SEARCH FROM, and STORE 1:* +FLAGS (\Seen) (alternating with
+// -FLAGS so that each iteration changes every message).
+func BenchmarkScale(b *testing.B) {
+	e := newEnv(b, nil)
+	for i := range scaleMessages {
+		e.deliver(b, e.acct.ID, "INBOX", scaleMessage(i))
+	}
+	r := dialRaw(b, e.addr)
+	r.cmd(`LOGIN bob@hill.com "` + testPassword + `"`)
+	r.cmd("SELECT INBOX")
+	run := func(b *testing.B, cmds ...string) {
+		for i := range b.N {
+			c := cmds[i%len(cmds)]
+			if got := r.cmd(c); !strings.Contains(got[len(got)-1], "OK") {
+				b.Fatalf("%s: %q", c, got[len(got)-1])
+			}
+		}
+	}
+	b.Run("FetchEnvelope", func(b *testing.B) { run(b, "FETCH 1:* (ENVELOPE)") })
+	b.Run("SearchFrom", func(b *testing.B) { run(b, `UID SEARCH FROM "zoe"`) })
+	b.Run("StoreSeen", func(b *testing.B) { run(b, `STORE 1:* +FLAGS (\Seen)`, `STORE 1:* -FLAGS (\Seen)`) })
+}
