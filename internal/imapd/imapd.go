@@ -48,6 +48,9 @@ type Store interface {
 	ChangesSince(ctx context.Context, mailboxID int64, since uint64) (uint64, []store.MessageState, []uint32, error)
 	DeletedMessages(ctx context.Context, mailboxID int64) ([]store.MessageState, error)
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32) ([]store.Message, error)
+	// SearchUIDs returns the UIDs of a mailbox that match a conjunction
+	// of the keys SQL can evaluate.
+	SearchUIDs(ctx context.Context, mailboxID int64, q store.Query) ([]uint32, error)
 	// MessageInfos returns the summaries kept at delivery (ENVELOPE,
 	// BODYSTRUCTURE and BODY wire forms among them), by UID.
 	MessageInfos(ctx context.Context, mailboxID int64, uids []uint32, structure bool) (map[uint32]*message.Info, error)

@@ -13,6 +13,7 @@ import (
 
 	"pail/internal/imapengine"
 	"pail/internal/imapwire"
+	"pail/internal/message"
 	"pail/internal/store"
 )
 
@@ -49,9 +50,11 @@ func supportedKeys(keys []imapwire.SearchKey) error {
 }
 
 // Search answers SEARCH and UID SEARCH (RFC 9051 §6.4.4, with ESEARCH
-// RFC 4731 and SEARCHRES RFC 5182 results). Flags, dates, sizes and number
-// sets are matched from the index; the message file is read only for
-// header and text keys.
+// RFC 4731 and SEARCHRES RFC 5182 results). The top-level flags, dates,
+// sizes and UID sets are one SQL query (store.SearchUIDs); the keys left
+// are matched per message, the header keys against the fields kept at
+// delivery (store.MessageInfos); the message file is read only for
+// BODY, TEXT and other header fields.
 func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArgs) error {
 	if cs := strings.ToUpper(a.Charset); cs != "" && cs != "UTF-8" && cs != "US-ASCII" {
 		// RFC 9051 §6.4.4: NO [BADCHARSET] with the charsets supported.
@@ -62,7 +65,9 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 	}
 	v := sess.sel
 	var msgs []store.Message
-	if viewOnly(a.Keys) {
+	infos := map[uint32]*message.Info{}
+	keys := a.Keys
+	if viewOnly(keys) {
 		// Flags and numbers only (SEARCH UNSEEN and the like): the view
 		// has all that is needed.
 		msgs = make([]store.Message, 0, len(v.uids))
@@ -72,10 +77,29 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 			}
 		}
 	} else {
-		var err error
-		msgs, err = sess.srv.deps.Store.MessagesByUID(ctx, v.mb.ID, v.uids)
+		st := sess.srv.deps.Store
+		q, rest := sqlQuery(keys, v.maxUID())
+		keys = rest
+		found, err := st.SearchUIDs(ctx, v.mb.ID, q)
 		if err != nil {
 			return sess.storeErr(err)
+		}
+		// Only what the client has been told of is searched.
+		found = slices.DeleteFunc(found, func(u uint32) bool { return v.seqOf(u) == 0 || v.pending[u] })
+		if len(keys) == 0 {
+			msgs = make([]store.Message, len(found))
+			for i, u := range found {
+				msgs[i] = store.Message{UID: u}
+			}
+		} else if len(found) > 0 {
+			if msgs, err = st.MessagesByUID(ctx, v.mb.ID, found); err != nil {
+				return sess.storeErr(err)
+			}
+			if usesKept(keys) {
+				if infos, err = st.MessageInfos(ctx, v.mb.ID, found, false); err != nil {
+					return sess.storeErr(err)
+				}
+			}
 		}
 	}
 	var nums, uids []uint32
@@ -84,8 +108,8 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 		if seq == 0 {
 			continue
 		}
-		c := &candidate{sess: sess, m: m, seq: seq}
-		if !c.matchAll(a.Keys) {
+		c := &candidate{sess: sess, m: m, seq: seq, info: infos[m.UID]}
+		if !c.matchAll(keys) {
 			continue
 		}
 		uids = append(uids, m.UID)
@@ -142,6 +166,7 @@ type candidate struct {
 	sess   *session
 	m      store.Message
 	seq    uint32
+	info   *message.Info // the kept summary, nil when none
 	loaded bool
 	raw    []byte
 	header mail.Header
@@ -207,6 +232,9 @@ func (c *candidate) match(k *imapwire.SearchKey) bool {
 		return c.hasFlag(fk.flag) == fk.set
 	}
 	if field, ok := headerKeys[k.Name]; ok {
+		if c.info != nil {
+			return matchKept(c.info, field, k.Value)
+		}
 		c.load()
 		return matchHeader(c.header.FieldsByKey(field), k.Value)
 	}
@@ -242,6 +270,10 @@ func (c *candidate) match(k *imapwire.SearchKey) bool {
 		// (RFC 9051 §6.4.4).
 		return matchDay(c.m.InternalDate, k.Name, k.Date)
 	case "SENTBEFORE", "SENTON", "SENTSINCE":
+		if c.info != nil {
+			t := c.info.Envelope.Date
+			return !t.IsZero() && matchDay(t, strings.TrimPrefix(k.Name, "SENT"), k.Date)
+		}
 		c.load()
 		t, err := c.header.Date()
 		return err == nil && matchDay(t, strings.TrimPrefix(k.Name, "SENT"), k.Date)
@@ -250,6 +282,9 @@ func (c *candidate) match(k *imapwire.SearchKey) bool {
 	case "SMALLER":
 		return uint64(c.m.Size) < k.Number
 	case "HEADER":
+		if field, ok := keptField(k.Field); ok && c.info != nil && k.Value != "" {
+			return matchKept(c.info, field, k.Value)
+		}
 		c.load()
 		return matchHeader(c.header.FieldsByKey(k.Field), k.Value)
 	case "BODY":
@@ -334,4 +369,168 @@ func entityContains(e *gomessage.Entity, needle []byte, depth int) bool {
 	}
 	b, _ := io.ReadAll(e.Body)
 	return bytes.Contains(bytes.ToLower(b), needle)
+}
+
+// keptField returns the canonical name of a header field whose decoded
+// value the kept summary holds (headerKeys' fields).
+func keptField(name string) (string, bool) {
+	for _, f := range headerKeys {
+		if strings.EqualFold(f, name) {
+			return f, true
+		}
+	}
+	return "", false
+}
+
+// usesKept reports whether keys have a header or SENT* key, which are
+// matched against the kept summary.
+func usesKept(keys []imapwire.SearchKey) bool {
+	for _, k := range keys {
+		if _, ok := headerKeys[k.Name]; ok {
+			return true
+		}
+		switch k.Name {
+		case "HEADER", "SENTBEFORE", "SENTON", "SENTSINCE":
+			return true
+		}
+		if usesKept(k.Keys) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchKept matches a header key against the decoded fields kept at
+// delivery: a case-insensitive substring (RFC 9051 §6.4.4) of the
+// subject, or of an address of the list as the envelope has it (RFC 9051
+// "the envelope structure's FROM field"): its display name, its
+// mailbox@host, both as "Name <mailbox@host>", or a group's name. The
+// address was parsed with its comments taken out (a comment with no
+// display name is the name), so "zoe@x.org (Zoe)" matches "zoe@x.org".
+func matchKept(info *message.Info, field, value string) bool {
+	value = strings.ToLower(value)
+	has := func(s string) bool { return strings.Contains(strings.ToLower(s), value) }
+	var list []message.EnvelopeAddress
+	switch field {
+	case "Subject":
+		return has(info.Envelope.Subject)
+	case "From":
+		list = info.Envelope.From
+	case "To":
+		list = info.Envelope.To
+	case "Cc":
+		list = info.Envelope.Cc
+	case "Bcc":
+		list = info.Envelope.Bcc
+	}
+	for _, a := range list {
+		if a.IsGroupEnd() {
+			continue
+		}
+		spec := a.Mailbox
+		if a.Host != "" {
+			spec += "@" + a.Host
+		}
+		if has(a.Name) || has(spec) || a.Name != "" && has(a.Name+" <"+spec+">") {
+			return true
+		}
+	}
+	return false
+}
+
+// sqlQuery moves the top-level keys that store.Query can hold into one
+// (RFC 9051 §6.4.4: the keys are a conjunction) and returns the rest,
+// matched per message. A key whose Query field is already taken stays
+// in the rest. maxUID is what "*" stands for in a UID set.
+func sqlQuery(keys []imapwire.SearchKey, maxUID uint32) (store.Query, []imapwire.SearchKey) {
+	var q store.Query
+	var rest []imapwire.SearchKey
+	for _, k := range keys {
+		if !addKey(&q, k, maxUID) {
+			rest = append(rest, k)
+		}
+	}
+	return q, rest
+}
+
+// addKey puts k into q if q can hold it and the field it needs is free.
+func addKey(q *store.Query, k imapwire.SearchKey, maxUID uint32) bool {
+	day := func(t time.Time) time.Time { return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC) }
+	if fk, ok := flagKeys[k.Name]; ok {
+		if fk.flag == `\Recent` {
+			return false // a session's, not the store's
+		}
+		if fk.set {
+			q.Flags = append(q.Flags, fk.flag)
+		} else {
+			q.NotFlags = append(q.NotFlags, fk.flag)
+		}
+		return true
+	}
+	switch k.Name {
+	case "ALL":
+		return true
+	case "KEYWORD":
+		q.Flags = append(q.Flags, k.Value)
+		return true
+	case "UNKEYWORD":
+		q.NotFlags = append(q.NotFlags, k.Value)
+		return true
+	case "UID":
+		if k.Set.Saved || len(k.Set.Ranges) == 0 || q.UIDs != nil {
+			return false
+		}
+		for _, r := range k.Set.Ranges {
+			lo, hi := r.Start, r.Stop
+			if lo == 0 {
+				lo = maxUID
+			}
+			if hi == 0 {
+				hi = maxUID
+			}
+			q.UIDs = append(q.UIDs, store.UIDRange{Lo: min(lo, hi), Hi: max(lo, hi)})
+		}
+		return true
+	case "SINCE", "BEFORE", "ON":
+		if !q.Since.IsZero() || !q.Before.IsZero() {
+			return false
+		}
+		d := day(k.Date)
+		switch k.Name {
+		case "SINCE":
+			q.Since = d
+		case "BEFORE":
+			q.Before = d
+		default:
+			q.Since, q.Before = d, d.AddDate(0, 0, 1)
+		}
+		return true
+	case "SENTSINCE", "SENTBEFORE", "SENTON":
+		if !q.SentSince.IsZero() || !q.SentBefore.IsZero() {
+			return false
+		}
+		d := day(k.Date)
+		switch k.Name {
+		case "SENTSINCE":
+			q.SentSince = d
+		case "SENTBEFORE":
+			q.SentBefore = d
+		default:
+			q.SentSince, q.SentBefore = d, d.AddDate(0, 0, 1)
+		}
+		return true
+	case "LARGER":
+		if q.Larger != 0 || k.Number == 0 || k.Number > 1<<62 {
+			return false
+		}
+		q.Larger = int64(k.Number)
+		return true
+	case "SMALLER":
+		if q.Smaller != 0 || k.Number == 0 || k.Number > 1<<62 {
+			return false
+		}
+		q.Smaller = int64(k.Number)
+		return true
+	}
+	return false
 }

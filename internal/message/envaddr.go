@@ -25,6 +25,14 @@ func envelopeAddresses(h mail.Header, key string) []EnvelopeAddress {
 // flat (or failed with err).
 func envelopeOf(v string, flat []*mail.Address, err error) []EnvelopeAddress {
 	if err != nil {
+		// A comment where net/mail takes none ("zoe(at work)@x.org",
+		// RFC 5322 §3.4.1 allows CFWS around the local part's atoms):
+		// read the list without its comments.
+		if bare := stripComments(v); bare != v {
+			if flat, err := mail.ParseAddressList(bare); err == nil {
+				return envelopeOf(bare, flat, nil)
+			}
+		}
 		return nil
 	}
 	segs := splitGroups(v)
@@ -174,4 +182,39 @@ func decodePhrase(s string) string {
 		}
 	}
 	return out
+}
+
+// stripComments removes the RFC 5322 §3.2.2 comments of a field value,
+// nested ones included, leaving quoted strings as they are.
+func stripComments(v string) string {
+	var b strings.Builder
+	depth, quoted := 0, false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c == '\\' && (quoted || depth > 0):
+			if depth == 0 {
+				b.WriteByte(c)
+				if i+1 < len(v) {
+					b.WriteByte(v[i+1])
+				}
+			}
+			i++
+			continue
+		case quoted:
+			quoted = c != '"'
+		case c == '"' && depth == 0:
+			quoted = true
+		case c == '(':
+			depth++
+			continue
+		case c == ')' && depth > 0:
+			depth--
+			continue
+		}
+		if depth == 0 {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
