@@ -10,13 +10,12 @@ import (
 	"pail/internal/imapengine"
 	"pail/internal/imapmsg"
 	"pail/internal/imapwire"
-	"pail/internal/message"
 	"pail/internal/store"
 )
 
 // Fetch answers FETCH and UID FETCH (RFC 9051 §6.4.5). ENVELOPE,
 // BODYSTRUCTURE and BODY come from the wire forms the store kept at
-// delivery (one MessageInfos query per command); a message without them
+// delivery (one store.KeptWire query per command); a message without them
 // and sections other than the whole message are parsed from the file in
 // memory (imapmsg); BODY[] streams the file. A body fetch without
 // .PEEK sets \Seen first, durably, and reports the new flags with the data.
@@ -73,13 +72,13 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 	if err != nil {
 		return sess.storeErr(err)
 	}
-	var infos map[uint32]*message.Info
-	if kept, structure := keptItems(a.Items); kept {
+	var kept map[uint32]imapmsg.Described
+	if want, structure := keptItems(a.Items); want {
 		got := make([]uint32, len(msgs))
 		for i, m := range msgs {
 			got[i] = m.UID
 		}
-		if infos, err = st.MessageInfos(ctx, v.mb.ID, got, structure); err != nil {
+		if kept, err = st.KeptWire(ctx, v.mb.ID, got, structure); err != nil {
 			return sess.storeErr(err)
 		}
 	}
@@ -113,7 +112,7 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 		if seq == 0 {
 			continue
 		}
-		if err := sess.fetchOne(w, seq, m, infos[m.UID], a.Items, changed[m.UID]); err != nil {
+		if err := sess.fetchOne(w, seq, m, kept[m.UID], a.Items, changed[m.UID]); err != nil {
 			return err
 		}
 	}
@@ -135,28 +134,21 @@ func keptItems(items []imapwire.FetchItem) (kept, structure bool) {
 }
 
 // keptWire returns the kept wire form of an ENVELOPE, BODYSTRUCTURE or
-// BODY item, nil when info has none (a summary kept before the wire
-// forms, or a message over message.ReadInfo's bound).
-func keptWire(info *message.Info, it *imapwire.FetchItem) *imapmsg.Wire {
-	if info == nil {
-		return nil
+// BODY item, nil when the message has none (store.KeptWire).
+func keptWire(d imapmsg.Described, it *imapwire.FetchItem) *imapmsg.Wire {
+	switch it.Name {
+	case "ENVELOPE":
+		return d.Envelope
+	case "BODYSTRUCTURE":
+		return d.BodyStructure
 	}
-	if it.Name == "ENVELOPE" {
-		return info.IMAPEnvelope
-	}
-	if info.Structure == nil {
-		return nil
-	}
-	if it.Name == "BODYSTRUCTURE" {
-		return info.Structure.IMAPBodyStructure
-	}
-	return info.Structure.IMAPBody
+	return d.Body
 }
 
 // needsBytes reports whether an item needs the message parsed in memory
 // (everything but the whole message, which is streamed, and the items
 // whose wire form was kept).
-func needsBytes(it *imapwire.FetchItem, info *message.Info) bool {
+func needsBytes(it *imapwire.FetchItem, info imapmsg.Described) bool {
 	switch it.Name {
 	case "ENVELOPE", "BODYSTRUCTURE":
 		return keptWire(info, it) == nil
@@ -171,7 +163,7 @@ func needsBytes(it *imapwire.FetchItem, info *message.Info) bool {
 	return false
 }
 
-func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, info *message.Info, items []imapwire.FetchItem, flagsChanged bool) error {
+func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, info imapmsg.Described, items []imapwire.FetchItem, flagsChanged bool) error {
 	v := sess.sel
 	wantFlags := flagsChanged
 	needBytes, needFile := false, false

@@ -27,6 +27,7 @@ import (
 	"os"
 	"time"
 
+	"pail/internal/imapmsg"
 	"pail/internal/maillog"
 	"pail/internal/message"
 	"pail/internal/store"
@@ -50,9 +51,12 @@ type Store interface {
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32) ([]store.Message, error)
 	// SearchUIDs returns the UIDs of a mailbox that match a conjunction
 	// of the keys SQL can evaluate.
+	// KeptWire returns the ENVELOPE, BODYSTRUCTURE and BODY wire forms
+	// kept at delivery, by UID.
+	KeptWire(ctx context.Context, mailboxID int64, uids []uint32, structure bool) (map[uint32]imapmsg.Described, error)
 	SearchUIDs(ctx context.Context, mailboxID int64, q store.Query) ([]uint32, error)
-	// MessageInfos returns the summaries kept at delivery (ENVELOPE,
-	// BODYSTRUCTURE and BODY wire forms among them), by UID.
+	// MessageInfos returns the summaries kept at delivery, by UID (the
+	// decoded fields SEARCH matches).
 	MessageInfos(ctx context.Context, mailboxID int64, uids []uint32, structure bool) (map[uint32]*message.Info, error)
 	OpenMessage(m store.Message) (*os.File, error)
 	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)

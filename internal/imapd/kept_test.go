@@ -46,12 +46,13 @@ func TestKeptWireEqualsFile(t *testing.T) {
 		if err != nil {
 			t.Fatal(name, err)
 		}
-		infos, err := st.MessageInfos(ctx, ds[0].MailboxID, []uint32{ds[0].UID}, true)
+		// What FETCH reads (store.KeptWire).
+		kept, err := st.KeptWire(ctx, ds[0].MailboxID, []uint32{ds[0].UID}, true)
 		if err != nil {
 			t.Fatal(name, err)
 		}
-		info := infos[ds[0].UID]
-		if info == nil || info.IMAPEnvelope == nil || info.Structure == nil || info.Structure.IMAPBodyStructure == nil || info.Structure.IMAPBody == nil {
+		d, ok := kept[ds[0].UID]
+		if !ok {
 			t.Fatalf("%s: no kept wire forms", name)
 		}
 		m, err := st.MessagesByUID(ctx, ds[0].MailboxID, []uint32{ds[0].UID})
@@ -72,16 +73,16 @@ func TestKeptWireEqualsFile(t *testing.T) {
 				kept *imapmsg.Wire
 				file []byte
 			}{
-				{"ENVELOPE", info.IMAPEnvelope, imapmsg.Envelope(root.Header).AppendTo(nil, utf8OK)},
-				{"BODYSTRUCTURE", info.Structure.IMAPBodyStructure, imapmsg.AppendBodyStructure(nil, root, true, utf8OK)},
-				{"BODY", info.Structure.IMAPBody, imapmsg.AppendBodyStructure(nil, root, false, utf8OK)},
+				{"ENVELOPE", d.Envelope, imapmsg.Envelope(root.Header).AppendTo(nil, utf8OK)},
+				{"BODYSTRUCTURE", d.BodyStructure, imapmsg.AppendBodyStructure(nil, root, true, utf8OK)},
+				{"BODY", d.Body, imapmsg.AppendBodyStructure(nil, root, false, utf8OK)},
 			} {
 				if got := c.kept.For(utf8OK); !bytes.Equal(got, c.file) {
 					t.Errorf("%s: %s (utf8 %v) kept\n%s\nfrom the file\n%s", name, c.item, utf8OK, got, c.file)
 				}
 			}
 		}
-		if bytes.Contains(info.IMAPEnvelope.For(false), []byte("(NIL NIL NIL NIL)")) {
+		if bytes.Contains(d.Envelope.For(false), []byte("(NIL NIL NIL NIL)")) {
 			groups++
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"pail/internal/imapmsg"
 	"pail/internal/message"
 )
 
@@ -283,4 +284,56 @@ const readBuffer = 16 << 10
 // summaryOf describes a spooled message for Deliver.
 func summaryOf(sp *Spool) (kept, error) {
 	return keep(message.ReadInfo(bufio.NewReaderSize(io.NewSectionReader(sp.f, 0, sp.size), readBuffer)))
+}
+
+// KeptWire returns, by UID, the IMAP wire forms kept at delivery of the
+// messages of a mailbox whose UIDs are in uids: the ENVELOPE, and with
+// structure the BODYSTRUCTURE and BODY (imapmsg.Described). They are read
+// out of the kept summary in SQL (json_extract), so that FETCH of a whole
+// mailbox decodes nothing else. A message without them (no summary yet,
+// a summary from before they were kept, a message over
+// message.ReadInfo's bound) is absent, and the caller reads its file.
+func (s *Store) KeptWire(ctx context.Context, mailboxID int64, uids []uint32, structure bool) (map[uint32]imapmsg.Described, error) {
+	out := make(map[uint32]imapmsg.Described, len(uids))
+	if len(uids) == 0 {
+		return out, nil
+	}
+	cols := "uid, json_extract(summary, '$.IMAPEnvelope.Plain'), json_extract(summary, '$.IMAPEnvelope.UTF8'), NULL, NULL, NULL, NULL"
+	if structure {
+		cols = `uid, json_extract(summary, '$.IMAPEnvelope.Plain'), json_extract(summary, '$.IMAPEnvelope.UTF8'),
+			json_extract(structure, '$.IMAPBodyStructure.Plain'), json_extract(structure, '$.IMAPBodyStructure.UTF8'),
+			json_extract(structure, '$.IMAPBody.Plain'), json_extract(structure, '$.IMAPBody.UTF8')`
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT "+cols+" FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? AND summary IS NOT NULL ORDER BY uid",
+		mailboxID, slices.Min(uids), slices.Max(uids))
+	if err != nil {
+		return nil, fmt.Errorf("store: kept wire: %w", err)
+	}
+	defer rows.Close()
+	want := make(map[uint32]bool, len(uids))
+	for _, u := range uids {
+		want[u] = true
+	}
+	wire := func(plain, utf8 sql.NullString) *imapmsg.Wire {
+		if !plain.Valid {
+			return nil
+		}
+		return &imapmsg.Wire{Plain: plain.String, UTF8: utf8.String}
+	}
+	for rows.Next() {
+		var uid uint32
+		var v [6]sql.NullString
+		if err := rows.Scan(&uid, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]); err != nil {
+			return nil, fmt.Errorf("store: kept wire: %w", err)
+		}
+		d := imapmsg.Described{Envelope: wire(v[0], v[1]), BodyStructure: wire(v[2], v[3]), Body: wire(v[4], v[5])}
+		if !want[uid] || d.Envelope == nil || structure && (d.BodyStructure == nil || d.Body == nil) {
+			continue
+		}
+		out[uid] = d
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: kept wire: %w", err)
+	}
+	return out, nil
 }
