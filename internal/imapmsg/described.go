@@ -20,6 +20,11 @@ func (w *Wire) For(utf8OK bool) []byte {
 func wire(f func(b []byte, utf8OK bool) []byte) *Wire {
 	plain := f(nil, false)
 	w := &Wire{Plain: string(plain)}
+	// Only 8-bit strings are written differently with UTF-8, and they
+	// show in the plain form (as literals): without one, it is the same.
+	if !has8bit(plain) {
+		return w
+	}
 	if u := f(nil, true); string(u) != w.Plain {
 		w.UTF8 = string(u)
 	}
@@ -42,4 +47,13 @@ func Describe(raw []byte) Described {
 		BodyStructure: wire(func(b []byte, u bool) []byte { return AppendBodyStructure(b, root, true, u) }),
 		Body:          wire(func(b []byte, u bool) []byte { return AppendBodyStructure(b, root, false, u) }),
 	}
+}
+
+func has8bit(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return true
+		}
+	}
+	return false
 }

@@ -171,6 +171,13 @@ func (c *capped) Write(p []byte) (int, error) {
 		if len(c.b)+len(p) > c.max {
 			c.over, c.b = true, nil
 		} else {
+			if len(c.b)+len(p) > cap(c.b) {
+				// Double: append grows a large slice by a quarter, which
+				// copies a big message many times over.
+				nb := make([]byte, len(c.b), max(2*cap(c.b), len(c.b)+len(p), 4<<10))
+				copy(nb, c.b)
+				c.b = nb
+			}
 			c.b = append(c.b, p...)
 		}
 	}
