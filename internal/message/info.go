@@ -193,8 +193,7 @@ type walker struct {
 
 // part describes the entity with header h whose body is r, reading r to its
 // end. top is set outside any enclosed message (message/rfc822), where the
-// preview and attachments are looked for. It follows what IMAP servers on
-// go-message compute (go-imap's imapserver.ExtractBodyStructure), bounded.
+// preview and attachments are looked for, bounded in depth and parts.
 func (w *walker) part(rawHeader textproto.Header, r io.Reader, depth int, top bool) *BodyPart {
 	w.parts++
 	header := gomessage.Header{Header: rawHeader}
