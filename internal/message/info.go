@@ -138,7 +138,17 @@ func (p *BodyPart) IsMultipart() bool { return p.Type == "multipart" }
 // can be (the same way IMAP servers describe such mail); only the header
 // of a message without one comes back empty.
 func ReadInfo(r io.Reader) *Info {
+	return ReadInfoSize(r, 0)
+}
+
+// ReadInfoSize is ReadInfo for a message whose size is known to be size
+// octets (0 if not known): the copy the IMAP wire forms are computed from
+// is made that large at once instead of growing as it is read.
+func ReadInfoSize(r io.Reader, size int64) *Info {
 	keep := &capped{max: maxIMAPInput}
+	if size > 0 && size <= maxIMAPInput {
+		keep.b = make([]byte, 0, size)
+	}
 	cr := &countReader{r: io.TeeReader(r, keep)}
 	br := bufio.NewReader(cr)
 	h, _ := textproto.ReadHeader(br)

@@ -21,7 +21,7 @@ func BenchmarkReadInfo(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for range b.N {
-				ReadInfo(bytes.NewReader(raw))
+				ReadInfoSize(bytes.NewReader(raw), int64(len(raw)))
 			}
 		})
 	}

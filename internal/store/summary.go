@@ -283,7 +283,7 @@ const readBuffer = 16 << 10
 
 // summaryOf describes a spooled message for Deliver.
 func summaryOf(sp *Spool) (kept, error) {
-	return keep(message.ReadInfo(bufio.NewReaderSize(io.NewSectionReader(sp.f, 0, sp.size), readBuffer)))
+	return keep(message.ReadInfoSize(bufio.NewReaderSize(io.NewSectionReader(sp.f, 0, sp.size), readBuffer), sp.size))
 }
 
 // KeptWire returns, by UID, the IMAP wire forms kept at delivery of the
