@@ -49,12 +49,16 @@ type Store interface {
 	ChangesSince(ctx context.Context, mailboxID int64, since uint64) (uint64, []store.MessageState, []uint32, error)
 	DeletedMessages(ctx context.Context, mailboxID int64) ([]store.MessageState, error)
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32) ([]store.Message, error)
-	// SearchUIDs returns the UIDs of a mailbox that match a conjunction
-	// of the keys SQL can evaluate.
 	// KeptWire returns the ENVELOPE, BODYSTRUCTURE and BODY wire forms
 	// kept at delivery, by UID.
 	KeptWire(ctx context.Context, mailboxID int64, uids []uint32, structure bool) (map[uint32]imapmsg.Described, error)
+	// SearchUIDs returns the UIDs of a mailbox that match a conjunction
+	// of the keys SQL can evaluate.
 	SearchUIDs(ctx context.Context, mailboxID int64, q store.Query) ([]uint32, error)
+	// SearchText returns the UIDs that may hold needle in field (BODY,
+	// TEXT, ...) by the full-text index: a superset of the matches, or
+	// narrowed false when the index cannot narrow.
+	SearchText(ctx context.Context, mailboxID int64, field, needle string) (uids []uint32, narrowed bool, err error)
 	// MessageInfos returns the summaries kept at delivery, by UID (the
 	// decoded fields SEARCH matches).
 	MessageInfos(ctx context.Context, mailboxID int64, uids []uint32, structure bool) (map[uint32]*message.Info, error)

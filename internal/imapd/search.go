@@ -86,6 +86,9 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 		}
 		// Only what the client has been told of is searched.
 		found = slices.DeleteFunc(found, func(u uint32) bool { return v.seqOf(u) == 0 || v.pending[u] })
+		if found, err = narrowByText(ctx, st, v.mb.ID, keys, found); err != nil {
+			return sess.storeErr(err)
+		}
 		if len(keys) == 0 {
 			msgs = make([]store.Message, len(found))
 			for i, u := range found {
@@ -331,13 +334,13 @@ func matchHeader(fields gomessage.HeaderFields, value string) bool {
 }
 
 // bodyContains looks for s, case-insensitively, in the decoded text parts
-// of the message and, failing that, in the raw body.
+// of the message, or in the raw body of a message that does not parse as
+// MIME (the full-text index holds the same: decoded text, and every
+// message it could not read is a candidate).
 func (c *candidate) bodyContains(s string) bool {
 	needle := bytes.ToLower([]byte(s))
 	if e, err := gomessage.Read(bytes.NewReader(c.raw)); e != nil && (err == nil || gomessage.IsUnknownCharset(err) || gomessage.IsUnknownEncoding(err)) {
-		if entityContains(e, needle, 0) {
-			return true
-		}
+		return entityContains(e, needle, 0)
 	}
 	if i := bytes.Index(c.raw, []byte("\r\n\r\n")); i >= 0 {
 		return bytes.Contains(bytes.ToLower(c.raw[i+4:]), needle)
@@ -533,4 +536,31 @@ func addKey(q *store.Query, k imapwire.SearchKey, maxUID uint32) bool {
 		return true
 	}
 	return false
+}
+
+// narrowByText keeps of found the UIDs that the full-text index names as
+// candidates for each top-level BODY and TEXT key (a conjunction, RFC 9051
+// §6.4.4); those keys are still confirmed per message, since the index
+// gives a superset.
+func narrowByText(ctx context.Context, st Store, mailboxID int64, keys []imapwire.SearchKey, found []uint32) ([]uint32, error) {
+	for _, k := range keys {
+		if len(found) == 0 {
+			break
+		}
+		if k.Name != "BODY" && k.Name != "TEXT" {
+			continue
+		}
+		cands, narrowed, err := st.SearchText(ctx, mailboxID, k.Name, k.Value)
+		if err != nil {
+			return nil, err
+		}
+		if !narrowed {
+			continue
+		}
+		found = slices.DeleteFunc(found, func(u uint32) bool {
+			_, ok := slices.BinarySearch(cands, u)
+			return !ok
+		})
+	}
+	return found, nil
 }
