@@ -10,9 +10,16 @@
 #                 DMARC records and the client's PTR and A records, asking
 #                 `pail dns` on loopback (its own process, not counted; pail
 #                 keeps no DNS cache, so each message makes every lookup);
-#   4. Postfix    queues (fsync), then virtual(8) delivers into Maildir;
+#   4. pail+sieve50 the same as 2 with a 50-rule Sieve script active for
+#                 the recipient (header :contains tests on From, To, Subject
+#                 and List-Id, filing and flagging, as users write them):
+#                 the first 49 rules match none of the load's mail, so all
+#                 are evaluated, and the last files every message into
+#                 "Bench", which the mail log shows, so the script is known
+#                 to have run to its end on every message;
+#   5. Postfix    queues (fsync), then virtual(8) delivers into Maildir;
 # on loopback in the same invocation, RUNS times (smtp-sink, pail,
-# pail+checks, Postfix, smtp-sink, ...; see bench/lib.sh), all started
+# pail+sieve50, pail+checks, Postfix, smtp-sink, ...; see bench/lib.sh), all started
 # before the first run and kept up between runs. Each server runs in its
 # own cgroup, so CPU time counts every process it forks and peak memory is
 # the largest sum of resident memory of its processes (page cache excluded).
@@ -37,7 +44,7 @@ cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1 || true
 	sleep 1
-	for g in sink pail checks dns postfix; do remove_group "$g"; done
+	for g in sink pail sieve checks dns postfix; do remove_group "$g"; done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -88,8 +95,24 @@ cat >"$WORK/reverse.zone" <<ZONE
 ZONE
 spawn dns "$WORK/pail" dns --listen 127.0.0.1:13053 --rate-limit 0 --zone "$WORK/town.test.zone" --zone "$WORK/reverse.zone" 2>"$WORK/dns.err"
 wait_port 13053
-for g in pail checks; do
+# sieve50: the 50-rule script of pail+sieve50 (see the top).
+sieve50() {
+	local i
+	echo 'require ["fileinto", "imap4flags", "mailbox"];'
+	for i in $(seq 0 48); do
+		case $((i % 4)) in
+		0) echo "if header :contains \"from\" \"sender$i@lists.example.org\" { fileinto \"People/$i\"; stop; }" ;;
+		1) echo "if header :contains \"to\" \"team$i@corp.example.org\" { addflag \"\\\\Flagged\"; }" ;;
+		2) echo "if header :contains \"subject\" \"[project-$i]\" { fileinto \"Projects/$i\"; stop; }" ;;
+		3) echo "if header :contains \"list-id\" \"list$i.lists.example.org\" { addflag \"\$List$i\"; fileinto \"Lists/$i\"; stop; }" ;;
+		esac
+	done
+	echo 'if header :contains "from" "bench@town.test" { fileinto :create "Bench"; }'
+}
+sieve50 >"$WORK/sieve50.sieve"
+for g in pail sieve checks; do
 	port=13025 checks=false
+	[ "$g" = sieve ] && port=13029
 	[ "$g" = checks ] && port=13028 checks=true
 	cat >"$WORK/$g.toml" <<CONF
 hostname = "mx.hill.test"
@@ -106,6 +129,7 @@ mail_file = "$WORK/$g-mail.log"
 checks = $checks
 CONF
 	echo pw | "$WORK/pail" user add -c "$WORK/$g.toml" --password-stdin bob@hill.test >/dev/null
+	[ "$g" = sieve ] && "$WORK/pail" sieve put -c "$WORK/$g.toml" bob@hill.test sieve50 "$WORK/sieve50.sieve" --activate >/dev/null
 	spawn "$g" "$WORK/pail" serve -c "$WORK/$g.toml" 2>"$WORK/$g.err"
 	wait_port "$port"
 done
@@ -145,7 +169,7 @@ wait_port 13027
 MAILDIR=$WORK/maildirs/bob/new
 echo "-- pail $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo '?'); Postfix $(postconf -d -h mail_version)"
 
-sink_rate=() p_rate=() c_rate=() f_rate=() ratios=() c_ratios=() costs=()
+sink_rate=() p_rate=() s_rate=() c_rate=() f_rate=() ratios=() c_ratios=() costs=() s_ratios=() s_costs=()
 for run in $(seq "$RUNS"); do
 	read -r s cpu peak < <(measure sink 13026 true)
 	report smtp-sink "$run" "$s" "$cpu" "$peak"
@@ -156,6 +180,16 @@ for run in $(seq "$RUNS"); do
 	[ "$got" -eq $((N * run)) ] || { echo "pail stored $got of $((N * run)) messages" >&2; exit 1; }
 	report pail "$run" "$pail_s" "$cpu" "$peak"
 	pail_cpu=$cpu
+
+	read -r sv_s cpu peak < <(measure sieve 13029 true)
+	# Every message ran the whole script: the last rule filed it.
+	got=$(grep ' delivered ' "$WORK/sieve-mail.log" | grep -c ' mailbox=Bench ' || true)
+	[ "$got" -eq $((N * run)) ] || { echo "pail+sieve50 filed $got of $((N * run)) messages by its script" >&2; tail -2 "$WORK/sieve-mail.log" >&2; exit 1; }
+	report pail+sieve50 "$run" "$sv_s" "$cpu" "$peak"
+	s_rate+=("$(echo "$N / $sv_s" | bc -l)") s_ratios+=("$(ratio "$sv_s" "$pail_s")")
+	s_costs+=("$(echo "($cpu - $pail_cpu) * 1000 / $N" | bc -l)")
+	printf '           run %d  pail / pail+sieve50 (messages per second): %.2fx; the script costs %.3f CPU ms per message\n' \
+		"$run" "${s_ratios[-1]}" "${s_costs[-1]}"
 
 	read -r chk_s cpu peak < <(measure checks 13028 true)
 	# Every message judged, and judged on real answers: SPF, DMARC and
@@ -178,8 +212,11 @@ done
 echo "== results over $RUNS runs (messages per second into mailboxes, pail / Postfix)"
 summary "smtp-sink " "%.0f msg/s" "${sink_rate[@]}"
 summary "pail      " "%.0f msg/s" "${p_rate[@]}"
+summary "pail+sieve50" "%.0f msg/s" "${s_rate[@]}"
 summary "pail+checks" "%.0f msg/s" "${c_rate[@]}"
 summary "Postfix   " "%.0f msg/s" "${f_rate[@]}"
 summary "ratio" "%.2fx" "${ratios[@]}"
 summary "ratio with checks" "%.2fx" "${c_ratios[@]}"
+summary "pail / pail+sieve50 (msg/s)" "%.2fx" "${s_ratios[@]}"
+summary "sieve50 cost (CPU ms per message)" "%.3f" "${s_costs[@]}"
 summary "checks cost (CPU ms per message)" "%.2f" "${costs[@]}"
