@@ -29,6 +29,8 @@ type SieveStore interface {
 	VacationDue(ctx context.Context, accountID int64, key string, period time.Duration) (bool, error)
 	SieveDuplicateSeen(ctx context.Context, accountID int64, key string) (bool, error)
 	RecordSieveDuplicates(ctx context.Context, accountID int64, marks []store.SieveDuplicateMark) error
+	// AliasesOf returns the aliases that reach an account's address.
+	AliasesOf(ctx context.Context, target string) ([]string, error)
 }
 
 // Sieve configures the running of users' Sieve scripts at local
@@ -205,11 +207,25 @@ func (m *Message) runSieve(ctx context.Context, msg *sieveMessage, script []byte
 		return fail("compile", err)
 	}
 	env := sieveEnv{st: sv.Store, account: t.ID}
+	// RFC 5230 §4.5: the user's own addresses are the account's, the
+	// address the mail came in by, and the aliases that reach the
+	// account; vacation answers none of them and only mail sent to one.
+	users := []string{t.Address}
+	if t.Rcpt != "" && !strings.EqualFold(t.Rcpt, t.Address) {
+		users = append(users, t.Rcpt)
+	}
+	if sc.Requires("vacation") {
+		aliases, err := sv.Store.AliasesOf(ctx, t.Address)
+		if err != nil {
+			return fail("aliases", err)
+		}
+		users = append(users, aliases...)
+	}
 	res, err := sc.Run(ctx, sieve.Input{
 		Message:       msg,
 		Envelope:      sieve.Envelope{From: m.from, To: t.Rcpt},
 		Verdict:       m.verdict,
-		UserAddresses: []string{t.Address},
+		UserAddresses: users,
 		Separator:     sv.Separator,
 		Mailboxes:     env,
 		Duplicates:    env,

@@ -279,3 +279,27 @@ func TestSieveDuplicate(t *testing.T) {
 		t.Errorf("INBOX has %d messages, want 1", len(got))
 	}
 }
+
+// Vacation takes the aliases that reach the account as the user's own
+// addresses (RFC 5230 §4.5): mail addressed to an alias is answered, and
+// mail sent from one (the user writing to themself) is not.
+func TestSieveVacationAliases(t *testing.T) {
+	e := newSieveEnv(t)
+	ctx := context.Background()
+	if err := e.st.AddAlias(ctx, "sales@hill.test", []string{e.dave.Address}); err != nil {
+		t.Fatal(err)
+	}
+	e.setScript(t, e.dave, `require "vacation"; vacation :days 3 "Away.";`)
+	if err := e.deliver(t, "sam@bank.test", "From: sam@bank.test\r\nTo: sales@hill.test\r\nSubject: q\r\n\r\nx\r\n", false, e.dave); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _ := e.queued(t); len(msgs) != 1 {
+		t.Fatalf("%d answers to mail for the alias, want 1", len(msgs))
+	}
+	if err := e.deliver(t, "sales@hill.test", "From: sales@hill.test\r\nTo: sales@hill.test\r\nSubject: note\r\n\r\nx\r\n", false, e.dave); err != nil {
+		t.Fatal(err)
+	}
+	if msgs, _ := e.queued(t); len(msgs) != 1 {
+		t.Errorf("%d answers after mail from the user's own alias, want still 1", len(msgs))
+	}
+}

@@ -265,6 +265,26 @@ func (s *Store) AliasTargets(ctx context.Context, alias string) ([]string, error
 	return out, rows.Err()
 }
 
+// AliasesOf returns the aliases that have target among their targets,
+// ordered: the other addresses mail reaches target by (Sieve's vacation
+// takes them as the user's own, RFC 5230 §4.5).
+func (s *Store) AliasesOf(ctx context.Context, target string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT address FROM aliases WHERE target = ? ORDER BY address", target)
+	if err != nil {
+		return nil, fmt.Errorf("store: aliases of %s: %w", target, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, fmt.Errorf("store: aliases of %s: %w", target, err)
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
 // Aliases lists every alias with its targets, ordered by address.
 func (s *Store) Aliases(ctx context.Context) ([]Alias, error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT address, target FROM aliases ORDER BY address, target")
