@@ -22,13 +22,22 @@ import (
 // Messages expunged by another session but not yet reported are skipped.
 func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs) error {
 	v := sess.sel
-	if a.HasChangedSince || a.Vanished {
-		return imapengine.Bad("CLIENTBUG", "CONDSTORE is not supported")
+	if a.Vanished {
+		return imapengine.Bad("CLIENTBUG", "QRESYNC is not supported")
+	}
+	items := a.Items
+	if a.HasChangedSince && !slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Name == "MODSEQ" }) {
+		// RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ.
+		items = append(slices.Clip(items), imapwire.FetchItem{Name: "MODSEQ"})
 	}
 	flagsOnly, markSeen := true, false
-	for i := range a.Items {
-		it := &a.Items[i]
+	for i := range items {
+		it := &items[i]
 		switch it.Name {
+		case "MODSEQ":
+			// The view keeps no per-message mod-sequences: read them.
+			flagsOnly = false
+			sess.conn.EnableCondStore() // RFC 7162 §3.1: an enabling command
 		case "UID", "FLAGS":
 		case "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE", "RFC822.HEADER", "BINARY.SIZE":
 			flagsOnly = false
@@ -72,8 +81,13 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 	if err != nil {
 		return sess.storeErr(err)
 	}
+	if a.HasChangedSince {
+		// RFC 7162 §3.1.4.1: only messages whose mod-sequence is above
+		// CHANGEDSINCE's value.
+		msgs = slices.DeleteFunc(msgs, func(m store.Message) bool { return m.ModSeq <= a.ChangedSince })
+	}
 	var kept map[uint32]imapmsg.Described
-	if want, structure := keptItems(a.Items); want {
+	if want, structure := keptItems(items); want {
 		got := make([]uint32, len(msgs))
 		for i, m := range msgs {
 			got[i] = m.UID
@@ -95,13 +109,13 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 			if err != nil {
 				return sess.storeErr(err)
 			}
-			byUID := map[uint32][]string{}
+			byUID := map[uint32]store.MessageState{}
 			for _, s := range states {
-				byUID[s.UID] = s.Flags
+				byUID[s.UID] = s
 			}
 			for i := range msgs {
-				if f, ok := byUID[msgs[i].UID]; ok {
-					msgs[i].Flags = f
+				if s, ok := byUID[msgs[i].UID]; ok {
+					msgs[i].Flags, msgs[i].ModSeq = s.Flags, s.ModSeq
 					changed[msgs[i].UID] = true
 				}
 			}
@@ -112,7 +126,7 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 		if seq == 0 {
 			continue
 		}
-		if err := sess.fetchOne(w, seq, m, kept[m.UID], a.Items, changed[m.UID]); err != nil {
+		if err := sess.fetchOne(w, seq, m, kept[m.UID], items, changed[m.UID]); err != nil {
 			return err
 		}
 	}
@@ -212,6 +226,12 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 	w.FetchNumber("UID", uint64(m.UID))
 	if wantFlags {
 		w.FetchFlags(sess.flagList(m.UID, m.Flags))
+	}
+	// MODSEQ when asked, and with CONDSTORE enabled whenever the fetch
+	// set \Seen (RFC 7162 §3.1.4: a flag change's FETCH carries it).
+	if slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Name == "MODSEQ" }) ||
+		flagsChanged && sess.conn.CondStore() {
+		writeModSeq(w, m.ModSeq)
 	}
 	for i := range items {
 		it := &items[i]

@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"pail/internal/imapwire"
@@ -11,14 +12,21 @@ import (
 // Store answers STORE and UID STORE (RFC 9051 §6.4.6): the change is
 // durable before the reply, and unless .SILENT the new flags are returned.
 // \Recent cannot be stored (RFC 3501 §2.3.2: only the server sets it).
-func (sess *session) Store(ctx context.Context, uid bool, a *imapwire.StoreArgs) error {
+// With UNCHANGEDSINCE (RFC 7162 §3.1.3) a message changed after the given
+// mod-sequence is left alone and named in OK [MODIFIED set]; with
+// CONDSTORE enabled each changed message's FETCH carries its new MODSEQ,
+// .SILENT or not.
+func (sess *session) Store(ctx context.Context, uid bool, a *imapwire.StoreArgs) (*imapwire.Code, error) {
 	v := sess.sel
+	if a.HasUnchangedSince {
+		sess.conn.EnableCondStore() // RFC 7162 §3.1: an enabling command
+	}
 	if v.readOnly {
-		return errReadOnly
+		return nil, errReadOnly
 	}
 	uids := v.resolve(a.Set, uid)
 	if len(uids) == 0 {
-		return nil
+		return nil, nil
 	}
 	var fs []string
 	for _, f := range a.Flags {
@@ -34,19 +42,59 @@ func (sess *session) Store(ctx context.Context, uid bool, a *imapwire.StoreArgs)
 	case '-':
 		op = store.FlagsRemove
 	}
-	states, _, err := sess.srv.deps.Store.SetFlags(ctx, v.mb.ID, uids, op, fs, a.UnchangedSince)
-	if err != nil {
-		return sess.storeErr(err)
+	var states []store.MessageState
+	var failed []uint32
+	if a.HasUnchangedSince && a.UnchangedSince == 0 {
+		// Every message's mod-sequence is above 0 (RFC 7162 §3.1.3:
+		// UNCHANGEDSINCE 0 fails for all); the store reads 0 as "no test".
+		failed = uids
+	} else {
+		var err error
+		states, failed, err = sess.srv.deps.Store.SetFlags(ctx, v.mb.ID, uids, op, fs, a.UnchangedSince)
+		if err != nil {
+			return nil, sess.storeErr(err)
+		}
 	}
+	failedSet := make(map[uint32]bool, len(failed))
+	for _, u := range failed {
+		failedSet[u] = true
+	}
+	w := sess.conn.Writer()
 	for _, st := range states {
+		if failedSet[st.UID] {
+			continue // untouched: no FETCH (RFC 7162 §3.1.3, example 7)
+		}
+		changed := !slices.Equal(v.flags[st.UID], st.Flags)
 		v.flags[st.UID] = st.Flags
+		seq := v.seqOf(st.UID)
 		if a.Silent {
 			sess.announce(st.Flags)
+			if changed && seq > 0 && sess.conn.CondStore() {
+				// RFC 7162 §3.1.3: .SILENT still reports the new
+				// MODSEQ of each message changed (example 8).
+				w.BeginFetch(seq)
+				w.FetchNumber("UID", uint64(st.UID))
+				writeModSeq(w, st.ModSeq)
+				w.EndFetch()
+			}
 			continue
 		}
-		if seq := v.seqOf(st.UID); seq > 0 {
-			sess.writeFlags(seq, st.UID, st.Flags)
+		if seq > 0 {
+			sess.writeFlags(seq, st.UID, st.Flags, st.ModSeq)
 		}
 	}
-	return nil
+	if !a.HasUnchangedSince || len(failed) == 0 {
+		return nil, w.Err()
+	}
+	// MODIFIED names the messages as the command did: UIDs for UID
+	// STORE, sequence numbers otherwise.
+	nums := make([]uint32, 0, len(failed))
+	for _, u := range failed {
+		if uid {
+			nums = append(nums, u)
+		} else if seq := v.seqOf(u); seq > 0 {
+			nums = append(nums, seq)
+		}
+	}
+	return imapwire.CodeModified(imapwire.SetOf(nums)), w.Err()
 }

@@ -99,8 +99,7 @@ func (sess *session) Status(ctx context.Context, a *imapwire.StatusArgs) error {
 }
 
 // status gives the STATUS items asked for: RFC 9051 §6.3.11, SIZE (RFC
-// 8438), APPENDLIMIT (RFC 7889 §4); HIGHESTMODSEQ needs CONDSTORE, which
-// pail does not offer yet.
+// 8438), APPENDLIMIT (RFC 7889 §4), HIGHESTMODSEQ (RFC 7162 §3.1.6).
 func (sess *session) status(ctx context.Context, mb store.Mailbox, names []string) ([]imapwire.StatusItem, error) {
 	c, err := sess.srv.deps.Store.MailboxStatus(ctx, mb.ID)
 	if err != nil {
@@ -126,6 +125,9 @@ func (sess *session) status(ctx context.Context, mb store.Mailbox, names []strin
 			v = uint64(c.Size)
 		case "APPENDLIMIT":
 			v = uint64(sess.srv.appendLimit())
+		case "HIGHESTMODSEQ":
+			v = mb.ModSeq
+			sess.conn.EnableCondStore() // RFC 7162 §3.1: an enabling command
 		default:
 			return nil, imapengine.Bad("CLIENTBUG", "Unknown STATUS item "+n)
 		}

@@ -39,7 +39,7 @@ func viewOnly(keys []imapwire.SearchKey) bool {
 func supportedKeys(keys []imapwire.SearchKey) error {
 	for _, k := range keys {
 		switch k.Name {
-		case "MODSEQ", "OLDER", "YOUNGER", "EMAILID", "THREADID", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE", "SAVEDATESUPPORTED":
+		case "OLDER", "YOUNGER", "EMAILID", "THREADID", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE", "SAVEDATESUPPORTED":
 			return imapengine.Bad("CLIENTBUG", "SEARCH "+k.Name+" is not supported")
 		}
 		if err := supportedKeys(k.Keys); err != nil {
@@ -67,6 +67,12 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 	var msgs []store.Message
 	infos := map[uint32]*message.Info{}
 	keys := a.Keys
+	// RFC 7162 §3.1.5: with a MODSEQ key the result carries the highest
+	// mod-sequence of the messages it returns, so they are read.
+	wantModSeq := hasKey(keys, "MODSEQ")
+	if wantModSeq {
+		sess.conn.EnableCondStore() // RFC 7162 §3.1: an enabling command
+	}
 	if viewOnly(keys) {
 		// Flags and numbers only (SEARCH UNSEEN and the like): the view
 		// has all that is needed.
@@ -89,7 +95,7 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 		if found, err = narrowByText(ctx, st, v.mb.ID, keys, found); err != nil {
 			return sess.storeErr(err)
 		}
-		if len(keys) == 0 {
+		if len(keys) == 0 && !wantModSeq {
 			msgs = make([]store.Message, len(found))
 			for i, u := range found {
 				msgs[i] = store.Message{UID: u}
@@ -106,6 +112,7 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 		}
 	}
 	var nums, uids []uint32
+	var modseqs []uint64 // of nums, for MODSEQ
 	for _, m := range msgs {
 		seq := v.seqOf(m.UID)
 		if seq == 0 {
@@ -116,6 +123,7 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 			continue
 		}
 		uids = append(uids, m.UID)
+		modseqs = append(modseqs, m.ModSeq)
 		if uid {
 			nums = append(nums, m.UID)
 		} else {
@@ -132,7 +140,11 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 	w := sess.conn.Writer()
 	esearch := a.HasReturn || sess.conn.IMAP4rev2()
 	if !esearch {
-		w.Search(nums, 0)
+		var top uint64
+		if wantModSeq && len(modseqs) > 0 {
+			top = slices.Max(modseqs)
+		}
+		w.Search(nums, top)
 		return nil
 	}
 	if ret["SAVE"] && len(ret) == 1 {
@@ -159,8 +171,38 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 		n := uint32(len(nums))
 		d.Count = &n
 	}
+	if wantModSeq && len(nums) > 0 {
+		d.ModSeq = esearchModSeq(ret, nums, modseqs)
+	}
 	w.ESearch(d)
 	return nil
+}
+
+// esearchModSeq is ESEARCH's MODSEQ (RFC 4731 §3.2, RFC 7162 §3.1.5):
+// the highest mod-sequence of all the matches when ALL or COUNT is
+// returned, else of just the messages MIN and MAX name.
+func esearchModSeq(ret map[string]bool, nums []uint32, modseqs []uint64) uint64 {
+	if ret["ALL"] || ret["COUNT"] {
+		return slices.Max(modseqs)
+	}
+	var top uint64
+	lo, hi := slices.Min(nums), slices.Max(nums)
+	for i, n := range nums {
+		if (ret["MIN"] && n == lo) || (ret["MAX"] && n == hi) {
+			top = max(top, modseqs[i])
+		}
+	}
+	return top
+}
+
+// hasKey reports whether keys use the key name, at any depth.
+func hasKey(keys []imapwire.SearchKey, name string) bool {
+	for _, k := range keys {
+		if k.Name == name || hasKey(k.Keys, name) {
+			return true
+		}
+	}
+	return false
 }
 
 // candidate is one message being matched, with its bytes loaded on first
@@ -280,6 +322,9 @@ func (c *candidate) match(k *imapwire.SearchKey) bool {
 		c.load()
 		t, err := c.header.Date()
 		return err == nil && matchDay(t, strings.TrimPrefix(k.Name, "SENT"), k.Date)
+	case "MODSEQ":
+		// RFC 7162 §3.1.5: a mod-sequence at least the one given.
+		return c.m.ModSeq >= k.Number
 	case "LARGER":
 		return uint64(c.m.Size) > k.Number
 	case "SMALLER":
@@ -521,6 +566,12 @@ func addKey(q *store.Query, k imapwire.SearchKey, maxUID uint32) bool {
 		default:
 			q.SentSince, q.SentBefore = d, d.AddDate(0, 0, 1)
 		}
+		return true
+	case "MODSEQ":
+		if q.ModSeq != 0 {
+			return false
+		}
+		q.ModSeq = k.Number // 0 matches every message, as it should
 		return true
 	case "LARGER":
 		if q.Larger != 0 || k.Number == 0 || k.Number > 1<<62 {

@@ -74,6 +74,9 @@ func (sess *session) Select(ctx context.Context, name string, readOnly bool) err
 	}
 	w.Status("", imapwire.OK, imapwire.CodeNumber("UIDVALIDITY", uint64(mb.UIDValidity)), "UIDs valid")
 	w.Status("", imapwire.OK, imapwire.CodeNumber("UIDNEXT", uint64(uidNext)), "Predicted next UID")
+	// RFC 7162 §3.1.2.1: every SELECT and EXAMINE of a mailbox that keeps
+	// mod-sequences says its highest, CONDSTORE enabled or not.
+	w.Status("", imapwire.OK, imapwire.CodeNumber("HIGHESTMODSEQ", v.modseq), "Highest")
 	return nil
 }
 

@@ -98,6 +98,7 @@ var caps = []string{
 	"STATUS=SIZE",   // RFC 8438
 	"BINARY",        // RFC 3516
 	"CHILDREN",      // RFC 3348
+	"CONDSTORE",     // RFC 7162 §3.1
 	"SPECIAL-USE",   // RFC 6154
 	"CREATE-SPECIAL-USE",
 }

@@ -3,6 +3,7 @@ package imapd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -60,14 +61,24 @@ func (sess *session) flagList(uid uint32, flags []string) []string {
 }
 
 // writeFlags writes "* n FETCH (UID u FLAGS (...))", announcing keywords
-// the client has not been told of first.
-func (sess *session) writeFlags(seq, uid uint32, flags []string) {
+// the client has not been told of first; with CONDSTORE enabled it adds
+// the message's MODSEQ (RFC 7162 §3.1.4: every untagged FETCH for a flag
+// change carries it).
+func (sess *session) writeFlags(seq, uid uint32, flags []string, modseq uint64) {
 	sess.announce(flags)
 	w := sess.conn.Writer()
 	w.BeginFetch(seq)
 	w.FetchNumber("UID", uint64(uid))
 	w.FetchFlags(sess.flagList(uid, flags))
+	if sess.conn.CondStore() {
+		writeModSeq(w, modseq)
+	}
 	w.EndFetch()
+}
+
+// writeModSeq writes the FETCH item "MODSEQ (n)" (RFC 7162 §3.1.4.1).
+func writeModSeq(w *imapwire.Writer, modseq uint64) {
+	w.FetchRaw("MODSEQ", fmt.Appendf(nil, "(%d)", modseq))
 }
 
 // announce tells the client of keywords it has not seen in this mailbox
@@ -217,7 +228,7 @@ func (sess *session) Poll(ctx context.Context, allowExpunge bool) error {
 			continue
 		}
 		v.flags[m.UID] = m.Flags
-		sess.writeFlags(seq, m.UID, m.Flags)
+		sess.writeFlags(seq, m.UID, m.Flags, m.ModSeq)
 	}
 	if added {
 		if !v.readOnly {

@@ -162,7 +162,7 @@ func (c *Conn) run(cmd *imapwire.Command) {
 		allowExpunge = cmd.UID
 		a := cmd.Args.(*imapwire.StoreArgs)
 		if err = c.checkSeqSet(cmd.UID, a.Set); err == nil {
-			err = c.sess.Store(ctx, cmd.UID, a)
+			code, err = c.sess.Store(ctx, cmd.UID, a)
 		}
 	case "COPY", "MOVE":
 		a := cmd.Args.(*imapwire.CopyArgs)
@@ -232,8 +232,15 @@ func (c *Conn) checkSeqSet(uid bool, set imapwire.SeqSet) error {
 // client told so with OK [CLOSED] (RFC 9051 §7.1, RFC 7162 §3.2.11).
 func (c *Conn) selectMailbox(ctx context.Context, cmd *imapwire.Command) (*imapwire.Code, error) {
 	a := cmd.Args.(*imapwire.SelectArgs)
-	if a.CondStore || a.QResync != nil {
-		return nil, Bad("CLIENTBUG", "CONDSTORE and QRESYNC are not supported")
+	if a.QResync != nil {
+		return nil, Bad("CLIENTBUG", "QRESYNC is not supported")
+	}
+	if a.CondStore {
+		// RFC 7162 §3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
+		if !c.offers("CONDSTORE") {
+			return nil, Bad("CLIENTBUG", "CONDSTORE is not supported")
+		}
+		c.condStore = true
 	}
 	if c.state == selected {
 		if err := c.sess.Unselect(ctx, false); err != nil {
@@ -267,8 +274,9 @@ func (c *Conn) list(ctx context.Context, a *imapwire.ListArgs) error {
 }
 
 // enable answers ENABLE (RFC 5161): IMAP4rev2 (RFC 9051 §6.3.1), which
-// also makes mailbox names UTF-8 (§5.1). Capabilities pail does not know
-// are ignored, as RFC 5161 §3.1 says.
+// also makes mailbox names UTF-8 (§5.1), and CONDSTORE when the Session
+// offers it (RFC 7162 §3.1). Capabilities pail does not know are ignored,
+// as RFC 5161 §3.1 says.
 func (c *Conn) enable(a *imapwire.EnableArgs) {
 	var on []string
 	for _, cp := range a.Caps {
@@ -277,6 +285,10 @@ func (c *Conn) enable(a *imapwire.EnableArgs) {
 			c.rd.SetUTF8(true)
 			c.wr.SetUTF8(true)
 			on = append(on, "IMAP4rev2")
+		}
+		if cp == "CONDSTORE" && !c.condStore && c.offers("CONDSTORE") {
+			c.condStore = true
+			on = append(on, "CONDSTORE")
 		}
 	}
 	c.output()

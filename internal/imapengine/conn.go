@@ -53,11 +53,14 @@ type Conn struct {
 	sess     Session
 	readOnly bool
 	rev2     bool // ENABLE IMAP4rev2 (RFC 9051 §6.3.1)
-	bad      int  // BAD replies in a row
-	user     string
-	tag      string             // of the command running
-	sinks    []io.Writer        // message writers handed out for the command being read
-	clientID []imapwire.IDParam // what the client said of itself with ID (RFC 2971)
+	// condStore: CONDSTORE is enabled (RFC 7162 §3.1: by ENABLE, SELECT
+	// (CONDSTORE) or any CONDSTORE-enabling command).
+	condStore bool
+	bad       int // BAD replies in a row
+	user      string
+	tag       string             // of the command running
+	sinks     []io.Writer        // message writers handed out for the command being read
+	clientID  []imapwire.IDParam // what the client said of itself with ID (RFC 2971)
 }
 
 func newConn(s *Server, nc net.Conn, isTLS bool) *Conn {
@@ -92,6 +95,25 @@ func (c *Conn) Writer() *imapwire.Writer {
 // IMAP4rev2 reports whether the client enabled IMAP4rev2 (RFC 9051
 // §6.3.1): no \Recent and no RECENT, ESEARCH for SEARCH, UTF-8 names.
 func (c *Conn) IMAP4rev2() bool { return c.rev2 }
+
+// CondStore reports whether CONDSTORE is enabled in the session (RFC 7162
+// §3.1): untagged FETCH responses for flag changes then carry MODSEQ.
+func (c *Conn) CondStore() bool { return c.condStore }
+
+// EnableCondStore enables CONDSTORE, as a CONDSTORE-enabling command does
+// (RFC 7162 §3.1: STATUS HIGHESTMODSEQ, FETCH MODSEQ or CHANGEDSINCE,
+// SEARCH MODSEQ, STORE UNCHANGEDSINCE). It lasts for the session.
+func (c *Conn) EnableCondStore() { c.condStore = true }
+
+// offers reports whether the Session advertises capability name.
+func (c *Conn) offers(name string) bool {
+	for _, cp := range c.srv.cfg.Caps {
+		if cp == name {
+			return true
+		}
+	}
+	return false
+}
 
 // Tag returns the tag of the command running (for ESEARCH's TAG, RFC
 // 4731 §3.1).

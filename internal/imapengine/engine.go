@@ -56,7 +56,9 @@ type Session interface {
 	Expunge(ctx context.Context, uids *imapwire.SeqSet) error
 	Search(ctx context.Context, uid bool, a *imapwire.SearchArgs) error
 	Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs) error
-	Store(ctx context.Context, uid bool, a *imapwire.StoreArgs) error
+	// Store answers STORE; the code, if any, goes in the tagged OK
+	// ([MODIFIED] for UNCHANGEDSINCE, RFC 7162 §3.1.3).
+	Store(ctx context.Context, uid bool, a *imapwire.StoreArgs) (*imapwire.Code, error)
 	// Copy answers COPY and, with move, MOVE (RFC 6851); the code goes in
 	// the tagged OK ([COPYUID], RFC 4315; MOVE sends its own untagged).
 	Copy(ctx context.Context, uid, move bool, a *imapwire.CopyArgs) (*imapwire.Code, error)

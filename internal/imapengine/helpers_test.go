@@ -149,7 +149,9 @@ func (s *testSession) Fetch(_ context.Context, uid bool, a *imapwire.FetchArgs) 
 	return nil
 }
 
-func (s *testSession) Store(context.Context, bool, *imapwire.StoreArgs) error { return nil }
+func (s *testSession) Store(context.Context, bool, *imapwire.StoreArgs) (*imapwire.Code, error) {
+	return nil, nil
+}
 func (s *testSession) Copy(context.Context, bool, bool, *imapwire.CopyArgs) (*imapwire.Code, error) {
 	return nil, nil
 }
