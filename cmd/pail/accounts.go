@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/term"
@@ -15,6 +17,7 @@ import (
 	"pail/internal/address"
 	"pail/internal/admin"
 	"pail/internal/config"
+	"pail/internal/store"
 )
 
 // openAdmin opens the store (openStore) and returns the admin operations
@@ -167,6 +170,62 @@ func cmdUserAdmin(e *env, args []string) error {
 	} else {
 		fmt.Fprintf(e.stdout, "%s is an admin\n", addr)
 	}
+	return nil
+}
+
+// sizeUnits are the suffixes a quota may be written with, binary
+// multiples as mail clients show sizes.
+var sizeUnits = map[string]int64{"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+// parseSize reads a quota: octets, or a number with K, M, G or T (KiB,
+// MiB, GiB, TiB); "default" is store.QuotaDefault.
+func parseSize(s string) (int64, error) {
+	if strings.EqualFold(s, "default") {
+		return store.QuotaDefault, nil
+	}
+	mult := int64(1)
+	if n := len(s); n > 0 {
+		if m, ok := sizeUnits[strings.ToUpper(s[n-1:])]; ok {
+			s, mult = s[:n-1], m
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v < 0 || v > math.MaxInt64/mult {
+		return 0, fmt.Errorf("%q is not a size (octets, or a number with K, M, G or T; 0: no limit; default)", s)
+	}
+	return v * mult, nil
+}
+
+func cmdUserQuota(e *env, args []string) error {
+	fs := flag.NewFlagSet("user quota", flag.ContinueOnError)
+	pos, err := e.parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 2, 2, "user quota ADDR SIZE"); err != nil {
+		return err
+	}
+	size, err := parseSize(pos[1])
+	if err != nil {
+		return err
+	}
+	a, closeStore, err := e.openAdmin()
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	addr, q, err := a.SetQuota(e.ctx, pos[0], size)
+	if err != nil {
+		return err
+	}
+	limit := "no limit"
+	if q.Limit > 0 {
+		limit = strconv.FormatInt(q.Limit, 10) + " octets"
+	}
+	if !q.Own {
+		limit += " (the default, [limits] quota_bytes)"
+	}
+	fmt.Fprintf(e.stdout, "quota of %s: %s, %d octets used\n", addr, limit, q.Used)
 	return nil
 }
 

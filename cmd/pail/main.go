@@ -40,6 +40,8 @@ Commands:
   user passwd ADDR [--password-stdin]
   user admin ADDR [--off]             make an account an admin (--off: no longer);
                                       the last admin keeps the flag
+  user quota ADDR SIZE                storage quota: octets or 500M, 2G (0: none;
+                                      default: [limits] quota_bytes)
   alias add ALIAS TARGET...
   alias list
   alias delete ALIAS [TARGET...]
@@ -131,6 +133,7 @@ var commands = map[string]func(e *env, args []string) error{
 	"user delete":        cmdUserDelete,
 	"user passwd":        cmdUserPasswd,
 	"user admin":         cmdUserAdmin,
+	"user quota":         cmdUserQuota,
 	"alias add":          cmdAliasAdd,
 	"alias list":         cmdAliasList,
 	"alias delete":       cmdAliasDelete,

@@ -137,3 +137,27 @@ func TestConfigErrorNamesKey(t *testing.T) {
 		}
 	}
 }
+
+// TestUserQuota: pail user quota sets an account's own quota from a size
+// with a unit, 0 for none, and "default" gives it the configured default.
+func TestUserQuota(t *testing.T) {
+	p := newPail(t)
+	p.must("pw\n", "user", "add", "jill@hill.test", "--password-stdin")
+	if out := p.must("", "user", "quota", "Jill@hill.test", "2M"); out != "quota of jill@hill.test: 2097152 octets, 0 octets used\n" {
+		t.Errorf("user quota 2M: %q", out)
+	}
+	if out := p.must("", "user", "quota", "jill@hill.test", "0"); out != "quota of jill@hill.test: no limit, 0 octets used\n" {
+		t.Errorf("user quota 0: %q", out)
+	}
+	if out := p.must("", "user", "quota", "jill@hill.test", "default"); !strings.Contains(out, "no limit (the default") {
+		t.Errorf("user quota default: %q", out)
+	}
+	for _, bad := range []string{"-1", "2X", "", "99999999999T"} {
+		if _, err := p.run("", "user", "quota", "jill@hill.test", bad); err == nil {
+			t.Errorf("user quota %q accepted", bad)
+		}
+	}
+	if _, err := p.run("", "user", "quota", "bob@hill.test", "1G"); err == nil || !strings.Contains(err.Error(), "no account") {
+		t.Errorf("unknown account: %v", err)
+	}
+}

@@ -37,6 +37,9 @@ type Store interface {
 	DeleteAccount(ctx context.Context, address string) error
 	SetPassword(ctx context.Context, address, passwordHash string) error
 	SetAdmin(ctx context.Context, address string, admin bool) error
+	SetQuota(ctx context.Context, address string, octets int64) error
+	AccountByAddress(ctx context.Context, address string) (store.Account, error)
+	Quota(ctx context.Context, accountID int64) (store.Quota, error)
 	Aliases(ctx context.Context) ([]store.Alias, error)
 	AddAlias(ctx context.Context, alias string, targets []string) error
 	DeleteAlias(ctx context.Context, alias string, targets ...string) error
@@ -189,6 +192,25 @@ func (a *Admin) SetAdmin(ctx context.Context, addr string, isAdmin bool) (string
 		return "", err
 	}
 	return n, accountError(a.Store.SetAdmin(ctx, n, isAdmin), n)
+}
+
+// SetQuota sets the storage quota of the account addr in octets (0: no
+// limit; store.QuotaDefault: the [limits] quota_bytes default) and returns
+// its normalised address and the quota now in force with its usage.
+func (a *Admin) SetQuota(ctx context.Context, addr string, octets int64) (string, store.Quota, error) {
+	n, err := normalize(addr)
+	if err != nil {
+		return "", store.Quota{}, err
+	}
+	if err := a.Store.SetQuota(ctx, n, octets); err != nil {
+		return n, store.Quota{}, accountError(err, n)
+	}
+	acct, err := a.Store.AccountByAddress(ctx, n)
+	if err != nil {
+		return n, store.Quota{}, accountError(err, n)
+	}
+	q, err := a.Store.Quota(ctx, acct.ID)
+	return n, q, err
 }
 
 // accountError turns the store's refusals about the account addr into

@@ -172,6 +172,11 @@ type TLS struct {
 type Limits struct {
 	// MaxMessageBytes is the largest message accepted (SIZE, RFC 1870).
 	MaxMessageBytes int64 `toml:"max_message_bytes"`
+	// QuotaBytes is the storage quota in octets of each account without
+	// one of its own (pail user quota; 0: none): the sum of its message
+	// sizes past which delivery answers 452 4.2.2 and IMAP APPEND and
+	// COPY NO [OVERQUOTA] (RFC 9208).
+	QuotaBytes int64 `toml:"quota_bytes"`
 	// MaxRecipients is the most RCPT commands accepted per transaction.
 	MaxRecipients int `toml:"max_recipients"`
 	// MaxConnections caps concurrent connections per service.
@@ -460,6 +465,8 @@ func (cfg *Config) Validate() error {
 		return fmt.Errorf("limits.max_message_bytes: %d must be positive", lim.MaxMessageBytes)
 	case lim.MaxRecipients <= 0:
 		return fmt.Errorf("limits.max_recipients: %d must be positive", lim.MaxRecipients)
+	case lim.QuotaBytes < 0:
+		return fmt.Errorf("limits.quota_bytes: %d must not be negative", lim.QuotaBytes)
 	case lim.MaxConnections <= 0:
 		return fmt.Errorf("limits.max_connections: %d must be positive", lim.MaxConnections)
 	case lim.MaxConnectionsPerIP <= 0:

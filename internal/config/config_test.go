@@ -93,6 +93,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"[limits]\nmax_recipents = 3", "limits.max_recipents"},
 		{"[listen]\nsmtp = \"nope\"", "listen.smtp"},
 		{"[limits]\nmax_message_bytes = -1", "limits.max_message_bytes"},
+		{"[limits]\nquota_bytes = -1", "limits.quota_bytes"},
 		{"[limits]\ncommand_timeout = \"soon\"", "command_timeout"},
 		{`domains = ["bad domain"]`, "domains"},
 		{`domains = []`, "domains"},

@@ -137,6 +137,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	s.store = st
 	s.closers = append(s.closers, st)
+	st.SetDefaultQuota(cfg.Limits.QuotaBytes)
 	if err := st.OwnerLock(); err != nil {
 		s.log.Warn("store: no owner lock; files a crash leaves behind are told by their age alone", "err", err)
 	}
@@ -307,7 +308,11 @@ func (s *Server) isLocalDomain(domain string) bool {
 // Listen addresses, limits and the data directory need a restart; a change
 // to them is reported and otherwise ignored.
 func (s *Server) Reload(cfg *config.Config) error {
-	if cfg.Listen != s.cfg.Listen || cfg.DataDir != s.cfg.DataDir || !reflect.DeepEqual(cfg.Limits, s.cfg.Limits) || cfg.Hostname != s.cfg.Hostname {
+	// The default quota applies at once; the other limits need a restart.
+	s.store.SetDefaultQuota(cfg.Limits.QuotaBytes)
+	newLim, oldLim := cfg.Limits, s.cfg.Limits
+	newLim.QuotaBytes, oldLim.QuotaBytes = 0, 0
+	if cfg.Listen != s.cfg.Listen || cfg.DataDir != s.cfg.DataDir || !reflect.DeepEqual(newLim, oldLim) || cfg.Hostname != s.cfg.Hostname {
 		s.log.Warn("reload: listen, limits, hostname and data_dir changes need a restart; they are not applied")
 	}
 	if cfg.Spam != s.cfg.Spam {

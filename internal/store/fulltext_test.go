@@ -370,7 +370,8 @@ func preTextSchema(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range []string{"DROP TRIGGER messages_text_gone", "DROP TABLE message_text", "DROP INDEX messages_untexted", "DROP INDEX messages_text_unsure",
+	// Migration 10 (quotaMigration) goes first, then the index (9).
+	for _, q := range []string{"DROP INDEX messages_size", "ALTER TABLE accounts DROP COLUMN quota", "DROP TRIGGER messages_text_gone", "DROP TABLE message_text", "DROP INDEX messages_untexted", "DROP INDEX messages_text_unsure",
 		"ALTER TABLE messages DROP COLUMN text_state", "PRAGMA user_version = 8"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)

@@ -82,6 +82,9 @@ type Store struct {
 	// files are in place and before their rows are written: a test hook
 	// for crashes and concurrent work in that window.
 	afterPlace func()
+	// defaultQuota is the storage quota in octets of an account without
+	// its own (SetDefaultQuota; 0: none).
+	defaultQuota atomic.Int64
 	// closeOnce guards Close.
 	closeOnce sync.Once
 	// stopFill ends the summary fill (fillSummaries) started by Open;
@@ -462,7 +465,7 @@ CREATE TABLE lone_subscriptions (
 	name       TEXT NOT NULL,
 	PRIMARY KEY (account_id, name)
 ) WITHOUT ROWID;
-`, textMigration}
+`, textMigration, quotaMigration}
 
 func (s *Store) migrate(ctx context.Context) error {
 	conn, err := s.db.Conn(ctx)
