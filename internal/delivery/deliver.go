@@ -316,6 +316,30 @@ func (m *Message) Commit(ctx context.Context) error {
 	if len(remote) > 0 && m.d.queue == nil {
 		return ErrNoQueue
 	}
+	// RFC 9208 §5, RFC 3463 4.2.2: a copy that would take its account
+	// past its quota is not stored; the others are. With no copy left
+	// (and nothing to queue) the message is refused, 452, for the sender
+	// to retry; otherwise the sender is told of the full mailboxes by a
+	// notice, and without a queue to send it the whole message waits.
+	var full []Target
+	var fullHeader []byte
+	if len(deliveries) > 0 {
+		var err error
+		if deliveries, targets, full, err = m.overQuota(ctx, deliveries, targets, m.sp.Size()); err != nil {
+			return err
+		}
+		if len(full) > 0 {
+			if (len(deliveries) == 0 && len(remote) == 0) || m.d.queue == nil {
+				return ErrMailboxFull
+			}
+			msg, err := openSieveMessage(m.sp.Path(), m.returnPath, m.sp.Size())
+			if err != nil {
+				return err
+			}
+			fullHeader = msg.Header()
+			msg.Close()
+		}
+	}
 	if len(deliveries) > 0 {
 		m.runTap(ctx)
 		// Sieve runs after the spam verdict (FileIn) and before the
@@ -358,6 +382,13 @@ func (m *Message) Commit(ctx context.Context) error {
 			for _, f := range fr.vacations {
 				f(ctx)
 			}
+		}
+	}
+	if len(full) > 0 {
+		// Promised by the 250, as the reject notices are: one that
+		// cannot be queued fails the message (451).
+		if err := m.fullNotice(ctx, full, fullHeader); err != nil {
+			return err
 		}
 	}
 	if len(remote) > 0 {

@@ -47,6 +47,8 @@ type testOpts struct {
 	traces        chan<- delivery.Trace // receives each message's trace
 	// The end-of-DATA judgement (judge_test.go).
 	judge Judge
+	// queue takes remote copies and notices (none: delivery has no queue).
+	queue delivery.Queue
 }
 
 const testPassword = "s3cret"
@@ -105,7 +107,7 @@ func newTestEnv(t testing.TB, o testOpts) *testEnv {
 	cfg.DNSBLScore, cfg.CheckLoopback = o.dnsblScore, o.checkLoopback
 	deps := Deps{
 		Router:    router,
-		Deliverer: delivery.NewDeliverer(st, nil, mlog, "mx.hill.test"),
+		Deliverer: delivery.NewDeliverer(st, o.queue, mlog, "mx.hill.test"),
 		Auth:      authn,
 		Senders:   router,
 		Judge:     o.judge,

@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -41,10 +42,13 @@ var (
 	errBigHeader  = &smtpserver.Error{Code: 552, Enhanced: "5.3.4", Message: "Header section too large"}
 	errLoop       = &smtpserver.Error{Code: 554, Enhanced: "5.4.6", Message: "Too many Received headers: mail loop"}
 	errRate       = &smtpserver.Error{Code: 421, Enhanced: "4.7.0", Message: "Too many commands from your address, slow down", Close: true}
-	errTemporary  = &smtpserver.Error{Code: 451, Enhanced: "4.3.0", Message: "Local error, try again later"}
-	errTooMany    = &smtpserver.Error{Code: 421, Enhanced: "4.7.0", Message: "Too many errors, closing connection", Close: true}
-	errEncrypt    = &smtpserver.Error{Code: 538, Enhanced: "5.7.11", Message: "Encryption required for requested authentication mechanism"}
-	errAuthLimit  = &smtpserver.Error{Code: 454, Enhanced: "4.7.0", Message: "Too many failed attempts, try again later"}
+	// RFC 5321 §4.2.2 452, RFC 3463 4.2.2: the mailbox is full, which
+	// may change; the sender retries.
+	errMailboxFull = &smtpserver.Error{Code: 452, Enhanced: "4.2.2", Message: "Mailbox full"}
+	errTemporary   = &smtpserver.Error{Code: 451, Enhanced: "4.3.0", Message: "Local error, try again later"}
+	errTooMany     = &smtpserver.Error{Code: 421, Enhanced: "4.7.0", Message: "Too many errors, closing connection", Close: true}
+	errEncrypt     = &smtpserver.Error{Code: 538, Enhanced: "5.7.11", Message: "Encryption required for requested authentication mechanism"}
+	errAuthLimit   = &smtpserver.Error{Code: 454, Enhanced: "4.7.0", Message: "Too many failed attempts, try again later"}
 )
 
 // session is one SMTP session (between greetings it is reset, not
@@ -189,11 +193,41 @@ func (s *session) Rcpt(to string) error {
 	if err := s.checkInbound(to); err != nil {
 		return err
 	}
+	if err := s.checkFull(to, route); err != nil {
+		return err
+	}
 	s.rcpts = append(s.rcpts, delivery.Recipient{Address: to, Route: route})
 	if j := s.srv.deps.Judge; j != nil && len(s.rcpts) == 1 && s.account == nil {
 		// The SPF and iprev lookups run while the client sends the rest;
 		// started only now, so that guessing recipients costs no lookups.
 		s.early = j.Start(s.srv.ctx, s.ip, s.c.pc.Hostname(), s.from)
+	}
+	return nil
+}
+
+// quotaChecker is the Deliverer that knows the accounts' quotas
+// (*delivery.Deliverer); another has none to check.
+type quotaChecker interface {
+	Full(ctx context.Context, r delivery.Route) (bool, error)
+}
+
+// checkFull refuses a recipient whose every mailbox is at or past its
+// quota (452 4.2.2) at once, rather than after the data; a message that
+// would take one past it is refused for that mailbox at the end of data
+// (delivery.Message.Commit).
+func (s *session) checkFull(to string, route delivery.Route) error {
+	q, ok := s.srv.deps.Deliverer.(quotaChecker)
+	if !ok {
+		return nil
+	}
+	full, err := q.Full(s.srv.ctx, route)
+	if err != nil {
+		s.srv.deps.Log.Error("quota", "rcpt", to, "err", err)
+		return errTemporary
+	}
+	if full {
+		s.logReject(s.from, to, errMailboxFull)
+		return s.fail(errMailboxFull)
 	}
 	return nil
 }
@@ -296,6 +330,10 @@ func (s *session) Data(r io.Reader) error {
 			se := &smtpserver.Error{Code: 550, Enhanced: "5.7.1", Message: rejectReason(re.Reason)}
 			s.logReject(s.from, s.rcptList(), se)
 			return s.fail(se)
+		}
+		if errors.Is(err, delivery.ErrMailboxFull) {
+			s.logReject(s.from, s.rcptList(), errMailboxFull)
+			return s.fail(errMailboxFull)
 		}
 		s.srv.deps.Log.Error("deliver", "id", msg.ID, "err", err)
 		return errTemporary
