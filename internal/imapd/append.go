@@ -47,6 +47,10 @@ func (sess *session) Append(ctx context.Context, a *imapwire.AppendArgs) (*imapw
 	if m.HasDate {
 		d.Date = m.Date
 	}
+	if err := sess.fits(ctx, sp.Size()); err != nil {
+		discard()
+		return nil, err
+	}
 	ds, err := sess.srv.deps.Store.Deliver(ctx, sp, []store.Delivery{d})
 	if err != nil {
 		return nil, sess.storeErr(err)

@@ -25,6 +25,13 @@ func (sess *session) Copy(ctx context.Context, uid, move bool, a *imapwire.CopyA
 		return nil, nil
 	}
 	st := sess.srv.deps.Store
+	if !move {
+		// RFC 9208 §4.1.2: a COPY past the quota is NO [OVERQUOTA]
+		// (a MOVE within the account uses no more).
+		if err := sess.fitsCopy(ctx, v.mb.ID, uids); err != nil {
+			return nil, err
+		}
+	}
 	var res store.CopyResult
 	if move {
 		res, err = st.Move(ctx, v.mb.ID, uids, mb.ID)

@@ -69,6 +69,10 @@ type Store interface {
 	Move(ctx context.Context, srcID int64, uids []uint32, destID int64) (store.CopyResult, error)
 	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 
+	// Room and Quota are the account's storage quota (RFC 9208).
+	Room(ctx context.Context, accountID int64) (room int64, limited bool, err error)
+	Quota(ctx context.Context, accountID int64) (store.Quota, error)
+
 	NewSpool() (*store.Spool, error)
 	Deliver(ctx context.Context, sp *store.Spool, ds []store.Delivery) ([]store.Delivered, error)
 

@@ -89,7 +89,9 @@ func (s *Server) newEngine() *imapengine.Server {
 // (IMAP4rev1, IMAP4rev2, STARTTLS, AUTH=PLAIN / LOGINDISABLED, SASL-IR,
 // LITERAL+, ENABLE, IDLE, NAMESPACE, UNSELECT, ID) and APPENDLIMIT.
 var caps = []string{
-	"UIDPLUS",       // RFC 4315
+	"UIDPLUS", // RFC 4315
+	"QUOTA",   // RFC 9208
+	"QUOTA=RES-STORAGE",
 	"MOVE",          // RFC 6851
 	"ESEARCH",       // RFC 4731
 	"SEARCHRES",     // RFC 5182

@@ -24,7 +24,8 @@ func allowed(name string, st state) bool {
 		// RFC 5161 §3.1: only in the authenticated state.
 		return st == authenticated
 	case "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
-		"LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE":
+		"LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE",
+		"GETQUOTA", "GETQUOTAROOT", "SETQUOTA": // RFC 9208 §4
 		return st == authenticated || st == selected
 	case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE":
 		return st == selected
@@ -33,11 +34,11 @@ func allowed(name string, st state) bool {
 }
 
 // supported are the commands the engine runs; imapwire reads others
-// (SORT, THREAD, COMPRESS, QUOTA) whose capabilities pail does not
-// advertise.
+// (SORT, THREAD, COMPRESS) whose capabilities pail does not advertise.
+// The QUOTA commands run when the Session is a QuotaSession.
 func supported(name string) bool {
 	switch name {
-	case "SORT", "THREAD", "COMPRESS", "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
+	case "SORT", "THREAD", "COMPRESS":
 		return false
 	}
 	return true
@@ -136,6 +137,8 @@ func (c *Conn) run(cmd *imapwire.Command) {
 		err = c.list(ctx, cmd.Args.(*imapwire.ListArgs))
 	case "STATUS":
 		err = c.sess.Status(ctx, cmd.Args.(*imapwire.StatusArgs))
+	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
+		err = c.quota(ctx, cmd)
 	case "APPEND":
 		code, err = c.sess.Append(ctx, cmd.Args.(*imapwire.AppendArgs))
 		c.sinks = c.sinks[:0] // the Session's now
