@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -217,29 +216,9 @@ const textTodo = `SELECT m.id, m.file, b.account_id FROM messages m JOIN mailbox
 // account, or any for 0); it returns how many rows it looked at and the
 // last id.
 func (s *Store) indexStep(ctx context.Context, account, after int64) (int, int64, error) {
-	rows, err := s.db.QueryContext(ctx, textTodo, after, account, account, textBatch)
+	batch, err := s.messageFiles(ctx, "index text", textTodo, after, account, account, textBatch)
 	if err != nil {
-		return 0, after, fmt.Errorf("store: index text: %w", err)
-	}
-	type todo struct {
-		id   int64
-		path string
-	}
-	var batch []todo
-	for rows.Next() {
-		var t todo
-		var file string
-		var acc int64
-		if err := rows.Scan(&t.id, &file, &acc); err != nil {
-			rows.Close()
-			return 0, after, fmt.Errorf("store: index text: %w", err)
-		}
-		t.path = filepath.Join(s.accountDir(acc), file)
-		batch = append(batch, t)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, after, fmt.Errorf("store: index text: %w", err)
+		return 0, after, err
 	}
 	if len(batch) == 0 {
 		return 0, after, nil

@@ -213,32 +213,44 @@ func (s *Store) fillSummaries(ctx context.Context) {
 const fillQuery = `SELECT m.id, m.file, b.account_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
 	WHERE m.summary IS NULL AND m.id > ? ORDER BY m.id LIMIT ?`
 
-// fillStep fills one batch of rows with an id above after; it returns how
-// many rows it looked at and the last id.
-func (s *Store) fillStep(ctx context.Context, after int64) (int, int64, error) {
-	rows, err := s.db.QueryContext(ctx, fillQuery, after, fillBatch)
+// messageFile is a message row a background pass (the summary fill, the
+// text indexer) works on: its id and the path of its file.
+type messageFile struct {
+	id   int64
+	path string
+}
+
+// messageFiles runs query, whose rows are (id, file, account id), and
+// returns the rows with their files' paths; what names the pass in errors.
+func (s *Store) messageFiles(ctx context.Context, what, query string, args ...any) ([]messageFile, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return 0, after, fmt.Errorf("store: fill summaries: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
 	}
-	type todo struct {
-		id   int64
-		path string
-	}
-	var batch []todo
+	defer rows.Close()
+	var batch []messageFile
 	for rows.Next() {
-		var t todo
+		var t messageFile
 		var file string
 		var account int64
 		if err := rows.Scan(&t.id, &file, &account); err != nil {
-			rows.Close()
-			return 0, after, fmt.Errorf("store: fill summaries: %w", err)
+			return nil, fmt.Errorf("store: %s: %w", what, err)
 		}
 		t.path = filepath.Join(s.accountDir(account), file)
 		batch = append(batch, t)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, after, fmt.Errorf("store: fill summaries: %w", err)
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return batch, nil
+}
+
+// fillStep fills one batch of rows with an id above after; it returns how
+// many rows it looked at and the last id.
+func (s *Store) fillStep(ctx context.Context, after int64) (int, int64, error) {
+	batch, err := s.messageFiles(ctx, "fill summaries", fillQuery, after, fillBatch)
+	if err != nil {
+		return 0, after, err
 	}
 	if len(batch) == 0 {
 		return 0, after, nil
