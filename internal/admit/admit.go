@@ -1,7 +1,9 @@
 // Package admit decides which connections a server takes: a cap on open
 // connections in total and per client address, and a per-address limit on
 // new connections per minute. It also holds the accept loop the protocol
-// servers share. smtpd, pop3d and imapd each keep one Admitter per service.
+// servers share, and Group, the set of a server's listeners and sessions
+// that its Shutdown and Close reach. smtpd, pop3d, imapd and managesieve
+// each keep one Admitter per service.
 package admit
 
 import (

@@ -13,8 +13,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"pail/internal/admit"
@@ -100,12 +98,8 @@ type Server struct {
 	// tests.
 	plaintextOK func(netip.Addr) bool
 
-	draining atomic.Bool
-	mu       sync.Mutex
-	lns      map[net.Listener]struct{}
-	sessions map[*session]struct{}
+	group    *admit.Group // listeners and running sessions
 	admitter *admit.Admitter
-	wg       sync.WaitGroup
 }
 
 // New returns a server; Serve starts it.
@@ -120,8 +114,7 @@ func New(cfg Config, deps Deps) *Server {
 	return &Server{
 		cfg: cfg, deps: deps, ctx: ctx, cancel: cancel,
 		plaintextOK: netip.Addr.IsLoopback,
-		lns:         map[net.Listener]struct{}{},
-		sessions:    map[*session]struct{}{},
+		group:       admit.NewGroup(cancel),
 		admitter: admit.New(admit.Limits{
 			MaxConnections:      cfg.MaxConnections,
 			MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
@@ -133,32 +126,12 @@ func New(cfg Config, deps Deps) *Server {
 // Serve accepts connections on ln until Shutdown or Close, then returns
 // nil.
 func (s *Server) Serve(ln net.Listener) error {
-	s.mu.Lock()
-	if s.draining.Load() {
-		s.mu.Unlock()
-		ln.Close()
-		return nil
-	}
-	s.lns[ln] = struct{}{}
-	s.mu.Unlock()
-	return admit.Serve("managesieve", ln, s.draining.Load, s.admit)
+	return s.group.Serve("managesieve", ln, s.admit)
 }
 
 func (s *Server) admit(nc net.Conn) {
 	ip := admit.RemoteIP(nc.RemoteAddr())
-	sess := newSession(s, nc, ip)
-	s.mu.Lock()
-	if s.draining.Load() {
-		s.mu.Unlock()
-		nc.Close()
-		return
-	}
 	release, refused := s.admitter.Admit(ip)
-	if refused == "" {
-		s.sessions[sess] = struct{}{}
-		s.wg.Add(1)
-	}
-	s.mu.Unlock()
 	if refused != "" {
 		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "proto", "MANAGESIEVE", "reason", refused)
 		go func() {
@@ -169,71 +142,26 @@ func (s *Server) admit(nc net.Conn) {
 		}()
 		return
 	}
-	go func() {
-		defer s.wg.Done()
-		defer func() {
-			s.mu.Lock()
-			delete(s.sessions, sess)
-			s.mu.Unlock()
-			release()
-		}()
+	sess := newSession(s, nc, ip)
+	if !s.group.Go(nc, func() {
+		defer release()
 		sess.serve()
-	}()
+	}) {
+		release()
+		nc.Close()
+	}
 }
 
 // Shutdown stops accepting, ends idle sessions, lets a command in
 // progress finish, and returns when all are gone (or cuts them off as
 // Close does when ctx ends first).
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.draining.Store(true)
-	for ln := range s.lns {
-		ln.Close()
-	}
-	for sess := range s.sessions {
-		sess.wake()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.Close()
-		select {
-		case <-done:
-		case <-time.After(closeGrace):
-		}
-		return ctx.Err()
-	}
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.group.Shutdown(ctx, closeGrace) }
 
 // Close stops accepting and cuts every session.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	s.draining.Store(true)
-	for ln := range s.lns {
-		ln.Close()
-	}
-	for sess := range s.sessions {
-		sess.raw.Close()
-	}
-	s.mu.Unlock()
-	s.cancel()
-	return nil
-}
+func (s *Server) Close() error { return s.group.Close() }
 
 // Connections returns the number of open sessions.
-func (s *Server) Connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sessions)
-}
+func (s *Server) Connections() int { return s.group.Len() }
 
 // errHangUp ends a session without a reply.
 var errHangUp = errors.New("managesieve: hang up")

@@ -57,9 +57,6 @@ func (s *session) setConn(c net.Conn) {
 	s.w = bufio.NewWriterSize(c, 4096)
 }
 
-// wake makes a waiting read return, for Shutdown.
-func (s *session) wake() { s.raw.SetReadDeadline(time.Now()) }
-
 // deadlineConn gives every write a fresh deadline.
 type deadlineConn struct{ net.Conn }
 
@@ -92,7 +89,7 @@ func (s *session) serve() {
 	// RFC 5804 §1.7: the greeting is the capability list and OK.
 	s.capabilities()
 	s.send(&response{kind: "OK", text: s.srv.cfg.Hostname + " ManageSieve ready"})
-	for !s.srv.draining.Load() {
+	for !s.srv.group.Draining() {
 		if err := s.w.Flush(); err != nil {
 			return
 		}

@@ -128,13 +128,9 @@ type Server struct {
 	// password without TLS; tests replace it.
 	plaintextOK func(netip.Addr) bool
 
-	draining atomic.Bool
 	nextID   atomic.Uint64
-	mu       sync.Mutex
-	lns      map[net.Listener]struct{}
-	sessions map[*session]struct{}
+	group    *admit.Group // listeners and running sessions
 	admitter *admit.Admitter
-	wg       sync.WaitGroup // running sessions
 	// bufs holds RETR's read buffers (*[]byte of readBufSize), shared by
 	// the sessions.
 	bufs sync.Pool
@@ -161,8 +157,7 @@ func New(cfg Config, deps Deps) *Server {
 		ctx:         ctx,
 		cancel:      cancel,
 		plaintextOK: netip.Addr.IsLoopback,
-		lns:         map[net.Listener]struct{}{},
-		sessions:    map[*session]struct{}{},
+		group:       admit.NewGroup(cancel),
 		admitter: admit.New(admit.Limits{
 			MaxConnections:      cfg.MaxConnections,
 			MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
@@ -182,43 +177,26 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return errors.New("pop3d: implicit TLS needs a TLS configuration")
 	}
-	s.mu.Lock()
-	if s.draining.Load() {
-		s.mu.Unlock()
-		ln.Close()
-		return nil
-	}
-	s.lns[ln] = struct{}{}
-	s.mu.Unlock()
-	return admit.Serve("pop3d", ln, s.draining.Load, s.admit)
+	return s.group.Serve("pop3d", ln, s.admit)
 }
 
 // admit applies the connection caps and starts a session.
 func (s *Server) admit(nc net.Conn) {
 	ip := admit.RemoteIP(nc.RemoteAddr())
-	sess := newSession(s, nc, ip)
-	s.mu.Lock()
-	if s.draining.Load() {
-		s.mu.Unlock()
-		nc.Close()
-		return
-	}
 	release, refused := s.admitter.Admit(ip)
-	if refused == "" {
-		s.sessions[sess] = struct{}{}
-		s.wg.Add(1)
-	}
-	s.mu.Unlock()
 	if refused != "" {
 		s.deps.MailLog.Log(maillog.Rejected, "client", ip.String(), "proto", "POP3", "reason", refused)
 		go s.reject(nc)
 		return
 	}
-	go func() {
-		defer s.wg.Done()
-		defer s.release(sess, release)
+	sess := newSession(s, nc, ip)
+	if !s.group.Go(sess.raw, func() {
+		defer release()
 		sess.serve()
-	}()
+	}) {
+		release()
+		nc.Close()
+	}
 }
 
 // reject answers a connection over the caps and closes it. Under implicit
@@ -234,64 +212,16 @@ func (s *Server) reject(nc net.Conn) {
 	io.WriteString(nc, "-ERR [SYS/TEMP] Too many connections, try again later\r\n")
 }
 
-func (s *Server) release(sess *session, release func()) {
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
-	release()
-}
-
 // Shutdown stops accepting, closes idle sessions (they remove nothing),
 // lets sessions in the middle of a command finish it (a QUIT completes its
 // removals and its +OK), and returns when all are gone. If ctx ends first
 // it cuts the rest off as Close does and returns ctx's error without
 // waiting for them much longer.
-func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.draining.Store(true)
-	for ln := range s.lns {
-		ln.Close()
-	}
-	for sess := range s.sessions {
-		sess.wake()
-	}
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		s.wg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.Close()
-		// Cut-off sessions end at their next read or write; one stuck in
-		// a store call is not waited for.
-		select {
-		case <-done:
-		case <-time.After(closeGrace):
-		}
-		return ctx.Err()
-	}
-}
+func (s *Server) Shutdown(ctx context.Context) error { return s.group.Shutdown(ctx, closeGrace) }
 
 // Close stops accepting and cuts every session at once. Nothing is removed
 // from a maildrop unless its QUIT had already reached the store.
-func (s *Server) Close() error {
-	s.mu.Lock()
-	s.draining.Store(true)
-	for ln := range s.lns {
-		ln.Close()
-	}
-	for sess := range s.sessions {
-		sess.raw.Close()
-	}
-	s.mu.Unlock()
-	s.cancel()
-	return nil
-}
+func (s *Server) Close() error { return s.group.Close() }
 
 // deadlineConn gives every write a fresh deadline, so that a client that
 // stops reading is cut off however large the response. It sits below TLS.
@@ -306,8 +236,4 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 }
 
 // Connections returns the number of open sessions.
-func (s *Server) Connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.sessions)
-}
+func (s *Server) Connections() int { return s.group.Len() }

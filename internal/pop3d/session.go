@@ -115,11 +115,6 @@ func newSession(srv *Server, nc net.Conn, ip netip.Addr) *session {
 	}
 }
 
-// wake makes a session waiting for a command see that the server is
-// draining. A session in the middle of a command does not read, so it
-// finishes that command first.
-func (s *session) wake() { s.raw.SetReadDeadline(time.Now()) }
-
 // serve runs the session until it ends, then releases the maildrop lock
 // and closes the connection. Nothing is removed unless QUIT said so.
 func (s *session) serve() {
@@ -225,7 +220,7 @@ func (s *session) readCommand() (string, error) {
 	s.raw.SetReadDeadline(time.Now().Add(s.srv.cfg.IdleTimeout))
 	// After the deadline is set: Shutdown drains by setting the deadline
 	// to now, and one of the two orders catches it.
-	if s.srv.draining.Load() {
+	if s.srv.group.Draining() {
 		return "", net.ErrClosed
 	}
 	return s.readLine(maxCommandLine)
