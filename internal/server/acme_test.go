@@ -5,15 +5,12 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"pail/internal/config"
 	"pail/internal/tlsconf"
 )
 
@@ -44,18 +41,7 @@ func TestACMEWiring(t *testing.T) {
 	dead := hang.Addr().String()
 	conf := fmt.Sprintf("hostname = \"mx.town.test\"\ndomains = [\"town.test\"]\ndata_dir = %q\n[listen]\nimaps = %q\nhttp = %q\nhttps = %q\n[acme]\nenabled = true\ndirectory = \"https://%s/dir\"\n",
 		filepath.Join(dir, "data"), imaps, httpAddr, httpsAddr, dead)
-	path := filepath.Join(dir, "pail.toml")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), cfg, Options{Log: slog.New(slog.DiscardHandler), MailLog: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newQuiet(t, loadConf(t, dir, conf))
 	srv.Start(io.Discard)
 	for _, addr := range []string{imaps, httpsAddr} {
 		c, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"http/1.1"}})
@@ -104,16 +90,7 @@ func TestACMEWiring(t *testing.T) {
 	}
 	conf = fmt.Sprintf("hostname = \"mx.town.test\"\ndomains = [\"town.test\"]\ndata_dir = %q\n[listen]\nimaps = %q\n[tls]\ncert = %q\nkey = %q\n",
 		filepath.Join(dir, "data2"), freePort(t), certs.CertFile(), filepath.Join(dir, "files", "tls", "key.pem"))
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if cfg, err = config.Load(path); err != nil {
-		t.Fatal(err)
-	}
-	srv, err = New(context.Background(), cfg, Options{Log: slog.New(slog.DiscardHandler), MailLog: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv = newQuiet(t, loadConf(t, dir, conf))
 	defer srv.Shutdown(ctx)
 	if !srv.CertsReal() {
 		t.Error("CertsReal false with [tls] certificate files")

@@ -1,15 +1,12 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"encoding/xml"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,7 +14,6 @@ import (
 	"time"
 
 	"pail/internal/autoconfig"
-	"pail/internal/config"
 )
 
 // TestServeAutoconfig: a running pail serves Thunderbird's autoconfig
@@ -38,24 +34,7 @@ imaps = "127.0.0.1:0"
 http = %q
 https = %q
 `, filepath.Join(dir, "data"), freePort(t), submission, httpAddr, httpsAddr)
-	path := filepath.Join(dir, "pail.toml")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), cfg, Options{Log: slog.New(slog.DiscardHandler), MailLog: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start(io.Discard)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	srv := startQuiet(t, loadConf(t, dir, conf))
 	port := func(addr string) int {
 		_, p, _ := net.SplitHostPort(addr)
 		n, _ := strconv.Atoi(p)

@@ -1,20 +1,15 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
-
-	"pail/internal/config"
 )
 
 // TestServeDNSSECOverTLS: pail serve with dns.tls_listen answers DNS over
@@ -36,24 +31,7 @@ dnssec = true
 origin = "hill.test"
 records = ["@ IN NS ns1", "ns1 IN A 127.0.0.1", "mx IN A 192.0.2.25"]
 `, filepath.Join(dir, "data"), dnsAddr, tlsAddr)
-	path := filepath.Join(dir, "pail.toml")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), cfg, Options{Log: slog.New(slog.DiscardHandler), MailLog: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start(io.Discard)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	startQuiet(t, loadConf(t, dir, conf))
 	pem, err := os.ReadFile(filepath.Join(dir, "data", "tls", "cert.pem"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,10 @@
 package server
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,7 +12,6 @@ import (
 
 	"github.com/miekg/dns"
 
-	"pail/internal/config"
 	"pail/internal/dkim"
 	"pail/internal/dnsrecords"
 	"pail/internal/mtasts"
@@ -42,24 +38,8 @@ listen = %q
 origin = "hill.test"
 records = ["@ IN NS ns1", "ns1 IN A 127.0.0.1", "mx IN A 192.0.2.25"]
 `, filepath.Join(dir, "data"), httpAddr, httpsAddr, dnsAddr)
-	path := filepath.Join(dir, "pail.toml")
-	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), cfg, Options{Log: slog.New(slog.DiscardHandler), MailLog: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start(io.Discard)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
+	cfg := loadConf(t, dir, conf)
+	srv := startQuiet(t, cfg)
 
 	// The certificate is pail's self-signed one; what is checked here is
 	// what is served, so the client does not verify it.

@@ -4,17 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"pail/internal/config"
 )
 
 // TestServeProxyForwardRules: under `pail serve`, [proxy] forward = true
@@ -29,18 +25,7 @@ func TestServeProxyForwardRules(t *testing.T) {
 		httpAddr, proxyAddr := freePort(t), freePort(t)
 		conf := fmt.Sprintf("hostname = \"mx.town.test\"\ndomains = [\"town.test\"]\ndata_dir = %q\n[listen]\nhttp = %q\n[proxy]\nlisten = %q\nforward = true\n%s\n",
 			filepath.Join(dir, "data"), httpAddr, proxyAddr, tc.allow)
-		path := filepath.Join(dir, "pail.toml")
-		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := config.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := New(context.Background(), cfg, Options{Log: slog.New(slog.DiscardHandler), MailLog: io.Discard})
-		if err != nil {
-			t.Fatal(err)
-		}
+		srv := newQuiet(t, loadConf(t, dir, conf))
 		srv.Start(io.Discard)
 		pu, _ := url.Parse("http://" + proxyAddr)
 		client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(pu)}, Timeout: 5 * time.Second}
