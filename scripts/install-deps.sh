@@ -25,6 +25,7 @@ packages=(
 	nsd unbound ldnsutils # DNSSEC: zones signed by ldns-signzone, served by NSD, validated by unbound (test/interop/dnssec_test.go)
 	rspamd redis-server # spam filter checks and Bayes learning, statistics in redis (test/interop/rspamd_test.go)
 	sieve-connect # ManageSieve client (test/interop/sieve_test.go)
+	postgresql # initdb/pg_ctl for the private test clusters of internal/pgtest (the PostgreSQL store's tests)
 )
 
 die() {
