@@ -7,19 +7,10 @@ import (
 	"os"
 
 	"pail/internal/config"
+	"pail/internal/server"
 	"pail/internal/sieve"
 	"pail/internal/store"
 )
-
-// sieveOptions are the compile options of users' scripts under cfg.
-func sieveOptions(cfg *config.Config) sieve.Options {
-	return sieve.Options{Limits: sieve.Limits{MaxScriptBytes: cfg.Sieve.MaxScriptBytes, MaxRedirects: cfg.Sieve.MaxRedirects}}
-}
-
-// sieveLimits are the per-account script limits under cfg.
-func sieveLimits(cfg *config.Config) store.SieveLimits {
-	return store.SieveLimits{MaxScripts: cfg.Sieve.MaxScripts, MaxBytes: cfg.Sieve.MaxScriptBytes}
-}
 
 // openSieve opens the store and finds the account of addr.
 func (e *env) openSieve(addr string) (*config.Config, *store.Store, store.Account, error) {
@@ -67,10 +58,10 @@ func cmdSievePut(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("reading the script: %w", err)
 	}
-	if _, err := sieve.Compile(text, sieveOptions(cfg)); err != nil {
+	if _, err := sieve.Compile(text, server.SieveOptions(cfg)); err != nil {
 		return fmt.Errorf("script %s not stored: %w", pos[1], err)
 	}
-	if err := st.PutSieveScript(e.ctx, acct.ID, pos[1], text, sieveLimits(cfg)); err != nil {
+	if err := st.PutSieveScript(e.ctx, acct.ID, pos[1], text, server.SieveLimits(cfg)); err != nil {
 		return err
 	}
 	if *activate {

@@ -194,7 +194,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	router.SetHostname(cfg.Hostname)
 	s.router = router
 	deliverer := delivery.NewDeliverer(st, q, s.mailLog, cfg.Hostname)
-	deliverer.SetSieve(&delivery.Sieve{Store: st, Options: sieveOptions(cfg), Separator: address.SubaddressSeparator, Log: s.log.With("proto", "sieve")})
+	deliverer.SetSieve(&delivery.Sieve{Store: st, Options: SieveOptions(cfg), Separator: address.SubaddressSeparator, Log: s.log.With("proto", "sieve")})
 	if err := s.openTLSRPT(ctx, router, deliverer); err != nil {
 		s.closeAll()
 		return nil, err
@@ -305,8 +305,8 @@ func (s *Server) isLocalDomain(domain string) bool {
 // the certificate files' contents take effect at once, and the name
 // server re-reads its zones and pools and makes the local domains'
 // records again.
-// Listen addresses, limits and the data directory need a restart; a change
-// to them is reported and otherwise ignored.
+// Listen addresses, limits, [spam], [sieve] and the data directory need a
+// restart; a change to them is reported and otherwise ignored.
 func (s *Server) Reload(cfg *config.Config) error {
 	// The default quota applies at once; the other limits need a restart.
 	s.store.SetDefaultQuota(cfg.Limits.QuotaBytes)
@@ -317,6 +317,11 @@ func (s *Server) Reload(cfg *config.Config) error {
 	}
 	if cfg.Spam != s.cfg.Spam {
 		s.log.Warn("reload: [spam] changes need a restart; they are not applied")
+	}
+	if cfg.Sieve != s.cfg.Sieve {
+		// Delivery, ManageSieve and the webmail took their copies of the
+		// script limits at start.
+		s.log.Warn("reload: [sieve] changes need a restart; they are not applied")
 	}
 	s.warnACMEReload(cfg)
 	s.warnInboundReload(cfg)

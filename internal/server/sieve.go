@@ -10,13 +10,15 @@ import (
 	"pail/internal/store"
 )
 
-// sieveOptions are the compile options of users' scripts under cfg.
-func sieveOptions(cfg *config.Config) sieve.Options {
+// SieveOptions are the compile options of users' scripts under cfg, for
+// every place that compiles one (delivery, ManageSieve, the webmail and
+// `pail sieve put`).
+func SieveOptions(cfg *config.Config) sieve.Options {
 	return sieve.Options{Limits: sieve.Limits{MaxScriptBytes: cfg.Sieve.MaxScriptBytes, MaxRedirects: cfg.Sieve.MaxRedirects}}
 }
 
-// sieveLimits are the per-account script limits under cfg.
-func sieveLimits(cfg *config.Config) store.SieveLimits {
+// SieveLimits are the per-account script limits under cfg.
+func SieveLimits(cfg *config.Config) store.SieveLimits {
 	return store.SieveLimits{MaxScripts: cfg.Sieve.MaxScripts, MaxBytes: cfg.Sieve.MaxScriptBytes}
 }
 
@@ -27,8 +29,8 @@ func (s *Server) addManageSieve(svc config.ListenEntry, tlsCfg *tls.Config, auth
 	srv := managesieve.New(managesieve.Config{
 		Hostname:            s.cfg.Hostname,
 		TLS:                 tlsCfg,
-		Options:             sieveOptions(s.cfg),
-		Limits:              sieveLimits(s.cfg),
+		Options:             SieveOptions(s.cfg),
+		Limits:              SieveLimits(s.cfg),
 		MaxRedirects:        s.cfg.Sieve.MaxRedirects,
 		MaxConnections:      lim.MaxConnections,
 		MaxConnectionsPerIP: lim.MaxConnectionsPerIP,

@@ -35,8 +35,8 @@ func (s *Server) addWebmail(ctx context.Context, svc config.ListenEntry, tlsCfg 
 		MaxMessageBytes: s.cfg.Limits.MaxMessageBytes,
 		DoctorDir:       s.cfg.DataDir,
 		TrustedProxies:  s.cfg.Limits.TrustedProxyPrefixes,
-		Sieve:           sieveOptions(s.cfg),
-		SieveLimits:     sieveLimits(s.cfg),
+		Sieve:           SieveOptions(s.cfg),
+		SieveLimits:     SieveLimits(s.cfg),
 	}, webmail.Deps{
 		Store:  s.store,
 		Auth:   authn,
