@@ -411,10 +411,15 @@ func rejectReason(r string) string {
 }
 
 // spamVerdict is the verdict as Sieve's spamtest sees it (RFC 5235 §3.2):
-// the score as a percentage where the Junk threshold (DefaultJunkScore)
-// is 50, kept on the side of the verdict, and 1–10 from it.
+// the score as a percentage where the Junk threshold ([inbound]
+// junk_score, d.JunkScore) is 50, kept on the side of the verdict, and
+// 1–10 from it.
 func spamVerdict(d verify.Decision) sieve.Verdict {
-	p := int(d.Score * 50 / verify.DefaultJunkScore)
+	junk := d.JunkScore
+	if junk <= 0 {
+		junk = verify.DefaultJunkScore
+	}
+	p := int(d.Score * 50 / junk)
 	if d.Action == verify.Junk {
 		p = max(p, 50)
 	} else {

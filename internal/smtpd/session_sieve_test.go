@@ -18,6 +18,10 @@ func TestSpamVerdict(t *testing.T) {
 		{verify.Decision{Score: 1, Action: verify.Junk}, 5, 50},
 		{verify.Decision{Score: 8, Action: verify.Junk}, 10, 100},
 		{verify.Decision{Score: 50, Action: verify.Junk}, 10, 100},
+		// An operator's junk_score of 10 moves the middle with it.
+		{verify.Decision{Score: 8, JunkScore: 10}, 4, 40},
+		{verify.Decision{Score: 10, JunkScore: 10, Action: verify.Junk}, 5, 50},
+		{verify.Decision{Score: 20, JunkScore: 10, Action: verify.Junk}, 10, 100},
 	} {
 		v := spamVerdict(c.d)
 		if !v.SpamTested || v.SpamScore != c.score || v.SpamPercent != c.percnt {

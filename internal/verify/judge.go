@@ -84,6 +84,10 @@ type Decision struct {
 	Enhanced string // its enhanced status code
 	Reason   string
 	Score    float64
+	// JunkScore is the threshold Score was judged against (the
+	// Pipeline's, or DefaultJunkScore), so that Sieve's spamtest scales
+	// the score by the threshold the operator set.
+	JunkScore float64
 	// Header is the fields to prepend to the stored message: the
 	// Authentication-Results field first, then the judges'.
 	Header string
@@ -155,11 +159,11 @@ func (p *Pipeline) Decide(ctx context.Context, m *Message) Decision {
 		}
 	}
 	d.Remove = mergeSpans(d.Remove)
-	junkScore := p.JunkScore
-	if junkScore == 0 {
-		junkScore = DefaultJunkScore
+	d.JunkScore = p.JunkScore
+	if d.JunkScore == 0 {
+		d.JunkScore = DefaultJunkScore
 	}
-	if d.Action < Junk && d.Score >= junkScore {
+	if d.Action < Junk && d.Score >= d.JunkScore {
 		d.Action = Junk
 		d.Reason = fmt.Sprintf("spam score %.1f (%s)", d.Score, strings.Join(reasons, "; "))
 	}

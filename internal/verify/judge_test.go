@@ -68,6 +68,14 @@ func TestScore(t *testing.T) {
 	if d.Action != Junk {
 		t.Fatalf("earlier score: %v %.1f", d.Action, d.Score)
 	}
+	if d.JunkScore != DefaultJunkScore {
+		t.Errorf("JunkScore %v with the default threshold", d.JunkScore)
+	}
+	// The operator's threshold is the one judged by, and is told on.
+	d = (&Pipeline{Checker: p.Checker, JunkScore: 2 * DefaultJunkScore}).Decide(context.Background(), m)
+	if d.Action != Deliver || d.JunkScore != 2*DefaultJunkScore {
+		t.Fatalf("earlier score under junk_score %v: %v, JunkScore %v", 2*DefaultJunkScore, d.Action, d.JunkScore)
+	}
 	// Blocklists scored rather than refused count per list, and not for
 	// mail from accept_from.
 	listed := &Message{Results: &Results{}, Listed: []string{"bl.example.org", "zen.example.net"}}
