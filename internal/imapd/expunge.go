@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	"pail/internal/imapwire"
@@ -64,23 +65,35 @@ func (sess *session) expunge(ctx context.Context, uids *imapwire.SeqSet) ([]uint
 	return gone, nil
 }
 
-// reportExpunged removes uids from the view, reporting each, highest
-// sequence number first.
+// reportExpunged removes uids from the view and tells the client: with
+// QRESYNC enabled in one VANISHED response of their UIDs (RFC 7162
+// §3.2.10), else in an EXPUNGE for each, highest sequence number first so
+// that the lower ones stay valid as each is reported (RFC 9051 §7.5.1).
+// UIDs not in the view are ignored.
 func (sess *session) reportExpunged(uids []uint32) {
 	v := sess.sel
-	gone := map[uint32]bool{}
+	gone := make(map[uint32]bool, len(uids))
 	for _, u := range uids {
-		gone[u] = true
+		if v.seqOf(u) > 0 {
+			gone[u] = true
+		}
+	}
+	if len(gone) == 0 {
+		return
 	}
 	w := sess.conn.Writer()
-	for i := len(v.uids) - 1; i >= 0; i-- {
-		uid := v.uids[i]
-		if !gone[uid] {
-			continue
+	if sess.conn.QResync() {
+		w.Vanished(false, imapwire.SetOf(slices.Collect(maps.Keys(gone))))
+	} else {
+		for i := len(v.uids) - 1; i >= 0; i-- {
+			if gone[v.uids[i]] {
+				w.Expunge(uint32(i + 1))
+			}
 		}
-		w.Expunge(uint32(i + 1))
-		v.uids = append(v.uids[:i], v.uids[i+1:]...)
-		delete(v.flags, uid)
-		delete(v.recent, uid)
+	}
+	v.uids = slices.DeleteFunc(v.uids, func(u uint32) bool { return gone[u] })
+	for u := range gone {
+		delete(v.flags, u)
+		delete(v.recent, u)
 	}
 }

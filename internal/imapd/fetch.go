@@ -23,7 +23,9 @@ import (
 func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs) error {
 	v := sess.sel
 	if a.Vanished {
-		return imapengine.Bad("CLIENTBUG", "QRESYNC is not supported")
+		if err := sess.fetchVanished(ctx, uid, a); err != nil {
+			return err
+		}
 	}
 	items := a.Items
 	if a.HasChangedSince && !slices.ContainsFunc(items, func(it imapwire.FetchItem) bool { return it.Name == "MODSEQ" }) {

@@ -47,6 +47,7 @@ type Store interface {
 	MailboxModSeq(ctx context.Context, mailboxID int64) (uint64, error)
 	MessageStates(ctx context.Context, mailboxID int64) (uint64, []store.MessageState, error)
 	ChangesSince(ctx context.Context, mailboxID int64, since uint64) (uint64, []store.MessageState, []uint32, error)
+	ExpungedSince(ctx context.Context, mailboxID int64, since uint64) ([]uint32, error)
 	DeletedMessages(ctx context.Context, mailboxID int64) ([]store.MessageState, error)
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32) ([]store.Message, error)
 	// KeptWire returns the ENVELOPE, BODYSTRUCTURE and BODY wire forms

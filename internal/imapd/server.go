@@ -101,6 +101,7 @@ var caps = []string{
 	"BINARY",        // RFC 3516
 	"CHILDREN",      // RFC 3348
 	"CONDSTORE",     // RFC 7162 §3.1
+	"QRESYNC",       // RFC 7162 §3.2
 	"SPECIAL-USE",   // RFC 6154
 	"CREATE-SPECIAL-USE",
 }

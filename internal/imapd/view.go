@@ -196,19 +196,8 @@ func (sess *session) Poll(ctx context.Context, allowExpunge bool) error {
 		}
 	}
 	w := sess.conn.Writer()
-	// Expunges, highest sequence number first so that the lower ones
-	// stay valid as each is reported.
 	if allowExpunge && len(v.pending) > 0 {
-		for i := len(v.uids) - 1; i >= 0; i-- {
-			uid := v.uids[i]
-			if !v.pending[uid] {
-				continue
-			}
-			w.Expunge(uint32(i + 1))
-			v.uids = slices.Delete(v.uids, i, i+1)
-			delete(v.flags, uid)
-			delete(v.recent, uid)
-		}
+		sess.reportExpunged(slices.Collect(maps.Keys(v.pending)))
 		clear(v.pending)
 	}
 	// Flag changes of messages the client knows, then new messages: UIDs

@@ -3,6 +3,7 @@ package imapengine
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 
 	"pail/internal/imapwire"
@@ -181,6 +182,15 @@ func (c *Conn) run(cmd *imapwire.Command) {
 			err = perr
 		}
 	}
+	if (cmd.Name == "EXPUNGE" || cmd.Name == "MOVE") && c.qresync && err == nil && code == nil {
+		// RFC 7162 §3.2.7, §3.2.9: with QRESYNC the client cannot
+		// learn the mod-sequence an expunge reached from VANISHED, so
+		// the tagged OK says it; the Poll above told of everything up
+		// to it. MOVE expunges as EXPUNGE does (RFC 6851 §3.3).
+		if rs, ok := c.resyncSession(); ok {
+			code = imapwire.CodeNumber("HIGHESTMODSEQ", rs.HighestModSeq())
+		}
+	}
 	c.replyText(cmd, err, code, text)
 }
 
@@ -235,8 +245,15 @@ func (c *Conn) checkSeqSet(uid bool, set imapwire.SeqSet) error {
 // client told so with OK [CLOSED] (RFC 9051 §7.1, RFC 7162 §3.2.11).
 func (c *Conn) selectMailbox(ctx context.Context, cmd *imapwire.Command) (*imapwire.Code, error) {
 	a := cmd.Args.(*imapwire.SelectArgs)
+	rs, canResync := c.resyncSession()
 	if a.QResync != nil {
-		return nil, Bad("CLIENTBUG", "QRESYNC is not supported")
+		// RFC 7162 §3.2.5: BAD unless the client enabled QRESYNC.
+		if !c.qresync || !canResync {
+			return nil, Bad("CLIENTBUG", "QRESYNC is not enabled (ENABLE QRESYNC first)")
+		}
+		if err := checkQResync(a.QResync); err != nil {
+			return nil, err
+		}
 	}
 	if a.CondStore {
 		// RFC 7162 §3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
@@ -258,6 +275,11 @@ func (c *Conn) selectMailbox(ctx context.Context, cmd *imapwire.Command) (*imapw
 		return nil, err
 	}
 	c.state, c.readOnly = selected, readOnly
+	if a.QResync != nil {
+		if err := rs.Resync(ctx, a.QResync); err != nil {
+			return nil, err
+		}
+	}
 	if readOnly {
 		return imapwire.NewCode("READ-ONLY"), nil
 	}
@@ -277,12 +299,27 @@ func (c *Conn) list(ctx context.Context, a *imapwire.ListArgs) error {
 }
 
 // enable answers ENABLE (RFC 5161): IMAP4rev2 (RFC 9051 §6.3.1), which
-// also makes mailbox names UTF-8 (§5.1), and CONDSTORE when the Session
-// offers it (RFC 7162 §3.1). Capabilities pail does not know are ignored,
-// as RFC 5161 §3.1 says.
+// also makes mailbox names UTF-8 (§5.1), and CONDSTORE and QRESYNC when
+// the Session offers them (RFC 7162 §3.1, §3.2.3: QRESYNC enables
+// CONDSTORE too). Capabilities pail does not know are ignored, as RFC
+// 5161 §3.1 says.
 func (c *Conn) enable(a *imapwire.EnableArgs) {
 	var on []string
 	for _, cp := range a.Caps {
+		if cp == "QRESYNC" && !c.qresync {
+			if _, ok := c.resyncSession(); ok {
+				c.qresync = true
+				on = append(on, "QRESYNC")
+				if !c.condStore {
+					c.condStore = true
+					// Said only when asked for, as ENABLED lists what
+					// the command named (RFC 5161 §3.2).
+					if slices.Contains(a.Caps, "CONDSTORE") {
+						on = append(on, "CONDSTORE")
+					}
+				}
+			}
+		}
 		if cp == "IMAP4REV2" && !c.rev2 {
 			c.rev2 = true
 			c.rd.SetUTF8(true)

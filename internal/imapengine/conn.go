@@ -56,7 +56,8 @@ type Conn struct {
 	// condStore: CONDSTORE is enabled (RFC 7162 §3.1: by ENABLE, SELECT
 	// (CONDSTORE) or any CONDSTORE-enabling command).
 	condStore bool
-	bad       int // BAD replies in a row
+	qresync   bool // ENABLE QRESYNC (RFC 7162 §3.2.3)
+	bad       int  // BAD replies in a row
 	user      string
 	tag       string             // of the command running
 	sinks     []io.Writer        // message writers handed out for the command being read

@@ -61,7 +61,7 @@ func (c *Conn) unauthenticate(ctx context.Context) error {
 	}
 	c.sess.Logout()
 	c.sess, c.user, c.state, c.readOnly = nil, "", notAuthenticated, false
-	c.condStore = false // RFC 8437 §3: what ENABLE turned on is off
+	c.condStore, c.qresync = false, false // RFC 8437 §3: what ENABLE turned on is off
 	c.timeout = preAuthTimeout
 	c.rd.SetLimits(preLoginLimits)
 	if c.rev2 {

@@ -78,3 +78,28 @@ func (s *Store) DeletedMessages(ctx context.Context, mailboxID int64) ([]Message
 	}
 	return out, rows.Err()
 }
+
+// ExpungedSince returns the UIDs expunged from a mailbox after
+// modification sequence since, in ascending order (the VANISHED (EARLIER)
+// of RFC 7162 §3.2.5.1 and §3.2.6). The store keeps every expunged UID for
+// as long as the mailbox exists, so the answer is exact back to the
+// mailbox's creation (its UIDVALIDITY).
+func (s *Store) ExpungedSince(ctx context.Context, mailboxID int64, since uint64) ([]uint32, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, since)
+	if err != nil {
+		return nil, fmt.Errorf("store: expunged since %d: %w", since, err)
+	}
+	defer rows.Close()
+	var out []uint32
+	for rows.Next() {
+		var uid uint32
+		if err := rows.Scan(&uid); err != nil {
+			return nil, fmt.Errorf("store: expunged since %d: %w", since, err)
+		}
+		out = append(out, uid)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: expunged since %d: %w", since, err)
+	}
+	return out, nil
+}
