@@ -149,7 +149,7 @@ func TestQResyncSelect(t *testing.T) {
 // TestQResyncSelectBad: the QRESYNC parameter is BAD unless QRESYNC was
 // enabled (RFC 7162 §3.2.5), with "*" in its sets or with seq-match-data
 // whose two sets do not pair up (§7, §3.2.5.2); a BAD SELECT leaves the
-// selected mailbox selected.
+// selected mailbox selected; after UNAUTHENTICATE QRESYNC is off again.
 func TestQResyncSelectBad(t *testing.T) {
 	e := newQREnv(t)
 	r := e.login()
@@ -166,6 +166,13 @@ func TestQResyncSelectBad(t *testing.T) {
 		}
 	}
 	ok(t, a, "FETCH 1 FLAGS") // still selected
+
+	// UNAUTHENTICATE undoes ENABLE (RFC 8437 §3).
+	ok(t, a, "UNAUTHENTICATE")
+	ok(t, a, `LOGIN bob@hill.com "`+testPassword+`"`)
+	if got := last(a.cmd(fmt.Sprintf("SELECT INBOX (QRESYNC (%d %d))", e.uidValidity, e.base))); !strings.Contains(got, " BAD ") {
+		t.Errorf("SELECT (QRESYNC) after UNAUTHENTICATE: %q", got)
+	}
 }
 
 // TestQResyncVanishedUpdates: once QRESYNC is enabled, every expunge the

@@ -277,6 +277,10 @@ func (c *Conn) selectMailbox(ctx context.Context, cmd *imapwire.Command) (*imapw
 	c.state, c.readOnly = selected, readOnly
 	if a.QResync != nil {
 		if err := rs.Resync(ctx, a.QResync); err != nil {
+			// A SELECT that fails leaves no mailbox selected (RFC
+			// 9051 §6.3.2).
+			c.sess.Unselect(ctx, false)
+			c.state = authenticated
 			return nil, err
 		}
 	}
