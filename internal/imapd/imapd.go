@@ -12,7 +12,8 @@
 // order (sequence number = position + 1), with the flags last reported. At
 // the points where RFC 9051 §7 lets the server speak (after each command,
 // and at once while the client IDLEs), the session compares its view with
-// the store and reports EXPUNGE, EXISTS and FETCH FLAGS. The store's
+// the store and reports EXPUNGE (VANISHED once the client enabled QRESYNC),
+// EXISTS and FETCH FLAGS. The store's
 // per-mailbox modification sequence makes the comparison cost one indexed
 // read when nothing changed; store events (from this process, and from
 // other processes via Store.WatchChanges) wake IDLE sessions.
