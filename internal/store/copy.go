@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // CopyResult maps source UIDs to the UIDs the copies got, in the same order
@@ -60,24 +61,27 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 			return fmt.Errorf("%w: mailbox %d", ErrNotFound, destID)
 		}
 		modseq++
+		now := time.Now().Unix()
 		for i, m := range msgs {
 			if links[i] == "" {
 				continue
 			}
 			var flags string
 			var date, size int64
-			var summary, structure sql.NullString
+			var summary, structure, emailID, threadID sql.NullString
 			var sentDay sql.NullInt64
-			err := tx.QueryRow("SELECT flags, internal_date, size, summary, structure, sent_day FROM messages WHERE id = ?", m.ID).Scan(&flags, &date, &size, &summary, &structure, &sentDay)
+			err := tx.QueryRow("SELECT flags, internal_date, size, summary, structure, sent_day, email_id, thread_id FROM messages WHERE id = ?", m.ID).Scan(&flags, &date, &size, &summary, &structure, &sentDay, &emailID, &threadID)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			// The copy keeps the original's summary: the bytes are the same.
-			if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file, summary, structure, sent_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				destID, uidnext, modseq, date, size, flags, filepath.Base(links[i]), summary, structure, sentDay); err != nil {
+			// The copy keeps the original's summary: the bytes are the
+			// same; and its EMAILID and THREADID (RFC 8474 §5.1, §5.2).
+			// Its save date is now (RFC 8514 §1).
+			if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file, summary, structure, sent_day, saved, email_id, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				destID, uidnext, modseq, date, size, flags, filepath.Base(links[i]), summary, structure, sentDay, now, emailID, threadID); err != nil {
 				return err
 			}
 			res.SrcUIDs = append(res.SrcUIDs, m.UID)
@@ -185,13 +189,14 @@ func moveRows(tx *sql.Tx, fromID, toID int64, ids []int64) (CopyResult, error) {
 	}
 	destSeq++
 	srcSeq++
+	now := time.Now().Unix() // RFC 8514 §1: saved into the destination now
 	for _, id := range ids {
 		var uid uint32
 		if err := tx.QueryRow("SELECT uid FROM messages WHERE id = ? AND mailbox_id = ?", id, fromID).Scan(&uid); err != nil {
 			return res, err
 		}
-		if _, err := tx.Exec("UPDATE messages SET mailbox_id = ?, uid = ?, modseq = ?, recent = 1 WHERE id = ?",
-			toID, uidnext, destSeq, id); err != nil {
+		if _, err := tx.Exec("UPDATE messages SET mailbox_id = ?, uid = ?, modseq = ?, recent = 1, saved = ? WHERE id = ?",
+			toID, uidnext, destSeq, now, id); err != nil {
 			return res, err
 		}
 		res.SrcUIDs = append(res.SrcUIDs, uid)

@@ -365,12 +365,14 @@ func TestReindex(t *testing.T) {
 // index (migration 9), as a data directory of an older pail has it.
 func preTextSchema(t *testing.T, dir string) {
 	t.Helper()
+	preObjectIDSchema(t, dir)
 	db, err := sql.Open("sqlite", "file:"+dir+"/pail.db")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	// Migration 10 (quotaMigration) goes first, then the index (9).
+	// Migration 11 went first (preObjectIDSchema), then 10
+	// (quotaMigration), then the index (9).
 	for _, q := range []string{"DROP INDEX messages_size", "ALTER TABLE accounts DROP COLUMN quota", "DROP TRIGGER messages_text_gone", "DROP TABLE message_text", "DROP INDEX messages_untexted", "DROP INDEX messages_text_unsure",
 		"ALTER TABLE messages DROP COLUMN text_state", "PRAGMA user_version = 8"} {
 		if _, err := db.Exec(q); err != nil {

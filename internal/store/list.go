@@ -69,13 +69,18 @@ func (s *Store) ListMessages(ctx context.Context, mailboxID int64, q ListQuery) 
 		var l Listed
 		var date, account int64
 		var flags, file string
-		var summary sql.NullString
-		if err := rows.Scan(&l.ID, &l.MailboxID, &l.UID, &l.ModSeq, &date, &l.Size, &flags, &l.Recent, &file, &account, &summary); err != nil {
+		var summary, emailID, threadID sql.NullString
+		var saved sql.NullInt64
+		if err := rows.Scan(&l.ID, &l.MailboxID, &l.UID, &l.ModSeq, &date, &l.Size, &flags, &l.Recent, &file, &account, &saved, &emailID, &threadID, &summary); err != nil {
 			return nil, fmt.Errorf("store: list: %w", err)
 		}
 		l.InternalDate = time.Unix(date, 0)
 		l.Flags = parseFlags(flags)
 		l.Path = filepath.Join(s.accountDir(account), file)
+		if saved.Valid {
+			l.SaveDate = time.Unix(saved.Int64, 0)
+		}
+		l.EmailID, l.ThreadID = emailID.String, threadID.String
 		if summary.Valid {
 			if l.Info, err = decodeInfo(summary.String, ""); err != nil {
 				return nil, err

@@ -20,6 +20,9 @@ type Mailbox struct {
 	ModSeq      uint64 // highest modification sequence (RFC 7162)
 	SpecialUse  string // RFC 6154 attribute such as `\Sent`, or ""
 	Subscribed  bool
+	// ObjectID is the RFC 8474 MAILBOXID: made at creation, kept by
+	// RENAME, never used again for another mailbox.
+	ObjectID string
 }
 
 // Inbox is the name of the mailbox new mail is delivered to. RFC 9051
@@ -34,11 +37,13 @@ func canonicalName(name string) string {
 	return name
 }
 
-const mailboxColumns = "id, account_id, name, uidvalidity, uidnext, modseq, special_use, subscribed"
+const mailboxColumns = "id, account_id, name, uidvalidity, uidnext, modseq, special_use, subscribed, objectid"
 
 func scanMailbox(row interface{ Scan(...any) error }) (Mailbox, error) {
 	var m Mailbox
-	err := row.Scan(&m.ID, &m.AccountID, &m.Name, &m.UIDValidity, &m.UIDNext, &m.ModSeq, &m.SpecialUse, &m.Subscribed)
+	var objectID sql.NullString
+	err := row.Scan(&m.ID, &m.AccountID, &m.Name, &m.UIDValidity, &m.UIDNext, &m.ModSeq, &m.SpecialUse, &m.Subscribed, &objectID)
+	m.ObjectID = objectID.String
 	if errors.Is(err, sql.ErrNoRows) {
 		return Mailbox{}, ErrNotFound
 	}
@@ -105,8 +110,8 @@ func createMailbox(tx *sql.Tx, accountID int64, name, specialUse string) (int64,
 	if _, err := tx.Exec("INSERT INTO meta (key, value) VALUES ('uidvalidity', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", strconv.FormatInt(next, 10)); err != nil {
 		return 0, err
 	}
-	res, err := tx.Exec("INSERT INTO mailboxes (account_id, name, uidvalidity, special_use) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-		accountID, name, next, specialUse)
+	res, err := tx.Exec("INSERT INTO mailboxes (account_id, name, uidvalidity, special_use, objectid) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+		accountID, name, next, specialUse, newObjectID('M'))
 	if err != nil {
 		return 0, err
 	}

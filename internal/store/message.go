@@ -27,6 +27,14 @@ type Message struct {
 	Recent       bool
 	// Path is the file holding the message bytes.
 	Path string
+	// SaveDate is when the message was saved into this mailbox (RFC
+	// 8514: delivery, APPEND, COPY, MOVE); zero for mail stored before
+	// pail kept it.
+	SaveDate time.Time
+	// EmailID and ThreadID are the message's RFC 8474 EMAILID and
+	// THREADID (see objectIDMigration); ThreadID is "" for mail stored
+	// before pail computed it.
+	EmailID, ThreadID string
 }
 
 // Spool is a message being received, written to a temporary file in the
@@ -197,6 +205,14 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 		s.afterPlace()
 	}
 	out := make([]Delivered, len(ds))
+	// RFC 8474 §5.1: the copies of one message an account gets share
+	// its EMAILID; another account's copy gets its own.
+	emailIDs := map[int64]string{}
+	for _, d := range ds {
+		if emailIDs[d.AccountID] == "" {
+			emailIDs[d.AccountID] = newObjectID('E')
+		}
+	}
 	err = s.write(ctx, dirs, func(tx *sql.Tx) error {
 		for i, d := range ds {
 			date := d.Date
@@ -216,6 +232,8 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 			// One recipient's failure fails them all: the savepoint of
 			// this write is rolled back, and the caller answers 451.
 			var err error
+			k := k
+			k.emailID = emailIDs[d.AccountID]
 			if out[i], err = insertMessage(tx, d.AccountID, d.Mailbox, d.SpecialUse, filepath.Base(paths[i]), sp.size, date, d.Flags, k); err != nil {
 				return fmt.Errorf("store: account %d: %w", d.AccountID, err)
 			}
@@ -304,20 +322,27 @@ func insertMessage(tx *sql.Tx, accountID int64, mailbox, specialUse, file string
 	if _, err := tx.Exec("UPDATE mailboxes SET uidnext = uidnext + 1, modseq = ? WHERE id = ?", modseq, d.MailboxID); err != nil {
 		return d, err
 	}
-	if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file, summary, structure, sent_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		d.MailboxID, d.UID, modseq, date.Unix(), size, formatFlags(flags), file, k.summary, k.structure, k.sentDay); err != nil {
+	emailID := k.emailID
+	if emailID == "" {
+		emailID = newObjectID('E')
+	}
+	if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file, summary, structure, sent_day, saved, email_id, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		d.MailboxID, d.UID, modseq, date.Unix(), size, formatFlags(flags), file, k.summary, k.structure, k.sentDay,
+		time.Now().Unix(), emailID, threadID(accountID, k.threadRoot)); err != nil {
 		return d, err
 	}
 	return d, nil
 }
 
-const messageColumns = "m.id, m.mailbox_id, m.uid, m.modseq, m.internal_date, m.size, m.flags, m.recent, m.file, b.account_id"
+const messageColumns = "m.id, m.mailbox_id, m.uid, m.modseq, m.internal_date, m.size, m.flags, m.recent, m.file, b.account_id, m.saved, m.email_id, m.thread_id"
 
 func (s *Store) scanMessage(row interface{ Scan(...any) error }) (Message, error) {
 	var m Message
 	var date, account int64
 	var flags, file string
-	if err := row.Scan(&m.ID, &m.MailboxID, &m.UID, &m.ModSeq, &date, &m.Size, &flags, &m.Recent, &file, &account); err != nil {
+	var saved sql.NullInt64
+	var emailID, threadID sql.NullString
+	if err := row.Scan(&m.ID, &m.MailboxID, &m.UID, &m.ModSeq, &date, &m.Size, &flags, &m.Recent, &file, &account, &saved, &emailID, &threadID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return Message{}, ErrNotFound
 		}
@@ -326,6 +351,10 @@ func (s *Store) scanMessage(row interface{ Scan(...any) error }) (Message, error
 	m.InternalDate = time.Unix(date, 0)
 	m.Flags = parseFlags(flags)
 	m.Path = filepath.Join(s.accountDir(account), file)
+	if saved.Valid {
+		m.SaveDate = time.Unix(saved.Int64, 0)
+	}
+	m.EmailID, m.ThreadID = emailID.String, threadID.String
 	return m, nil
 }
 

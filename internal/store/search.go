@@ -42,6 +42,16 @@ type Query struct {
 	// ModSeq keeps messages whose modification sequence is at least it
 	// (RFC 7162 §3.1.5 MODSEQ).
 	ModSeq uint64
+	// SavedSince and SavedBefore bound the save date's day like Since and
+	// Before (RFC 8514 §5 SAVEDSINCE, SAVEDBEFORE, SAVEDON); a message
+	// without a save date is taken by its internal date.
+	SavedSince, SavedBefore time.Time
+	// From and Until bound the internal date to the second: at or after
+	// From, before Until (RFC 5032 WITHIN: YOUNGER, OLDER).
+	From, Until time.Time
+	// EmailID and ThreadID keep the messages with that RFC 8474 EMAILID
+	// or THREADID (§6).
+	EmailID, ThreadID string
 }
 
 // SearchUIDs returns, in UID order, the UIDs of the messages of a mailbox
@@ -143,6 +153,32 @@ func (q Query) sql() (string, []any) {
 	if q.ModSeq != 0 {
 		b.WriteString(" AND m.modseq >= ?")
 		args = append(args, q.ModSeq)
+	}
+	// The expression of the index messages_saved: RFC 8514 §4.2 has a
+	// message without a save date searched by its internal date.
+	if !q.SavedSince.IsZero() {
+		b.WriteString(" AND coalesce(m.saved, m.internal_date) >= ?")
+		args = append(args, dayStart(q.SavedSince, loc))
+	}
+	if !q.SavedBefore.IsZero() {
+		b.WriteString(" AND coalesce(m.saved, m.internal_date) < ?")
+		args = append(args, dayStart(q.SavedBefore, loc))
+	}
+	if !q.From.IsZero() {
+		b.WriteString(" AND m.internal_date >= ?")
+		args = append(args, q.From.Unix())
+	}
+	if !q.Until.IsZero() {
+		b.WriteString(" AND m.internal_date < ?")
+		args = append(args, q.Until.Unix())
+	}
+	if q.EmailID != "" {
+		b.WriteString(" AND m.email_id = ?")
+		args = append(args, q.EmailID)
+	}
+	if q.ThreadID != "" {
+		b.WriteString(" AND m.thread_id = ?")
+		args = append(args, q.ThreadID)
 	}
 	return b.String(), args
 }

@@ -465,7 +465,7 @@ CREATE TABLE lone_subscriptions (
 	name       TEXT NOT NULL,
 	PRIMARY KEY (account_id, name)
 ) WITHOUT ROWID;
-`, textMigration, quotaMigration}
+`, textMigration, quotaMigration, objectIDMigration}
 
 func (s *Store) migrate(ctx context.Context) error {
 	conn, err := s.db.Conn(ctx)

@@ -47,6 +47,11 @@ type kept struct {
 	summary   sql.NullString
 	structure sql.NullString
 	sentDay   sql.NullInt64
+	// threadRoot names the message's thread (threadRoot, for its
+	// THREADID); emailID, when set, is the EMAILID its row gets, else a
+	// new one (insertMessage).
+	threadRoot string
+	emailID    string
 }
 
 // keep encodes an Info for its row.
@@ -61,7 +66,8 @@ func keep(info *message.Info) (kept, error) {
 	if err != nil {
 		return kept{}, fmt.Errorf("store: encode summary: %w", err)
 	}
-	k := kept{summary: sql.NullString{String: string(b), Valid: true}, structure: sql.NullString{String: string(st), Valid: true}}
+	k := kept{summary: sql.NullString{String: string(b), Valid: true}, structure: sql.NullString{String: string(st), Valid: true},
+		threadRoot: threadRoot(info.References, info.InReplyTo, info.MessageID)}
 	if !info.Date.IsZero() {
 		k.sentDay = sql.NullInt64{Int64: civilDay(info.Date), Valid: true}
 	}
@@ -346,6 +352,58 @@ func (s *Store) KeptWire(ctx context.Context, mailboxID int64, uids []uint32, st
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: kept wire: %w", err)
+	}
+	return out, nil
+}
+
+// KeptPreviews returns, by UID, the RFC 8970 preview of the messages of
+// a mailbox whose UIDs are in uids: the text computed at delivery
+// (message.Info.Preview), read out of the kept summary in SQL, so that
+// FETCH PREVIEW neither reads files nor decodes whole summaries. A
+// message without a kept summary yet (see fillSummaries) has its preview
+// computed from its file, unless lazy (PREVIEW (LAZY), RFC 8970 §3.2:
+// what is not at hand is NIL, and the client asks again later); then it
+// is absent.
+func (s *Store) KeptPreviews(ctx context.Context, mailboxID int64, uids []uint32, lazy bool) (map[uint32]string, error) {
+	out := make(map[uint32]string, len(uids))
+	if len(uids) == 0 {
+		return out, nil
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT m.uid, m.summary IS NOT NULL, coalesce(json_extract(m.summary, '$.Preview'), ''), m.file, b.account_id
+		FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid`,
+		mailboxID, slices.Min(uids), slices.Max(uids))
+	if err != nil {
+		return nil, fmt.Errorf("store: previews: %w", err)
+	}
+	defer rows.Close()
+	want := make(map[uint32]bool, len(uids))
+	for _, u := range uids {
+		want[u] = true
+	}
+	missing := map[uint32]string{}
+	for rows.Next() {
+		var uid uint32
+		var have bool
+		var preview, file string
+		var account int64
+		if err := rows.Scan(&uid, &have, &preview, &file, &account); err != nil {
+			return nil, fmt.Errorf("store: previews: %w", err)
+		}
+		switch {
+		case !want[uid]:
+		case have:
+			out[uid] = preview
+		case !lazy:
+			missing[uid] = filepath.Join(s.accountDir(account), file)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: previews: %w", err)
+	}
+	for uid, p := range missing {
+		if info, err := keepFile(p); err == nil {
+			out[uid] = info.Preview
+		}
 	}
 	return out, nil
 }
