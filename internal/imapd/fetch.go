@@ -17,7 +17,9 @@ import (
 // BODYSTRUCTURE and BODY come from the wire forms the store kept at
 // delivery (one store.KeptWire query per command); a message without them
 // and sections other than the whole message are parsed from the file in
-// memory (imapmsg); BODY[] streams the file. A body fetch without
+// memory (imapmsg); BODY[] streams the file. PREVIEW is the text kept at
+// delivery (store.KeptPreviews, one query); SAVEDATE, EMAILID and
+// THREADID come with the message rows. A body fetch without
 // .PEEK sets \Seen first, durably, and reports the new flags with the data.
 // Messages expunged by another session but not yet reported are skipped.
 func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs) error {
@@ -41,7 +43,8 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 			flagsOnly = false
 			sess.conn.EnableCondStore() // RFC 7162 §3.1: an enabling command
 		case "UID", "FLAGS":
-		case "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE", "RFC822.HEADER", "BINARY.SIZE":
+		case "INTERNALDATE", "RFC822.SIZE", "ENVELOPE", "BODYSTRUCTURE", "RFC822.HEADER", "BINARY.SIZE",
+			"SAVEDATE", "EMAILID", "THREADID", "PREVIEW":
 			flagsOnly = false
 		case "BODY", "BINARY":
 			flagsOnly = false
@@ -98,6 +101,17 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 			return sess.storeErr(err)
 		}
 	}
+	var previews map[uint32]string
+	if i := slices.IndexFunc(items, func(it imapwire.FetchItem) bool { return it.Name == "PREVIEW" }); i >= 0 {
+		// RFC 8970: the preview computed at delivery, read in one query.
+		got := make([]uint32, len(msgs))
+		for i, m := range msgs {
+			got[i] = m.UID
+		}
+		if previews, err = st.KeptPreviews(ctx, v.mb.ID, got, items[i].Lazy); err != nil {
+			return sess.storeErr(err)
+		}
+	}
 	changed := map[uint32]bool{}
 	if markSeen && !v.readOnly {
 		var unseen []uint32
@@ -128,7 +142,8 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 		if seq == 0 {
 			continue
 		}
-		if err := sess.fetchOne(w, seq, m, kept[m.UID], items, changed[m.UID]); err != nil {
+		preview, ok := previews[m.UID]
+		if err := sess.fetchOne(w, seq, m, kept[m.UID], fetchPreview{preview, ok}, items, changed[m.UID]); err != nil {
 			return err
 		}
 	}
@@ -179,7 +194,14 @@ func needsBytes(it *imapwire.FetchItem, info imapmsg.Described) bool {
 	return false
 }
 
-func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, info imapmsg.Described, items []imapwire.FetchItem, flagsChanged bool) error {
+// fetchPreview is one message's PREVIEW, ok false when it is not at
+// hand (PREVIEW (LAZY) of a message without a kept summary).
+type fetchPreview struct {
+	text string
+	ok   bool
+}
+
+func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, info imapmsg.Described, preview fetchPreview, items []imapwire.FetchItem, flagsChanged bool) error {
 	v := sess.sel
 	wantFlags := flagsChanged
 	needBytes, needFile := false, false
@@ -242,6 +264,26 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 			w.FetchDate("INTERNALDATE", m.InternalDate)
 		case "RFC822.SIZE":
 			w.FetchNumber("RFC822.SIZE", uint64(m.Size))
+		case "SAVEDATE":
+			// RFC 8514 §4.1: NIL when the save date is not known (mail
+			// stored before pail kept it).
+			if m.SaveDate.IsZero() {
+				w.FetchNString("SAVEDATE", "", true)
+				continue
+			}
+			w.FetchDate("SAVEDATE", m.SaveDate)
+		case "EMAILID", "THREADID":
+			// RFC 8474 §5.1, §5.2: THREADID is NIL when none was
+			// computed (mail stored before pail did).
+			id := m.EmailID
+			if it.Name == "THREADID" {
+				id = m.ThreadID
+			}
+			w.FetchID(it.Name, id)
+		case "PREVIEW":
+			// RFC 8970 §3.1: an empty string when the message has no
+			// text; NIL only for LAZY when it is not at hand (§3.2).
+			w.FetchNString("PREVIEW", preview.text, !preview.ok)
 		case "ENVELOPE":
 			if k := keptWire(info, it); k != nil {
 				w.FetchRaw("ENVELOPE", k.For(utf8OK))

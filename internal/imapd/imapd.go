@@ -64,6 +64,9 @@ type Store interface {
 	// MessageInfos returns the summaries kept at delivery, by UID (the
 	// decoded fields SEARCH matches).
 	MessageInfos(ctx context.Context, mailboxID int64, uids []uint32, structure bool) (map[uint32]*message.Info, error)
+	// KeptPreviews returns the RFC 8970 previews kept at delivery, by
+	// UID; with lazy, those not kept yet are absent.
+	KeptPreviews(ctx context.Context, mailboxID int64, uids []uint32, lazy bool) (map[uint32]string, error)
 	OpenMessage(m store.Message) (*os.File, error)
 	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)
 	ClaimRecent(ctx context.Context, mailboxID int64) ([]uint32, error)

@@ -10,14 +10,15 @@ import (
 )
 
 // Create makes a mailbox and any missing parents (RFC 9051 §6.3.4), with
-// an RFC 6154 special-use attribute if asked (CREATE-SPECIAL-USE).
-func (sess *session) Create(ctx context.Context, a *imapwire.CreateArgs) error {
+// an RFC 6154 special-use attribute if asked (CREATE-SPECIAL-USE), and
+// answers its MAILBOXID (RFC 8474 §4.1).
+func (sess *session) Create(ctx context.Context, a *imapwire.CreateArgs) (*imapwire.Code, error) {
 	name, err := cleanName(a.Mailbox)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if name == store.Inbox {
-		return sess.storeErr(store.ErrExists)
+		return nil, sess.storeErr(store.ErrExists)
 	}
 	use := ""
 	switch len(a.SpecialUse) {
@@ -25,13 +26,17 @@ func (sess *session) Create(ctx context.Context, a *imapwire.CreateArgs) error {
 	case 1:
 		use = specialUse(a.SpecialUse[0])
 		if use == "" {
-			return imapengine.No("USEATTR", "Unknown special-use attribute")
+			return nil, imapengine.No("USEATTR", "Unknown special-use attribute")
 		}
 	default:
-		return imapengine.No("USEATTR", "One special-use attribute per mailbox")
+		return nil, imapengine.No("USEATTR", "One special-use attribute per mailbox")
 	}
-	_, err = sess.srv.deps.Store.CreateMailboxPath(ctx, sess.acct.ID, name, use)
-	return sess.storeErr(err)
+	mb, err := sess.srv.deps.Store.CreateMailboxPath(ctx, sess.acct.ID, name, use)
+	if err != nil {
+		return nil, sess.storeErr(err)
+	}
+	// RFC 8474 §4.1: CREATE's OK carries the new mailbox's MAILBOXID.
+	return imapwire.CodeMailboxID(mb.ObjectID), nil
 }
 
 // specialUse returns the canonical spelling of an RFC 6154 attribute, or
@@ -98,8 +103,11 @@ func (sess *session) Status(ctx context.Context, a *imapwire.StatusArgs) error {
 	return nil
 }
 
-// status gives the STATUS items asked for: RFC 9051 §6.3.11, SIZE (RFC
-// 8438), APPENDLIMIT (RFC 7889 §4), HIGHESTMODSEQ (RFC 7162 §3.1.6).
+// status gives the STATUS items asked for: RFC 9051 §6.3.11 (with
+// DELETED, the messages with \Deleted), SIZE (RFC 8438: the sum of their
+// RFC822.SIZE), APPENDLIMIT (RFC 7889 §4), HIGHESTMODSEQ (RFC 7162
+// §3.1.6), MAILBOXID (RFC 8474 §4.2). The counts are one SQL query over
+// the mailbox's rows (store.MailboxStatus).
 func (sess *session) status(ctx context.Context, mb store.Mailbox, names []string) ([]imapwire.StatusItem, error) {
 	c, err := sess.srv.deps.Store.MailboxStatus(ctx, mb.ID)
 	if err != nil {
@@ -128,6 +136,9 @@ func (sess *session) status(ctx context.Context, mb store.Mailbox, names []strin
 		case "HIGHESTMODSEQ":
 			v = mb.ModSeq
 			sess.conn.EnableCondStore() // RFC 7162 §3.1: an enabling command
+		case "MAILBOXID":
+			items = append(items, imapwire.StatusItem{Name: n, ID: mb.ObjectID})
+			continue
 		default:
 			return nil, imapengine.Bad("CLIENTBUG", "Unknown STATUS item "+n)
 		}

@@ -35,20 +35,6 @@ func viewOnly(keys []imapwire.SearchKey) bool {
 	return true
 }
 
-// supportedKeys checks for keys of extensions pail does not offer.
-func supportedKeys(keys []imapwire.SearchKey) error {
-	for _, k := range keys {
-		switch k.Name {
-		case "OLDER", "YOUNGER", "EMAILID", "THREADID", "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE", "SAVEDATESUPPORTED":
-			return imapengine.Bad("CLIENTBUG", "SEARCH "+k.Name+" is not supported")
-		}
-		if err := supportedKeys(k.Keys); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // Search answers SEARCH and UID SEARCH (RFC 9051 §6.4.4, with ESEARCH
 // RFC 4731 and SEARCHRES RFC 5182 results). The top-level flags, dates,
 // sizes and UID sets are one SQL query (store.SearchUIDs); the keys left
@@ -59,9 +45,6 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 	if cs := strings.ToUpper(a.Charset); cs != "" && cs != "UTF-8" && cs != "US-ASCII" {
 		// RFC 9051 §6.4.4: NO [BADCHARSET] with the charsets supported.
 		return imapengine.No("BADCHARSET (UTF-8 US-ASCII)", "Charset not supported")
-	}
-	if err := supportedKeys(a.Keys); err != nil {
-		return err
 	}
 	v := sess.sel
 	var msgs []store.Message
@@ -325,6 +308,18 @@ func (c *candidate) match(k *imapwire.SearchKey) bool {
 	case "MODSEQ":
 		// RFC 7162 §3.1.5: a mod-sequence at least the one given.
 		return c.m.ModSeq >= k.Number
+	case "SAVEDATESUPPORTED":
+		return true // RFC 8514 §5: every mailbox keeps save dates
+	case "SAVEDBEFORE", "SAVEDON", "SAVEDSINCE":
+		return matchDay(savedOrInternal(c.m), strings.TrimPrefix(k.Name, "SAVED"), k.Date)
+	case "OLDER", "YOUNGER":
+		from, until := within(k, time.Now())
+		d := c.m.InternalDate
+		return !d.Before(from) && (until.IsZero() || d.Before(until))
+	case "EMAILID":
+		return c.m.EmailID == k.Value // RFC 8474 §6: exactly the id given
+	case "THREADID":
+		return c.m.ThreadID != "" && c.m.ThreadID == k.Value
 	case "LARGER":
 		return uint64(c.m.Size) > k.Number
 	case "SMALLER":
@@ -344,6 +339,32 @@ func (c *candidate) match(k *imapwire.SearchKey) bool {
 	}
 	return false
 }
+
+// savedOrInternal is the date SAVEDBEFORE, SAVEDON and SAVEDSINCE look
+// at: the save date, or for a message without one its internal date
+// (RFC 8514 §4.2), as store.Query has it.
+func savedOrInternal(m store.Message) time.Time {
+	if m.SaveDate.IsZero() {
+		return m.InternalDate
+	}
+	return m.SaveDate
+}
+
+// within turns WITHIN's OLDER n and YOUNGER n (RFC 5032 §3: internal
+// date more than, or at most, n seconds before now) into a range of
+// internal dates: [from, until), a zero bound open.
+func within(k *imapwire.SearchKey, now time.Time) (from, until time.Time) {
+	edge := now.Add(-time.Duration(min(k.Number, maxInterval)) * time.Second)
+	if k.Name == "YOUNGER" {
+		return edge, time.Time{}
+	}
+	return time.Time{}, edge
+}
+
+// maxInterval bounds a WITHIN interval in seconds: the largest
+// nz-number (RFC 9051 §9: 32 bits), about 136 years, which a
+// time.Duration holds without overflow.
+const maxInterval = 1<<32 - 1
 
 // matchDay compares t's day with d's: BEFORE, ON or SINCE.
 func matchDay(t time.Time, op string, d time.Time) bool {
@@ -566,6 +587,43 @@ func addKey(q *store.Query, k imapwire.SearchKey, maxUID uint32) bool {
 		default:
 			q.SentSince, q.SentBefore = d, d.AddDate(0, 0, 1)
 		}
+		return true
+	case "SAVEDATESUPPORTED":
+		return true // RFC 8514 §5: all messages of a mailbox with save dates
+	case "SAVEDSINCE", "SAVEDBEFORE", "SAVEDON":
+		if !q.SavedSince.IsZero() || !q.SavedBefore.IsZero() {
+			return false
+		}
+		d := day(k.Date)
+		switch k.Name {
+		case "SAVEDSINCE":
+			q.SavedSince = d
+		case "SAVEDBEFORE":
+			q.SavedBefore = d
+		default:
+			q.SavedSince, q.SavedBefore = d, d.AddDate(0, 0, 1)
+		}
+		return true
+	case "OLDER", "YOUNGER":
+		from, until := within(&k, time.Now())
+		if !from.IsZero() && q.From.IsZero() {
+			q.From = from
+			return true
+		}
+		if !until.IsZero() && q.Until.IsZero() {
+			q.Until = until
+			return true
+		}
+		return false
+	case "EMAILID", "THREADID":
+		f := &q.EmailID
+		if k.Name == "THREADID" {
+			f = &q.ThreadID
+		}
+		if *f != "" {
+			return false
+		}
+		*f = k.Value
 		return true
 	case "MODSEQ":
 		if q.ModSeq != 0 {

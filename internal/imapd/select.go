@@ -77,6 +77,8 @@ func (sess *session) Select(ctx context.Context, name string, readOnly bool) err
 	// RFC 7162 §3.1.2.1: every SELECT and EXAMINE of a mailbox that keeps
 	// mod-sequences says its highest, CONDSTORE enabled or not.
 	w.Status("", imapwire.OK, imapwire.CodeNumber("HIGHESTMODSEQ", v.modseq), "Highest")
+	// RFC 8474 §4.1: SELECT and EXAMINE say the mailbox's MAILBOXID.
+	w.Status("", imapwire.OK, imapwire.CodeMailboxID(mb.ObjectID), "Ok")
 	return nil
 }
 

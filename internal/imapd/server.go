@@ -104,6 +104,10 @@ var caps = []string{
 	"QRESYNC",       // RFC 7162 §3.2
 	"SPECIAL-USE",   // RFC 6154
 	"CREATE-SPECIAL-USE",
+	"SAVEDATE", // RFC 8514
+	"OBJECTID", // RFC 8474
+	"PREVIEW",  // RFC 8970
+	"WITHIN",   // RFC 5032
 }
 
 // Serve accepts connections on ln until Shutdown or Close. It returns nil

@@ -126,7 +126,7 @@ func (c *Conn) run(cmd *imapwire.Command) {
 	case "SELECT", "EXAMINE":
 		code, err = c.selectMailbox(ctx, cmd)
 	case "CREATE":
-		err = c.sess.Create(ctx, cmd.Args.(*imapwire.CreateArgs))
+		code, err = c.sess.Create(ctx, cmd.Args.(*imapwire.CreateArgs))
 	case "DELETE":
 		err = c.sess.Delete(ctx, cmd.Args.(*imapwire.MailboxArgs).Mailbox)
 	case "RENAME":

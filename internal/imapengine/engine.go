@@ -38,7 +38,9 @@ type Session interface {
 	// Unselect leaves the selected mailbox; CLOSE first expunges it
 	// silently when expunge is set (RFC 9051 §6.4.1, RFC 3691).
 	Unselect(ctx context.Context, expunge bool) error
-	Create(ctx context.Context, a *imapwire.CreateArgs) error
+	// Create makes a mailbox; the code, if any, goes in the tagged OK
+	// ([MAILBOXID], RFC 8474 §4.1).
+	Create(ctx context.Context, a *imapwire.CreateArgs) (*imapwire.Code, error)
 	Delete(ctx context.Context, mailbox string) error
 	Rename(ctx context.Context, from, to string) error
 	Subscribe(ctx context.Context, mailbox string, on bool) error

@@ -81,14 +81,14 @@ func (s *testSession) Select(_ context.Context, name string, readOnly bool) erro
 
 func (s *testSession) Unselect(context.Context, bool) error { s.sel = ""; return nil }
 
-func (s *testSession) Create(_ context.Context, a *imapwire.CreateArgs) error {
+func (s *testSession) Create(_ context.Context, a *imapwire.CreateArgs) (*imapwire.Code, error) {
 	s.b.mu.Lock()
 	defer s.b.mu.Unlock()
 	if _, ok := s.b.mailboxes[a.Mailbox]; ok {
-		return No("ALREADYEXISTS", "Mailbox exists")
+		return nil, No("ALREADYEXISTS", "Mailbox exists")
 	}
 	s.b.mailboxes[a.Mailbox] = nil
-	return nil
+	return nil, nil
 }
 
 func (s *testSession) Delete(context.Context, string) error         { return No("CANNOT", "no") }

@@ -233,3 +233,29 @@ func appendAddresses(b []byte, l []Address, utf8OK bool) []byte {
 	}
 	return append(b, ')')
 }
+
+// FetchNString writes an item whose value is an nstring: PREVIEW (RFC
+// 8970 §4), NIL when isNil. 8-bit text is quoted only when the client
+// takes UTF-8, else a literal; NUL is never written (appendLiteral).
+func (w *Writer) FetchNString(name, s string, isNil bool) {
+	w.item(name)
+	if isNil {
+		w.writeString("NIL")
+		return
+	}
+	w.String(s)
+}
+
+// FetchID writes an item whose value is "(objectid)", or NIL when id is
+// "": EMAILID, THREADID (RFC 8474 §7).
+func (w *Writer) FetchID(name, id string) {
+	w.item(name)
+	if id == "" {
+		w.writeString("NIL")
+		return
+	}
+	b := append(w.buf[:0], '(')
+	b = append(b, id...)
+	w.buf = append(b, ')')
+	w.write(w.buf)
+}

@@ -434,6 +434,9 @@ func (w *Writer) List(d ListData) {
 type StatusItem struct {
 	Name  string // upper case: MESSAGES, UIDNEXT, ..., HIGHESTMODSEQ, SIZE
 	Value uint64
+	// ID, when set, is the value instead, written "(ID)": MAILBOXID's
+	// objectid (RFC 8474 §4.2).
+	ID string
 }
 
 // StatusResponse writes "* STATUS name (MESSAGES 2 UIDNEXT 7)" (RFC 9051
@@ -448,6 +451,12 @@ func (w *Writer) StatusResponse(mailbox string, items []StatusItem) {
 		}
 		b = append(b, it.Name...)
 		b = append(b, ' ')
+		if it.ID != "" {
+			b = append(b, '(')
+			b = append(b, it.ID...)
+			b = append(b, ')')
+			continue
+		}
 		b = strconv.AppendUint(b, it.Value, 10)
 	}
 	b = append(b, ")\r\n"...)

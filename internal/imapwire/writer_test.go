@@ -72,8 +72,8 @@ func TestWriterStatusAndCodes(t *testing.T) {
 		}, "* LSUB (\\NonExistent) \"/\" Entw&APw-rfe\r\n"},
 		{func() { w.List(ListData{Name: "a b", OldName: "old"}) }, "* LIST () NIL \"a b\" (\"OLDNAME\" (old))\r\n"},
 		{func() {
-			w.StatusResponse("blurdybloop", []StatusItem{{"MESSAGES", 231}, {"UIDNEXT", 44292}})
-		}, "* STATUS blurdybloop (MESSAGES 231 UIDNEXT 44292)\r\n"},
+			w.StatusResponse("blurdybloop", []StatusItem{{Name: "MESSAGES", Value: 231}, {Name: "UIDNEXT", Value: 44292}, {Name: "MAILBOXID", ID: "F2212ea87-6097"}})
+		}, "* STATUS blurdybloop (MESSAGES 231 UIDNEXT 44292 MAILBOXID (F2212ea87-6097))\r\n"},
 		{func() { w.ID([]IDParam{{Field: "name", Value: "pail"}, {Field: "os", Nil: true}}) }, "* ID (\"name\" \"pail\" \"os\" NIL)\r\n"},
 		{func() { w.ID(nil) }, "* ID NIL\r\n"},
 		{func() { w.Namespace("", '/') }, "* NAMESPACE ((\"\" \"/\")) NIL NIL\r\n"},

@@ -246,3 +246,28 @@ func TestEmailAndThreadIDs(t *testing.T) {
 		t.Errorf("save date search plan:\n%s", plan)
 	}
 }
+
+// TestKeptPreviews: the preview kept at delivery is read in SQL; a row
+// without its summary yet (before the fill reaches it) is computed from
+// the file, or absent when lazy (RFC 8970 §3.2).
+func TestKeptPreviews(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, _ := s.AddAccount(ctx, "jill@hill.test", "h", false)
+	ds := deliverSummaries(t, s, a.ID, 3)
+	mb := ds[0].MailboxID
+	got, err := s.KeptPreviews(ctx, mb, []uint32{1, 3, 99}, false)
+	if err != nil || len(got) != 2 || got[1] != "hello number 0" || got[3] != "hello number 2" {
+		t.Fatalf("%v %v", got, err)
+	}
+	if _, err := s.db.Exec("UPDATE messages SET summary = NULL WHERE uid = 2 AND mailbox_id = ?", mb); err != nil {
+		t.Fatal(err)
+	}
+	lazy, _ := s.KeptPreviews(ctx, mb, []uint32{1, 2, 3}, true)
+	if _, has := lazy[2]; has || len(lazy) != 2 {
+		t.Errorf("lazy: %v", lazy)
+	}
+	if got, _ := s.KeptPreviews(ctx, mb, []uint32{2}, false); got[2] != "hello number 1" {
+		t.Errorf("from the file: %v", got)
+	}
+}
