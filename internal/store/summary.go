@@ -19,9 +19,11 @@ import (
 
 // What IMAP reads instead of message files (internal/imapd):
 //
-//   - FETCH ENVELOPE, BODYSTRUCTURE, BODY (non-extensible), PREVIEW:
-//     MessageInfos(ctx, mailboxID, uids, structure) once per FETCH, with
-//     structure false when only ENVELOPE or PREVIEW is asked. imapd sends
+//   - FETCH PREVIEW: KeptPreviews, the kept Info.Preview in SQL, once per
+//     FETCH. SAVEDATE, EMAILID and THREADID are columns of the message
+//     rows (objectIDMigration).
+//   - FETCH ENVELOPE, BODYSTRUCTURE, BODY (non-extensible):
+//     KeptWire (or MessageInfos) once per FETCH. imapd sends
 //     Info.IMAPEnvelope and the root part's IMAPBodyStructure and IMAPBody
 //     as they are: wire forms computed at delivery by internal/imapmsg,
 //     the code that answers FETCH from a file, so they are byte for byte
