@@ -273,8 +273,9 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 			}
 			w.FetchDate("SAVEDATE", m.SaveDate)
 		case "EMAILID", "THREADID":
-			// RFC 8474 §5.1, §5.2: THREADID is NIL when none was
-			// computed (mail stored before pail did).
+			// RFC 8474 §5.1, §5.2: THREADID is NIL when none is
+			// computed yet (mail stored before pail computed them,
+			// until the store's background fill reaches it).
 			id := m.EmailID
 			if it.Name == "THREADID" {
 				id = m.ThreadID

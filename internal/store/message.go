@@ -33,7 +33,7 @@ type Message struct {
 	SaveDate time.Time
 	// EmailID and ThreadID are the message's RFC 8474 EMAILID and
 	// THREADID (see objectIDMigration); ThreadID is "" for mail stored
-	// before pail computed it.
+	// before pail computed it, until the background fill reaches it.
 	EmailID, ThreadID string
 }
 

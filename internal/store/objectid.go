@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
+	"fmt"
 	"strconv"
 )
 
@@ -19,8 +22,10 @@ import (
 //     stays) (RFC 8474 §5.1).
 //   - messages.thread_id, the THREADID (RFC 8474 §5.2), from the thread's
 //     root as References and In-Reply-To name it (threadID); NULL for
-//     mail from before this migration, which FETCH answers NIL as §5.2
-//     allows.
+//     mail from before this migration until the background fill
+//     (fillThreads) reaches it, which FETCH answers NIL as §5.2 allows.
+//     messages_unthreaded finds those rows without a scan; it is empty
+//     once they are filled.
 //   - messages.saved, the save date in Unix seconds: set by delivery,
 //     APPEND, COPY and MOVE; NULL for mail from before, which FETCH
 //     answers NIL and SAVED* searches take by its internal date (RFC
@@ -37,6 +42,7 @@ ALTER TABLE messages ADD COLUMN thread_id TEXT;
 ALTER TABLE messages ADD COLUMN saved INTEGER;
 UPDATE messages SET email_id = 'E' || lower(hex(randomblob(12)));
 CREATE INDEX messages_saved ON messages (mailbox_id, coalesce(saved, internal_date));
+CREATE INDEX messages_unthreaded ON messages (id) WHERE thread_id IS NULL;
 `
 
 // objectIDBytes is how many random bytes an id holds: 96 bits, which no
@@ -85,4 +91,76 @@ func threadID(accountID int64, root string) string {
 	b[0] = 'T'
 	hex.Encode(b[1:], h[:objectIDBytes])
 	return string(b)
+}
+
+// threadFillQuery reads the next rows without a THREADID, along the
+// partial index messages_unthreaded, with what threadRoot needs out of
+// their kept summaries. A row without a summary yet waits for it.
+const threadFillQuery = `SELECT m.id, b.account_id, json_extract(m.summary, '$.References[0]'),
+	json_extract(m.summary, '$.InReplyTo[0]'), json_extract(m.summary, '$.MessageID')
+	FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+	WHERE m.thread_id IS NULL AND m.id > ? AND m.summary IS NOT NULL ORDER BY m.id LIMIT ?`
+
+// fillThreads gives the rows stored before migration 11 their THREADID,
+// a batch (fillBatch rows) per transaction, until none is left or ctx
+// ends; like fillSummaries it is resumable, each batch committing on
+// its own.
+func (s *Store) fillThreads(ctx context.Context) {
+	var after int64
+	for ctx.Err() == nil {
+		n, last, err := s.threadStep(ctx, after)
+		if err != nil || n == 0 {
+			return
+		}
+		after = last
+	}
+}
+
+// threadStep fills one batch of rows with an id above after; it returns
+// how many it filled and the last id.
+func (s *Store) threadStep(ctx context.Context, after int64) (int, int64, error) {
+	rows, err := s.db.QueryContext(ctx, threadFillQuery, after, fillBatch)
+	if err != nil {
+		return 0, after, fmt.Errorf("store: fill threads: %w", err)
+	}
+	type row struct {
+		id     int64
+		thread string
+	}
+	var batch []row
+	for rows.Next() {
+		var id, account int64
+		var ref, reply, msgID sql.NullString
+		if err := rows.Scan(&id, &account, &ref, &reply, &msgID); err != nil {
+			rows.Close()
+			return 0, after, fmt.Errorf("store: fill threads: %w", err)
+		}
+		var refs, replies []string
+		if ref.String != "" {
+			refs = []string{ref.String}
+		}
+		if reply.String != "" {
+			replies = []string{reply.String}
+		}
+		batch = append(batch, row{id, threadID(account, threadRoot(refs, replies, msgID.String))})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, after, fmt.Errorf("store: fill threads: %w", err)
+	}
+	if len(batch) == 0 {
+		return 0, after, nil
+	}
+	err = s.write(ctx, nil, func(tx *sql.Tx) error {
+		for _, r := range batch {
+			if _, err := tx.Exec("UPDATE messages SET thread_id = ? WHERE id = ? AND thread_id IS NULL", r.thread, r.id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, after, fmt.Errorf("store: fill threads: %w", err)
+	}
+	return len(batch), batch[len(batch)-1].id, nil
 }

@@ -20,7 +20,7 @@ func preObjectIDSchema(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range []string{"DROP INDEX messages_saved", "ALTER TABLE messages DROP COLUMN saved", "ALTER TABLE messages DROP COLUMN thread_id",
+	for _, q := range []string{"DROP INDEX messages_unthreaded", "DROP INDEX messages_saved", "ALTER TABLE messages DROP COLUMN saved", "ALTER TABLE messages DROP COLUMN thread_id",
 		"ALTER TABLE messages DROP COLUMN email_id", "ALTER TABLE mailboxes DROP COLUMN objectid", "PRAGMA user_version = 10"} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatal(q, err)
@@ -33,7 +33,8 @@ var validObjectID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
 
 // TestObjectIDMigration: a store from before migration 11 keeps its mail
 // and flags; every mailbox gets a MAILBOXID and every message an
-// EMAILID, all distinct; old mail has no save date nor THREADID (NIL);
+// EMAILID, all distinct; old mail has no save date (NIL) and gets its
+// THREADID from the background fill, found along its partial index;
 // mail delivered after the upgrade has all of them.
 func TestObjectIDMigration(t *testing.T) {
 	ctx := context.Background()
@@ -43,7 +44,11 @@ func TestObjectIDMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, _ := s.AddAccount(ctx, "jill@hill.test", "h", false)
-	deliverN(t, s, a.ID, "", 3)
+	for _, m := range []string{"Message-ID: <r@x>\r\n\r\nroot\r\n", "Message-ID: <a@x>\r\nIn-Reply-To: <r@x>\r\n\r\nreply\r\n", "Message-ID: <o@x>\r\n\r\nother\r\n"} {
+		if _, err := s.Deliver(ctx, spool(t, s, m), []Delivery{{AccountID: a.ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := s.CreateMailboxPath(ctx, a.ID, "Work/2026", ""); err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +60,7 @@ func TestObjectIDMigration(t *testing.T) {
 	preObjectIDSchema(t, dir)
 
 	s = openTest(t, dir)
+	<-s.fillDone
 	mbs, err := s.Mailboxes(ctx, a.ID)
 	if err != nil || len(mbs) < 3 {
 		t.Fatal(mbs, err)
@@ -78,16 +84,26 @@ func TestObjectIDMigration(t *testing.T) {
 			t.Errorf("uid %d: EMAILID %q", m.UID, m.EmailID)
 		}
 		seen[m.EmailID] = true
-		if !m.SaveDate.IsZero() || m.ThreadID != "" {
+		if !m.SaveDate.IsZero() || !validObjectID.MatchString(m.ThreadID) {
 			t.Errorf("uid %d from before: save date %v, THREADID %q", m.UID, m.SaveDate, m.ThreadID)
 		}
 	}
+	if msgs[0].ThreadID != msgs[1].ThreadID || msgs[0].ThreadID == msgs[2].ThreadID {
+		t.Errorf("filled THREADIDs: %q %q %q", msgs[0].ThreadID, msgs[1].ThreadID, msgs[2].ThreadID)
+	}
+	if plan := queryPlan(t, s.db, threadFillQuery, []any{0, fillBatch}); !strings.Contains(plan, "messages_unthreaded") {
+		t.Errorf("thread fill plan:\n%s", plan)
+	}
+	// A reply delivered after the upgrade joins the filled thread.
 	before := time.Now().Add(-time.Second)
-	deliverN(t, s, a.ID, "", 1)
+	if _, err := s.Deliver(ctx, spool(t, s, "Message-ID: <b@x>\r\nReferences: <r@x> <a@x>\r\n\r\nreply 2\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	root := msgs[0].ThreadID
 	msgs, _ = s.Messages(ctx, inbox.ID)
 	m := msgs[len(msgs)-1]
-	if m.SaveDate.Before(before) || !validObjectID.MatchString(m.EmailID) || !validObjectID.MatchString(m.ThreadID) {
-		t.Errorf("new mail: %+v", m)
+	if m.SaveDate.Before(before) || !validObjectID.MatchString(m.EmailID) || m.ThreadID != root {
+		t.Errorf("new mail: %+v, thread %q", m, root)
 	}
 }
 

@@ -209,7 +209,13 @@ func (s *Store) fillSummaries(ctx context.Context) {
 	var after int64
 	for ctx.Err() == nil {
 		n, last, err := s.fillStep(ctx, after)
-		if err != nil || n == 0 {
+		if err != nil {
+			return
+		}
+		if n == 0 {
+			// The THREADIDs of mail from before migration 11 come from
+			// the summaries, so they follow.
+			s.fillThreads(ctx)
 			return
 		}
 		after = last
