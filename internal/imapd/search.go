@@ -37,10 +37,11 @@ func viewOnly(keys []imapwire.SearchKey) bool {
 
 // Search answers SEARCH and UID SEARCH (RFC 9051 §6.4.4, with ESEARCH
 // RFC 4731 and SEARCHRES RFC 5182 results). The top-level flags, dates,
-// sizes and UID sets are one SQL query (store.SearchUIDs); the keys left
-// are matched per message, the header keys against the fields kept at
-// delivery (store.MessageInfos); the message file is read only for
-// BODY, TEXT and other header fields.
+// save dates (RFC 8514), WITHIN intervals (RFC 5032), EMAILID and
+// THREADID (RFC 8474), sizes and UID sets are one SQL query
+// (store.SearchUIDs); the keys left are matched per message, the header
+// keys against the fields kept at delivery (store.MessageInfos); the
+// message file is read only for BODY, TEXT and other header fields.
 func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArgs) error {
 	if cs := strings.ToUpper(a.Charset); cs != "" && cs != "UTF-8" && cs != "US-ASCII" {
 		// RFC 9051 §6.4.4: NO [BADCHARSET] with the charsets supported.
