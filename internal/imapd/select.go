@@ -74,11 +74,12 @@ func (sess *session) Select(ctx context.Context, name string, readOnly bool) err
 	}
 	w.Status("", imapwire.OK, imapwire.CodeNumber("UIDVALIDITY", uint64(mb.UIDValidity)), "UIDs valid")
 	w.Status("", imapwire.OK, imapwire.CodeNumber("UIDNEXT", uint64(uidNext)), "Predicted next UID")
-	// RFC 7162 §3.1.2.1: every SELECT and EXAMINE of a mailbox that keeps
-	// mod-sequences says its highest, CONDSTORE enabled or not.
-	w.Status("", imapwire.OK, imapwire.CodeNumber("HIGHESTMODSEQ", v.modseq), "Highest")
 	// RFC 8474 §4.1: SELECT and EXAMINE say the mailbox's MAILBOXID.
 	w.Status("", imapwire.OK, imapwire.CodeMailboxID(mb.ObjectID), "Ok")
+	// RFC 7162 §3.1.2.1: every SELECT and EXAMINE of a mailbox that keeps
+	// mod-sequences says its highest, CONDSTORE enabled or not. It comes
+	// last: a QRESYNC resync's VANISHED and FETCH follow it (§3.2.5).
+	w.Status("", imapwire.OK, imapwire.CodeNumber("HIGHESTMODSEQ", v.modseq), "Highest")
 	return nil
 }
 
