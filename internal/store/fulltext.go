@@ -274,32 +274,42 @@ func readSearchText(path string) *message.SearchText {
 }
 
 // Reindex rebuilds the full-text index of an account's messages: it drops
-// their text and indexes every one again from its file, returning how
-// many it indexed. Searches meanwhile treat the rows not yet done as
+// their text and indexes every one again from its file (itself or by the
+// background indexer, whichever reaches a row first), returning how many
+// messages were indexed again. Searches meanwhile treat the rows not yet done as
 // candidates, so they stay correct.
 func (s *Store) Reindex(ctx context.Context, accountID int64) (int, error) {
+	var reset int64
 	err := s.write(ctx, nil, func(tx *sql.Tx) error {
 		const mine = "SELECT m.id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?"
 		if _, err := tx.Exec("DELETE FROM message_text WHERE rowid IN ("+mine+")", accountID); err != nil {
 			return err
 		}
-		_, err := tx.Exec("UPDATE messages SET text_state = NULL WHERE id IN ("+mine+")", accountID)
+		res, err := tx.Exec("UPDATE messages SET text_state = NULL WHERE id IN ("+mine+")", accountID)
+		if err != nil {
+			return err
+		}
+		reset, err = res.RowsAffected()
 		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: reindex: %w", err)
 	}
-	total := 0
+	// The background indexer may take some of the rows first; either
+	// way a row is done once its text_state is set (in the same
+	// transaction as its text), so the loop ends when none is left.
 	var after int64
 	for {
 		n, last, err := s.indexStep(ctx, accountID, after)
 		if err != nil {
-			return total, err
+			return 0, err
 		}
 		if n == 0 {
-			return total, ctx.Err()
+			if err := ctx.Err(); err != nil {
+				return 0, err
+			}
+			return int(reset), nil
 		}
-		total += n
 		after = last
 	}
 }
