@@ -145,12 +145,115 @@ type Delivered struct {
 // any of them, and the client may be told to try again. The spool is
 // consumed unless Retain was called.
 func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delivered, error) {
-	if !sp.keep {
-		defer sp.Discard()
+	out, err := s.DeliverBatch(ctx, []Batch{{Spool: sp, Deliveries: ds}})
+	if err != nil {
+		return nil, err
 	}
-	// What the message says about itself is read once, here, from the
-	// bytes being stored, outside the shared transaction and while the
-	// spool file is synced (the reading overlaps the fsync's wait).
+	return out[0], nil
+}
+
+// Batch is one spooled message of DeliverBatch and the mailboxes it goes
+// into.
+type Batch struct {
+	Spool      *Spool
+	Deliveries []Delivery
+}
+
+// DeliverBatch stores several spooled messages in one transaction, all
+// or nothing, as Deliver does for one (IMAP MULTIAPPEND, RFC 3502 §6.3.11:
+// when one message cannot be appended, none is kept). out[i] is the
+// outcome of bs[i]; within one mailbox the messages get UIDs in the order
+// of bs. Every spool is consumed unless Retain was called on it.
+func (s *Store) DeliverBatch(ctx context.Context, bs []Batch) (out [][]Delivered, err error) {
+	for _, b := range bs {
+		if !b.Spool.keep {
+			defer b.Spool.Discard()
+		}
+	}
+	ks := make([]kept, len(bs))
+	for i, b := range bs {
+		if ks[i], err = syncSpool(b.Spool); err != nil {
+			return nil, err
+		}
+	}
+	now := time.Now()
+	paths := make([][]string, len(bs))
+	var placed []string // every file placed so far, removed on failure
+	var dirs []string
+	for i, b := range bs {
+		if paths[i], err = s.place(b.Spool, b.Deliveries, &dirs); err != nil {
+			removeFiles(placed)
+			return nil, err
+		}
+		placed = append(placed, paths[i]...)
+	}
+	if s.afterPlace != nil {
+		s.afterPlace()
+	}
+	out = make([][]Delivered, len(bs))
+	// RFC 8474 §5.1: the copies of one message an account gets share its
+	// EMAILID; another account's copy, or another message, gets its own.
+	emailIDs := make([]map[int64]string, len(bs))
+	for i, b := range bs {
+		emailIDs[i] = map[int64]string{}
+		for _, d := range b.Deliveries {
+			if emailIDs[i][d.AccountID] == "" {
+				emailIDs[i][d.AccountID] = newObjectID('E')
+			}
+		}
+	}
+	err = s.write(ctx, dirs, func(tx *sql.Tx) error {
+		for i, b := range bs {
+			out[i] = make([]Delivered, len(b.Deliveries))
+			for j, d := range b.Deliveries {
+				date := d.Date
+				if date.IsZero() {
+					date = now
+				}
+				if len(d.DedupeKey) > 0 && !d.DedupeSince.IsZero() {
+					dup, err := seenBefore(tx, d.AccountID, d.DedupeKey, d.DedupeSince, now, s.stats.writes.Load()%pruneEvery == 0)
+					if err != nil {
+						return fmt.Errorf("store: account %d: duplicate check: %w", d.AccountID, err)
+					}
+					if dup {
+						out[i][j] = Delivered{Duplicate: true}
+						continue
+					}
+				}
+				// One recipient's failure fails them all: the savepoint of
+				// this write is rolled back, and the caller answers 451.
+				var err error
+				k := ks[i]
+				k.emailID = emailIDs[i][d.AccountID]
+				if out[i][j], err = insertMessage(tx, d.AccountID, d.Mailbox, d.SpecialUse, filepath.Base(paths[i][j]), b.Spool.size, date, d.Flags, k); err != nil {
+					return fmt.Errorf("store: account %d: %w", d.AccountID, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		removeFiles(placed)
+		return nil, err
+	}
+	for i, b := range bs {
+		for j, d := range out[i] {
+			if d.Duplicate {
+				removeFiles(paths[i][j : j+1])
+				continue
+			}
+			s.hub.publish(Event{AccountID: b.Deliveries[j].AccountID, MailboxID: d.MailboxID, Kind: EventNewMessage})
+		}
+	}
+	s.kickText()
+	return out, nil
+}
+
+// syncSpool fsyncs a spool file and reads what the message says about
+// itself (its kept summary) from the bytes being stored, outside the
+// shared transaction and while the file is synced (the reading overlaps
+// the fsync's wait).
+func syncSpool(sp *Spool) (kept, error) {
 	type described struct {
 		k   kept
 		err error
@@ -163,23 +266,24 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 	serr := sp.f.Sync()
 	d := <-desc
 	if serr != nil {
-		return nil, fmt.Errorf("store: sync spool: %w", serr)
+		return kept{}, fmt.Errorf("store: sync spool: %w", serr)
 	}
-	k, err := d.k, d.err
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
+	return d.k, d.err
+}
+
+// place puts the spooled message's file in place for every Delivery of
+// ds and returns the paths, adding the account directories to dirs (for
+// the commit to sync). On an error nothing of it is left in place.
+func (s *Store) place(sp *Spool, ds []Delivery, dirs *[]string) ([]string, error) {
 	paths := make([]string, len(ds))
-	var dirs []string
 	for i, d := range ds {
 		dir := s.accountDir(d.AccountID)
-		if !slices.Contains(dirs, dir) {
+		if !slices.Contains(*dirs, dir) {
 			if err := safeio.MkdirAll(dir, 0o700); err != nil {
 				removeFiles(paths[:i])
 				return nil, fmt.Errorf("store: %w", err)
 			}
-			dirs = append(dirs, dir)
+			*dirs = append(*dirs, dir)
 		}
 		paths[i] = filepath.Join(dir, s.owner.name())
 		// The spool file itself becomes the first copy (a rename frees no
@@ -201,58 +305,7 @@ func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delive
 			return nil, fmt.Errorf("store: place message: %w", err)
 		}
 	}
-	if s.afterPlace != nil {
-		s.afterPlace()
-	}
-	out := make([]Delivered, len(ds))
-	// RFC 8474 §5.1: the copies of one message an account gets share
-	// its EMAILID; another account's copy gets its own.
-	emailIDs := map[int64]string{}
-	for _, d := range ds {
-		if emailIDs[d.AccountID] == "" {
-			emailIDs[d.AccountID] = newObjectID('E')
-		}
-	}
-	err = s.write(ctx, dirs, func(tx *sql.Tx) error {
-		for i, d := range ds {
-			date := d.Date
-			if date.IsZero() {
-				date = now
-			}
-			if len(d.DedupeKey) > 0 && !d.DedupeSince.IsZero() {
-				dup, err := seenBefore(tx, d.AccountID, d.DedupeKey, d.DedupeSince, now, s.stats.writes.Load()%pruneEvery == 0)
-				if err != nil {
-					return fmt.Errorf("store: account %d: duplicate check: %w", d.AccountID, err)
-				}
-				if dup {
-					out[i] = Delivered{Duplicate: true}
-					continue
-				}
-			}
-			// One recipient's failure fails them all: the savepoint of
-			// this write is rolled back, and the caller answers 451.
-			var err error
-			k := k
-			k.emailID = emailIDs[d.AccountID]
-			if out[i], err = insertMessage(tx, d.AccountID, d.Mailbox, d.SpecialUse, filepath.Base(paths[i]), sp.size, date, d.Flags, k); err != nil {
-				return fmt.Errorf("store: account %d: %w", d.AccountID, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		removeFiles(paths)
-		return nil, err
-	}
-	for i, d := range out {
-		if d.Duplicate {
-			removeFiles(paths[i : i+1])
-			continue
-		}
-		s.hub.publish(Event{AccountID: ds[i].AccountID, MailboxID: d.MailboxID, Kind: EventNewMessage})
-	}
-	s.kickText()
-	return out, nil
+	return paths, nil
 }
 
 // pruneEvery is how many store writes pass between prunings of old

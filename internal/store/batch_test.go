@@ -1,0 +1,71 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+)
+
+// TestDeliverBatchAllOrNothing: a failure of one message of a batch
+// keeps none of them (RFC 3502 §6.3.11, MULTIAPPEND), and a batch that succeeds
+// is one commit with the UIDs in the order given.
+func TestDeliverBatchAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	arch, err := s.CreateMailboxPath(ctx, a.ID, "Projects", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+	failInserts(t, s.db, arch.ID)
+	bs := []Batch{
+		{Spool: spool(t, s, "one\r\n"), Deliveries: []Delivery{{AccountID: a.ID}}},
+		{Spool: spool(t, s, "two\r\n"), Deliveries: []Delivery{{AccountID: a.ID, Mailbox: "Projects"}}},
+	}
+	if _, err := s.DeliverBatch(ctx, bs); err == nil {
+		t.Fatal("DeliverBatch succeeded though the second insert failed")
+	}
+	if msgs, _ := s.Messages(ctx, inbox.ID); len(msgs) != 0 {
+		t.Errorf("INBOX got %d messages from a failed batch", len(msgs))
+	}
+	assertNoFiles(t, s)
+	if _, err := s.db.Exec(fmt.Sprintf("DROP TRIGGER fail_%d", arch.ID)); err != nil {
+		t.Fatal(err)
+	}
+
+	before := s.Stats().Commits
+	bs = nil
+	for i := range 3 {
+		bs = append(bs, Batch{Spool: spool(t, s, fmt.Sprintf("msg %d\r\n", i)), Deliveries: []Delivery{{AccountID: a.ID}}})
+	}
+	out, err := s.DeliverBatch(ctx, bs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := s.Stats().Commits - before; n != 1 {
+		t.Errorf("a batch of 3 took %d commits, want 1", n)
+	}
+	msgs, _ := s.Messages(ctx, inbox.ID)
+	if len(msgs) != 3 {
+		t.Fatalf("INBOX has %d messages, want 3", len(msgs))
+	}
+	for i, m := range msgs {
+		if out[i][0].UID != m.UID || m.UID != uint32(i+1) {
+			t.Errorf("message %d: UID %d, DeliverBatch said %d", i, m.UID, out[i][0].UID)
+		}
+		f, err := s.OpenMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := make([]byte, 64)
+		n, _ := f.Read(b)
+		f.Close()
+		if want := fmt.Sprintf("msg %d\r\n", i); string(b[:n]) != want {
+			t.Errorf("UID %d holds %q, want %q", m.UID, b[:n], want)
+		}
+	}
+	if files := storeFiles(t, s); len(files) != 3 {
+		t.Errorf("files: %v, want 3 message files", files)
+	}
+}
