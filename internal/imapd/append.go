@@ -2,58 +2,87 @@ package imapd
 
 import (
 	"context"
+	"errors"
 	"strings"
 
-	"pail/internal/imapengine"
 	"pail/internal/imapwire"
 	"pail/internal/store"
 )
 
-// Append answers APPEND (RFC 9051 §6.3.12) with APPENDUID (RFC 4315). The
-// engine refuses literals over the APPEND limit before they are sent, and
-// the message was spooled (MessageSink) while the command was read. It is
-// durable before the reply. A missing mailbox is NO [TRYCREATE] (the store
-// would otherwise fall back to INBOX).
+// Append answers APPEND (RFC 9051 §6.3.12) with APPENDUID (RFC 4315),
+// MULTIAPPEND (RFC 3502) and CATENATE (RFC 4469). The engine refuses a
+// literal over the APPEND limit before it is sent (RFC 7889), and every
+// message and TEXT part was spooled (MessageSink) while the command was
+// read. The messages are stored in one transaction, all or nothing (RFC
+// 3502 §6.3.11), durable before the reply; their total must fit in the quota
+// (RFC 9208 §4.1.1). A missing mailbox is NO [TRYCREATE] (the store would
+// otherwise fall back to INBOX).
 func (sess *session) Append(ctx context.Context, a *imapwire.AppendArgs) (*imapwire.Code, error) {
-	spools := make([]*store.Spool, 0, len(a.Messages))
-	for _, m := range a.Messages {
-		if sp, ok := m.Body.(*store.Spool); ok {
+	// Every spool of the command is this method's to discard; Discard
+	// is harmless on a spool the store has consumed.
+	var spools []*store.Spool
+	own := func(w any) {
+		if sp, ok := w.(*store.Spool); ok {
 			spools = append(spools, sp)
 		}
 	}
-	discard := func() {
+	for _, m := range a.Messages {
+		own(m.Body)
+		for _, p := range m.Parts {
+			own(p.Text)
+		}
+	}
+	defer func() {
 		for _, sp := range spools {
 			sp.Discard()
 		}
-	}
-	if len(a.Messages) != 1 || len(spools) != 1 {
-		// MULTIAPPEND and CATENATE are not advertised.
-		discard()
-		return nil, imapengine.Bad("CLIENTBUG", "One message literal per APPEND")
-	}
+	}()
 	mb, err := sess.mailboxByName(ctx, a.Mailbox)
 	if err != nil {
-		discard()
 		return nil, err
 	}
-	m, sp := a.Messages[0], spools[0]
-	var flags []string
-	for _, f := range m.Flags {
-		if !strings.EqualFold(f, `\Recent`) {
-			flags = append(flags, f)
+	bs := make([]store.Batch, 0, len(a.Messages))
+	var total int64
+	for _, m := range a.Messages {
+		var sp *store.Spool
+		if m.Parts != nil {
+			if sp, err = sess.catenate(ctx, m.Parts); err != nil {
+				return nil, err
+			}
+			spools = append(spools, sp)
+		} else if sp, _ = m.Body.(*store.Spool); sp == nil {
+			return nil, sess.internalErr("imapd: append", errNotSpooled)
 		}
+		var flags []string
+		for _, f := range m.Flags {
+			if !strings.EqualFold(f, `\Recent`) {
+				flags = append(flags, f)
+			}
+		}
+		d := store.Delivery{AccountID: sess.acct.ID, Mailbox: mb.Name, Flags: flags}
+		if m.HasDate {
+			d.Date = m.Date
+		}
+		total += sp.Size()
+		bs = append(bs, store.Batch{Spool: sp, Deliveries: []store.Delivery{d}})
 	}
-	d := store.Delivery{AccountID: sess.acct.ID, Mailbox: mb.Name, Flags: flags}
-	if m.HasDate {
-		d.Date = m.Date
-	}
-	if err := sess.fits(ctx, sp.Size()); err != nil {
-		discard()
+	// RFC 9208 §4.1.1: the messages together must fit; one that does not
+	// fails them all (RFC 3502 §6.3.11).
+	if err := sess.fits(ctx, total); err != nil {
 		return nil, err
 	}
-	ds, err := sess.srv.deps.Store.Deliver(ctx, sp, []store.Delivery{d})
+	out, err := sess.srv.deps.Store.DeliverBatch(ctx, bs)
 	if err != nil {
 		return nil, sess.storeErr(err)
 	}
-	return imapwire.CodeAppendUID(ds[0].UIDValidity, imapwire.SetOf([]uint32{ds[0].UID})), nil
+	// RFC 3502 §6.3.11, RFC 4315 §3: APPENDUID gives the UIDs of all
+	// the messages, in the order they were given.
+	uids := make([]uint32, len(out))
+	for i, ds := range out {
+		uids[i] = ds[0].UID
+	}
+	return imapwire.CodeAppendUID(out[0][0].UIDValidity, imapwire.SetOf(uids)), nil
 }
+
+// errNotSpooled: a message literal did not reach a spool (MessageSink).
+var errNotSpooled = errors.New("imapd: a message literal was not spooled")

@@ -79,7 +79,9 @@ type Store interface {
 	Quota(ctx context.Context, accountID int64) (store.Quota, error)
 
 	NewSpool() (*store.Spool, error)
-	Deliver(ctx context.Context, sp *store.Spool, ds []store.Delivery) ([]store.Delivered, error)
+	// DeliverBatch stores APPEND's messages in one transaction, all or
+	// nothing (MULTIAPPEND, RFC 3502 §6.3.11).
+	DeliverBatch(ctx context.Context, bs []store.Batch) ([][]store.Delivered, error)
 
 	Subscribe(accountID int64) *store.Subscription
 	WatchChanges(ctx context.Context, interval time.Duration) error

@@ -89,8 +89,10 @@ func (s *Server) newEngine() *imapengine.Server {
 // (IMAP4rev1, IMAP4rev2, STARTTLS, AUTH=PLAIN / LOGINDISABLED, SASL-IR,
 // LITERAL+, ENABLE, IDLE, NAMESPACE, UNSELECT, ID) and APPENDLIMIT.
 var caps = []string{
-	"UIDPLUS", // RFC 4315
-	"QUOTA",   // RFC 9208
+	"UIDPLUS",     // RFC 4315
+	"MULTIAPPEND", // RFC 3502
+	"CATENATE",    // RFC 4469
+	"QUOTA",       // RFC 9208
 	"QUOTA=RES-STORAGE",
 	"MOVE",          // RFC 6851
 	"ESEARCH",       // RFC 4731

@@ -216,7 +216,7 @@ func (c *Conn) replyText(cmd *imapwire.Command, err error, code *imapwire.Code, 
 	}
 	var cd *imapwire.Code
 	if e.Code != "" {
-		cd = imapwire.NewCode(e.Code)
+		cd = &imapwire.Code{Name: e.Code, Arg: e.Arg}
 	}
 	c.wr.Status(cmd.Tag, e.Status, cd, e.Text)
 	if !c.countReply(e.Status) {

@@ -89,12 +89,16 @@ type MessageSink interface {
 // Error is a command's NO or BAD reply.
 type Error struct {
 	Status string // imapwire.NO or imapwire.BAD
-	Code   string // response code without arguments ("TRYCREATE"), or ""
+	Code   string // response code ("TRYCREATE"), or ""
+	Arg    string // the code's argument, encoded ("BADURL"'s URL, RFC 4469 §4.1), or ""
 	Text   string
 }
 
 // Error implements error.
 func (e *Error) Error() string {
+	if e.Code != "" && e.Arg != "" {
+		return "imapengine: " + e.Status + " [" + e.Code + " " + e.Arg + "] " + e.Text
+	}
 	if e.Code != "" {
 		return "imapengine: " + e.Status + " [" + e.Code + "] " + e.Text
 	}

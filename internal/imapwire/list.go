@@ -288,3 +288,18 @@ func (r *Reader) catenate() ([]CatPart, error) {
 	}
 	return parts, nil
 }
+
+// ParseSection parses a section-spec on its own (RFC 9051 §9, without
+// the brackets): the ";SECTION=" of an IMAP URL (RFC 5092 §3) that
+// CATENATE names a part with, "1.2", "HEADER.FIELDS (Subject)".
+func ParseSection(spec string) (*Section, error) {
+	r := &Reader{line: []byte("[" + spec + "]"), lim: Limits{}.withDefaults()}
+	s, err := r.section(false)
+	if err != nil {
+		return nil, err
+	}
+	if !r.atEnd() {
+		return nil, syntaxErr("junk after the section at %q", r.near())
+	}
+	return s, nil
+}
