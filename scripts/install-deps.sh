@@ -26,6 +26,7 @@ packages=(
 	rspamd redis-server # spam filter checks and Bayes learning, statistics in redis (test/interop/rspamd_test.go)
 	sieve-connect # ManageSieve client (test/interop/sieve_test.go)
 	postgresql # initdb/pg_ctl for the private test clusters of internal/pgtest (the PostgreSQL store's tests)
+	offlineimap3 getmail6 neomutt # IMAP/POP3 clients: sync, retrieval, a terminal reader (test/interop/mailclients_test.go)
 )
 
 die() {
@@ -63,7 +64,7 @@ else
 fi
 
 # The packages are no use unless the programs run.
-for cmd in swaks python3 pebble nsd unbound delv kdig ldns-keygen ldns-signzone rspamd redis-server sieve-connect; do
+for cmd in swaks python3 pebble nsd unbound delv kdig ldns-keygen ldns-signzone rspamd redis-server sieve-connect offlineimap getmail neomutt; do
 	command -v "$cmd" >/dev/null || die "$cmd not found in PATH"
 done
 perl -MIO::Socket::SSL -MNet::SSLeay -MAuthen::SASL -e 1 ||
