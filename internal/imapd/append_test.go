@@ -233,8 +233,13 @@ func TestMultiAppendAllOrNothing(t *testing.T) {
 	if err := env.st.SetQuota(context.Background(), "bob@hill.com", 600); err != nil {
 		t.Fatal(err)
 	}
-	res, _ = sendLiterals(c, []litPart{{text: "APPEND INBOX ", lit: small}, {text: " ", lit: small}, {last: true}})
+	res, conts = sendLiterals(c, []litPart{{text: "APPEND INBOX ", lit: small}, {text: " ", lit: small}, {last: true}})
 	check("two messages over the quota together", res, "NO", "OVERQUOTA")
+	if conts != 1 {
+		t.Errorf("%d continuations; the literal past the quota must be refused before its +", conts)
+	}
+	res, _ = sendLiterals(c, []litPart{{text: "APPEND INBOX ", lit: small, plus: true}, {text: " ", lit: small, plus: true}, {last: true}})
+	check("two non-synchronising messages over the quota together", res, "NO", "OVERQUOTA")
 
 	// Each of them fits on its own.
 	if res, _ := sendLiterals(c, []litPart{{text: "APPEND INBOX ", lit: small}, {last: true}}); res.err() != nil {

@@ -16,7 +16,8 @@ const quotaRoot = ""
 const kibibyte = 1024
 
 var (
-	_ imapengine.QuotaSession = (*session)(nil)
+	_ imapengine.QuotaSession  = (*session)(nil)
+	_ imapengine.AppendChecker = (*session)(nil)
 
 	// errOverQuota refuses APPEND and COPY past the quota (RFC 9208
 	// §4.1.1, §4.1.2: NO [OVERQUOTA]).
@@ -75,6 +76,13 @@ func (sess *session) GetQuotaRoot(ctx context.Context, mailbox string) error {
 // quotas are set by the administrator (pail user quota).
 func (sess *session) SetQuota(ctx context.Context, a *imapwire.SetQuotaArgs) error {
 	return imapengine.No("NOPERM", "Quotas are set by the administrator")
+}
+
+// CheckAppend refuses an APPEND message literal before the client sends
+// it when the command's messages so far with it do not fit in the quota
+// (RFC 9208 §4.1.1); Append checks the total again once all are read.
+func (sess *session) CheckAppend(ctx context.Context, total int64) error {
+	return sess.fits(ctx, total)
 }
 
 // fits reports whether size more octets fit in the account's quota.

@@ -61,6 +61,7 @@ type Conn struct {
 	user      string
 	tag       string             // of the command running
 	sinks     []io.Writer        // message writers handed out for the command being read
+	appending int64              // octets of the message literals of the command being read
 	clientID  []imapwire.IDParam // what the client said of itself with ID (RFC 2971)
 }
 
@@ -303,6 +304,7 @@ func (c *Conn) serve() {
 			c.readFailed(err)
 			return
 		}
+		c.appending = 0
 		cmd, err := c.rd.ReadCommand()
 		if err != nil {
 			c.discardSinks()
@@ -444,6 +446,14 @@ var errWrongState = Bad("", "Command not allowed in this state")
 func (c *Conn) continueLiteral(info imapwire.LiteralInfo) error {
 	if !allowed(info.Command, c.state) {
 		return errWrongState
+	}
+	if info.Message {
+		if ac, ok := c.sess.(AppendChecker); ok && info.Sync {
+			if err := ac.CheckAppend(c.srv.ctx, c.appending+info.Size); err != nil {
+				return err
+			}
+		}
+		c.appending += info.Size
 	}
 	if !info.Sync {
 		return nil

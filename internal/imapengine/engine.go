@@ -86,6 +86,16 @@ type MessageSink interface {
 	MessageSink(info imapwire.LiteralInfo) (io.Writer, error)
 }
 
+// AppendChecker is an optional interface of a Session: it may refuse an
+// APPEND message (or CATENATE TEXT part) before the client sends it,
+// with total the octets of the command's messages with this one
+// (MULTIAPPEND, RFC 3502), such as NO [OVERQUOTA] (RFC 9208 §4.1.1). It is
+// asked for synchronizing literals only: a non-synchronizing one is on its
+// way already, and Append refuses it once it is read.
+type AppendChecker interface {
+	CheckAppend(ctx context.Context, total int64) error
+}
+
 // Error is a command's NO or BAD reply.
 type Error struct {
 	Status string // imapwire.NO or imapwire.BAD
