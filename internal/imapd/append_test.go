@@ -195,8 +195,8 @@ func TestMultiAppend(t *testing.T) {
 // TestMultiAppendAllOrNothing: when one message of a MULTIAPPEND fails,
 // none is kept (RFC 3502 §6.3.11): a second literal over APPENDLIMIT is
 // refused before it is sent (NO [TOOBIG], RFC 7889) or skipped when it is
-// non-synchronising; a total over the quota is NO [OVERQUOTA]; a
-// malformed second message is BAD. Nothing is stored, no spool file is
+// non-synchronising; a total over the quota is NO [OVERQUOTA], over 16
+// times APPENDLIMIT NO [TOOBIG]; a malformed second message is BAD. Nothing is stored, no spool file is
 // left, and the session goes on.
 func TestMultiAppendAllOrNothing(t *testing.T) {
 	const limit = 1000
@@ -229,6 +229,19 @@ func TestMultiAppendAllOrNothing(t *testing.T) {
 
 	res, _ = sendLiterals(c, []litPart{{text: "APPEND INBOX ", lit: small}, {text: " junk", last: true}})
 	check("malformed second message", res, "BAD", "")
+
+	// The messages of one APPEND together are bounded too: 16 times
+	// APPENDLIMIT (imapengine's appendTotalFactor).
+	var many []litPart
+	for i := 0; i*len(small) <= 16*limit; i++ {
+		many = append(many, litPart{text: " ", lit: small})
+	}
+	many[0].text = "APPEND INBOX "
+	res, conts = sendLiterals(c, append(many, litPart{last: true}))
+	check("the messages together over 16 times APPENDLIMIT", res, "NO", "TOOBIG")
+	if want := 16 * limit / len(small); conts != want {
+		t.Errorf("%d continuations, want %d: the literal past the total is refused before its +", conts, want)
+	}
 
 	if err := env.st.SetQuota(context.Background(), "bob@hill.com", 600); err != nil {
 		t.Fatal(err)

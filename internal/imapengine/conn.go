@@ -440,6 +440,10 @@ func (c *Conn) sink(info imapwire.LiteralInfo) (io.Writer, error) {
 // before the client sends it.
 var errWrongState = Bad("", "Command not allowed in this state")
 
+// errAppendTotal refuses a message literal that takes an APPEND's
+// messages together past Config.AppendTotal.
+var errAppendTotal = No("TOOBIG", "The messages of this APPEND together are too large")
+
 // continueLiteral is asked before each literal's bytes are read: a
 // command the state does not take is refused at once (its literal never
 // sent, RFC 9051 §7.5), and a synchronizing literal gets its "+".
@@ -448,6 +452,9 @@ func (c *Conn) continueLiteral(info imapwire.LiteralInfo) error {
 		return errWrongState
 	}
 	if info.Message {
+		if c.appending+info.Size > c.srv.cfg.AppendTotal {
+			return errAppendTotal
+		}
 		if ac, ok := c.sess.(AppendChecker); ok && info.Sync {
 			if err := ac.CheckAppend(c.srv.ctx, c.appending+info.Size); err != nil {
 				return err

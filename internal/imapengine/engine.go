@@ -138,6 +138,10 @@ type Config struct {
 	Caps []string
 	// AppendLimit bounds an APPEND message after login (RFC 7889).
 	AppendLimit int64
+	// AppendTotal bounds the messages of one APPEND together
+	// (MULTIAPPEND, RFC 3502, sets no bound); zero means
+	// appendTotalFactor times AppendLimit.
+	AppendTotal int64
 	// Delimiter is the hierarchy separator (NAMESPACE, LIST "" "").
 	Delimiter byte
 	// Trusted says whether a client address may log in without TLS;
@@ -175,6 +179,10 @@ const (
 	// writeBufSize is how much output is kept before it is sent: a
 	// command's responses go out in writes of this size.
 	writeBufSize = 32 << 10
+	// appendTotalFactor: the messages of one MULTIAPPEND are spooled to
+	// disk and held until the command commits, so together they are
+	// bounded by this many messages of the largest size.
+	appendTotalFactor = 16
 	// preLoginBound bounds a line, a command and a literal before login:
 	// LOGIN's two strings and an AUTHENTICATE line need far less.
 	preLoginBound = 8 << 10
@@ -206,6 +214,9 @@ func New(cfg Config, backend Backend) *Server {
 	}
 	if cfg.Delimiter == 0 {
 		cfg.Delimiter = '/'
+	}
+	if cfg.AppendTotal <= 0 {
+		cfg.AppendTotal = appendTotalFactor * cfg.AppendLimit
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, backend: backend, ctx: ctx, stop: stop,
