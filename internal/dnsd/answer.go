@@ -25,6 +25,8 @@ type result struct {
 	// its ECS scope is scope rather than 0.
 	policy bool
 	scope  uint8
+	// pool is the pool a policy answer comes from.
+	pool *Pool
 	// zone is the zone answering, nil when none does.
 	zone *Zone
 	// last is the name a negative answer is about (after any CNAME),
@@ -103,7 +105,7 @@ func (c *catalog) answer(q dns.Question, cl *client) result {
 		}
 		if p := c.pools[name]; p != nil && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA) {
 			rrs, scope := p.answer(owner, q.Qtype, cl)
-			r.policy, r.scope = true, scope
+			r.policy, r.scope, r.pool = true, scope, p
 			if len(rrs) == 0 {
 				r.ns = z.negative
 				r.last = name

@@ -134,7 +134,7 @@ func newPool(pc config.DNSPool, loc *locator) (*Pool, error) {
 		if err != nil {
 			return nil, fmt.Errorf("edges[%d].location: %w", j, err)
 		}
-		e := &Edge{Addr: a.Unmap(), Location: loc, Weight: float64(ec.Weight), health: ec.Health}
+		e := &Edge{Addr: a.Unmap(), Location: loc, Weight: float64(ec.Weight), health: ec.Health, index: j}
 		if e.Weight == 0 {
 			e.Weight = 1
 		}

@@ -38,7 +38,7 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	sc := s.scratch.Get().(*scratch)
 	src := addrOf(w.RemoteAddr())
 	if isUDP(w.RemoteAddr()) {
-		if buf := s.answerUDP(req, src, sc); buf != nil {
+		if buf := s.answerUDP(req, src, sc, s.limit(src)); buf != nil {
 			w.Write(buf)
 		}
 	} else if m, _ := s.respond(req, src, false, sc); m != nil {
@@ -65,29 +65,54 @@ type scratch struct {
 	// (an RRset packed: at most a message).
 	ans, ns, sigExtra []dns.RR
 	key               []byte
+	// ch is where a pool's choice is made (and left) for the answer
+	// in hand.
+	ch chooser
+	// What respond found out about the answer in hand, for the
+	// prepared-answer cache: whether it may be prepared, the pool a
+	// policy answer comes from, and when its first signature is to be
+	// made again (zero: unsigned).
+	preparable bool
+	pool       *Pool
+	scope      uint8
+	renew      time.Time
+	// prep is the answers prepared by this scratch's reader, and pkey
+	// the key of the query in hand.
+	prep preparedCache
+	pkey []byte
 }
 
 func newScratch() *scratch {
-	return &scratch{buf: make([]byte, dns.MaxMsgSize+1), key: make([]byte, dns.MaxMsgSize)}
+	return &scratch{buf: make([]byte, dns.MaxMsgSize+1), key: make([]byte, dns.MaxMsgSize),
+		pkey: make([]byte, 0, maxPreparedKey)}
+}
+
+// limit is the response-rate limiter's verdict on an answer to src over
+// UDP: allow when RRL is off.
+func (s *Server) limit(src netip.Addr) verdict {
+	if s.rrl == nil {
+		return allow
+	}
+	return s.rrl.check(src, s.now())
 }
 
 // answerUDP returns the packed answer to req from src over UDP, in sc's
-// buffer; nil means send nothing.
-func (s *Server) answerUDP(req *dns.Msg, src netip.Addr, sc *scratch) []byte {
+// buffer, as the response-rate limiter's verdict v allows; nil means
+// send nothing.
+func (s *Server) answerUDP(req *dns.Msg, src netip.Addr, sc *scratch, v verdict) []byte {
+	if v == drop {
+		return nil
+	}
 	m, limit := s.respond(req, src, true, sc)
 	if m == nil {
 		return nil
 	}
-	if s.rrl != nil {
-		switch s.rrl.check(src, s.now()) {
-		case drop:
-			return nil
-		case slip:
-			// An empty answer with TC asks a real client to retry over
-			// TCP, where the source address cannot be spoofed.
-			m.Answer, m.Ns, m.Extra = nil, nil, keepOPT(m.Extra)
-			m.Truncated = true
-		}
+	if v == slip {
+		// An empty answer with TC asks a real client to retry over
+		// TCP, where the source address cannot be spoofed.
+		m.Answer, m.Ns, m.Extra = nil, nil, keepOPT(m.Extra)
+		m.Truncated = true
+		sc.preparable = false
 	}
 	// Pack once; truncate and pack again only when the answer does not fit
 	// (RFC 1035 §4.2.1, RFC 6891 §7: the client then retries over TCP).
@@ -108,6 +133,7 @@ func (s *Server) answerUDP(req *dns.Msg, src netip.Addr, sc *scratch) []byte {
 // the most octets it may take over UDP; nil means send nothing. The
 // answer shares records with the zone: it is packed, never changed.
 func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*dns.Msg, int) {
+	sc.preparable, sc.pool, sc.renew = false, nil, time.Time{}
 	m := &sc.resp
 	*m = dns.Msg{Question: m.Question[:0]}
 	setReply(m, req)
@@ -125,7 +151,7 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*
 	q := req.Question[0]
 
 	size := dns.MinMsgSize // RFC 1035 §4.2.1: 512 octets without EDNS
-	cl := client{addr: src, bits: src.BitLen()}
+	cl := client{addr: src, bits: src.BitLen(), ch: &sc.ch}
 	var ecs *dns.EDNS0_SUBNET
 	keepalive := false
 	opt := req.IsEdns0()
@@ -160,7 +186,7 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*
 				if e.SourceNetmask > 0 {
 					a, _ := netip.AddrFromSlice(e.Address)
 					pf, _ := a.Unmap().Prefix(int(e.SourceNetmask))
-					cl = client{addr: pf.Addr(), bits: int(e.SourceNetmask)}
+					cl = client{addr: pf.Addr(), bits: int(e.SourceNetmask), ch: &sc.ch}
 				}
 			}
 		}
@@ -179,6 +205,13 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*
 	m.Rcode = r.rcode
 	m.Authoritative = r.authoritative
 	m.Answer, m.Ns, m.Extra = r.answer, r.ns, r.extra
+	// An answer is the same for the next query of the same key (see
+	// preparedCache), but SERVFAIL, which may pass; and a TCP
+	// keepalive option, which is not in the key.
+	sc.preparable = r.rcode != dns.RcodeServerFailure && !keepalive
+	if r.policy {
+		sc.pool, sc.scope = r.pool, r.scope
+	}
 	do := opt != nil && opt.Do()
 	if do && r.zone != nil && r.zone.signer != nil {
 		// RFC 4035 §3.1: a query with DO gets the signatures and the
@@ -190,6 +223,7 @@ func (s *Server) respond(req *dns.Msg, src netip.Addr, udp bool, sc *scratch) (*
 			}
 			m.Rcode = dns.RcodeServerFailure
 			sec = signedSections{rcode: dns.RcodeServerFailure}
+			sc.preparable = false
 		}
 		m.Rcode = sec.rcode
 		m.Answer, m.Ns, m.Extra = sec.answer, sec.ns, sec.extra

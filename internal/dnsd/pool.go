@@ -42,6 +42,9 @@ type Edge struct {
 	health string
 	// probe tracks health and load; nil means never checked: always up.
 	probe *probe
+	// index is the edge's place in its pool's Edges: what a prepared
+	// answer's key records of a choice.
+	index int
 }
 
 // up reports whether the edge may be given out.
@@ -62,36 +65,22 @@ type client struct {
 	addr netip.Addr
 	// bits is how many leading bits of addr are known.
 	bits int
+	// ch is the memory a pool's choice for this client is made in, and
+	// where it is left; nil: choose allocates its own.
+	ch *chooser
 }
 
 // answer returns the pool's A or AAAA records for cl and the ECS scope
-// prefix length they hold for (RFC 7871 §7.2.1).
+// prefix length they hold for (RFC 7871 §7.2.1). The edges chosen are
+// left in cl.ch when it is set, so that the answer can be prepared for
+// the next query that makes the same choice.
 func (p *Pool) answer(owner string, qtype uint16, cl *client) ([]dns.RR, uint8) {
-	where, bits, known := p.loc.locate(cl.addr)
-	key, scope := clientKey(cl, bits, known)
+	ch := cl.ch
+	if ch == nil {
+		ch = new(chooser)
+	}
 	want4 := qtype == dns.TypeA
-
-	var healthy, family []*Edge
-	for _, e := range p.Edges {
-		if e.Addr.Is4() != want4 {
-			continue
-		}
-		family = append(family, e)
-		if e.up() {
-			healthy = append(healthy, e)
-		}
-	}
-	var chosen []*Edge
-	if len(healthy) == 0 {
-		// Every edge failed its check: answer with all of them rather than
-		// nothing; the checks may be what is broken.
-		chosen = family
-	} else {
-		chosen = rank(near(healthy, where), key)
-		if len(chosen) > p.Answers {
-			chosen = chosen[:p.Answers]
-		}
-	}
+	chosen, scope := p.choose(cl, want4, ch)
 	rrs := make([]dns.RR, 0, len(chosen))
 	for _, e := range chosen {
 		hdr := dns.RR_Header{Name: owner, Class: dns.ClassINET, Ttl: p.TTL}
@@ -104,6 +93,51 @@ func (p *Pool) answer(owner string, qtype uint16, cl *client) ([]dns.RR, uint8) 
 		}
 	}
 	return rrs, scope
+}
+
+// chooser is the memory choose works in, reused from query to query so
+// that choosing allocates nothing. chosen is the last choice made.
+type chooser struct {
+	healthy, family, near, chosen []*Edge
+	scored                        []scored
+}
+
+// scored is an edge with its rendezvous score for one client.
+type scored struct {
+	e     *Edge
+	score float64
+}
+
+// choose returns the edges of the address family asked (IPv4 when want4)
+// that answer cl, in ch.chosen, and the ECS scope they hold for.
+func (p *Pool) choose(cl *client, want4 bool, ch *chooser) ([]*Edge, uint8) {
+	where, bits, known := p.loc.locate(cl.addr)
+	key, scope := clientKey(cl, bits, known)
+	healthy, family := ch.healthy[:0], ch.family[:0]
+	for _, e := range p.Edges {
+		if e.Addr.Is4() != want4 {
+			continue
+		}
+		family = append(family, e)
+		if e.up() {
+			healthy = append(healthy, e)
+		}
+	}
+	ch.healthy, ch.family = healthy, family
+	var chosen []*Edge
+	if len(healthy) == 0 {
+		// Every edge failed its check: answer with all of them rather than
+		// nothing; the checks may be what is broken.
+		chosen = append(ch.chosen[:0], family...)
+	} else {
+		ch.near = appendNear(ch.near[:0], healthy, where)
+		chosen = appendRank(ch.chosen[:0], ch.near, key, ch)
+		if len(chosen) > p.Answers {
+			chosen = chosen[:p.Answers]
+		}
+	}
+	ch.chosen = chosen
+	return chosen, scope
 }
 
 // clientKey returns the prefix that decides cl's answer and its length:
@@ -125,15 +159,18 @@ func clientKey(cl *client, bits int, known bool) (netip.Prefix, uint8) {
 
 // near returns the edges closest to where: those in its first region
 // that has any, else those nearest its coordinates, else all of them.
-func near(edges []*Edge, where place) []*Edge {
+func near(edges []*Edge, where place) []*Edge { return appendNear(nil, edges, where) }
+
+// appendNear appends near's edges to dst.
+func appendNear(dst, edges []*Edge, where place) []*Edge {
 	for _, r := range where.regions {
-		var same []*Edge
+		same := dst
 		for _, e := range edges {
 			if e.Location.Region == r {
 				same = append(same, e)
 			}
 		}
-		if len(same) > 0 {
+		if len(same) > len(dst) {
 			return same
 		}
 	}
@@ -144,17 +181,17 @@ func near(edges []*Edge, where place) []*Edge {
 				best = min(best, distanceKm(loc, e.Location))
 			}
 		}
-		var close []*Edge
+		close := dst
 		for _, e := range edges {
 			if e.Location.HasCoord && distanceKm(loc, e.Location) <= best+nearSlackKm {
 				close = append(close, e)
 			}
 		}
-		if len(close) > 0 {
+		if len(close) > len(dst) {
 			return close
 		}
 	}
-	return edges
+	return append(dst, edges...)
 }
 
 // rank orders edges by weighted rendezvous hashing on the client key:
@@ -162,20 +199,23 @@ func near(edges []*Edge, where place) []*Edge {
 // proportion to weight × (1 − load), and an edge that leaves moves only
 // its own clients.
 func rank(edges []*Edge, key netip.Prefix) []*Edge {
-	type scored struct {
-		e     *Edge
-		score float64
-	}
+	return appendRank(nil, edges, key, new(chooser))
+}
+
+// appendRank appends rank's order of edges to dst, scoring them in
+// ch.scored.
+func appendRank(dst, edges []*Edge, key netip.Prefix, ch *chooser) []*Edge {
 	var kbuf, abuf [64]byte
 	kb, _ := key.AppendBinary(kbuf[:0])
 	kh := fnv1a(fnvOffset64, kb)
-	s := make([]scored, len(edges))
-	for i, e := range edges {
+	s := ch.scored[:0]
+	for _, e := range edges {
 		ab, _ := e.Addr.AppendBinary(abuf[:0])
 		u := (float64(mix64(fnv1a(kh, ab))>>11) + 0.5) / (1 << 53) // uniform in (0,1)
 		w := e.Weight * max(minLoadFactor, 1-e.load())
-		s[i] = scored{e, w / -math.Log(u)}
+		s = append(s, scored{e, w / -math.Log(u)})
 	}
+	ch.scored = s
 	slices.SortFunc(s, func(a, b scored) int {
 		switch {
 		case a.score > b.score:
@@ -185,11 +225,10 @@ func rank(edges []*Edge, key netip.Prefix) []*Edge {
 		}
 		return a.e.Addr.Compare(b.e.Addr)
 	})
-	out := make([]*Edge, len(s))
 	for i := range s {
-		out[i] = s[i].e
+		dst = append(dst, s[i].e)
 	}
-	return out
+	return dst
 }
 
 // FNV-1a, 64 bits (hash/fnv's New64a, without its allocation per call).

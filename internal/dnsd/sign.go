@@ -86,8 +86,10 @@ func newZoneSigner(z *Zone, keys []ZoneKey, now func() time.Time) *zoneSigner {
 }
 
 // sigs returns the RRSIGs of rrset (one owner and type), from the cache
-// or made now. buf is scratch memory for the cache key.
-func (s *zoneSigner) sigs(rrset []dns.RR, buf []byte) ([]dns.RR, error) {
+// or made now. buf is scratch memory for the cache key. renew is moved
+// back to when these signatures are to be made again, if sooner: an
+// answer prepared with them is good until then.
+func (s *zoneSigner) sigs(rrset []dns.RR, buf []byte, renew *time.Time) ([]dns.RR, error) {
 	key, err := rrsetKey(rrset, buf)
 	if err != nil {
 		return nil, err
@@ -97,6 +99,7 @@ func (s *zoneSigner) sigs(rrset []dns.RR, buf []byte) ([]dns.RR, error) {
 	e, ok := s.cache[string(key)]
 	s.mu.RUnlock()
 	if ok && now.Before(e.renew) {
+		earlier(renew, e.renew)
 		return e.sigs, nil
 	}
 	sigs := make([]dns.RR, 0, len(s.keys))
@@ -121,31 +124,40 @@ func (s *zoneSigner) sigs(rrset []dns.RR, buf []byte) ([]dns.RR, error) {
 	}
 	s.cache[string(key)] = sigEntry{sigs: sigs, renew: now.Add(sigRefresh)}
 	s.mu.Unlock()
+	earlier(renew, now.Add(sigRefresh))
 	return sigs, nil
 }
 
-// rrsetKey packs rrset, uncompressed, into buf: the cache key.
-func rrsetKey(rrset []dns.RR, buf []byte) ([]byte, error) {
-	off := 0
-	for _, rr := range rrset {
-		var err error
-		if off, err = dns.PackRR(rr, buf, off, nil, false); err != nil {
-			return nil, fmt.Errorf("dnssec: packing %s: %w", rr.Header().Name, err)
-		}
+// earlier sets *t to u when *t is zero or later than u.
+func earlier(t *time.Time, u time.Time) {
+	if t.IsZero() || u.Before(*t) {
+		*t = u
 	}
-	return buf[:off], nil
+}
+
+// rrsetKey packs rrset, uncompressed, into buf: the cache key. It packs
+// a message holding rrset rather than each record with dns.PackRR,
+// which writes each record's RDLENGTH back into it: the records are the
+// zone's, read by every query at once.
+func rrsetKey(rrset []dns.RR, buf []byte) ([]byte, error) {
+	m := dns.Msg{Answer: rrset}
+	key, err := m.PackBuffer(buf)
+	if err != nil {
+		return nil, fmt.Errorf("dnssec: packing %s: %w", rrset[0].Header().Name, err)
+	}
+	return key, nil
 }
 
 // appendSigned appends rrs to out with the RRSIGs of each RRset in it
 // (runs of one owner and type) after it (RFC 4035 §3.1.1).
-func (s *zoneSigner) appendSigned(out, rrs []dns.RR, buf []byte) ([]dns.RR, error) {
+func (s *zoneSigner) appendSigned(out, rrs []dns.RR, buf []byte, renew *time.Time) ([]dns.RR, error) {
 	for i := 0; i < len(rrs); {
 		h := rrs[i].Header()
 		j := i + 1
 		for j < len(rrs) && rrs[j].Header().Rrtype == h.Rrtype && rrs[j].Header().Name == h.Name {
 			j++
 		}
-		sigs, err := s.sigs(rrs[i:j], buf)
+		sigs, err := s.sigs(rrs[i:j], buf, renew)
 		if err != nil {
 			return nil, err
 		}
@@ -217,14 +229,15 @@ type signedSections struct {
 }
 
 // sign returns the sections of r, for question q, with signatures and
-// denial of existence added; sc's slices hold them.
+// denial of existence added; sc's slices hold them, and sc.renew when
+// the first of the signatures is to be made again.
 func (c *catalog) sign(r *result, q dns.Question, sc *scratch) (signedSections, error) {
 	z := r.zone
 	s := z.signer
 	buf := sc.key[:cap(sc.key)]
 	out := signedSections{rcode: r.rcode}
 	var err error
-	if out.answer, err = s.appendSigned(sc.ans[:0], r.answer, buf); err != nil {
+	if out.answer, err = s.appendSigned(sc.ans[:0], r.answer, buf, &sc.renew); err != nil {
 		return out, err
 	}
 	ns := sc.ns[:0]
@@ -237,7 +250,7 @@ func (c *catalog) sign(r *result, q dns.Question, sc *scratch) (signedSections, 
 		cut := r.ns[0].Header().Name
 		n := z.names[cut]
 		if ds := n.rrsets[dns.TypeDS]; len(ds) > 0 {
-			if ns, err = s.appendSigned(ns, ds, buf); err != nil {
+			if ns, err = s.appendSigned(ns, ds, buf, &sc.renew); err != nil {
 				return out, err
 			}
 		} else {
@@ -245,7 +258,7 @@ func (c *catalog) sign(r *result, q dns.Question, sc *scratch) (signedSections, 
 			if err != nil {
 				return out, err
 			}
-			if ns, err = s.appendSigned(ns, []dns.RR{nsec}, buf); err != nil {
+			if ns, err = s.appendSigned(ns, []dns.RR{nsec}, buf, &sc.renew); err != nil {
 				return out, err
 			}
 		}
@@ -269,16 +282,16 @@ func (c *catalog) sign(r *result, q dns.Question, sc *scratch) (signedSections, 
 		if err != nil {
 			return out, err
 		}
-		if ns, err = s.appendSigned(ns, r.ns, buf); err != nil {
+		if ns, err = s.appendSigned(ns, r.ns, buf, &sc.renew); err != nil {
 			return out, err
 		}
-		if ns, err = s.appendSigned(ns, []dns.RR{nsec}, buf); err != nil {
+		if ns, err = s.appendSigned(ns, []dns.RR{nsec}, buf, &sc.renew); err != nil {
 			return out, err
 		}
 	}
 	out.ns = ns
 	sc.ns = ns[:0]
-	if out.extra, err = s.appendSigned(sc.sigExtra[:0], r.extra, buf); err != nil {
+	if out.extra, err = s.appendSigned(sc.sigExtra[:0], r.extra, buf, &sc.renew); err != nil {
 		return out, err
 	}
 	sc.ans, sc.sigExtra = out.answer[:0], out.extra[:0]

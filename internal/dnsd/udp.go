@@ -189,6 +189,39 @@ func (s *Server) answerWire(wire []byte, src netip.Addr, udp bool, sc *scratch) 
 		// Too short to answer, even with an error.
 		return nil
 	}
+	q, ok := parseWireQuery(wire, udp)
+	if !ok {
+		return s.answerUnpacked(wire, src, udp, sc, nil)
+	}
+	v := allow
+	if udp {
+		if v = s.limit(src); v == drop {
+			return nil
+		}
+	}
+	base := 0
+	if !udp {
+		base = lenPrefix
+	}
+	if v == allow {
+		if out := s.answerPrepared(wire, &q, src, sc, base); out != nil {
+			return out
+		}
+	}
+	out = s.answerUnpacked(wire, src, udp, sc, &v)
+	if out != nil && sc.preparable && v == allow {
+		s.prepare(wire, &q, src, sc, out)
+	}
+	return out
+}
+
+// answerUnpacked answers a query as answerWire does, unpacking it. v is
+// the response-rate limiter's verdict when it has been asked already;
+// nil: ask it here, for a UDP query that is answered. sc.preparable
+// says whether the answer may be prepared for the next query like it.
+func (s *Server) answerUnpacked(wire []byte, src netip.Addr, udp bool, sc *scratch, v *verdict) []byte {
+	req := &sc.req
+	sc.preparable = false
 	dh := dns.Header{
 		Id:      binary.BigEndian.Uint16(wire[0:]),
 		Bits:    binary.BigEndian.Uint16(wire[2:]),
@@ -204,7 +237,11 @@ func (s *Server) answerWire(wire []byte, src netip.Addr, udp bool, sc *scratch) 
 			if !udp {
 				return s.answerTCP(req, src, sc)
 			}
-			return s.answerUDP(req, src, sc)
+			if v == nil {
+				lv := s.limit(src)
+				v = &lv
+			}
+			return s.answerUDP(req, src, sc, *v)
 		}
 		// A query that does not parse is FORMERR, as below.
 		return reject(req, dns.MsgReject, sc)
