@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"bytes"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -279,6 +280,60 @@ func TestPreparedOverUDP(t *testing.T) {
 		r = query(t, addr, "udp", "cdn.example.test.", dns.TypeA, withECS("10.2.7.0/24"))
 		if a := addrs(r); len(a) != 1 || a[0] != "192.0.2.3" {
 			t.Errorf("pool answer %v", a)
+		}
+	}
+}
+
+// TestUDPBurst: queries sent faster than they are answered (read and
+// answered in batches where the system has recvmmsg) are each answered
+// once, to the socket that sent it, with its own ID and name. Each client
+// keeps a window of queries in flight, small enough that the kernel's
+// socket buffers drop none.
+func TestUDPBurst(t *testing.T) {
+	_, addr := startServer(t, benchConfig())
+	const windows, window, clients = 20, 16, 4
+	var conns []*net.UDPConn
+	for range clients {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	to := net.UDPAddrFromAddrPort(netip.MustParseAddrPort(addr))
+	names := []string{"www.example.test.", "WWW.example.test.", "mail.example.test.", "cdn.example.test."}
+	buf := make([]byte, 1500)
+	for w := range windows {
+		for ci, c := range conns {
+			for i := range window {
+				m := ask(uint16(ci*window+i+w), names[(i+w)%len(names)], dns.TypeA)
+				if _, err := c.WriteToUDP(wireOf(t, m), to); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		for ci, c := range conns {
+			seen := map[uint16]bool{}
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for len(seen) < window {
+				n, err := c.Read(buf)
+				if err != nil {
+					t.Fatalf("window %d, client %d: %d of %d answers: %v", w, ci, len(seen), window, err)
+				}
+				r := new(dns.Msg)
+				if err := r.Unpack(buf[:n]); err != nil {
+					t.Fatal(err)
+				}
+				i := int(r.Id) - ci*window - w
+				if i < 0 || i >= window || seen[r.Id] {
+					t.Fatalf("window %d, client %d: answer with ID %d", w, ci, r.Id)
+				}
+				seen[r.Id] = true
+				if r.Question[0].Name != names[(i+w)%len(names)] || len(r.Answer) != 1 {
+					t.Errorf("ID %d: question %q, %d answers", r.Id, r.Question[0].Name, len(r.Answer))
+				}
+			}
 		}
 	}
 }

@@ -149,8 +149,10 @@ func (u *udpServer) stop() {
 	}
 }
 
-// readUDP answers the queries arriving on c until u shuts down or c fails.
-func (s *Server) readUDP(c *net.UDPConn, u *udpServer) error {
+// readUDPEach answers the queries arriving on c, one read and one write
+// each, until u shuts down or c fails. readUDP does the same in batches
+// where the system allows (udp_batch_linux.go).
+func (s *Server) readUDPEach(c *net.UDPConn, u *udpServer) error {
 	in := make([]byte, readBufSize)
 	sc := newScratch()
 	for {
