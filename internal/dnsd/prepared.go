@@ -36,8 +36,9 @@ import (
 const (
 	// maxPrepared bounds the answers one reader keeps; when it is full
 	// they are forgotten and prepared again (names that do not exist,
-	// asked at random, would otherwise grow it without end). About 1 MB
-	// per reader at the usual answer sizes.
+	// asked at random, would otherwise grow it without end). 1–2 MB per
+	// reader at the usual answer sizes (a few hundred octets and a key);
+	// there are readersPerSocket readers per CPU.
 	maxPrepared = 4096
 	// maxECSData is the longest ECS option kept in a key: family, two
 	// prefix lengths and an IPv6 address (RFC 7871 §6).
