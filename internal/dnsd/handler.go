@@ -80,11 +80,13 @@ type scratch struct {
 	// the key of the query in hand.
 	prep preparedCache
 	pkey []byte
+	// lower is a query with its name lower-cased (lowerQuery).
+	lower []byte
 }
 
 func newScratch() *scratch {
 	return &scratch{buf: make([]byte, dns.MaxMsgSize+1), key: make([]byte, dns.MaxMsgSize),
-		pkey: make([]byte, 0, maxPreparedKey)}
+		pkey: make([]byte, 0, maxPreparedKey), lower: make([]byte, 0, readBufSize)}
 }
 
 // limit is the response-rate limiter's verdict on an answer to src over

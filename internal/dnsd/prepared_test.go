@@ -2,6 +2,7 @@ package dnsd
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"strings"
@@ -336,4 +337,87 @@ func TestUDPBurst(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzPrepared: a query answered once (preparing its answer) and then
+// asked again with another ID and its name in other case gets what the
+// long way gives that second query: whatever a query holds, the
+// prepared-answer key keeps apart what the answer depends on.
+func FuzzPrepared(f *testing.F) {
+	cfg := benchConfig()
+	cfg.DNSSEC = true
+	cfg.KeyDir = f.TempDir()
+	s, err := New(cfg, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { s.Close() })
+	seeds := []*dns.Msg{
+		ask(1, "www.example.test.", dns.TypeA),
+		ask(2, "www.example.test.", dns.TypeA, withEDNS(1232)),
+		ask(3, "www.example.test.", dns.TypeA, withDO),
+		ask(4, "big.example.test.", dns.TypeTXT, withEDNS(700)),
+		ask(5, "cdn.example.test.", dns.TypeA, withECS("10.2.7.0/24")),
+		ask(6, "cdn.example.test.", dns.TypeA, withDO, withECS("10.1.7.0/24")),
+		ask(7, "nope.example.test.", dns.TypeA, withDO),
+		ask(8, "x.wild.example.test.", dns.TypeTXT, cd),
+		ask(9, "www.example.test.", dns.TypeA, withECS("2001:db8::/48")),
+	}
+	for i, m := range seeds {
+		w, err := m.Pack()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(w, uint16(1000+i), i%2 == 0)
+	}
+	sc := newScratch()
+	src := netip.MustParseAddr("10.1.0.9")
+	f.Fuzz(func(t *testing.T, wire []byte, id uint16, upper bool) {
+		if len(wire) < headerSize {
+			return
+		}
+		wire = bytes.Clone(wire)
+		s.answerWire(wire, src, true, sc)
+		q, ok := parseWireQuery(wire, true)
+		if !ok {
+			return
+		}
+		again := bytes.Clone(wire)
+		binary.BigEndian.PutUint16(again, id)
+		for i := headerSize; i < q.qnameEnd; i++ {
+			if c := again[i]; upper && 'a' <= c && c <= 'z' {
+				again[i] = c - 'a' + 'A'
+			} else if !upper && 'A' <= c && c <= 'Z' {
+				again[i] = c - 'A' + 'a'
+			}
+		}
+		got := bytes.Clone(s.answerWire(again, src, true, sc))
+		// What the long way answers the query with its name lower-cased:
+		// prepared or not, that is the answer, in the client's case.
+		v := allow
+		lsc := newScratch()
+		want := s.answerUnpacked(lowerQuery(again, &q, lsc), src, true, lsc, &v)
+		if (got == nil) != (want == nil) {
+			t.Fatalf("prepared answer %x, long way %x", got, want)
+		}
+		if want == nil {
+			return
+		}
+		g, w := new(dns.Msg), new(dns.Msg)
+		if err := w.Unpack(want); err != nil {
+			if len(got) != len(want) || !bytes.Equal(got[:headerSize], want[:headerSize]) || !bytes.Equal(got[q.qnameEnd:], want[q.qnameEnd:]) {
+				t.Fatalf("prepared answer %x, long way %x", got, want)
+			}
+			return
+		}
+		if err := g.Unpack(got); err != nil {
+			t.Fatalf("prepared answer %x does not unpack: %v", got, err)
+		}
+		if len(got) < q.qnameEnd || !bytes.Equal(got[headerSize:q.qnameEnd], again[headerSize:q.qnameEnd]) {
+			t.Fatalf("question %x, asked %x", got[headerSize:], again[headerSize:q.qnameEnd])
+		}
+		if gs, ws := strings.ToLower(g.String()), strings.ToLower(w.String()); gs != ws {
+			t.Fatalf("prepared answer\n%s\nlong way\n%s", gs, ws)
+		}
+	})
 }

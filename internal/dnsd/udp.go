@@ -1,12 +1,14 @@
 package dnsd
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -210,11 +212,40 @@ func (s *Server) answerWire(wire []byte, src netip.Addr, udp bool, sc *scratch) 
 			return out
 		}
 	}
-	out = s.answerUnpacked(wire, src, udp, sc, &v)
-	if out != nil && sc.preparable && v == allow {
-		s.prepare(wire, &q, src, sc, out)
+	// The answer is made for the name lower-cased, and then given the
+	// client's case, so that it is the same whatever case the query that
+	// prepares it has: miekg/dns compresses names only into names of the
+	// same case, so how many records fit a truncated answer would
+	// otherwise depend on it.
+	lw := lowerQuery(wire, &q, sc)
+	out = s.answerUnpacked(lw, src, udp, sc, &v)
+	if out == nil {
+		return nil
+	}
+	if sc.preparable && v == allow {
+		s.prepare(lw, &q, src, sc, out)
+	}
+	if len(out) >= q.qnameEnd && bytes.Equal(out[headerSize:q.qnameEnd], lw[headerSize:q.qnameEnd]) {
+		copy(out[headerSize:q.qnameEnd], wire[headerSize:q.qnameEnd])
 	}
 	return out
+}
+
+// lowerQuery returns wire with q's name lower-cased (RFC 4343), in sc's
+// memory when it has upper-case letters.
+func lowerQuery(wire []byte, q *wireQuery, sc *scratch) []byte {
+	name := wire[headerSize:q.qnameEnd]
+	if !slices.ContainsFunc(name, func(c byte) bool { return 'A' <= c && c <= 'Z' }) {
+		return wire
+	}
+	lw := append(sc.lower[:0], wire...)
+	sc.lower = lw
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			lw[headerSize+i] = c + 'a' - 'A'
+		}
+	}
+	return lw
 }
 
 // answerUnpacked answers a query as answerWire does, unpacking it. v is
