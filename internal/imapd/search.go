@@ -48,70 +48,25 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 		return imapengine.No("BADCHARSET (UTF-8 US-ASCII)", "Charset not supported")
 	}
 	v := sess.sel
-	var msgs []store.Message
-	infos := map[uint32]*message.Info{}
-	keys := a.Keys
 	// RFC 7162 §3.1.5: with a MODSEQ key the result carries the highest
 	// mod-sequence of the messages it returns, so they are read.
-	wantModSeq := hasKey(keys, "MODSEQ")
+	wantModSeq := hasKey(a.Keys, "MODSEQ")
 	if wantModSeq {
 		sess.conn.EnableCondStore() // RFC 7162 §3.1: an enabling command
 	}
-	if viewOnly(keys) {
-		// Flags and numbers only (SEARCH UNSEEN and the like): the view
-		// has all that is needed.
-		msgs = make([]store.Message, 0, len(v.uids))
-		for _, u := range v.uids {
-			if !v.pending[u] {
-				msgs = append(msgs, store.Message{UID: u, Flags: v.flags[u]})
-			}
-		}
-	} else {
-		st := sess.srv.deps.Store
-		q, rest := sqlQuery(keys, v.maxUID())
-		keys = rest
-		found, err := st.SearchUIDs(ctx, v.mb.ID, q)
-		if err != nil {
-			return sess.storeErr(err)
-		}
-		// Only what the client has been told of is searched.
-		found = slices.DeleteFunc(found, func(u uint32) bool { return v.seqOf(u) == 0 || v.pending[u] })
-		if found, err = narrowByText(ctx, st, v.mb.ID, keys, found); err != nil {
-			return sess.storeErr(err)
-		}
-		if len(keys) == 0 && !wantModSeq {
-			msgs = make([]store.Message, len(found))
-			for i, u := range found {
-				msgs[i] = store.Message{UID: u}
-			}
-		} else if len(found) > 0 {
-			if msgs, err = st.MessagesByUID(ctx, v.mb.ID, found); err != nil {
-				return sess.storeErr(err)
-			}
-			if usesKept(keys) {
-				if infos, err = st.MessageInfos(ctx, v.mb.ID, found, false); err != nil {
-					return sess.storeErr(err)
-				}
-			}
-		}
+	found, err := sess.matching(ctx, a.Keys, wantModSeq)
+	if err != nil {
+		return err
 	}
 	var nums, uids []uint32
 	var modseqs []uint64 // of nums, for MODSEQ
-	for _, m := range msgs {
-		seq := v.seqOf(m.UID)
-		if seq == 0 {
-			continue
-		}
-		c := &candidate{sess: sess, m: m, seq: seq, info: infos[m.UID]}
-		if !c.matchAll(keys) {
-			continue
-		}
+	for _, m := range found {
 		uids = append(uids, m.UID)
 		modseqs = append(modseqs, m.ModSeq)
 		if uid {
 			nums = append(nums, m.UID)
 		} else {
-			nums = append(nums, seq)
+			nums = append(nums, m.seq)
 		}
 	}
 	ret := map[string]bool{}
@@ -160,6 +115,74 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 	}
 	w.ESearch(d)
 	return nil
+}
+
+// matched is a message the keys of SEARCH, SORT or THREAD hold for, in
+// the selected mailbox: its store row (UID and ModSeq always; the rest
+// only when the keys needed the row) and its sequence number.
+type matched struct {
+	store.Message
+	seq uint32
+}
+
+// matching returns the messages of the selected mailbox the client has
+// been told of for which all keys hold (RFC 9051 §6.4.4), in mailbox
+// order. With withModSeq every one has its ModSeq.
+func (sess *session) matching(ctx context.Context, keys []imapwire.SearchKey, withModSeq bool) ([]matched, error) {
+	v := sess.sel
+	var msgs []store.Message
+	infos := map[uint32]*message.Info{}
+	if viewOnly(keys) {
+		// Flags and numbers only (SEARCH UNSEEN and the like): the view
+		// has all that is needed.
+		msgs = make([]store.Message, 0, len(v.uids))
+		for _, u := range v.uids {
+			if !v.pending[u] {
+				msgs = append(msgs, store.Message{UID: u, Flags: v.flags[u]})
+			}
+		}
+	} else {
+		st := sess.srv.deps.Store
+		q, rest := sqlQuery(keys, v.maxUID())
+		keys = rest
+		found, err := st.SearchUIDs(ctx, v.mb.ID, q)
+		if err != nil {
+			return nil, sess.storeErr(err)
+		}
+		// Only what the client has been told of is searched.
+		found = slices.DeleteFunc(found, func(u uint32) bool { return v.seqOf(u) == 0 || v.pending[u] })
+		if found, err = narrowByText(ctx, st, v.mb.ID, keys, found); err != nil {
+			return nil, sess.storeErr(err)
+		}
+		if len(keys) == 0 && !withModSeq {
+			msgs = make([]store.Message, len(found))
+			for i, u := range found {
+				msgs[i] = store.Message{UID: u}
+			}
+		} else if len(found) > 0 {
+			if msgs, err = st.MessagesByUID(ctx, v.mb.ID, found); err != nil {
+				return nil, sess.storeErr(err)
+			}
+			if usesKept(keys) {
+				if infos, err = st.MessageInfos(ctx, v.mb.ID, found, false); err != nil {
+					return nil, sess.storeErr(err)
+				}
+			}
+		}
+	}
+	var out []matched
+	for _, m := range msgs {
+		seq := v.seqOf(m.UID)
+		if seq == 0 {
+			continue
+		}
+		c := &candidate{sess: sess, m: m, seq: seq, info: infos[m.UID]}
+		if !c.matchAll(keys) {
+			continue
+		}
+		out = append(out, matched{Message: m, seq: seq})
+	}
+	return out, nil
 }
 
 // esearchModSeq is ESEARCH's MODSEQ (RFC 4731 §3.2, RFC 7162 §3.1.5):

@@ -106,10 +106,15 @@ var caps = []string{
 	"QRESYNC",       // RFC 7162 §3.2
 	"SPECIAL-USE",   // RFC 6154
 	"CREATE-SPECIAL-USE",
-	"SAVEDATE", // RFC 8514
-	"OBJECTID", // RFC 8474
-	"PREVIEW",  // RFC 8970
-	"WITHIN",   // RFC 5032
+	"SAVEDATE",              // RFC 8514
+	"OBJECTID",              // RFC 8474
+	"PREVIEW",               // RFC 8970
+	"WITHIN",                // RFC 5032
+	"SORT",                  // RFC 5256
+	"SORT=DISPLAY",          // RFC 5957
+	"THREAD=ORDEREDSUBJECT", // RFC 5256
+	"THREAD=REFERENCES",
+	"ESORT", // RFC 5267 §3
 }
 
 // Serve accepts connections on ln until Shutdown or Close. It returns nil

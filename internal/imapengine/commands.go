@@ -28,18 +28,20 @@ func allowed(name string, st state) bool {
 		"LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE",
 		"GETQUOTA", "GETQUOTAROOT", "SETQUOTA": // RFC 9208 §4
 		return st == authenticated || st == selected
-	case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE":
+	case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE",
+		"SORT", "THREAD": // RFC 5256 §3: in the selected state
 		return st == selected
 	}
 	return false
 }
 
 // supported are the commands the engine runs; imapwire reads others
-// (SORT, THREAD, COMPRESS) whose capabilities pail does not advertise.
-// The QUOTA commands run when the Session is a QuotaSession.
+// (COMPRESS) whose capabilities pail does not advertise. The QUOTA
+// commands run when the Session is a QuotaSession, SORT and THREAD when
+// it is a SortSession.
 func supported(name string) bool {
 	switch name {
-	case "SORT", "THREAD", "COMPRESS":
+	case "COMPRESS":
 		return false
 	}
 	return true
@@ -156,6 +158,11 @@ func (c *Conn) run(cmd *imapwire.Command) {
 	case "SEARCH":
 		allowExpunge = cmd.UID // RFC 9051 §7.5.1
 		err = c.sess.Search(ctx, cmd.UID, cmd.Args.(*imapwire.SearchArgs))
+	case "SORT", "THREAD":
+		// They answer with sequence numbers as SEARCH does, so no
+		// EXPUNGE after them either (RFC 9051 §7.5.1).
+		allowExpunge = cmd.UID
+		err = c.sortThread(ctx, cmd)
 	case "FETCH":
 		allowExpunge = cmd.UID
 		a := cmd.Args.(*imapwire.FetchArgs)

@@ -548,7 +548,10 @@ type ThreadNode struct {
 
 // Thread writes "* THREAD (2)(3 6 (4 23)(44 7 96))" (RFC 5256 §4).
 func (w *Writer) Thread(roots []ThreadNode) {
-	b := append(w.buf[:0], "* THREAD "...)
+	b := append(w.buf[:0], "* THREAD"...)
+	if len(roots) > 0 {
+		b = append(b, ' ') // RFC 5256 §5: "THREAD" [SP 1*thread-list]
+	}
 	for _, n := range roots {
 		b = append(b, '(')
 		b = appendThread(b, n)
