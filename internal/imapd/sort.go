@@ -51,7 +51,11 @@ func (sess *session) Sort(ctx context.Context, uid bool, a *imapwire.SortArgs) e
 	for i, c := range a.Criteria {
 		criteria[i] = imapsort.Criterion{Key: imapsort.Key(c.Key), Reverse: c.Reverse}
 	}
-	msgs, modSeq, err := sess.sortMessages(ctx, uid, a.Keys)
+	var want store.SortWant
+	for _, c := range a.Criteria {
+		want |= sortWant[c.Key]
+	}
+	msgs, modSeq, err := sess.sortMessages(ctx, uid, a.Keys, want)
 	if err != nil {
 		return err
 	}
@@ -87,6 +91,13 @@ func (sess *session) Sort(ctx context.Context, uid bool, a *imapwire.SortArgs) e
 	return nil
 }
 
+// sortWant is the kept field each sort key reads (ARRIVAL and SIZE are
+// always read).
+var sortWant = map[string]store.SortWant{
+	"DATE": store.SortDate, "SUBJECT": store.SortSubject, "FROM": store.SortFrom, "DISPLAYFROM": store.SortFrom,
+	"TO": store.SortTo, "DISPLAYTO": store.SortTo, "CC": store.SortCc,
+}
+
 // orderedSet writes nums as a sequence-set in their own order: only runs
 // of ascending consecutive numbers become ranges.
 func orderedSet(nums []uint32) imapwire.SeqSet {
@@ -119,7 +130,13 @@ func (sess *session) Thread(ctx context.Context, uid bool, a *imapwire.ThreadArg
 	if err := supportedKeys(a.Keys); err != nil {
 		return err
 	}
-	msgs, _, err := sess.sortMessages(ctx, uid, a.Keys)
+	// Both algorithms use the base subject and the sent date;
+	// ORDEREDSUBJECT no more.
+	want := store.SortDate | store.SortSubject
+	if a.Algorithm == "REFERENCES" {
+		want |= store.SortReferences
+	}
+	msgs, _, err := sess.sortMessages(ctx, uid, a.Keys, want)
 	if err != nil {
 		return err
 	}
@@ -147,7 +164,7 @@ func threadNode(n imapsort.Node) imapwire.ThreadNode {
 // the keys match, in mailbox order, named by UID or sequence number, and
 // the highest mod-sequence among them when the keys have MODSEQ (RFC 7162
 // §3.1.5: SORT's answer then carries it).
-func (sess *session) sortMessages(ctx context.Context, uid bool, keys []imapwire.SearchKey) ([]imapsort.Message, uint64, error) {
+func (sess *session) sortMessages(ctx context.Context, uid bool, keys []imapwire.SearchKey, want store.SortWant) ([]imapsort.Message, uint64, error) {
 	withModSeq := hasKey(keys, "MODSEQ")
 	if withModSeq {
 		sess.conn.EnableCondStore() // RFC 7162 §3.1: an enabling command
@@ -162,7 +179,7 @@ func (sess *session) sortMessages(ctx context.Context, uid bool, keys []imapwire
 		uids[i] = m.UID
 		top = max(top, m.ModSeq)
 	}
-	fields, err := sess.srv.deps.Store.SortFields(ctx, sess.sel.mb.ID, uids)
+	fields, err := sess.srv.deps.Store.SortFields(ctx, sess.sel.mb.ID, uids, want)
 	if err != nil {
 		return nil, 0, sess.storeErr(err)
 	}

@@ -75,7 +75,7 @@ func expectUntagged(t *testing.T, r *raw, cmd, want string) {
 // dropFiles removes the files of every message of bob's INBOX, so that a
 // command that read one would fail or answer differently (issue 17:
 // SORT and THREAD work from the fields kept at delivery).
-func dropFiles(t *testing.T, e *testEnv) {
+func dropFiles(t testing.TB, e *testEnv) {
 	t.Helper()
 	ctx := context.Background()
 	mb, err := e.st.MailboxByName(ctx, e.acct.ID, "INBOX")

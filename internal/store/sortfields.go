@@ -1,11 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -31,98 +31,165 @@ type SortFields struct {
 	InReplyTo, References []string
 }
 
-// sortColumns pick the SortFields out of the kept summary in SQL, so that
-// SORT over a large mailbox decodes a few fields per message instead of
-// the whole summary (SQLite parses each row's JSON once for all of them).
-const sortColumns = `m.uid, m.internal_date, m.size, m.summary IS NOT NULL,
-	json_extract(m.summary, '$.Date'), json_extract(m.summary, '$.Subject'),
-	json_extract(m.summary, '$.Envelope.From[0].Name'), json_extract(m.summary, '$.Envelope.From[0].Mailbox'), json_extract(m.summary, '$.Envelope.From[0].Host'),
-	json_extract(m.summary, '$.Envelope.To[0].Name'), json_extract(m.summary, '$.Envelope.To[0].Mailbox'), json_extract(m.summary, '$.Envelope.To[0].Host'),
-	json_extract(m.summary, '$.Envelope.Cc[0].Name'), json_extract(m.summary, '$.Envelope.Cc[0].Mailbox'), json_extract(m.summary, '$.Envelope.Cc[0].Host'),
-	json_extract(m.summary, '$.MessageID'), json_extract(m.summary, '$.InReplyTo'), json_extract(m.summary, '$.References'),
-	m.file, b.account_id`
+// SortWant says which of the SortFields a caller needs: UID,
+// InternalDate and Size always come; the others only when asked for.
+type SortWant uint8
+
+// The parts of SortFields one may ask for.
+const (
+	SortDate       SortWant = 1 << iota // Date
+	SortSubject                         // Subject
+	SortFrom                            // From
+	SortTo                              // To
+	SortCc                              // Cc
+	SortReferences                      // MessageID, InReplyTo, References
+)
+
+// sortPaths are where each wanted field is in the kept summary, picked
+// out by SQL so that a SORT over a large mailbox reads a few fields per
+// message instead of decoding the whole summary (SQLite parses each
+// row's JSON once for all of them).
+var sortPaths = []struct {
+	want  SortWant
+	paths []string
+}{
+	{SortDate, []string{"$.Date"}},
+	{SortSubject, []string{"$.Subject"}},
+	{SortFrom, []string{"$.Envelope.From[0].Name", "$.Envelope.From[0].Mailbox", "$.Envelope.From[0].Host"}},
+	{SortTo, []string{"$.Envelope.To[0].Name", "$.Envelope.To[0].Mailbox", "$.Envelope.To[0].Host"}},
+	{SortCc, []string{"$.Envelope.Cc[0].Name", "$.Envelope.Cc[0].Mailbox", "$.Envelope.Cc[0].Host"}},
+	{SortReferences, []string{"$.MessageID", "$.InReplyTo", "$.References"}},
+}
 
 // SortFields returns the SortFields of the messages of a mailbox whose
-// UIDs are in uids, in UID order; UIDs that do not exist are skipped. A
-// message without a kept summary (stored before pail kept them and not
-// yet reached by the fill) is read from its file.
-func (s *Store) SortFields(ctx context.Context, mailboxID int64, uids []uint32) ([]SortFields, error) {
+// UIDs are in uids, in UID order, with the fields want names; UIDs that
+// do not exist are skipped. A message without a kept summary (stored
+// before pail kept them and not yet reached by the fill) is read from
+// its file.
+func (s *Store) SortFields(ctx context.Context, mailboxID int64, uids []uint32, want SortWant) ([]SortFields, error) {
 	if len(uids) == 0 {
 		return nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT "+sortColumns+" FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? AND m.uid BETWEEN ? AND ? ORDER BY m.uid",
+	// Only the wanted fields are selected and scanned: each column costs
+	// per row even when NULL.
+	cols := "uid, internal_date, size, summary IS NOT NULL"
+	var vals []sql.NullString
+	for _, p := range sortPaths {
+		if want&p.want == 0 {
+			continue
+		}
+		for _, path := range p.paths {
+			cols += ", json_extract(summary, '" + path + "')"
+			vals = append(vals, sql.NullString{})
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, "SELECT "+cols+" FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid",
 		mailboxID, slices.Min(uids), slices.Max(uids))
 	if err != nil {
 		return nil, fmt.Errorf("store: sort fields: %w", err)
 	}
 	defer rows.Close()
-	want := make(map[uint32]bool, len(uids))
+	wanted := make(map[uint32]bool, len(uids))
 	for _, u := range uids {
-		want[u] = true
+		wanted[u] = true
 	}
 	out := make([]SortFields, 0, len(uids))
-	var missing []int // of out, with their files
-	var files []string
+	var f SortFields
+	var date int64
+	var kept bool
+	dest := []any{&f.UID, &date, &f.Size, &kept}
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	var missing []uint32
 	for rows.Next() {
-		var f SortFields
-		var date int64
-		var kept bool
-		var sent, subject, msgID, inReplyTo, refs sql.NullString
-		var addr [9]sql.NullString
-		var file string
-		var account int64
-		if err := rows.Scan(&f.UID, &date, &f.Size, &kept, &sent, &subject,
-			&addr[0], &addr[1], &addr[2], &addr[3], &addr[4], &addr[5], &addr[6], &addr[7], &addr[8],
-			&msgID, &inReplyTo, &refs, &file, &account); err != nil {
+		f = SortFields{}
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("store: sort fields: %w", err)
 		}
-		if !want[f.UID] {
+		if !wanted[f.UID] {
 			continue
 		}
 		f.InternalDate = time.Unix(date, 0)
 		if !kept {
-			missing = append(missing, len(out))
-			files = append(files, filepath.Join(s.accountDir(account), file))
+			missing = append(missing, f.UID)
 			out = append(out, f)
 			continue
 		}
-		if sent.Valid {
-			if t, err := time.Parse(time.RFC3339Nano, sent.String); err == nil && !t.Equal(time.Time{}) {
+		v := vals
+		addr := func() message.EnvelopeAddress {
+			a := message.EnvelopeAddress{Name: v[0].String, Mailbox: v[1].String, Host: v[2].String}
+			v = v[3:]
+			return a
+		}
+		if want&SortDate != 0 {
+			if t, err := time.Parse(time.RFC3339Nano, v[0].String); err == nil && !t.Equal(time.Time{}) {
 				f.Date = t
 			}
+			v = v[1:]
 		}
-		f.Subject, f.MessageID = subject.String, msgID.String
-		f.From = message.EnvelopeAddress{Name: addr[0].String, Mailbox: addr[1].String, Host: addr[2].String}
-		f.To = message.EnvelopeAddress{Name: addr[3].String, Mailbox: addr[4].String, Host: addr[5].String}
-		f.Cc = message.EnvelopeAddress{Name: addr[6].String, Mailbox: addr[7].String, Host: addr[8].String}
-		if f.InReplyTo, err = idList(inReplyTo); err != nil {
-			return nil, err
+		if want&SortSubject != 0 {
+			f.Subject, v = v[0].String, v[1:]
 		}
-		if f.References, err = idList(refs); err != nil {
-			return nil, err
+		if want&SortFrom != 0 {
+			f.From = addr()
+		}
+		if want&SortTo != 0 {
+			f.To = addr()
+		}
+		if want&SortCc != 0 {
+			f.Cc = addr()
+		}
+		if want&SortReferences != 0 {
+			f.MessageID = v[0].String
+			if f.InReplyTo, err = idList(v[1]); err != nil {
+				return nil, err
+			}
+			if f.References, err = idList(v[2]); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, f)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: sort fields: %w", err)
 	}
-	for i, o := range missing {
-		info, err := keepFile(files[i])
+	if len(missing) > 0 {
+		if err := s.sortFieldsFromFiles(ctx, mailboxID, missing, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// sortFieldsFromFiles fills in the fields of the messages of out whose
+// UIDs are in missing, which have no kept summary, from their files.
+func (s *Store) sortFieldsFromFiles(ctx context.Context, mailboxID int64, missing []uint32, out []SortFields) error {
+	msgs, err := s.MessagesByUID(ctx, mailboxID, missing)
+	if err != nil {
+		return err
+	}
+	first := func(l []message.EnvelopeAddress) message.EnvelopeAddress {
+		if len(l) == 0 {
+			return message.EnvelopeAddress{}
+		}
+		return l[0]
+	}
+	for _, m := range msgs {
+		i, ok := slices.BinarySearchFunc(out, m.UID, func(f SortFields, u uint32) int { return cmp.Compare(f.UID, u) })
+		if !ok {
+			continue
+		}
+		info, err := keepFile(m.Path)
 		if err != nil {
 			continue // expunged meanwhile: its fields stay empty
 		}
-		f := &out[o]
+		f := &out[i]
 		f.Date, f.Subject, f.MessageID = info.Date, info.Subject, info.MessageID
 		f.InReplyTo, f.References = info.InReplyTo, info.References
-		first := func(l []message.EnvelopeAddress) message.EnvelopeAddress {
-			if len(l) == 0 {
-				return message.EnvelopeAddress{}
-			}
-			return l[0]
-		}
 		f.From, f.To, f.Cc = first(info.Envelope.From), first(info.Envelope.To), first(info.Envelope.Cc)
 	}
-	return out, nil
+	return nil
 }
 
 // idList decodes a kept list of message ids (a JSON array, or NULL).

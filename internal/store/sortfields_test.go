@@ -38,7 +38,7 @@ func TestSortFields(t *testing.T) {
 	if _, err := s.db.Exec("UPDATE messages SET summary = NULL WHERE uid = ?", uids[3]); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.SortFields(ctx, mailbox, append(uids, 999))
+	got, err := s.SortFields(ctx, mailbox, append(uids, 999), SortDate|SortSubject|SortFrom|SortTo|SortCc|SortReferences)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +68,11 @@ func TestSortFields(t *testing.T) {
 		if !reflect.DeepEqual(g, want) {
 			t.Errorf("%d:\n got %+v\nwant %+v", i, g, want)
 		}
+	}
+	// Only what is asked for is read.
+	some, err := s.SortFields(ctx, mailbox, uids[:1], SortDate)
+	if err != nil || len(some) != 1 || some[0].Date.IsZero() || some[0].Subject != "" || some[0].From.Mailbox != "" || some[0].References != nil || some[0].Size != got[0].Size {
+		t.Errorf("SortFields(SortDate) = %+v, %v", some, err)
 	}
 	if got[0].From.Name != "Jürgen" || got[0].Subject != "Re: [list] café" || len(got[0].References) != 2 || !got[1].To.IsGroupStart() || got[2].Subject != "" {
 		t.Errorf("fields not as written: %+v / %+v / %+v", got[0], got[1], got[2])
