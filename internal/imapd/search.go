@@ -58,8 +58,8 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 	if err != nil {
 		return err
 	}
-	var nums, uids []uint32
-	var modseqs []uint64 // of nums, for MODSEQ
+	nums, uids := make([]uint32, 0, len(found)), make([]uint32, 0, len(found))
+	modseqs := make([]uint64, 0, len(found)) // of nums, for MODSEQ
 	for _, m := range found {
 		uids = append(uids, m.UID)
 		modseqs = append(modseqs, m.ModSeq)
@@ -170,7 +170,7 @@ func (sess *session) matching(ctx context.Context, keys []imapwire.SearchKey, wi
 			}
 		}
 	}
-	var out []matched
+	out := make([]matched, 0, len(msgs))
 	for _, m := range msgs {
 		seq := v.seqOf(m.UID)
 		if seq == 0 {
