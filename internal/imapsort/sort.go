@@ -68,62 +68,62 @@ type Criterion struct {
 	Reverse bool
 }
 
-// sortKey is one message's values for the criteria, computed once.
-type sortKey struct {
-	num   uint32
-	strs  []string // folded strings, one per string criterion
-	times []time.Time
-	sizes []int64
-}
-
 // Sort returns the Nums of msgs in the order of the criteria (RFC 5256
 // §3): by the first criterion, messages it finds equal by the next, and
 // so on; messages equal by all of them in mailbox order. Strings are
 // compared with i;unicode-casemap (Fold). msgs is not changed.
 func Sort(msgs []Message, criteria []Criterion) []uint32 {
-	keys := make([]sortKey, len(msgs))
+	// Each message's keys are computed once, into flat tables: message
+	// i's string keys are strs[i*ns:], its times times[i*nt:], its sizes
+	// sizes[i*nz:].
+	var ns, nt, nz int
+	for _, c := range criteria {
+		switch c.Key {
+		case Arrival, Date:
+			nt++
+		case Size:
+			nz++
+		default:
+			ns++
+		}
+	}
+	n := len(msgs)
+	strs, times, sizes := make([]string, n*ns), make([]time.Time, n*nt), make([]int64, n*nz)
 	for i := range msgs {
 		m := &msgs[i]
-		k := sortKey{num: m.Num}
+		si, ti, zi := i*ns, i*nt, i*nz
 		for _, c := range criteria {
 			switch c.Key {
 			case Arrival:
-				k.times = append(k.times, m.Arrival)
+				times[ti], ti = m.Arrival, ti+1
 			case Date:
-				k.times = append(k.times, m.Sent())
+				times[ti], ti = m.Sent(), ti+1
 			case Size:
-				k.sizes = append(k.sizes, m.Size)
-			case Subject:
-				base, _ := BaseSubject(m.Subject)
-				k.strs = append(k.strs, Fold(base))
-			case From:
-				k.strs = append(k.strs, Fold(m.From))
-			case To:
-				k.strs = append(k.strs, Fold(m.To))
-			case Cc:
-				k.strs = append(k.strs, Fold(m.Cc))
-			case DisplayFrom:
-				k.strs = append(k.strs, Fold(m.DisplayFrom))
-			case DisplayTo:
-				k.strs = append(k.strs, Fold(m.DisplayTo))
+				sizes[zi], zi = m.Size, zi+1
+			default:
+				strs[si], si = stringKey(m, c.Key), si+1
 			}
 		}
-		keys[i] = k
 	}
-	slices.SortFunc(keys, func(a, b sortKey) int {
-		var si, ti, zi int
+	order := make([]int32, n)
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int {
+		si, ti, zi := int(a)*ns, int(a)*nt, int(a)*nz
+		sj, tj, zj := int(b)*ns, int(b)*nt, int(b)*nz
 		for _, c := range criteria {
 			var r int
 			switch c.Key {
 			case Arrival, Date:
-				r = a.times[ti].Compare(b.times[ti])
-				ti++
+				r = times[ti].Compare(times[tj])
+				ti, tj = ti+1, tj+1
 			case Size:
-				r = cmp.Compare(a.sizes[zi], b.sizes[zi])
-				zi++
+				r = cmp.Compare(sizes[zi], sizes[zj])
+				zi, zj = zi+1, zj+1
 			default:
-				r = cmp.Compare(a.strs[si], b.strs[si])
-				si++
+				r = cmp.Compare(strs[si], strs[sj])
+				si, sj = si+1, sj+1
 			}
 			if c.Reverse {
 				r = -r
@@ -132,11 +132,31 @@ func Sort(msgs []Message, criteria []Criterion) []uint32 {
 				return r
 			}
 		}
-		return cmp.Compare(a.num, b.num)
+		return cmp.Compare(msgs[a].Num, msgs[b].Num)
 	})
-	out := make([]uint32, len(keys))
-	for i, k := range keys {
-		out[i] = k.num
+	out := make([]uint32, n)
+	for i, k := range order {
+		out[i] = msgs[k].Num
 	}
 	return out
+}
+
+// stringKey is a message's folded string for a string sort key.
+func stringKey(m *Message, k Key) string {
+	switch k {
+	case Subject:
+		base, _ := BaseSubject(m.Subject)
+		return Fold(base)
+	case From:
+		return Fold(m.From)
+	case To:
+		return Fold(m.To)
+	case Cc:
+		return Fold(m.Cc)
+	case DisplayFrom:
+		return Fold(m.DisplayFrom)
+	case DisplayTo:
+		return Fold(m.DisplayTo)
+	}
+	return ""
 }
