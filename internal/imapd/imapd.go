@@ -67,9 +67,9 @@ type Store interface {
 	// KeptPreviews returns the RFC 8970 previews kept at delivery, by
 	// UID; with lazy, those not kept yet are absent.
 	KeptPreviews(ctx context.Context, mailboxID int64, uids []uint32, lazy bool) (map[uint32]string, error)
-	// SortFields returns what SORT and THREAD use of each message, kept
-	// at delivery, in UID order.
-	SortFields(ctx context.Context, mailboxID int64, uids []uint32, want store.SortWant) ([]store.SortFields, error)
+	// SortFields calls fn with what SORT and THREAD use of each message,
+	// kept at delivery.
+	SortFields(ctx context.Context, mailboxID int64, uids []uint32, want store.SortWant, fn func(*store.SortFields)) error
 	OpenMessage(m store.Message) (*os.File, error)
 	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)
 	ClaimRecent(ctx context.Context, mailboxID int64) ([]uint32, error)

@@ -1,7 +1,9 @@
 package imapd
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"strings"
 
 	"pail/internal/imapengine"
@@ -174,31 +176,34 @@ func (sess *session) sortMessages(ctx context.Context, uid bool, keys []imapwire
 		return nil, 0, err
 	}
 	var top uint64
-	uids := make([]uint32, len(found))
+	uids, seqs := make([]uint32, len(found)), make([]uint32, len(found))
 	for i, m := range found {
-		uids[i] = m.UID
+		uids[i], seqs[i] = m.UID, m.seq
 		top = max(top, m.ModSeq)
 	}
-	fields, err := sess.srv.deps.Store.SortFields(ctx, sess.sel.mb.ID, uids, want)
-	if err != nil {
-		return nil, 0, sess.storeErr(err)
-	}
-	// Both are in UID order; a message expunged from the store meanwhile
-	// has no fields and is left out.
-	msgs := make([]imapsort.Message, 0, len(fields))
-	j := 0
-	for _, f := range fields {
-		for j < len(found) && found[j].UID < f.UID {
-			j++
+	n := len(found)
+	found = nil // the rows are not needed past this point
+	// A message expunged from the store meanwhile has no fields and is
+	// left out.
+	msgs := make([]imapsort.Message, 0, n)
+	err = sess.srv.deps.Store.SortFields(ctx, sess.sel.mb.ID, uids, want, func(f *store.SortFields) {
+		j, ok := slices.BinarySearch(uids, f.UID)
+		if !ok {
+			return
 		}
-		if j == len(found) || found[j].UID != f.UID {
-			continue
-		}
-		num := found[j].seq
+		num := seqs[j]
 		if uid {
 			num = f.UID
 		}
-		msgs = append(msgs, sortMessage(num, &f))
+		msgs = append(msgs, sortMessage(num, f))
+	})
+	if err != nil {
+		return nil, 0, sess.storeErr(err)
+	}
+	// Threading takes the messages in mailbox order; the few without a
+	// kept summary come last.
+	if !slices.IsSortedFunc(msgs, func(a, b imapsort.Message) int { return cmp.Compare(a.Num, b.Num) }) {
+		slices.SortFunc(msgs, func(a, b imapsort.Message) int { return cmp.Compare(a.Num, b.Num) })
 	}
 	if !withModSeq || len(msgs) == 0 {
 		top = 0

@@ -61,14 +61,17 @@ var sortPaths = []struct {
 	{SortReferences, []string{"$.MessageID", "$.InReplyTo", "$.References"}},
 }
 
-// SortFields returns the SortFields of the messages of a mailbox whose
-// UIDs are in uids, in UID order, with the fields want names; UIDs that
-// do not exist are skipped. A message without a kept summary (stored
-// before pail kept them and not yet reached by the fill) is read from
-// its file.
-func (s *Store) SortFields(ctx context.Context, mailboxID int64, uids []uint32, want SortWant) ([]SortFields, error) {
+// SortFields calls fn with the SortFields of each message of a mailbox
+// whose UID is in uids (ascending), with the fields want names: first in
+// UID order those with a kept summary, then those without one (stored
+// before pail kept them and not yet reached by the fill), read from their
+// files. UIDs that do not exist are skipped. fn must not keep f.
+func (s *Store) SortFields(ctx context.Context, mailboxID int64, uids []uint32, want SortWant, fn func(f *SortFields)) error {
 	if len(uids) == 0 {
-		return nil, nil
+		return nil
+	}
+	if !slices.IsSorted(uids) {
+		uids = slices.Sorted(slices.Values(uids))
 	}
 	// Only the wanted fields are selected and scanned: each column costs
 	// per row even when NULL.
@@ -84,16 +87,11 @@ func (s *Store) SortFields(ctx context.Context, mailboxID int64, uids []uint32, 
 		}
 	}
 	rows, err := s.db.QueryContext(ctx, "SELECT "+cols+" FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ? ORDER BY uid",
-		mailboxID, slices.Min(uids), slices.Max(uids))
+		mailboxID, uids[0], uids[len(uids)-1])
 	if err != nil {
-		return nil, fmt.Errorf("store: sort fields: %w", err)
+		return fmt.Errorf("store: sort fields: %w", err)
 	}
 	defer rows.Close()
-	wanted := make(map[uint32]bool, len(uids))
-	for _, u := range uids {
-		wanted[u] = true
-	}
-	out := make([]SortFields, 0, len(uids))
 	var f SortFields
 	var date int64
 	var kept bool
@@ -101,19 +99,22 @@ func (s *Store) SortFields(ctx context.Context, mailboxID int64, uids []uint32, 
 	for i := range vals {
 		dest = append(dest, &vals[i])
 	}
-	var missing []uint32
+	var missing []SortFields
+	next := 0 // uids[next] is the next UID wanted; rows come in UID order
 	for rows.Next() {
 		f = SortFields{}
 		if err := rows.Scan(dest...); err != nil {
-			return nil, fmt.Errorf("store: sort fields: %w", err)
+			return fmt.Errorf("store: sort fields: %w", err)
 		}
-		if !wanted[f.UID] {
+		for next < len(uids) && uids[next] < f.UID {
+			next++
+		}
+		if next == len(uids) || uids[next] != f.UID {
 			continue
 		}
 		f.InternalDate = time.Unix(date, 0)
 		if !kept {
-			missing = append(missing, f.UID)
-			out = append(out, f)
+			missing = append(missing, f)
 			continue
 		}
 		v := vals
@@ -143,29 +144,32 @@ func (s *Store) SortFields(ctx context.Context, mailboxID int64, uids []uint32, 
 		if want&SortReferences != 0 {
 			f.MessageID = v[0].String
 			if f.InReplyTo, err = idList(v[1]); err != nil {
-				return nil, err
+				return err
 			}
 			if f.References, err = idList(v[2]); err != nil {
-				return nil, err
+				return err
 			}
 		}
-		out = append(out, f)
+		fn(&f)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: sort fields: %w", err)
+		return fmt.Errorf("store: sort fields: %w", err)
 	}
+	rows.Close()
 	if len(missing) > 0 {
-		if err := s.sortFieldsFromFiles(ctx, mailboxID, missing, out); err != nil {
-			return nil, err
-		}
+		return s.sortFieldsFromFiles(ctx, mailboxID, missing, fn)
 	}
-	return out, nil
+	return nil
 }
 
-// sortFieldsFromFiles fills in the fields of the messages of out whose
-// UIDs are in missing, which have no kept summary, from their files.
-func (s *Store) sortFieldsFromFiles(ctx context.Context, mailboxID int64, missing []uint32, out []SortFields) error {
-	msgs, err := s.MessagesByUID(ctx, mailboxID, missing)
+// sortFieldsFromFiles completes the SortFields of messages without a
+// kept summary from their files, and calls fn with each.
+func (s *Store) sortFieldsFromFiles(ctx context.Context, mailboxID int64, missing []SortFields, fn func(*SortFields)) error {
+	uids := make([]uint32, len(missing))
+	for i, f := range missing {
+		uids[i] = f.UID
+	}
+	msgs, err := s.MessagesByUID(ctx, mailboxID, uids)
 	if err != nil {
 		return err
 	}
@@ -176,18 +180,17 @@ func (s *Store) sortFieldsFromFiles(ctx context.Context, mailboxID int64, missin
 		return l[0]
 	}
 	for _, m := range msgs {
-		i, ok := slices.BinarySearchFunc(out, m.UID, func(f SortFields, u uint32) int { return cmp.Compare(f.UID, u) })
+		i, ok := slices.BinarySearchFunc(missing, m.UID, func(f SortFields, u uint32) int { return cmp.Compare(f.UID, u) })
 		if !ok {
 			continue
 		}
-		info, err := keepFile(m.Path)
-		if err != nil {
-			continue // expunged meanwhile: its fields stay empty
+		f := &missing[i]
+		if info, err := keepFile(m.Path); err == nil { // else expunged meanwhile: its fields stay empty
+			f.Date, f.Subject, f.MessageID = info.Date, info.Subject, info.MessageID
+			f.InReplyTo, f.References = info.InReplyTo, info.References
+			f.From, f.To, f.Cc = first(info.Envelope.From), first(info.Envelope.To), first(info.Envelope.Cc)
 		}
-		f := &out[i]
-		f.Date, f.Subject, f.MessageID = info.Date, info.Subject, info.MessageID
-		f.InReplyTo, f.References = info.InReplyTo, info.References
-		f.From, f.To, f.Cc = first(info.Envelope.From), first(info.Envelope.To), first(info.Envelope.Cc)
+		fn(f)
 	}
 	return nil
 }

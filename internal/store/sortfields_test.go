@@ -38,7 +38,12 @@ func TestSortFields(t *testing.T) {
 	if _, err := s.db.Exec("UPDATE messages SET summary = NULL WHERE uid = ?", uids[3]); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.SortFields(ctx, mailbox, append(uids, 999), SortDate|SortSubject|SortFrom|SortTo|SortCc|SortReferences)
+	collect := func(uids []uint32, want SortWant) ([]SortFields, error) {
+		var out []SortFields
+		err := s.SortFields(ctx, mailbox, uids, want, func(f *SortFields) { out = append(out, *f) })
+		return out, err
+	}
+	got, err := collect(append(uids, 999), SortDate|SortSubject|SortFrom|SortTo|SortCc|SortReferences)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +75,7 @@ func TestSortFields(t *testing.T) {
 		}
 	}
 	// Only what is asked for is read.
-	some, err := s.SortFields(ctx, mailbox, uids[:1], SortDate)
+	some, err := collect(uids[:1], SortDate)
 	if err != nil || len(some) != 1 || some[0].Date.IsZero() || some[0].Subject != "" || some[0].From.Mailbox != "" || some[0].References != nil || some[0].Size != got[0].Size {
 		t.Errorf("SortFields(SortDate) = %+v, %v", some, err)
 	}
