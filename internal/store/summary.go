@@ -37,8 +37,9 @@ import (
 //     (fulltext.go), then header keys (FROM, TO, CC, BCC, SUBJECT)
 //     matched against the decoded Info fields of the UIDs left, and
 //     BODY/TEXT against the file.
-//   - SORT and THREAD: Info's Date, Subject, From, To, Cc, MessageID,
-//     InReplyTo, References and Size.
+//   - SORT and THREAD: SortFields (sortfields.go), Info's Date, Subject,
+//     first From, To and Cc, MessageID, InReplyTo and References picked
+//     out of the summary by SQL, with the row's size and internal date.
 //   - STORE: SetFlags, already set-based.
 
 // kept is what a message row keeps of its message.Info: the summary
