@@ -51,3 +51,20 @@ func BenchmarkOrderedSubject100k(b *testing.B) {
 		OrderedSubject(msgs)
 	}
 }
+
+// BenchmarkReferencesChain: THREAD=REFERENCES of one conversation of
+// 100 000 messages, each In-Reply-To the one before.
+func BenchmarkReferencesChain(b *testing.B) {
+	msgs := make([]Message, 100000)
+	for i := range msgs {
+		msgs[i] = Message{Num: uint32(i + 1), MessageID: fmt.Sprint(i), Subject: "Re: chain", Date: time.Unix(int64(i), 0)}
+		if i > 0 {
+			msgs[i].InReplyTo = []string{fmt.Sprint(i - 1)}
+		}
+	}
+	for b.Loop() {
+		if n := References(msgs); len(n) != 1 {
+			b.Fatalf("%d threads", len(n))
+		}
+	}
+}

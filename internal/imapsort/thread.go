@@ -175,6 +175,11 @@ func (t *threader) container(id string) int {
 // loops reports whether making p the parent of c makes a loop: p is c or
 // one of c's descendants.
 func (t *threader) loops(p, c int) bool {
+	if len(t.c[c].children) == 0 {
+		// Nothing descends from c: the usual case of a reply whose own
+		// replies come later, which makes a long chain linear.
+		return p == c
+	}
 	for a := p; a >= 0; a = t.c[a].parent {
 		if a == c {
 			return true
