@@ -34,9 +34,6 @@ func (sess *session) Sort(ctx context.Context, uid bool, a *imapwire.SortArgs) e
 	if err := sortCharset(a.Charset); err != nil {
 		return err
 	}
-	if err := supportedKeys(a.Keys); err != nil {
-		return err
-	}
 	ret := map[string]bool{}
 	for _, r := range a.Return {
 		switch r {
@@ -127,9 +124,6 @@ func (sess *session) Thread(ctx context.Context, uid bool, a *imapwire.ThreadArg
 		return imapengine.Bad("CLIENTBUG", "Unknown threading algorithm "+a.Algorithm)
 	}
 	if err := sortCharset(a.Charset); err != nil {
-		return err
-	}
-	if err := supportedKeys(a.Keys); err != nil {
 		return err
 	}
 	// Both algorithms use the base subject and the sent date;
