@@ -66,7 +66,7 @@ type testOpts struct {
 	authWrap func(Authenticator) Authenticator
 }
 
-func newTestEnv(t *testing.T, o testOpts) *testEnv {
+func newTestEnv(t testing.TB, o testOpts) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -102,7 +102,7 @@ func newTestEnv(t *testing.T, o testOpts) *testEnv {
 }
 
 // start runs a server over env's store.
-func (env *testEnv) start(t *testing.T, o testOpts) {
+func (env *testEnv) start(t testing.TB, o testOpts) {
 	t.Helper()
 	authn := auth.New(env.st)
 	authn.Sleep = func(context.Context, time.Duration) {}
@@ -153,7 +153,7 @@ func (env *testEnv) start(t *testing.T, o testOpts) {
 }
 
 // deliver stores one message in an account's INBOX.
-func deliver(t *testing.T, st *store.Store, accountID int64, msg string) {
+func deliver(t testing.TB, st *store.Store, accountID int64, msg string) {
 	t.Helper()
 	sp, err := st.NewSpool()
 	if err != nil {
