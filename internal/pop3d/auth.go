@@ -213,7 +213,7 @@ func (s *session) snapshot(accountID int64) (store.Mailbox, []entry, error) {
 	if err != nil {
 		return store.Mailbox{}, nil, err
 	}
-	msgs, err := s.srv.deps.Store.MessageFiles(s.srv.ctx, mb.ID)
+	msgs, err := s.srv.deps.Store.MessageSizes(s.srv.ctx, mb.ID)
 	if err != nil {
 		return store.Mailbox{}, nil, err
 	}

@@ -86,11 +86,12 @@ type Config struct {
 type Store interface {
 	// MailboxByName finds the account's INBOX at login.
 	MailboxByName(ctx context.Context, accountID int64, name string) (store.Mailbox, error)
-	// MessageFiles lists it in UID order (ID, UID, Size and Path): the
+	// MessageSizes lists it in UID order (ID, UID and Size): the
 	// snapshot taken at login.
-	MessageFiles(ctx context.Context, mailboxID int64) ([]store.Message, error)
-	// OpenMessageFile opens a message's bytes (CRLF) for RETR and TOP.
-	OpenMessageFile(m store.Message) (*store.MessageFile, error)
+	MessageSizes(ctx context.Context, mailboxID int64) ([]store.Message, error)
+	// OpenBody opens a message's bytes (CRLF) for RETR and TOP; an error
+	// matching fs.ErrNotExist means the message was removed meanwhile.
+	OpenBody(ctx context.Context, m store.Message) (store.Body, error)
 	// Expunge removes the messages marked by DELE at QUIT; it must be
 	// durable when it returns nil, and remove nothing when it fails.
 	Expunge(ctx context.Context, mailboxID int64, ids []int64) error

@@ -304,13 +304,13 @@ type faultyStore struct {
 	messages func() error
 }
 
-func (f *faultyStore) MessageFiles(ctx context.Context, mailboxID int64) ([]store.Message, error) {
+func (f *faultyStore) MessageSizes(ctx context.Context, mailboxID int64) ([]store.Message, error) {
 	if f.messages != nil {
 		if err := f.messages(); err != nil {
 			return nil, err
 		}
 	}
-	return f.Store.MessageFiles(ctx, mailboxID)
+	return f.Store.MessageSizes(ctx, mailboxID)
 }
 
 func (f *faultyStore) Expunge(ctx context.Context, mailboxID int64, ids []int64) error {
@@ -322,11 +322,11 @@ func (f *faultyStore) Expunge(ctx context.Context, mailboxID int64, ids []int64)
 	return f.Store.Expunge(ctx, mailboxID, ids)
 }
 
-func (f *faultyStore) OpenMessageFile(m store.Message) (*store.MessageFile, error) {
+func (f *faultyStore) OpenBody(ctx context.Context, m store.Message) (store.Body, error) {
 	if f.open != nil {
 		f.open()
 	}
-	return f.Store.OpenMessageFile(m)
+	return f.Store.OpenBody(ctx, m)
 }
 
 func TestExpungeFailureLosesNothing(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"strconv"
 
@@ -102,22 +103,22 @@ func (s *session) uidl(c command) error {
 // read it is still a -ERR; a larger one streams through the buffer.
 const readBufSize = 64 << 10
 
-// retr sends a whole message (RFC 1939 §5 RETR), read from its file through
+// retr sends a whole message (RFC 1939 §5 RETR), read from its body through
 // a pooled buffer and byte-stuffed on the way into the session's writer.
 func (s *session) retr(c command) error {
 	_, e, err := s.message(c.args[0])
 	if err != nil {
 		return err
 	}
-	f, err := s.open(e)
+	b, err := s.open(e)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer b.Close()
 	bp := s.srv.bufs.Get().(*[]byte)
 	defer s.srv.bufs.Put(bp)
 	buf := *bp
-	n, err := fill(f, buf)
+	n, err := fill(b, buf, 0)
 	if err != nil {
 		s.log.Error("pop3 read message", "id", e.ID, "err", err)
 		return errTemporary
@@ -127,14 +128,14 @@ func (s *session) retr(c command) error {
 	s.w.Write(strconv.AppendInt(num[:0], e.Size, 10))
 	s.w.WriteString(" octets\r\n")
 	dw := newDotWriter(s.w)
-	for {
+	for off := int64(0); ; {
 		if _, err := dw.Write(buf[:n]); err != nil {
 			return s.broken(err)
 		}
-		if f.Size() == 0 {
+		if off += int64(n); off >= b.Size() {
 			break
 		}
-		if n, err = fill(f, buf); err != nil {
+		if n, err = fill(b, buf, off); err != nil {
 			s.log.Error("pop3 read message", "id", e.ID, "err", err)
 			return errHangUp
 		}
@@ -142,17 +143,16 @@ func (s *session) retr(c command) error {
 	return s.broken(dw.Close())
 }
 
-// fill reads from f until buf is full or the message ends.
-func fill(f *store.MessageFile, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) && f.Size() > 0 {
-		m, err := f.Read(buf[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
+// fill reads b from off on until buf is full or the message ends.
+func fill(b store.Body, buf []byte, off int64) (int, error) {
+	if rest := b.Size() - off; int64(len(buf)) > rest {
+		buf = buf[:rest]
 	}
-	return n, nil
+	n, err := b.ReadAt(buf, off)
+	if n == len(buf) && errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return n, err
 }
 
 // top sends the header and the first lines of the body (RFC 1939 §7 TOP).
@@ -165,14 +165,14 @@ func (s *session) top(c command) error {
 	if !ok {
 		return errf("Invalid number of lines")
 	}
-	f, err := s.open(e)
+	b, err := s.open(e)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	defer b.Close()
 	s.ok("Top of message follows")
 	dw := newDotWriter(s.w)
-	if err := copyTop(&dw, f, lines); err != nil {
+	if err := copyTop(&dw, io.NewSectionReader(b, 0, b.Size()), lines); err != nil {
 		return s.broken(err)
 	}
 	return s.broken(dw.Close())
@@ -189,8 +189,8 @@ func (s *session) broken(err error) error {
 }
 
 // open opens a message's bytes before anything is sent about it.
-func (s *session) open(e *entry) (*store.MessageFile, error) {
-	f, err := s.srv.deps.Store.OpenMessageFile(e.Message)
+func (s *session) open(e *entry) (store.Body, error) {
+	f, err := s.srv.deps.Store.OpenBody(s.srv.ctx, e.Message)
 	if errors.Is(err, fs.ErrNotExist) {
 		// Another client (IMAP, webmail) removed it during this session.
 		return nil, errf("Message was removed by another session")

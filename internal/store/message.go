@@ -101,6 +101,39 @@ func (sp *Spool) CopyFrom(src *Spool, off, n int64) error {
 	return nil
 }
 
+// ReadFrom appends what r reads, for io.Copy. From an io.SectionReader
+// of another Spool the bytes are copied by the kernel, as CopyFrom does.
+func (sp *Spool) ReadFrom(r io.Reader) (int64, error) {
+	if sr, ok := r.(*io.SectionReader); ok {
+		if src, ok := sectionSpool(sr); ok {
+			pos, err := sr.Seek(0, io.SeekCurrent)
+			if err != nil {
+				return 0, fmt.Errorf("store: spool: %w", err)
+			}
+			_, base, n := sr.Outer()
+			if err := sp.CopyFrom(src, base+pos, n-pos); err != nil {
+				return 0, err
+			}
+			sr.Seek(0, io.SeekEnd)
+			return n - pos, nil
+		}
+	}
+	w, err := sp.f.ReadFrom(r)
+	sp.size += w
+	if err != nil {
+		return w, fmt.Errorf("store: spool: %w", err)
+	}
+	return w, nil
+}
+
+// sectionSpool returns the Spool an io.SectionReader reads, if it reads
+// one.
+func sectionSpool(sr *io.SectionReader) (*Spool, bool) {
+	outer, _, _ := sr.Outer()
+	src, ok := outer.(*Spool)
+	return src, ok
+}
+
 // Discard removes the spool file. It is safe to call after Deliver.
 func (sp *Spool) Discard() {
 	sp.f.Close()

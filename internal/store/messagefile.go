@@ -9,23 +9,26 @@ import (
 	"path/filepath"
 )
 
-// MessageFile reads one message's bytes, up to the size recorded for it.
-// It is for readers that take whole messages one after another, as POP3
-// RETR does: on Unix it reads the file with plain system calls (open, read,
-// close), without the os.File machinery that costs a regular file several
+// fileBody is the SQLite store's Body: a message file read with plain
+// system calls. On Unix it opens and reads the file with open, pread and
+// close, without the os.File machinery that costs a regular file several
 // more per open (non-blocking mode probes, an attempt to register it with
-// the network poller) and a finalizer.
-type MessageFile struct {
+// the network poller) and a finalizer: POP3 RETR takes whole messages one
+// after another.
+type fileBody struct {
 	f    rawFile
 	id   int64
-	left int64 // octets of the message not yet read
+	size int64 // octets recorded for the message
 }
 
-// MessageFiles lists a mailbox's messages in UID order with only what a
-// reader of whole messages needs: ID, MailboxID, UID, Size and Path. It is
-// Messages without the flags, dates and join, for a POP3 login to a
-// maildrop of many thousand messages.
-func (s *Store) MessageFiles(ctx context.Context, mailboxID int64) ([]Message, error) {
+var _ Body = (*fileBody)(nil)
+
+// MessageSizes lists a mailbox's messages in UID order with only what a
+// reader of whole messages needs: ID, MailboxID, UID and Size (and what
+// OpenBody needs to find the bytes). It is Messages without the flags,
+// dates and join, for a POP3 login to a maildrop of many thousand
+// messages.
+func (s *Store) MessageSizes(ctx context.Context, mailboxID int64) ([]Message, error) {
 	var accountID int64
 	err := s.db.QueryRowContext(ctx, "SELECT account_id FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -56,47 +59,55 @@ func (s *Store) MessageFiles(ctx context.Context, mailboxID int64) ([]Message, e
 	return out, nil
 }
 
-// OpenMessageFile opens m's bytes for reading. A message file never
-// changes after delivery, so it holds exactly m.Size octets; Read reports
-// io.EOF after them and an error wrapping io.ErrUnexpectedEOF if the file
-// ends before. A missing file gives an error matching fs.ErrNotExist.
-func (s *Store) OpenMessageFile(m Message) (*MessageFile, error) {
+// OpenBody opens m's bytes (m as Messages, MessageSizes or another lookup
+// returned it). A message file never changes after delivery, so it holds
+// exactly m.Size octets: ReadAt reports io.EOF at m.Size and an error
+// wrapping io.ErrUnexpectedEOF if the file ends before. A message removed
+// meanwhile gives an error matching fs.ErrNotExist.
+func (s *Store) OpenBody(ctx context.Context, m Message) (Body, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("store: open message %d: %w", m.ID, err)
+	}
 	f, err := openRaw(m.Path)
 	if err != nil {
 		return nil, fmt.Errorf("store: open message %d: %w", m.ID, err)
 	}
-	return &MessageFile{f: f, id: m.ID, left: m.Size}, nil
+	return &fileBody{f: f, id: m.ID, size: m.Size}, nil
 }
 
-// Size returns the number of octets not yet read.
-func (mf *MessageFile) Size() int64 { return mf.left }
+// Size returns the message's length in octets.
+func (b *fileBody) Size() int64 { return b.size }
 
-// Read reads the next octets of the message into p.
-func (mf *MessageFile) Read(p []byte) (int, error) {
-	if mf.left <= 0 {
+// ReadAt reads octets of the message from off on into p.
+func (b *fileBody) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("store: read message %d: negative offset", b.id)
+	}
+	if off >= b.size {
 		return 0, io.EOF
 	}
-	if int64(len(p)) > mf.left {
-		p = p[:mf.left]
+	var eof error
+	if rest := b.size - off; int64(len(p)) > rest {
+		p, eof = p[:rest], io.EOF
 	}
-	if len(p) == 0 {
-		return 0, nil
+	n := 0
+	for n < len(p) {
+		m, err := b.f.pread(p[n:], off+int64(n))
+		n += m
+		switch {
+		case err != nil:
+			return n, fmt.Errorf("store: read message %d: %w", b.id, err)
+		case m == 0:
+			return n, fmt.Errorf("store: message %d: file ends %d octets short: %w", b.id, b.size-off-int64(n), io.ErrUnexpectedEOF)
+		}
 	}
-	n, err := mf.f.read(p)
-	mf.left -= int64(n)
-	switch {
-	case err != nil:
-		return n, fmt.Errorf("store: read message %d: %w", mf.id, err)
-	case n == 0:
-		return 0, fmt.Errorf("store: message %d: file ends %d octets short: %w", mf.id, mf.left, io.ErrUnexpectedEOF)
-	}
-	return n, nil
+	return n, eof
 }
 
 // Close closes the file. Closing twice is harmless.
-func (mf *MessageFile) Close() error {
-	if err := mf.f.close(); err != nil {
-		return fmt.Errorf("store: close message %d: %w", mf.id, err)
+func (b *fileBody) Close() error {
+	if err := b.f.close(); err != nil {
+		return fmt.Errorf("store: close message %d: %w", b.id, err)
 	}
 	return nil
 }

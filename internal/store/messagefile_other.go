@@ -16,10 +16,10 @@ func openRaw(path string) (rawFile, error) {
 	return rawFile{f}, err
 }
 
-func (f *rawFile) read(p []byte) (int, error) {
-	n, err := f.f.Read(p)
-	if n == 0 && errors.Is(err, io.EOF) {
-		err = nil // the caller reports a short file
+func (f *rawFile) pread(p []byte, off int64) (int, error) {
+	n, err := f.f.ReadAt(p, off)
+	if errors.Is(err, io.EOF) {
+		err = nil // the caller reports a short file (it reads again, gets 0)
 	}
 	return n, err
 }

@@ -11,7 +11,7 @@ import (
 	"testing/iotest"
 )
 
-func TestMessageFile(t *testing.T) {
+func TestOpenBody(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, t.TempDir())
 	a, err := s.AddAccount(ctx, "bob@hill.com", "h", false)
@@ -29,16 +29,21 @@ func TestMessageFile(t *testing.T) {
 	}
 	m := msgs[0]
 
-	// The whole message, read in pieces of every size.
-	f, err := s.OpenMessageFile(m)
+	// The whole message, read in pieces of every size and at every
+	// offset (iotest.TestReader checks ReadAt too).
+	f, err := s.OpenBody(ctx, m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if f.Size() != int64(len(body)) {
 		t.Errorf("Size = %d, want %d", f.Size(), len(body))
 	}
-	if err := iotest.TestReader(f, []byte(body)); err != nil {
+	if err := iotest.TestReader(io.NewSectionReader(f, 0, f.Size()), []byte(body)); err != nil {
 		t.Error(err)
+	}
+	tail := make([]byte, 10)
+	if n, err := f.ReadAt(tail, f.Size()-4); n != 4 || err != io.EOF || string(tail[:n]) != body[len(body)-4:] {
+		t.Errorf("ReadAt past the end: %d %q %v, want 4, io.EOF", n, tail[:n], err)
 	}
 	if err := f.Close(); err != nil {
 		t.Error(err)
@@ -51,11 +56,11 @@ func TestMessageFile(t *testing.T) {
 	if err := os.Truncate(m.Path, 100); err != nil {
 		t.Fatal(err)
 	}
-	f, err = s.OpenMessageFile(m)
+	f, err = s.OpenBody(ctx, m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := io.ReadAll(f)
+	got, err := io.ReadAll(io.NewSectionReader(f, 0, f.Size()))
 	if len(got) != 100 || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("short file: %d octets, %v; want 100, io.ErrUnexpectedEOF", len(got), err)
 	}
@@ -63,12 +68,12 @@ func TestMessageFile(t *testing.T) {
 
 	// A file that is gone.
 	os.Remove(m.Path)
-	if _, err := s.OpenMessageFile(m); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := s.OpenBody(ctx, m); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
 }
 
-func TestMessageFilesMatchesMessages(t *testing.T) {
+func TestMessageSizesMatchesMessages(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, t.TempDir())
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
@@ -87,17 +92,17 @@ func TestMessageFilesMatchesMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lean, err := s.MessageFiles(ctx, inbox.ID)
+	lean, err := s.MessageSizes(ctx, inbox.ID)
 	if err != nil || len(lean) != len(full) || len(full) != 5 {
-		t.Fatalf("MessageFiles: %d messages, %v; Messages: %d", len(lean), err, len(full))
+		t.Fatalf("MessageSizes: %d messages, %v; Messages: %d", len(lean), err, len(full))
 	}
 	for i, f := range full {
 		l := lean[i]
 		if l.ID != f.ID || l.MailboxID != f.MailboxID || l.UID != f.UID || l.Size != f.Size || l.Path != f.Path {
-			t.Errorf("message %d: MessageFiles %+v, Messages %+v", i, l, f)
+			t.Errorf("message %d: MessageSizes %+v, Messages %+v", i, l, f)
 		}
 	}
-	if _, err := s.MessageFiles(ctx, 9999); !errors.Is(err, ErrNotFound) {
+	if _, err := s.MessageSizes(ctx, 9999); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown mailbox: %v, want ErrNotFound", err)
 	}
 }

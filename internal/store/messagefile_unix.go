@@ -24,9 +24,9 @@ func openRaw(path string) (rawFile, error) {
 	}
 }
 
-func (f *rawFile) read(p []byte) (int, error) {
+func (f *rawFile) pread(p []byte, off int64) (int, error) {
 	for {
-		n, err := syscall.Read(int(*f), p)
+		n, err := syscall.Pread(int(*f), p, off)
 		if err == syscall.EINTR {
 			continue
 		}
