@@ -19,19 +19,24 @@ import (
 	"pail/internal/store"
 )
 
-// Store is the part of the store delivery writes to.
+// Store is the part of the store delivery writes to: it hands out the
+// writer a message being received goes into (written once, where the
+// store keeps bodies) and stores it in mailboxes.
 type Store interface {
-	NewSpool() (*store.Spool, error)
-	Deliver(ctx context.Context, sp *store.Spool, ds []store.Delivery) ([]store.Delivered, error)
+	NewBody() (store.BodyWriter, error)
+	// DeliverBody stores a body from NewBody in every mailbox of ds, all
+	// or nothing, durably when it returns nil (store.Store.DeliverBody).
+	DeliverBody(ctx context.Context, w store.BodyWriter, ds []store.Delivery) ([]store.Delivered, error)
 }
 
 // Queue takes messages for remote recipients. Enqueue must make the message
-// durable before it returns nil; it reads the message from path and must not
-// keep a reference to it afterwards. sign says that the message comes from
-// an authenticated or trusted source (Trace.Authenticated), so that the
-// queue may DKIM-sign it for its From domain.
+// durable before it returns nil; it reads the message from body (all of
+// it) and must not keep a reference to it afterwards. sign says that the
+// message comes from an authenticated or trusted source
+// (Trace.Authenticated), so that the queue may DKIM-sign it for its From
+// domain.
 type Queue interface {
-	Enqueue(ctx context.Context, id, from string, rcpts []string, path string, skip int64, sign bool) error
+	Enqueue(ctx context.Context, id, from string, rcpts []string, body *io.SectionReader, sign bool) error
 }
 
 // ErrNoQueue is returned when remote recipients exist but no outgoing
@@ -103,7 +108,7 @@ type Message struct {
 	ID         string
 	from       string
 	rcpts      []Recipient
-	sp         *store.Spool
+	sp         store.BodyWriter
 	returnPath int64 // bytes of the Return-Path line at the start of the spool
 	headerEnd  int64 // bytes of trace headers
 	// data digests the content given to Write, the data exactly as the
@@ -143,7 +148,7 @@ const completedDedupeWindow = 10 * time.Minute
 // headers: Return-Path when some recipient is local (RFC 5321 §4.4: added
 // at final delivery) and Received.
 func (d *Deliverer) NewMessage(from string, rcpts []Recipient, tr Trace) (*Message, error) {
-	sp, err := d.store.NewSpool()
+	sp, err := d.store.NewBody()
 	if err != nil {
 		return nil, err
 	}
@@ -218,13 +223,14 @@ func (m *Message) FileIn(specialUse string) { m.specialUse = specialUse }
 
 // rewrite writes the stored copy anew when fields are to be prepended or
 // content omitted: trace headers, the added fields, the content but the
-// omitted spans. The content is copied in the kernel (Spool.CopyFrom).
+// omitted spans. The content is copied with io.Copy between the store's
+// writers, which the SQLite store does in the kernel.
 func (m *Message) rewrite() error {
 	if m.added == "" && len(m.omit) == 0 {
 		return nil
 	}
 	old := m.sp
-	sp, err := m.d.store.NewSpool()
+	sp, err := m.d.store.NewBody()
 	if err != nil {
 		return fmt.Errorf("delivery: spool: %w", err)
 	}
@@ -232,7 +238,8 @@ func (m *Message) rewrite() error {
 		if to <= from {
 			return nil
 		}
-		return sp.CopyFrom(old, from, to-from)
+		_, err := io.Copy(sp, io.NewSectionReader(old, from, to-from))
+		return err
 	}
 	err = copyRange(0, m.returnPath)
 	if err == nil {
@@ -332,12 +339,7 @@ func (m *Message) Commit(ctx context.Context) error {
 			if (len(deliveries) == 0 && len(remote) == 0) || m.d.queue == nil {
 				return ErrMailboxFull
 			}
-			msg, err := openSieveMessage(m.sp.Path(), m.returnPath, m.sp.Size())
-			if err != nil {
-				return err
-			}
-			fullHeader = msg.Header()
-			msg.Close()
+			fullHeader = openSieveMessage(m.sp, m.returnPath, m.sp.Size()).Header()
 		}
 	}
 	if len(deliveries) > 0 {
@@ -394,11 +396,17 @@ func (m *Message) Commit(ctx context.Context) error {
 	if len(remote) > 0 {
 		// The queued copy leaves out Return-Path, which only the final
 		// delivery adds.
-		if err := m.d.queue.Enqueue(ctx, m.ID, m.from, remote, m.sp.Path(), m.returnPath, m.sign); err != nil {
+		if err := m.d.queue.Enqueue(ctx, m.ID, m.from, remote, m.queued(), m.sign); err != nil {
 			return fmt.Errorf("delivery: queue: %w", err)
 		}
 	}
 	return nil
+}
+
+// queued is the copy for the queue and for taps: the message without
+// Return-Path, which only the final delivery adds.
+func (m *Message) queued() *io.SectionReader {
+	return io.NewSectionReader(m.sp, m.returnPath, m.sp.Size()-m.returnPath)
 }
 
 // storeLocal stores the local copies in one transaction and logs each.
@@ -406,7 +414,7 @@ func (m *Message) storeLocal(ctx context.Context, deliveries []store.Delivery, t
 	if len(deliveries) == 0 {
 		return nil
 	}
-	res, err := m.d.store.Deliver(ctx, m.sp, deliveries)
+	res, err := m.d.store.DeliverBody(ctx, m.sp, deliveries)
 	if err != nil {
 		return fmt.Errorf("delivery: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -115,21 +114,17 @@ const (
 )
 
 // sieveMessage is the spooled message as a script sees it: the header
-// read once, the body straight from the file.
+// read once, the body straight from the spool.
 type sieveMessage struct {
-	f      *os.File
-	start  int64 // where the message starts in the file (after Return-Path)
+	r      io.ReaderAt
+	start  int64 // where the message starts in the spool (after Return-Path)
 	size   int64
 	header []byte
 }
 
-func openSieveMessage(path string, start, end int64) (*sieveMessage, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("delivery: sieve: %w", err)
-	}
-	m := &sieveMessage{f: f, start: start, size: end - start}
-	br := bufio.NewReader(io.NewSectionReader(f, start, min(m.size, maxSieveHeaderBytes)))
+func openSieveMessage(r io.ReaderAt, start, end int64) *sieveMessage {
+	m := &sieveMessage{r: r, start: start, size: end - start}
+	br := bufio.NewReader(io.NewSectionReader(r, start, min(m.size, maxSieveHeaderBytes)))
 	var h bytes.Buffer
 	for {
 		line, err := br.ReadSlice('\n')
@@ -139,16 +134,15 @@ func openSieveMessage(path string, start, end int64) (*sieveMessage, error) {
 		}
 	}
 	m.header = h.Bytes()
-	return m, nil
+	return m
 }
 
 func (m *sieveMessage) Header() []byte { return m.header }
 func (m *sieveMessage) Size() int64    { return m.size }
 func (m *sieveMessage) Body() (io.Reader, error) {
 	off := int64(len(m.header))
-	return io.NewSectionReader(m.f, m.start+off, m.size-off), nil
+	return io.NewSectionReader(m.r, m.start+off, m.size-off), nil
 }
-func (m *sieveMessage) Close() { m.f.Close() }
 
 // sieveEnv serves one account's run: its mailboxes, duplicates and
 // includes.

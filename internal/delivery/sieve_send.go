@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"mime"
 	"net/mail"
 	"strings"
@@ -17,15 +18,7 @@ import (
 
 // enqueueBytes queues data, a whole message, from sender to rcpt.
 func (m *Message) enqueueBytes(ctx context.Context, from, rcpt string, data []byte, sign bool) error {
-	sp, err := m.d.store.NewSpool()
-	if err != nil {
-		return fmt.Errorf("delivery: spool: %w", err)
-	}
-	defer sp.Discard()
-	if _, err := sp.Write(data); err != nil {
-		return fmt.Errorf("delivery: spool: %w", err)
-	}
-	return m.d.queue.Enqueue(ctx, NewID(), from, []string{rcpt}, sp.Path(), 0, sign)
+	return m.d.queue.Enqueue(ctx, NewID(), from, []string{rcpt}, io.NewSectionReader(bytes.NewReader(data), 0, int64(len(data))), sign)
 }
 
 // redirect queues the message to addr (RFC 5228 §4.2) unchanged but for
@@ -35,7 +28,7 @@ func (m *Message) enqueueBytes(ctx context.Context, from, rcpt string, data []by
 // checks SPF sees this host send for the sender's domain (see README).
 // The copy is not DKIM-signed: its From is not ours to sign for.
 func (m *Message) redirect(ctx context.Context, account, addr string) error {
-	sp, err := m.d.store.NewSpool()
+	sp, err := m.d.store.NewBody()
 	if err != nil {
 		return fmt.Errorf("delivery: spool: %w", err)
 	}
@@ -43,10 +36,10 @@ func (m *Message) redirect(ctx context.Context, account, addr string) error {
 	if _, err := fmt.Fprintf(sp, "%s: %s\r\n", redirectMarker, account); err != nil {
 		return fmt.Errorf("delivery: spool: %w", err)
 	}
-	if err := sp.CopyFrom(m.sp, m.returnPath, m.sp.Size()-m.returnPath); err != nil {
+	if _, err := io.Copy(sp, m.queued()); err != nil {
 		return fmt.Errorf("delivery: spool: %w", err)
 	}
-	if err := m.d.queue.Enqueue(ctx, NewID(), m.from, []string{addr}, sp.Path(), 0, false); err != nil {
+	if err := m.d.queue.Enqueue(ctx, NewID(), m.from, []string{addr}, io.NewSectionReader(sp, 0, sp.Size()), false); err != nil {
 		return fmt.Errorf("delivery: redirect to %s: %w", addr, err)
 	}
 	return nil
@@ -198,11 +191,7 @@ func (m *Message) filter(ctx context.Context, ds []store.Delivery, ts []Target) 
 		fr.deliveries, fr.targets = ds, ts
 		return fr, nil
 	}
-	msg, err := openSieveMessage(m.sp.Path(), m.returnPath, m.sp.Size())
-	if err != nil {
-		return nil, err
-	}
-	defer msg.Close()
+	msg := openSieveMessage(m.sp, m.returnPath, m.sp.Size())
 	header := msg.Header()
 	for i, t := range ts {
 		sc, ok := scripts[t.ID]

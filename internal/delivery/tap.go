@@ -3,7 +3,6 @@ package delivery
 import (
 	"context"
 	"io"
-	"os"
 )
 
 // Tap looks at local mail meant for it before it is stored: the TLS
@@ -44,10 +43,5 @@ func (m *Message) runTap(ctx context.Context) {
 }
 
 func (m *Message) showTap(ctx context.Context, t Tap) {
-	f, err := os.Open(m.sp.Path())
-	if err != nil {
-		return // the delivery reports a spool it cannot read
-	}
-	defer f.Close()
-	t.Take(ctx, io.NewSectionReader(f, m.returnPath, m.sp.Size()-m.returnPath))
+	t.Take(ctx, m.queued())
 }

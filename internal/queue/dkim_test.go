@@ -111,9 +111,7 @@ func TestEnqueueSignsOnce(t *testing.T) {
 		{"m3", body, false},
 	} {
 		f := newEnv(t, func(c *Config) { c.Signer = signer })
-		path := filepath.Join(t.TempDir(), "spool")
-		os.WriteFile(path, []byte(c.msg), 0o600)
-		if err := f.q.Enqueue(context.Background(), c.id, "x@far.test", []string{"bob@hill.test"}, path, 0, c.sign); err != nil {
+		if err := f.q.Enqueue(context.Background(), c.id, "x@far.test", []string{"bob@hill.test"}, section(c.msg), c.sign); err != nil {
 			t.Fatal(err)
 		}
 		if data, _ := os.ReadFile(f.list()[0].Path); string(data) != c.msg {

@@ -21,22 +21,17 @@ import (
 // maxIDLen bounds a message id, which is also its file name.
 const maxIDLen = 64
 
-// Enqueue queues the message in the file at path, from byte skip on, for
-// rcpts. It copies the bytes into the queue's own file, fsyncs it and its
-// directory, and commits the record; when it returns nil the message
-// survives a crash, and path is no longer needed. sign lets the queue's
-// Signer DKIM-sign the message (for mail from an authenticated or trusted
-// source only). It implements delivery.Queue.
-func (q *Queue) Enqueue(ctx context.Context, id, from string, rcpts []string, path string, skip int64, sign bool) error {
-	f, err := os.Open(path)
-	if err != nil {
+// Enqueue queues the message body (all of it, whatever was read of it
+// before) for rcpts. It copies the bytes into the queue's own file, fsyncs
+// it and its directory, and commits the record; when it returns nil the
+// message survives a crash, and body is no longer needed. sign lets the
+// queue's Signer DKIM-sign the message (for mail from an authenticated or
+// trusted source only). It implements delivery.Queue.
+func (q *Queue) Enqueue(ctx context.Context, id, from string, rcpts []string, body *io.SectionReader, sign bool) error {
+	if _, err := body.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.Seek(skip, io.SeekStart); err != nil {
-		return fmt.Errorf("queue: %w", err)
-	}
-	return q.add(ctx, id, from, rcpts, f, sign, nil)
+	return q.add(ctx, id, from, rcpts, body, sign, nil)
 }
 
 // add writes a message file from body (DKIM-signed when sign and the

@@ -137,20 +137,22 @@ func withClock(c *clock) func(*Config) {
 
 const body = "From: alice@town.test\r\nTo: bob@hill.test\r\nSubject: test\r\nMessage-ID: <m1@town.test>\r\n\r\nHello.\r\n"
 
-// enqueue queues body for rcpts the way delivery does: from a spool file
-// that starts with a Return-Path line to skip.
+// enqueue queues body for rcpts the way delivery does: a section of a
+// spool that starts with a Return-Path line to skip.
 func (e *testEnv) enqueue(q *Queue, id, from string, rcpts ...string) {
 	e.t.Helper()
 	rp := "Return-Path: <" + from + ">\r\n"
-	path := filepath.Join(e.t.TempDir(), "spool")
-	if err := os.WriteFile(path, []byte(rp+body), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := q.Enqueue(context.Background(), id, from, rcpts, path, int64(len(rp)), true); err != nil {
+	spool := []byte(rp + body)
+	if err := q.Enqueue(context.Background(), id, from, rcpts, io.NewSectionReader(bytes.NewReader(spool), int64(len(rp)), int64(len(body))), true); err != nil {
 		e.t.Fatalf("Enqueue: %v", err)
 	}
-	// The queue must not need the spool file any more.
-	os.Remove(path)
+	// The queue must not need the spool any more.
+	clear(spool)
+}
+
+// section is s as a message body for Enqueue.
+func section(s string) *io.SectionReader {
+	return io.NewSectionReader(strings.NewReader(s), 0, int64(len(s)))
 }
 
 func (e *testEnv) list() []Message {
@@ -218,7 +220,7 @@ func TestEnqueueIsDurableAndSkipsReturnPath(t *testing.T) {
 	if !strings.Contains(e.log.String(), " queued id=m1 from=<alice@town.test> to=<bob@hill.test>,<carol@hill.test> size=") {
 		t.Errorf("mail log:\n%s", e.log)
 	}
-	if err := e.q.Enqueue(context.Background(), "../evil", "a@b", []string{"c@d"}, "/dev/null", 0, false); err == nil {
+	if err := e.q.Enqueue(context.Background(), "../evil", "a@b", []string{"c@d"}, section(""), false); err == nil {
 		t.Errorf("an id with a path in it was accepted")
 	}
 }
@@ -598,9 +600,7 @@ func TestCheck(t *testing.T) {
 	}
 	defer q.Close()
 	ctx := context.Background()
-	body := filepath.Join(t.TempDir(), "m")
-	os.WriteFile(body, []byte("Subject: x\r\n\r\nx\r\n"), 0o600)
-	if err := q.Enqueue(ctx, "m1", "a@town.test", []string{"b@hill.test"}, body, 0, false); err != nil {
+	if err := q.Enqueue(ctx, "m1", "a@town.test", []string{"b@hill.test"}, section("Subject: x\r\n\r\nx\r\n"), false); err != nil {
 		t.Fatal(err)
 	}
 	if p, err := q.Check(ctx); err != nil || len(p) != 0 {

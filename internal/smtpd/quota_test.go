@@ -2,7 +2,7 @@ package smtpd
 
 import (
 	"context"
-	"os"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -16,14 +16,14 @@ type noticeQueue struct {
 	msgs []string
 }
 
-func (q *noticeQueue) Enqueue(ctx context.Context, id, from string, rcpts []string, path string, skip int64, sign bool) error {
-	b, err := os.ReadFile(path)
+func (q *noticeQueue) Enqueue(ctx context.Context, id, from string, rcpts []string, body *io.SectionReader, sign bool) error {
+	b, err := io.ReadAll(body)
 	if err != nil {
 		return err
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.msgs = append(q.msgs, "to:"+strings.Join(rcpts, ",")+"\n"+string(b[skip:]))
+	q.msgs = append(q.msgs, "to:"+strings.Join(rcpts, ",")+"\n"+string(b))
 	return nil
 }
 

@@ -65,10 +65,6 @@ func (sp *Spool) Write(p []byte) (int, error) {
 // Size is the number of bytes written so far.
 func (sp *Spool) Size() int64 { return sp.size }
 
-// Path is the spool file's name, for readers that need the bytes again
-// (such as the outgoing queue).
-func (sp *Spool) Path() string { return sp.f.Name() }
-
 // Retain makes Deliver leave the spool file in place, for a caller that
 // still reads it after Deliver (the outgoing queue takes the remote copies
 // after the local ones are stored). That caller must Discard the spool.
@@ -78,8 +74,9 @@ func (sp *Spool) Retain() { sp.keep = true }
 // message before it is delivered (the inbound checks).
 func (sp *Spool) ReadAt(p []byte, off int64) (int, error) { return sp.f.ReadAt(p, off) }
 
-// CopyFrom appends n bytes of src from offset off. The bytes are copied
-// by the kernel (copy_file_range, a reflink where the file system shares
+// CopyFrom appends n bytes of src from offset off (IMAP CATENATE; other
+// callers io.Copy an io.SectionReader of a BodyWriter, which ends here).
+// The bytes are copied by the kernel (copy_file_range, a reflink where the file system shares
 // blocks) rather than through user space.
 func (sp *Spool) CopyFrom(src *Spool, off, n int64) error {
 	if _, err := src.f.Seek(off, io.SeekStart); err != nil {

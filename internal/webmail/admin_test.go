@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"pail/internal/doctor"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,11 +48,8 @@ func newQueue(t *testing.T, now func() time.Time) *queue.Queue {
 // enqueue puts a message for rcpt in the queue.
 func (e *env) enqueue(id, rcpt, raw string) {
 	e.t.Helper()
-	path := filepath.Join(e.t.TempDir(), id)
-	if err := os.WriteFile(path, []byte(strings.ReplaceAll(raw, "\n", "\r\n")), 0o600); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.q.Enqueue(context.Background(), id, jack, []string{rcpt}, path, 0, false); err != nil {
+	msg := strings.ReplaceAll(raw, "\n", "\r\n")
+	if err := e.q.Enqueue(context.Background(), id, jack, []string{rcpt}, io.NewSectionReader(strings.NewReader(msg), 0, int64(len(msg))), false); err != nil {
 		e.t.Fatal(err)
 	}
 }
