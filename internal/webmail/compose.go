@@ -2,6 +2,7 @@ package webmail
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -62,7 +63,7 @@ func (s *Server) handleComposeForm(w http.ResponseWriter, r *http.Request, u *us
 			s.internal(w, r, u, err)
 			return
 		}
-		msg, err := s.parseMessage(m)
+		msg, err := s.parseMessage(r.Context(), m)
 		if err != nil {
 			s.internal(w, r, u, err)
 			return
@@ -84,7 +85,7 @@ func (s *Server) handleComposeForm(w http.ResponseWriter, r *http.Request, u *us
 			p.Title = p.Subject
 		case "draft":
 			p.To, p.Cc = joinAddrs(msg.To), joinAddrs(msg.Cc)
-			if bcc, err := bccOf(s, m); err == nil {
+			if bcc, err := bccOf(r.Context(), s, m); err == nil {
 				p.Bcc = bcc
 			}
 			p.Subject = msg.Subject
@@ -104,12 +105,12 @@ func (s *Server) handleComposeForm(w http.ResponseWriter, r *http.Request, u *us
 }
 
 // bccOf reads the Bcc field a draft keeps.
-func bccOf(s *Server, m store.Message) (string, error) {
-	f, err := s.deps.Store.OpenMessage(m)
+func bccOf(ctx context.Context, s *Server, m store.Message) (string, error) {
+	f, c, err := s.openBody(ctx, m)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
+	defer c.Close()
 	msg, err := mail.ReadMessage(f)
 	if err != nil {
 		return "", err
@@ -301,7 +302,7 @@ func (s *Server) draftFromForm(r *http.Request, u *user, p *composePage, send bo
 		if err != nil {
 			return nil, &formError{"The original message is gone; its attachments cannot be kept."}
 		}
-		msg, err := s.parseMessage(m)
+		msg, err := s.parseMessage(r.Context(), m)
 		if err != nil {
 			return nil, err
 		}
@@ -313,13 +314,13 @@ func (s *Server) draftFromForm(r *http.Request, u *user, p *composePage, send bo
 			if total > s.cfg.MaxMessageBytes {
 				return nil, &formError{"The attachments are larger than the size limit (" + message.FormatSize(s.cfg.MaxMessageBytes) + ")."}
 			}
-			f, err := s.deps.Store.OpenMessage(m)
+			f, c, err := s.openBody(r.Context(), m)
 			if err != nil {
 				return nil, err
 			}
 			var buf bytes.Buffer
 			_, err = message.Extract(f, part.Index, &buf)
-			f.Close()
+			c.Close()
 			if err != nil {
 				return nil, err
 			}
@@ -383,7 +384,7 @@ func (s *Server) saveCopy(r *http.Request, u *user, d *message.Draft, use, fallb
 	if int64(b.Len()) > s.cfg.MaxMessageBytes {
 		return &formError{"The message is larger than the size limit (" + message.FormatSize(s.cfg.MaxMessageBytes) + ")."}
 	}
-	sp, err := s.deps.Store.NewSpool()
+	sp, err := s.deps.Store.NewBody()
 	if err != nil {
 		return err
 	}
@@ -391,7 +392,7 @@ func (s *Server) saveCopy(r *http.Request, u *user, d *message.Draft, use, fallb
 		sp.Discard()
 		return err
 	}
-	_, err = s.deps.Store.Deliver(r.Context(), sp, []store.Delivery{{AccountID: u.acct.ID, Mailbox: mb.Name, Flags: flags}})
+	_, err = s.deps.Store.DeliverBody(r.Context(), sp, []store.Delivery{{AccountID: u.acct.ID, Mailbox: mb.Name, Flags: flags}})
 	return err
 }
 

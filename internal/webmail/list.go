@@ -299,7 +299,7 @@ func (s *Server) search(ctx context.Context, mailboxID int64, lq store.ListQuery
 			slices.Reverse(batch)
 		}
 		for _, m := range batch {
-			if narrowed && !inSorted(cands, m.UID) || !s.matches(m, needle, field) {
+			if narrowed && !inSorted(cands, m.UID) || !s.matches(ctx, m, needle, field) {
 				continue
 			}
 			if len(page) == size {
@@ -351,7 +351,7 @@ func inSorted(uids []uint32, uid uint32) bool {
 	return ok
 }
 
-func (s *Server) matches(m store.Listed, needle, field string) bool {
+func (s *Server) matches(ctx context.Context, m store.Listed, needle, field string) bool {
 	if m.Info == nil {
 		return false
 	}
@@ -371,11 +371,11 @@ func (s *Server) matches(m store.Listed, needle, field string) bool {
 			return false
 		}
 	}
-	f, err := s.deps.Store.OpenMessage(m.Message)
+	f, c, err := s.openBody(ctx, m.Message)
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	defer c.Close()
 	p, err := message.Parse(io.LimitReader(f, maxSearchBody))
 	if err != nil {
 		return false

@@ -1,8 +1,10 @@
 package webmail
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"net/http"
 	"slices"
@@ -62,13 +64,23 @@ func (s *Server) loadMessage(r *http.Request, u *user) (store.Message, store.Mai
 }
 
 // parseMessage reads and parses a stored message.
-func (s *Server) parseMessage(m store.Message) (*message.Parsed, error) {
-	f, err := s.deps.Store.OpenMessage(m)
+func (s *Server) parseMessage(ctx context.Context, m store.Message) (*message.Parsed, error) {
+	f, c, err := s.openBody(ctx, m)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer c.Close()
 	return message.Parse(f)
+}
+
+// openBody opens a stored message's bytes as a stream; the caller closes
+// c.
+func (s *Server) openBody(ctx context.Context, m store.Message) (r *io.SectionReader, c io.Closer, err error) {
+	b, err := s.deps.Store.OpenBody(ctx, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return io.NewSectionReader(b, 0, b.Size()), b, nil
 }
 
 // openMessage loads the message named by the request's id, checking that
@@ -84,7 +96,7 @@ func (s *Server) openMessage(w http.ResponseWriter, r *http.Request, u *user) (s
 		s.internal(w, r, u, err)
 		return m, mb, nil, false
 	}
-	p, err := s.parseMessage(m)
+	p, err := s.parseMessage(r.Context(), m)
 	if err != nil {
 		s.internal(w, r, u, err)
 		return m, mb, nil, false
@@ -221,12 +233,12 @@ func (s *Server) handlePart(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	part := p.Parts[i]
-	f, err := s.deps.Store.OpenMessage(m)
+	f, c, err := s.openBody(r.Context(), m)
 	if err != nil {
 		s.internal(w, r, u, err)
 		return
 	}
-	defer f.Close()
+	defer c.Close()
 	h := w.Header()
 	ct := part.ContentType
 	if _, _, err := mime.ParseMediaType(ct); err != nil {

@@ -4,15 +4,28 @@ import (
 	"context"
 	"io"
 	"net/netip"
-	"os"
 
 	"pail/internal/delivery"
 	"pail/internal/store"
 )
 
-// Store is the part of the store the web pages read and change.
+// Store is the part of the store the web pages use, by use: the account,
+// its mailboxes and their messages, the messages' bytes, and the sessions.
 type Store interface {
+	accountStore
+	mailboxStore
+	bodyStore
+	sessionStore
+}
+
+// accountStore reads a logged-in user's account.
+type accountStore interface {
 	AccountByID(ctx context.Context, id int64) (store.Account, error)
+}
+
+// mailboxStore is mailbox access: folders, message lists and searches,
+// flags, moves and removals.
+type mailboxStore interface {
 	Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error)
 	MailboxByID(ctx context.Context, id int64) (store.Mailbox, error)
 	MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxCounts, error)
@@ -27,16 +40,20 @@ type Store interface {
 	// MessageOfAccount must return store.ErrNotFound for a message of
 	// another account: it is what keeps one user out of another's mail.
 	MessageOfAccount(ctx context.Context, accountID, id int64) (store.Message, error)
-	OpenMessage(m store.Message) (*os.File, error)
 	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)
 	Move(ctx context.Context, srcID int64, uids []uint32, destID int64) (store.CopyResult, error)
 	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 	CreateMailboxPath(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error)
 	RenameMailbox(ctx context.Context, accountID int64, oldName, newName string) error
 	DeleteMailbox(ctx context.Context, accountID int64, name string) error
-	sessionStore
-	NewSpool() (*store.Spool, error)
-	Deliver(ctx context.Context, sp *store.Spool, ds []store.Delivery) ([]store.Delivered, error)
+}
+
+// bodyStore reads messages' bytes (reading pages, attachments, replies)
+// and stores new ones (drafts, sent copies): blobs, never files.
+type bodyStore interface {
+	OpenBody(ctx context.Context, m store.Message) (store.Body, error)
+	NewBody() (store.BodyWriter, error)
+	DeliverBody(ctx context.Context, w store.BodyWriter, ds []store.Delivery) ([]store.Delivered, error)
 }
 
 var _ Store = (*store.Store)(nil)

@@ -168,12 +168,12 @@ func (e *env) mailboxID(addr, name string) int64 {
 }
 
 func (e *env) raw(m store.Message) string {
-	f, err := e.st.OpenMessage(m)
+	f, err := e.st.OpenBody(context.Background(), m)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer f.Close()
-	b, _ := io.ReadAll(f)
+	b, _ := io.ReadAll(io.NewSectionReader(f, 0, f.Size()))
 	return string(b)
 }
 
