@@ -102,7 +102,7 @@ func cmdQueueShow(e *env, args []string) error {
 		return err
 	}
 	w := e.stdout
-	fmt.Fprintf(w, "id:      %s\nfrom:    <%s>\narrived: %s\nsize:    %d\nfile:    %s\n", m.ID, m.From, m.Created.Local().Format(timeFormat), m.Size, m.Path)
+	fmt.Fprintf(w, "id:      %s\nfrom:    <%s>\narrived: %s\nsize:    %d\n", m.ID, m.From, m.Created.Local().Format(timeFormat), m.Size)
 	for _, r := range m.Recipients {
 		fmt.Fprintf(w, "\nrecipient: %s\n  state:        %s\n  attempts:     %d\n", r.Address, r.State, r.Attempts)
 		if r.State == queue.Pending {
@@ -119,8 +119,8 @@ func cmdQueueShow(e *env, args []string) error {
 		}
 	}
 	fmt.Fprintln(w, "\n--- message ---")
-	// Terminal-friendly line endings; the file keeps CRLF.
-	data, _, err := admin.Content(m, 0)
+	// Terminal-friendly line endings; the queue keeps CRLF.
+	data, _, err := admin.Content(e.ctx, q, m, 0)
 	if err != nil {
 		return fmt.Errorf("queue show: %w", err)
 	}

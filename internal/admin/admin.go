@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"pail/internal/address"
@@ -53,6 +52,8 @@ type Queue interface {
 	Show(ctx context.Context, id string) (queue.Message, error)
 	Flush(ctx context.Context) (int, error)
 	Delete(ctx context.Context, id string) error
+	// OpenBody opens a queued message's bytes (see Content).
+	OpenBody(ctx context.Context, m queue.Message) (store.Body, error)
 }
 
 var _ Queue = (*queue.Queue)(nil)
@@ -289,16 +290,16 @@ func (a *Admin) DNSRecords(domain string) (dnsrecords.Listing, error) {
 
 // Content returns the bytes of a queued message, at most limit of them
 // (limit <= 0: all), with CRLF line ends shown as LF; cut reports that
-// there was more. The file itself keeps its CRLF.
-func Content(m queue.Message, limit int64) (text []byte, cut bool, err error) {
-	f, err := os.Open(m.Path)
+// there was more. The queue itself keeps the CRLF.
+func Content(ctx context.Context, q Queue, m queue.Message, limit int64) (text []byte, cut bool, err error) {
+	b, err := q.OpenBody(ctx, m)
 	if err != nil {
 		return nil, false, fmt.Errorf("admin: queued message %s: %w", m.ID, err)
 	}
-	defer f.Close()
-	var r io.Reader = f
+	defer b.Close()
+	var r io.Reader = io.NewSectionReader(b, 0, b.Size())
 	if limit > 0 {
-		r = io.LimitReader(f, limit+1)
+		r = io.LimitReader(r, limit+1)
 	}
 	data, err := io.ReadAll(r)
 	if err != nil {

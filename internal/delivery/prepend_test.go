@@ -2,12 +2,13 @@ package delivery_test
 
 import (
 	"context"
-	"os"
+	"io"
 	"strings"
 	"testing"
 
 	"pail/internal/delivery"
 	"pail/internal/maillog"
+	"pail/internal/store"
 )
 
 // TestPrependOmit: fields added after the content is in are stored at the
@@ -54,7 +55,7 @@ func TestPrependOmit(t *testing.T) {
 	if e.count(t, e.dave) != 0 {
 		t.Fatal("a copy went to INBOX")
 	}
-	b, err := os.ReadFile(msgs[0].Path)
+	b, err := readBody(e.st.OpenBody(context.Background(), msgs[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,4 +77,13 @@ func TestPrependOmit(t *testing.T) {
 	if msgs, _ := e.st.Messages(ctx, junk.ID); len(msgs) != 1 {
 		t.Fatalf("Junk holds %d messages after the retry", len(msgs))
 	}
+}
+
+// readBody reads all of a message body that a store (or the queue) opened.
+func readBody(b store.Body, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	return io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
 }

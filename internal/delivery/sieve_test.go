@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -97,7 +96,7 @@ func (e *sieveEnv) queued(t *testing.T) ([]queue.Message, []string) {
 	}
 	var texts []string
 	for _, m := range msgs {
-		b, err := os.ReadFile(m.Path)
+		b, err := readBody(e.q.OpenBody(context.Background(), m))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -40,7 +40,7 @@ func (q *Queue) List(ctx context.Context) ([]Message, error) {
 	return out, nil
 }
 
-// Show returns one queued message; its bytes are in the file at Path.
+// Show returns one queued message; OpenBody reads its bytes.
 func (q *Queue) Show(ctx context.Context, id string) (Message, error) {
 	return q.load(ctx, q.db, id, "")
 }
@@ -71,7 +71,7 @@ func (q *Queue) Delete(ctx context.Context, id string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
 	}
-	if err := os.Remove(m.Path); err != nil && !os.IsNotExist(err) {
+	if err := os.Remove(m.path); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("queue: delete %s: %w", id, err)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"pail/internal/maillog"
@@ -42,7 +41,7 @@ func (q *Queue) deliver(d Deliverer, g group) {
 	// The next attempt is counted from when this one began, so a slow
 	// delivery does not push its retry later.
 	began := q.now()
-	f, err := os.Open(m.Path)
+	f, err := q.OpenBody(ctx, m)
 	if err != nil {
 		q.cfg.Log.Error("queue: message file", "id", g.id, "err", err)
 		results = make([]remote.Result, len(rcpts))

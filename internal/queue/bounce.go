@@ -83,7 +83,7 @@ func (q *Queue) finish(ctx context.Context, id string) error {
 	}
 	// A crash here leaves only a file without a record, which sweep
 	// removes.
-	os.Remove(m.Path)
+	os.Remove(m.path)
 	return nil
 }
 
@@ -107,7 +107,7 @@ func (q *Queue) bounce(ctx context.Context, m Message, failed []Recipient) error
 		}
 	} else {
 		dsnID = delivery.NewID()
-		body := dsn.Build(q.report(m, failed))
+		body := dsn.Build(q.report(ctx, m, failed))
 		// A DSN is pail's own: its From (MAILER-DAEMON@hostname) is signed by
 		// the host name's local domain (dkim.Policy.Host).
 		if err := q.add(ctx, dsnID, "", []string{m.From}, bytes.NewReader(body), true, mark); err != nil {
@@ -122,14 +122,14 @@ func (q *Queue) bounce(ctx context.Context, m Message, failed []Recipient) error
 }
 
 // report describes the failures of m for its DSN.
-func (q *Queue) report(m Message, failed []Recipient) dsn.Report {
+func (q *Queue) report(ctx context.Context, m Message, failed []Recipient) dsn.Report {
 	rep := dsn.Report{
 		ReportingMTA: q.cfg.Hostname,
 		To:           m.From,
 		QueueID:      m.ID,
 		ArrivalDate:  m.Created,
 		Date:         q.now(),
-		Headers:      q.headers(m),
+		Headers:      q.headers(ctx, m),
 	}
 	for _, r := range failed {
 		rc := dsn.Recipient{Address: r.Address, Status: r.Status, LastAttempt: r.LastAttempt}
@@ -156,15 +156,15 @@ func (q *Queue) report(m Message, failed []Recipient) dsn.Report {
 	return rep
 }
 
-// headers returns the header section of m's file, for its DSN.
-func (q *Queue) headers(m Message) []byte {
-	f, err := os.Open(m.Path)
+// headers returns the header section of m's bytes, for its DSN.
+func (q *Queue) headers(ctx context.Context, m Message) []byte {
+	f, err := q.OpenBody(ctx, m)
 	if err != nil {
 		q.cfg.Log.Warn("queue: message file for DSN", "id", m.ID, "err", err)
 		return nil
 	}
 	defer f.Close()
-	b, _ := io.ReadAll(io.LimitReader(f, maxHeaderRead))
+	b, _ := io.ReadAll(io.NewSectionReader(f, 0, min(f.Size(), maxHeaderRead)))
 	return dsn.HeaderSection(b)
 }
 

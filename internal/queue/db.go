@@ -118,7 +118,7 @@ func (q *Queue) load(ctx context.Context, db querier, id, domain string) (Messag
 		return Message{}, fmt.Errorf("queue: %w", err)
 	}
 	m.Created = fromMS(created)
-	m.Path = filepath.Join(q.msgDir, file)
+	m.path = filepath.Join(q.msgDir, file)
 	query := "SELECT " + rcptColumns + " FROM recipients WHERE message_id = ?"
 	args := []any{id}
 	if domain != "" {

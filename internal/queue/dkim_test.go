@@ -29,7 +29,7 @@ func TestEnqueueSignsOnce(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.Signer = signer })
 
 	e.enqueue(e.q, "m1", "alice@town.test", "bob@hill.test", "nobody@hill.test")
-	data, err := os.ReadFile(e.list()[0].Path)
+	data, err := os.ReadFile(e.list()[0].path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestEnqueueSignsOnce(t *testing.T) {
 		if err := f.q.Enqueue(context.Background(), c.id, "x@far.test", []string{"bob@hill.test"}, section(c.msg), c.sign); err != nil {
 			t.Fatal(err)
 		}
-		if data, _ := os.ReadFile(f.list()[0].Path); string(data) != c.msg {
+		if data, _ := os.ReadFile(f.list()[0].path); string(data) != c.msg {
 			t.Errorf("%s stored as:\n%s", c.id, data)
 		}
 	}

@@ -135,8 +135,8 @@ type Message struct {
 	From       string // envelope sender; "" is the null sender (a DSN)
 	Created    time.Time
 	Size       int64
-	Path       string // the file holding the message
 	Recipients []Recipient
+	path       string // the file holding the message (see OpenBody)
 }
 
 // Recipient is one recipient of a queued message.

@@ -202,9 +202,19 @@ func TestEnqueueIsDurableAndSkipsReturnPath(t *testing.T) {
 		t.Fatalf("%d messages queued", len(msgs))
 	}
 	m := msgs[0]
-	data, err := os.ReadFile(m.Path)
+	data, err := os.ReadFile(m.path)
 	if err != nil || string(data) != body {
 		t.Fatalf("queued file %q, %v; want the message without Return-Path", data, err)
+	}
+	b, err := e.q.OpenBody(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := io.ReadAll(io.NewSectionReader(b, 0, b.Size())); err != nil || string(data) != body {
+		t.Errorf("OpenBody: %q, %v; want the message", data, err)
+	}
+	if err := b.Close(); err != nil || b.Close() != nil {
+		t.Errorf("Close: %v", err)
 	}
 	if m.Size != int64(len(body)) || m.From != "alice@town.test" {
 		t.Errorf("record %+v", m)
@@ -516,7 +526,7 @@ func TestDelete(t *testing.T) {
 	if len(e.list()) != 0 {
 		t.Errorf("message still listed")
 	}
-	if _, err := os.Stat(m.Path); !os.IsNotExist(err) {
+	if _, err := os.Stat(m.path); !os.IsNotExist(err) {
 		t.Errorf("file still there: %v", err)
 	}
 	if err := e.q.Delete(context.Background(), "m1"); !errors.Is(err, ErrNotFound) {
@@ -583,9 +593,9 @@ func TestSweepRemovesOrphans(t *testing.T) {
 	os.Chtimes(orphan, old, old)
 	os.Chtimes(tmp, old, old)
 	m, _ := e.q.Show(context.Background(), "m1")
-	os.Chtimes(m.Path, old, old)
+	os.Chtimes(m.path, old, old)
 	e.q.sweep(context.Background())
-	for p, want := range map[string]bool{orphan: false, tmp: false, young: true, m.Path: true} {
+	for p, want := range map[string]bool{orphan: false, tmp: false, young: true, m.path: true} {
 		if _, err := os.Stat(p); (err == nil) != want {
 			t.Errorf("%s exists=%v, want %v", filepath.Base(p), err == nil, want)
 		}

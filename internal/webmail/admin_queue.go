@@ -66,7 +66,7 @@ func (s *Server) handleAdminQueueMessage(w http.ResponseWriter, r *http.Request,
 		s.internal(w, r, u, err)
 		return
 	}
-	text, cut, err := admin.Content(m, maxQueueShown)
+	text, cut, err := admin.Content(r.Context(), s.deps.Queue, m, maxQueueShown)
 	if err != nil {
 		s.internal(w, r, u, err)
 		return
