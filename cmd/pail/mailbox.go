@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -40,7 +41,7 @@ func cmdExport(e *env, args []string) error {
 	bw := bufio.NewWriterSize(e.stdout, 64<<10)
 	w := mbox.NewWriter(bw)
 	for _, m := range msgs {
-		if err := exportOne(st, w, m); err != nil {
+		if err := exportOne(e.ctx, st, w, m); err != nil {
 			return err
 		}
 	}
@@ -50,13 +51,13 @@ func cmdExport(e *env, args []string) error {
 	return bw.Flush()
 }
 
-func exportOne(st *store.Store, w *mbox.Writer, m store.Message) error {
-	f, err := st.OpenMessage(m)
+func exportOne(ctx context.Context, st *store.Store, w *mbox.Writer, m store.Message) error {
+	b, err := st.OpenBody(ctx, m)
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	br := bufio.NewReader(f)
+	defer b.Close()
+	br := bufio.NewReader(io.NewSectionReader(b, 0, b.Size()))
 	return w.WriteMessage(returnPath(br), m.InternalDate, br)
 }
 
@@ -123,7 +124,7 @@ func cmdImport(e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("%s: after %d messages: %w", pos[1], n, err)
 		}
-		sp, err := st.NewSpool()
+		sp, err := st.NewBody()
 		if err != nil {
 			return err
 		}
@@ -131,7 +132,7 @@ func cmdImport(e *env, args []string) error {
 			sp.Discard()
 			return err
 		}
-		if _, err := st.Deliver(e.ctx, sp, []store.Delivery{{AccountID: mb.AccountID, Mailbox: mb.Name, Date: msg.Date}}); err != nil {
+		if _, err := st.DeliverBody(e.ctx, sp, []store.Delivery{{AccountID: mb.AccountID, Mailbox: mb.Name, Date: msg.Date}}); err != nil {
 			return err
 		}
 		n++

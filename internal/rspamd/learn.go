@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 
@@ -72,7 +71,7 @@ const learnQueueLen = 1000
 // Messages is the part of the store a Learner reads.
 type Messages interface {
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32) ([]store.Message, error)
-	OpenMessage(m store.Message) (*os.File, error)
+	OpenBody(ctx context.Context, m store.Message) (store.Body, error)
 }
 
 var _ Messages = (*store.Store)(nil)
@@ -171,12 +170,12 @@ func (l *Learner) learn(ctx context.Context, j learnJob) {
 		}
 		return // expunged or moved on meanwhile: nothing to learn
 	}
-	f, err := l.store.OpenMessage(msgs[0])
+	b, err := l.store.OpenBody(ctx, msgs[0])
 	if err != nil {
 		return // expunged meanwhile
 	}
-	defer f.Close()
-	err = l.client.Learn(ctx, j.spam, io.LimitReader(f, msgs[0].Size))
+	defer b.Close()
+	err = l.client.Learn(ctx, j.spam, io.NewSectionReader(b, 0, b.Size()))
 	switch {
 	case err == nil:
 		l.count(j.spam, "learned").Inc()
