@@ -26,7 +26,10 @@ type Message struct {
 	Size         int64 // octets as stored, CRLF line endings
 	Flags        []string
 	Recent       bool
-	// Path is the file holding the message bytes.
+	// Path is the file holding the message bytes in this store. It is
+	// the store's own business: protocols read the bytes through
+	// OpenBody (IMAP still reads the file, through OpenMessage, until it
+	// moves to the same seam).
 	Path string
 	// SaveDate is when the message was saved into this mailbox (RFC
 	// 8514: delivery, APPEND, COPY, MOVE); zero for mail stored before
@@ -489,7 +492,8 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error
 	return out, rows.Err()
 }
 
-// OpenMessage opens a message's bytes for reading.
+// OpenMessage opens a message's bytes for reading as a file. It is what
+// the IMAP service still uses; everything else reads a Body (OpenBody).
 func (s *Store) OpenMessage(m Message) (*os.File, error) {
 	f, err := os.Open(m.Path)
 	if err != nil {

@@ -28,6 +28,24 @@
 //
 // Several processes (the server and the admin commands) may open the same
 // data directory at once; SQLite's locking arbitrates between them.
+//
+// # The seam to the protocols
+//
+// Protocol packages see a message's bytes as a blob, never as a file: a
+// Body (io.ReaderAt with a Size) from OpenBody to read one, a BodyWriter
+// from NewBody to receive one (written once, where the store keeps
+// bodies, read back for the inbound checks, Sieve and the queue) and
+// DeliverBody to commit it to mailboxes, durably when it returns nil (the
+// spool file is fsynced, linked into each mailbox's directory, and the
+// rows committed, before the caller may acknowledge). The file is this
+// store's business: Body reads it with pread, and an io.Copy between two
+// BodyWriters is a kernel copy (copy_file_range). Each consumer declares
+// the small interface it uses (delivery.Store, pop3d.Store, webmail's
+// account, mailbox, body and session stores, rspamd.Messages,
+// admin.Store), so that a second implementation (PostgreSQL, keeping
+// bodies in the database) is a new package that satisfies them.
+// Message.Path, OpenMessage, NewSpool and Deliver with a *Spool remain for
+// the IMAP service until it moves to the same seam.
 package store
 
 import (
