@@ -3,11 +3,12 @@ package delivery
 import (
 	"context"
 	"errors"
-	"os"
+	"io"
 	"strings"
 	"testing"
 
 	"pail/internal/maillog"
+	"pail/internal/store"
 )
 
 func TestSubmit(t *testing.T) {
@@ -42,9 +43,18 @@ func TestSubmit(t *testing.T) {
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages", len(msgs))
 	}
-	b, _ := os.ReadFile(msgs[0].Path)
+	b, _ := readBody(st.OpenBody(context.Background(), msgs[0]))
 	m := string(b)
 	if !strings.Contains(m, "Message-ID: <"+id+"@mx.hill.com>\r\n") || !strings.Contains(m, "\r\nDate: ") || !strings.HasSuffix(m, "Subject: hi\r\n\r\nhello\r\n") {
 		t.Errorf("message:\n%s", m)
 	}
+}
+
+// readBody reads all of a message body that the store opened.
+func readBody(b store.Body, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	return io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
 }

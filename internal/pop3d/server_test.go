@@ -155,14 +155,14 @@ func (env *testEnv) start(t testing.TB, o testOpts) {
 // deliver stores one message in an account's INBOX.
 func deliver(t testing.TB, st *store.Store, accountID int64, msg string) {
 	t.Helper()
-	sp, err := st.NewSpool()
+	sp, err := st.NewBody()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sp.Write([]byte(msg)); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := st.Deliver(context.Background(), sp, []store.Delivery{{AccountID: accountID}})
+	ds, err := st.DeliverBody(context.Background(), sp, []store.Delivery{{AccountID: accountID}})
 	if err != nil {
 		t.Fatalf("deliver: %v %v", err, ds)
 	}
@@ -182,7 +182,7 @@ func inbox(t *testing.T, st *store.Store, accountID int64) []string {
 	}
 	var out []string
 	for _, m := range msgs {
-		b, err := os.ReadFile(m.Path)
+		b, err := readBody(st.OpenBody(context.Background(), m))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -401,4 +401,13 @@ func TestTranscripts(t *testing.T) {
 			}
 		})
 	}
+}
+
+// readBody reads all of a message body that a store (or the queue) opened.
+func readBody(b store.Body, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	return io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
 }

@@ -55,12 +55,12 @@ func newLearnEnv(t *testing.T) *learnEnv {
 
 func (e *learnEnv) deliver(t *testing.T, mailbox, msg string) uint32 {
 	t.Helper()
-	sp, err := e.st.NewSpool()
+	sp, err := e.st.NewBody()
 	if err != nil {
 		t.Fatal(err)
 	}
 	sp.Write([]byte(msg))
-	ds, err := e.st.Deliver(context.Background(), sp, []store.Delivery{{AccountID: e.acct.ID, Mailbox: mailbox}})
+	ds, err := e.st.DeliverBody(context.Background(), sp, []store.Delivery{{AccountID: e.acct.ID, Mailbox: mailbox}})
 	if err != nil {
 		t.Fatal(err)
 	}

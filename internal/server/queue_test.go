@@ -2,7 +2,7 @@ package server
 
 import (
 	"context"
-	"os"
+	"io"
 	"strings"
 	"testing"
 
@@ -42,11 +42,20 @@ func TestTransportDeliversLocalDomainsLocally(t *testing.T) {
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("INBOX %+v, %v", msgs, err)
 	}
-	data, err := os.ReadFile(msgs[0].Path)
+	data, err := readBody(st.OpenBody(context.Background(), msgs[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.HasPrefix(string(data), "Return-Path: <>\r\nReceived: from mx.town.test\r\n\tby mx.town.test (pail) with LOCAL") || !strings.HasSuffix(string(data), msg) {
 		t.Errorf("stored message:\n%s", data)
 	}
+}
+
+// readBody reads all of a message body that a store (or the queue) opened.
+func readBody(b store.Body, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	return io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
 }

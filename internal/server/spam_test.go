@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/smtp"
 	"net/textproto"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -61,9 +60,9 @@ func TestSpamLearningWired(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sp, _ := srv.Store().NewSpool()
+		sp, _ := srv.Store().NewBody()
 		sp.Write([]byte("Subject: cheap watches\r\n\r\nbuy now, limited offer\r\n"))
-		if _, err := srv.Store().Deliver(ctx, sp, []store.Delivery{{AccountID: acct.ID}}); err != nil {
+		if _, err := srv.Store().DeliverBody(ctx, sp, []store.Delivery{{AccountID: acct.ID}}); err != nil {
 			t.Fatal(err)
 		}
 		srv.Start(io.Discard)
@@ -232,7 +231,7 @@ func TestRspamdAtEndOfData(t *testing.T) {
 		}
 		var out []string
 		for _, m := range msgs {
-			b, err := os.ReadFile(m.Path)
+			b, err := readBody(srv.Store().OpenBody(context.Background(), m))
 			if err != nil {
 				t.Fatal(err)
 			}

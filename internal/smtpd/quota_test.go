@@ -35,14 +35,14 @@ func (e *testEnv) fill(t *testing.T, addr string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sp, err := e.st.NewSpool()
+	sp, err := e.st.NewBody()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := sp.Write([]byte("Subject: filler\r\n\r\n" + strings.Repeat("x", n) + "\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.st.Deliver(ctx, sp, []store.Delivery{{AccountID: acct.ID}}); err != nil {
+	if _, err := e.st.DeliverBody(ctx, sp, []store.Delivery{{AccountID: acct.ID}}); err != nil {
 		t.Fatal(err)
 	}
 }

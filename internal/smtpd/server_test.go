@@ -166,7 +166,7 @@ func (e *testEnv) mailbox(t *testing.T, addr, name string) []string {
 	}
 	var out []string
 	for _, m := range msgs {
-		b, err := os.ReadFile(m.Path)
+		b, err := readBody(e.st.OpenBody(context.Background(), m))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -493,4 +493,13 @@ func TestConnectionRateLimit(t *testing.T) {
 	dial(t, env.addr).expect("220 ")
 	dial(t, env.addr).expect("220 ")
 	dial(t, env.addr).expect("421 4.7.0")
+}
+
+// readBody reads all of a message body that a store (or the queue) opened.
+func readBody(b store.Body, err error) ([]byte, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	return io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
 }

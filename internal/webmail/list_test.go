@@ -76,12 +76,12 @@ func TestSearchWholeFolder(t *testing.T) {
 	ctx := context.Background()
 	old := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	deliverAt := func(raw string, at time.Time) {
-		sp, err := e.st.NewSpool()
+		sp, err := e.st.NewBody()
 		if err != nil {
 			t.Fatal(err)
 		}
 		sp.Write([]byte(strings.ReplaceAll(raw, "\n", "\r\n")))
-		if _, err := e.st.Deliver(ctx, sp, []store.Delivery{{AccountID: e.ids[jill], Date: at}}); err != nil {
+		if _, err := e.st.DeliverBody(ctx, sp, []store.Delivery{{AccountID: e.ids[jill], Date: at}}); err != nil {
 			t.Error(err)
 		}
 	}

@@ -124,12 +124,12 @@ func (e *env) advance(d time.Duration) {
 func (e *env) deliver(addr, folder, raw string, flags ...string) int64 {
 	e.t.Helper()
 	ctx := context.Background()
-	sp, err := e.st.NewSpool()
+	sp, err := e.st.NewBody()
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	sp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(raw, "\r\n", "\n"), "\n", "\r\n")))
-	res, err := e.st.Deliver(ctx, sp, []store.Delivery{{AccountID: e.ids[addr], Mailbox: folder, Flags: flags}})
+	res, err := e.st.DeliverBody(ctx, sp, []store.Delivery{{AccountID: e.ids[addr], Mailbox: folder, Flags: flags}})
 	if err != nil {
 		e.t.Fatal(err, res)
 	}
