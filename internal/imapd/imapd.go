@@ -34,8 +34,20 @@ import (
 	"pail/internal/store"
 )
 
-// Store is the part of the store the IMAP service uses.
+// Store is the part of the store the IMAP service uses, by use: the
+// account's mailboxes, their messages' state, the messages' bytes and
+// APPEND, the quota, and the change events IDLE waits for.
 type Store interface {
+	mailboxStore
+	messageStore
+	bodyStore
+	quotaStore
+	changeStore
+}
+
+// mailboxStore is the account's mailboxes: LIST, CREATE, DELETE, RENAME,
+// SUBSCRIBE, STATUS.
+type mailboxStore interface {
 	Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error)
 	MailboxByName(ctx context.Context, accountID int64, name string) (store.Mailbox, error)
 	CreateMailboxPath(ctx context.Context, accountID int64, name, specialUse string) (store.Mailbox, error)
@@ -44,7 +56,12 @@ type Store interface {
 	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
 	LoneSubscriptions(ctx context.Context, accountID int64) ([]string, error)
 	MailboxStatus(ctx context.Context, mailboxID int64) (store.MailboxCounts, error)
+}
 
+// messageStore is the state of a selected mailbox's messages: UIDs,
+// flags, MODSEQs, what was kept at delivery, searches, and the commands
+// that change them.
+type messageStore interface {
 	MailboxModSeq(ctx context.Context, mailboxID int64) (uint64, error)
 	MessageStates(ctx context.Context, mailboxID int64) (uint64, []store.MessageState, error)
 	ChangesSince(ctx context.Context, mailboxID int64, since uint64) (uint64, []store.MessageState, []uint32, error)
@@ -70,22 +87,33 @@ type Store interface {
 	// SortFields calls fn with what SORT and THREAD use of each message,
 	// kept at delivery.
 	SortFields(ctx context.Context, mailboxID int64, uids []uint32, want store.SortWant, fn func(*store.SortFields)) error
-	OpenMessage(m store.Message) (*os.File, error)
 	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)
 	ClaimRecent(ctx context.Context, mailboxID int64) ([]uint32, error)
 	Copy(ctx context.Context, srcID int64, uids []uint32, destID int64) (store.CopyResult, error)
 	Move(ctx context.Context, srcID int64, uids []uint32, destID int64) (store.CopyResult, error)
 	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
+}
 
-	// Room and Quota are the account's storage quota (RFC 9208).
-	Room(ctx context.Context, accountID int64) (room int64, limited bool, err error)
-	Quota(ctx context.Context, accountID int64) (store.Quota, error)
-
+// bodyStore is the messages' bytes: FETCH and SEARCH read them, APPEND
+// writes them. (Still the file and the *store.Spool: the next step
+// moves IMAP to store.Body and store.BodyWriter as the other protocols.)
+type bodyStore interface {
+	OpenMessage(m store.Message) (*os.File, error)
 	NewSpool() (*store.Spool, error)
 	// DeliverBatch stores APPEND's messages in one transaction, all or
 	// nothing (MULTIAPPEND, RFC 3502 §6.3.11).
 	DeliverBatch(ctx context.Context, bs []store.Batch) ([][]store.Delivered, error)
+}
 
+// quotaStore is the account's storage quota (RFC 9208).
+type quotaStore interface {
+	Room(ctx context.Context, accountID int64) (room int64, limited bool, err error)
+	Quota(ctx context.Context, accountID int64) (store.Quota, error)
+}
+
+// changeStore is the change events that IDLE waits for, from
+// this process and (WatchChanges) from others.
+type changeStore interface {
 	Subscribe(accountID int64) *store.Subscription
 	WatchChanges(ctx context.Context, interval time.Duration) error
 }
