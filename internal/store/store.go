@@ -44,8 +44,9 @@
 // account, mailbox, body and session stores, rspamd.Messages,
 // admin.Store), so that a second implementation (PostgreSQL, keeping
 // bodies in the database) is a new package that satisfies them.
-// Message.Path, OpenMessage, NewSpool and Deliver with a *Spool remain for
-// the IMAP service until it moves to the same seam.
+// Message.Path, OpenMessage (an *os.File), NewSpool, Spool.CopyFrom,
+// Deliver and DeliverBatch (a *Spool, a Batch of them) remain for the IMAP
+// service until it moves to the same seam.
 package store
 
 import (
