@@ -87,7 +87,8 @@ func (s *Server) newEngine() *imapengine.Server {
 
 // caps are the capabilities pail offers beyond the engine's own
 // (IMAP4rev1, IMAP4rev2, STARTTLS, AUTH=PLAIN / LOGINDISABLED, SASL-IR,
-// LITERAL+, ENABLE, IDLE, NAMESPACE, UNSELECT, ID) and APPENDLIMIT.
+// LITERAL+, ENABLE, IDLE, NAMESPACE, UNSELECT, ID, COMPRESS=DEFLATE) and
+// APPENDLIMIT.
 var caps = []string{
 	"UIDPLUS",     // RFC 4315
 	"MULTIAPPEND", // RFC 3502

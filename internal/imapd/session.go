@@ -1,9 +1,9 @@
 package imapd
 
 import (
-	"context"
 	"errors"
 	"io"
+	"sync"
 	"time"
 
 	"pail/internal/imapengine"
@@ -43,21 +43,35 @@ func (sess *session) Logout() {
 // so that thousands of idle sessions cost no CPU.
 const idleRecheck = 2 * time.Minute
 
-// Wait waits in IDLE for an event of the account (an event for this
-// mailbox may have been dropped while others were pending, and a sync that
-// finds nothing changed is one indexed read), or idleRecheck.
-func (sess *session) Wait(ctx context.Context, input <-chan struct{}) bool {
-	t := time.NewTimer(idleRecheck)
-	defer t.Stop()
+// Watch wakes the client in IDLE on every event of the account (an event
+// for this mailbox may have been dropped while others were pending, and a
+// sync that finds nothing changed is one indexed read), and every
+// idleRecheck. It parks no goroutine: the store calls changed as it
+// publishes, and the recheck is a timer.
+func (sess *session) Watch(changed func()) (stop func()) {
+	var mu sync.Mutex
+	var t *time.Timer
+	mu.Lock()
+	t = time.AfterFunc(idleRecheck, func() {
+		changed()
+		mu.Lock()
+		t.Reset(idleRecheck)
+		mu.Unlock()
+	})
+	mu.Unlock()
+	sess.sub.Notify(changed)
+	// An event published before Notify took effect is still on C.
 	select {
 	case <-sess.sub.C:
-		return true
-	case <-t.C:
-		return true
-	case <-input:
-	case <-ctx.Done():
+		changed()
+	default:
 	}
-	return false
+	return func() {
+		sess.sub.Notify(nil)
+		mu.Lock()
+		t.Stop()
+		mu.Unlock()
+	}
 }
 
 // MessageSink spools an APPEND message to a file while the command is

@@ -16,6 +16,9 @@ func allowed(name string, st state) bool {
 	switch name {
 	case "CAPABILITY", "NOOP", "LOGOUT", "ID":
 		return true
+	case "COMPRESS":
+		// RFC 4978 §3: in the authenticated and selected states.
+		return st == authenticated || st == selected
 	case "STARTTLS", "AUTHENTICATE", "LOGIN":
 		return st == notAuthenticated
 	case "UNAUTHENTICATE":
@@ -35,18 +38,6 @@ func allowed(name string, st state) bool {
 	return false
 }
 
-// supported are the commands the engine runs; imapwire reads others
-// (COMPRESS) whose capabilities pail does not advertise. The QUOTA
-// commands run when the Session is a QuotaSession, SORT and THREAD when
-// it is a SortSession.
-func supported(name string) bool {
-	switch name {
-	case "COMPRESS":
-		return false
-	}
-	return true
-}
-
 // capabilities lists what the session offers now (RFC 9051 §7.2.2).
 func (c *Conn) capabilities() []string {
 	caps := []string{"IMAP4rev1", "IMAP4rev2"}
@@ -61,7 +52,8 @@ func (c *Conn) capabilities() []string {
 			caps = append(caps, "LOGINDISABLED")
 		}
 	}
-	caps = append(caps, "SASL-IR", "LITERAL+", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "ID")
+	caps = append(caps, "SASL-IR", "LITERAL+", "ENABLE", "IDLE", "NAMESPACE", "UNSELECT", "ID",
+		"COMPRESS=DEFLATE") // RFC 4978
 	if c.state != notAuthenticated {
 		caps = append(caps, "UNAUTHENTICATE") // RFC 8437 §2: once it can be used
 	}
@@ -76,10 +68,6 @@ func (c *Conn) authAllowed() bool { return c.isTLS || c.srv.cfg.Trusted(c.remote
 func (c *Conn) run(cmd *imapwire.Command) {
 	ctx := c.srv.ctx
 	c.tag = cmd.Tag
-	if !supported(cmd.Name) {
-		c.reply(cmd, Bad("CLIENTBUG", "Unknown command"), nil)
-		return
-	}
 	if !allowed(cmd.Name, c.state) {
 		c.reply(cmd, Bad("CLIENTBUG", "Command not allowed in this state"), nil)
 		return
@@ -118,6 +106,11 @@ func (c *Conn) run(cmd *imapwire.Command) {
 		text = "Authenticated"
 	case "ENABLE":
 		c.enable(cmd.Args.(*imapwire.EnableArgs))
+	case "COMPRESS":
+		var done bool
+		if done, err = c.compress(cmd); done {
+			return // the OK is sent before compression starts
+		}
 	case "IDLE":
 		err = c.idle(ctx)
 		text = "IDLE terminated"

@@ -38,16 +38,23 @@ type Conn struct {
 	conn        net.Conn // the accepted connection, or TLS over it
 	raw         net.Conn // the accepted connection
 	interrupted bool
+	// woken: the Session said something may have changed while the
+	// client IDLEs; the read waiting for DONE is cut short to tell it.
+	woken bool
 
 	isTLS   bool
 	timeout time.Duration // of every read, by state
 
+	in   io.Reader     // the client's bytes: connReader, or the inflater under COMPRESS
 	pre  prefixReader  // the first bytes of a command, read without a buffer
 	br   *bufio.Reader // from the server's pool while a command is read; nil between
 	bw   *bufio.Writer // from the pool while responses are written; nil between
 	held atomic.Int32  // buffers taken from the pools, for tests
 	rd   *imapwire.Reader
 	wr   *imapwire.Writer
+	z    *deflateState // COMPRESS=DEFLATE is on (RFC 4978); nil until then
+
+	idling bool // in IDLE: a wake-up runs idleUpdate from the read
 
 	state    state
 	sess     Session
@@ -70,7 +77,8 @@ func newConn(s *Server, nc net.Conn, isTLS bool) *Conn {
 	if ap, err := netip.ParseAddrPort(nc.RemoteAddr().String()); err == nil {
 		c.remote = ap.Addr().Unmap()
 	}
-	c.pre.c = c
+	c.in = connReader{c}
+	c.pre.src = &c.in
 	c.rd = imapwire.NewReader(nil, imapwire.Options{
 		Limits:      preLoginLimits,
 		LiteralPlus: true, // RFC 7888: advertised
@@ -133,29 +141,69 @@ func (c *Conn) nc() net.Conn {
 	return c.conn
 }
 
-// Read reads from the connection with a deadline of c.timeout, unless
-// the server interrupted it.
+// read reads from the connection with a deadline of c.timeout, unless
+// the server interrupted it. In IDLE a wake-up (see wake) cuts the wait
+// short: the client is told what changed from here, on this goroutine,
+// and the wait goes on with the same deadline (the client's silence is
+// what the autologout counts, RFC 9051 §5.4). The wake-up happens below
+// TLS and the inflater, which both survive a read timeout that returned
+// nothing, so a connection in IDLE needs no second goroutine.
 func (c *Conn) read(p []byte) (int, error) {
-	c.mu.Lock()
-	if c.interrupted {
+	deadline := time.Now().Add(c.timeout)
+	for {
+		c.mu.Lock()
+		if c.interrupted {
+			c.mu.Unlock()
+			return 0, errShutdown
+		}
+		if c.woken {
+			c.woken = false
+			c.mu.Unlock()
+			if err := c.idleUpdate(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		nc := c.conn
+		nc.SetReadDeadline(deadline)
 		c.mu.Unlock()
-		return 0, errShutdown
+		n, err := nc.Read(p)
+		if n > 0 {
+			if c.srv.cfg.Debug != nil {
+				fmt.Fprintf(c.srv.cfg.Debug, "C: %q\n", p[:n])
+			}
+			return n, nil
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && time.Now().Before(deadline) {
+			continue // a wake-up or an interruption cut the wait short
+		}
+		return n, err
 	}
-	nc := c.conn
-	nc.SetReadDeadline(time.Now().Add(c.timeout))
-	c.mu.Unlock()
-	n, err := nc.Read(p)
-	if n > 0 && c.srv.cfg.Debug != nil {
-		fmt.Fprintf(c.srv.cfg.Debug, "C: %q\n", p[:n])
-	}
-	return n, err
 }
+
+// connReader reads the client's bytes off the connection (see read).
+type connReader struct{ c *Conn }
+
+func (r connReader) Read(p []byte) (int, error) { return r.c.read(p) }
 
 // interrupt makes a waiting read fail, so that the session says BYE.
 func (c *Conn) interrupt() {
 	c.mu.Lock()
 	c.interrupted = true
 	c.conn.SetReadDeadline(time.Now())
+	c.mu.Unlock()
+}
+
+// wake cuts short the read that waits for the client in IDLE, so that
+// it tells the client what changed. It is the function the Session's
+// Watch calls, from any goroutine; it never blocks.
+func (c *Conn) wake() {
+	c.mu.Lock()
+	if !c.woken {
+		c.woken = true
+		c.conn.SetReadDeadline(time.Now())
+	}
 	c.mu.Unlock()
 }
 
@@ -178,10 +226,10 @@ func (w connWriter) Write(p []byte) (int, error) {
 }
 
 // prefixReader holds the first bytes of a command, read while no buffer
-// is taken from the pool, and then reads on from the connection.
+// is taken from the pool, and then reads on from the client's stream.
 type prefixReader struct {
-	c          *Conn
-	buf        [256]byte // a typical command line fits
+	src        *io.Reader // the Conn's in
+	buf        [256]byte  // a typical command line fits
 	start, end int
 }
 
@@ -191,7 +239,7 @@ func (p *prefixReader) Read(b []byte) (int, error) {
 		p.start += n
 		return n, nil
 	}
-	return p.c.read(b)
+	return (*p.src).Read(b)
 }
 
 // fill waits for input without holding a buffer from the pool.
@@ -199,7 +247,7 @@ func (p *prefixReader) fill() error {
 	if p.start < p.end {
 		return nil
 	}
-	n, err := p.c.read(p.buf[:])
+	n, err := (*p.src).Read(p.buf[:])
 	p.start, p.end = 0, n
 	if n > 0 {
 		return nil
@@ -244,22 +292,35 @@ func (c *Conn) releaseInput() {
 	}
 }
 
-// output takes a write buffer.
+// output takes a write buffer (and under COMPRESS a compressor, see
+// deflateState.begin).
 func (c *Conn) output() {
 	if c.bw == nil {
 		c.bw = c.srv.writers.Get().(*bufio.Writer)
 		c.held.Add(1)
-		c.bw.Reset(connWriter{c})
+		if c.z != nil {
+			c.bw.Reset(c.z.begin(c))
+		} else {
+			c.bw.Reset(connWriter{c})
+		}
 		c.wr.SetOutput(c.bw)
 	}
 }
 
-// flush sends the responses written and gives the buffer back.
+// flush sends the responses written and gives the buffers back. It is
+// called at the end of every batch of responses (a command's, IDLE's
+// "+" and each update), so under COMPRESS every batch ends with a sync
+// flush (RFC 4978 §4) and reaches the client at once.
 func (c *Conn) flush() error {
 	if c.bw == nil {
 		return c.wr.Err()
 	}
 	err := c.wr.Flush()
+	if c.z != nil {
+		if zerr := c.z.end(c, err == nil); err == nil {
+			err = zerr
+		}
+	}
 	c.bw.Reset(nil)
 	c.srv.writers.Put(c.bw)
 	c.bw = nil

@@ -2,6 +2,7 @@ package imapengine
 
 import (
 	"bufio"
+	"compress/flate"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -70,10 +71,13 @@ type Session interface {
 	// it during FETCH, STORE and SEARCH). It is called after every command
 	// of the authenticated and selected states, and in IDLE.
 	Poll(ctx context.Context, allowExpunge bool) error
-	// Wait blocks while the client IDLEs until something may have
-	// changed (true: the engine then calls Poll) or until input is closed
-	// (the client sent something) or ctx ends (false).
-	Wait(ctx context.Context, input <-chan struct{}) bool
+	// Watch is called when the client starts IDLE: from then until stop
+	// is called, the Session calls changed whenever something may have
+	// changed (the engine then calls Poll). changed may be called from
+	// any goroutine and never blocks; the Session should not park a
+	// goroutine of its own for it, so that a connection in IDLE costs one
+	// goroutine, the engine's, which waits for the client's DONE.
+	Watch(changed func()) (stop func())
 	// Logout ends the session (LOGOUT, or the connection going away).
 	Logout()
 }
@@ -133,8 +137,8 @@ type Config struct {
 	TLS *tls.Config
 	// Caps are the capabilities the Session adds to the engine's own
 	// (IMAP4rev1, IMAP4rev2, STARTTLS, AUTH=PLAIN or LOGINDISABLED,
-	// SASL-IR, LITERAL+, ENABLE, IDLE, NAMESPACE, UNSELECT, ID, and
-	// UNAUTHENTICATE after login).
+	// SASL-IR, LITERAL+, ENABLE, IDLE, NAMESPACE, UNSELECT, ID,
+	// COMPRESS=DEFLATE, and UNAUTHENTICATE after login).
 	Caps []string
 	// AppendLimit bounds an APPEND message after login (RFC 7889).
 	AppendLimit int64
@@ -202,6 +206,7 @@ type Server struct {
 	gone     chan struct{} // signalled when a connection ends
 
 	readers, writers sync.Pool
+	deflaters        sync.Pool // compressors for COMPRESS (see deflateState)
 }
 
 // New returns a Server.
@@ -223,6 +228,13 @@ func New(cfg Config, backend Backend) *Server {
 		conns: map[*Conn]struct{}{}, gone: make(chan struct{}, 1)}
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, readBufSize) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufSize) }
+	s.deflaters.New = func() any {
+		fw, err := flate.NewWriter(nil, deflateLevel)
+		if err != nil {
+			panic(err) // only for a level out of range
+		}
+		return fw
+	}
 	return s
 }
 

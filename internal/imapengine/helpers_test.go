@@ -24,12 +24,12 @@ type testBackend struct {
 	mu        sync.Mutex
 	mailboxes map[string][]uint32 // mailbox -> UIDs
 	nextUID   uint32
-	updates   chan struct{}
+	watchers  map[*testSession]func() // sessions in IDLE
 	sessions  int
 }
 
 func newTestBackend() *testBackend {
-	return &testBackend{mailboxes: map[string][]uint32{"INBOX": {1, 2, 3}, "Empty": nil}, nextUID: 4, updates: make(chan struct{}, 1)}
+	return &testBackend{mailboxes: map[string][]uint32{"INBOX": {1, 2, 3}, "Empty": nil}, nextUID: 4, watchers: map[*testSession]func(){}}
 }
 
 func (b *testBackend) Login(_ context.Context, c *Conn, user, password string) (Session, error) {
@@ -47,11 +47,10 @@ func (b *testBackend) deliver() {
 	b.mu.Lock()
 	b.mailboxes["INBOX"] = append(b.mailboxes["INBOX"], b.nextUID)
 	b.nextUID++
-	b.mu.Unlock()
-	select {
-	case b.updates <- struct{}{}:
-	default:
+	for _, changed := range b.watchers {
+		changed()
 	}
+	b.mu.Unlock()
 }
 
 type testSession struct {
@@ -170,14 +169,15 @@ func (s *testSession) Poll(context.Context, bool) error {
 	return nil
 }
 
-func (s *testSession) Wait(ctx context.Context, input <-chan struct{}) bool {
-	select {
-	case <-s.b.updates:
-		return true
-	case <-input:
-	case <-ctx.Done():
+func (s *testSession) Watch(changed func()) (stop func()) {
+	s.b.mu.Lock()
+	s.b.watchers[s] = changed
+	s.b.mu.Unlock()
+	return func() {
+		s.b.mu.Lock()
+		delete(s.b.watchers, s)
+		s.b.mu.Unlock()
 	}
-	return false
 }
 
 func (s *testSession) Logout() {
@@ -240,6 +240,7 @@ type client struct {
 	t        testing.TB
 	c        net.Conn
 	br       *bufio.Reader
+	w        io.Writer // where commands go: c.c, or a compressor over it
 	n        int
 	greeting string
 }
@@ -268,7 +269,11 @@ func (c *client) line() string {
 
 func (c *client) send(s string) {
 	c.t.Helper()
-	if _, err := io.WriteString(c.c, s); err != nil {
+	w := c.w
+	if w == nil {
+		w = c.c
+	}
+	if _, err := io.WriteString(w, s); err != nil {
 		c.t.Fatal(err)
 	}
 }

@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 
 	"pail/internal/imapwire"
 )
 
 // idle runs IDLE (RFC 2177, RFC 9051 §6.3.13): "+", then the Session's
 // updates as they happen, until the client sends DONE. While it waits,
-// the connection holds no read or write buffer from the pool: one
-// goroutine waits for the client's bytes, this one in Session.Wait.
+// the connection holds no read or write buffer from the pool and no
+// goroutine but its own, which waits in read for the client's bytes: the
+// Session's Watch calls wake, which cuts that wait short, and read sends
+// the update (idleUpdate) and waits on.
 func (c *Conn) idle(ctx context.Context) error {
 	if err := c.sess.Poll(ctx, true); err != nil {
 		return err
@@ -23,47 +24,35 @@ func (c *Conn) idle(ctx context.Context) error {
 		c.state = logout
 		return err
 	}
-	for {
-		if c.br != nil && c.br.Buffered() > 0 || c.pre.start < c.pre.end {
-			return c.idleLine()
-		}
-		c.releaseInput()
-		input := make(chan struct{})
-		var inputErr error
-		go func() {
-			inputErr = c.pre.fill()
-			close(input)
-		}()
-		for c.sess.Wait(ctx, input) {
-			err := c.sess.Poll(ctx, true)
-			if err == nil {
-				err = c.flush()
-			}
-			if err != nil {
-				c.interrupt()
-				<-input
-				c.state = logout
-				return err
-			}
-		}
-		select {
-		case <-input:
-		case <-ctx.Done():
-			c.interrupt()
-			<-input
-		}
-		if inputErr != nil {
-			c.state = logout
-			var ne net.Error
-			switch {
-			case c.isInterrupted():
-				c.bye("pail is shutting down")
-			case errors.As(inputErr, &ne) && ne.Timeout():
-				c.bye("Autologout: idle for too long")
-			}
-			return inputErr
-		}
+	c.idling = true
+	stop := c.sess.Watch(c.wake)
+	defer func() {
+		stop()
+		c.idling = false
+		c.mu.Lock()
+		c.woken = false
+		c.mu.Unlock()
+	}()
+	if err := c.waitInput(); err != nil {
+		c.state = logout
+		c.readFailed(err)
+		return err
 	}
+	return c.idleLine()
+}
+
+// idleUpdate tells the client in IDLE what changed; read calls it when
+// the Session woke the connection. Out of IDLE (a wake-up that came late)
+// it does nothing.
+func (c *Conn) idleUpdate() error {
+	if !c.idling {
+		return nil
+	}
+	if err := c.sess.Poll(c.srv.ctx, true); err != nil {
+		c.srv.cfg.Log.Error("imap: update in IDLE", "client", c.remote.String(), "user", c.user, "err", err)
+		return err
+	}
+	return c.flush()
 }
 
 // idleLine reads the line the client sent during IDLE: DONE ends it (RFC
@@ -77,6 +66,7 @@ func (c *Conn) idleLine() error {
 			return Bad("CLIENTBUG", "Expected DONE")
 		}
 		c.state = logout
+		c.readFailed(err)
 		return err
 	}
 	if !bytes.EqualFold(line, []byte("DONE")) {

@@ -52,6 +52,9 @@ func (r *Reader) fail(err error) error {
 	}
 	ee := *e
 	ee.Tag, ee.Command = r.tag, r.name
+	if ee.Fatal {
+		return &ee // nothing to resynchronize
+	}
 	if rerr := r.resync(); rerr != nil {
 		var re *Error
 		if errors.As(rerr, &re) {

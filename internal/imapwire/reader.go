@@ -168,8 +168,20 @@ func (r *Reader) readSegment() error {
 	r.pos = 0
 	r.segDone = false
 	tooLong := false
+	var dropped int64 // bytes of a line over MaxLine read past
 	for {
 		chunk, err := r.br.ReadSlice('\n')
+		if tooLong {
+			// A line is skipped to its end, as a refused literal is, up
+			// to MaxDiscard; past that the connection is given up. That
+			// bounds the work a compressed line (a deflate bomb) costs
+			// like the memory.
+			if dropped += int64(len(chunk)); dropped > r.lim.MaxDiscard {
+				e := tooBigErr("line over %d bytes not skipped", r.lim.MaxLine+int(r.lim.MaxDiscard))
+				e.Fatal = true
+				return e
+			}
+		}
 		if !tooLong && len(r.line)+len(chunk) > r.lim.MaxLine+2 {
 			tooLong = true
 			if r.total == 0 {

@@ -273,6 +273,26 @@ func TestReaderDiscardBoundIsFatal(t *testing.T) {
 	}
 }
 
+// TestReaderLongLineBound: a line over MaxLine is skipped to its end up to
+// MaxDiscard bytes (the session goes on), and past that the error is
+// fatal, so an endless line (or a deflate bomb) costs bounded work.
+func TestReaderLongLineBound(t *testing.T) {
+	lim := Limits{MaxLine: 100, MaxDiscard: 1000}
+	r := newTestReader("a NOOP "+strings.Repeat("x", 900)+"\r\nb NOOP\r\n", Options{Limits: lim}, nil)
+	_, err := r.ReadCommand()
+	if e := wantErr(t, err, ErrTooBig, "a"); e.Fatal {
+		t.Fatalf("a line within the discard bound is fatal: %+v", e)
+	}
+	if cmd, err := r.ReadCommand(); err != nil || cmd.Tag != "b" {
+		t.Fatalf("after the long line: %+v %v", cmd, err)
+	}
+	r = newTestReader("a NOOP "+strings.Repeat("x", 100000)+"\r\n", Options{Limits: lim}, nil)
+	_, err = r.ReadCommand()
+	if e := wantErr(t, err, ErrTooBig, "a"); !e.Fatal {
+		t.Fatalf("a line past the discard bound is not fatal: %+v", e)
+	}
+}
+
 func TestReaderIOErrors(t *testing.T) {
 	r := newTestReader("a LOGIN {10}\r\nabc", Options{}, nil)
 	_, err := r.ReadCommand()

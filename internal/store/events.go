@@ -29,6 +29,18 @@ type Subscription struct {
 	c       chan Event
 	account int64
 	hub     *hub
+	notify  func() // called after each event is offered on C; see Notify
+}
+
+// Notify makes f run after each event is offered on C (dropped or not),
+// until Close, so that a subscriber can wait without a goroutine of its
+// own parked on C. f runs on the publisher's goroutine under the hub's
+// lock: it must be quick and must not block or call back into the store.
+// Nil stops the calls.
+func (sub *Subscription) Notify(f func()) {
+	sub.hub.mu.Lock()
+	sub.notify = f
+	sub.hub.mu.Unlock()
 }
 
 // Close stops the subscription.
@@ -73,6 +85,9 @@ func (h *hub) publish(ev Event) {
 		select {
 		case sub.c <- ev:
 		default: // the subscriber has unread events and will re-read anyway
+		}
+		if sub.notify != nil {
+			sub.notify()
 		}
 	}
 }
