@@ -112,8 +112,10 @@ func (c *Conn) run(cmd *imapwire.Command) {
 			return // the OK is sent before compression starts
 		}
 	case "IDLE":
-		err = c.idle(ctx)
-		text = "IDLE terminated"
+		if err = c.startIdle(ctx); err == nil {
+			c.idleCmd = cmd
+			return // the tagged reply comes after DONE (finishIdle)
+		}
 	case "NAMESPACE":
 		// RFC 2342 §5: one personal namespace, no shared ones.
 		c.output()

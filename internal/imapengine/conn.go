@@ -54,7 +54,9 @@ type Conn struct {
 	wr   *imapwire.Writer
 	z    *deflateState // COMPRESS=DEFLATE is on (RFC 4978); nil until then
 
-	idling bool // in IDLE: a wake-up runs idleUpdate from the read
+	idling   bool              // in IDLE: a wake-up runs idleUpdate from the read
+	idleCmd  *imapwire.Command // the IDLE waiting for DONE, or nil
+	idleStop func()            // ends the Session's Watch
 
 	state    state
 	sess     Session
@@ -170,16 +172,24 @@ func (c *Conn) read(p []byte) (int, error) {
 		n, err := nc.Read(p)
 		if n > 0 {
 			if c.srv.cfg.Debug != nil {
-				fmt.Fprintf(c.srv.cfg.Debug, "C: %q\n", p[:n])
+				c.debugRead(p[:n])
 			}
 			return n, nil
 		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && time.Now().Before(deadline) {
+		if isTimeout(err) && time.Now().Before(deadline) {
 			continue // a wake-up or an interruption cut the wait short
 		}
 		return n, err
 	}
+}
+
+// debugRead writes what the client sent to Config.Debug.
+func (c *Conn) debugRead(p []byte) { fmt.Fprintf(c.srv.cfg.Debug, "C: %q\n", p) }
+
+// isTimeout reports whether err is a read deadline passing.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // connReader reads the client's bytes off the connection (see read).
@@ -247,7 +257,13 @@ func (p *prefixReader) fill() error {
 	if p.start < p.end {
 		return nil
 	}
-	n, err := (*p.src).Read(p.buf[:])
+	var n int
+	var err error
+	if cr, ok := (*p.src).(connReader); ok {
+		n, err = cr.c.read(p.buf[:]) // a frame less under the wait
+	} else {
+		n, err = (*p.src).Read(p.buf[:])
+	}
 	p.start, p.end = 0, n
 	if n > 0 {
 		return nil
@@ -336,28 +352,15 @@ func (c *Conn) bye(text string) {
 	c.flush()
 }
 
-// serve is the connection loop.
+// serve is the connection loop. The wait for the client's next bytes,
+// between commands and in IDLE alike, is here, low on the stack: Go
+// shrinks a goroutine's stack only while less than a quarter of it is in
+// use, so that a waiting connection keeps a 4 KiB stack rather than the
+// 8 or 16 KiB a command grew it to.
 func (c *Conn) serve() {
 	defer c.end()
-	defer func() {
-		if v := recover(); v != nil {
-			c.srv.cfg.Log.Error("imap: panic in a command", "client", c.remote.String(), "user", c.user, "panic", v, "stack", string(debug.Stack()))
-			c.bye("Internal server error, closing")
-		}
-	}()
-	if c.isTLS {
-		if tc, ok := c.conn.(interface{ Handshake() error }); ok {
-			c.conn.SetDeadline(time.Now().Add(handshakeTimeout))
-			if err := tc.Handshake(); err != nil {
-				c.srv.cfg.Log.Debug("imap: TLS handshake", "client", c.remote.String(), "err", err)
-				return
-			}
-		}
-	}
-	c.output()
-	// RFC 9051 §7.1.1: the greeting, with the capabilities (§7.1).
-	c.wr.Status("", imapwire.OK, imapwire.CodeCapability(c.capabilities()), c.srv.cfg.Hostname+" IMAP ready")
-	if c.flush() != nil {
+	defer c.recoverPanic()
+	if !c.greet() {
 		return
 	}
 	for c.state != logout {
@@ -365,6 +368,44 @@ func (c *Conn) serve() {
 			c.readFailed(err)
 			return
 		}
+		if !c.step() {
+			return
+		}
+	}
+}
+
+// recoverPanic ends a session whose command panicked, with BYE.
+func (c *Conn) recoverPanic() {
+	if v := recover(); v != nil {
+		c.srv.cfg.Log.Error("imap: panic in a command", "client", c.remote.String(), "user", c.user, "panic", v, "stack", string(debug.Stack()))
+		c.bye("Internal server error, closing")
+	}
+}
+
+// greet completes an implicit TLS handshake and sends the greeting; it
+// reports whether the session goes on.
+func (c *Conn) greet() bool {
+	if c.isTLS {
+		if tc, ok := c.conn.(interface{ Handshake() error }); ok {
+			c.conn.SetDeadline(time.Now().Add(handshakeTimeout))
+			if err := tc.Handshake(); err != nil {
+				c.srv.cfg.Log.Debug("imap: TLS handshake", "client", c.remote.String(), "err", err)
+				return false
+			}
+		}
+	}
+	c.output()
+	// RFC 9051 §7.1.1: the greeting, with the capabilities (§7.1).
+	c.wr.Status("", imapwire.OK, imapwire.CodeCapability(c.capabilities()), c.srv.cfg.Hostname+" IMAP ready")
+	return c.flush() == nil
+}
+
+// step reads and runs the command the client sent (or the end of IDLE)
+// and sends its responses; it reports whether the session goes on.
+func (c *Conn) step() bool {
+	if c.idleCmd != nil {
+		c.finishIdle()
+	} else {
 		c.appending = 0
 		cmd, err := c.rd.ReadCommand()
 		if err != nil {
@@ -372,23 +413,24 @@ func (c *Conn) serve() {
 			var e *imapwire.Error
 			if !errors.As(err, &e) {
 				c.readFailed(err)
-				return
+				return false
 			}
 			if !c.answerBadInput(e) {
-				return
+				return false
 			}
 		} else {
 			c.sinks = c.sinks[:0]
 			c.run(cmd)
 		}
-		if c.flush() != nil {
-			return
-		}
-		if c.isInterrupted() && c.state != logout {
-			c.bye("pail is shutting down")
-			return
-		}
 	}
+	if c.flush() != nil {
+		return false
+	}
+	if c.isInterrupted() && c.state != logout && c.idleCmd == nil {
+		c.bye("pail is shutting down")
+		return false
+	}
+	return true
 }
 
 // readFailed ends a session whose connection failed: a shutdown says
@@ -405,6 +447,9 @@ func (c *Conn) readFailed(err error) {
 
 // end closes the connection and the session.
 func (c *Conn) end() {
+	if c.idleCmd != nil {
+		c.endIdle()
+	}
 	if c.sess != nil {
 		c.sess.Logout()
 		c.sess = nil

@@ -8,13 +8,13 @@ import (
 	"pail/internal/imapwire"
 )
 
-// idle runs IDLE (RFC 2177, RFC 9051 §6.3.13): "+", then the Session's
-// updates as they happen, until the client sends DONE. While it waits,
-// the connection holds no read or write buffer from the pool and no
-// goroutine but its own, which waits in read for the client's bytes: the
-// Session's Watch calls wake, which cuts that wait short, and read sends
-// the update (idleUpdate) and waits on.
-func (c *Conn) idle(ctx context.Context) error {
+// startIdle begins IDLE (RFC 2177, RFC 9051 §6.3.13): the updates so
+// far, then "+". The connection loop then waits for the client as it
+// does between commands, holding no read or write buffer from the pool
+// and no goroutine but its own: the Session's Watch calls wake, which
+// cuts that wait short, and read sends the update (idleUpdate) and waits
+// on. The client's next line ends IDLE (finishIdle).
+func (c *Conn) startIdle(ctx context.Context) error {
 	if err := c.sess.Poll(ctx, true); err != nil {
 		return err
 	}
@@ -25,20 +25,17 @@ func (c *Conn) idle(ctx context.Context) error {
 		return err
 	}
 	c.idling = true
-	stop := c.sess.Watch(c.wake)
-	defer func() {
-		stop()
-		c.idling = false
-		c.mu.Lock()
-		c.woken = false
-		c.mu.Unlock()
-	}()
-	if err := c.waitInput(); err != nil {
-		c.state = logout
-		c.readFailed(err)
-		return err
-	}
-	return c.idleLine()
+	c.idleStop = c.sess.Watch(c.wake)
+	return nil
+}
+
+// endIdle stops the Session's Watch.
+func (c *Conn) endIdle() {
+	c.idleStop()
+	c.idleStop, c.idleCmd, c.idling = nil, nil, false
+	c.mu.Lock()
+	c.woken = false
+	c.mu.Unlock()
 }
 
 // idleUpdate tells the client in IDLE what changed; read calls it when
@@ -55,8 +52,22 @@ func (c *Conn) idleUpdate() error {
 	return c.flush()
 }
 
-// idleLine reads the line the client sent during IDLE: DONE ends it (RFC
-// 2177 §3); anything else is BAD, and ends it too.
+// finishIdle reads the line the client sent during IDLE: DONE ends it
+// (RFC 2177 §3); anything else is BAD, and ends it too. Then it answers
+// the IDLE command as run answers any other.
+func (c *Conn) finishIdle() {
+	cmd := c.idleCmd
+	err := c.idleLine()
+	c.endIdle()
+	if c.state == logout {
+		return
+	}
+	if perr := c.sess.Poll(c.srv.ctx, true); perr != nil && err == nil {
+		err = perr
+	}
+	c.replyText(cmd, err, nil, "IDLE terminated")
+}
+
 func (c *Conn) idleLine() error {
 	c.input()
 	line, err := c.rd.ReadLine()

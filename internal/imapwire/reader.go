@@ -25,6 +25,9 @@ type Limits struct {
 const (
 	keepLine    = 4096
 	keepLiteral = 4096
+	// keepIdle: the line buffer kept while the connection waits, enough
+	// for the command lines of most sessions.
+	keepIdle = 256
 )
 
 // Default bounds. They are generous for real clients and small for a
@@ -143,8 +146,17 @@ func (r *Reader) SetUTF8(on bool) { r.opt.UTF8 = on }
 // SetSource makes the Reader read from br from now on, between commands
 // (a connection that gives its buffer back while idle takes one again, or
 // switches to TLS after STARTTLS). Input buffered in the old source is
-// not carried over.
-func (r *Reader) SetSource(br *bufio.Reader) { r.br = br }
+// not carried over. With nil the Reader also drops its line and literal
+// buffers but a small one, so that an idle connection holds little.
+func (r *Reader) SetSource(br *bufio.Reader) {
+	r.br = br
+	if br == nil {
+		if cap(r.line) > keepIdle {
+			r.line = nil
+		}
+		r.lit = nil
+	}
+}
 
 // Buffered reports whether input is waiting in the source's buffer.
 func (r *Reader) Buffered() bool { return r.br != nil && r.br.Buffered() > 0 }

@@ -33,8 +33,14 @@ func (w *Writer) SetUTF8(on bool) { w.utf8 = on }
 
 // SetOutput makes the Writer write to bw from now on; call it after Flush
 // (a connection gives its buffer back between commands). It keeps the
-// first write error.
-func (w *Writer) SetOutput(bw *bufio.Writer) { w.bw = bw }
+// first write error. With nil the Writer also drops its scratch buffer,
+// so that an idle connection holds none.
+func (w *Writer) SetOutput(bw *bufio.Writer) {
+	w.bw = bw
+	if bw == nil {
+		w.buf = nil
+	}
+}
 
 // Flush sends what was written.
 func (w *Writer) Flush() error {
