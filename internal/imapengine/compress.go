@@ -28,9 +28,10 @@ const deflateLevel = flate.BestSpeed
 // its own output, which the client's decompressor has too. The cost is
 // that a batch is compressed without the history of the ones before.
 //
-// The decompressor must keep the client's history (the client may refer
-// back 32 KiB at any time): a compressed session holds it, a 32 KiB
-// window and about 7 KiB of tables and buffer, from COMPRESS to the end.
+// The decompressor (inflater) must keep the client's history (the client
+// may refer back 32 KiB at any time): a compressed session holds it, a
+// 32 KiB window and about 6 KiB of tables and buffer, from COMPRESS to
+// the end.
 type deflateState struct {
 	fw  *flate.Writer // from the server's pool during a batch; nil between
 	zbw *bufio.Writer // the compressed bytes, from the pool during a batch
@@ -123,7 +124,7 @@ func (c *Conn) compress(cmd *imapwire.Command) (bool, error) {
 	// The inflated bytes go through the same Reader, with the same bounds
 	// on lines, literals and commands as plain input: a deflate bomb
 	// meets them as a long line or literal would.
-	c.in = flate.NewReader(src)
+	c.in = newInflater(src)
 	c.z = &deflateState{}
 	return true, nil
 }
