@@ -110,3 +110,28 @@ func TestInflateInvalid(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInflate: on any input the inflater ends without a panic, and on a
+// stream compress/flate decodes to its end it gives the same bytes.
+func FuzzInflate(f *testing.F) {
+	for _, s := range []string{"", "3 NAMESPACE\r\n", strings.Repeat("a1 NOOP\r\n", 100)} {
+		for _, level := range []int{flate.NoCompression, flate.BestSpeed, flate.BestCompression} {
+			var z bytes.Buffer
+			w, _ := flate.NewWriter(&z, level)
+			w.Write([]byte(s))
+			w.Flush()
+			w.Write([]byte(s))
+			w.Close()
+			f.Add(z.Bytes())
+		}
+	}
+	partial, _ := hex.DecodeString("3256f073f4750d0e707476e5e50208")
+	f.Add(partial)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ours, oerr := io.ReadAll(io.LimitReader(newInflater(bytes.NewReader(data)), 1<<20))
+		theirs, terr := io.ReadAll(io.LimitReader(flate.NewReader(bytes.NewReader(data)), 1<<20))
+		if terr == nil && (oerr != nil || !bytes.Equal(ours, theirs)) {
+			t.Fatalf("compress/flate gives %d bytes, the inflater %d (%v)", len(theirs), len(ours), oerr)
+		}
+	})
+}
