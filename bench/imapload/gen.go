@@ -54,17 +54,25 @@ func message(n, size int, eol string) []byte {
 	return b.Bytes()
 }
 
-// writeMbox writes n generated messages as an mbox (mboxrd) file.
-func writeMbox(path string, n, size int) error {
+// benchMessage is generated message n of size bytes (LF line ends) and
+// its arrival time, one a minute from 2026-01-01: the corpus of imap.sh,
+// pop3.sh and idle.sh.
+func benchMessage(n, size int) (time.Time, []byte) {
+	return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n) * time.Minute), message(n, size, "\n")
+}
+
+// writeMbox writes messages 1 to n of gen (arrival time and message with
+// LF line ends, no line starting with "From ") as an mbox (mboxrd) file.
+func writeMbox(path string, n int, gen func(n int) (time.Time, []byte)) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	for i := 1; i <= n; i++ {
-		date := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
-		fmt.Fprintf(w, "From sender@town.test %s\n", date.Format(time.ANSIC))
-		w.Write(message(i, size, "\n"))
+		date, m := gen(i)
+		fmt.Fprintf(w, "From sender@town.test %s\n", date.UTC().Format(time.ANSIC))
+		w.Write(m)
 		w.WriteString("\n")
 	}
 	if err := w.Flush(); err != nil {

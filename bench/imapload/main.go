@@ -11,6 +11,8 @@
 //	                                    full passes for D after an untimed login
 //	imapload -write-mbox F -n M         M generated messages as an mbox
 //	imapload -write-maildir D -n M      the same messages as a Maildir
+//	imapload -write-mbox F -n M -corpus a realistic mailbox of M messages (scale.go)
+//	imapload -addr A -time-cmds 'C1;C2' each command once on one session, timed
 //	imapload -argon2 PASSWORD           a Dovecot passwd-file hash as costly as pail's
 //
 // Accounts come from -user, a pattern with one %d (u%d@hill.test), numbered
@@ -62,6 +64,9 @@ type config struct {
 	writeMaildir string
 	count        int
 	hash         string
+
+	corpus   bool
+	timeCmds string
 }
 
 // multiFlag is a flag that may be given more than once.
@@ -94,6 +99,8 @@ func main() {
 	flag.StringVar(&cfg.writeMbox, "write-mbox", "", "write -n generated messages to this mbox `file` and exit")
 	flag.StringVar(&cfg.writeMaildir, "write-maildir", "", "write -n generated messages into this Maildir `dir` and exit")
 	flag.IntVar(&cfg.count, "n", 1000, "number of messages for -write-mbox / -write-maildir")
+	flag.BoolVar(&cfg.corpus, "corpus", false, "-write-mbox: the realistic corpus of bench/scale.sh (2–8 KiB, some multipart, encoded words, two years of dates)")
+	flag.StringVar(&cfg.timeCmds, "time-cmds", "", "log in as account -first, SELECT, then time each of these `commands` (separated by ;) once")
 	flag.StringVar(&cfg.hash, "argon2", "", "print `password` hashed as pail hashes it, for a Dovecot passwd-file, and exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -115,8 +122,12 @@ func main() {
 		if h, err = dovecotHash(cfg.hash); err == nil {
 			fmt.Println(h)
 		}
+	case cfg.writeMbox != "" && cfg.corpus:
+		err = writeCorpus(cfg.writeMbox, cfg.count, cfg.seed)
 	case cfg.writeMbox != "":
-		err = writeMbox(cfg.writeMbox, cfg.count, cfg.size)
+		err = writeMbox(cfg.writeMbox, cfg.count, func(n int) (time.Time, []byte) { return benchMessage(n, cfg.size) })
+	case cfg.timeCmds != "":
+		err = runTimeCmds(cfg)
 	case cfg.writeMaildir != "":
 		err = writeMaildir(cfg.writeMaildir, cfg.count, cfg.size)
 	case cfg.pop3:
