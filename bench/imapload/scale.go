@@ -126,11 +126,38 @@ func (c corpus) messageID(i int) string {
 	return fmt.Sprintf("<%x.%d@%s>", c.rng(i, 2).Uint32(), i, domains[i%len(domains)])
 }
 
-// message returns message i with LF line ends and its arrival time.
+// sizeSlack is how near a message comes to the size drawn for it (a
+// word more or less can add or save a line); sizes are drawn that far
+// inside 2–8 KiB.
+const sizeSlack = 80
+
+// message returns message i with LF line ends and its arrival time. Its
+// size is drawn first; the text is lengthened or shortened, a few times
+// at most, until the whole message is within sizeSlack of it.
 func (c corpus) message(i int) (time.Time, []byte) {
-	r := c.rng(i, 3)
 	arrival := c.arrival(i)
-	size := corpusMinSize + r.IntN(corpusMaxSize-corpusMinSize+1)
+	size := corpusMinSize + sizeSlack + c.rng(i, 4).IntN(corpusMaxSize-corpusMinSize-2*sizeSlack+1)
+	var best []byte
+	adjust := 0
+	for range 8 {
+		m := c.build(i, arrival, size+adjust)
+		d := size - len(m)
+		if best == nil || abs(d) < abs(size-len(best)) {
+			best = m
+		}
+		if abs(d) <= sizeSlack {
+			break
+		}
+		adjust += d
+	}
+	return arrival, best
+}
+
+func abs(n int) int { return max(n, -n) }
+
+// build makes message i with a text that brings it to about size bytes.
+func (c corpus) build(i int, arrival time.Time, size int) []byte {
+	r := c.rng(i, 3)
 	var h bytes.Buffer
 	hdr := func(name, value string) { h.WriteString(name + ": " + value + "\n") }
 
@@ -232,7 +259,7 @@ func (c corpus) message(i int) (time.Time, []byte) {
 	}
 	h.WriteString("\n")
 	h.Write(body.Bytes())
-	return arrival, h.Bytes()
+	return h.Bytes()
 }
 
 // textPart returns the Content-Type, transfer encoding and text of a
@@ -357,45 +384,63 @@ func writeCorpus(path string, n int, seed int64) error {
 	return nil
 }
 
-// runTimeCmds logs in, SELECTs the mailbox, warms up with FETCH 1:*
-// (UID FLAGS), then sends each of cmds once, one after the other, and
-// prints one line per command: "TIME i=N s=SECONDS untagged=N hits=N"
-// (hits: the UIDs in a SEARCH response). Every response is read to its
-// end, literals included, before the clock stops.
+// timing is one command's figures in a -time-cmds run.
+type timing struct {
+	cmd      string
+	elapsed  time.Duration // from sending it to reading its tagged OK
+	untagged int           // untagged responses
+	hits     int           // numbers in * SEARCH responses
+}
+
+// runTimeCmds runs timeCmds and prints one line per command:
+// "TIME i=N s=SECONDS untagged=N hits=N cmd=...", which bench/scale.sh
+// parses.
 func runTimeCmds(cfg config) error {
-	cmds := strings.Split(cfg.timeCmds, ";")
+	ts, err := timeCmds(cfg)
+	for i, t := range ts {
+		fmt.Printf("TIME i=%d s=%.4f untagged=%d hits=%d cmd=%q\n", i+1, t.elapsed.Seconds(), t.untagged, t.hits, t.cmd)
+	}
+	return err
+}
+
+// timeCmds logs in as account -first, SELECTs the mailbox, warms up with
+// FETCH 1:* (UID FLAGS), then sends each of the ;-separated commands once,
+// one after the other, and times each from sending it to its tagged OK:
+// every response is read to its end, literals included, before the clock
+// stops. It returns the commands timed before any failure.
+func timeCmds(cfg config) ([]timing, error) {
 	c, err := imapc.Dial(context.Background(), cfg.addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer c.Close()
 	if err := c.Login(cfg.username(0), cfg.pass); err != nil {
-		return fmt.Errorf("LOGIN: %w", err)
+		return nil, fmt.Errorf("LOGIN: %w", err)
 	}
 	if err := c.Select(cfg.mailbox); err != nil {
-		return fmt.Errorf("SELECT: %w", err)
+		return nil, fmt.Errorf("SELECT: %w", err)
 	}
 	if _, err := c.Command("FETCH 1:* (UID FLAGS)", nil); err != nil {
-		return fmt.Errorf("warm-up: %w", err)
+		return nil, fmt.Errorf("warm-up: %w", err)
 	}
-	for i, cmd := range cmds {
-		cmd = strings.TrimSpace(cmd)
-		untagged, hits := 0, 0
+	var ts []timing
+	for _, cmd := range strings.Split(cfg.timeCmds, ";") {
+		t := timing{cmd: strings.TrimSpace(cmd)}
 		start := time.Now()
-		_, err := c.Command(cmd, func(r imapc.Response) {
-			untagged++
+		_, err := c.Command(t.cmd, func(r imapc.Response) {
+			t.untagged++
 			if rest, ok := strings.CutPrefix(r.Line, "* SEARCH"); ok {
-				hits += len(strings.Fields(rest))
+				t.hits += len(strings.Fields(rest))
 			}
 		})
-		d := time.Since(start)
+		t.elapsed = time.Since(start)
 		if err != nil {
-			return fmt.Errorf("%s: %w", cmd, err)
+			return ts, fmt.Errorf("%s: %w", t.cmd, err)
 		}
-		fmt.Printf("TIME i=%d s=%.4f untagged=%d hits=%d cmd=%q\n", i+1, d.Seconds(), untagged, hits, cmd)
+		ts = append(ts, t)
 	}
 	if err := c.Logout(); err != nil {
 		fmt.Fprintln(os.Stderr, "imapload: LOGOUT:", err)
 	}
-	return nil
+	return ts, nil
 }
