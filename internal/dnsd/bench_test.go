@@ -3,6 +3,7 @@ package dnsd
 import (
 	"net"
 	"net/netip"
+	"strconv"
 	"testing"
 	"time"
 
@@ -119,18 +120,27 @@ func BenchmarkPolicy(b *testing.B) {
 // BenchmarkUDP is the whole path over loopback: client packs, server
 // reads, answers and writes, client reads. Several clients keep the
 // server busy, as dnsperf does.
-func BenchmarkUDP(b *testing.B) {
+func BenchmarkUDP(b *testing.B) { benchUDP(b, "127.0.0.1:0", "127.0.0.1") }
+
+// BenchmarkUDPWildcard is BenchmarkUDP on a socket bound to 0.0.0.0, as
+// deployments have it: each answer is sent from its query's
+// destination.
+func BenchmarkUDPWildcard(b *testing.B) { benchUDP(b, "0.0.0.0:0", "127.0.0.1") }
+
+// benchUDP runs BenchmarkUDP on a server listening on listen, asked at
+// host.
+func benchUDP(b *testing.B, listen, host string) {
 	s, err := New(testConfig(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	pc, _, err := Listen("127.0.0.1:0")
+	pc, _, err := Listen(listen)
 	if err != nil {
 		b.Fatal(err)
 	}
 	go s.ServeUDP(pc)
-	addr := pc.LocalAddr().String()
+	addr := net.JoinHostPort(host, strconv.Itoa(pc.LocalAddr().(*net.UDPAddr).Port))
 	var reqs [][]byte
 	for _, q := range benchQueries {
 		m := new(dns.Msg)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,11 @@ type Server struct {
 	// streamHook, when set (tests), sees each query read from a stream
 	// before it is answered.
 	streamHook func(wire []byte)
+	// batchHook, when set (tests), sees the destination of each query
+	// the batched UDP reader reads (udp_batch_linux.go) before it is
+	// answered: the address its answer is sent from on a socket bound to
+	// a wildcard address, the zero Addr on one bound to an address.
+	batchHook func(to netip.Addr)
 	// own makes the records added to the zones at each build (New,
 	// Reload); nil: none.
 	own func() []dns.RR

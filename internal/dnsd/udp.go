@@ -16,13 +16,15 @@ import (
 	"github.com/miekg/dns"
 )
 
-// UDP serving. miekg/dns's Server starts a goroutine per packet, sets a
-// deadline before every read and reads the destination address of each
-// packet from control messages; for a server bound to one address, none
-// of that is needed. serveUDP reads each socket from a few long-lived
-// goroutines instead, each answering in its own reused memory, and, where
-// the system allows, opens one socket per CPU on the same address with
-// SO_REUSEPORT so that the kernel spreads queries over them.
+// UDP serving. miekg/dns's Server starts a goroutine per packet and sets
+// a deadline before every read. serveUDP reads each socket from a few
+// long-lived goroutines instead, each answering in its own reused
+// memory, and, where the system allows, opens one socket per CPU on the
+// same address with SO_REUSEPORT so that the kernel spreads queries over
+// them. A socket bound to a wildcard address answers each query from the
+// address it was sent to, read from the datagram's control messages
+// (udp_batch_linux.go); where the batched reader does not do that, such
+// a socket is served by miekg/dns, which does.
 const (
 	// headerSize is the DNS message header (RFC 1035 §4.1.1).
 	headerSize = 12
@@ -45,17 +47,27 @@ const (
 
 // ServeUDP answers queries arriving on pc until Shutdown or Close. When pc
 // came from Listen it is joined by more sockets on its address, one per
-// CPU. A socket bound to an unspecified address (0.0.0.0, ::) is served
-// by miekg/dns, which answers each query from the address it was sent to.
+// CPU. A socket bound to an unspecified address (0.0.0.0, ::) answers
+// each query from the address it was sent to; on systems where the
+// batched reader cannot (other than 64-bit Linux), it is served by
+// miekg/dns, which does.
 func (s *Server) ServeUDP(pc net.PacketConn) error {
 	conn, ok := pc.(*net.UDPConn)
-	if !ok || conn.LocalAddr().(*net.UDPAddr).IP.IsUnspecified() {
+	network, wild := "udp", false
+	if ok && conn.LocalAddr().(*net.UDPAddr).IP.IsUnspecified() {
+		var err error
+		if network, err = askPktinfo(conn); err != nil {
+			ok = false
+		}
+		wild = true
+	}
+	if !ok {
 		return s.serve(&dns.Server{PacketConn: pc, Handler: s, UDPSize: readBufSize,
 			// miekg/dns answers a query it rejects unread (FORMERR,
 			// NOTIMP) itself, echoing the query's AD bit.
 			DecorateWriter: func(w dns.Writer) dns.Writer { return noADWriter{w} }})
 	}
-	u := &udpServer{conns: []*net.UDPConn{conn}, done: make(chan struct{})}
+	u := &udpServer{conns: []*net.UDPConn{conn}, pktinfo: wild, done: make(chan struct{})}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -64,7 +76,7 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 	s.udp = append(s.udp, u)
 	s.mu.Unlock()
 	for range runtime.GOMAXPROCS(0) - 1 {
-		c, err := listenUDPShared(conn.LocalAddr().String())
+		c, err := listenUDPShared(network, conn.LocalAddr().String(), wild)
 		if err != nil {
 			// pc was not opened with SO_REUSEPORT: it is served alone.
 			break
@@ -81,6 +93,9 @@ func (s *Server) ServeUDP(pc net.PacketConn) error {
 type udpServer struct {
 	mu    sync.Mutex
 	conns []*net.UDPConn
+	// pktinfo: the sockets are bound to a wildcard address, and each
+	// answer is sent from its query's destination.
+	pktinfo bool
 	// closing is set by shutdown; stopping also when a socket fails, so
 	// that one broken socket ends them all.
 	closing, stopping atomic.Bool
