@@ -10,6 +10,7 @@ import (
 	"pail/internal/config"
 	"pail/internal/dkim"
 	"pail/internal/dnsrecords"
+	"pail/internal/tlsconf"
 )
 
 func cmdDNSRecords(e *env, args []string) error {
@@ -32,13 +33,21 @@ func cmdDNSRecords(e *env, args []string) error {
 // writeDNSRecords writes the records local domain d publishes, as
 // zone-file lines with comments on what is left out and why: what `pail
 // dns-records` and `pail setup` print (the listing the admin page shows,
-// dnsrecords.List). The domain's DKIM keys are made on first use, as pail
+// dnsrecords.List), and the host name's TLSA record (dnsrecords.HostDANE:
+// a comment with the reason when pail does not publish it). The domain's DKIM keys are made on first use, as pail
 // serve makes them. It returns the records written.
 func writeDNSRecords(w io.Writer, cfg *config.Config, store *dkim.Store, d string) ([]dns.RR, error) {
 	l, err := dnsrecords.List(cfg, d, store.Ensure)
 	if err != nil {
 		return nil, err
 	}
+	// The TLSA record of the host name's SMTP service, as pail serve
+	// decides on it, for the certificate on disk (none is made here).
+	cert, err := tlsconf.ReadLeaf(cfg.TLS.Cert, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	l.AddDANE(dnsrecords.HostDANE(cfg, dnsrecords.ServedZones(cfg.DNS), cert))
 	fmt.Fprintf(w, "; DNS records for %s (pail dns-records)\n", l.Domain)
 	for _, n := range l.Notes {
 		fmt.Fprintf(w, "; %s\n", n)

@@ -9,6 +9,7 @@ import (
 
 	"pail/internal/config"
 	"pail/internal/dnsrecords"
+	"pail/internal/tlsconf"
 )
 
 // TestDNSRecords: pail dns-records prints zone-file lines that parse,
@@ -89,5 +90,56 @@ func TestDNSRecords(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("dkim list:\n%s", list)
+	}
+}
+
+// TestDNSRecordsTLSA: pail dns-records shows the TLSA record of the
+// self-signed certificate on disk, as a comment with the reason while
+// pail's name server does not publish it (no signed zone holding the
+// host; with [acme] a warning that renewals may change the key), and as
+// a record when it does; nothing before the certificate exists.
+func TestDNSRecordsTLSA(t *testing.T) {
+	p := newPail(t)
+	base, err := os.ReadFile(p.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	setConf := func(extra string) {
+		t.Helper()
+		if err := os.WriteFile(p.config, append(append([]byte{}, base...), extra...), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out := p.must("", "dns-records", "hill.test"); !strings.Contains(out, "; DANE: no certificate yet") || strings.Contains(out, "IN\tTLSA") {
+		t.Errorf("before the certificate exists:\n%s", out)
+	}
+	cfg, err := config.Load(p.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tlsconf.NewCerts("", "", cfg.DataDir, []string{"mx.hill.test"}); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tlsconf.ReadLeaf("", cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := dnsrecords.TLSA("mx.hill.test", cert).String()
+	for _, tc := range []struct {
+		name, extra, note, line string
+	}{
+		{"no name server", "", "; DANE: pail's name server serves no zone holding mx.hill.test", "; " + record},
+		{"acme", "[listen]\nhttp = \"127.0.0.1:0\"\n[acme]\nenabled = true\n", "; DANE: WARNING: not published: with [acme] a renewal may change the certificate's key", "; " + record},
+		{"signed zone", "[dns]\nlisten = \"127.0.0.1:0\"\ndnssec = true\n[[dns.zones]]\norigin = \"hill.test\"\n", "", record},
+		{"tlsa = false", "[dns]\ntlsa = false\n", "; DANE: dns.tlsa = false", ""},
+	} {
+		setConf(tc.extra)
+		out := p.must("", "dns-records", "hill.test")
+		if !strings.Contains(out, tc.note) || (tc.line != "" && !strings.Contains(out, "\n"+tc.line+"\n")) {
+			t.Errorf("%s: want %q and line %q:\n%s", tc.name, tc.note, tc.line, out)
+		}
+		if tc.line == "" && strings.Contains(out, "IN\tTLSA") {
+			t.Errorf("%s: a TLSA record:\n%s", tc.name, out)
+		}
 	}
 }

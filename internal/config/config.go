@@ -544,6 +544,9 @@ func (cfg *Config) Validate() error {
 	if err := cfg.DNS.Validate(); err != nil {
 		return err
 	}
+	if err := cfg.validateTLSA(); err != nil {
+		return err
+	}
 	if cfg.DNS.KeyDir == "" {
 		cfg.DNS.KeyDir = filepath.Join(cfg.DataDir, "dnssec")
 	}

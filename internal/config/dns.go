@@ -45,6 +45,10 @@ type DNS struct {
 	// KeyDir holds the DNSSEC keys, one directory per zone; empty:
 	// data_dir/dnssec.
 	KeyDir string `toml:"dnssec_key_dir"`
+	// TLSA, when false, keeps pail from publishing the DANE TLSA record
+	// of its SMTP service (_25._tcp.HOSTNAME, RFC 7672 §3.1.1); unset:
+	// published wherever that is safe (package dnsrecords, HostDANE).
+	TLSA *bool `toml:"tlsa"`
 	// ZoneFiles are RFC 1035 master files, each holding one zone whose
 	// origin is the owner of its SOA record.
 	ZoneFiles []string `toml:"zone_files"`
@@ -152,6 +156,28 @@ func ParseLocation(s string) (Location, error) {
 		}
 	}
 	return Location{Region: strings.ToLower(s)}, nil
+}
+
+// PublishesTLSA reports whether dns.tlsa leaves the TLSA record on
+// (it is on unless set to false).
+func (d *DNS) PublishesTLSA() bool { return d.TLSA == nil || *d.TLSA }
+
+// validateTLSA refuses `tlsa = true` where pail will not publish the
+// record, so that an operator who asked for DANE is told at once why
+// senders would not see it: without DNSSEC a TLSA record means nothing
+// (RFC 7672 §2.2), and an ACME renewal may change the key (see
+// dnsrecords.HostDANE).
+func (c *Config) validateTLSA() error {
+	if c.DNS.TLSA == nil || !*c.DNS.TLSA {
+		return nil
+	}
+	switch {
+	case !c.DNS.DNSSEC:
+		return fmt.Errorf("dns.tlsa: true needs dns.dnssec = true (RFC 7672 §2.2: a TLSA record in an unsigned zone is ignored)")
+	case c.ACME.Enabled:
+		return fmt.Errorf("dns.tlsa: true is refused with [acme] enabled: an ACME renewal may change the key, and a stale TLSA record makes DANE senders refuse mail (RFC 7672 §3); pail dns-records prints the record to publish by hand")
+	}
+	return nil
 }
 
 // Validate checks the [dns] section; the error names the key.

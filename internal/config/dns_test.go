@@ -71,3 +71,34 @@ func TestDNSErrorsNameTheKey(t *testing.T) {
 		}
 	}
 }
+
+// TestDNSTLSA: dns.tlsa is on unless set to false, and an explicit true
+// is refused where pail would not publish the record (no DNSSEC, ACME).
+func TestDNSTLSA(t *testing.T) {
+	for _, tc := range []struct {
+		text, err string
+		on        bool
+	}{
+		{"[dns]\nlisten = \"127.0.0.1:5353\"\n", "", true},
+		{"[dns]\ndnssec = true\ntlsa = true\n", "", true},
+		{"[dns]\ntlsa = false\n", "", false},
+		{"[dns]\ntlsa = true\n", "dns.tlsa: true needs dns.dnssec = true", false},
+		{"[dns]\ndnssec = true\ntlsa = true\n[acme]\nenabled = true\nemail = \"a@hill.test\"\n", "dns.tlsa: true is refused with [acme] enabled", false},
+		{"[dns]\ntlsa = \"yes\"\n", "tlsa", false},
+	} {
+		cfg, err := load(t, tc.text)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want %q", tc.text, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.text, err)
+			continue
+		}
+		if cfg.DNS.PublishesTLSA() != tc.on {
+			t.Errorf("%q: PublishesTLSA = %v", tc.text, !tc.on)
+		}
+	}
+}

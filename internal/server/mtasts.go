@@ -11,12 +11,13 @@ import (
 
 // recordsConfig is the configuration the published records and the
 // served MTA-STS policy are made from: the one pail started with, with
-// what a reload changes (domains, [dkim], [mta_sts]) as it is now.
+// what a reload changes (domains, [dkim], [mta_sts], [dns]) as it is now.
 func (s *Server) recordsConfig() *config.Config {
 	c := *s.cfg
 	c.Domains = *s.domains.Load()
 	c.DKIM = *s.dkim.Load()
 	c.MTASTS = *s.mtastsCfg.Load()
+	c.DNS = *s.dnsCfg.Load()
 	return &c
 }
 
@@ -31,13 +32,15 @@ func (s *Server) mtastsPolicy(domain string) (*mtasts.Policy, bool) {
 }
 
 // ownRecords are the records of every local domain, as pail dns-records
-// prints them, for the name server to answer where it is authoritative:
-// made again at start and at each reload, so that they follow the DKIM
-// keys (pail dkim rotate) and the config. A domain whose DKIM keys
-// cannot be read is logged and served without them.
+// prints them, for the name server to answer where it is authoritative,
+// and the TLSA record of the host name's SMTP service where that is safe
+// (hostTLSA): made again at start and at each reload, so that they
+// follow the DKIM keys (pail dkim rotate), the certificate files and the
+// config. A domain whose DKIM keys cannot be read is logged and served
+// without them.
 func (s *Server) ownRecords() []dns.RR {
 	cfg := s.recordsConfig()
-	var out []dns.RR
+	out := s.hostTLSA(cfg)
 	for _, d := range cfg.Domains {
 		var keys []dkim.Key
 		if cfg.DKIM.SignsFor(d) && s.dkimKeys != nil {

@@ -68,7 +68,8 @@ type Server struct {
 	domains atomic.Pointer[[]string]
 	certs   *tlsconf.Certs
 	router  *delivery.Router
-	dns     *dnsd.Server // the name server, when [dns] listen is set
+	dns     *dnsd.Server               // the name server, when [dns] listen is set
+	dnsCfg  atomic.Pointer[config.DNS] // the [dns] settings in force (the TLSA record, dane.go)
 
 	resolver *resolve.Resolver // every DNS lookup: the [resolver] setting
 
@@ -167,6 +168,8 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	s.domains.Store(&cfg.Domains)
 	mc := cfg.MTASTS
 	s.mtastsCfg.Store(&mc)
+	dc := cfg.DNS
+	s.dnsCfg.Store(&dc)
 	s.certs, err = tlsconf.NewCerts(cfg.TLS.Cert, cfg.TLS.Key, cfg.DataDir, certNames(cfg))
 	if err != nil {
 		s.closeAll()
@@ -337,6 +340,8 @@ func (s *Server) Reload(cfg *config.Config) error {
 	if err := s.certs.Reload(); err != nil {
 		errs = append(errs, err)
 	}
+	dc := cfg.DNS
+	s.dnsCfg.Store(&dc)
 	if s.dns != nil {
 		// Zones and pools are swapped in without dropping a query, with
 		// the local domains' own records made again (ownRecords); listen

@@ -61,7 +61,7 @@ func NewCerts(certFile, keyFile, dataDir string, names []string) (*Certs, error)
 	made := false
 	if certFile == "" {
 		dir := filepath.Join(dataDir, "tls")
-		certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+		certFile, keyFile = SelfSignedCertFile(dataDir), filepath.Join(dir, "key.pem")
 		stale, err := needsSelfSigned(certFile, keyFile, names)
 		if err != nil {
 			return nil, err
@@ -87,6 +87,43 @@ func (c *Certs) Made() bool { return c.made }
 
 // CertFile is the certificate file in use.
 func (c *Certs) CertFile() string { return c.certFile }
+
+// Leaf is the certificate presented now (the first of its chain), as
+// last loaded.
+func (c *Certs) Leaf() *x509.Certificate { return c.cur.Load().Leaf }
+
+// SelfSignedCertFile is where the self-signed certificate of dataDir is
+// kept.
+func SelfSignedCertFile(dataDir string) string { return filepath.Join(dataDir, "tls", "cert.pem") }
+
+// ReadLeaf returns the first certificate of the PEM file certFile, or
+// with certFile empty of the self-signed certificate in dataDir, without
+// making one: nil and no error when that one does not exist yet.
+func ReadLeaf(certFile, dataDir string) (*x509.Certificate, error) {
+	if certFile == "" {
+		certFile = SelfSignedCertFile(dataDir)
+		if _, err := os.Stat(certFile); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	for {
+		var block *pem.Block
+		if block, pemBytes = pem.Decode(pemBytes); block == nil {
+			return nil, fmt.Errorf("tls: %s holds no certificate", certFile)
+		}
+		if block.Type == "CERTIFICATE" {
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("tls: %s: %w", certFile, err)
+			}
+			return cert, nil
+		}
+	}
+}
 
 // selfSignedOrg marks the certificates pail makes itself; only those are
 // ever replaced.
