@@ -208,13 +208,35 @@ func (c *Certs) Config() *tls.Config {
 	}
 }
 
+// selfSignedKey is the key of a self-signed certificate made at
+// keyFile: the P-256 key pail wrote there before, when there is one, so
+// that a certificate made again for new names keeps its key and the
+// DANE-EE TLSA record published for it (RFC 7671 §5.1: it names the
+// key, not the certificate) stays true; else a new one.
+func selfSignedKey(keyFile string) (*ecdsa.PrivateKey, error) {
+	if b, err := os.ReadFile(keyFile); err == nil {
+		if block, _ := pem.Decode(b); block != nil && block.Type == "EC PRIVATE KEY" {
+			if k, err := x509.ParseECPrivateKey(block.Bytes); err == nil && k.Curve == elliptic.P256() {
+				return k, nil
+			}
+		}
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("tls: generate key: %w", err)
+	}
+	return key, nil
+}
+
+// writeSelfSigned makes a self-signed certificate for names in
+// certFile, with its key (selfSignedKey) in keyFile.
 func writeSelfSigned(dir, certFile, keyFile string, names []string) error {
 	if err := safeio.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, err := selfSignedKey(keyFile)
 	if err != nil {
-		return fmt.Errorf("tls: generate key: %w", err)
+		return err
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {

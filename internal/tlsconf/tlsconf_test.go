@@ -235,3 +235,43 @@ func TestForeignCertInDataDirKept(t *testing.T) {
 		t.Error("the operator's certificate was replaced")
 	}
 }
+
+// TestSelfSignedRemadeKeepsKey: when the self-signed certificate is made
+// again for a new name, its key stays, so the TLSA record published for
+// it (DANE-EE, SPKI) still matches; a certificate made where no key is
+// gets a new one.
+func TestSelfSignedRemadeKeepsKey(t *testing.T) {
+	dir := t.TempDir()
+	certFile := filepath.Join(dir, "tls", "cert.pem")
+	if _, err := NewCerts("", "", dir, []string{"mx.hill.test"}); err != nil {
+		t.Fatal(err)
+	}
+	first := loadLeaf(t, certFile)
+	more, err := NewCerts("", "", dir, []string{"mx.hill.test", "town.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := loadLeaf(t, certFile)
+	if !more.Made() || string(second.Raw) == string(first.Raw) || second.VerifyHostname("town.test") != nil {
+		t.Fatal("the certificate was not made again for the new name")
+	}
+	if string(second.RawSubjectPublicKeyInfo) != string(first.RawSubjectPublicKeyInfo) {
+		t.Error("the certificate made again has a new key")
+	}
+	if l := more.Leaf(); l == nil || string(l.Raw) != string(second.Raw) {
+		t.Error("Leaf is not the certificate loaded")
+	}
+	other := t.TempDir()
+	if _, err := NewCerts("", "", other, []string{"mx.hill.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if string(loadLeaf(t, filepath.Join(other, "tls", "cert.pem")).RawSubjectPublicKeyInfo) == string(first.RawSubjectPublicKeyInfo) {
+		t.Error("two data directories share a key")
+	}
+	if c, err := ReadLeaf("", dir); err != nil || string(c.Raw) != string(second.Raw) {
+		t.Errorf("ReadLeaf: %v", err)
+	}
+	if c, err := ReadLeaf("", t.TempDir()); c != nil || err != nil {
+		t.Errorf("ReadLeaf without a certificate: %v, %v", c, err)
+	}
+}
