@@ -4,9 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/miekg/dns"
 
+	"pail/internal/acme"
 	"pail/internal/config"
 	"pail/internal/dkim"
 	"pail/internal/dnsrecords"
@@ -42,8 +45,16 @@ func writeDNSRecords(w io.Writer, cfg *config.Config, store *dkim.Store, d strin
 		return nil, err
 	}
 	// The TLSA record of the host name's SMTP service, as pail serve
-	// decides on it, for the certificate on disk (none is made here).
-	cert, err := tlsconf.ReadLeaf(cfg.TLS.Cert, cfg.DataDir)
+	// decides on it, for the certificate on disk that port 25 presents
+	// (none is made here): with [acme], the host name's certificate in
+	// the ACME cache once there is one.
+	certFile := cfg.TLS.Cert
+	if cfg.ACME.Enabled {
+		if f := acme.CachedCertFile(filepath.Join(cfg.DataDir, "acme"), cfg.Hostname); fileExists(f) {
+			certFile = f
+		}
+	}
+	cert, err := tlsconf.ReadLeaf(certFile, cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -56,4 +67,11 @@ func writeDNSRecords(w io.Writer, cfg *config.Config, store *dkim.Store, d strin
 		fmt.Fprintln(w, rr.String())
 	}
 	return l.Records, nil
+}
+
+// fileExists reports whether name can be looked up (a file that exists
+// but cannot be read is reported by the read).
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
 }

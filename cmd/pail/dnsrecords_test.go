@@ -2,11 +2,13 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
 
+	"pail/internal/acme"
 	"pail/internal/config"
 	"pail/internal/dnsrecords"
 	"pail/internal/tlsconf"
@@ -141,5 +143,33 @@ func TestDNSRecordsTLSA(t *testing.T) {
 		if tc.line == "" && strings.Contains(out, "IN\tTLSA") {
 			t.Errorf("%s: a TLSA record:\n%s", tc.name, out)
 		}
+	}
+
+	// With [acme] and a certificate in the ACME cache, the record is that
+	// certificate's, the one port 25 presents (autocert's cache file: the
+	// key's PEM block, then the chain).
+	other, err := tlsconf.NewCerts("", "", t.TempDir(), []string{"mx.hill.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain, err := os.ReadFile(other.CertFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM, err := os.ReadFile(filepath.Join(filepath.Dir(other.CertFile()), "key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := acme.CachedCertFile(filepath.Join(cfg.DataDir, "acme"), "mx.hill.test")
+	if err := os.MkdirAll(filepath.Dir(cache), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cache, append(keyPEM, chain...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	setConf("[listen]\nhttp = \"127.0.0.1:0\"\n[acme]\nenabled = true\n")
+	acmeRecord := "; " + dnsrecords.TLSA("mx.hill.test", other.Leaf()).String()
+	if out := p.must("", "dns-records", "hill.test"); !strings.Contains(out, "\n"+acmeRecord+"\n") || acmeRecord == "; "+record {
+		t.Errorf("acme with a cached certificate: want %q:\n%s", acmeRecord, out)
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -263,6 +264,14 @@ func (m *Manager) current(host string) *tls.Certificate {
 		return nil
 	}
 	return c
+}
+
+// CachedCertFile is the file of cacheDir in which autocert keeps host's
+// ECDSA certificate, the kind pail obtains (helloFor): named by the host
+// alone (autocert.go, certKey.String), holding the key's PEM block and
+// then the chain's. It does not exist before the first issuance.
+func CachedCertFile(cacheDir, host string) string {
+	return filepath.Join(cacheDir, strings.ToLower(strings.TrimSuffix(host, ".")))
 }
 
 // Real reports whether clients get a certificate from the CA: the host
