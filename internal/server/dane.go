@@ -21,7 +21,9 @@ func (s *Server) hostTLSA(cfg *config.Config) []dns.RR {
 	d := dnsrecords.HostDANE(cfg, dnsrecords.ServedZones(cfg.DNS), s.certs.Leaf())
 	if !d.Publish {
 		if d.Warn {
-			s.log.Info("dns: "+d.Note, "record", d.Record.String())
+			// d.Record is the fallback certificate's here, not the ACME
+			// one's: pail dns-records reads the ACME cache.
+			s.log.Info("dns: the TLSA record of the SMTP service is not published: with [acme] a renewal may change the key (pail dns-records shows the record)")
 		}
 		return nil
 	}
