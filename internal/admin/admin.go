@@ -279,13 +279,13 @@ func (a *Admin) DeleteAlias(ctx context.Context, alias string, targets []string)
 }
 
 // DNSRecords returns what a local domain publishes for pail, as `pail
-// dns-records` prints it.
+// dns-records` prints it (the host name's TLSA record with it).
 func (a *Admin) DNSRecords(domain string) (dnsrecords.Listing, error) {
 	cfg := a.Config()
 	if _, err := dnsrecords.LocalDomain(cfg, domain); err != nil {
 		return dnsrecords.Listing{}, refuse(err, "%v", err)
 	}
-	return dnsrecords.List(cfg, domain, a.DKIMKeys)
+	return dnsrecords.ListWithDANE(cfg, domain, a.DKIMKeys)
 }
 
 // Content returns the bytes of a queued message, at most limit of them

@@ -5,12 +5,17 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/miekg/dns"
 
+	"pail/internal/acme"
 	"pail/internal/config"
+	"pail/internal/dkim"
 	"pail/internal/dnsd"
+	"pail/internal/tlsconf"
 )
 
 // smtpPort is the only port pail publishes a TLSA record for: DANE for
@@ -141,4 +146,43 @@ func (l *Listing) AddDANE(d DANE) {
 		return
 	}
 	l.Notes = append(l.Notes, d.Record.String())
+}
+
+// CertOnDisk returns the certificate port 25 presents, as it is on disk,
+// for listings made outside the server (pail dns-records, the admin
+// page): the operator's [tls] file; with [acme], the host name's
+// certificate in the ACME cache once there is one; else the self-signed
+// one. It is nil, with no error, when none has been made yet (nothing is
+// made here).
+func CertOnDisk(cfg *config.Config) (*x509.Certificate, error) {
+	certFile := cfg.TLS.Cert
+	if cfg.ACME.Enabled {
+		if f := acme.CachedCertFile(filepath.Join(cfg.DataDir, "acme"), cfg.Hostname); exists(f) {
+			certFile = f
+		}
+	}
+	return tlsconf.ReadLeaf(certFile, cfg.DataDir)
+}
+
+// exists reports whether name can be looked up (a file that exists but
+// cannot be read is reported by the read).
+func exists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
+// ListWithDANE is List with the host name's TLSA record added as the
+// server decides on it (HostDANE, for CertOnDisk): among the records when
+// pail's name server publishes it, else as a comment after the reason.
+func ListWithDANE(cfg *config.Config, domain string, keys func(domain string) ([]dkim.Key, error)) (Listing, error) {
+	l, err := List(cfg, domain, keys)
+	if err != nil {
+		return l, err
+	}
+	cert, err := CertOnDisk(cfg)
+	if err != nil {
+		return l, err
+	}
+	l.AddDANE(HostDANE(cfg, ServedZones(cfg.DNS), cert))
+	return l, nil
 }

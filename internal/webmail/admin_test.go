@@ -378,6 +378,16 @@ func TestAdminDNSAndDoctor(t *testing.T) {
 	if !strings.Contains(r.body, "IN\tMX\t10 mx.hill.test.") || !strings.Contains(r.body, "_domainkey.hill.test.") {
 		t.Errorf("no MX or DKIM record:\n%s", r.body)
 	}
+	// The host name's TLSA record, or why there is none, as pail
+	// dns-records says it.
+	if len(want.Notes) == 0 || !strings.Contains(strings.Join(want.Notes, "\n"), "TLSA") {
+		t.Errorf("no DANE note in the listing: %q", want.Notes)
+	}
+	for _, n := range want.Notes {
+		if !strings.Contains(text, n) {
+			t.Errorf("dns page lacks the note %q", n)
+		}
+	}
 
 	if r := b.get("/admin/doctor"); r.StatusCode != http.StatusOK || !strings.Contains(r.body, msgDoctorNotRun) {
 		t.Errorf("doctor before a run: %d %s", r.StatusCode, r.body)
