@@ -115,7 +115,8 @@ var caps = []string{
 	"SORT=DISPLAY",          // RFC 5957
 	"THREAD=ORDEREDSUBJECT", // RFC 5256
 	"THREAD=REFERENCES",
-	"ESORT", // RFC 5267 §3
+	"ESORT",  // RFC 5267 §3
+	"NOTIFY", // RFC 5465
 }
 
 // Serve accepts connections on ln until Shutdown or Close. It returns nil

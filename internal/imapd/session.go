@@ -20,7 +20,8 @@ type session struct {
 
 	acct store.Account
 	sub  *store.Subscription
-	sel  *view // the selected mailbox, or nil
+	sel  *view        // the selected mailbox, or nil
+	ntf  *notifyState // NOTIFY SET in force (RFC 5465), or nil
 }
 
 var (

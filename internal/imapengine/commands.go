@@ -29,7 +29,8 @@ func allowed(name string, st state) bool {
 		return st == authenticated
 	case "SELECT", "EXAMINE", "CREATE", "DELETE", "RENAME", "SUBSCRIBE", "UNSUBSCRIBE",
 		"LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE",
-		"GETQUOTA", "GETQUOTAROOT", "SETQUOTA": // RFC 9208 §4
+		"GETQUOTA", "GETQUOTAROOT", "SETQUOTA", // RFC 9208 §4
+		"NOTIFY": // RFC 5465 §3
 		return st == authenticated || st == selected
 	case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE",
 		"SORT", "THREAD": // RFC 5256 §3: in the selected state
@@ -137,6 +138,8 @@ func (c *Conn) run(cmd *imapwire.Command) {
 		err = c.sess.Status(ctx, cmd.Args.(*imapwire.StatusArgs))
 	case "GETQUOTA", "GETQUOTAROOT", "SETQUOTA":
 		err = c.quota(ctx, cmd)
+	case "NOTIFY":
+		err = c.notify(ctx, cmd.Args.(*imapwire.NotifyArgs))
 	case "APPEND":
 		code, err = c.sess.Append(ctx, cmd.Args.(*imapwire.AppendArgs))
 		c.sinks = c.sinks[:0] // the Session's now

@@ -54,9 +54,12 @@ type Conn struct {
 	wr   *imapwire.Writer
 	z    *deflateState // COMPRESS=DEFLATE is on (RFC 4978); nil until then
 
-	idling   bool              // in IDLE: a wake-up runs idleUpdate from the read
+	idling   bool              // in IDLE: a wake-up runs update from the read
 	idleCmd  *imapwire.Command // the IDLE waiting for DONE, or nil
-	idleStop func()            // ends the Session's Watch
+	idleStop func()            // ends the Session's Watch (IDLE or NOTIFY, see rewatch)
+	// between: waiting for the next command with none of it read; under
+	// NOTIFY a wake-up runs update from the read then (RFC 5465 §3).
+	between bool
 
 	state    state
 	sess     Session
@@ -158,10 +161,12 @@ func (c *Conn) read(p []byte) (int, error) {
 			c.mu.Unlock()
 			return 0, errShutdown
 		}
-		if c.woken {
+		if c.woken && (c.idling || c.between) {
+			// A wake-up during a command waits for its end: it
+			// stays set and is seen at the next wait.
 			c.woken = false
 			c.mu.Unlock()
-			if err := c.idleUpdate(); err != nil {
+			if err := c.update(); err != nil {
 				return 0, err
 			}
 			continue
@@ -281,7 +286,10 @@ func (c *Conn) waitInput() error {
 		return nil
 	}
 	c.releaseInput()
-	if err := c.pre.fill(); err != nil {
+	c.between = c.idleStop != nil
+	err := c.pre.fill()
+	c.between = false
+	if err != nil {
 		return err
 	}
 	c.input()
@@ -449,6 +457,10 @@ func (c *Conn) readFailed(err error) {
 func (c *Conn) end() {
 	if c.idleCmd != nil {
 		c.endIdle()
+	}
+	if c.idleStop != nil {
+		c.idleStop()
+		c.idleStop = nil
 	}
 	if c.sess != nil {
 		c.sess.Logout()

@@ -12,7 +12,7 @@ import (
 // far, then "+". The connection loop then waits for the client as it
 // does between commands, holding no read or write buffer from the pool
 // and no goroutine but its own: the Session's Watch calls wake, which
-// cuts that wait short, and read sends the update (idleUpdate) and waits
+// cuts that wait short, and read sends the update (update) and waits
 // on. The client's next line ends IDLE (finishIdle).
 func (c *Conn) startIdle(ctx context.Context) error {
 	if err := c.sess.Poll(ctx, true); err != nil {
@@ -25,31 +25,14 @@ func (c *Conn) startIdle(ctx context.Context) error {
 		return err
 	}
 	c.idling = true
-	c.idleStop = c.sess.Watch(c.wake)
+	c.rewatch()
 	return nil
 }
 
-// endIdle stops the Session's Watch.
+// endIdle stops the Session's Watch unless NOTIFY still needs it.
 func (c *Conn) endIdle() {
-	c.idleStop()
-	c.idleStop, c.idleCmd, c.idling = nil, nil, false
-	c.mu.Lock()
-	c.woken = false
-	c.mu.Unlock()
-}
-
-// idleUpdate tells the client in IDLE what changed; read calls it when
-// the Session woke the connection. Out of IDLE (a wake-up that came late)
-// it does nothing.
-func (c *Conn) idleUpdate() error {
-	if !c.idling {
-		return nil
-	}
-	if err := c.sess.Poll(c.srv.ctx, true); err != nil {
-		c.srv.cfg.Log.Error("imap: update in IDLE", "client", c.remote.String(), "user", c.user, "err", err)
-		return err
-	}
-	return c.flush()
+	c.idleCmd, c.idling = nil, false
+	c.rewatch()
 }
 
 // finishIdle reads the line the client sent during IDLE: DONE ends it

@@ -59,6 +59,10 @@ func (c *Conn) unauthenticate(ctx context.Context) error {
 			return err
 		}
 	}
+	if c.idleStop != nil { // NOTIFY's Watch (RFC 5465 ends with the session)
+		c.idleStop()
+		c.idleStop = nil
+	}
 	c.sess.Logout()
 	c.sess, c.user, c.state, c.readOnly = nil, "", notAuthenticated, false
 	c.condStore, c.qresync = false, false // RFC 8437 §3: what ENABLE turned on is off

@@ -134,7 +134,7 @@ func commandName(b []byte) string {
 		"UNSUBSCRIBE", "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE",
 		"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY",
 		"MOVE", "ID", "SORT", "THREAD", "COMPRESS", "UNAUTHENTICATE", "GETQUOTA",
-		"GETQUOTAROOT", "SETQUOTA",
+		"GETQUOTAROOT", "SETQUOTA", "NOTIFY",
 	} {
 		if n == string(b) {
 			return n
@@ -193,6 +193,8 @@ func argParser(name string, uid bool) func(*Reader) (any, error) {
 		return parseGetQuota
 	case "SETQUOTA":
 		return parseSetQuota
+	case "NOTIFY":
+		return parseNotify // RFC 5465
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ const (
 	EventExpunge                             // messages were removed
 	EventMailboxes                           // mailboxes were created, renamed or deleted
 	EventAccountDeleted                      // the account is gone
+	EventSubscriptions                       // a name was subscribed or unsubscribed (IMAP NOTIFY, RFC 5465 §5.5)
 )
 
 // Event tells subscribers that an account's data changed. Events are hints:

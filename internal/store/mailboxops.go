@@ -204,7 +204,7 @@ func moveAllMessages(tx *sql.Tx, accountID, fromID int64, name string) error {
 // ErrNotFound.
 func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
 	name = canonicalName(name)
-	return s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *sql.Tx) error {
 		res, err := tx.Exec("UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?", subscribed, accountID, name)
 		if err != nil {
 			return err
@@ -223,6 +223,10 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 		}
 		return nil
 	})
+	if err == nil {
+		s.hub.publish(Event{AccountID: accountID, Kind: EventSubscriptions})
+	}
+	return err
 }
 
 // LoneSubscriptions returns the subscribed names that have no mailbox
