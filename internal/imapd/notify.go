@@ -265,7 +265,7 @@ func (sess *session) Notifications(ctx context.Context) error {
 		}
 	}
 	w := sess.conn.Writer()
-	if len(out) > maxNotifyChanges {
+	if len(out) > sess.srv.notifyMax {
 		// RFC 5465 §5.8: too much to tell; from here as NOTIFY NONE.
 		w.Status("", imapwire.OK, imapwire.NewCode("NOTIFICATIONOVERFLOW"), "Too many changes, notifications stopped")
 		sess.ntf = nil

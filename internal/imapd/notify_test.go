@@ -172,3 +172,25 @@ func TestNotifyRefused(t *testing.T) {
 		t.Fatalf("after refusals: %q %v", r.raw, err)
 	}
 }
+
+// TestNotifyOverflow: more changes at once than the server will report
+// end NOTIFY with NOTIFICATIONOVERFLOW, and then nothing more comes
+// (RFC 5465 §5.8).
+func TestNotifyOverflow(t *testing.T) {
+	e := newEnv(t, func(_ *Config, s *Server) { s.notifyMax = 2 })
+	a, b := e.dial(t), e.dial(t)
+	a.ok("NOTIFY SET (PERSONAL (MessageNew MessageExpunge MailboxName))")
+	b.ok("CREATE One")
+	expectLines(t, a, `* LIST (\Subscribed) "/" One`)
+	// One RENAME makes three changes: the two children move too.
+	b.ok("CREATE One/A")
+	b.ok("CREATE One/B")
+	expectLines(t, a, `* LIST (\Subscribed) "/" One/A`, `* LIST (\Subscribed) "/" One/B`)
+	b.ok("RENAME One Two")
+	r, err := a.tryRead(clientReadTimeout)
+	if err != nil || !strings.HasPrefix(r.raw, "* OK [NOTIFICATIONOVERFLOW]") {
+		t.Fatalf("got %q, %v", r.raw, err)
+	}
+	b.ok("CREATE Three")
+	expectQuiet(t, a)
+}

@@ -43,6 +43,9 @@ type Server struct {
 	// trusted says whether a client address may log in without TLS;
 	// loopback by default. Tests replace it.
 	trusted func(netip.Addr) bool
+	// notifyMax bounds the mailboxes one round of NOTIFY reports on
+	// (maxNotifyChanges; tests lower it).
+	notifyMax int
 }
 
 // New returns a server; Serve starts it.
@@ -61,7 +64,8 @@ func New(cfg Config, deps Deps) *Server {
 			MaxConnectionsPerIP: cfg.MaxConnectionsPerIP,
 			RatePerIP:           cfg.ConnectionRatePerIP,
 		}),
-		trusted: netip.Addr.IsLoopback,
+		trusted:   netip.Addr.IsLoopback,
+		notifyMax: maxNotifyChanges,
 	}
 	s.eng = s.newEngine()
 	return s
