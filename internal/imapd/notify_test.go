@@ -194,3 +194,19 @@ func TestNotifyOverflow(t *testing.T) {
 	b.ok("CREATE Three")
 	expectQuiet(t, a)
 }
+
+// TestNotifyCondStore: with CONDSTORE on, FlagChange's STATUS carries
+// HIGHESTMODSEQ, and a flag change that leaves UNSEEN as it was is
+// still news (RFC 5465 §5.3, RFC 7162 §3.1).
+func TestNotifyCondStore(t *testing.T) {
+	e := newEnv(t, nil)
+	a, b := e.dial(t), e.dial(t)
+	b.ok("CREATE Work")
+	e.deliver(t, e.acct.ID, "Work", notifyMsg)
+	a.ok("ENABLE CONDSTORE")
+	a.ok("NOTIFY SET (MAILBOXES Work (MessageNew MessageExpunge FlagChange))")
+	b.ok("SELECT Work")
+	b.ok("STORE 1 +FLAGS (\\Flagged)")
+	st := b.ok("STATUS Work (UIDVALIDITY HIGHESTMODSEQ)").statusItems(t)
+	expectLines(t, a, fmt.Sprintf("* STATUS Work (MESSAGES 1 UIDNEXT 2 UIDVALIDITY %d UNSEEN 1 HIGHESTMODSEQ %d)", st["UIDVALIDITY"], st["HIGHESTMODSEQ"]))
+}

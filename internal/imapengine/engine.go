@@ -71,8 +71,9 @@ type Session interface {
 	// it during FETCH, STORE and SEARCH). It is called after every command
 	// of the authenticated and selected states, and in IDLE.
 	Poll(ctx context.Context, allowExpunge bool) error
-	// Watch is called when the client starts IDLE: from then until stop
-	// is called, the Session calls changed whenever something may have
+	// Watch is called when the client starts IDLE, or when NOTIFY
+	// (Notifier) needs it between commands: from then until stop is
+	// called, the Session calls changed whenever something may have
 	// changed (the engine then calls Poll). changed may be called from
 	// any goroutine and never blocks; the Session should not park a
 	// goroutine of its own for it, so that a connection in IDLE costs one
