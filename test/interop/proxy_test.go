@@ -287,3 +287,78 @@ func TestProxyPartialWithCurl(t *testing.T) {
 		t.Errorf("unknown transfer coding, stored: %s\n%q", head, body)
 	}
 }
+
+// TestProxyVaryIMSAndPostWithCurl drives `pail proxy` with curl through
+// the rest of issue 20's cache cases: a response that varies on
+// Accept-Language is reused for a request whose list differs only in
+// order, case and white space (RFC 9111 §4.1: normalised before
+// matching) and not for another language; a fresh stored response without
+// Last-Modified answers If-Modified-Since with 304 when its Date is not
+// later (RFC 9110 §13.1.3, RFC 9111 §4.3.2); a POST response with
+// Content-Location naming its own URL is stored and answers the next GET
+// of that URL (RFC 9111 §4.4, RFC 9110 §9.3.3).
+func TestProxyVaryIMSAndPostWithCurl(t *testing.T) {
+	var varyHits, postHits, getHits atomic.Int32
+	o := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/greeting":
+			varyHits.Add(1)
+			w.Header().Set("Cache-Control", "max-age=600")
+			w.Header().Set("Vary", "Accept-Language")
+			if strings.HasPrefix(strings.ToLower(r.Header.Get("Accept-Language")), "fr") {
+				io.WriteString(w, "bonjour")
+				return
+			}
+			io.WriteString(w, "hello")
+		case "/report":
+			if r.Method == http.MethodPost {
+				postHits.Add(1)
+				w.Header().Set("Cache-Control", "max-age=600")
+				w.Header().Set("Content-Location", "/report")
+				io.WriteString(w, "report after the post")
+				return
+			}
+			getHits.Add(1)
+			io.WriteString(w, "report from the origin")
+		}
+	}))
+	t.Cleanup(o.Close)
+	base := "http://" + startPailProxy(t, o.URL)
+
+	_, body := curl(t, "-H", "Accept-Language: fr-CH, en;q=0.5", base+"/greeting")
+	if body != "bonjour" {
+		t.Fatalf("first greeting: %q", body)
+	}
+	head, body := curl(t, "-H", "Accept-Language: EN;q=0.5,fr-ch", base+"/greeting")
+	if body != "bonjour" || !strings.Contains(headerLine(head, "Cache-Status"), "hit") || varyHits.Load() != 1 {
+		t.Errorf("same languages, other order and case: %s\n%q (origin asked %d times)", head, body, varyHits.Load())
+	}
+	_, body = curl(t, "-H", "Accept-Language: de", base+"/greeting")
+	if body != "hello" || varyHits.Load() != 2 {
+		t.Errorf("another language: %q (origin asked %d times)", body, varyHits.Load())
+	}
+
+	// The stored greeting has a Date and no Last-Modified.
+	head, _ = curl(t, "-H", "Accept-Language: de", base+"/greeting")
+	date := headerLine(head, "Date")
+	if date == "" || headerLine(head, "Last-Modified") != "" {
+		t.Fatalf("stored greeting: %s", head)
+	}
+	head, body = curl(t, "-H", "Accept-Language: de", "-H", "If-Modified-Since: "+date, base+"/greeting")
+	if !strings.Contains(head, " 304") || body != "" || varyHits.Load() != 2 {
+		t.Errorf("If-Modified-Since its Date: %s\n%q (origin asked %d times)", head, body, varyHits.Load())
+	}
+	head, _ = curl(t, "-H", "Accept-Language: de", "-H", "If-Modified-Since: Mon, 01 Jan 2001 00:00:00 GMT", base+"/greeting")
+	if !strings.Contains(head, " 200") {
+		t.Errorf("If-Modified-Since before its Date: %s", head)
+	}
+
+	_, body = curl(t, "-X", "POST", "-d", "x=1", base+"/report")
+	if body != "report after the post" || postHits.Load() != 1 {
+		t.Fatalf("post: %q", body)
+	}
+	head, body = curl(t, base+"/report")
+	if body != "report after the post" || !strings.Contains(headerLine(head, "Cache-Status"), "hit") || getHits.Load() != 0 {
+		t.Errorf("GET after a POST with Content-Location: %s\n%q (origin GETs %d)", head, body, getHits.Load())
+	}
+}
