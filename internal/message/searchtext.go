@@ -166,7 +166,14 @@ func searchBody(e *gomessage.Entity, tb *textBudget, b *strings.Builder, depth i
 	// Decoded text can grow from its transfer encoding but not past the
 	// budget's bytes by more than folding shrinks it: read one more than
 	// fits, and let take cut.
-	data, err := io.ReadAll(io.LimitReader(e.Body, int64(tb.left)+1))
+	limit := int64(tb.left) + 1
+	data, err := io.ReadAll(io.LimitReader(e.Body, limit))
+	if int64(len(data)) == limit {
+		// More may follow what was read, and folding may have shrunk
+		// what was (white space squeezed), so that take finds it fits:
+		// the text is cut all the same.
+		tb.partial = true
+	}
 	if len(data) > 0 {
 		b.WriteString(tb.take(string(data)))
 		b.WriteByte('\n')

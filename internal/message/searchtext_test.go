@@ -15,6 +15,12 @@ func TestReadSearchTextBounds(t *testing.T) {
 	if !st.Partial || len(st.Header)+len(st.Body) > MaxSearchText+64 || !strings.HasPrefix(st.Body, "zanzibarzanzibar") {
 		t.Errorf("giant: partial %v, %d bytes", st.Partial, len(st.Header)+len(st.Body))
 	}
+	// Folding shrinks a long body (line breaks squeezed to one space):
+	// what was read may then fit the budget, but the rest was not read.
+	folded := "Subject: big\r\n\r\n" + strings.Repeat("filler\r\n", MaxSearchText/8+8) + "Zanzibar\r\n"
+	if st := ReadSearchText(strings.NewReader(folded)); !st.Partial {
+		t.Errorf("folded giant: not partial, %d bytes, zanzibar kept %v", len(st.Body), strings.Contains(st.Body, "zanzibar"))
+	}
 	bogus := "Subject: =?x-bogus?q?caf=E9?=\r\nContent-Type: text/plain; charset=x-bogus\r\n\r\nStraße\r\n"
 	st = ReadSearchText(strings.NewReader(bogus))
 	if st.Partial || !strings.Contains(st.Body, "straße") || !strings.Contains(st.Subject, "=?x-bogus?q?caf=e9?=") {
