@@ -78,6 +78,10 @@ type messageStore interface {
 	// TEXT, ...) by the full-text index: a superset of the matches, or
 	// narrowed false when the index cannot narrow.
 	SearchText(ctx context.Context, mailboxID int64, field, needle string) (uids []uint32, narrowed bool, err error)
+	// SearchCandidates returns the rows of the given UIDs, and with infos
+	// their kept summaries by UID, visiting only those rows when they are
+	// few in their range (a narrowed search's candidates).
+	SearchCandidates(ctx context.Context, mailboxID int64, uids []uint32, infos bool) ([]store.Message, map[uint32]*message.Info, error)
 	// MessageInfos returns the summaries kept at delivery, by UID (the
 	// decoded fields SEARCH matches).
 	MessageInfos(ctx context.Context, mailboxID int64, uids []uint32, structure bool) (map[uint32]*message.Info, error)

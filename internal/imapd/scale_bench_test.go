@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -24,6 +25,9 @@ func scaleMessage(i int) string {
 	h := fmt.Sprintf("From: %s <%s@example.org>\r\nTo: bob@hill.com, Team: a@x.org;\r\nSubject: report %d\r\n"+
 		"Date: Mon, 02 Jan 2026 15:04:05 +0000\r\nMessage-ID: <%d@example.org>\r\nMIME-Version: 1.0\r\n", name, addr, i, i)
 	body := strings.Repeat("the quick brown fox jumps over the lazy dog\r\n", 60)
+	if i%1000 == 0 {
+		body += "We sail for Zanzibar at dawn.\r\n" // the rare word of SearchText
+	}
 	if i%7 != 0 {
 		return h + "Content-Type: text/plain; charset=utf-8\r\n\r\n" + body
 	}
@@ -33,12 +37,18 @@ func scaleMessage(i int) string {
 
 // BenchmarkScale times, over a real socket on a mailbox of scaleMessages
 // generated messages, the operations of issue 17: FETCH 1:* (ENVELOPE),
-// UID SEARCH FROM, and STORE 1:* +FLAGS (\Seen) (alternating with
+// UID SEARCH FROM "zoe" (one sender in a hundred), UID SEARCH TEXT
+// "zanzibar" (one message in a thousand), and STORE 1:* +FLAGS (\Seen) (alternating with
 // -FLAGS so that each iteration changes every message).
 func BenchmarkScale(b *testing.B) {
 	e := newEnv(b, nil)
 	for i := range scaleMessages {
 		e.deliver(b, e.acct.ID, "INBOX", scaleMessage(i))
+	}
+	// Every message fully indexed, as a mailbox is once the indexer has
+	// caught up.
+	if _, err := e.st.Reindex(context.Background(), e.acct.ID); err != nil {
+		b.Fatal(err)
 	}
 	r := dialRaw(b, e.addr)
 	r.cmd(`LOGIN bob@hill.com "` + testPassword + `"`)
@@ -53,5 +63,6 @@ func BenchmarkScale(b *testing.B) {
 	}
 	b.Run("FetchEnvelope", func(b *testing.B) { run(b, "FETCH 1:* (ENVELOPE)") })
 	b.Run("SearchFrom", func(b *testing.B) { run(b, `UID SEARCH FROM "zoe"`) })
+	b.Run("SearchText", func(b *testing.B) { run(b, `UID SEARCH TEXT "zanzibar"`) })
 	b.Run("StoreSeen", func(b *testing.B) { run(b, `STORE 1:* +FLAGS (\Seen)`, `STORE 1:* -FLAGS (\Seen)`) })
 }

@@ -160,13 +160,9 @@ func (sess *session) matching(ctx context.Context, keys []imapwire.SearchKey, wi
 				msgs[i] = store.Message{UID: u}
 			}
 		} else if len(found) > 0 {
-			if msgs, err = st.MessagesByUID(ctx, v.mb.ID, found); err != nil {
+			// Only the candidates' rows and summaries are read.
+			if msgs, infos, err = st.SearchCandidates(ctx, v.mb.ID, found, usesKept(keys)); err != nil {
 				return nil, sess.storeErr(err)
-			}
-			if usesKept(keys) {
-				if infos, err = st.MessageInfos(ctx, v.mb.ID, found, false); err != nil {
-					return nil, sess.storeErr(err)
-				}
 			}
 		}
 	}
@@ -672,18 +668,15 @@ func addKey(q *store.Query, k imapwire.SearchKey, maxUID uint32) bool {
 }
 
 // narrowByText keeps of found the UIDs that the full-text index names as
-// candidates for each top-level BODY and TEXT key (a conjunction, RFC 9051
-// §6.4.4); those keys are still confirmed per message, since the index
-// gives a superset.
+// candidates of each top-level key it can narrow (a conjunction, RFC 9051
+// §6.4.4; see textCandidates). The keys are still confirmed per message,
+// since the index gives a superset.
 func narrowByText(ctx context.Context, st Store, mailboxID int64, keys []imapwire.SearchKey, found []uint32) ([]uint32, error) {
-	for _, k := range keys {
+	for i := range keys {
 		if len(found) == 0 {
 			break
 		}
-		if k.Name != "BODY" && k.Name != "TEXT" {
-			continue
-		}
-		cands, narrowed, err := st.SearchText(ctx, mailboxID, k.Name, k.Value)
+		cands, narrowed, err := textCandidates(ctx, st, mailboxID, &keys[i])
 		if err != nil {
 			return nil, err
 		}
@@ -696,4 +689,61 @@ func narrowByText(ctx context.Context, st Store, mailboxID int64, keys []imapwir
 		})
 	}
 	return found, nil
+}
+
+// textCandidates returns, ascending, a superset of the UIDs for which k
+// holds, from the full-text index (store.SearchText), or narrowed false
+// when the index cannot tell: BODY, TEXT, SUBJECT, FROM, TO, CC, BCC and
+// HEADER with a needle the index can look up (three characters or more;
+// for the address fields a run of three letters or digits), an OR of two
+// such keys (the union) and a parenthesised list with at least one (the
+// intersection). A NOT is never narrowed: the complement of a superset is
+// not one.
+func textCandidates(ctx context.Context, st Store, mailboxID int64, k *imapwire.SearchKey) ([]uint32, bool, error) {
+	switch k.Name {
+	case "BODY", "TEXT", "SUBJECT", "FROM", "TO", "CC", "BCC":
+		return st.SearchText(ctx, mailboxID, k.Name, k.Value)
+	case "HEADER":
+		field := k.Field
+		if f, ok := keptField(field); ok {
+			field = strings.ToUpper(f) // matched as FROM etc. are
+		} else if u := strings.ToUpper(field); u == "TEXT" || u == "BODY" {
+			return nil, false, nil // a field so named is not SearchText's TEXT or BODY
+		}
+		return st.SearchText(ctx, mailboxID, field, k.Value)
+	case "OR":
+		a, ok, err := textCandidates(ctx, st, mailboxID, &k.Keys[0])
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		b, ok, err := textCandidates(ctx, st, mailboxID, &k.Keys[1])
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		u := append(slices.Clone(a), b...)
+		slices.Sort(u)
+		return slices.Compact(u), true, nil
+	case "AND":
+		var out []uint32
+		narrowed := false
+		for i := range k.Keys {
+			c, ok, err := textCandidates(ctx, st, mailboxID, &k.Keys[i])
+			if err != nil {
+				return nil, false, err
+			}
+			if !ok {
+				continue
+			}
+			if !narrowed {
+				out, narrowed = c, true
+				continue
+			}
+			out = slices.DeleteFunc(out, func(u uint32) bool {
+				_, ok := slices.BinarySearch(c, u)
+				return !ok
+			})
+		}
+		return out, narrowed, nil
+	}
+	return nil, false, nil
 }

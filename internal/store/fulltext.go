@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"pail/internal/message"
@@ -144,19 +145,47 @@ func (s *Store) SearchTextAccount(ctx context.Context, accountID int64, field, n
 	return out, true, nil
 }
 
-// textQuery is the FTS5 query for needle in field: the folded needle as
-// one phrase (its trigrams in a row: the substring), in field's columns;
-// false when the needle is too short to look up.
+// addressFields are the fields whose SEARCH key is matched against the
+// addresses as parsed (imapd's matchKept: display name, mailbox@host,
+// "Name <mailbox@host>"), not against the field's text that the index
+// holds: parsing drops quotes, backslashes, comments and white space
+// between the words, so a needle may span a place where the field's text
+// has more than the parsed form. Within a run of letters and digits
+// nothing is ever dropped, so only such runs are looked up.
+var addressFields = map[string]bool{"FROM": true, "TO": true, "CC": true, "BCC": true}
+
+// textQuery is the FTS5 query for needle in field, in field's columns;
+// false when the needle has nothing the index can look up (fewer than
+// minNeedle characters once folded: no trigram). For the text fields
+// (TEXT, BODY, SUBJECT, other header fields) it is the folded needle as
+// one phrase: its trigrams in a row, the substring. For the address
+// fields it is every run of minNeedle or more letters and digits of the
+// needle as a phrase, all of them (see addressFields): a needle such as
+// "zoe@example.org" looks up "zoe", "example" and "org".
 func textQuery(field, needle string) (string, bool) {
 	n := message.FoldSearch(needle)
-	if utf8.RuneCountInString(n) < minNeedle {
-		return "", false
-	}
-	cols, ok := textColumns[strings.ToUpper(field)]
+	field = strings.ToUpper(field)
+	cols, ok := textColumns[field]
 	if !ok {
 		cols = "{hdr}" // HEADER name: the field's line holds the value
 	}
-	return cols + ": \"" + strings.ReplaceAll(n, `"`, `""`) + "\"", true
+	phrase := func(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+	if !addressFields[field] {
+		if utf8.RuneCountInString(n) < minNeedle {
+			return "", false
+		}
+		return cols + ": " + phrase(n), true
+	}
+	var words []string
+	for _, w := range strings.FieldsFunc(n, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+		if utf8.RuneCountInString(w) >= minNeedle {
+			words = append(words, phrase(w))
+		}
+	}
+	if len(words) == 0 {
+		return "", false
+	}
+	return cols + ": (" + strings.Join(words, " AND ") + ")", true
 }
 
 // kickText wakes the indexer after new rows were committed.

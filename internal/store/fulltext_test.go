@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	gomessage "github.com/emersion/go-message"
@@ -215,6 +216,11 @@ func TestSearchTextNeverMisses(t *testing.T) {
 				t.Fatal(err)
 			}
 			short := utf8.RuneCountInString(message.FoldSearch(needle)) < minNeedle
+			if addressFields[field] {
+				// Only runs of three letters or digits are looked up.
+				short = !slices.ContainsFunc(strings.FieldsFunc(message.FoldSearch(needle), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }),
+					func(w string) bool { return utf8.RuneCountInString(w) >= minNeedle })
+			}
 			if narrowed == short {
 				t.Fatalf("%s %q: narrowed %v", field, needle, narrowed)
 			}

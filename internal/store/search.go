@@ -2,10 +2,14 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"pail/internal/message"
 )
 
 // UIDRange is an inclusive range of UIDs.
@@ -188,3 +192,86 @@ func dayStart(t time.Time, loc *time.Location) int64 {
 	y, m, d := t.Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, loc).Unix()
 }
+
+// sparseRatio is how much wider than the set of UIDs their range must be
+// for SearchCandidates to look each row up by UID (one index probe each)
+// rather than scan the range: a search's few candidates spread over a
+// mailbox of 100 000 messages are found without visiting the others.
+const sparseRatio = 8
+
+// SearchCandidates returns, in UID order, the rows of the messages of a
+// mailbox with the given UIDs (ascending), and with infos their kept
+// summaries by UID (as MessageInfos, without structure). It visits only
+// those rows when they are sparse in their range, which is what a search
+// the full-text index narrowed has left, so that the exact check of its
+// few candidates does not cost a read of the whole mailbox.
+func (s *Store) SearchCandidates(ctx context.Context, mailboxID int64, uids []uint32, infos bool) ([]Message, map[uint32]*message.Info, error) {
+	if len(uids) == 0 {
+		return nil, map[uint32]*message.Info{}, nil
+	}
+	if span := int64(uids[len(uids)-1]) - int64(uids[0]) + 1; int64(len(uids))*sparseRatio > span {
+		msgs, err := s.MessagesByUID(ctx, mailboxID, uids)
+		if err != nil || !infos {
+			return msgs, map[uint32]*message.Info{}, err
+		}
+		kept, err := s.MessageInfos(ctx, mailboxID, uids, false)
+		return msgs, kept, err
+	}
+	list, err := json.Marshal(uids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: search candidates: %w", err)
+	}
+	summary := "NULL"
+	if infos {
+		summary = "m.summary"
+	}
+	// CROSS JOIN keeps json_each outside: one probe of the (mailbox_id,
+	// uid) index per UID.
+	rows, err := s.db.QueryContext(ctx, "SELECT "+messageColumns+", "+summary+" FROM json_each(?) j CROSS JOIN messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? AND m.uid = j.value ORDER BY m.uid",
+		string(list), mailboxID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: search candidates: %w", err)
+	}
+	defer rows.Close()
+	var msgs []Message
+	kept := make(map[uint32]*message.Info, len(uids))
+	var unkept []Message
+	for rows.Next() {
+		var sum sql.NullString
+		m, err := s.scanMessage(extraScan{rows, &sum})
+		if err != nil {
+			return nil, nil, err
+		}
+		msgs = append(msgs, m)
+		switch {
+		case !infos:
+		case sum.Valid:
+			info, err := decodeInfo(sum.String, "")
+			if err != nil {
+				return nil, nil, err
+			}
+			kept[m.UID] = info
+		default:
+			unkept = append(unkept, m)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("store: search candidates: %w", err)
+	}
+	for _, m := range unkept {
+		// Not summarised yet (see fillSummaries): read from the file.
+		if info, err := keepFile(m.Path); err == nil {
+			info.Structure = nil
+			kept[m.UID] = info
+		}
+	}
+	return msgs, kept, nil
+}
+
+// extraScan scans a row into scanMessage's columns and then extra.
+type extraScan struct {
+	rows  *sql.Rows
+	extra any
+}
+
+func (e extraScan) Scan(dest ...any) error { return e.rows.Scan(append(dest, e.extra)...) }
