@@ -145,12 +145,25 @@ func (sess *session) matching(ctx context.Context, keys []imapwire.SearchKey, wi
 		st := sess.srv.deps.Store
 		q, rest := sqlQuery(keys, v.maxUID())
 		keys = rest
-		found, err := st.SearchUIDs(ctx, v.mb.ID, q)
-		if err != nil {
-			return nil, sess.storeErr(err)
+		// Only what the client has been told of is searched: with no
+		// SQL condition that is the view, without a query that reads
+		// every row.
+		var found []uint32
+		if q.Empty() {
+			found = make([]uint32, 0, len(v.uids))
+			for _, u := range v.uids {
+				if !v.pending[u] {
+					found = append(found, u)
+				}
+			}
+		} else {
+			var err error
+			if found, err = st.SearchUIDs(ctx, v.mb.ID, q); err != nil {
+				return nil, sess.storeErr(err)
+			}
+			found = slices.DeleteFunc(found, func(u uint32) bool { return v.seqOf(u) == 0 || v.pending[u] })
 		}
-		// Only what the client has been told of is searched.
-		found = slices.DeleteFunc(found, func(u uint32) bool { return v.seqOf(u) == 0 || v.pending[u] })
+		var err error
 		if found, err = narrowByText(ctx, st, v.mb.ID, keys, found); err != nil {
 			return nil, sess.storeErr(err)
 		}

@@ -96,6 +96,14 @@ func (s *Store) SearchUIDs(ctx context.Context, mailboxID int64, q Query) ([]uin
 	return out, nil
 }
 
+// Empty reports whether q has no condition: every message of the
+// mailbox matches it, and a caller that knows the mailbox's UIDs need not
+// ask.
+func (q Query) Empty() bool {
+	where, _ := q.sql()
+	return where == ""
+}
+
 // sql renders q as " AND ..." conditions with their arguments.
 func (q Query) sql() (string, []any) {
 	var b strings.Builder
