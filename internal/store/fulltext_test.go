@@ -377,7 +377,7 @@ func preTextSchema(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	// Migration 11 went first (preObjectIDSchema), then 10
+	// Migrations 12 and 11 went first (preObjectIDSchema), then 10
 	// (quotaMigration), then the index (9).
 	for _, q := range []string{"DROP INDEX messages_size", "ALTER TABLE accounts DROP COLUMN quota", "DROP TRIGGER messages_text_gone", "DROP TABLE message_text", "DROP INDEX messages_untexted", "DROP INDEX messages_text_unsure",
 		"ALTER TABLE messages DROP COLUMN text_state", "PRAGMA user_version = 8"} {

@@ -250,24 +250,3 @@ func (s *Store) LoneSubscriptions(ctx context.Context, accountID int64) ([]strin
 	}
 	return names, nil
 }
-
-// MailboxCounts are the figures IMAP STATUS reports.
-type MailboxCounts struct {
-	Messages, Unseen, Deleted, Recent uint32
-	Size                              int64
-}
-
-// MailboxStatus counts a mailbox's messages.
-func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (MailboxCounts, error) {
-	var c MailboxCounts
-	err := s.db.QueryRowContext(ctx, `SELECT count(*),
-		coalesce(sum(instr(' ' || flags || ' ', ' \Seen ') = 0), 0),
-		coalesce(sum(instr(' ' || flags || ' ', ' \Deleted ') > 0), 0),
-		coalesce(sum(recent), 0),
-		coalesce(sum(size), 0)
-		FROM messages WHERE mailbox_id = ?`, mailboxID).Scan(&c.Messages, &c.Unseen, &c.Deleted, &c.Recent, &c.Size)
-	if err != nil {
-		return MailboxCounts{}, fmt.Errorf("store: %w", err)
-	}
-	return c, nil
-}

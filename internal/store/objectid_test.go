@@ -11,10 +11,11 @@ import (
 )
 
 // preObjectIDSchema takes a store's database back to before migration 11
-// (no MAILBOXID, EMAILID, THREADID or save date), as a data directory of
-// an older pail has it.
+// (no MAILBOXID, EMAILID, THREADID or save date, nor the figures of
+// migration 12), as a data directory of an older pail has it.
 func preObjectIDSchema(t *testing.T, dir string) {
 	t.Helper()
+	preCountsSchema(t, dir)
 	db, err := sql.Open("sqlite", "file:"+dir+"/pail.db")
 	if err != nil {
 		t.Fatal(err)

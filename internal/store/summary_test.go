@@ -206,8 +206,11 @@ func countFlagStatements(t *testing.T, s *Store) (reads, writes *int) {
 	defer conn.Close()
 	reads, writes = new(int), new(int)
 	err = conn.Raw(func(dc any) error {
-		return dc.(sqlite.AuthorizerRegisterer).RegisterAuthorizer(func(action sqlite.AuthorizerActionCode, table, column, _, _ string) sqlite.AuthorizerReturnCode {
-			if table == "messages" && column == "flags" {
+		return dc.(sqlite.AuthorizerRegisterer).RegisterAuthorizer(func(action sqlite.AuthorizerActionCode, table, column, _, trigger string) sqlite.AuthorizerReturnCode {
+			// The counting triggers of migration 12 read the flags
+			// inside the statement that changes them: not a statement
+			// of their own.
+			if table == "messages" && column == "flags" && trigger == "" {
 				switch action {
 				case sqlite.AuthRead:
 					*reads++
