@@ -109,33 +109,9 @@ func cmdImport(e *env, args []string) error {
 	}
 	r := mbox.NewReader(bufio.NewReaderSize(in, 64<<10))
 	r.MaxMessageBytes = cfg.Limits.MaxMessageBytes
-	n, skipped := 0, 0
-	for {
-		msg, err := r.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		var tooLarge *mbox.TooLargeError
-		if errors.As(err, &tooLarge) {
-			fmt.Fprintf(e.stderr, "pail: skipped: %v (limits.max_message_bytes)\n", err)
-			skipped++
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("%s: after %d messages: %w", pos[1], n, err)
-		}
-		sp, err := st.NewBody()
-		if err != nil {
-			return err
-		}
-		if _, err := sp.Write(msg.Body); err != nil {
-			sp.Discard()
-			return err
-		}
-		if _, err := st.DeliverBody(e.ctx, sp, []store.Delivery{{AccountID: mb.AccountID, Mailbox: mb.Name, Date: msg.Date}}); err != nil {
-			return err
-		}
-		n++
+	n, skipped, err := importMbox(e.ctx, st, mb, r, e.stderr)
+	if err != nil {
+		return fmt.Errorf("%s: after %d messages: %w", pos[1], n, err)
 	}
 	fmt.Fprintf(e.stdout, "imported %d messages into %s of %s\n", n, mb.Name, pos[0])
 	if skipped > 0 {
@@ -162,4 +138,104 @@ func findMailbox(e *env, st *store.Store, addr, name string) (store.Mailbox, err
 		return store.Mailbox{}, fmt.Errorf("%s has no mailbox %q", norm, name)
 	}
 	return mb, err
+}
+
+// importChunk is how many messages of an import one transaction stores
+// (store.DeliverBatch): a commit, with its fsyncs of the database and of
+// the message directories, per chunk instead of per message, and the
+// chunk's spool files synced in parallel. 64 messages of at most
+// limits.max_message_bytes each are spool files on disk, not memory; two
+// chunks (one stored, one being read) keep 128 files open at most.
+const importChunk = 64
+
+// importMbox stores the messages of r in mailbox mb in their order in the
+// file, importChunk at a time: while one chunk is being stored the next
+// is read and spooled (group commit), and a chunk is stored only after
+// the one before it has committed, so the UIDs follow the mbox's order.
+// Each chunk is all or nothing, so an interrupted import leaves whole
+// messages only, the first n of the file; every message counted in n is
+// committed when importMbox returns; after a failure to read the file the
+// whole messages read before it are stored. Messages over r.MaxMessageBytes are
+// skipped (and counted) with a line on stderr.
+func importMbox(ctx context.Context, st *store.Store, mb store.Mailbox, r *mbox.Reader, stderr io.Writer) (n, skipped int, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type outcome struct {
+		stored int
+		err    error
+	}
+	chunks := make(chan []store.Batch, 1) // the chunk read ahead of the one being stored
+	done := make(chan outcome, 1)
+	go func() {
+		var o outcome
+		for bs := range chunks {
+			if o.err != nil {
+				discard(bs)
+				continue
+			}
+			if _, err := st.DeliverBatch(ctx, bs); err != nil {
+				o.err = err
+				cancel() // the reader stops spooling what will not be stored
+				continue
+			}
+			o.stored += len(bs)
+		}
+		done <- o
+	}()
+	var readErr error
+	var bs []store.Batch
+	for ctx.Err() == nil {
+		msg, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		var tooLarge *mbox.TooLargeError
+		if errors.As(err, &tooLarge) {
+			fmt.Fprintf(stderr, "pail: skipped: %v (limits.max_message_bytes)\n", err)
+			skipped++
+			continue
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+		sp, err := st.NewSpool()
+		if err != nil {
+			readErr = err
+			break
+		}
+		if _, err := sp.Write(msg.Body); err != nil {
+			sp.Discard()
+			readErr = err
+			break
+		}
+		bs = append(bs, store.Batch{Spool: sp, Deliveries: []store.Delivery{{AccountID: mb.AccountID, Mailbox: mb.Name, Date: msg.Date}}})
+		if len(bs) == importChunk {
+			chunks <- bs
+			bs = nil
+		}
+	}
+	if len(bs) > 0 {
+		// The whole messages read before a failure of the file are
+		// stored too, as they were one by one.
+		chunks <- bs
+	}
+	close(chunks)
+	o := <-done
+	switch {
+	case o.err != nil:
+		return o.stored, skipped, o.err
+	case readErr != nil:
+		return o.stored, skipped, readErr
+	case ctx.Err() != nil:
+		return o.stored, skipped, ctx.Err()
+	}
+	return o.stored, skipped, nil
+}
+
+// discard removes the spool files of batches that will not be stored.
+func discard(bs []store.Batch) {
+	for _, b := range bs {
+		b.Spool.Discard()
+	}
 }
