@@ -15,7 +15,8 @@ import (
 
 // Fetch answers FETCH and UID FETCH (RFC 9051 §6.4.5). ENVELOPE,
 // BODYSTRUCTURE and BODY come from the wire forms the store kept at
-// delivery (one store.KeptWire query per command); a message without them
+// delivery, read with the messages in one store.EachMessage query whose
+// rows are written as they come; a message without them
 // and sections other than the whole message are parsed from the file in
 // memory (imapmsg); BODY[] streams the file. PREVIEW is the text kept at
 // delivery (store.KeptPreviews, one query); SAVEDATE, EMAILID and
@@ -82,70 +83,70 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 		return w.Err()
 	}
 	st := sess.srv.deps.Store
-	msgs, err := st.MessagesByUID(ctx, v.mb.ID, uids)
-	if err != nil {
-		return sess.storeErr(err)
-	}
-	if a.HasChangedSince {
-		// RFC 7162 §3.1.4.1: only messages whose mod-sequence is above
-		// CHANGEDSINCE's value.
-		msgs = slices.DeleteFunc(msgs, func(m store.Message) bool { return m.ModSeq <= a.ChangedSince })
-	}
-	var kept map[uint32]imapmsg.Described
-	if want, structure := keptItems(items); want {
-		got := make([]uint32, len(msgs))
-		for i, m := range msgs {
-			got[i] = m.UID
-		}
-		if kept, err = st.KeptWire(ctx, v.mb.ID, got, structure); err != nil {
-			return sess.storeErr(err)
-		}
-	}
 	var previews map[uint32]string
 	if i := slices.IndexFunc(items, func(it imapwire.FetchItem) bool { return it.Name == "PREVIEW" }); i >= 0 {
 		// RFC 8970: the preview computed at delivery, read in one query.
-		got := make([]uint32, len(msgs))
-		for i, m := range msgs {
-			got[i] = m.UID
-		}
-		if previews, err = st.KeptPreviews(ctx, v.mb.ID, got, items[i].Lazy); err != nil {
+		var err error
+		if previews, err = st.KeptPreviews(ctx, v.mb.ID, uids, items[i].Lazy); err != nil {
 			return sess.storeErr(err)
 		}
 	}
-	changed := map[uint32]bool{}
+	// seen are the messages this fetch set \Seen on, in UID order: those
+	// the store's one statement changed (their mod-sequence is the new
+	// one), whatever the view thought of them.
+	var seen []uint32
 	if markSeen && !v.readOnly {
-		var unseen []uint32
-		for _, m := range msgs {
-			if !slices.Contains(m.Flags, `\Seen`) {
-				unseen = append(unseen, m.UID)
-			}
+		res, err := st.ChangeFlags(ctx, v.mb.ID, uids, store.FlagsAdd, []string{`\Seen`}, 0)
+		if err != nil {
+			return sess.storeErr(err)
 		}
-		if len(unseen) > 0 {
-			states, _, err := st.SetFlags(ctx, v.mb.ID, unseen, store.FlagsAdd, []string{`\Seen`}, 0)
-			if err != nil {
-				return sess.storeErr(err)
-			}
-			byUID := map[uint32]store.MessageState{}
-			for _, s := range states {
-				byUID[s.UID] = s
-			}
-			for i := range msgs {
-				if s, ok := byUID[msgs[i].UID]; ok {
-					msgs[i].Flags, msgs[i].ModSeq = s.Flags, s.ModSeq
-					changed[msgs[i].UID] = true
+		if res.After != res.Before {
+			for _, s := range res.States {
+				if s.ModSeq == res.After {
+					seen = append(seen, s.UID)
 				}
 			}
 		}
+		// The view takes their new flags below (fetchOne).
+		sess.followed(res)
 	}
-	for _, m := range msgs {
+	kept := store.KeptNone
+	if want, structure := keptItems(items); structure {
+		kept = store.KeptStructure
+	} else if want {
+		kept = store.KeptEnvelope
+	}
+	// The rows are streamed to the client as they are read (no structure
+	// the size of the mailbox, issue 17); the writer sends them in
+	// writes of its buffer's size.
+	var fetchErr error
+	err := st.EachMessage(ctx, v.mb.ID, uids, kept, func(m *store.Message, d imapmsg.Described) error {
+		_, changed := slices.BinarySearch(seen, m.UID)
+		if a.HasChangedSince && m.ModSeq <= a.ChangedSince {
+			// RFC 7162 §3.1.4.1: only messages whose mod-sequence is
+			// above CHANGEDSINCE's value; the view still takes what
+			// this fetch changed.
+			if changed {
+				v.flags[m.UID] = m.Flags
+			}
+			return nil
+		}
 		seq := v.seqOf(m.UID)
 		if seq == 0 {
-			continue
+			return nil
 		}
 		preview, ok := previews[m.UID]
-		if err := sess.fetchOne(w, seq, m, kept[m.UID], fetchPreview{preview, ok}, items, changed[m.UID]); err != nil {
+		if err := sess.fetchOne(w, seq, m, d, fetchPreview{preview, ok}, items, changed); err != nil {
+			fetchErr = err
 			return err
 		}
+		return nil
+	})
+	if fetchErr != nil {
+		return fetchErr // a response or a write error, as fetchOne gave it
+	}
+	if err != nil {
+		return sess.storeErr(err)
 	}
 	return w.Err()
 }
@@ -165,7 +166,7 @@ func keptItems(items []imapwire.FetchItem) (kept, structure bool) {
 }
 
 // keptWire returns the kept wire form of an ENVELOPE, BODYSTRUCTURE or
-// BODY item, nil when the message has none (store.KeptWire).
+// BODY item, nil when the message has none (store.EachMessage).
 func keptWire(d imapmsg.Described, it *imapwire.FetchItem) *imapmsg.Wire {
 	switch it.Name {
 	case "ENVELOPE":
@@ -174,6 +175,15 @@ func keptWire(d imapmsg.Described, it *imapwire.FetchItem) *imapmsg.Wire {
 		return d.BodyStructure
 	}
 	return d.Body
+}
+
+// wireFor is the kept form for a session that may or may not be sent
+// UTF-8 (imapmsg.Wire.For, without a copy).
+func wireFor(k *imapmsg.Wire, utf8OK bool) string {
+	if utf8OK && k.UTF8 != "" {
+		return k.UTF8
+	}
+	return k.Plain
 }
 
 // needsBytes reports whether an item needs the message parsed in memory
@@ -201,7 +211,7 @@ type fetchPreview struct {
 	ok   bool
 }
 
-func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, info imapmsg.Described, preview fetchPreview, items []imapwire.FetchItem, flagsChanged bool) error {
+func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m *store.Message, info imapmsg.Described, preview fetchPreview, items []imapwire.FetchItem, flagsChanged bool) error {
 	v := sess.sel
 	wantFlags := flagsChanged
 	needBytes, needFile := false, false
@@ -220,7 +230,7 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 	var buf []byte
 	if needFile {
 		var err error
-		f, err = sess.srv.deps.Store.OpenMessage(m)
+		f, err = sess.srv.deps.Store.OpenMessage(*m)
 		if err != nil {
 			// Expunged meanwhile: no response for it.
 			return nil
@@ -287,20 +297,20 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m store.Message, i
 			w.FetchNString("PREVIEW", preview.text, !preview.ok)
 		case "ENVELOPE":
 			if k := keptWire(info, it); k != nil {
-				w.FetchRaw("ENVELOPE", k.For(utf8OK))
+				w.FetchRawString("ENVELOPE", wireFor(k, utf8OK))
 				continue
 			}
 			w.FetchEnvelope(imapmsg.Envelope(root.Header))
 		case "BODYSTRUCTURE":
 			if k := keptWire(info, it); k != nil {
-				w.FetchRaw("BODYSTRUCTURE", k.For(utf8OK))
+				w.FetchRawString("BODYSTRUCTURE", wireFor(k, utf8OK))
 				continue
 			}
 			w.FetchRaw("BODYSTRUCTURE", imapmsg.AppendBodyStructure(nil, root, true, utf8OK))
 		case "BODY", "RFC822", "RFC822.HEADER", "RFC822.TEXT":
 			if it.Name == "BODY" && it.Section == nil {
 				if k := keptWire(info, it); k != nil {
-					w.FetchRaw("BODY", k.For(utf8OK))
+					w.FetchRawString("BODY", wireFor(k, utf8OK))
 					continue
 				}
 				w.FetchRaw("BODY", imapmsg.AppendBodyStructure(nil, root, false, utf8OK))

@@ -49,19 +49,24 @@ func (sess *session) Store(ctx context.Context, uid bool, a *imapwire.StoreArgs)
 		// UNCHANGEDSINCE 0 fails for all); the store reads 0 as "no test".
 		failed = uids
 	} else {
-		var err error
-		states, failed, err = sess.srv.deps.Store.SetFlags(ctx, v.mb.ID, uids, op, fs, a.UnchangedSince)
+		res, err := sess.srv.deps.Store.ChangeFlags(ctx, v.mb.ID, uids, op, fs, a.UnchangedSince)
 		if err != nil {
 			return nil, sess.storeErr(err)
 		}
-	}
-	failedSet := make(map[uint32]bool, len(failed))
-	for _, u := range failed {
-		failedSet[u] = true
+		states, failed = res.States, res.Failed
+		// The new flags go into the view below: it need not read them
+		// back at the command's end.
+		sess.followed(res)
 	}
 	w := sess.conn.Writer()
+	condStore := sess.conn.CondStore()
+	// states and failed are both in UID order.
+	nf := 0
 	for _, st := range states {
-		if failedSet[st.UID] {
+		for nf < len(failed) && failed[nf] < st.UID {
+			nf++
+		}
+		if nf < len(failed) && failed[nf] == st.UID {
 			continue // untouched: no FETCH (RFC 7162 §3.1.3, example 7)
 		}
 		changed := !slices.Equal(v.flags[st.UID], st.Flags)
@@ -69,7 +74,7 @@ func (sess *session) Store(ctx context.Context, uid bool, a *imapwire.StoreArgs)
 		seq := v.seqOf(st.UID)
 		if a.Silent {
 			sess.announce(st.Flags)
-			if changed && seq > 0 && sess.conn.CondStore() {
+			if changed && seq > 0 && condStore {
 				// RFC 7162 §3.1.3: .SILENT still reports the new
 				// MODSEQ of each message changed (example 8).
 				w.BeginFetch(seq)

@@ -68,9 +68,9 @@ type messageStore interface {
 	ExpungedSince(ctx context.Context, mailboxID int64, since uint64) ([]uint32, error)
 	DeletedMessages(ctx context.Context, mailboxID int64) ([]store.MessageState, error)
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32) ([]store.Message, error)
-	// KeptWire returns the ENVELOPE, BODYSTRUCTURE and BODY wire forms
-	// kept at delivery, by UID.
-	KeptWire(ctx context.Context, mailboxID int64, uids []uint32, structure bool) (map[uint32]imapmsg.Described, error)
+	// EachMessage streams the messages of a set in UID order with the
+	// ENVELOPE, BODYSTRUCTURE and BODY wire forms kept at delivery.
+	EachMessage(ctx context.Context, mailboxID int64, uids []uint32, kept store.KeptForms, fn func(m *store.Message, d imapmsg.Described) error) error
 	// SearchUIDs returns the UIDs of a mailbox that match a conjunction
 	// of the keys SQL can evaluate.
 	SearchUIDs(ctx context.Context, mailboxID int64, q store.Query) ([]uint32, error)
@@ -91,7 +91,9 @@ type messageStore interface {
 	// SortFields calls fn with what SORT and THREAD use of each message,
 	// kept at delivery.
 	SortFields(ctx context.Context, mailboxID int64, uids []uint32, want store.SortWant, fn func(*store.SortFields)) error
-	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) ([]store.MessageState, []uint32, error)
+	// ChangeFlags changes flags durably and says the mailbox's
+	// mod-sequence before and after.
+	ChangeFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.FlagOp, flags []string, unchangedSince uint64) (store.FlagsResult, error)
 	ClaimRecent(ctx context.Context, mailboxID int64) ([]uint32, error)
 	Copy(ctx context.Context, srcID int64, uids []uint32, destID int64) (store.CopyResult, error)
 	Move(ctx context.Context, srcID int64, uids []uint32, destID int64) (store.CopyResult, error)

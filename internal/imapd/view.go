@@ -3,7 +3,6 @@ package imapd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"sort"
@@ -78,7 +77,17 @@ func (sess *session) writeFlags(seq, uid uint32, flags []string, modseq uint64) 
 
 // writeModSeq writes the FETCH item "MODSEQ (n)" (RFC 7162 §3.1.4.1).
 func writeModSeq(w *imapwire.Writer, modseq uint64) {
-	w.FetchRaw("MODSEQ", fmt.Appendf(nil, "(%d)", modseq))
+	w.FetchNumber("MODSEQ", modseq)
+}
+
+// followed lets the view's mod-sequence follow a flag change the session
+// made itself, when the view was current before it: the caller puts the
+// new flags in the view, so Poll need not read them back (STORE 1:* on a
+// large mailbox would read every message again).
+func (sess *session) followed(res store.FlagsResult) {
+	if v := sess.sel; v != nil && res.Before == v.modseq {
+		v.modseq = res.After
+	}
 }
 
 // announce tells the client of keywords it has not seen in this mailbox

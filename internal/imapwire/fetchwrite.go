@@ -77,6 +77,13 @@ func (w *Writer) FetchRaw(name string, encoded []byte) {
 	w.write(encoded)
 }
 
+// FetchRawString is FetchRaw with the encoded value as a string (a wire
+// form kept at delivery), copied to the output as it is.
+func (w *Writer) FetchRawString(name, encoded string) {
+	w.item(name)
+	w.writeString(encoded)
+}
+
 // FetchValue writes an item whose value is a Value tree.
 func (w *Writer) FetchValue(name string, v Value) {
 	w.item(name)

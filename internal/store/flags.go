@@ -1,12 +1,13 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -106,121 +107,164 @@ func (s *Store) MessagesByUID(ctx context.Context, mailboxID int64, uids []uint3
 
 // SetFlags changes the flags of the messages with the given UIDs in one
 // durable transaction and returns the resulting state of each message that
-// exists. Every message whose flags change gets one new modification
-// sequence, shared by the whole call (RFC 7162 §3.1). When unchangedSince is
-// not zero, a message whose modification sequence is above it is left alone
-// and its UID is returned in failed (RFC 7162 §3.1.3, UNCHANGEDSINCE).
+// exists, and the UIDs UNCHANGEDSINCE left alone (ChangeFlags).
+func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince uint64) (states []MessageState, failed []uint32, err error) {
+	res, err := s.ChangeFlags(ctx, mailboxID, uids, op, flags, unchangedSince)
+	return res.States, res.Failed, err
+}
+
+// FlagsResult is what ChangeFlags did.
+type FlagsResult struct {
+	// States is the resulting state of each message that exists, in UID
+	// order.
+	States []MessageState
+	// Failed are the UIDs UNCHANGEDSINCE left alone, in UID order.
+	Failed []uint32
+	// Before and After are the mailbox's mod-sequence before and after
+	// the change (equal when nothing changed): a reader whose view was
+	// current at Before and takes States is current at After.
+	Before, After uint64
+}
+
+// ChangeFlags changes the flags of the messages with the given UIDs in one
+// durable transaction. Every message whose flags change gets one new
+// modification sequence, shared by the whole call (RFC 7162 §3.1). When
+// unchangedSince is not zero, a message whose modification sequence is
+// above it is left alone and its UID is returned in Failed (RFC 7162
+// §3.1.3, UNCHANGEDSINCE).
 //
 // The work is set-based whatever the number of messages (STORE 1:* on a
-// large mailbox): one query reads the messages' states and one statement
-// writes every change.
-func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince uint64) (states []MessageState, failed []uint32, err error) {
+// large mailbox): one query reads the messages' states in UID order and
+// one statement writes every change; no map the size of the set is built.
+func (s *Store) ChangeFlags(ctx context.Context, mailboxID int64, uids []uint32, op FlagOp, flags []string, unchangedSince uint64) (FlagsResult, error) {
 	flags = normalizeFlags(flags)
+	if !slices.IsSorted(uids) {
+		uids = slices.Compact(slices.Sorted(slices.Values(uids)))
+	}
+	var res FlagsResult
 	var accountID int64
-	changed := false
-	err = s.write(ctx, nil, func(tx *sql.Tx) error {
-		states, failed, changed = states[:0], failed[:0], false
-		var modseq uint64
-		if err := tx.QueryRow("SELECT account_id, modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &modseq); err != nil {
+	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+		res = FlagsResult{States: res.States[:0], Failed: res.Failed[:0]}
+		if err := tx.QueryRow("SELECT account_id, modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &res.Before); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
 			}
 			return err
 		}
+		res.After = res.Before
 		if len(uids) == 0 {
 			return nil
 		}
-		next := modseq + 1
+		next := res.Before + 1
 		cur, err := statesOf(tx, mailboxID, uids)
 		if err != nil {
 			return err
 		}
-		// updates holds [id, flags] pairs for the one UPDATE.
-		var updates [][2]any
-		done := make(map[uint32]bool, len(cur))
-		for _, uid := range uids {
-			st, ok := cur[uid]
-			if !ok {
-				continue
-			}
-			if done[uid] {
-				states = append(states, st)
-				continue
-			}
-			done[uid] = true
+		// updates is the JSON array of [id, flags] pairs for the one
+		// UPDATE, built without reflection.
+		updates := []byte{'['}
+		for _, st := range cur {
 			if unchangedSince != 0 && st.ModSeq > unchangedSince {
-				failed = append(failed, uid)
-				states = append(states, st)
+				res.Failed = append(res.Failed, st.UID)
+				res.States = append(res.States, st)
 				continue
 			}
-			nf := applyFlags(st.Flags, op, flags)
-			if f := formatFlags(nf); f != strings.Join(st.Flags, " ") {
-				updates = append(updates, [2]any{st.ID, f})
-				st.Flags, st.ModSeq, changed = parseFlags(f), next, true
-				cur[uid] = st
+			nf := normalizeFlags(applyFlags(st.Flags, op, flags))
+			if !slices.Equal(nf, st.Flags) {
+				if len(updates) > 1 {
+					updates = append(updates, ',')
+				}
+				updates = append(updates, '[')
+				updates = strconv.AppendInt(updates, st.ID, 10)
+				updates = append(updates, ',')
+				updates = appendJSONString(updates, strings.Join(nf, " "))
+				updates = append(updates, ']')
+				st.Flags, st.ModSeq = nf, next
+				if len(nf) == 0 {
+					st.Flags = nil
+				}
 			}
-			states = append(states, st)
+			res.States = append(res.States, st)
 		}
-		if !changed {
+		if len(updates) == 1 {
 			return nil
 		}
-		b, err := json.Marshal(updates)
-		if err != nil {
-			return err
-		}
+		updates = append(updates, ']')
 		if _, err := tx.Exec(`UPDATE messages SET flags = json_extract(u.value, '$[1]'), modseq = ?
-			FROM json_each(?) AS u WHERE messages.id = json_extract(u.value, '$[0]')`, next, string(b)); err != nil {
+			FROM json_each(?) AS u WHERE messages.id = json_extract(u.value, '$[0]')`, next, string(updates)); err != nil {
 			return err
 		}
+		res.After = next
 		_, err = tx.Exec("UPDATE mailboxes SET modseq = ? WHERE id = ?", next, mailboxID)
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return FlagsResult{}, err
 	}
-	if changed {
+	if res.After != res.Before {
 		s.hub.publish(Event{AccountID: accountID, MailboxID: mailboxID, Kind: EventFlags})
 	}
-	return states, failed, nil
+	return res, nil
+}
+
+// appendJSONString appends s as a JSON string. Flags are atoms (RFC 9051
+// §9 flag-keyword), but the system flags' backslash needs escaping.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
 }
 
 // statesOf reads, in one query, the states of the messages of a mailbox
-// whose UIDs are in uids. A dense set is read as its UID range, a sparse
-// one through the list itself.
-func statesOf(tx *sql.Tx, mailboxID int64, uids []uint32) (map[uint32]MessageState, error) {
-	lo, hi := slices.Min(uids), slices.Max(uids)
-	want := make(map[uint32]bool, len(uids))
-	for _, u := range uids {
-		want[u] = true
-	}
+// whose UIDs are in uids (sorted, without duplicates), in UID order. A
+// dense set is read as its UID range, a sparse one through the list
+// itself.
+func statesOf(tx *sql.Tx, mailboxID int64, uids []uint32) ([]MessageState, error) {
 	var rows *sql.Rows
 	var err error
-	if span := int64(hi) - int64(lo) + 1; int64(len(want))*2 >= span {
-		rows, err = tx.Query("SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ?", mailboxID, lo, hi)
+	if dense(uids) {
+		rows, err = tx.Query("SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ?", mailboxID, uids[0], uids[len(uids)-1])
 	} else {
-		b, jerr := json.Marshal(uids)
-		if jerr != nil {
-			return nil, jerr
-		}
-		rows, err = tx.Query("SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))", mailboxID, string(b))
+		rows, err = tx.Query("SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))", mailboxID, uidList(uids))
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := make(map[uint32]MessageState, len(want))
+	out := make([]MessageState, 0, len(uids))
 	for rows.Next() {
 		var st MessageState
 		var f string
 		if err := rows.Scan(&st.ID, &st.UID, &st.ModSeq, &f, &st.Recent); err != nil {
 			return nil, err
 		}
-		if want[st.UID] {
-			st.Flags = parseFlags(f)
-			out[st.UID] = st
-		}
+		st.Flags = parseFlags(f)
+		out = append(out, st)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// In UID order (the index gives it; sorting what is sorted is one
+	// pass), keeping only the UIDs asked for: both lists are walked
+	// together.
+	slices.SortFunc(out, func(a, b MessageState) int { return cmp.Compare(a.UID, b.UID) })
+	next := 0 // uids[next] is the lowest UID not yet passed
+	return slices.DeleteFunc(out, func(st MessageState) bool {
+		for next < len(uids) && uids[next] < st.UID {
+			next++
+		}
+		return next == len(uids) || uids[next] != st.UID
+	}), nil
 }
 
 // applyFlags returns cur changed by op with flags.

@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"pail/internal/imapmsg"
+)
+
+// KeptForms says which IMAP wire forms kept at delivery EachMessage reads
+// with the messages.
+type KeptForms uint8
+
+// The kept wire forms (imapmsg.Described).
+const (
+	KeptNone      KeptForms = iota // none
+	KeptEnvelope                   // the ENVELOPE
+	KeptStructure                  // the ENVELOPE, BODYSTRUCTURE and BODY
+)
+
+// EachMessage calls fn, in UID order, with each message of a mailbox whose
+// UID is in uids (sorted, without duplicates, as an IMAP view resolves a
+// set) and with the wire forms kept at delivery that kept asks for. It is
+// one query whose rows are streamed: FETCH 1:* of a large mailbox holds no
+// structure the size of the mailbox. A message without the forms asked for
+// (see KeptWire) gets a zero imapmsg.Described, and the caller reads its
+// file. fn must not use the store: the query's connection is held until
+// EachMessage returns. An error from fn stops the walk and is returned as
+// it is.
+func (s *Store) EachMessage(ctx context.Context, mailboxID int64, uids []uint32, kept KeptForms, fn func(m *Message, d imapmsg.Described) error) error {
+	if len(uids) == 0 {
+		return nil
+	}
+	if !slices.IsSorted(uids) {
+		uids = slices.Compact(slices.Sorted(slices.Values(uids)))
+	}
+	cols := "SELECT " + messageColumns + ", NULL, NULL, NULL, NULL, NULL, NULL"
+	switch kept {
+	case KeptEnvelope:
+		cols = "SELECT " + messageColumns + `, json_extract(m.summary, '$.IMAPEnvelope.Plain'), json_extract(m.summary, '$.IMAPEnvelope.UTF8'),
+			NULL, NULL, NULL, NULL`
+	case KeptStructure:
+		cols = "SELECT " + messageColumns + `, json_extract(m.summary, '$.IMAPEnvelope.Plain'), json_extract(m.summary, '$.IMAPEnvelope.UTF8'),
+			json_extract(m.structure, '$.IMAPBodyStructure.Plain'), json_extract(m.structure, '$.IMAPBodyStructure.UTF8'),
+			json_extract(m.structure, '$.IMAPBody.Plain'), json_extract(m.structure, '$.IMAPBody.UTF8')`
+	}
+	from := " FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? AND "
+	var rows *sql.Rows
+	var err error
+	lo, hi := uids[0], uids[len(uids)-1]
+	if dense(uids) {
+		rows, err = s.db.QueryContext(ctx, cols+from+"m.uid BETWEEN ? AND ? ORDER BY m.uid", mailboxID, lo, hi)
+	} else {
+		rows, err = s.db.QueryContext(ctx, cols+from+"m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid", mailboxID, uidList(uids))
+	}
+	if err != nil {
+		return fmt.Errorf("store: each message: %w", err)
+	}
+	defer rows.Close()
+	var v [6]sql.NullString
+	row := scanWith{rows, []any{&v[0], &v[1], &v[2], &v[3], &v[4], &v[5]}}
+	wire := func(plain, utf8 sql.NullString) *imapmsg.Wire {
+		if !plain.Valid {
+			return nil
+		}
+		return &imapmsg.Wire{Plain: plain.String, UTF8: utf8.String}
+	}
+	next := 0 // uids[next] is the lowest UID not yet passed
+	for rows.Next() {
+		m, err := s.scanMessage(row)
+		if err != nil {
+			return fmt.Errorf("store: each message: %w", err)
+		}
+		// Both in UID order: walk uids along the rows.
+		for next < len(uids) && uids[next] < m.UID {
+			next++
+		}
+		if next == len(uids) {
+			break
+		}
+		if uids[next] != m.UID {
+			continue
+		}
+		var d imapmsg.Described
+		if kept != KeptNone {
+			d = imapmsg.Described{Envelope: wire(v[0], v[1]), BodyStructure: wire(v[2], v[3]), Body: wire(v[4], v[5])}
+			if d.Envelope == nil || kept == KeptStructure && (d.BodyStructure == nil || d.Body == nil) {
+				d = imapmsg.Described{}
+			}
+		}
+		if err := fn(&m, d); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: each message: %w", err)
+	}
+	return nil
+}
+
+// dense reports whether sorted uids cover at least half of their range, so
+// that reading the range costs less than looking each one up.
+func dense(uids []uint32) bool {
+	span := int64(uids[len(uids)-1]) - int64(uids[0]) + 1
+	return int64(len(uids))*2 >= span
+}
+
+// uidList is uids as a JSON array, for json_each.
+func uidList(uids []uint32) string {
+	b := make([]byte, 0, len(uids)*6+2)
+	b = append(b, '[')
+	for i, u := range uids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendUint(b, uint64(u), 10)
+	}
+	return string(append(b, ']'))
+}
+
+// scanWith scans a row of message columns followed by more columns.
+type scanWith struct {
+	rows  *sql.Rows
+	extra []any
+}
+
+func (r scanWith) Scan(dest ...any) error { return r.rows.Scan(append(dest, r.extra...)...) }
