@@ -61,12 +61,18 @@ func (s *Store) EachMessage(ctx context.Context, mailboxID int64, uids []uint32,
 	}
 	defer rows.Close()
 	var v [6]sql.NullString
-	row := scanWith{rows, []any{&v[0], &v[1], &v[2], &v[3], &v[4], &v[5]}}
-	wire := func(plain, utf8 sql.NullString) *imapmsg.Wire {
+	row := &scanWith{rows: rows, extra: []any{&v[0], &v[1], &v[2], &v[3], &v[4], &v[5]}}
+	// wires holds a row's three forms: one allocation per message.
+	var wires *[3]imapmsg.Wire
+	wire := func(i int, plain, utf8 sql.NullString) *imapmsg.Wire {
 		if !plain.Valid {
 			return nil
 		}
-		return &imapmsg.Wire{Plain: plain.String, UTF8: utf8.String}
+		if wires == nil {
+			wires = new([3]imapmsg.Wire)
+		}
+		wires[i] = imapmsg.Wire{Plain: plain.String, UTF8: utf8.String}
+		return &wires[i]
 	}
 	next := 0 // uids[next] is the lowest UID not yet passed
 	for rows.Next() {
@@ -86,7 +92,8 @@ func (s *Store) EachMessage(ctx context.Context, mailboxID int64, uids []uint32,
 		}
 		var d imapmsg.Described
 		if kept != KeptNone {
-			d = imapmsg.Described{Envelope: wire(v[0], v[1]), BodyStructure: wire(v[2], v[3]), Body: wire(v[4], v[5])}
+			wires = nil
+			d = imapmsg.Described{Envelope: wire(0, v[0], v[1]), BodyStructure: wire(1, v[2], v[3]), Body: wire(2, v[4], v[5])}
 			if d.Envelope == nil || kept == KeptStructure && (d.BodyStructure == nil || d.Body == nil) {
 				d = imapmsg.Described{}
 			}
@@ -125,6 +132,10 @@ func uidList(uids []uint32) string {
 type scanWith struct {
 	rows  *sql.Rows
 	extra []any
+	all   []any // dest and extra, reused from row to row
 }
 
-func (r scanWith) Scan(dest ...any) error { return r.rows.Scan(append(dest, r.extra...)...) }
+func (r *scanWith) Scan(dest ...any) error {
+	r.all = append(append(r.all[:0], dest...), r.extra...)
+	return r.rows.Scan(r.all...)
+}
