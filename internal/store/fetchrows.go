@@ -23,13 +23,15 @@ const (
 
 // EachMessage calls fn, in UID order, with each message of a mailbox whose
 // UID is in uids (sorted, without duplicates, as an IMAP view resolves a
-// set) and with the wire forms kept at delivery that kept asks for. It is
-// one query whose rows are streamed: FETCH 1:* of a large mailbox holds no
-// structure the size of the mailbox. A message without the forms asked for
-// (see KeptWire) gets a zero imapmsg.Described, and the caller reads its
-// file. fn must not use the store: the query's connection is held until
-// EachMessage returns. An error from fn stops the walk and is returned as
-// it is.
+// set) and with the wire forms kept at delivery that kept asks for. The
+// messages and their forms are read together, eachChunk UIDs a query, and
+// the rows are streamed: FETCH 1:* of a large mailbox holds no structure
+// the size of the mailbox, and no read transaction for the whole of a
+// long fetch (a reader keeps SQLite's WAL from being checkpointed past
+// it). A message without the forms asked for (see KeptWire) gets a zero
+// imapmsg.Described, and the caller reads its file. fn must not use the
+// store: a query's connection is held while it runs. An error from fn
+// stops the walk and is returned as it is.
 func (s *Store) EachMessage(ctx context.Context, mailboxID int64, uids []uint32, kept KeptForms, fn func(m *Message, d imapmsg.Described) error) error {
 	if len(uids) == 0 {
 		return nil
@@ -47,14 +49,36 @@ func (s *Store) EachMessage(ctx context.Context, mailboxID int64, uids []uint32,
 			json_extract(m.structure, '$.IMAPBodyStructure.Plain'), json_extract(m.structure, '$.IMAPBodyStructure.UTF8'),
 			json_extract(m.structure, '$.IMAPBody.Plain'), json_extract(m.structure, '$.IMAPBody.UTF8')`
 	}
-	from := " FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? AND "
+	return s.eachMessage(ctx, cols+" FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? AND ",
+		mailboxID, uids, kept, eachBatch, fn)
+}
+
+// eachBatch is how many UIDs one query of EachMessage reads: enough that
+// the queries cost little more than one, few enough that each read
+// transaction lasts milliseconds (one ends between two batches).
+const eachBatch = 1024
+
+// eachMessage is EachMessage with the query's start and the batch size.
+func (s *Store) eachMessage(ctx context.Context, query string, mailboxID int64, uids []uint32, kept KeptForms, batch int, fn func(m *Message, d imapmsg.Described) error) error {
+	for len(uids) > 0 {
+		chunk := uids[:min(len(uids), batch)]
+		uids = uids[len(chunk):]
+		if err := s.eachChunk(ctx, query, mailboxID, chunk, kept, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachChunk is one query of EachMessage.
+func (s *Store) eachChunk(ctx context.Context, query string, mailboxID int64, uids []uint32, kept KeptForms, fn func(m *Message, d imapmsg.Described) error) error {
 	var rows *sql.Rows
 	var err error
 	lo, hi := uids[0], uids[len(uids)-1]
 	if dense(uids) {
-		rows, err = s.db.QueryContext(ctx, cols+from+"m.uid BETWEEN ? AND ? ORDER BY m.uid", mailboxID, lo, hi)
+		rows, err = s.db.QueryContext(ctx, query+"m.uid BETWEEN ? AND ? ORDER BY m.uid", mailboxID, lo, hi)
 	} else {
-		rows, err = s.db.QueryContext(ctx, cols+from+"m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid", mailboxID, uidList(uids))
+		rows, err = s.db.QueryContext(ctx, query+"m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid", mailboxID, uidList(uids))
 	}
 	if err != nil {
 		return fmt.Errorf("store: each message: %w", err)
