@@ -6,6 +6,22 @@ import (
 	"slices"
 )
 
+// changesMigration (13) indexes the mod-sequences: every IMAP session's
+// look after each command (ChangesSince) asks for the rows and expunged
+// UIDs of one mailbox past a mod-sequence, which without these read every
+// row of the mailbox, large kept summaries included.
+const changesMigration = `
+CREATE INDEX messages_changes ON messages (mailbox_id, modseq);
+CREATE INDEX expunged_changes ON expunged (mailbox_id, modseq);
+`
+
+// The queries of ChangesSince, read along messages_changes and
+// expunged_changes.
+const (
+	changedSQL       = "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"
+	expungedSinceSQL = "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?"
+)
+
 // ChangesSince returns what changed in a mailbox after modification
 // sequence since (RFC 7162's model): the mailbox's current modseq, the
 // messages added or whose flags changed, in UID order, and the UIDs
@@ -20,7 +36,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, since uint64)
 	if modseq == since {
 		return modseq, nil, nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, since)
+	rows, err := s.db.QueryContext(ctx, changedSQL, mailboxID, since)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("store: %w", err)
 	}
@@ -39,7 +55,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, since uint64)
 	if err := rows.Err(); err != nil {
 		return 0, nil, nil, fmt.Errorf("store: %w", err)
 	}
-	erows, err := s.db.QueryContext(ctx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?", mailboxID, since)
+	erows, err := s.db.QueryContext(ctx, expungedSinceSQL, mailboxID, since)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("store: %w", err)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -46,6 +47,22 @@ func TestExpungedSince(t *testing.T) {
 		got, err := s.ExpungedSince(ctx, inbox, c.since)
 		if err != nil || !slices.Equal(got, c.want) {
 			t.Errorf("ExpungedSince(%d) = %v, %v; want %v", c.since, got, err, c.want)
+		}
+	}
+}
+
+// TestChangesSinceUsesIndexes: a session's look after each command reads
+// along the mod-sequence indexes (migration 13), not every row of the
+// mailbox (which made every IMAP command cost the mailbox's size).
+func TestChangesSinceUsesIndexes(t *testing.T) {
+	s, err := Open(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for q, index := range map[string]string{changedSQL: "messages_changes", expungedSinceSQL: "expunged_changes"} {
+		if plan := queryPlan(t, s.db, q, []any{1, 5}); !strings.Contains(plan, index) {
+			t.Errorf("%s:\nplan does not use %s:\n%s", q, index, plan)
 		}
 	}
 }
