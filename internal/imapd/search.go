@@ -594,49 +594,13 @@ func addKey(q *store.Query, k imapwire.SearchKey, maxUID uint32) bool {
 		}
 		return true
 	case "SINCE", "BEFORE", "ON":
-		if !q.Since.IsZero() || !q.Before.IsZero() {
-			return false
-		}
-		d := day(k.Date)
-		switch k.Name {
-		case "SINCE":
-			q.Since = d
-		case "BEFORE":
-			q.Before = d
-		default:
-			q.Since, q.Before = d, d.AddDate(0, 0, 1)
-		}
-		return true
+		return dayRange(k.Name, day(k.Date), &q.Since, &q.Before)
 	case "SENTSINCE", "SENTBEFORE", "SENTON":
-		if !q.SentSince.IsZero() || !q.SentBefore.IsZero() {
-			return false
-		}
-		d := day(k.Date)
-		switch k.Name {
-		case "SENTSINCE":
-			q.SentSince = d
-		case "SENTBEFORE":
-			q.SentBefore = d
-		default:
-			q.SentSince, q.SentBefore = d, d.AddDate(0, 0, 1)
-		}
-		return true
+		return dayRange(k.Name, day(k.Date), &q.SentSince, &q.SentBefore)
 	case "SAVEDATESUPPORTED":
 		return true // RFC 8514 §5: all messages of a mailbox with save dates
 	case "SAVEDSINCE", "SAVEDBEFORE", "SAVEDON":
-		if !q.SavedSince.IsZero() || !q.SavedBefore.IsZero() {
-			return false
-		}
-		d := day(k.Date)
-		switch k.Name {
-		case "SAVEDSINCE":
-			q.SavedSince = d
-		case "SAVEDBEFORE":
-			q.SavedBefore = d
-		default:
-			q.SavedSince, q.SavedBefore = d, d.AddDate(0, 0, 1)
-		}
-		return true
+		return dayRange(k.Name, day(k.Date), &q.SavedSince, &q.SavedBefore)
 	case "OLDER", "YOUNGER":
 		from, until := within(&k, time.Now())
 		if !from.IsZero() && q.From.IsZero() {
@@ -759,4 +723,23 @@ func textCandidates(ctx context.Context, st Store, mailboxID int64, k *imapwire.
 		return out, narrowed, nil
 	}
 	return nil, false, nil
+}
+
+// dayRange sets the query's range [*since, *before) for a SINCE, BEFORE or
+// ON key (or its SENT and SAVED forms) on day d: SINCE from d, BEFORE up to
+// d, ON the day itself. It reports false, setting nothing, when the range
+// is already set (a second date key is then checked per message).
+func dayRange(name string, d time.Time, since, before *time.Time) bool {
+	if !since.IsZero() || !before.IsZero() {
+		return false
+	}
+	switch {
+	case strings.HasSuffix(name, "SINCE"):
+		*since = d
+	case strings.HasSuffix(name, "BEFORE"):
+		*before = d
+	default: // ON
+		*since, *before = d, d.AddDate(0, 0, 1)
+	}
+	return true
 }
