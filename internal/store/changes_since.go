@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -15,11 +16,28 @@ CREATE INDEX messages_changes ON messages (mailbox_id, modseq);
 CREATE INDEX expunged_changes ON expunged (mailbox_id, modseq);
 `
 
+// statesMigration (14) lets the per-message state be read without the
+// rows: a message row carries its kept summary and structure (a few KiB),
+// so a query that visits every row of a mailbox reads every page of it.
+// messages_state covers what SELECT reads of each message (MessageStates),
+// and two partial indexes name the few rows that ClaimRecent and
+// DeletedMessages want, which otherwise meant a walk over the mailbox on
+// every SELECT and EXPUNGE.
+const statesMigration = `
+CREATE INDEX messages_state ON messages (mailbox_id, uid, modseq, flags, recent);
+CREATE INDEX messages_recent ON messages (mailbox_id, uid) WHERE recent = 1;
+CREATE INDEX messages_deleted ON messages (mailbox_id, uid, modseq, flags, recent) WHERE flags LIKE '%\Deleted%';
+`
+
 // The queries of ChangesSince, read along messages_changes and
-// expunged_changes.
+// expunged_changes; of MessageStates, DeletedMessages and ClaimRecent,
+// along statesMigration's indexes.
 const (
-	changedSQL       = "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid"
+	changedSQL       = "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND modseq > ?"
 	expungedSinceSQL = "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?"
+	statesSQL        = "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? ORDER BY uid"
+	deletedSQL       = `SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND flags LIKE '%\Deleted%' ORDER BY uid`
+	claimRecentSQL   = "UPDATE messages SET recent = 0 WHERE mailbox_id = ? AND recent = 1 RETURNING uid"
 )
 
 // ChangesSince returns what changed in a mailbox after modification
@@ -55,6 +73,10 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, since uint64)
 	if err := rows.Err(); err != nil {
 		return 0, nil, nil, fmt.Errorf("store: %w", err)
 	}
+	// Sorted here, not by the query: ORDER BY uid would have the planner
+	// walk the mailbox along messages_state instead of the few changed
+	// rows along messages_changes.
+	slices.SortFunc(changed, func(a, b MessageState) int { return cmp.Compare(a.UID, b.UID) })
 	erows, err := s.db.QueryContext(ctx, expungedSinceSQL, mailboxID, since)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("store: %w", err)
@@ -75,7 +97,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, since uint64)
 // DeletedMessages returns the messages of a mailbox flagged \Deleted, in
 // UID order (what EXPUNGE removes).
 func (s *Store) DeletedMessages(ctx context.Context, mailboxID int64) ([]MessageState, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND flags LIKE '%\Deleted%' ORDER BY uid`, mailboxID)
+	rows, err := s.db.QueryContext(ctx, deletedSQL, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -101,7 +123,7 @@ func (s *Store) DeletedMessages(ctx context.Context, mailboxID int64) ([]Message
 // as long as the mailbox exists, so the answer is exact back to the
 // mailbox's creation (its UIDVALIDITY).
 func (s *Store) ExpungedSince(ctx context.Context, mailboxID int64, since uint64) ([]uint32, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, since)
+	rows, err := s.db.QueryContext(ctx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?", mailboxID, since)
 	if err != nil {
 		return nil, fmt.Errorf("store: expunged since %d: %w", since, err)
 	}
@@ -117,5 +139,6 @@ func (s *Store) ExpungedSince(ctx context.Context, mailboxID int64, since uint64
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: expunged since %d: %w", since, err)
 	}
+	slices.Sort(out)
 	return out, nil
 }

@@ -60,9 +60,18 @@ func TestChangesSinceUsesIndexes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	for q, index := range map[string]string{changedSQL: "messages_changes", expungedSinceSQL: "expunged_changes"} {
-		if plan := queryPlan(t, s.db, q, []any{1, 5}); !strings.Contains(plan, index) {
-			t.Errorf("%s:\nplan does not use %s:\n%s", q, index, plan)
+	for _, c := range []struct {
+		query, index string
+		args         []any
+	}{
+		{changedSQL, "messages_changes", []any{1, 5}},
+		{expungedSinceSQL, "expunged_changes", []any{1, 5}},
+		{statesSQL, "COVERING INDEX messages_state", []any{1}},
+		{deletedSQL, "messages_deleted", []any{1}},
+		{claimRecentSQL, "messages_recent", []any{1}},
+	} {
+		if plan := queryPlan(t, s.db, c.query, c.args); !strings.Contains(plan, c.index) {
+			t.Errorf("%s:\nplan does not use %s:\n%s", c.query, c.index, plan)
 		}
 	}
 }

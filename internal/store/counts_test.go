@@ -191,7 +191,7 @@ func preCountsSchema(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	for _, q := range []string{"DROP INDEX messages_changes", "DROP INDEX expunged_changes", "DROP TRIGGER messages_count_insert", "DROP TRIGGER messages_count_delete", "DROP TRIGGER messages_count_move",
+	for _, q := range []string{"DROP INDEX messages_state", "DROP INDEX messages_recent", "DROP INDEX messages_deleted", "DROP INDEX messages_changes", "DROP INDEX expunged_changes", "DROP TRIGGER messages_count_insert", "DROP TRIGGER messages_count_delete", "DROP TRIGGER messages_count_move",
 		"DROP TRIGGER messages_count_change", "ALTER TABLE mailboxes DROP COLUMN n_messages", "ALTER TABLE mailboxes DROP COLUMN n_unseen",
 		"ALTER TABLE mailboxes DROP COLUMN n_deleted", "ALTER TABLE mailboxes DROP COLUMN n_recent", "ALTER TABLE mailboxes DROP COLUMN total_size",
 		"PRAGMA user_version = 11"} {

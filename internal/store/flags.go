@@ -54,7 +54,7 @@ func (s *Store) MessageStates(ctx context.Context, mailboxID int64) (uint64, []M
 	if err != nil {
 		return 0, nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? ORDER BY uid", mailboxID)
+	rows, err := s.db.QueryContext(ctx, statesSQL, mailboxID)
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: %w", err)
 	}
@@ -284,10 +284,20 @@ func applyFlags(cur []string, op FlagOp, flags []string) []string {
 // still has it and returns their UIDs. RFC 3501 §2.3.2: exactly one session
 // sees a message as \Recent; the session that claims it is that one.
 func (s *Store) ClaimRecent(ctx context.Context, mailboxID int64) ([]uint32, error) {
+	// Most SELECTs find nothing to claim; the mailbox's count says so
+	// without taking the writer.
+	var recent int64
+	err := s.db.QueryRowContext(ctx, "SELECT n_recent FROM mailboxes WHERE id = ?", mailboxID).Scan(&recent)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err == nil && recent == 0 {
+		return nil, nil
+	}
 	var uids []uint32
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err = s.write(ctx, nil, func(tx *sql.Tx) error {
 		uids = uids[:0]
-		rows, err := tx.Query("UPDATE messages SET recent = 0 WHERE mailbox_id = ? AND recent = 1 RETURNING uid", mailboxID)
+		rows, err := tx.Query(claimRecentSQL, mailboxID)
 		if err != nil {
 			return err
 		}

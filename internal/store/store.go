@@ -484,7 +484,7 @@ CREATE TABLE lone_subscriptions (
 	name       TEXT NOT NULL,
 	PRIMARY KEY (account_id, name)
 ) WITHOUT ROWID;
-`, textMigration, quotaMigration, objectIDMigration, countsMigration, changesMigration}
+`, textMigration, quotaMigration, objectIDMigration, countsMigration, changesMigration, statesMigration}
 
 func (s *Store) migrate(ctx context.Context) error {
 	conn, err := s.db.Conn(ctx)
