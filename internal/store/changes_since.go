@@ -54,7 +54,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, since uint64)
 	if modseq == since {
 		return modseq, nil, nil, nil
 	}
-	rows, err := s.db.QueryContext(ctx, changedSQL, mailboxID, since)
+	rows, err := s.query(ctx, changedSQL, mailboxID, since)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("store: %w", err)
 	}
@@ -77,7 +77,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, since uint64)
 	// walk the mailbox along messages_state instead of the few changed
 	// rows along messages_changes.
 	slices.SortFunc(changed, func(a, b MessageState) int { return cmp.Compare(a.UID, b.UID) })
-	erows, err := s.db.QueryContext(ctx, expungedSinceSQL, mailboxID, since)
+	erows, err := s.query(ctx, expungedSinceSQL, mailboxID, since)
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("store: %w", err)
 	}
@@ -97,7 +97,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, since uint64)
 // DeletedMessages returns the messages of a mailbox flagged \Deleted, in
 // UID order (what EXPUNGE removes).
 func (s *Store) DeletedMessages(ctx context.Context, mailboxID int64) ([]MessageState, error) {
-	rows, err := s.db.QueryContext(ctx, deletedSQL, mailboxID)
+	rows, err := s.query(ctx, deletedSQL, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -123,7 +123,7 @@ func (s *Store) DeletedMessages(ctx context.Context, mailboxID int64) ([]Message
 // as long as the mailbox exists, so the answer is exact back to the
 // mailbox's creation (its UIDVALIDITY).
 func (s *Store) ExpungedSince(ctx context.Context, mailboxID int64, since uint64) ([]uint32, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?", mailboxID, since)
+	rows, err := s.query(ctx, expungedSinceSQL, mailboxID, since)
 	if err != nil {
 		return nil, fmt.Errorf("store: expunged since %d: %w", since, err)
 	}

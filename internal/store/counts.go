@@ -91,7 +91,7 @@ type MailboxCounts struct {
 // A mailbox that does not exist has none (all zero), as before.
 func (s *Store) MailboxStatus(ctx context.Context, mailboxID int64) (MailboxCounts, error) {
 	var c MailboxCounts
-	err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(n_messages), 0), coalesce(sum(n_unseen), 0), coalesce(sum(n_deleted), 0),
+	err := s.queryRow(ctx, `SELECT coalesce(sum(n_messages), 0), coalesce(sum(n_unseen), 0), coalesce(sum(n_deleted), 0),
 		coalesce(sum(n_recent), 0), coalesce(sum(total_size), 0) FROM mailboxes WHERE id = ?`, mailboxID).Scan(&c.Messages, &c.Unseen, &c.Deleted, &c.Recent, &c.Size)
 	if err != nil {
 		return MailboxCounts{}, fmt.Errorf("store: mailbox status: %w", err)

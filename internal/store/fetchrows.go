@@ -76,9 +76,9 @@ func (s *Store) eachChunk(ctx context.Context, query string, mailboxID int64, ui
 	var err error
 	lo, hi := uids[0], uids[len(uids)-1]
 	if dense(uids) {
-		rows, err = s.db.QueryContext(ctx, query+"m.uid BETWEEN ? AND ? ORDER BY m.uid", mailboxID, lo, hi)
+		rows, err = s.query(ctx, query+"m.uid BETWEEN ? AND ? ORDER BY m.uid", mailboxID, lo, hi)
 	} else {
-		rows, err = s.db.QueryContext(ctx, query+"m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid", mailboxID, uidList(uids))
+		rows, err = s.query(ctx, query+"m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid", mailboxID, uidList(uids))
 	}
 	if err != nil {
 		return fmt.Errorf("store: each message: %w", err)

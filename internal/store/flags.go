@@ -36,7 +36,7 @@ type MessageState struct {
 // reader that remembers it can tell cheaply whether to look again.
 func (s *Store) MailboxModSeq(ctx context.Context, mailboxID int64) (uint64, error) {
 	var modseq uint64
-	err := s.db.QueryRowContext(ctx, "SELECT modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&modseq)
+	err := s.queryRow(ctx, "SELECT modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&modseq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, ErrNotFound
 	}
@@ -54,7 +54,7 @@ func (s *Store) MessageStates(ctx context.Context, mailboxID int64) (uint64, []M
 	if err != nil {
 		return 0, nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, statesSQL, mailboxID)
+	rows, err := s.query(ctx, statesSQL, mailboxID)
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: %w", err)
 	}
@@ -145,7 +145,7 @@ func (s *Store) ChangeFlags(ctx context.Context, mailboxID int64, uids []uint32,
 	var accountID int64
 	err := s.write(ctx, nil, func(tx *sql.Tx) error {
 		res = FlagsResult{States: res.States[:0], Failed: res.Failed[:0]}
-		if err := tx.QueryRow("SELECT account_id, modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &res.Before); err != nil {
+		if err := s.txQueryRow(tx, "SELECT account_id, modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &res.Before); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
 			}
@@ -156,7 +156,7 @@ func (s *Store) ChangeFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			return nil
 		}
 		next := res.Before + 1
-		cur, err := statesOf(tx, mailboxID, uids)
+		cur, err := s.statesOf(tx, mailboxID, uids)
 		if err != nil {
 			return err
 		}
@@ -190,12 +190,12 @@ func (s *Store) ChangeFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			return nil
 		}
 		updates = append(updates, ']')
-		if _, err := tx.Exec(`UPDATE messages SET flags = json_extract(u.value, '$[1]'), modseq = ?
+		if _, err := s.txExec(tx, `UPDATE messages SET flags = json_extract(u.value, '$[1]'), modseq = ?
 			FROM json_each(?) AS u WHERE messages.id = json_extract(u.value, '$[0]')`, next, string(updates)); err != nil {
 			return err
 		}
 		res.After = next
-		_, err = tx.Exec("UPDATE mailboxes SET modseq = ? WHERE id = ?", next, mailboxID)
+		_, err = s.txExec(tx, "UPDATE mailboxes SET modseq = ? WHERE id = ?", next, mailboxID)
 		return err
 	})
 	if err != nil {
@@ -229,13 +229,13 @@ func appendJSONString(b []byte, s string) []byte {
 // whose UIDs are in uids (sorted, without duplicates), in UID order. A
 // dense set is read as its UID range, a sparse one through the list
 // itself.
-func statesOf(tx *sql.Tx, mailboxID int64, uids []uint32) ([]MessageState, error) {
+func (s *Store) statesOf(tx *sql.Tx, mailboxID int64, uids []uint32) ([]MessageState, error) {
 	var rows *sql.Rows
 	var err error
 	if dense(uids) {
-		rows, err = tx.Query("SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ?", mailboxID, uids[0], uids[len(uids)-1])
+		rows, err = s.txQuery(tx, "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ?", mailboxID, uids[0], uids[len(uids)-1])
 	} else {
-		rows, err = tx.Query("SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))", mailboxID, uidList(uids))
+		rows, err = s.txQuery(tx, "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))", mailboxID, uidList(uids))
 	}
 	if err != nil {
 		return nil, err
@@ -287,7 +287,7 @@ func (s *Store) ClaimRecent(ctx context.Context, mailboxID int64) ([]uint32, err
 	// Most SELECTs find nothing to claim; the mailbox's count says so
 	// without taking the writer.
 	var recent int64
-	err := s.db.QueryRowContext(ctx, "SELECT n_recent FROM mailboxes WHERE id = ?", mailboxID).Scan(&recent)
+	err := s.queryRow(ctx, "SELECT n_recent FROM mailboxes WHERE id = ?", mailboxID).Scan(&recent)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -297,7 +297,7 @@ func (s *Store) ClaimRecent(ctx context.Context, mailboxID int64) ([]uint32, err
 	var uids []uint32
 	err = s.write(ctx, nil, func(tx *sql.Tx) error {
 		uids = uids[:0]
-		rows, err := tx.Query(claimRecentSQL, mailboxID)
+		rows, err := s.txQuery(tx, claimRecentSQL, mailboxID)
 		if err != nil {
 			return err
 		}

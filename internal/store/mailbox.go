@@ -55,7 +55,7 @@ func scanMailbox(row interface{ Scan(...any) error }) (Mailbox, error) {
 
 // Mailboxes lists an account's mailboxes ordered by name, INBOX first.
 func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT "+mailboxColumns+" FROM mailboxes WHERE account_id = ? ORDER BY name != 'INBOX', name", accountID)
+	rows, err := s.query(ctx, "SELECT "+mailboxColumns+" FROM mailboxes WHERE account_id = ? ORDER BY name != 'INBOX', name", accountID)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -73,12 +73,12 @@ func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, erro
 
 // MailboxByName returns an account's mailbox by name.
 func (s *Store) MailboxByName(ctx context.Context, accountID int64, name string) (Mailbox, error) {
-	return scanMailbox(s.db.QueryRowContext(ctx, "SELECT "+mailboxColumns+" FROM mailboxes WHERE account_id = ? AND name = ?", accountID, canonicalName(name)))
+	return scanMailbox(s.queryRow(ctx, "SELECT "+mailboxColumns+" FROM mailboxes WHERE account_id = ? AND name = ?", accountID, canonicalName(name)))
 }
 
 // MailboxByID returns a mailbox by id.
 func (s *Store) MailboxByID(ctx context.Context, id int64) (Mailbox, error) {
-	return scanMailbox(s.db.QueryRowContext(ctx, "SELECT "+mailboxColumns+" FROM mailboxes WHERE id = ?", id))
+	return scanMailbox(s.queryRow(ctx, "SELECT "+mailboxColumns+" FROM mailboxes WHERE id = ?", id))
 }
 
 // CreateMailbox creates a mailbox for an account.

@@ -513,7 +513,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 	err := s.write(ctx, nil, func(tx *sql.Tx) error {
 		paths = paths[:0]
 		var modseq uint64
-		if err := tx.QueryRow("SELECT account_id, modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &modseq); err != nil {
+		if err := s.txQueryRow(tx, "SELECT account_id, modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &modseq); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
 			}
@@ -521,22 +521,30 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 		}
 		modseq++
 		dir := s.accountDir(accountID)
+		del, err := s.txStmt(tx, "DELETE FROM messages WHERE id = ? AND mailbox_id = ? RETURNING uid, file")
+		if err != nil {
+			return err
+		}
+		keep, err := s.txStmt(tx, "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)")
+		if err != nil {
+			return err
+		}
 		for _, id := range ids {
 			var uid uint32
 			var file string
-			err := tx.QueryRow("DELETE FROM messages WHERE id = ? AND mailbox_id = ? RETURNING uid, file", id, mailboxID).Scan(&uid, &file)
+			err := del.QueryRow(id, mailboxID).Scan(&uid, &file)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			}
 			if err != nil {
 				return err
 			}
-			if _, err := tx.Exec("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)", mailboxID, uid, modseq); err != nil {
+			if _, err := keep.Exec(mailboxID, uid, modseq); err != nil {
 				return err
 			}
 			paths = append(paths, filepath.Join(dir, file))
 		}
-		_, err := tx.Exec("UPDATE mailboxes SET modseq = ? WHERE id = ?", modseq, mailboxID)
+		_, err = s.txExec(tx, "UPDATE mailboxes SET modseq = ? WHERE id = ?", modseq, mailboxID)
 		return err
 	})
 	if err != nil {

@@ -83,6 +83,7 @@ const maxBatch = 256
 type Store struct {
 	dir    string
 	db     *sql.DB
+	stmts  *stmtCache
 	writes chan *writeReq
 	stop   chan struct{}
 	wg     sync.WaitGroup
@@ -148,6 +149,7 @@ func open(ctx context.Context, dir string, lock lockFunc) (*Store, error) {
 	s := &Store{
 		dir:    dir,
 		db:     db,
+		stmts:  newStmtCache(db),
 		writes: make(chan *writeReq, maxBatch),
 		stop:   make(chan struct{}),
 		owner:  own,
@@ -195,7 +197,7 @@ func (s *Store) Close() error {
 		<-s.textDone
 		close(s.stop)
 		s.wg.Wait()
-		err = s.db.Close()
+		err = errors.Join(s.stmts.close(), s.db.Close())
 		// From here on this process commits nothing: what it left without
 		// a row is a leftover for others to remove.
 		s.owner.release()
