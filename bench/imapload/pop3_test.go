@@ -45,14 +45,14 @@ func startPOP3(t *testing.T, msgs []string) string {
 		t.Fatal(err)
 	}
 	for _, m := range msgs {
-		sp, err := st.NewSpool()
+		sp, err := st.NewBody()
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := sp.Write([]byte(m)); err != nil {
 			t.Fatal(err)
 		}
-		if ds, err := st.Deliver(ctx, sp, []store.Delivery{{AccountID: acct.ID}}); err != nil {
+		if ds, err := st.DeliverBody(ctx, sp, []store.Delivery{{AccountID: acct.ID}}); err != nil {
 			t.Fatalf("deliver: %v %v", err, ds)
 		}
 	}

@@ -141,7 +141,7 @@ func findMailbox(e *env, st *store.Store, addr, name string) (store.Mailbox, err
 }
 
 // importChunk is how many messages of an import one transaction stores
-// (store.DeliverBatch): a commit, with its fsyncs of the database and of
+// (store.DeliverBodies): a commit, with its fsyncs of the database and of
 // the message directories, per chunk instead of per message, and the
 // chunk's spool files synced in parallel. 64 messages of at most
 // limits.max_message_bytes each are spool files on disk, not memory; two
@@ -164,7 +164,7 @@ func importMbox(ctx context.Context, st *store.Store, mb store.Mailbox, r *mbox.
 		stored int
 		err    error
 	}
-	chunks := make(chan []store.Batch, 1) // the chunk read ahead of the one being stored
+	chunks := make(chan []store.BodyBatch, 1) // the chunk read ahead of the one being stored
 	done := make(chan outcome, 1)
 	go func() {
 		var o outcome
@@ -173,7 +173,7 @@ func importMbox(ctx context.Context, st *store.Store, mb store.Mailbox, r *mbox.
 				discard(bs)
 				continue
 			}
-			if _, err := st.DeliverBatch(ctx, bs); err != nil {
+			if _, err := st.DeliverBodies(ctx, bs); err != nil {
 				o.err = err
 				cancel() // the reader stops spooling what will not be stored
 				continue
@@ -183,7 +183,7 @@ func importMbox(ctx context.Context, st *store.Store, mb store.Mailbox, r *mbox.
 		done <- o
 	}()
 	var readErr error
-	var bs []store.Batch
+	var bs []store.BodyBatch
 	for ctx.Err() == nil {
 		msg, err := r.Next()
 		if errors.Is(err, io.EOF) {
@@ -199,17 +199,17 @@ func importMbox(ctx context.Context, st *store.Store, mb store.Mailbox, r *mbox.
 			readErr = err
 			break
 		}
-		sp, err := st.NewSpool()
+		w, err := st.NewBody()
 		if err != nil {
 			readErr = err
 			break
 		}
-		if _, err := sp.Write(msg.Body); err != nil {
-			sp.Discard()
+		if _, err := w.Write(msg.Body); err != nil {
+			w.Discard()
 			readErr = err
 			break
 		}
-		bs = append(bs, store.Batch{Spool: sp, Deliveries: []store.Delivery{{AccountID: mb.AccountID, Mailbox: mb.Name, Date: msg.Date}}})
+		bs = append(bs, store.BodyBatch{Body: w, Deliveries: []store.Delivery{{AccountID: mb.AccountID, Mailbox: mb.Name, Date: msg.Date}}})
 		if len(bs) == importChunk {
 			chunks <- bs
 			bs = nil
@@ -233,9 +233,9 @@ func importMbox(ctx context.Context, st *store.Store, mb store.Mailbox, r *mbox.
 	return o.stored, skipped, nil
 }
 
-// discard removes the spool files of batches that will not be stored.
-func discard(bs []store.Batch) {
+// discard drops the bodies of batches that will not be stored.
+func discard(bs []store.BodyBatch) {
 	for _, b := range bs {
-		b.Spool.Discard()
+		b.Body.Discard()
 	}
 }

@@ -12,18 +12,19 @@ import (
 // Append answers APPEND (RFC 9051 §6.3.12) with APPENDUID (RFC 4315),
 // MULTIAPPEND (RFC 3502) and CATENATE (RFC 4469). The engine refuses a
 // literal over the APPEND limit before it is sent (RFC 7889), and every
-// message and TEXT part was spooled (MessageSink) while the command was
-// read. The messages are stored in one transaction, all or nothing (RFC
-// 3502 §6.3.11), durable before the reply; their total must fit in the quota
+// message and TEXT part was received into a store.BodyWriter
+// (MessageSink) while the command was read. The messages are stored in
+// one transaction (store.DeliverBodies), all or nothing (RFC 3502
+// §6.3.11), durable before the reply; their total must fit in the quota
 // (RFC 9208 §4.1.1). A missing mailbox is NO [TRYCREATE] (the store would
 // otherwise fall back to INBOX).
 func (sess *session) Append(ctx context.Context, a *imapwire.AppendArgs) (*imapwire.Code, error) {
-	// Every spool of the command is this method's to discard; Discard
-	// is harmless on a spool the store has consumed.
-	var spools []*store.Spool
+	// Every body of the command is this method's to discard; Discard
+	// is harmless on a body the store has consumed.
+	var bodies []store.BodyWriter
 	own := func(w any) {
-		if sp, ok := w.(*store.Spool); ok {
-			spools = append(spools, sp)
+		if bw, ok := w.(store.BodyWriter); ok {
+			bodies = append(bodies, bw)
 		}
 	}
 	for _, m := range a.Messages {
@@ -33,24 +34,24 @@ func (sess *session) Append(ctx context.Context, a *imapwire.AppendArgs) (*imapw
 		}
 	}
 	defer func() {
-		for _, sp := range spools {
-			sp.Discard()
+		for _, bw := range bodies {
+			bw.Discard()
 		}
 	}()
 	mb, err := sess.mailboxByName(ctx, a.Mailbox)
 	if err != nil {
 		return nil, err
 	}
-	bs := make([]store.Batch, 0, len(a.Messages))
+	bs := make([]store.BodyBatch, 0, len(a.Messages))
 	var total int64
 	for _, m := range a.Messages {
-		var sp *store.Spool
+		var bw store.BodyWriter
 		if m.Parts != nil {
-			if sp, err = sess.catenate(ctx, m.Parts); err != nil {
+			if bw, err = sess.catenate(ctx, m.Parts); err != nil {
 				return nil, err
 			}
-			spools = append(spools, sp)
-		} else if sp, _ = m.Body.(*store.Spool); sp == nil {
+			bodies = append(bodies, bw)
+		} else if bw, _ = m.Body.(store.BodyWriter); bw == nil {
 			return nil, sess.internalErr("imapd: append", errNotSpooled)
 		}
 		var flags []string
@@ -63,15 +64,15 @@ func (sess *session) Append(ctx context.Context, a *imapwire.AppendArgs) (*imapw
 		if m.HasDate {
 			d.Date = m.Date
 		}
-		total += sp.Size()
-		bs = append(bs, store.Batch{Spool: sp, Deliveries: []store.Delivery{d}})
+		total += bw.Size()
+		bs = append(bs, store.BodyBatch{Body: bw, Deliveries: []store.Delivery{d}})
 	}
 	// RFC 9208 §4.1.1: the messages together must fit; one that does not
 	// fails them all (RFC 3502 §6.3.11).
 	if err := sess.fits(ctx, total); err != nil {
 		return nil, err
 	}
-	out, err := sess.srv.deps.Store.DeliverBatch(ctx, bs)
+	out, err := sess.srv.deps.Store.DeliverBodies(ctx, bs)
 	if err != nil {
 		return nil, sess.storeErr(err)
 	}
@@ -84,5 +85,6 @@ func (sess *session) Append(ctx context.Context, a *imapwire.AppendArgs) (*imapw
 	return imapwire.CodeAppendUID(out[0][0].UIDValidity, imapwire.SetOf(uids)), nil
 }
 
-// errNotSpooled: a message literal did not reach a spool (MessageSink).
-var errNotSpooled = errors.New("imapd: a message literal was not spooled")
+// errNotSpooled: a message literal did not reach a store.BodyWriter
+// (MessageSink).
+var errNotSpooled = errors.New("imapd: a message literal was not received into a store body")

@@ -105,12 +105,12 @@ func messageBytes(t *testing.T, env *testEnv, name string, uid uint32) string {
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("UID %d of %s: %v %v", uid, name, msgs, err)
 	}
-	f, err := env.st.OpenMessage(msgs[0])
+	body, err := env.st.OpenBody(ctx, msgs[0])
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
+	defer body.Close()
+	b, err := io.ReadAll(io.NewSectionReader(body, 0, body.Size()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,44 +18,58 @@ import (
 )
 
 // catenate builds the message of one APPEND ... CATENATE (RFC 4469 §3)
-// in a new spool: the TEXT parts' octets and the octets of the messages
-// and parts the URLs name, in order, unchanged. The result is bounded by
-// the APPEND limit (§4.2: NO [TOOBIG]).
-func (sess *session) catenate(ctx context.Context, parts []imapwire.CatPart) (*store.Spool, error) {
-	sp, err := sess.srv.deps.Store.NewSpool()
+// in a new store.BodyWriter: the TEXT parts' octets and the octets of the
+// messages and parts the URLs name, in order, unchanged. The result is
+// bounded by the APPEND limit (§4.2: NO [TOOBIG]).
+func (sess *session) catenate(ctx context.Context, parts []imapwire.CatPart) (store.BodyWriter, error) {
+	w, err := sess.srv.deps.Store.NewBody()
 	if err != nil {
 		return nil, sess.storeErr(err)
 	}
 	limit := sess.srv.appendLimit()
 	for _, p := range parts {
 		if p.Text != nil {
-			err = sess.catText(sp, p, limit)
+			err = sess.catText(w, p, limit)
 		} else {
-			err = sess.catURL(ctx, sp, p.URL, limit)
+			err = sess.catURL(ctx, w, p.URL, limit)
 		}
 		if err != nil {
-			sp.Discard()
+			w.Discard()
 			return nil, err
 		}
 	}
-	return sp, nil
+	return w, nil
 }
 
 // errTooBig refuses a catenated message over the APPEND limit (RFC 4469
 // §4.2: a server-specific size limit).
 var errTooBig = imapengine.No("TOOBIG", "The catenated message is over the APPENDLIMIT")
 
-// catText appends a TEXT part, spooled while the command was read.
-func (sess *session) catText(sp *store.Spool, p imapwire.CatPart, limit int64) error {
-	src, ok := p.Text.(*store.Spool)
+// catText appends a TEXT part, received while the command was read. The
+// io.Copy between two bodies of the store is a copy in the kernel.
+func (sess *session) catText(w store.BodyWriter, p imapwire.CatPart, limit int64) error {
+	src, ok := p.Text.(store.BodyWriter)
 	if !ok {
 		return sess.internalErr("imapd: catenate", errNotSpooled)
 	}
-	if sp.Size()+src.Size() > limit {
+	if w.Size()+src.Size() > limit {
 		return errTooBig
 	}
-	if err := sp.CopyFrom(src, 0, src.Size()); err != nil {
+	if err := copyBody(w, src, src.Size()); err != nil {
 		return sess.storeErr(err)
+	}
+	return nil
+}
+
+// copyBody appends the n octets of src to w, with io.Copy from an
+// io.SectionReader: the store copies them in the kernel.
+func copyBody(w store.BodyWriter, src io.ReaderAt, n int64) error {
+	got, err := io.Copy(w, io.NewSectionReader(src, 0, n))
+	if err == nil && got != n {
+		err = io.ErrUnexpectedEOF
+	}
+	if err != nil {
+		return fmt.Errorf("imapd: catenate: copy %d octets: %w", n, err)
 	}
 	return nil
 }
@@ -63,7 +77,7 @@ func (sess *session) catText(sp *store.Spool, p imapwire.CatPart, limit int64) e
 // catURL appends the octets an IMAP URL names: the whole message, or
 // the body section as FETCH BODY.PEEK[section]<partial> returns it (RFC
 // 4469 §3, RFC 5092 §6; \Seen is not set).
-func (sess *session) catURL(ctx context.Context, sp *store.Spool, raw string, limit int64) error {
+func (sess *session) catURL(ctx context.Context, w store.BodyWriter, raw string, limit int64) error {
 	u, err := parseMessageURL(raw)
 	if err != nil {
 		return badURL(raw, err.Error())
@@ -92,27 +106,23 @@ func (sess *session) catURL(ctx context.Context, sp *store.Spool, raw string, li
 		return badURL(raw, "no such message")
 	}
 	m := msgs[0]
-	f, err := st.OpenMessage(m)
+	body, err := st.OpenBody(ctx, m)
 	if err != nil {
 		return badURL(raw, "no such message") // expunged meanwhile
 	}
-	defer f.Close()
+	defer body.Close()
 	if u.section == nil && u.partial == nil {
-		if sp.Size()+m.Size > limit {
+		if w.Size()+body.Size() > limit {
 			return errTooBig
 		}
-		n, err := io.Copy(sp, io.LimitReader(f, m.Size))
-		if err == nil && n != m.Size {
-			err = io.ErrUnexpectedEOF
-		}
-		if err != nil {
-			return sess.internalErr("imapd: catenate", fmt.Errorf("copy message: %w", err))
+		if err := copyBody(w, body, body.Size()); err != nil {
+			return sess.internalErr("imapd: catenate", err)
 		}
 		return nil
 	}
-	buf, err := io.ReadAll(io.LimitReader(f, m.Size))
+	buf, err := readBody(body)
 	if err != nil {
-		return sess.internalErr("imapd: catenate", fmt.Errorf("read message: %w", err))
+		return sess.internalErr("imapd: catenate", err)
 	}
 	sec := u.section
 	if sec == nil {
@@ -124,11 +134,11 @@ func (sess *session) catURL(ctx context.Context, sp *store.Spool, raw string, li
 		// RFC 4469 §4.1: an invalid body part is a BADURL.
 		return badURL(raw, "no such body part")
 	}
-	if sp.Size()+int64(len(b)) > limit {
+	if w.Size()+int64(len(b)) > limit {
 		return errTooBig
 	}
-	if _, err := sp.Write(b); err != nil {
-		return sess.internalErr("imapd: catenate", fmt.Errorf("write spool: %w", err))
+	if _, err := w.Write(b); err != nil {
+		return sess.internalErr("imapd: catenate", fmt.Errorf("write body: %w", err))
 	}
 	return nil
 }

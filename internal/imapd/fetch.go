@@ -3,8 +3,8 @@ package imapd
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
-	"os"
 	"slices"
 
 	"pail/internal/imapengine"
@@ -17,8 +17,10 @@ import (
 // BODYSTRUCTURE and BODY come from the wire forms the store kept at
 // delivery, read with the messages in one store.EachMessage query whose
 // rows are written as they come; a message without them
-// and sections other than the whole message are parsed from the file in
-// memory (imapmsg); BODY[] streams the file. PREVIEW is the text kept at
+// and sections other than the whole message are parsed from the
+// message's bytes in memory (imapmsg, one pread of the store.Body); BODY[]
+// and its partials stream the octets asked for from the Body (pread,
+// nothing else read). PREVIEW is the text kept at
 // delivery (store.KeptPreviews, one query); SAVEDATE, EMAILID and
 // THREADID come with the message rows. A body fetch without
 // .PEEK sets \Seen first, durably, and reports the new flags with the data.
@@ -136,7 +138,7 @@ func (sess *session) Fetch(ctx context.Context, uid bool, a *imapwire.FetchArgs)
 			return nil
 		}
 		preview, ok := previews[m.UID]
-		if err := sess.fetchOne(w, seq, m, d, fetchPreview{preview, ok}, items, changed); err != nil {
+		if err := sess.fetchOne(ctx, w, seq, m, d, fetchPreview{preview, ok}, items, changed); err != nil {
 			fetchErr = err
 			return err
 		}
@@ -211,7 +213,7 @@ type fetchPreview struct {
 	ok   bool
 }
 
-func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m *store.Message, info imapmsg.Described, preview fetchPreview, items []imapwire.FetchItem, flagsChanged bool) error {
+func (sess *session) fetchOne(ctx context.Context, w *imapwire.Writer, seq uint32, m *store.Message, info imapmsg.Described, preview fetchPreview, items []imapwire.FetchItem, flagsChanged bool) error {
 	v := sess.sel
 	wantFlags := flagsChanged
 	needBytes, needFile := false, false
@@ -226,19 +228,18 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m *store.Message, 
 		v.flags[m.UID] = m.Flags
 		sess.announce(m.Flags)
 	}
-	var f *os.File
+	var body store.Body
 	var buf []byte
 	if needFile {
 		var err error
-		f, err = sess.srv.deps.Store.OpenMessage(*m)
+		body, err = sess.srv.deps.Store.OpenBody(ctx, *m)
 		if err != nil {
 			// Expunged meanwhile: no response for it.
 			return nil
 		}
-		defer f.Close()
+		defer body.Close()
 		if needBytes {
-			buf, err = io.ReadAll(io.LimitReader(f, m.Size+1))
-			if err != nil {
+			if buf, err = readBody(body); err != nil {
 				return sess.internalErr("imapd: read message", err)
 			}
 		}
@@ -317,10 +318,7 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m *store.Message, 
 				continue
 			}
 			if wholeMessage(it) {
-				if err := writeWhole(w, it, f, m.Size); err != nil {
-					if se, ok := err.(seekError); ok {
-						return sess.internalErr("imapd: seek message", se.err)
-					}
+				if err := writeWhole(w, it, body); err != nil {
 					return err
 				}
 				continue
@@ -347,7 +345,7 @@ func (sess *session) fetchOne(w *imapwire.Writer, seq uint32, m *store.Message, 
 }
 
 // wholeMessage reports whether an item is the entire message (BODY[],
-// BODY[]<partial>, RFC822), which is streamed from the file as stored.
+// BODY[]<partial>, RFC822), which is streamed from the body as stored.
 func wholeMessage(it *imapwire.FetchItem) bool {
 	if it.Name == "RFC822" {
 		return true
@@ -356,20 +354,44 @@ func wholeMessage(it *imapwire.FetchItem) bool {
 	return it.Name == "BODY" && s != nil && len(s.Part) == 0 && s.Specifier == ""
 }
 
-// writeWhole streams the message file, or the <offset.size> part of it
-// (RFC 9051 §6.4.5 partial fetch).
-func writeWhole(w *imapwire.Writer, it *imapwire.FetchItem, f *os.File, size int64) error {
+// writeWhole streams the message, or the <offset.size> part of it (RFC
+// 9051 §6.4.5 partial fetch): an io.SectionReader of the body, so that
+// only those octets are read.
+func writeWhole(w *imapwire.Writer, it *imapwire.FetchItem, body store.Body) error {
+	size := body.Size()
 	off, n := int64(0), size
 	if p := it.Partial; p != nil {
 		off = min(int64(p.Offset), size)
 		n = min(int64(p.Count), size-off)
 	}
-	if _, err := f.Seek(off, io.SeekStart); err != nil {
-		return seekError{err}
+	// The literal's length is promised; a body whose stored bytes end
+	// early (a damaged store) is padded so the protocol stream stays
+	// intact.
+	return w.FetchLiteralFrom(it, n, io.MultiReader(untilShort{io.NewSectionReader(body, off, n)}, padding{}), false)
+}
+
+// readBody reads a whole message with one pread, for parsing (sections,
+// BINARY, a structure not kept). A body whose stored bytes end early (a
+// damaged store) gives the octets there are, as a short file did.
+func readBody(body store.Body) ([]byte, error) {
+	buf := make([]byte, body.Size())
+	n, err := body.ReadAt(buf, 0)
+	if err == io.EOF || errors.Is(err, io.ErrUnexpectedEOF) {
+		err = nil
 	}
-	// The literal's length is promised; a short file is padded so the
-	// protocol stream stays intact.
-	return w.FetchLiteralFrom(it, n, io.MultiReader(io.LimitReader(f, n), padding{}), false)
+	return buf[:n], err
+}
+
+// untilShort reads r, ending (io.EOF) where a body's stored bytes end
+// before its size (store.Body: an error wrapping io.ErrUnexpectedEOF).
+type untilShort struct{ r io.Reader }
+
+func (u untilShort) Read(p []byte) (int, error) {
+	n, err := u.r.Read(p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // padding reads spaces forever.
@@ -381,12 +403,6 @@ func (padding) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
-// seekError is a failed seek in a message file, told apart from the
-// failed writes to the client that writeWhole also returns.
-type seekError struct{ err error }
-
-func (e seekError) Error() string { return "imapd: seek message: " + e.err.Error() }
 
 // bodySection returns the bytes of a BODY[section]<partial>, RFC822.HEADER
 // or RFC822.TEXT item.

@@ -30,12 +30,12 @@ func TestEachMessageEqualsKeptWire(t *testing.T) {
 	var uids []uint32
 	var mailbox int64
 	for _, raw := range corpus(t) {
-		sp, err := st.NewSpool()
+		sp, err := st.NewBody()
 		if err != nil {
 			t.Fatal(err)
 		}
 		sp.Write(raw)
-		ds, err := st.Deliver(ctx, sp, []store.Delivery{{AccountID: acct.ID}})
+		ds, err := st.DeliverBody(ctx, sp, []store.Delivery{{AccountID: acct.ID}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,8 +6,12 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -108,16 +112,51 @@ func (e *testEnv) dial(t testing.TB) *client {
 
 func (e *testEnv) deliver(t testing.TB, acct int64, mailbox, msg string) store.Delivered {
 	t.Helper()
-	sp, err := e.st.NewSpool()
+	sp, err := e.st.NewBody()
 	if err != nil {
 		t.Fatal(err)
 	}
 	sp.Write([]byte(msg))
-	ds, err := e.st.Deliver(context.Background(), sp, []store.Delivery{{AccountID: acct, Mailbox: mailbox}})
+	ds, err := e.st.DeliverBody(context.Background(), sp, []store.Delivery{{AccountID: acct, Mailbox: mailbox}})
 	if err != nil {
 		t.Fatal(err, ds)
 	}
 	return ds[0]
+}
+
+// removeMessageFiles removes every file in which the store keeps
+// message bytes (under mail/ in its directory: a damaged store, or the
+// proof that a command reads no message), and returns how many it
+// removed.
+func removeMessageFiles(t testing.TB, e *testEnv) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(filepath.Join(e.st.Dir(), "mail"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		n++
+		return os.Remove(path)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// readWhole reads every octet of m's body, failing if the stored bytes
+// are not m.Size octets.
+func readWhole(ctx context.Context, st *store.Store, m store.Message) error {
+	body, err := st.OpenBody(ctx, m)
+	if err != nil {
+		return err
+	}
+	defer body.Close()
+	n, err := io.Copy(io.Discard, io.NewSectionReader(body, 0, body.Size()))
+	if err == nil && n != m.Size {
+		err = fmt.Errorf("%d octets, want %d", n, m.Size)
+	}
+	return err
 }
 
 // appendMsg APPENDs msg with the flags and date given (flags "" and a

@@ -6,7 +6,9 @@
 // logins only over TLS or from loopback) and live updates. ENVELOPE,
 // BODYSTRUCTURE and BODY are the wire forms the store kept at delivery
 // (computed by internal/imapmsg); body sections, and the structure of a
-// message without kept forms, are parsed from the file at FETCH (imapmsg).
+// message without kept forms, are parsed from the message's bytes at
+// FETCH (imapmsg). The bytes are a blob of the store (store.Body, read
+// with pread; store.BodyWriter for APPEND), never a file.
 //
 // Each selected mailbox is a per-session view: the UIDs the client knows, in
 // order (sequence number = position + 1), with the flags last reported. At
@@ -25,7 +27,6 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
-	"os"
 	"time"
 
 	"pail/internal/imapmsg"
@@ -35,12 +36,14 @@ import (
 )
 
 // Store is the part of the store the IMAP service uses, by use: the
-// account's mailboxes, their messages' state, the messages' bytes and
-// APPEND, the quota, and the change events IDLE waits for.
+// account's mailboxes, their messages' state, the messages' bytes,
+// APPEND, the quota, and the change events IDLE waits for. Message bytes
+// are blobs (store.Body, store.BodyWriter), never files.
 type Store interface {
 	mailboxStore
 	messageStore
 	bodyStore
+	appendStore
 	quotaStore
 	changeStore
 }
@@ -100,15 +103,22 @@ type messageStore interface {
 	Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 }
 
-// bodyStore is the messages' bytes: FETCH and SEARCH read them, APPEND
-// writes them. (Still the file and the *store.Spool: the next step
-// moves IMAP to store.Body and store.BodyWriter as the other protocols.)
+// bodyStore is the messages' bytes as FETCH, SEARCH and CATENATE read
+// them: random access (pread), so that a partial FETCH reads only the
+// octets it sends.
 type bodyStore interface {
-	OpenMessage(m store.Message) (*os.File, error)
-	NewSpool() (*store.Spool, error)
-	// DeliverBatch stores APPEND's messages in one transaction, all or
-	// nothing (MULTIAPPEND, RFC 3502 §6.3.11).
-	DeliverBatch(ctx context.Context, bs []store.Batch) ([][]store.Delivered, error)
+	OpenBody(ctx context.Context, m store.Message) (store.Body, error)
+}
+
+// appendStore is APPEND: each message (and CATENATE TEXT part) is
+// received into a BodyWriter while the command is read (MessageSink),
+// and the command's messages are stored together.
+type appendStore interface {
+	NewBody() (store.BodyWriter, error)
+	// DeliverBodies stores APPEND's messages in one transaction, all
+	// or nothing (MULTIAPPEND, RFC 3502 §6.3.11), durable when it
+	// returns nil.
+	DeliverBodies(ctx context.Context, bs []store.BodyBatch) ([][]store.Delivered, error)
 }
 
 // quotaStore is the account's storage quota (RFC 9208).

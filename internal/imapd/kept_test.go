@@ -6,7 +6,6 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -37,12 +36,12 @@ func TestKeptWireEqualsFile(t *testing.T) {
 	msgs := corpus(t)
 	groups := 0
 	for name, raw := range msgs {
-		sp, err := st.NewSpool()
+		sp, err := st.NewBody()
 		if err != nil {
 			t.Fatal(err)
 		}
 		sp.Write(raw)
-		ds, err := st.Deliver(ctx, sp, []store.Delivery{{AccountID: acct.ID}})
+		ds, err := st.DeliverBody(ctx, sp, []store.Delivery{{AccountID: acct.ID}})
 		if err != nil {
 			t.Fatal(name, err)
 		}
@@ -59,13 +58,13 @@ func TestKeptWireEqualsFile(t *testing.T) {
 		if err != nil || len(m) != 1 {
 			t.Fatal(name, err)
 		}
-		f, err := st.OpenMessage(m[0])
+		body, err := st.OpenBody(ctx, m[0])
 		if err != nil {
 			t.Fatal(err)
 		}
-		buf, _ := io.ReadAll(f)
-		f.Close()
-		// What fetchOne computes from the file.
+		buf, _ := readBody(body)
+		body.Close()
+		// What fetchOne computes from the bytes.
 		root := imapmsg.Parse(buf)
 		for _, utf8OK := range []bool{false, true} {
 			for _, c := range []struct {
@@ -233,8 +232,8 @@ func TestFetchUsesKeptWire(t *testing.T) {
 	if err != nil || len(msgs) != 1 {
 		t.Fatal(msgs, err)
 	}
-	if err := os.Remove(msgs[0].Path); err != nil {
-		t.Fatal(err)
+	if n := removeMessageFiles(t, e); n != 1 {
+		t.Fatalf("removed %d message files, want 1", n)
 	}
 	if after := untagged(r.cmd(cmd)); after != before {
 		t.Errorf("without the file:\n%s\nwith it:\n%s", after, before)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"runtime"
 	"slices"
 	"sync"
@@ -64,9 +63,9 @@ func TestIdleSeesOtherProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close()
-	sp, _ := other.NewSpool()
+	sp, _ := other.NewBody()
 	sp.Write([]byte(testMsg))
-	if _, err := other.Deliver(context.Background(), sp, []store.Delivery{{AccountID: e.acct.ID}}); err != nil {
+	if _, err := other.DeliverBody(context.Background(), sp, []store.Delivery{{AccountID: e.acct.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	a.waitFor(2*time.Second, func() bool { return slices.Contains(a.existsSeen, 1) })
@@ -150,8 +149,8 @@ func TestConcurrentClients(t *testing.T) {
 			if m.UID >= mb.UIDNext {
 				t.Errorf("%s: UID %d >= UIDNEXT %d", name, m.UID, mb.UIDNext)
 			}
-			if fi, err := os.Stat(m.Path); err != nil || fi.Size() != m.Size {
-				t.Errorf("%s: UID %d file: %v", name, m.UID, err)
+			if err := readWhole(ctx, e.st, m); err != nil {
+				t.Errorf("%s: UID %d bytes: %v", name, m.UID, err)
 			}
 			if slices.Contains(m.Flags, `\Deleted`) && !slices.Contains(m.Flags, `\Flagged`) {
 				t.Errorf("%s: UID %d has \\Deleted without \\Flagged: %v", name, m.UID, m.Flags)

@@ -185,7 +185,7 @@ func (sess *session) matching(ctx context.Context, keys []imapwire.SearchKey, wi
 		if seq == 0 {
 			continue
 		}
-		c := &candidate{sess: sess, m: m, seq: seq, info: infos[m.UID]}
+		c := &candidate{ctx: ctx, sess: sess, m: m, seq: seq, info: infos[m.UID]}
 		if !c.matchAll(keys) {
 			continue
 		}
@@ -224,6 +224,7 @@ func hasKey(keys []imapwire.SearchKey, name string) bool {
 // candidate is one message being matched, with its bytes loaded on first
 // need.
 type candidate struct {
+	ctx    context.Context // the command's, for opening the body
 	sess   *session
 	m      store.Message
 	seq    uint32
@@ -238,12 +239,12 @@ func (c *candidate) load() {
 		return
 	}
 	c.loaded = true
-	f, err := c.sess.srv.deps.Store.OpenMessage(c.m)
+	body, err := c.sess.srv.deps.Store.OpenBody(c.ctx, c.m)
 	if err != nil {
 		return
 	}
-	defer f.Close()
-	c.raw, _ = io.ReadAll(io.LimitReader(f, c.m.Size+1))
+	defer body.Close()
+	c.raw, _ = readBody(body)
 	if e, err := gomessage.Read(bytes.NewReader(c.raw)); e != nil || err == nil {
 		if e != nil {
 			c.header = mail.Header{Header: e.Header}

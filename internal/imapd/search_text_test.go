@@ -3,7 +3,6 @@ package imapd
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -17,9 +16,9 @@ type openCounter struct {
 	opens atomic.Int64
 }
 
-func (o *openCounter) OpenMessage(m store.Message) (*os.File, error) {
+func (o *openCounter) OpenBody(ctx context.Context, m store.Message) (store.Body, error) {
 	o.opens.Add(1)
-	return o.Store.OpenMessage(m)
+	return o.Store.OpenBody(ctx, m)
 }
 
 // TestSearchTextUsesIndex: SEARCH BODY and TEXT read only the files of

@@ -75,14 +75,14 @@ func (sess *session) Watch(changed func()) (stop func()) {
 	}
 }
 
-// MessageSink spools an APPEND message to a file while the command is
-// read.
+// MessageSink receives an APPEND message (or CATENATE TEXT part) into a
+// store.BodyWriter while the command is read.
 func (sess *session) MessageSink(imapwire.LiteralInfo) (io.Writer, error) {
-	sp, err := sess.srv.deps.Store.NewSpool()
+	w, err := sess.srv.deps.Store.NewBody()
 	if err != nil {
 		return nil, sess.storeErr(err)
 	}
-	return sp, nil
+	return w, nil
 }
 
 // delim is the hierarchy separator.

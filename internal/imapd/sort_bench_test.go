@@ -59,13 +59,13 @@ func BenchmarkScaleSort(b *testing.B) {
 			defer wg.Done()
 			for i := w; i < sortScaleMessages; i += workers {
 				msg, arrival := sortScaleMessage(i)
-				sp, err := e.st.NewSpool()
+				sp, err := e.st.NewBody()
 				if err != nil {
 					errs <- err
 					return
 				}
 				sp.Write([]byte(msg))
-				if _, err := e.st.Deliver(ctx, sp, []store.Delivery{{AccountID: e.acct.ID, Mailbox: "INBOX", Date: arrival}}); err != nil {
+				if _, err := e.st.DeliverBody(ctx, sp, []store.Delivery{{AccountID: e.acct.ID, Mailbox: "INBOX", Date: arrival}}); err != nil {
 					errs <- err
 					return
 				}

@@ -1,9 +1,7 @@
 package imapd
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -72,32 +70,14 @@ func expectUntagged(t *testing.T, r *raw, cmd, want string) {
 	}
 }
 
-// dropFiles removes the files of every message of bob's INBOX, so that a
-// command that read one would fail or answer differently (issue 17:
-// SORT and THREAD work from the fields kept at delivery).
+// dropFiles removes the files of every message of the store (bob's
+// INBOX), so that a command that read one would fail or answer
+// differently (issue 17: SORT and THREAD work from the fields kept at
+// delivery).
 func dropFiles(t testing.TB, e *testEnv) {
 	t.Helper()
-	ctx := context.Background()
-	mb, err := e.st.MailboxByName(ctx, e.acct.ID, "INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, states, err := e.st.MessageStates(ctx, mb.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var uids []uint32
-	for _, s := range states {
-		uids = append(uids, s.UID)
-	}
-	msgs, err := e.st.MessagesByUID(ctx, mb.ID, uids)
-	if err != nil || len(msgs) == 0 {
-		t.Fatal(err, len(msgs))
-	}
-	for _, m := range msgs {
-		if err := os.Remove(m.Path); err != nil {
-			t.Fatal(err)
-		}
+	if removeMessageFiles(t, e) == 0 {
+		t.Fatal("no message files to remove")
 	}
 }
 

@@ -1,9 +1,13 @@
 package pop3d
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -72,7 +76,9 @@ func TestRetrAcrossReadBuffers(t *testing.T) {
 	c.cmd("QUIT", `\+OK.*`)
 }
 
-// truncate cuts the file of the INBOX's message n (from 1) to size octets.
+// truncate cuts the file holding the INBOX's message n (from 1) to size
+// octets. The store keeps the file's name to itself, so it is found by
+// its bytes among the message files under mail/ in the store's directory.
 func truncate(t *testing.T, st *store.Store, accountID int64, n int, size int64) {
 	t.Helper()
 	ctx := context.Background()
@@ -84,7 +90,32 @@ func truncate(t *testing.T, st *store.Store, accountID int64, n int, size int64)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Truncate(msgs[n-1].Path, size); err != nil {
+	body, err := st.OpenBody(ctx, msgs[n-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := io.ReadAll(io.NewSectionReader(body, 0, body.Size()))
+	body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found []string
+	err = filepath.WalkDir(filepath.Join(st.Dir(), "mail"), func(path string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		if b, err := os.ReadFile(path); err == nil && bytes.Equal(b, want) {
+			found = append(found, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 {
+		t.Fatalf("message %d: %d files hold its bytes, want 1", n, len(found))
+	}
+	if err := os.Truncate(found[0], size); err != nil {
 		t.Fatal(err)
 	}
 }

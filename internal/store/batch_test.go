@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestDeliverBatchAllOrNothing: a failure of one message of a batch
+// TestDeliverBodiesAllOrNothing: a failure of one message of a batch
 // keeps none of them (RFC 3502 §6.3.11, MULTIAPPEND), and a batch that succeeds
 // stores each message, with UIDs in the order given.
-func TestDeliverBatchAllOrNothing(t *testing.T) {
+func TestDeliverBodiesAllOrNothing(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, t.TempDir())
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
@@ -19,12 +19,12 @@ func TestDeliverBatchAllOrNothing(t *testing.T) {
 	}
 	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
 	failInserts(t, s.db, arch.ID)
-	bs := []Batch{
-		{Spool: spool(t, s, "one\r\n"), Deliveries: []Delivery{{AccountID: a.ID}}},
-		{Spool: spool(t, s, "two\r\n"), Deliveries: []Delivery{{AccountID: a.ID, Mailbox: "Projects"}}},
+	bs := []BodyBatch{
+		{Body: spool(t, s, "one\r\n"), Deliveries: []Delivery{{AccountID: a.ID}}},
+		{Body: spool(t, s, "two\r\n"), Deliveries: []Delivery{{AccountID: a.ID, Mailbox: "Projects"}}},
 	}
-	if _, err := s.DeliverBatch(ctx, bs); err == nil {
-		t.Fatal("DeliverBatch succeeded though the second insert failed")
+	if _, err := s.DeliverBodies(ctx, bs); err == nil {
+		t.Fatal("DeliverBodies succeeded though the second insert failed")
 	}
 	if msgs, _ := s.Messages(ctx, inbox.ID); len(msgs) != 0 {
 		t.Errorf("INBOX got %d messages from a failed batch", len(msgs))
@@ -36,9 +36,9 @@ func TestDeliverBatchAllOrNothing(t *testing.T) {
 
 	bs = nil
 	for i := range 3 {
-		bs = append(bs, Batch{Spool: spool(t, s, fmt.Sprintf("msg %d\r\n", i)), Deliveries: []Delivery{{AccountID: a.ID}}})
+		bs = append(bs, BodyBatch{Body: spool(t, s, fmt.Sprintf("msg %d\r\n", i)), Deliveries: []Delivery{{AccountID: a.ID}}})
 	}
-	out, err := s.DeliverBatch(ctx, bs)
+	out, err := s.DeliverBodies(ctx, bs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,14 +48,14 @@ func TestDeliverBatchAllOrNothing(t *testing.T) {
 	}
 	for i, m := range msgs {
 		if out[i][0].UID != m.UID || m.UID != uint32(i+1) {
-			t.Errorf("message %d: UID %d, DeliverBatch said %d", i, m.UID, out[i][0].UID)
+			t.Errorf("message %d: UID %d, DeliverBodies said %d", i, m.UID, out[i][0].UID)
 		}
-		f, err := s.OpenMessage(m)
+		f, err := s.OpenBody(ctx, m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		b := make([]byte, 64)
-		n, _ := f.Read(b)
+		n, _ := f.ReadAt(b, 0)
 		f.Close()
 		if want := fmt.Sprintf("msg %d\r\n", i); string(b[:n]) != want {
 			t.Errorf("UID %d holds %q, want %q", m.UID, b[:n], want)

@@ -43,9 +43,9 @@ type BodyWriter interface {
 }
 
 // NewBody starts a message being received: a spool file in the data
-// directory, linked into mailboxes by DeliverBody.
+// directory, linked into mailboxes by DeliverBody or DeliverBodies.
 func (s *Store) NewBody() (BodyWriter, error) {
-	sp, err := s.NewSpool()
+	sp, err := s.newSpool()
 	if err != nil {
 		return nil, err
 	}
@@ -54,13 +54,41 @@ func (s *Store) NewBody() (BodyWriter, error) {
 
 // DeliverBody stores the message written to w, which must come from this
 // store's NewBody, in every mailbox of ds in one transaction, all or
-// nothing, as Deliver does: when it returns nil, the bytes and their rows
-// are on disk (fsynced) for every Delivery; when it returns an error,
-// nothing of the message is kept. w is consumed unless Retain was called.
+// nothing: when it returns nil, the bytes and their rows are on disk
+// (fsynced) for every Delivery (or the Delivery was a duplicate); when it
+// returns an error, nothing of the message is kept for any of them, and
+// the client may be told to try again. w is consumed unless Retain was
+// called.
 func (s *Store) DeliverBody(ctx context.Context, w BodyWriter, ds []Delivery) ([]Delivered, error) {
-	sp, ok := w.(*Spool)
-	if !ok {
-		return nil, fmt.Errorf("store: deliver: %T is not a body of this store", w)
+	out, err := s.DeliverBodies(ctx, []BodyBatch{{Body: w, Deliveries: ds}})
+	if err != nil {
+		return nil, err
 	}
-	return s.Deliver(ctx, sp, ds)
+	return out[0], nil
+}
+
+// BodyBatch is one message of DeliverBodies and the mailboxes it goes
+// into.
+type BodyBatch struct {
+	Body       BodyWriter // from this store's NewBody
+	Deliveries []Delivery
+}
+
+// DeliverBodies stores several messages in one transaction, all or
+// nothing, as DeliverBody does for one (IMAP MULTIAPPEND, RFC 3502
+// §6.3.11: when one message cannot be appended, none is kept; an import
+// commits a chunk at a time). out[i] is the outcome of bs[i]; within one
+// mailbox the messages get UIDs in the order of bs. Every body is
+// consumed unless Retain was called on it; a body that is not from this
+// store's NewBody is refused before any is.
+func (s *Store) DeliverBodies(ctx context.Context, bs []BodyBatch) ([][]Delivered, error) {
+	sps := make([]batch, len(bs))
+	for i, b := range bs {
+		sp, ok := b.Body.(*fileSpool)
+		if !ok {
+			return nil, fmt.Errorf("store: deliver: %T is not a body of this store", b.Body)
+		}
+		sps[i] = batch{sp: sp, ds: b.Deliveries}
+	}
+	return s.deliverBatch(ctx, sps)
 }

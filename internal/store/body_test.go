@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"io"
+	"os"
 	"strings"
 	"testing"
 )
@@ -68,5 +69,90 @@ func TestBodyWriterCopyAndDeliver(t *testing.T) {
 	stored, err := io.ReadAll(io.NewSectionReader(b, 0, b.Size()))
 	if err != nil || string(stored) != want {
 		t.Errorf("stored: %v, %d octets, want %d", err, len(stored), len(want))
+	}
+}
+
+// TestBodyWriterCopyFromStored: io.Copy into a BodyWriter from a section
+// of a stored Body (IMAP CATENATE of a URL) copies exactly that section,
+// also when the message's file was removed after OpenBody (expunged
+// meanwhile: the open Body still reads it), and fails on a file cut
+// short rather than storing a short message.
+func TestBodyWriterCopyFromStored(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, err := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := "Subject: x\r\n\r\n" + strings.Repeat("0123456789\r\n", 4000)
+	if _, err := s.DeliverBody(ctx, spool(t, s, msg), []Delivery{{AccountID: a.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, Inbox)
+	msgs, err := s.Messages(ctx, inbox.ID)
+	if err != nil || len(msgs) != 1 {
+		t.Fatal(msgs, err)
+	}
+	copyOf := func(off, n int64) (string, error) {
+		t.Helper()
+		b, err := s.OpenBody(ctx, msgs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		w, err := s.NewBody()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Discard()
+		io.WriteString(w, "head\r\n")
+		got, err := io.Copy(w, io.NewSectionReader(b, off, n))
+		if err != nil {
+			return "", err
+		}
+		if got != min(n, b.Size()-off) {
+			t.Errorf("io.Copy of %d at %d: %d octets", n, off, got)
+		}
+		out := make([]byte, w.Size())
+		if _, err := w.ReadAt(out, 0); err != nil {
+			t.Fatal(err)
+		}
+		return string(out), nil
+	}
+	for _, c := range []struct{ off, n int64 }{{0, int64(len(msg))}, {14, 100}, {int64(len(msg)) - 5, 50}, {int64(len(msg)), 10}} {
+		got, err := copyOf(c.off, c.n)
+		end := min(c.off+c.n, int64(len(msg)))
+		if want := "head\r\n" + msg[c.off:end]; err != nil || got != want {
+			t.Errorf("copy of %d at %d: %v, %d octets, want %d", c.n, c.off, err, len(got), len(want))
+		}
+	}
+
+	// Removed after OpenBody: the copy reads the open Body.
+	b, err := s.OpenBody(ctx, msgs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(msgs[0].path); err != nil {
+		t.Fatal(err)
+	}
+	w, err := s.NewBody()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(w, io.NewSectionReader(b, 0, b.Size()))
+	out := make([]byte, w.Size())
+	w.ReadAt(out, 0)
+	if err != nil || n != int64(len(msg)) || string(out) != msg {
+		t.Errorf("copy of a removed file: %d octets, %v", n, err)
+	}
+	w.Discard()
+
+	// Cut short: an error, whichever way the bytes are copied.
+	if err := os.WriteFile(msgs[0].path, []byte(msg[:100]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if _, err := copyOf(0, int64(len(msg))); err == nil {
+		t.Error("copy of a file cut short succeeded")
 	}
 }

@@ -19,7 +19,7 @@ func TestExpungedSince(t *testing.T) {
 	var ids []int64
 	var inbox int64
 	for range 4 {
-		ds, err := s.Deliver(ctx, spool(t, s, "Subject: x\r\n\r\nx\r\n"), []Delivery{{AccountID: a.ID}})
+		ds, err := s.DeliverBody(ctx, spool(t, s, "Subject: x\r\n\r\nx\r\n"), []Delivery{{AccountID: a.ID}})
 		if err != nil {
 			t.Fatal(err)
 		}

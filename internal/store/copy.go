@@ -35,7 +35,7 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 	links := make([]string, 0, len(msgs))
 	for _, m := range msgs {
 		p := filepath.Join(dir, s.owner.name())
-		if err := os.Link(m.Path, p); err != nil {
+		if err := os.Link(m.path, p); err != nil {
 			// Expunged meanwhile: no copy of it.
 			links = append(links, "")
 			continue

@@ -57,7 +57,7 @@ func checkCounts(t *testing.T, s *Store, step string) {
 }
 
 // TestMailboxCountsExact: a random mix of every operation that changes a
-// mailbox's messages (Deliver, DeliverBatch into several mailboxes, COPY,
+// mailbox's messages (DeliverBody, DeliverBodies into several mailboxes, COPY,
 // MOVE, STORE of \Seen and \Deleted, the claim of the recent marks,
 // EXPUNGE, RENAME, RENAME of INBOX, DELETE of a mailbox and of an account)
 // leaves every mailbox's kept figures equal to a COUNT(*) scan of its rows
@@ -111,18 +111,18 @@ func TestMailboxCountsExact(t *testing.T) {
 		case 0, 1:
 			op = "deliver"
 			made++
-			_, err = s.Deliver(ctx, spool(t, s, body()), []Delivery{{AccountID: acct, Mailbox: mb.Name, Flags: flagSets[rng.IntN(len(flagSets))]}})
+			_, err = s.DeliverBody(ctx, spool(t, s, body()), []Delivery{{AccountID: acct, Mailbox: mb.Name, Flags: flagSets[rng.IntN(len(flagSets))]}})
 		case 2:
 			op = "deliver batch"
-			var bs []Batch
+			var bs []BodyBatch
 			for range 1 + rng.IntN(4) {
 				made++
-				bs = append(bs, Batch{Spool: spool(t, s, body()), Deliveries: []Delivery{
+				bs = append(bs, BodyBatch{Body: spool(t, s, body()), Deliveries: []Delivery{
 					{AccountID: acct, Mailbox: mb.Name, Flags: flagSets[rng.IntN(len(flagSets))]},
 					{AccountID: acct, Mailbox: other.Name},
 					{AccountID: accounts[0]}}})
 			}
-			_, err = s.DeliverBatch(ctx, bs)
+			_, err = s.DeliverBodies(ctx, bs)
 		case 3:
 			op = "copy"
 			if uids := uidsOf(mb); len(uids) > 0 {
@@ -219,7 +219,7 @@ func TestCountsMigrationFills(t *testing.T) {
 		if i%2 == 1 {
 			box = "Work"
 		}
-		if _, err := s.Deliver(ctx, spool(t, s, fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i)), []Delivery{{AccountID: a.ID, Mailbox: box, Flags: flags}}); err != nil {
+		if _, err := s.DeliverBody(ctx, spool(t, s, fmt.Sprintf("Subject: %d\r\n\r\nx\r\n", i)), []Delivery{{AccountID: a.ID, Mailbox: box, Flags: flags}}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -22,7 +22,7 @@ func benchMessages() map[string][]byte {
 	return map[string][]byte{"plain4KiB": []byte(plain), "multipart64KiB": []byte(multi)}
 }
 
-// BenchmarkDeliver measures Deliver of one message to one mailbox, from a
+// BenchmarkDeliver measures DeliverBody of one message to one mailbox, from a
 // written spool to durable rows, with 8 concurrent deliverers as on a busy
 // MX (group commit shares the fsyncs).
 func BenchmarkDeliver(b *testing.B) {
@@ -49,12 +49,12 @@ func BenchmarkDeliver(b *testing.B) {
 				go func() {
 					defer wg.Done()
 					for range work {
-						sp, err := s.NewSpool()
+						sp, err := s.newSpool()
 						if err == nil {
 							_, err = sp.Write(body)
 						}
 						if err == nil {
-							_, err = s.Deliver(ctx, sp, []Delivery{{AccountID: a.ID}})
+							_, err = s.DeliverBody(ctx, sp, []Delivery{{AccountID: a.ID}})
 						}
 						if err != nil {
 							select {
@@ -94,7 +94,7 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkSummaryOf measures what Deliver now does per message to keep
+// BenchmarkSummaryOf measures what DeliverBody now does per message to keep
 // its summary: read the spool, describe it, encode the columns.
 func BenchmarkSummaryOf(b *testing.B) {
 	for name, body := range benchMessages() {
@@ -104,7 +104,7 @@ func BenchmarkSummaryOf(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			sp, err := s.NewSpool()
+			sp, err := s.newSpool()
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -123,7 +123,7 @@ func BenchmarkSummaryOf(b *testing.B) {
 }
 
 // BenchmarkIndexText measures what the full-text indexer does per
-// message after Deliver: read the file's text and insert it into the
+// message after DeliverBody: read the file's text and insert it into the
 // index, in batches of textBatch as the indexer does.
 func BenchmarkIndexText(b *testing.B) {
 	for name, body := range benchMessages() {
@@ -138,9 +138,9 @@ func BenchmarkIndexText(b *testing.B) {
 			s.stopFill() // the benchmark indexes, not the background indexer
 			<-s.textDone
 			for range b.N {
-				sp, _ := s.NewSpool()
+				sp, _ := s.newSpool()
 				sp.Write(body)
-				if _, err := s.Deliver(ctx, sp, []Delivery{{AccountID: a.ID}}); err != nil {
+				if _, err := s.DeliverBody(ctx, sp, []Delivery{{AccountID: a.ID}}); err != nil {
 					b.Fatal(err)
 				}
 			}

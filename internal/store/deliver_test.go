@@ -63,8 +63,8 @@ func TestDeliverAllOrNothing(t *testing.T) {
 		{AccountID: a.ID, DedupeKey: []byte("k-bob"), DedupeSince: since},
 		{AccountID: b.ID, DedupeKey: []byte("k-jill"), DedupeSince: since},
 	}
-	if _, err := s.Deliver(ctx, spool(t, s, "x\r\n"), ds); err == nil {
-		t.Fatal("Deliver succeeded though jill's insert failed")
+	if _, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), ds); err == nil {
+		t.Fatal("DeliverBody succeeded though jill's insert failed")
 	}
 	bob, _ := s.MailboxByName(ctx, a.ID, "INBOX")
 	if msgs, _ := s.Messages(ctx, bob.ID); len(msgs) != 0 {
@@ -76,7 +76,7 @@ func TestDeliverAllOrNothing(t *testing.T) {
 	if _, err := s.db.Exec(fmt.Sprintf("DROP TRIGGER fail_%d", jill.ID)); err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Deliver(ctx, spool(t, s, "x\r\n"), ds)
+	res, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), ds)
 	if err != nil || res[0].Duplicate || res[1].Duplicate {
 		t.Fatalf("retry: %+v %v", res, err)
 	}
@@ -116,7 +116,7 @@ func TestMigrateDedupeRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: b.ID, DedupeKey: []byte("k"), DedupeSince: time.Now().Add(-time.Hour)}})
+	res, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: b.ID, DedupeKey: []byte("k"), DedupeSince: time.Now().Add(-time.Hour)}})
 	if err != nil || res[0].Duplicate {
 		t.Fatalf("delivery after migration: %+v %v", res, err)
 	}

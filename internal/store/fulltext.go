@@ -37,7 +37,7 @@ import (
 // substring of three characters or more can be looked up, including inside
 // words), one row per message row (rowid = messages.id), over the folded
 // (message.FoldSearch) text of message.ReadSearchText. It is filled after
-// Deliver's commit by a background indexer (indexTexts), which also fills
+// delivery's commit by a background indexer (indexTexts), which also fills
 // the rows from before it and copies; a trigger drops a row's text when the
 // message row goes (expunge, mailbox or account deletion). Reindex rebuilds
 // an account's.

@@ -199,7 +199,7 @@ func TestSearchTextNeverMisses(t *testing.T) {
 	byUID := map[uint32]string{}
 	var mailbox int64
 	for _, m := range corpus {
-		ds, err := s.Deliver(ctx, spool(t, s, m), []Delivery{{AccountID: a.ID}})
+		ds, err := s.DeliverBody(ctx, spool(t, s, m), []Delivery{{AccountID: a.ID}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,11 +262,11 @@ func TestSearchTextAllFolders(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := "From: jack@town.test\r\nSubject: zanzibar trip\r\n\r\nhello\r\n"
-	in, err := s.Deliver(ctx, spool(t, s, msg), []Delivery{{AccountID: a.ID}, {AccountID: a.ID, Mailbox: "Trips"}, {AccountID: b.ID}})
+	in, err := s.DeliverBody(ctx, spool(t, s, msg), []Delivery{{AccountID: a.ID}, {AccountID: a.ID, Mailbox: "Trips"}, {AccountID: b.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Deliver(ctx, spool(t, s, "Subject: other\r\n\r\nbye\r\n"), []Delivery{{AccountID: a.ID}})
+	s.DeliverBody(ctx, spool(t, s, "Subject: other\r\n\r\nbye\r\n"), []Delivery{{AccountID: a.ID}})
 	waitText(t, s)
 	got, narrowed, err := s.SearchTextAccount(ctx, a.ID, "SUBJECT", "ZIBA")
 	if err != nil || !narrowed || len(got) != 2 || !slices.Equal(got[in[0].MailboxID], []uint32{in[0].UID}) || !slices.Equal(got[in[1].MailboxID], []uint32{in[1].UID}) {
@@ -296,7 +296,7 @@ func TestSearchTextExpunge(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := "Subject: zanzibar\r\n\r\nhello\r\n"
-	ds, err := s.Deliver(ctx, spool(t, s, msg), []Delivery{{AccountID: a.ID}, {AccountID: a.ID}, {AccountID: a.ID, Mailbox: "Trips"}, {AccountID: b.ID}})
+	ds, err := s.DeliverBody(ctx, spool(t, s, msg), []Delivery{{AccountID: a.ID}, {AccountID: a.ID}, {AccountID: a.ID, Mailbox: "Trips"}, {AccountID: b.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +344,7 @@ func TestReindex(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	a, _ := s.AddAccount(ctx, "jill@hill.test", "h", false)
 	b, _ := s.AddAccount(ctx, "bob@hill.test", "h", false)
-	ds, err := s.Deliver(ctx, spool(t, s, "Subject: zanzibar\r\n\r\nhello\r\n"), []Delivery{{AccountID: a.ID}, {AccountID: b.ID}})
+	ds, err := s.DeliverBody(ctx, spool(t, s, "Subject: zanzibar\r\n\r\nhello\r\n"), []Delivery{{AccountID: a.ID}, {AccountID: b.ID}})
 	if err != nil {
 		t.Fatal(err)
 	}

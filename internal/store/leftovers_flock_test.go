@@ -31,10 +31,10 @@ func TestHelperCrashMidDelivery(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.afterPlace = func() { syscall.Kill(os.Getpid(), syscall.SIGKILL) }
-	// A spool that never reaches Deliver, and one caught between placing
+	// A spool that never reaches DeliverBody, and one caught between placing
 	// its files for two accounts and committing their rows.
 	spool(t, s, "half a message")
-	s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: 1}, {AccountID: 2}})
+	s.DeliverBody(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: 1}, {AccountID: 2}})
 	t.Fatal("not killed")
 }
 
@@ -47,7 +47,7 @@ func TestLeftoversAfterCrash(t *testing.T) {
 	s := openTest(t, dir)
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
 	b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
-	if _, err := s.Deliver(ctx, spool(t, s, "kept\r\n"), []Delivery{{AccountID: a.ID}, {AccountID: b.ID}}); err != nil {
+	if _, err := s.DeliverBody(ctx, spool(t, s, "kept\r\n"), []Delivery{{AccountID: a.ID}, {AccountID: b.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	kept := storeFiles(t, s)
@@ -82,7 +82,7 @@ func TestLeftoversAfterCrash(t *testing.T) {
 	s2.afterPlace = func() { close(placed); <-release }
 	done := make(chan error, 1)
 	go func() {
-		_, err := s2.Deliver(ctx, spool(t, s2, "in flight\r\n"), []Delivery{{AccountID: a.ID}})
+		_, err := s2.DeliverBody(ctx, spool(t, s2, "in flight\r\n"), []Delivery{{AccountID: a.ID}})
 		done <- err
 	}()
 	<-placed
@@ -108,7 +108,7 @@ func TestLeftoversAfterCrash(t *testing.T) {
 		t.Fatalf("bob has %d messages, want 2", len(msgs))
 	}
 	for _, m := range msgs {
-		if _, err := os.Stat(m.Path); err != nil {
+		if _, err := os.Stat(m.path); err != nil {
 			t.Errorf("committed message lost its file: %v", err)
 		}
 	}
@@ -138,7 +138,7 @@ func TestLeftoversLockFileRemoved(t *testing.T) {
 	sp := spool(t, s, "in flight\r\n")
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Deliver(ctx, sp, []Delivery{{AccountID: a.ID}})
+		_, err := s.DeliverBody(ctx, sp, []Delivery{{AccountID: a.ID}})
 		done <- err
 	}()
 	<-placed
@@ -187,12 +187,12 @@ func TestLeftoversWithoutFlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Deliver(ctx, spool(t, s, "old\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
+	if _, err := s.DeliverBody(ctx, spool(t, s, "old\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	msgs, _ := s.Messages(ctx, inbox.ID)
 	then := time.Now().Add(-2 * time.Hour)
-	if err := os.Chtimes(msgs[0].Path, then, then); err != nil {
+	if err := os.Chtimes(msgs[0].path, then, then); err != nil {
 		t.Fatal(err)
 	}
 	// What a process killed on this filesystem left: a file named by its
@@ -241,7 +241,7 @@ func TestCrashLeftoversAtStart(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
-	if _, err := s.Deliver(ctx, spool(t, s, "kept\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
+	if _, err := s.DeliverBody(ctx, spool(t, s, "kept\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	start := func(want bool) []string {

@@ -76,7 +76,7 @@ func (s *Store) ListMessages(ctx context.Context, mailboxID int64, q ListQuery) 
 		}
 		l.InternalDate = time.Unix(date, 0)
 		l.Flags = parseFlags(flags)
-		l.Path = filepath.Join(s.accountDir(account), file)
+		l.path = filepath.Join(s.accountDir(account), file)
 		if saved.Valid {
 			l.SaveDate = time.Unix(saved.Int64, 0)
 		}
@@ -85,7 +85,7 @@ func (s *Store) ListMessages(ctx context.Context, mailboxID int64, q ListQuery) 
 			if l.Info, err = decodeInfo(summary.String, ""); err != nil {
 				return nil, err
 			}
-		} else if info, err := keepFile(l.Path); err == nil {
+		} else if info, err := keepFile(l.path); err == nil {
 			info.Structure = nil
 			l.Info = info
 		}

@@ -13,7 +13,7 @@ func deliverN(t *testing.T, s *Store, acct int64, mailbox string, n int) {
 	t.Helper()
 	for range n {
 		sp := spool(t, s, "Subject: x\r\n\r\nbody\r\n")
-		if _, err := s.Deliver(context.Background(), sp, []Delivery{{AccountID: acct, Mailbox: mailbox}}); err != nil {
+		if _, err := s.DeliverBody(context.Background(), sp, []Delivery{{AccountID: acct, Mailbox: mailbox}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -73,7 +73,7 @@ func TestSetFlagsCopyMove(t *testing.T) {
 	}
 	msgs, _ := s.Messages(ctx, trash.ID)
 	for _, m := range msgs {
-		if _, err := os.Stat(m.Path); err != nil {
+		if _, err := os.Stat(m.path); err != nil {
 			t.Errorf("file of uid %d: %v", m.UID, err)
 		}
 	}
@@ -82,12 +82,12 @@ func TestSetFlagsCopyMove(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, m := range msgs {
-		if _, err := os.Stat(m.Path); !errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(m.path); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("file of deleted uid %d remains", m.UID)
 		}
 	}
 	orig, _ := s.Messages(ctx, inbox.ID)
-	if _, err := os.Stat(orig[0].Path); err != nil {
+	if _, err := os.Stat(orig[0].path); err != nil {
 		t.Error(err)
 	}
 	if err := s.DeleteMailbox(ctx, a.ID, "inbox"); !errors.Is(err, ErrInbox) {

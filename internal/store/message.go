@@ -26,11 +26,9 @@ type Message struct {
 	Size         int64 // octets as stored, CRLF line endings
 	Flags        []string
 	Recent       bool
-	// Path is the file holding the message bytes in this store. It is
-	// the store's own business: protocols read the bytes through
-	// OpenBody (IMAP still reads the file, through OpenMessage, until it
-	// moves to the same seam).
-	Path string
+	// path is the file holding the message bytes in this store: the
+	// store's own business, protocols read the bytes through OpenBody.
+	path string
 	// SaveDate is when the message was saved into this mailbox (RFC
 	// 8514: delivery, APPEND, COPY, MOVE); zero for mail stored before
 	// pail kept it.
@@ -41,55 +39,59 @@ type Message struct {
 	EmailID, ThreadID string
 }
 
-// Spool is a message being received, written to a temporary file in the
-// data directory until Deliver links it into mailboxes.
-type Spool struct {
+// fileSpool is the BodyWriter of this store: a message being received,
+// written to a temporary file in the data directory until deliverBatch
+// links it into mailboxes.
+type fileSpool struct {
 	f    *os.File
 	size int64
-	keep bool // Deliver leaves the file in place (see Retain)
+	keep bool // deliverBatch leaves the file in place (see Retain)
 }
 
-// NewSpool starts a new message.
-func (s *Store) NewSpool() (*Spool, error) {
+var _ BodyWriter = (*fileSpool)(nil)
+
+// newSpool starts a new message.
+func (s *Store) newSpool() (*fileSpool, error) {
 	f, err := os.CreateTemp(filepath.Join(s.dir, "spool"), s.owner.token+tokenSep+"msg-")
 	if err != nil {
 		return nil, fmt.Errorf("store: spool: %w", err)
 	}
-	return &Spool{f: f}, nil
+	return &fileSpool{f: f}, nil
 }
 
 // Write appends message bytes.
-func (sp *Spool) Write(p []byte) (int, error) {
+func (sp *fileSpool) Write(p []byte) (int, error) {
 	n, err := sp.f.Write(p)
 	sp.size += int64(n)
 	return n, err
 }
 
 // Size is the number of bytes written so far.
-func (sp *Spool) Size() int64 { return sp.size }
+func (sp *fileSpool) Size() int64 { return sp.size }
 
-// Retain makes Deliver leave the spool file in place, for a caller that
-// still reads it after Deliver (the outgoing queue takes the remote copies
-// after the local ones are stored). That caller must Discard the spool.
-func (sp *Spool) Retain() { sp.keep = true }
+// Retain makes delivery leave the spool file in place, for a caller that
+// still reads it after DeliverBody (the outgoing queue takes the remote
+// copies after the local ones are stored). That caller must Discard the
+// spool.
+func (sp *fileSpool) Retain() { sp.keep = true }
 
 // ReadAt reads spooled bytes at off, for a caller that looks at the
 // message before it is delivered (the inbound checks).
-func (sp *Spool) ReadAt(p []byte, off int64) (int, error) { return sp.f.ReadAt(p, off) }
+func (sp *fileSpool) ReadAt(p []byte, off int64) (int, error) { return sp.f.ReadAt(p, off) }
 
-// CopyFrom appends n bytes of src from offset off (IMAP CATENATE; other
-// callers io.Copy an io.SectionReader of a BodyWriter, which ends here).
-// The bytes are copied by the kernel (copy_file_range, a reflink where the file system shares
-// blocks) rather than through user space.
-func (sp *Spool) CopyFrom(src *Spool, off, n int64) error {
-	if _, err := src.f.Seek(off, io.SeekStart); err != nil {
+// copyFrom appends n bytes of the file src from offset off. The bytes
+// are copied by the kernel (copy_file_range, a reflink where the file
+// system shares blocks) rather than through user space. src's offset is
+// left at its end, where a spool's writes go.
+func (sp *fileSpool) copyFrom(src *os.File, off, n int64) error {
+	if _, err := src.Seek(off, io.SeekStart); err != nil {
 		return fmt.Errorf("store: spool: %w", err)
 	}
 	// *os.File.ReadFrom takes the copy_file_range path for an
 	// *io.LimitedReader of an *os.File.
-	w, err := sp.f.ReadFrom(&io.LimitedReader{R: src.f, N: n})
+	w, err := sp.f.ReadFrom(&io.LimitedReader{R: src, N: n})
 	sp.size += w
-	if _, serr := src.f.Seek(0, io.SeekEnd); err == nil && serr != nil {
+	if _, serr := src.Seek(0, io.SeekEnd); err == nil && serr != nil {
 		err = serr
 	}
 	if err == nil && w != n {
@@ -102,20 +104,12 @@ func (sp *Spool) CopyFrom(src *Spool, off, n int64) error {
 }
 
 // ReadFrom appends what r reads, for io.Copy. From an io.SectionReader
-// of another Spool the bytes are copied by the kernel, as CopyFrom does.
-func (sp *Spool) ReadFrom(r io.Reader) (int64, error) {
+// of another spool or of a stored Body (OpenBody) the bytes are copied
+// by the kernel (copyFrom): IMAP CATENATE's parts, delivery's copies.
+func (sp *fileSpool) ReadFrom(r io.Reader) (int64, error) {
 	if sr, ok := r.(*io.SectionReader); ok {
-		if src, ok := sectionSpool(sr); ok {
-			pos, err := sr.Seek(0, io.SeekCurrent)
-			if err != nil {
-				return 0, fmt.Errorf("store: spool: %w", err)
-			}
-			_, base, n := sr.Outer()
-			if err := sp.CopyFrom(src, base+pos, n-pos); err != nil {
-				return 0, err
-			}
-			sr.Seek(0, io.SeekEnd)
-			return n - pos, nil
+		if n, ok, err := sp.copySection(sr); ok {
+			return n, err
 		}
 	}
 	w, err := sp.f.ReadFrom(r)
@@ -126,16 +120,45 @@ func (sp *Spool) ReadFrom(r io.Reader) (int64, error) {
 	return w, nil
 }
 
-// sectionSpool returns the Spool an io.SectionReader reads, if it reads
-// one.
-func sectionSpool(sr *io.SectionReader) (*Spool, bool) {
-	outer, _, _ := sr.Outer()
-	src, ok := outer.(*Spool)
-	return src, ok
+// copySection copies the unread rest of sr when it reads a file of this
+// store (another spool, or a stored message), reporting ok false for any
+// other reader.
+func (sp *fileSpool) copySection(sr *io.SectionReader) (n int64, ok bool, err error) {
+	outer, base, size := sr.Outer()
+	var src *os.File
+	switch o := outer.(type) {
+	case *fileSpool:
+		src = o.f
+	case *fileBody:
+		// A message file never changes after delivery: a second
+		// descriptor of it reads the same bytes, and Seek on it
+		// disturbs no reader of the Body. A file expunged since
+		// OpenBody is still read through the Body's own descriptor,
+		// in user space.
+		if src, err = os.Open(o.path); err != nil {
+			return 0, false, nil
+		}
+		defer src.Close()
+		size = min(size, o.size-base)
+	default:
+		return 0, false, nil
+	}
+	pos, err := sr.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, true, fmt.Errorf("store: spool: %w", err)
+	}
+	if pos >= size {
+		return 0, true, nil
+	}
+	if err := sp.copyFrom(src, base+pos, size-pos); err != nil {
+		return 0, true, err
+	}
+	sr.Seek(0, io.SeekEnd)
+	return size - pos, true, nil
 }
 
-// Discard removes the spool file. It is safe to call after Deliver.
-func (sp *Spool) Discard() {
+// Discard removes the spool file. It is safe to call after delivery.
+func (sp *fileSpool) Discard() {
 	sp.f.Close()
 	os.Remove(sp.f.Name())
 }
@@ -172,36 +195,24 @@ type Delivered struct {
 	Mailbox     string // the name of the mailbox it went into
 }
 
-// Deliver stores the spooled message in every mailbox of ds in one
-// transaction, all or nothing: when it returns nil, the message file and
-// its rows are on disk (fsynced) for every Delivery (or the Delivery was a
-// duplicate); when it returns an error, nothing of the message is kept for
-// any of them, and the client may be told to try again. The spool is
-// consumed unless Retain was called.
-func (s *Store) Deliver(ctx context.Context, sp *Spool, ds []Delivery) ([]Delivered, error) {
-	out, err := s.DeliverBatch(ctx, []Batch{{Spool: sp, Deliveries: ds}})
-	if err != nil {
-		return nil, err
-	}
-	return out[0], nil
+// batch is one spooled message of deliverBatch and the mailboxes it
+// goes into.
+type batch struct {
+	sp *fileSpool
+	ds []Delivery
 }
 
-// Batch is one spooled message of DeliverBatch and the mailboxes it goes
-// into.
-type Batch struct {
-	Spool      *Spool
-	Deliveries []Delivery
-}
-
-// DeliverBatch stores several spooled messages in one transaction, all
-// or nothing, as Deliver does for one (IMAP MULTIAPPEND, RFC 3502 §6.3.11:
-// when one message cannot be appended, none is kept). out[i] is the
-// outcome of bs[i]; within one mailbox the messages get UIDs in the order
-// of bs. Every spool is consumed unless Retain was called on it.
-func (s *Store) DeliverBatch(ctx context.Context, bs []Batch) (out [][]Delivered, err error) {
+// deliverBatch stores several spooled messages in one transaction, all
+// or nothing (DeliverBody, DeliverBodies): when it returns nil, each
+// message file and its rows are on disk (fsynced) for every Delivery (or
+// the Delivery was a duplicate); when it returns an error, nothing of
+// any message is kept. out[i] is the outcome of bs[i]; within one
+// mailbox the messages get UIDs in the order of bs. Every spool is
+// consumed unless Retain was called on it.
+func (s *Store) deliverBatch(ctx context.Context, bs []batch) (out [][]Delivered, err error) {
 	for _, b := range bs {
-		if !b.Spool.keep {
-			defer b.Spool.Discard()
+		if !b.sp.keep {
+			defer b.sp.Discard()
 		}
 	}
 	ks, err := syncSpools(bs)
@@ -213,7 +224,7 @@ func (s *Store) DeliverBatch(ctx context.Context, bs []Batch) (out [][]Delivered
 	var placed []string // every file placed so far, removed on failure
 	var dirs []string
 	for i, b := range bs {
-		if paths[i], err = s.place(b.Spool, b.Deliveries, &dirs); err != nil {
+		if paths[i], err = s.place(b.sp, b.ds, &dirs); err != nil {
 			removeFiles(placed)
 			return nil, err
 		}
@@ -228,7 +239,7 @@ func (s *Store) DeliverBatch(ctx context.Context, bs []Batch) (out [][]Delivered
 	emailIDs := make([]map[int64]string, len(bs))
 	for i, b := range bs {
 		emailIDs[i] = map[int64]string{}
-		for _, d := range b.Deliveries {
+		for _, d := range b.ds {
 			if emailIDs[i][d.AccountID] == "" {
 				emailIDs[i][d.AccountID] = newObjectID('E')
 			}
@@ -236,8 +247,8 @@ func (s *Store) DeliverBatch(ctx context.Context, bs []Batch) (out [][]Delivered
 	}
 	err = s.write(ctx, dirs, func(tx *sql.Tx) error {
 		for i, b := range bs {
-			out[i] = make([]Delivered, len(b.Deliveries))
-			for j, d := range b.Deliveries {
+			out[i] = make([]Delivered, len(b.ds))
+			for j, d := range b.ds {
 				date := d.Date
 				if date.IsZero() {
 					date = now
@@ -257,7 +268,7 @@ func (s *Store) DeliverBatch(ctx context.Context, bs []Batch) (out [][]Delivered
 				var err error
 				k := ks[i]
 				k.emailID = emailIDs[i][d.AccountID]
-				if out[i][j], err = insertMessage(tx, d.AccountID, d.Mailbox, d.SpecialUse, filepath.Base(paths[i][j]), b.Spool.size, date, d.Flags, k); err != nil {
+				if out[i][j], err = insertMessage(tx, d.AccountID, d.Mailbox, d.SpecialUse, filepath.Base(paths[i][j]), b.sp.size, date, d.Flags, k); err != nil {
 					return fmt.Errorf("store: account %d: %w", d.AccountID, err)
 				}
 			}
@@ -274,7 +285,7 @@ func (s *Store) DeliverBatch(ctx context.Context, bs []Batch) (out [][]Delivered
 				removeFiles(paths[i][j : j+1])
 				continue
 			}
-			s.hub.publish(Event{AccountID: b.Deliveries[j].AccountID, MailboxID: d.MailboxID, Kind: EventNewMessage})
+			s.hub.publish(Event{AccountID: b.ds[j].AccountID, MailboxID: d.MailboxID, Kind: EventNewMessage})
 		}
 	}
 	s.kickText()
@@ -287,12 +298,12 @@ func (s *Store) DeliverBatch(ctx context.Context, bs []Batch) (out [][]Delivered
 const maxParallelSyncs = 8
 
 // syncSpools syncs the spools of a batch and reads their summaries,
-// several at a time; one spool (Deliver) is synced on the caller's
+// several at a time; one spool (DeliverBody) is synced on the caller's
 // goroutine.
-func syncSpools(bs []Batch) ([]kept, error) {
+func syncSpools(bs []batch) ([]kept, error) {
 	ks := make([]kept, len(bs))
 	if len(bs) == 1 {
-		k, err := syncSpool(bs[0].Spool)
+		k, err := syncSpool(bs[0].sp)
 		ks[0] = k
 		return ks, err
 	}
@@ -304,7 +315,7 @@ func syncSpools(bs []Batch) ([]kept, error) {
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			ks[i], errs[i] = syncSpool(b.Spool)
+			ks[i], errs[i] = syncSpool(b.sp)
 			<-sem
 		}()
 	}
@@ -316,7 +327,7 @@ func syncSpools(bs []Batch) ([]kept, error) {
 // itself (its kept summary) from the bytes being stored, outside the
 // shared transaction and while the file is synced (the reading overlaps
 // the fsync's wait).
-func syncSpool(sp *Spool) (kept, error) {
+func syncSpool(sp *fileSpool) (kept, error) {
 	type described struct {
 		k   kept
 		err error
@@ -337,7 +348,7 @@ func syncSpool(sp *Spool) (kept, error) {
 // place puts the spooled message's file in place for every Delivery of
 // ds and returns the paths, adding the account directories to dirs (for
 // the commit to sync). On an error nothing of it is left in place.
-func (s *Store) place(sp *Spool, ds []Delivery, dirs *[]string) ([]string, error) {
+func (s *Store) place(sp *fileSpool, ds []Delivery, dirs *[]string) ([]string, error) {
 	paths := make([]string, len(ds))
 	for i, d := range ds {
 		dir := s.accountDir(d.AccountID)
@@ -466,7 +477,7 @@ func (s *Store) scanMessage(row interface{ Scan(...any) error }) (Message, error
 	}
 	m.InternalDate = time.Unix(date, 0)
 	m.Flags = parseFlags(flags)
-	m.Path = filepath.Join(s.accountDir(account), file)
+	m.path = filepath.Join(s.accountDir(account), file)
 	if saved.Valid {
 		m.SaveDate = time.Unix(saved.Int64, 0)
 	}
@@ -490,16 +501,6 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]Message, error
 		out = append(out, m)
 	}
 	return out, rows.Err()
-}
-
-// OpenMessage opens a message's bytes for reading as a file. It is what
-// the IMAP service still uses; everything else reads a Body (OpenBody).
-func (s *Store) OpenMessage(m Message) (*os.File, error) {
-	f, err := os.Open(m.Path)
-	if err != nil {
-		return nil, fmt.Errorf("store: open message %d: %w", m.ID, err)
-	}
-	return f, nil
 }
 
 // Expunge removes messages (by id) from a mailbox for good. When it returns

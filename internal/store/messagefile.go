@@ -19,6 +19,8 @@ type fileBody struct {
 	f    rawFile
 	id   int64
 	size int64 // octets recorded for the message
+	// path names the file, for a kernel copy into a spool (CATENATE).
+	path string
 }
 
 var _ Body = (*fileBody)(nil)
@@ -50,7 +52,7 @@ func (s *Store) MessageSizes(ctx context.Context, mailboxID int64) ([]Message, e
 		if err := rows.Scan(&m.ID, &m.UID, &m.Size, &file); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
-		m.Path = dir + string(file)
+		m.path = dir + string(file)
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
@@ -68,11 +70,11 @@ func (s *Store) OpenBody(ctx context.Context, m Message) (Body, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: open message %d: %w", m.ID, err)
 	}
-	f, err := openRaw(m.Path)
+	f, err := openRaw(m.path)
 	if err != nil {
 		return nil, fmt.Errorf("store: open message %d: %w", m.ID, err)
 	}
-	return &fileBody{f: f, id: m.ID, size: m.Size}, nil
+	return &fileBody{f: f, id: m.ID, size: m.Size, path: m.path}, nil
 }
 
 // Size returns the message's length in octets.

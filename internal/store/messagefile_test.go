@@ -19,7 +19,7 @@ func TestOpenBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := "Subject: x\r\n\r\n" + strings.Repeat("line\r\n", 5000)
-	if res, err := s.Deliver(ctx, spool(t, s, body), []Delivery{{AccountID: a.ID}}); err != nil {
+	if res, err := s.DeliverBody(ctx, spool(t, s, body), []Delivery{{AccountID: a.ID}}); err != nil {
 		t.Fatalf("deliver: %v %+v", err, res)
 	}
 	inbox, _ := s.MailboxByName(ctx, a.ID, Inbox)
@@ -53,7 +53,7 @@ func TestOpenBody(t *testing.T) {
 	}
 
 	// A file cut short is an error, not a short message.
-	if err := os.Truncate(m.Path, 100); err != nil {
+	if err := os.Truncate(m.path, 100); err != nil {
 		t.Fatal(err)
 	}
 	f, err = s.OpenBody(ctx, m)
@@ -67,7 +67,7 @@ func TestOpenBody(t *testing.T) {
 	f.Close()
 
 	// A file that is gone.
-	os.Remove(m.Path)
+	os.Remove(m.path)
 	if _, err := s.OpenBody(ctx, m); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
 	}
@@ -83,7 +83,7 @@ func TestMessageSizesMatchesMessages(t *testing.T) {
 		if i%2 == 0 {
 			to = append(to, Delivery{AccountID: b.ID}) // other mailboxes stay out
 		}
-		if _, err := s.Deliver(ctx, spool(t, s, strings.Repeat("x", i+1)+"\r\n"), to); err != nil {
+		if _, err := s.DeliverBody(ctx, spool(t, s, strings.Repeat("x", i+1)+"\r\n"), to); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -98,7 +98,7 @@ func TestMessageSizesMatchesMessages(t *testing.T) {
 	}
 	for i, f := range full {
 		l := lean[i]
-		if l.ID != f.ID || l.MailboxID != f.MailboxID || l.UID != f.UID || l.Size != f.Size || l.Path != f.Path {
+		if l.ID != f.ID || l.MailboxID != f.MailboxID || l.UID != f.UID || l.Size != f.Size || l.path != f.path {
 			t.Errorf("message %d: MessageSizes %+v, Messages %+v", i, l, f)
 		}
 	}

@@ -46,7 +46,7 @@ func TestObjectIDMigration(t *testing.T) {
 	}
 	a, _ := s.AddAccount(ctx, "jill@hill.test", "h", false)
 	for _, m := range []string{"Message-ID: <r@x>\r\n\r\nroot\r\n", "Message-ID: <a@x>\r\nIn-Reply-To: <r@x>\r\n\r\nreply\r\n", "Message-ID: <o@x>\r\n\r\nother\r\n"} {
-		if _, err := s.Deliver(ctx, spool(t, s, m), []Delivery{{AccountID: a.ID}}); err != nil {
+		if _, err := s.DeliverBody(ctx, spool(t, s, m), []Delivery{{AccountID: a.ID}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -97,7 +97,7 @@ func TestObjectIDMigration(t *testing.T) {
 	}
 	// A reply delivered after the upgrade joins the filled thread.
 	before := time.Now().Add(-time.Second)
-	if _, err := s.Deliver(ctx, spool(t, s, "Message-ID: <b@x>\r\nReferences: <r@x> <a@x>\r\n\r\nreply 2\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
+	if _, err := s.DeliverBody(ctx, spool(t, s, "Message-ID: <b@x>\r\nReferences: <r@x> <a@x>\r\n\r\nreply 2\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	root := msgs[0].ThreadID
@@ -160,7 +160,7 @@ func TestEmailAndThreadIDs(t *testing.T) {
 	binbox, _ := s.MailboxByName(ctx, b.ID, Inbox)
 	deliver := func(msg string, ds ...Delivery) {
 		t.Helper()
-		if _, err := s.Deliver(ctx, spool(t, s, msg), ds); err != nil {
+		if _, err := s.DeliverBody(ctx, spool(t, s, msg), ds); err != nil {
 			t.Fatal(err)
 		}
 	}

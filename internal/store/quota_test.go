@@ -16,10 +16,10 @@ func TestQuotaUsage(t *testing.T) {
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
 	b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
 	m1, m2 := "Subject: 1\r\n\r\none\r\n", "Subject: 2\r\n\r\nsecond message\r\n"
-	if _, err := s.Deliver(ctx, spool(t, s, m1), []Delivery{{AccountID: a.ID}, {AccountID: b.ID}}); err != nil {
+	if _, err := s.DeliverBody(ctx, spool(t, s, m1), []Delivery{{AccountID: a.ID}, {AccountID: b.ID}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Deliver(ctx, spool(t, s, m2), []Delivery{{AccountID: a.ID, Mailbox: "Archive"}}); err != nil {
+	if _, err := s.DeliverBody(ctx, spool(t, s, m2), []Delivery{{AccountID: a.ID, Mailbox: "Archive"}}); err != nil {
 		t.Fatal(err)
 	}
 	q, err := s.Quota(ctx, a.ID)

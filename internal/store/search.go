@@ -268,7 +268,7 @@ func (s *Store) SearchCandidates(ctx context.Context, mailboxID int64, uids []ui
 	}
 	for _, m := range unkept {
 		// Not summarised yet (see fillSummaries): read from the file.
-		if info, err := keepFile(m.Path); err == nil {
+		if info, err := keepFile(m.path); err == nil {
 			info.Structure = nil
 			kept[m.UID] = info
 		}

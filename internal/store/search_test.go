@@ -36,7 +36,7 @@ func TestSearchUIDsMatchesScan(t *testing.T) {
 			}
 		}
 		internal := base.Add(time.Duration(rng.IntN(20*24*60)) * time.Minute)
-		if _, err := s.Deliver(ctx, spool(t, s, body), []Delivery{{AccountID: a.ID, Flags: flags, Date: internal}}); err != nil {
+		if _, err := s.DeliverBody(ctx, spool(t, s, body), []Delivery{{AccountID: a.ID, Flags: flags, Date: internal}}); err != nil {
 			t.Fatal(err)
 		}
 	}

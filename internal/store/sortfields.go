@@ -185,7 +185,7 @@ func (s *Store) sortFieldsFromFiles(ctx context.Context, mailboxID int64, missin
 			continue
 		}
 		f := &missing[i]
-		if info, err := keepFile(m.Path); err == nil { // else expunged meanwhile: its fields stay empty
+		if info, err := keepFile(m.path); err == nil { // else expunged meanwhile: its fields stay empty
 			f.Date, f.Subject, f.MessageID = info.Date, info.Subject, info.MessageID
 			f.InReplyTo, f.References = info.InReplyTo, info.References
 			f.From, f.To, f.Cc = first(info.Envelope.From), first(info.Envelope.To), first(info.Envelope.Cc)

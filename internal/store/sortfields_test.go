@@ -28,7 +28,7 @@ func TestSortFields(t *testing.T) {
 	var uids []uint32
 	var mailbox int64
 	for _, raw := range raws {
-		ds, err := s.Deliver(ctx, spool(t, s, raw), []Delivery{{AccountID: a.ID}})
+		ds, err := s.DeliverBody(ctx, spool(t, s, raw), []Delivery{{AccountID: a.ID}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -58,7 +58,7 @@ func TestSortFields(t *testing.T) {
 		return l[0]
 	}
 	for i, m := range msgs {
-		info, err := keepFile(m.Path)
+		info, err := keepFile(m.path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,12 +17,12 @@ func TestDeliverSpecialUse(t *testing.T) {
 	}
 	deliver := func() Delivered {
 		t.Helper()
-		sp, err := s.NewSpool()
+		sp, err := s.newSpool()
 		if err != nil {
 			t.Fatal(err)
 		}
 		sp.Write([]byte("Subject: x\r\n\r\nspam\r\n"))
-		res, err := s.Deliver(ctx, sp, []Delivery{{AccountID: a.ID, Mailbox: "Junk", SpecialUse: `\Junk`}})
+		res, err := s.DeliverBody(ctx, sp, []Delivery{{AccountID: a.ID, Mailbox: "Junk", SpecialUse: `\Junk`}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,8 +11,8 @@
 //
 // Each message row also keeps what the message says about itself
 // (message.Info: decoded header fields, IMAP ENVELOPE and BODYSTRUCTURE,
-// sizes, attachment mark, preview), computed once by Deliver from the bytes
-// it stores, so that lists, FETCH and searches need not open the file
+// sizes, attachment mark, preview), computed once by DeliverBody from the
+// bytes it stores, so that lists, FETCH and searches need not open the file
 // (MessageInfo, MessageInfos, ListMessages). Rows from before pail kept it
 // are filled in the background after Open; until then readers use the file.
 // Searches on flags, dates, sizes and UIDs run in SQL (SearchUIDs), STORE on
@@ -35,18 +35,18 @@
 // Body (io.ReaderAt with a Size) from OpenBody to read one, a BodyWriter
 // from NewBody to receive one (written once, where the store keeps
 // bodies, read back for the inbound checks, Sieve and the queue) and
-// DeliverBody to commit it to mailboxes, durably when it returns nil (the
-// spool file is fsynced, linked into each mailbox's directory, and the
-// rows committed, before the caller may acknowledge). The file is this
-// store's business: Body reads it with pread, and an io.Copy between two
-// BodyWriters is a kernel copy (copy_file_range). Each consumer declares
-// the small interface it uses (delivery.Store, pop3d.Store, webmail's
-// account, mailbox, body and session stores, rspamd.Messages,
+// DeliverBody, or DeliverBodies for several in one transaction (IMAP
+// MULTIAPPEND, an import), to commit it to mailboxes, durably when it
+// returns nil (the spool file is fsynced, linked into each mailbox's
+// directory, and the rows committed, before the caller may acknowledge).
+// The file is this store's business: Body reads it with pread, and an
+// io.Copy into a BodyWriter from an io.SectionReader of another
+// BodyWriter or of a Body is a kernel copy (copy_file_range: delivery's
+// copies, IMAP CATENATE). Each consumer declares the small interface it
+// uses (delivery.Store, pop3d.Store, imapd's body and append stores,
+// webmail's account, mailbox, body and session stores, rspamd.Messages,
 // admin.Store), so that a second implementation (PostgreSQL, keeping
 // bodies in the database) is a new package that satisfies them.
-// Message.Path, OpenMessage (an *os.File), NewSpool, Spool.CopyFrom,
-// Deliver and DeliverBatch (a *Spool, a Batch of them) remain for the IMAP
-// service until it moves to the same seam.
 package store
 
 import (
@@ -98,7 +98,7 @@ type Store struct {
 	// leftoverAge is orphanAge (a test hook, for tests that cannot wait
 	// a minute).
 	leftoverAge time.Duration
-	// afterPlace, when set, runs in Deliver and Copy once the message
+	// afterPlace, when set, runs in delivery and Copy once the message
 	// files are in place and before their rows are written: a test hook
 	// for crashes and concurrent work in that window.
 	afterPlace func()

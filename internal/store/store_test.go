@@ -21,9 +21,9 @@ func openTest(t *testing.T, dir string) *Store {
 	return s
 }
 
-func spool(t *testing.T, s *Store, body string) *Spool {
+func spool(t *testing.T, s *Store, body string) *fileSpool {
 	t.Helper()
-	sp, err := s.NewSpool()
+	sp, err := s.newSpool()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestDeliverConcurrentAndReopen(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			sp := spool(t, s, fmt.Sprintf("Subject: %d\r\n\r\nbody\r\n", i))
-			if _, err := s.Deliver(ctx, sp, []Delivery{{AccountID: a.ID}, {AccountID: b.ID, Mailbox: "Archive", Flags: []string{`\seen`}}}); err != nil {
+			if _, err := s.DeliverBody(ctx, sp, []Delivery{{AccountID: a.ID}, {AccountID: b.ID, Mailbox: "Archive", Flags: []string{`\seen`}}}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -125,7 +125,7 @@ func TestDeliverConcurrentAndReopen(t *testing.T) {
 		if m.UID != uint32(i+1) {
 			t.Fatalf("message %d has UID %d", i, m.UID)
 		}
-		data, err := os.ReadFile(m.Path)
+		data, err := os.ReadFile(m.path)
 		if err != nil || int64(len(data)) != m.Size {
 			t.Fatalf("file of %d: %d bytes, %v", m.UID, len(data), err)
 		}
@@ -147,14 +147,14 @@ func TestDeliverConcurrentAndReopen(t *testing.T) {
 	if err := s.Expunge(ctx, inbox.ID, ids); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(msgs[0].Path); !os.IsNotExist(err) {
+	if _, err := os.Stat(msgs[0].path); !os.IsNotExist(err) {
 		t.Errorf("expunged file still there: %v", err)
 	}
 	// The other recipient's copy of the same bytes survives.
-	if _, err := os.Stat(am[0].Path); err != nil {
+	if _, err := os.Stat(am[0].path); err != nil {
 		t.Errorf("other copy gone: %v", err)
 	}
-	res, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}})
+	res, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}})
 	if err != nil || res[0].UID != n+1 {
 		t.Fatalf("next UID %+v, %v", res, err)
 	}
@@ -171,7 +171,7 @@ func TestDeliverToVanishedAccount(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, t.TempDir())
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
-	_, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}, {AccountID: 999}})
+	_, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}, {AccountID: 999}})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("err %v, want ErrNotFound", err)
 	}
@@ -188,7 +188,7 @@ func TestEvents(t *testing.T) {
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
 	sub := s.Subscribe(a.ID)
 	defer sub.Close()
-	if _, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
+	if _, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
 		t.Fatal(err)
 	}
 	ev := <-sub.C
@@ -202,7 +202,7 @@ func TestCheck(t *testing.T) {
 	s := openTest(t, t.TempDir())
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
 	for range 3 {
-		if _, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
+		if _, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -211,8 +211,8 @@ func TestCheck(t *testing.T) {
 	}
 	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
 	msgs, _ := s.Messages(ctx, inbox.ID)
-	os.Remove(msgs[0].Path)
-	os.WriteFile(msgs[1].Path, []byte("longer\r\n"), 0o600)
+	os.Remove(msgs[0].path)
+	os.WriteFile(msgs[1].path, []byte("longer\r\n"), 0o600)
 	orphan := s.accountDir(a.ID) + "/orphan"
 	os.WriteFile(orphan, nil, 0o600)
 	s.leftoverAge = 0 // a file without an owner counts at once
@@ -238,11 +238,11 @@ func TestDeliverDedupe(t *testing.T) {
 	d := func(acct int64) Delivery {
 		return Delivery{AccountID: acct, DedupeKey: []byte("key-1"), DedupeSince: since}
 	}
-	res, err := s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{d(a.ID)})
+	res, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), []Delivery{d(a.ID)})
 	if err != nil || res[0].Duplicate {
 		t.Fatalf("first: %+v %v", res, err)
 	}
-	res, err = s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{d(a.ID), d(b.ID)})
+	res, err = s.DeliverBody(ctx, spool(t, s, "x\r\n"), []Delivery{d(a.ID), d(b.ID)})
 	if err != nil || !res[0].Duplicate || res[1].Duplicate {
 		t.Fatalf("second: %+v %v", res, err)
 	}
@@ -254,12 +254,12 @@ func TestDeliverDedupe(t *testing.T) {
 		t.Errorf("check: %v", p)
 	}
 	// Another key is another message.
-	res, _ = s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID, DedupeKey: []byte("key-2"), DedupeSince: since}})
+	res, _ = s.DeliverBody(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID, DedupeKey: []byte("key-2"), DedupeSince: since}})
 	if res[0].Duplicate {
 		t.Error("another key deduplicated")
 	}
 	// Outside the window, the same key is a new message.
-	res, _ = s.Deliver(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID, DedupeKey: []byte("key-1"), DedupeSince: time.Now().Add(time.Hour)}})
+	res, _ = s.DeliverBody(ctx, spool(t, s, "x\r\n"), []Delivery{{AccountID: a.ID, DedupeKey: []byte("key-1"), DedupeSince: time.Now().Add(time.Hour)}})
 	if res[0].Duplicate {
 		t.Error("deduplicated outside the window")
 	}

@@ -127,7 +127,7 @@ func (s *Store) MessageInfo(ctx context.Context, m Message) (*message.Info, erro
 	if summary.Valid {
 		return decodeInfo(summary.String, structure.String)
 	}
-	return keepFile(m.Path)
+	return keepFile(m.path)
 }
 
 // MessageInfos returns the kept message.Info of the messages of a mailbox
@@ -308,8 +308,8 @@ func (s *Store) fillStep(ctx context.Context, after int64) (int, int64, error) {
 // for most mail.
 const readBuffer = 16 << 10
 
-// summaryOf describes a spooled message for Deliver.
-func summaryOf(sp *Spool) (kept, error) {
+// summaryOf describes a spooled message for delivery.
+func summaryOf(sp *fileSpool) (kept, error) {
 	return keep(message.ReadInfoSize(bufio.NewReaderSize(io.NewSectionReader(sp.f, 0, sp.size), readBuffer), sp.size))
 }
 

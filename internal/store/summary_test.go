@@ -26,7 +26,7 @@ func deliverSummaries(t *testing.T, s *Store, accountID int64, n int) []Delivere
 	t.Helper()
 	var out []Delivered
 	for i := range n {
-		ds, err := s.Deliver(context.Background(), spool(t, s, summaryMsg(i)), []Delivery{{AccountID: accountID}})
+		ds, err := s.DeliverBody(context.Background(), spool(t, s, summaryMsg(i)), []Delivery{{AccountID: accountID}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,7 +35,7 @@ func deliverSummaries(t *testing.T, s *Store, accountID int64, n int) []Delivere
 	return out
 }
 
-// TestSummaryKeptAtDelivery: Deliver keeps the summary computed from the
+// TestSummaryKeptAtDelivery: DeliverBody keeps the summary computed from the
 // bytes it stores (equal to one read from the file), with the decoded
 // header fields, and a copy keeps the original's.
 func TestSummaryKeptAtDelivery(t *testing.T) {
@@ -52,7 +52,7 @@ func TestSummaryKeptAtDelivery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromFile, err := keepFile(msgs[0].Path)
+	fromFile, err := keepFile(msgs[0].path)
 	if err != nil {
 		t.Fatal(err)
 	}
