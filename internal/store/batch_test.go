@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"io"
+	"strings"
 	"testing"
 )
 
@@ -63,5 +65,39 @@ func TestDeliverBodiesAllOrNothing(t *testing.T) {
 	}
 	if files := storeFiles(t, s); len(files) != 3 {
 		t.Errorf("files: %v, want 3 message files", files)
+	}
+}
+
+// foreignBody is a BodyWriter that no store handed out.
+type foreignBody struct{ strings.Builder }
+
+func (*foreignBody) ReadAt([]byte, int64) (int, error) { return 0, io.EOF }
+func (b *foreignBody) Size() int64                     { return int64(b.Len()) }
+func (*foreignBody) Retain()                           {}
+func (*foreignBody) Discard()                          {}
+
+// TestDeliverBodiesRefusesForeign: a batch with a body that is not from
+// this store's NewBody stores none of its messages and leaves the store's
+// own bodies in place for the caller.
+func TestDeliverBodiesRefusesForeign(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+	own := spool(t, s, "one\r\n")
+	defer own.Discard()
+	bs := []BodyBatch{
+		{Body: own, Deliveries: []Delivery{{AccountID: a.ID}}},
+		{Body: &foreignBody{}, Deliveries: []Delivery{{AccountID: a.ID}}},
+	}
+	if _, err := s.DeliverBodies(ctx, bs); err == nil {
+		t.Fatal("DeliverBodies took a body of no store")
+	}
+	inbox, _ := s.MailboxByName(ctx, a.ID, Inbox)
+	if msgs, _ := s.Messages(ctx, inbox.ID); len(msgs) != 0 {
+		t.Errorf("INBOX got %d messages from a refused batch", len(msgs))
+	}
+	got := make([]byte, own.Size())
+	if _, err := own.ReadAt(got, 0); err != nil || string(got) != "one\r\n" {
+		t.Errorf("the store's own body after the refusal: %q, %v", got, err)
 	}
 }

@@ -79,8 +79,9 @@ type BodyBatch struct {
 // §6.3.11: when one message cannot be appended, none is kept; an import
 // commits a chunk at a time). out[i] is the outcome of bs[i]; within one
 // mailbox the messages get UIDs in the order of bs. Every body is
-// consumed unless Retain was called on it; a body that is not from this
-// store's NewBody is refused before any is.
+// consumed unless Retain was called on it, except when one of them is
+// not from this store's NewBody: then nothing is stored or consumed, and
+// the bodies stay the caller's to Discard.
 func (s *Store) DeliverBodies(ctx context.Context, bs []BodyBatch) ([][]Delivered, error) {
 	sps := make([]batch, len(bs))
 	for i, b := range bs {
