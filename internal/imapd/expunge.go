@@ -69,7 +69,8 @@ func (sess *session) expunge(ctx context.Context, uids *imapwire.SeqSet) ([]uint
 // QRESYNC enabled in one VANISHED response of their UIDs (RFC 7162
 // §3.2.10), else in an EXPUNGE for each, highest sequence number first so
 // that the lower ones stay valid as each is reported (RFC 9051 §7.5.1).
-// UIDs not in the view are ignored.
+// UIDs not in the view are ignored. The updating searches are told
+// first.
 func (sess *session) reportExpunged(uids []uint32) {
 	v := sess.sel
 	gone := make(map[uint32]bool, len(uids))
@@ -81,6 +82,9 @@ func (sess *session) reportExpunged(uids []uint32) {
 	if len(gone) == 0 {
 		return
 	}
+	// RFC 5267 §4.3.4: REMOVEFROM before the expunge is told, while the
+	// sequence numbers hold.
+	sess.contextsRemove(slices.Collect(maps.Keys(gone)))
 	w := sess.conn.Writer()
 	if sess.conn.QResync() {
 		w.Vanished(false, imapwire.SetOf(slices.Collect(maps.Keys(gone))))

@@ -48,11 +48,26 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 		return imapengine.No("BADCHARSET (UTF-8 US-ASCII)", "Charset not supported")
 	}
 	v := sess.sel
+	ret := map[string]bool{}
+	for _, r := range a.Return {
+		ret[r] = true
+	}
+	if ret["UPDATE"] {
+		if err := sess.checkUpdate(); err != nil {
+			return err
+		}
+	}
 	// RFC 7162 §3.1.5: with a MODSEQ key the result carries the highest
 	// mod-sequence of the messages it returns, so they are read.
 	wantModSeq := hasKey(a.Keys, "MODSEQ")
 	if wantModSeq {
 		sess.conn.EnableCondStore() // RFC 7162 §3.1: an enabling command
+	}
+	var program []imapwire.SearchKey
+	if ret["UPDATE"] {
+		// RFC 5267 §4.3: sequence numbers are evaluated now, before SAVE
+		// below changes "$".
+		program = fixedKeys(v, a.Keys)
 	}
 	found, err := sess.matching(ctx, a.Keys, wantModSeq)
 	if err != nil {
@@ -69,10 +84,6 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 			nums = append(nums, m.seq)
 		}
 	}
-	ret := map[string]bool{}
-	for _, r := range a.Return {
-		ret[r] = true
-	}
 	if ret["SAVE"] {
 		v.saved = uids
 	}
@@ -86,34 +97,43 @@ func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArg
 		w.Search(nums, top)
 		return nil
 	}
-	if ret["SAVE"] && len(ret) == 1 {
-		// RFC 5182 §2.4: SAVE alone returns no ESEARCH.
-		return nil
+	// RFC 4731 §3.1: RETURN () is ALL; so is a RETURN of only the
+	// CONTEXT hint and UPDATE (RFC 5267 §4.3: no interaction with the
+	// result options), but SAVE alone returns no ESEARCH (RFC 5182
+	// §2.4).
+	results := ret["MIN"] || ret["MAX"] || ret["ALL"] || ret["COUNT"] || ret["PARTIAL"]
+	if !results && !ret["SAVE"] {
+		ret["ALL"] = true
 	}
-	if len(a.Return) == 0 {
-		ret["ALL"] = true // RFC 4731 §3.1: RETURN () is ALL
-	}
-	d := imapwire.ESearchData{Tag: sess.conn.Tag(), UID: uid}
-	if len(nums) > 0 {
-		if ret["MIN"] {
-			d.Min = slices.Min(nums)
+	if results || !ret["SAVE"] {
+		d := imapwire.ESearchData{Tag: sess.conn.Tag(), UID: uid}
+		if len(nums) > 0 {
+			if ret["MIN"] {
+				d.Min = slices.Min(nums)
+			}
+			if ret["MAX"] {
+				d.Max = slices.Max(nums)
+			}
+			if ret["ALL"] {
+				s := imapwire.SetOf(slices.Clone(nums))
+				d.All = &s
+			}
 		}
-		if ret["MAX"] {
-			d.Max = slices.Max(nums)
+		if ret["PARTIAL"] {
+			d.Partial = partialOf(a.Partial, nums, true)
 		}
-		if ret["ALL"] {
-			s := imapwire.SetOf(slices.Clone(nums))
-			d.All = &s
+		if ret["COUNT"] {
+			n := uint32(len(nums))
+			d.Count = &n
 		}
+		if wantModSeq && len(nums) > 0 {
+			d.ModSeq = esearchModSeq(ret, a.Partial, nums, modseqs)
+		}
+		w.ESearch(d)
 	}
-	if ret["COUNT"] {
-		n := uint32(len(nums))
-		d.Count = &n
+	if ret["UPDATE"] {
+		sess.startContext(uid, program, nil, uids)
 	}
-	if wantModSeq && len(nums) > 0 {
-		d.ModSeq = esearchModSeq(ret, nums, modseqs)
-	}
-	w.ESearch(d)
 	return nil
 }
 
@@ -196,8 +216,9 @@ func (sess *session) matching(ctx context.Context, keys []imapwire.SearchKey, wi
 
 // esearchModSeq is ESEARCH's MODSEQ (RFC 4731 §3.2, RFC 7162 §3.1.5):
 // the highest mod-sequence of all the matches when ALL or COUNT is
-// returned, else of just the messages MIN and MAX name.
-func esearchModSeq(ret map[string]bool, nums []uint32, modseqs []uint64) uint64 {
+// returned, else of just the messages MIN, MAX and PARTIAL (RFC 5267
+// §4.4, nums in mailbox order) name.
+func esearchModSeq(ret map[string]bool, partial *imapwire.PartialRange, nums []uint32, modseqs []uint64) uint64 {
 	if ret["ALL"] || ret["COUNT"] {
 		return slices.Max(modseqs)
 	}
@@ -205,6 +226,12 @@ func esearchModSeq(ret map[string]bool, nums []uint32, modseqs []uint64) uint64 
 	lo, hi := slices.Min(nums), slices.Max(nums)
 	for i, n := range nums {
 		if (ret["MIN"] && n == lo) || (ret["MAX"] && n == hi) {
+			top = max(top, modseqs[i])
+		}
+	}
+	if partial != nil {
+		from, to := partial.Bounds()
+		for i := int(from) - 1; i < len(nums) && i < int(to); i++ {
 			top = max(top, modseqs[i])
 		}
 	}

@@ -119,7 +119,9 @@ var caps = []string{
 	"SORT=DISPLAY",          // RFC 5957
 	"THREAD=ORDEREDSUBJECT", // RFC 5256
 	"THREAD=REFERENCES",
-	"ESORT",  // RFC 5267 §3
+	"ESORT",          // RFC 5267 §3
+	"CONTEXT=SEARCH", // RFC 5267 §4 (context.go)
+	"CONTEXT=SORT",
 	"NOTIFY", // RFC 5465
 }
 

@@ -29,21 +29,20 @@ func sortCharset(cs string) error {
 // Sort answers SORT and UID SORT (RFC 5256 §3) from the fields kept at
 // delivery (store.SortFields): no message file is read unless a search
 // key needs one. With RETURN the answer is ESORT's ESEARCH (RFC 5267 §3:
-// MIN, MAX, ALL, COUNT, in the sort order).
+// MIN, MAX, ALL, COUNT, in the sort order) with CONTEXT=SORT's PARTIAL
+// and UPDATE (§4, context.go); the CONTEXT hint is accepted and ignored
+// (§4.2).
 func (sess *session) Sort(ctx context.Context, uid bool, a *imapwire.SortArgs) error {
 	if err := sortCharset(a.Charset); err != nil {
 		return err
 	}
 	ret := map[string]bool{}
 	for _, r := range a.Return {
-		switch r {
-		case "MIN", "MAX", "ALL", "COUNT":
-			ret[r] = true
-		default:
-			// RFC 5267 §3 defines these four for SORT; PARTIAL, UPDATE
-			// and CONTEXT belong to CONTEXT=SORT, which pail does not
-			// offer.
-			return imapengine.Bad("CLIENTBUG", "SORT RETURN "+r+" is not supported")
+		ret[r] = true
+	}
+	if ret["UPDATE"] {
+		if err := sess.checkUpdate(); err != nil {
+			return err
 		}
 	}
 	criteria := make([]imapsort.Criterion, len(a.Criteria))
@@ -53,6 +52,10 @@ func (sess *session) Sort(ctx context.Context, uid bool, a *imapwire.SortArgs) e
 	var want store.SortWant
 	for _, c := range a.Criteria {
 		want |= sortWant[c.Key]
+	}
+	var program []imapwire.SearchKey
+	if ret["UPDATE"] {
+		program = fixedKeys(sess.sel, a.Keys) // RFC 5267 §4.3: numbers evaluated now
 	}
 	msgs, modSeq, err := sess.sortMessages(ctx, uid, a.Keys, want)
 	if err != nil {
@@ -64,8 +67,10 @@ func (sess *session) Sort(ctx context.Context, uid bool, a *imapwire.SortArgs) e
 		w.Sort(nums, modSeq)
 		return nil
 	}
-	if len(ret) == 0 {
-		ret["ALL"] = true // RFC 4731 §3.1, by RFC 5267 §3: RETURN () is ALL
+	if !ret["MIN"] && !ret["MAX"] && !ret["ALL"] && !ret["COUNT"] && !ret["PARTIAL"] {
+		// RFC 4731 §3.1, by RFC 5267 §3: RETURN () is ALL, and so is
+		// one of only CONTEXT and UPDATE (§4.3: no interaction).
+		ret["ALL"] = true
 	}
 	d := imapwire.ESearchData{Tag: sess.conn.Tag(), UID: uid, ModSeq: modSeq}
 	if len(nums) > 0 {
@@ -82,11 +87,24 @@ func (sess *session) Sort(ctx context.Context, uid bool, a *imapwire.SortArgs) e
 			d.All = &s
 		}
 	}
+	if ret["PARTIAL"] {
+		d.Partial = partialOf(a.Partial, nums, false) // §4.4: in the sort order
+	}
 	if ret["COUNT"] {
 		n := uint32(len(nums))
 		d.Count = &n
 	}
 	w.ESearch(d)
+	if ret["UPDATE"] {
+		uids := nums
+		if !uid {
+			uids = make([]uint32, len(nums))
+			for i, n := range nums {
+				uids[i] = sess.sel.uids[n-1]
+			}
+		}
+		sess.startContext(uid, program, &sortSpec{criteria: criteria, want: want}, uids)
+	}
 	return nil
 }
 

@@ -131,6 +131,7 @@ func TestSort(t *testing.T) {
 		{"SORT RETURN (ALL) (ARRIVAL) UTF-8 ALL", `* ESEARCH (TAG "t%d") ALL 2:3,1,4`},
 		{"UID SORT RETURN (ALL COUNT) (REVERSE ARRIVAL) UTF-8 ALL", `* ESEARCH (TAG "t%d") UID COUNT 4 ALL 5,2,4,3`},
 		{"SORT RETURN (COUNT) (DATE) UTF-8 SUBJECT nothing", `* ESEARCH (TAG "t%d") COUNT 0`},
+		{"SORT RETURN (PARTIAL 1:10) (DATE) UTF-8 ALL", `* ESEARCH (TAG "t%d") PARTIAL (1:10 4,1,3,2)`}, // CONTEXT=SORT
 	} {
 		want := c.want
 		if strings.Contains(want, "%d") {
@@ -139,10 +140,10 @@ func TestSort(t *testing.T) {
 		expectUntagged(t, r, c.cmd, want)
 	}
 	for cmd, want := range map[string]string{
-		"SORT (DATE) ISO-8859-1 ALL":                  " NO [BADCHARSET (UTF-8 US-ASCII)]",
-		"SORT RETURN (PARTIAL 1:10) (DATE) UTF-8 ALL": " BAD ",
-		"SORT (BOGUS) UTF-8 ALL":                      " BAD ",
-		"SORT DATE UTF-8 ALL":                         " BAD ",
+		"SORT (DATE) ISO-8859-1 ALL":                    " NO [BADCHARSET (UTF-8 US-ASCII)]",
+		"SORT RETURN (PARTIAL -1:-10) (DATE) UTF-8 ALL": " BAD ", // RFC 9394's, not offered
+		"SORT (BOGUS) UTF-8 ALL":                        " BAD ",
+		"SORT DATE UTF-8 ALL":                           " BAD ",
 	} {
 		if got := r.cmd(cmd); !strings.Contains(got[len(got)-1], want) {
 			t.Errorf("%s: %q, want %q", cmd, got, want)

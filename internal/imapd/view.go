@@ -24,6 +24,13 @@ type view struct {
 	pending  map[uint32]bool // expunged in the store, not yet reported (RFC 9051 §7.5.1)
 	saved    []uint32        // SEARCHRES "$" (RFC 5182), UIDs in order
 	keywords map[string]bool // keywords the client was told of in FLAGS
+	// contexts are the updating searches (RFC 5267 §4.3, context.go),
+	// which end with the view.
+	contexts []*liveSearch
+	// ctxModSeq is the store modseq up to which the contexts have been
+	// matched against changes; it trails modseq when the session's own
+	// STORE moved the view on (followed).
+	ctxModSeq uint64
 }
 
 // seqOf returns the sequence number of uid, or 0.
@@ -185,7 +192,14 @@ func (sess *session) Poll(ctx context.Context, allowExpunge bool) error {
 		return nil
 	}
 	st := sess.srv.deps.Store
-	modseq, changed, expunged, err := st.ChangesSince(ctx, v.mb.ID, v.modseq)
+	// With updating searches the changes since the contexts were last
+	// matched are read; what the view already holds of them is not told
+	// again (equal flags, UIDs not above the view's last).
+	since := v.modseq
+	if len(v.contexts) > 0 {
+		since = min(since, v.ctxModSeq)
+	}
+	modseq, changed, expunged, err := st.ChangesSince(ctx, v.mb.ID, since)
 	if errors.Is(err, store.ErrNotFound) {
 		// Deleted by another session: every message is gone.
 		for _, uid := range v.uids {
@@ -196,7 +210,7 @@ func (sess *session) Poll(ctx context.Context, allowExpunge bool) error {
 	if err != nil {
 		return sess.storeErr(err)
 	}
-	if modseq == v.modseq && !(len(v.pending) > 0 && allowExpunge) {
+	if modseq == v.modseq && since == v.modseq && !(len(v.pending) > 0 && allowExpunge) {
 		return nil
 	}
 	for _, uid := range expunged {
@@ -213,16 +227,22 @@ func (sess *session) Poll(ctx context.Context, allowExpunge bool) error {
 	// only grow, so new ones are above the view's last.
 	top := v.maxUID()
 	added := false
+	var touched []uint32 // for the contexts: changed messages in the view, ascending
 	for _, m := range changed {
 		if m.UID > top {
 			sess.announce(m.Flags)
 			v.uids = append(v.uids, m.UID)
 			v.flags[m.UID] = m.Flags
 			added = true
+			touched = append(touched, m.UID)
 			continue
 		}
 		seq := v.seqOf(m.UID)
-		if seq == 0 || v.pending[m.UID] || slices.Equal(m.Flags, v.flags[m.UID]) {
+		if seq == 0 || v.pending[m.UID] {
+			continue
+		}
+		touched = append(touched, m.UID)
+		if slices.Equal(m.Flags, v.flags[m.UID]) {
 			continue
 		}
 		v.flags[m.UID] = m.Flags
@@ -247,6 +267,11 @@ func (sess *session) Poll(ctx context.Context, allowExpunge bool) error {
 			w.Recent(uint32(len(v.recent)))
 		}
 	}
+	// RFC 5267 §4.3.3: ADDTO of new messages after their EXISTS.
+	if err := sess.contextsChanged(ctx, touched); err != nil {
+		return err
+	}
+	v.ctxModSeq = modseq
 	v.modseq = modseq
 	return w.Err()
 }

@@ -33,7 +33,8 @@ func allowed(name string, st state) bool {
 		"NOTIFY": // RFC 5465 §3
 		return st == authenticated || st == selected
 	case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE",
-		"SORT", "THREAD": // RFC 5256 §3: in the selected state
+		"SORT", "THREAD", // RFC 5256 §3: in the selected state
+		"CANCELUPDATE": // RFC 5267 §5: command-select
 		return st == selected
 	}
 	return false
@@ -156,6 +157,8 @@ func (c *Conn) run(cmd *imapwire.Command) {
 	case "SEARCH":
 		allowExpunge = cmd.UID // RFC 9051 §7.5.1
 		err = c.sess.Search(ctx, cmd.UID, cmd.Args.(*imapwire.SearchArgs))
+	case "CANCELUPDATE":
+		err = c.cancelUpdate(ctx, cmd.Args.(*imapwire.CancelUpdateArgs))
 	case "SORT", "THREAD":
 		// They answer with sequence numbers as SEARCH does, so no
 		// EXPUNGE after them either (RFC 9051 §7.5.1).

@@ -64,6 +64,12 @@ func CodeCopyUID(uidValidity uint32, src, dst SeqSet) *Code {
 // CodeModified returns [MODIFIED set] (RFC 7162 §3.1.3).
 func CodeModified(set SeqSet) *Code { return &Code{Name: "MODIFIED", Arg: set.String()} }
 
+// CodeNoUpdate is NOUPDATE "tag": the server will not send updates for
+// the searching command with that tag (RFC 5267 §4.3.1).
+func CodeNoUpdate(tag string) *Code {
+	return &Code{Name: "NOUPDATE", Arg: string(appendQuoted(nil, tag))}
+}
+
 // CodeMailboxID returns [MAILBOXID (id)] (RFC 8474 §4.1).
 func CodeMailboxID(id string) *Code { return &Code{Name: "MAILBOXID", Arg: "(" + id + ")"} }
 

@@ -134,7 +134,7 @@ func commandName(b []byte) string {
 		"UNSUBSCRIBE", "LIST", "LSUB", "NAMESPACE", "STATUS", "APPEND", "IDLE",
 		"CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY",
 		"MOVE", "ID", "SORT", "THREAD", "COMPRESS", "UNAUTHENTICATE", "GETQUOTA",
-		"GETQUOTAROOT", "SETQUOTA", "NOTIFY",
+		"GETQUOTAROOT", "SETQUOTA", "NOTIFY", "CANCELUPDATE",
 	} {
 		if n == string(b) {
 			return n
@@ -195,6 +195,8 @@ func argParser(name string, uid bool) func(*Reader) (any, error) {
 		return parseSetQuota
 	case "NOTIFY":
 		return parseNotify // RFC 5465
+	case "CANCELUPDATE":
+		return parseCancelUpdate // RFC 5267 §4.3.5
 	}
 	return nil
 }

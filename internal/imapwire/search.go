@@ -12,9 +12,12 @@ import (
 // search-key).
 type SearchArgs struct {
 	HasReturn bool     // RETURN was given (ESEARCH responses)
-	Return    []string // upper case: MIN, MAX, ALL, COUNT, SAVE
-	Charset   string   // "" when not given
-	Keys      []SearchKey
+	Return    []string // upper case: MIN, MAX, ALL, COUNT, SAVE, CONTEXT, UPDATE, PARTIAL
+	// Partial is PARTIAL's range (RFC 5267 §4.4), nil when
+	// not given.
+	Partial *PartialRange
+	Charset string // "" when not given
+	Keys    []SearchKey
 }
 
 // SearchKey is one search key of RFC 9051 §6.4.4 and its extensions. Name
@@ -68,15 +71,8 @@ func parseSearch(r *Reader) (any, error) {
 			return nil, err
 		}
 		var err error
-		if a.Return, err = r.atomList(true); err != nil {
+		if a.Return, a.Partial, err = r.returnOptions(true); err != nil {
 			return nil, err
-		}
-		for _, o := range a.Return {
-			switch o {
-			case "MIN", "MAX", "ALL", "COUNT", "SAVE":
-			default:
-				return nil, syntaxErr("unknown RETURN option %q", o)
-			}
 		}
 		if err := r.sp(); err != nil {
 			return nil, err
@@ -343,7 +339,8 @@ func AppendSearchKeys(b []byte, keys []SearchKey) []byte {
 // SP sort-criteria SP charset 1*(SP search-key).
 type SortArgs struct {
 	HasReturn bool
-	Return    []string
+	Return    []string      // upper case: MIN, MAX, ALL, COUNT, CONTEXT, UPDATE, PARTIAL
+	Partial   *PartialRange // PARTIAL's range (RFC 5267 §4.4), nil when not given
 	Criteria  []SortCriterion
 	Charset   string
 	Keys      []SearchKey
@@ -364,7 +361,7 @@ func parseSort(r *Reader) (any, error) {
 			return nil, err
 		}
 		var err error
-		if a.Return, err = r.atomList(true); err != nil {
+		if a.Return, a.Partial, err = r.returnOptions(false); err != nil {
 			return nil, err
 		}
 		if err := r.sp(); err != nil {

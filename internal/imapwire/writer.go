@@ -321,16 +321,19 @@ func (w *Writer) nums(name string, nums []uint32, modSeq uint64) {
 }
 
 // ESearchData is an ESEARCH response (RFC 4731 §3.1, RFC 9051 §7.3.4):
-// which of the results to give is in Return (MIN, MAX, ALL, COUNT; none:
-// ALL... as the server decides), ModSeq when not zero (RFC 7162 §3.1.5).
+// the items not nil or zero are written, ModSeq when not zero (RFC 7162
+// §3.1.5); the ADDTO and REMOVEFROM items of an updating search (RFC
+// 5267 §4.3) come right after UID, in order.
 type ESearchData struct {
-	Tag    string // the command's tag, "" for none
-	UID    bool
-	Min    uint32 // 0: not given
-	Max    uint32
-	All    *SeqSet
-	Count  *uint32
-	ModSeq uint64
+	Tag     string // the command's tag, "" for none
+	UID     bool
+	Updates []ContextUpdate
+	Min     uint32 // 0: not given
+	Max     uint32
+	All     *SeqSet
+	Partial *ESearchPartial // RFC 5267 §4.4
+	Count   *uint32
+	ModSeq  uint64
 }
 
 // ESearch writes "* ESEARCH (TAG "t") UID MIN 1 MAX 9 COUNT 3 ALL 1:2,9".
@@ -344,6 +347,7 @@ func (w *Writer) ESearch(d ESearchData) {
 	if d.UID {
 		b = append(b, " UID"...)
 	}
+	b = appendContextUpdates(b, d.Updates)
 	if d.Min != 0 {
 		b = append(b, " MIN "...)
 		b = strconv.AppendUint(b, uint64(d.Min), 10)
@@ -359,6 +363,9 @@ func (w *Writer) ESearch(d ESearchData) {
 	if d.All != nil && len(d.All.Ranges) > 0 {
 		b = append(b, " ALL "...)
 		b = d.All.AppendTo(b)
+	}
+	if d.Partial != nil {
+		b = appendPartial(b, d.Partial)
 	}
 	if d.ModSeq != 0 {
 		b = append(b, " MODSEQ "...)
