@@ -205,6 +205,35 @@ func TestCommandExamples(t *testing.T) {
 		{`A283 THREAD ORDEREDSUBJECT UTF-8 SINCE 5-MAR-2000`, func(t *testing.T, c *Command) {
 			eq(t, "args", c.Args, &ThreadArgs{Algorithm: "ORDEREDSUBJECT", Charset: "UTF-8", Keys: []SearchKey{{Name: "SINCE", Date: time.Date(2000, 3, 5, 0, 0, 0, 0, time.UTC)}}})
 		}},
+		// RFC 5267 §4: CONTEXT=SEARCH and CONTEXT=SORT.
+		{`A01 SEARCH RETURN (CONTEXT COUNT) UNDELETED UNKEYWORD $Junk`, func(t *testing.T, c *Command) {
+			eq(t, "return", c.Args.(*SearchArgs).Return, []string{"CONTEXT", "COUNT"})
+		}},
+		{`B01 UID SEARCH RETURN (UPDATE COUNT) DELETED KEYWORD $Junk`, func(t *testing.T, c *Command) {
+			eq(t, "return", c.Args.(*SearchArgs).Return, []string{"UPDATE", "COUNT"})
+		}},
+		{`A02 UID SEARCH RETURN (PARTIAL 23500:24000) UNDELETED UNKEYWORD $Junk`, func(t *testing.T, c *Command) {
+			a := c.Args.(*SearchArgs)
+			eq(t, "return", a.Return, []string{"PARTIAL"})
+			eq(t, "partial", a.Partial, &PartialRange{First: 23500, Last: 24000})
+		}},
+		{`a SEARCH RETURN (partial 500:400 update) ALL`, func(t *testing.T, c *Command) {
+			a := c.Args.(*SearchArgs)
+			eq(t, "return", a.Return, []string{"PARTIAL", "UPDATE"})
+			lo, hi := a.Partial.Bounds()
+			eq(t, "bounds", [2]uint32{lo, hi}, [2]uint32{400, 500})
+			eq(t, "wire", string(a.Partial.AppendTo(nil)), "500:400")
+		}},
+		{`B02 UID SORT RETURN (UPDATE COUNT) (DATE) UTF-8 KEYWORD $Junk`, func(t *testing.T, c *Command) {
+			eq(t, "return", c.Args.(*SortArgs).Return, []string{"UPDATE", "COUNT"})
+		}},
+		{`a SORT RETURN (PARTIAL 1:10) (SUBJECT) UTF-8 ALL`, func(t *testing.T, c *Command) {
+			eq(t, "partial", c.Args.(*SortArgs).Partial, &PartialRange{First: 1, Last: 10})
+		}},
+		{`B04 CANCELUPDATE "B01"`, func(t *testing.T, c *Command) { eq(t, "args", c.Args, &CancelUpdateArgs{Tags: []string{"B01"}}) }},
+		{`B05 CANCELUPDATE "B01" "B\\2"`, func(t *testing.T, c *Command) {
+			eq(t, "args", c.Args, &CancelUpdateArgs{Tags: []string{"B01", `B\2`}})
+		}},
 		// RFC 5032 §4, RFC 5182 §2.4, RFC 8474.
 		{`a SEARCH UNSEEN YOUNGER 259200`, func(t *testing.T, c *Command) { eq(t, "younger", c.Args.(*SearchArgs).Keys[1].Number, uint64(259200)) }},
 		{`A282 SEARCH RETURN (SAVE) FLAGGED SINCE 1-Feb-1994 NOT FROM "Smith"`, nil},
@@ -256,6 +285,17 @@ func TestCommandErrors(t *testing.T) {
 		{`a SEARCH SINCE 31-Feb-2020`, ErrSyntax},
 		{`a SEARCH SINCE 1-Foo-2020`, ErrSyntax},
 		{`a SEARCH RETURN (FOO) ALL`, ErrSyntax},
+		{`a SEARCH RETURN (PARTIAL) ALL`, ErrSyntax},
+		{`a SEARCH RETURN (PARTIAL 0:5) ALL`, ErrSyntax},
+		{`a SEARCH RETURN (PARTIAL 1:*) ALL`, ErrSyntax},
+		{`a SEARCH RETURN (PARTIAL -1:-100) ALL`, ErrSyntax}, // RFC 9394's, not offered
+		{`a SEARCH RETURN (PARTIAL 1:5 ALL) ALL`, ErrSyntax},
+		{`a SEARCH RETURN (ALL PARTIAL 1:5) ALL`, ErrSyntax},
+		{`a SEARCH RETURN (UPDATE UPDATE) ALL`, ErrSyntax},
+		{`a SORT RETURN (SAVE) (DATE) UTF-8 ALL`, ErrSyntax},
+		{`a CANCELUPDATE`, ErrSyntax},
+		{`a CANCELUPDATE B01`, ErrSyntax},
+		{`a CANCELUPDATE "B01" `, ErrSyntax},
 		{`a SEARCH MODSEQ "/x" all 1`, ErrSyntax},
 		{`a LOGIN "unterminated`, ErrSyntax},
 		{`a LOGIN "bad\escape" x`, ErrSyntax},

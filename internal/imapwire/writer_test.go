@@ -60,6 +60,26 @@ func TestWriterStatusAndCodes(t *testing.T) {
 			w.ESearch(ESearchData{Tag: "a", UID: true, All: &all, ModSeq: 9})
 		}, "* ESEARCH (TAG \"a\") UID ALL 1:3,5 MODSEQ 9\r\n"},
 		{func() {
+			a, _ := ParseSeqSet("32768:32769")
+			w.ESearch(ESearchData{Tag: "B01", UID: true, Updates: []ContextUpdate{{Pairs: []ContextPair{{Pos: 0, Set: a}}}}})
+		}, "* ESEARCH (TAG \"B01\") UID ADDTO (0 32768:32769)\r\n"},
+		{func() {
+			r, _ := ParseSeqSet("7")
+			a, _ := ParseSeqSet("2731:2733")
+			w.ESearch(ESearchData{Tag: "C01", Updates: []ContextUpdate{
+				{Remove: true, Pairs: []ContextPair{{Pos: 5, Set: r}}},
+				{Pairs: []ContextPair{{Pos: 1, Set: a}, {Pos: 9, Set: r}}},
+			}})
+		}, "* ESEARCH (TAG \"C01\") REMOVEFROM (5 7) ADDTO (1 2731:2733 9 7)\r\n"},
+		{func() {
+			s := orderedTestSet(4, 1, 2)
+			w.ESearch(ESearchData{Tag: "A02", UID: true, Partial: &ESearchPartial{Range: PartialRange{First: 500, Last: 1}, Set: s}})
+		}, "* ESEARCH (TAG \"A02\") UID PARTIAL (500:1 4,1:2)\r\n"},
+		{func() {
+			w.ESearch(ESearchData{Tag: "A04", UID: true, Partial: &ESearchPartial{Range: PartialRange{First: 24000, Last: 24500}}})
+		}, "* ESEARCH (TAG \"A04\") UID PARTIAL (24000:24500 NIL)\r\n"},
+		{func() { w.Status("", NO, CodeNoUpdate("B02"), "Too many contexts") }, "* NO [NOUPDATE \"B02\"] Too many contexts\r\n"},
+		{func() {
 			s, _ := ParseSeqSet("41,43:116,118,120:211,214:540")
 			w.Vanished(true, s)
 		}, "* VANISHED (EARLIER) 41,43:116,118,120:211,214:540\r\n"},
@@ -294,4 +314,18 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	eq(t, "keys", again.Args.(*SearchArgs).Keys, keys)
+}
+
+// orderedTestSet is a set of nums in their own order: ascending runs
+// become ranges (as ESORT writes its results).
+func orderedTestSet(nums ...uint32) SeqSet {
+	var s SeqSet
+	for _, n := range nums {
+		if k := len(s.Ranges); k > 0 && s.Ranges[k-1].Stop+1 == n {
+			s.Ranges[k-1].Stop = n
+			continue
+		}
+		s.Ranges = append(s.Ranges, SeqRange{Start: n, Stop: n})
+	}
+	return s
 }
