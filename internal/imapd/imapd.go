@@ -15,7 +15,9 @@
 // the points where RFC 9051 §7 lets the server speak (after each command,
 // and at once while the client IDLEs), the session compares its view with
 // the store and reports EXPUNGE (VANISHED once the client enabled QRESYNC),
-// EXISTS and FETCH FLAGS. The store's
+// EXISTS and FETCH FLAGS, and the ADDTO and REMOVEFROM of the updating
+// searches the view keeps (CONTEXT=SEARCH and CONTEXT=SORT, RFC 5267 §4.3,
+// context.go). The store's
 // per-mailbox modification sequence makes the comparison cost one indexed
 // read when nothing changed; store events (from this process, and from
 // other processes via Store.WatchChanges) wake IDLE sessions.
