@@ -255,10 +255,8 @@ func (sess *session) contextsChanged(ctx context.Context, uids []uint32) error {
 	if len(v.contexts) == 0 || len(uids) == 0 {
 		return nil
 	}
-	changed := imapwire.SetOf(slices.Clone(uids))
 	for _, c := range v.contexts {
-		keys := append(slices.Clip(c.keys), imapwire.SearchKey{Name: "UID", Set: &changed})
-		found, err := sess.matching(ctx, keys, false)
+		found, err := sess.matchingIn(ctx, c.keys, false, uids)
 		if err != nil {
 			return err
 		}

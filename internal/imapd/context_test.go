@@ -345,3 +345,33 @@ func TestContextLimit(t *testing.T) {
 		t.Errorf("SEARCH after CANCELUPDATE refused: %q", got)
 	}
 }
+
+// TestContextSearchStore: updating searches whose program the store
+// answers (a header key, with its own UID set) are matched again as the
+// view ones are; "*" in the program's UID set is the highest UID when the
+// command ran, so a later message is not in it.
+func TestContextSearchStore(t *testing.T) {
+	e := newEnv(t, nil)
+	a := contextSession(t, e, "keep", "keep", "drop")
+	b := contextSession(t, e)
+	b.cmd("SELECT INBOX")
+
+	got := a.cmd("UID SEARCH RETURN (UPDATE) SUBJECT keep UNFLAGGED")
+	subjTag := fmt.Sprintf("t%d", a.n)
+	wantLines(t, "SUBJECT", got, "* ESEARCH", `* ESEARCH (TAG "`+subjTag+`") UID ALL 1:2`)
+	got = a.cmd("UID SEARCH RETURN (UPDATE COUNT) UID 2:* SUBJECT keep")
+	uidTag := fmt.Sprintf("t%d", a.n)
+	wantLines(t, "UID 2:*", got, "* ESEARCH", `* ESEARCH (TAG "`+uidTag+`") UID COUNT 1`)
+
+	appendRaw(t, b, "Subject: keep\r\n\r\nx\r\n", sortDay(4))
+	appendRaw(t, b, "Subject: drop\r\n\r\nx\r\n", sortDay(5))
+	got = a.cmd("NOOP")
+	wantLines(t, "after APPEND", got, "* ESEARCH", `* ESEARCH (TAG "`+subjTag+`") UID ADDTO (0 4)`)
+	b.cmd(`UID STORE 2:5 +FLAGS (\Flagged)`)
+	got = a.cmd("NOOP")
+	wantLines(t, "after STORE", got, "* ESEARCH", `* ESEARCH (TAG "`+subjTag+`") UID REMOVEFROM (0 2,4)`)
+	b.cmd(`UID STORE 2 +FLAGS (\Deleted)`)
+	b.cmd("EXPUNGE")
+	got = a.cmd("NOOP")
+	wantLines(t, "after EXPUNGE", got, "* ESEARCH", `* ESEARCH (TAG "`+uidTag+`") UID REMOVEFROM (0 2)`)
+}

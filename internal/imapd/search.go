@@ -149,20 +149,38 @@ type matched struct {
 // been told of for which all keys hold (RFC 9051 §6.4.4), in mailbox
 // order. With withModSeq every one has its ModSeq.
 func (sess *session) matching(ctx context.Context, keys []imapwire.SearchKey, withModSeq bool) ([]matched, error) {
+	return sess.matchingIn(ctx, keys, withModSeq, nil)
+}
+
+// matchingIn is matching among the messages with the UIDs of among
+// (ascending) when among is not nil: an updating search's changed
+// messages (contextsChanged), which are few beside the mailbox.
+func (sess *session) matchingIn(ctx context.Context, keys []imapwire.SearchKey, withModSeq bool, among []uint32) ([]matched, error) {
 	v := sess.sel
 	var msgs []store.Message
 	infos := map[uint32]*message.Info{}
 	if viewOnly(keys) {
 		// Flags and numbers only (SEARCH UNSEEN and the like): the view
 		// has all that is needed.
-		msgs = make([]store.Message, 0, len(v.uids))
-		for _, u := range v.uids {
+		from := v.uids
+		if among != nil {
+			from = among
+		}
+		msgs = make([]store.Message, 0, len(from))
+		for _, u := range from {
 			if !v.pending[u] {
 				msgs = append(msgs, store.Message{UID: u, Flags: v.flags[u]})
 			}
 		}
 	} else {
 		st := sess.srv.deps.Store
+		if among != nil {
+			// First, so that the SQL query takes it (sqlQuery: one UID
+			// set; a UID key of the program is then matched per
+			// message).
+			set := imapwire.SetOf(slices.Clone(among))
+			keys = append([]imapwire.SearchKey{{Name: "UID", Set: &set}}, keys...)
+		}
 		q, rest := sqlQuery(keys, v.maxUID())
 		keys = rest
 		// Only what the client has been told of is searched: with no
