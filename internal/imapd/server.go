@@ -158,15 +158,17 @@ func (s *Server) admit(nc net.Conn) {
 		return
 	}
 	s.serving.Add(1)
-	go func() {
-		defer s.serving.Done()
-		defer release()
-		if s.cfg.ImplicitTLS {
-			s.eng.ServeConn(tls.Server(nc, s.cfg.TLS), true)
-			return
-		}
-		s.eng.ServeConn(nc, false)
-	}()
+	// The session runs on the engine's goroutines, none while it
+	// hibernates; done releases its place when it ends.
+	done := func() {
+		release()
+		s.serving.Done()
+	}
+	if s.cfg.ImplicitTLS {
+		s.eng.Start(tls.Server(nc, s.cfg.TLS), true, done)
+		return
+	}
+	s.eng.Start(nc, false, done)
 }
 
 // appendLimit is the largest message APPEND takes (RFC 7889).

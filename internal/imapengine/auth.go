@@ -32,7 +32,7 @@ func (c *Conn) login(ctx context.Context, user, password string) (*imapwire.Code
 		return nil, err
 	}
 	c.sess, c.user, c.state = sess, user, authenticated
-	c.timeout = authTimeout
+	c.timeout = c.srv.cfg.authTimeout
 	c.rd.SetLimits(imapwire.Limits{MaxMessage: c.srv.cfg.AppendLimit})
 	return imapwire.CodeCapability(c.capabilities()), nil
 }

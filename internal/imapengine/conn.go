@@ -41,6 +41,12 @@ type Conn struct {
 	// woken: the Session said something may have changed while the
 	// client IDLEs; the read waiting for DONE is cut short to tell it.
 	woken bool
+	// hibernated: the session has no goroutine, its descriptor is in
+	// the poller's set under registration hibToken (hibernate.go).
+	hibernated bool
+	hibToken   uint64
+	// napAt: when the wait for the client gives way to hibernation.
+	napAt time.Time
 
 	isTLS   bool
 	timeout time.Duration // of every read, by state
@@ -60,6 +66,12 @@ type Conn struct {
 	// between: waiting for the next command with none of it read; under
 	// NOTIFY a wake-up runs update from the read then (RFC 5465 §3).
 	between bool
+	// waiting: the wait for the next command (or DONE), with none of
+	// it read; until is when that wait ends (autologout), the same
+	// deadline across wake-ups and hibernations.
+	waiting bool
+	until   time.Time
+	done    func() // Server.Start's, called when the session has ended
 
 	state    state
 	sess     Session
@@ -153,8 +165,14 @@ func (c *Conn) nc() net.Conn {
 // what the autologout counts, RFC 9051 §5.4). The wake-up happens below
 // TLS and the inflater, which both survive a read timeout that returned
 // nothing, so a connection in IDLE needs no second goroutine.
+//
+// A wait for the next command (waiting) that may hibernate (canSleep)
+// returns errHibernate at napAt instead of blocking on.
 func (c *Conn) read(p []byte) (int, error) {
-	deadline := time.Now().Add(c.timeout)
+	deadline := c.until
+	if deadline.IsZero() {
+		deadline = time.Now().Add(c.timeout)
+	}
 	for {
 		c.mu.Lock()
 		if c.interrupted {
@@ -171,8 +189,20 @@ func (c *Conn) read(p []byte) (int, error) {
 			}
 			continue
 		}
+		rd := deadline
+		if c.waiting && c.canSleep() {
+			if now := time.Now(); now.Before(deadline) {
+				if !now.Before(c.napAt) {
+					c.mu.Unlock()
+					return 0, errHibernate
+				}
+				if c.napAt.Before(rd) {
+					rd = c.napAt
+				}
+			}
+		}
 		nc := c.conn
-		nc.SetReadDeadline(deadline)
+		nc.SetReadDeadline(rd)
 		c.mu.Unlock()
 		n, err := nc.Read(p)
 		if n > 0 {
@@ -202,22 +232,38 @@ type connReader struct{ c *Conn }
 
 func (r connReader) Read(p []byte) (int, error) { return r.c.read(p) }
 
-// interrupt makes a waiting read fail, so that the session says BYE.
+// interrupt makes a waiting read fail, so that the session says BYE; a
+// hibernated session is roused to say it.
 func (c *Conn) interrupt() {
 	c.mu.Lock()
 	c.interrupted = true
 	c.conn.SetReadDeadline(time.Now())
+	c.rouse(false)
+	c.mu.Unlock()
+}
+
+// cut closes the connection at once (Server.Close); a hibernated session
+// is roused to end.
+func (c *Conn) cut() {
+	c.mu.Lock()
+	c.rouse(false)
+	c.conn.Close()
 	c.mu.Unlock()
 }
 
 // wake cuts short the read that waits for the client in IDLE, so that
-// it tells the client what changed. It is the function the Session's
-// Watch calls, from any goroutine; it never blocks.
+// it tells the client what changed; a hibernated session is given a
+// goroutine to tell it. It is the function the Session's Watch calls,
+// from any goroutine; it never blocks.
 func (c *Conn) wake() {
 	c.mu.Lock()
 	if !c.woken {
 		c.woken = true
-		c.conn.SetReadDeadline(time.Now())
+		if c.hibernated {
+			c.rouse(false)
+		} else {
+			c.conn.SetReadDeadline(time.Now())
+		}
 	}
 	c.mu.Unlock()
 }
@@ -280,15 +326,29 @@ func (p *prefixReader) fill() error {
 }
 
 // waitInput waits until the client sends something, giving the read
-// buffer back meanwhile if it holds nothing.
+// buffer back meanwhile if it holds nothing. It returns errHibernate
+// when the session should hibernate (see loop); the wait, its deadline
+// kept, goes on when the session is roused.
 func (c *Conn) waitInput() error {
 	if c.br != nil && c.br.Buffered() > 0 {
 		return nil
 	}
 	c.releaseInput()
+	if c.until.IsZero() {
+		now := time.Now()
+		c.until, c.napAt = now.Add(c.timeout), now.Add(c.srv.cfg.hibernateAfter)
+		if c.idleCmd != nil {
+			c.napAt = now // RFC 2177: the client may be silent for 29 minutes
+		}
+	}
 	c.between = c.idleStop != nil
+	c.waiting = true
 	err := c.pre.fill()
-	c.between = false
+	c.between, c.waiting = false, false
+	if errors.Is(err, errHibernate) {
+		return err
+	}
+	c.until = time.Time{}
 	if err != nil {
 		return err
 	}
@@ -360,19 +420,32 @@ func (c *Conn) bye(text string) {
 	c.flush()
 }
 
-// serve is the connection loop. The wait for the client's next bytes,
-// between commands and in IDLE alike, is here, low on the stack: Go
-// shrinks a goroutine's stack only while less than a quarter of it is in
-// use, so that a waiting connection keeps a 4 KiB stack rather than the
-// 8 or 16 KiB a command grew it to.
-func (c *Conn) serve() {
-	defer c.end()
+// loop is the connection loop, from the greeting (greet) or from a
+// hibernation the session was roused from. The wait for the client's
+// next bytes, between commands and in IDLE alike, is here, low on the
+// stack: Go shrinks a goroutine's stack only while less than a quarter of
+// it is in use, so that a waiting connection that does not hibernate
+// keeps a 4 KiB stack rather than the 8 or 16 KiB a command grew it to.
+// A session that hibernates ends its goroutine here.
+func (c *Conn) loop(greet bool) {
+	asleep := false
+	defer func() {
+		if !asleep {
+			c.end()
+		}
+	}()
 	defer c.recoverPanic()
-	if !c.greet() {
+	if greet && !c.greet() {
 		return
 	}
 	for c.state != logout {
 		if err := c.waitInput(); err != nil {
+			if errors.Is(err, errHibernate) {
+				if asleep = c.sleep(); asleep {
+					return // another goroutine may own c from here
+				}
+				continue
+			}
 			c.readFailed(err)
 			return
 		}
@@ -477,6 +550,10 @@ func (c *Conn) end() {
 	nc := c.nc()
 	nc.SetWriteDeadline(time.Now().Add(byeTimeout))
 	nc.Close()
+	c.srv.forget(c)
+	if c.done != nil {
+		c.done()
+	}
 }
 
 // answerBadInput answers a command the reader could not read: its BAD or

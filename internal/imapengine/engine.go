@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"pail/internal/imapwire"
@@ -153,9 +154,18 @@ type Config struct {
 	// nil means loopback only (RFC 9051 §11.1, RFC 8314).
 	Trusted func(netip.Addr) bool
 	Log     *slog.Logger
+	// NoHibernate keeps every waiting session on a goroutine of its
+	// own; by default a logged-in session over a plain connection
+	// hibernates in IDLE and after hibernateAfter between commands, on
+	// Linux (see hibernate.go).
+	NoHibernate bool
 	// Debug, if set, receives the raw protocol traffic (passwords
 	// included: tests only).
 	Debug io.Writer
+
+	// authTimeout and hibernateAfter, for tests, replace the constants
+	// of those names.
+	authTimeout, hibernateAfter time.Duration
 }
 
 // Timeouts and bounds, with their reasons.
@@ -208,6 +218,9 @@ type Server struct {
 
 	readers, writers sync.Pool
 	deflaters        sync.Pool // compressors for COMPRESS (see deflateState)
+
+	poll   atomic.Pointer[poller] // of hibernated sessions, started on first use
+	hibOff atomic.Bool            // sessions do not hibernate (Config.NoHibernate, or no poller)
 }
 
 // New returns a Server.
@@ -224,9 +237,16 @@ func New(cfg Config, backend Backend) *Server {
 	if cfg.AppendTotal <= 0 {
 		cfg.AppendTotal = appendTotalFactor * cfg.AppendLimit
 	}
+	if cfg.authTimeout <= 0 {
+		cfg.authTimeout = authTimeout
+	}
+	if cfg.hibernateAfter <= 0 {
+		cfg.hibernateAfter = hibernateAfter
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	s := &Server{cfg: cfg, backend: backend, ctx: ctx, stop: stop,
 		conns: map[*Conn]struct{}{}, gone: make(chan struct{}, 1)}
+	s.hibOff.Store(cfg.NoHibernate)
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, readBufSize) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, writeBufSize) }
 	s.deflaters.New = func() any {
@@ -243,28 +263,47 @@ func New(cfg Config, backend Backend) *Server {
 var errShutdown = errors.New("imapengine: server shutting down")
 
 // ServeConn runs one IMAP session on nc until it ends; isTLS says nc is
-// already a TLS connection (implicit TLS, RFC 8314). It closes nc.
+// already a TLS connection (implicit TLS, RFC 8314). It closes nc. The
+// calling goroutine waits for the end: Start does not.
 func (s *Server) ServeConn(nc net.Conn, isTLS bool) {
+	done := make(chan struct{})
+	s.Start(nc, isTLS, func() { close(done) })
+	<-done
+}
+
+// Start runs one IMAP session on nc, as ServeConn does, on goroutines of
+// its own, and returns at once; done, if not nil, is called when the
+// session has ended and nc is closed. A session that hibernates has no
+// goroutine at all until its client or its mailbox wakes it.
+func (s *Server) Start(nc net.Conn, isTLS bool, done func()) {
 	c := newConn(s, nc, isTLS)
+	c.done = done
 	s.mu.Lock()
 	if s.draining {
 		s.mu.Unlock()
-		c.bye("pail is shutting down")
-		nc.Close()
+		go func() {
+			c.bye("pail is shutting down")
+			nc.Close()
+			if done != nil {
+				done()
+			}
+		}()
 		return
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		select {
-		case s.gone <- struct{}{}:
-		default:
-		}
-	}()
-	c.serve()
+	go c.loop(true)
+}
+
+// forget takes an ended connection out of the server's set.
+func (s *Server) forget(c *Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	select {
+	case s.gone <- struct{}{}:
+	default:
+	}
 }
 
 // Shutdown tells every session BYE (RFC 9051 §7.1.5) once its command in
@@ -299,10 +338,13 @@ func (s *Server) Close() error {
 	s.mu.Lock()
 	s.draining = true
 	for c := range s.conns {
-		c.nc().Close()
+		c.cut()
 	}
 	s.mu.Unlock()
 	s.stop()
+	if p := s.poll.Load(); p != nil {
+		p.close()
+	}
 	return nil
 }
 

@@ -119,6 +119,9 @@ func (s *testSession) Append(_ context.Context, a *imapwire.AppendArgs) (*imapwi
 		s.b.mailboxes[a.Mailbox] = append(s.b.mailboxes[a.Mailbox], s.b.nextUID)
 		s.b.nextUID++
 	}
+	for _, changed := range s.b.watchers {
+		changed()
+	}
 	return imapwire.CodeAppendUID(1, imapwire.SetOf([]uint32{s.b.nextUID - 1})), nil
 }
 
@@ -222,7 +225,7 @@ func newEnv(t testing.TB, trusted bool, modify func(*Config)) *env {
 				return
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); srv.ServeConn(nc, false) }()
+			srv.Start(nc, false, wg.Done)
 		}
 	}()
 	t.Cleanup(func() {
