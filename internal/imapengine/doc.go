@@ -23,7 +23,12 @@
 //   - untagged updates from other sessions, asked of the Session after
 //     each command and while the client IDLEs;
 //   - batching: a command's responses are sent with one write, and an
-//     idle connection gives its read and write buffers back.
+//     idle connection gives its read and write buffers back;
+//   - hibernation (Linux, plain TCP): a logged-in session in IDLE, or
+//     quiet for 5 seconds between commands, ends its goroutine and
+//     leaves its descriptor to one epoll poller per Server, which starts
+//     a goroutine again for the client's next bytes, a mailbox change,
+//     the autologout, Shutdown or Close (hibernate.go).
 //
 // What the commands of the authenticated and selected states do with
 // mailboxes is the Session's (internal/imapd implements it): the engine

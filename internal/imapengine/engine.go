@@ -77,8 +77,9 @@ type Session interface {
 	// called, the Session calls changed whenever something may have
 	// changed (the engine then calls Poll). changed may be called from
 	// any goroutine and never blocks; the Session should not park a
-	// goroutine of its own for it, so that a connection in IDLE costs one
-	// goroutine, the engine's, which waits for the client's DONE.
+	// goroutine of its own for it, so that a connection in IDLE costs at
+	// most one goroutine, the engine's, which waits for the client's
+	// DONE (none while the session hibernates, see hibernate.go).
 	Watch(changed func()) (stop func())
 	// Logout ends the session (LOGOUT, or the connection going away).
 	Logout()

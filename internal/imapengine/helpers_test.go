@@ -26,6 +26,7 @@ type testBackend struct {
 	nextUID   uint32
 	watchers  map[*testSession]func() // sessions in IDLE
 	sessions  int
+	notifier  bool // sessions are Notifiers (NOTIFY, RFC 5465)
 }
 
 func newTestBackend() *testBackend {
@@ -38,9 +39,29 @@ func (b *testBackend) Login(_ context.Context, c *Conn, user, password string) (
 	}
 	b.mu.Lock()
 	b.sessions++
+	notifier := b.notifier
 	b.mu.Unlock()
+	if notifier {
+		return &notifySession{testSession: &testSession{b: b, c: c}}, nil
+	}
 	return &testSession{b: b, c: c}, nil
 }
+
+// notifySession is a testSession with NOTIFY: it tells the client of
+// the selected mailbox's new messages between commands.
+type notifySession struct {
+	*testSession
+	on bool
+}
+
+func (s *notifySession) Notify(_ context.Context, a *imapwire.NotifyArgs) error {
+	s.on = !a.None
+	return nil
+}
+
+func (s *notifySession) Notifications(ctx context.Context) error { return s.Poll(ctx, true) }
+
+func (s *notifySession) Notifying() bool { return s.on }
 
 // deliver adds a message to INBOX and signals the sessions.
 func (b *testBackend) deliver() {

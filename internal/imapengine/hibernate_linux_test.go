@@ -170,6 +170,32 @@ func TestHibernateBetweenCommands(t *testing.T) {
 	}
 }
 
+// TestHibernateNotify: under NOTIFY a session hibernated between
+// commands is told of new mail as it comes (RFC 5465 §3), and sleeps on.
+func TestHibernateNotify(t *testing.T) {
+	e := newEnv(t, true, func(c *Config) { c.hibernateAfter = 50 * time.Millisecond })
+	e.b.mu.Lock()
+	e.b.notifier = true
+	e.b.mu.Unlock()
+	c := dial(t, e.addr)
+	c.login()
+	c.cmd("SELECT INBOX")
+	if got := c.cmd("NOTIFY SET (SELECTED (MessageNew MessageExpunge))"); !strings.HasPrefix(last(got), fmt.Sprintf("t%d OK", c.n)) {
+		t.Fatalf("NOTIFY: %q", got)
+	}
+	for n := 4; n <= 5; n++ {
+		waitHibernating(t, e.srv, 1)
+		e.b.deliver()
+		if l := c.line(); l != fmt.Sprintf("* %d EXISTS", n) {
+			t.Fatalf("NOTIFY, hibernated: %q", l)
+		}
+	}
+	waitHibernating(t, e.srv, 1)
+	if got := c.cmd("NOTIFY NONE"); !strings.HasPrefix(last(got), fmt.Sprintf("t%d OK", c.n)) {
+		t.Fatalf("NOTIFY NONE: %q", got)
+	}
+}
+
 // TestHibernateAutologout: a hibernated session is still logged out when
 // its client has been silent for the autologout time (RFC 9051 §5.4).
 func TestHibernateAutologout(t *testing.T) {

@@ -11,10 +11,19 @@ import (
 // TestIdleOneGoroutine: a connection in IDLE costs one goroutine (the
 // engine's own, waiting for DONE), over plain text and after STARTTLS
 // alike, and it still hears of every change, also while the client is in
-// the middle of typing DONE.
+// the middle of typing DONE. Plain sessions hibernate (with none) unless
+// Config.NoHibernate: both ways are run.
 func TestIdleOneGoroutine(t *testing.T) {
+	for _, noHibernate := range []bool{true, false} {
+		t.Run(fmt.Sprintf("NoHibernate=%v", noHibernate), func(t *testing.T) {
+			testIdleOneGoroutine(t, noHibernate)
+		})
+	}
+}
+
+func testIdleOneGoroutine(t *testing.T, noHibernate bool) {
 	const sessions = 20
-	e := newEnv(t, true, nil)
+	e := newEnv(t, true, func(c *Config) { c.NoHibernate = noHibernate })
 	time.Sleep(20 * time.Millisecond)
 	before := runtime.NumGoroutine()
 	var cs []*client
