@@ -58,7 +58,7 @@ func (q *Queue) Flush(ctx context.Context) (int, error) {
 }
 
 // Delete removes a message from the queue without a DSN. A delivery in
-// progress at that moment may still complete.
+// progress at that moment (on any node) may still complete.
 func (q *Queue) Delete(ctx context.Context, id string) error {
 	m, err := q.load(ctx, q.db, id, "")
 	if err != nil {
@@ -70,6 +70,9 @@ func (q *Queue) Delete(ctx context.Context, id string) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrNotFound
+	}
+	if q.pg {
+		return nil // the body went with the row
 	}
 	if err := os.Remove(m.path); err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("queue: delete %s: %w", id, err)

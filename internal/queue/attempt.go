@@ -2,23 +2,26 @@ package queue
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"pail/internal/maillog"
 	"pail/internal/remote"
+	"pail/internal/sqldb"
 )
 
 // recordTimeout bounds the writes that record an attempt's results; they
 // run even when the queue is shutting down, since the results are real.
 const recordTimeout = time.Minute
 
-// deliver makes one attempt for a group and records the results.
-func (q *Queue) deliver(d Deliverer, g group) {
-	defer q.done(g)
-	ctx := q.jobCtx
+// deliver makes one attempt for a group, under the lease l of its
+// message, and records the results. The recipients are read after the
+// lease was claimed, so that those another node delivered before giving
+// the lease up are not sent again.
+func (q *Queue) deliver(d Deliverer, g group, l *lease) {
+	defer q.done(g, l)
+	ctx := l.ctx
 	m, err := q.load(ctx, q.db, g.id, g.domain)
 	if errors.Is(err, ErrNotFound) {
 		return // deleted meanwhile
@@ -28,8 +31,11 @@ func (q *Queue) deliver(d Deliverer, g group) {
 		return
 	}
 	var rcpts []string
+	now := q.now()
 	for _, r := range m.Recipients {
-		if r.State == Pending {
+		// A recipient that another node attempted meanwhile waits for
+		// the retry time that node recorded.
+		if r.State == Pending && !r.NextAttempt.After(now) {
 			rcpts = append(rcpts, r.Address)
 		}
 	}
@@ -87,7 +93,7 @@ func (q *Queue) record(ctx context.Context, m Message, results []remote.Result, 
 		kv    []string
 	}
 	var lines []logLine
-	err := q.tx(ctx, func(tx *sql.Tx) error {
+	err := q.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		for _, res := range results {
 			if cut && res.Status != remote.Delivered && res.Status != remote.Failed {
 				continue

@@ -1,10 +1,13 @@
 package queue
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 
 	"pail/internal/store"
@@ -45,13 +48,33 @@ func (b fileBody) Close() error {
 	return nil
 }
 
+// memBody is a message read whole from PostgreSQL's bodies table.
+type memBody struct{ *bytes.Reader }
+
+// Close does nothing: the bytes are the garbage collector's.
+func (memBody) Close() error { return nil }
+
 // OpenBody opens the bytes of a queued message (as Show or List returned
 // it), exactly as they will be sent: CRLF line ends, DKIM signature if
 // any. A message delivered or deleted meanwhile gives an error matching
-// fs.ErrNotExist.
+// fs.ErrNotExist. On PostgreSQL the body is read into memory once, in one
+// query (a message is bounded by the SMTP size limit, so a delivery holds
+// at most that much), rather than by ranges, which would cost a round
+// trip per read.
 func (q *Queue) OpenBody(ctx context.Context, m Message) (store.Body, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("queue: message %s: %w", m.ID, err)
+	}
+	if q.pg {
+		var data []byte
+		err := q.db.QueryRowContext(ctx, "SELECT data FROM bodies WHERE message_id = ?", m.ID).Scan(&data)
+		if errors.Is(err, sql.ErrNoRows) {
+			err = fs.ErrNotExist
+		}
+		if err != nil {
+			return nil, fmt.Errorf("queue: message %s: %w", m.ID, err)
+		}
+		return memBody{bytes.NewReader(data)}, nil
 	}
 	f, err := os.Open(m.path)
 	if err != nil {

@@ -14,11 +14,16 @@ import (
 	"pail/internal/delivery"
 	"pail/internal/dsn"
 	"pail/internal/maillog"
+	"pail/internal/sqldb"
 )
 
 // maxHeaderRead bounds how much of a message is read to find the headers
 // returned in a DSN.
 const maxHeaderRead = 256 << 10
+
+// errNotified rolls back a DSN whose failures another node reported
+// first.
+var errNotified = errors.New("queue: failures already reported")
 
 // finishAll settles every message that needs it: failures not yet
 // reported to their sender, and messages with no recipient left pending.
@@ -82,37 +87,53 @@ func (q *Queue) finish(ctx context.Context, id string) error {
 		return fmt.Errorf("queue: remove %s: %w", m.ID, err)
 	}
 	// A crash here leaves only a file without a record, which sweep
-	// removes.
-	os.Remove(m.path)
+	// removes. On PostgreSQL the body went with the row.
+	if !q.pg {
+		os.Remove(m.path)
+	}
 	return nil
 }
 
 // bounce queues one DSN to the sender of m naming the failed recipients,
 // and marks them notified in the same transaction. Mail from the null
-// sender (a DSN itself) is never bounced (RFC 5321 §4.5.5).
+// sender (a DSN itself) is never bounced (RFC 5321 §4.5.5). When another
+// node (or process) has marked one of them first, the transaction is
+// rolled back, so that a failure is reported once however many nodes
+// settle the message at the same time.
 func (q *Queue) bounce(ctx context.Context, m Message, failed []Recipient) error {
 	addrs := make([]any, len(failed))
 	for i, r := range failed {
 		addrs[i] = r.Address
 	}
-	mark := func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "UPDATE recipients SET notified = 1 WHERE message_id = ? AND address IN ("+
+	mark := func(tx *sqldb.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE recipients SET notified = 1 WHERE message_id = ? AND notified = 0 AND address IN ("+
 			strings.TrimSuffix(strings.Repeat("?,", len(addrs)), ",")+")", append([]any{m.ID}, addrs...)...)
-		return err
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n != int64(len(addrs)) {
+			return errNotified
+		}
+		return nil
 	}
 	dsnID := "none"
+	var err error
 	if m.From == "" {
-		if err := q.tx(ctx, mark); err != nil {
-			return fmt.Errorf("queue: %w", err)
+		if err = q.db.Tx(ctx, mark); err != nil {
+			err = fmt.Errorf("queue: %w", err)
 		}
 	} else {
 		dsnID = delivery.NewID()
 		body := dsn.Build(q.report(ctx, m, failed))
 		// A DSN is pail's own: its From (MAILER-DAEMON@hostname) is signed by
 		// the host name's local domain (dkim.Policy.Host).
-		if err := q.add(ctx, dsnID, "", []string{m.From}, bytes.NewReader(body), true, mark); err != nil {
-			return err
-		}
+		err = q.add(ctx, dsnID, "", []string{m.From}, bytes.NewReader(body), true, mark)
+	}
+	switch {
+	case errors.Is(err, errNotified):
+		return nil // someone else reported them
+	case err != nil:
+		return err
 	}
 	for _, r := range failed {
 		q.cfg.MailLog.Log(maillog.Bounced, "id", m.ID, "from", "<"+m.From+">", "to", "<"+r.Address+">",
@@ -171,6 +192,9 @@ func (q *Queue) headers(ctx context.Context, m Message) []byte {
 // sweep removes message files that no record names, once they are old
 // enough not to belong to an Enqueue still in progress elsewhere.
 func (q *Queue) sweep(ctx context.Context) {
+	if q.pg {
+		return // no files
+	}
 	entries, err := os.ReadDir(q.msgDir)
 	if err != nil {
 		q.cfg.Log.Error("queue: sweep", "err", err)

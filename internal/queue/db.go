@@ -5,20 +5,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strconv"
 	"time"
 
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+	"pail/internal/sqldb"
 )
 
-// busyTimeout is how long a writer waits for another process's lock.
-const busyTimeout = 10 * time.Second
+// pgSchema is the PostgreSQL schema of the queue's tables, so that they
+// share a database with the mailbox store's without their names meeting.
+const pgSchema = "queue"
 
-// migrations are applied in order; PRAGMA user_version counts those done.
-// Times are Unix milliseconds.
-var migrations = []string{`
+// sqliteMigrations are applied in order; PRAGMA user_version counts
+// those done. Times are Unix milliseconds.
+var sqliteMigrations = []string{`
 CREATE TABLE messages (
 	id      TEXT PRIMARY KEY,
 	sender  TEXT NOT NULL,
@@ -42,30 +42,66 @@ CREATE TABLE recipients (
 	PRIMARY KEY (message_id, address)
 );
 CREATE INDEX recipients_due ON recipients (state, next_attempt);
+`, `
+-- 2: leases (see lease.go) and the recipients' order without rowid, as
+-- in the PostgreSQL schema.
+ALTER TABLE messages ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE recipients ADD COLUMN pos INTEGER NOT NULL DEFAULT 0;
+UPDATE recipients SET pos = rowid;
 `}
 
-// openDB opens the queue database with the store's durability settings:
-// WAL, synchronous=FULL (a commit is on disk before Enqueue returns),
-// a busy timeout for the other processes that use it, and transactions
-// that take the write lock at BEGIN.
-func openDB(ctx context.Context, path string) (*sql.DB, error) {
-	dsn := "file:" + url.PathEscape(path) +
-		"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)" +
-		"&_pragma=busy_timeout(" + strconv.Itoa(int(busyTimeout.Milliseconds())) + ")&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("queue: open %s: %w", path, err)
+// pgMigrations are the PostgreSQL schema's, counted in schema_version.
+// The tables are SQLite's (after its migration 2) with BIGINT times and
+// the bodies in the database: bodies.data holds what SQLite mode keeps
+// in msg/ID, and goes with its message (ON DELETE CASCADE).
+var pgMigrations = []string{`
+CREATE TABLE messages (
+	id          TEXT PRIMARY KEY,
+	sender      TEXT NOT NULL,
+	created     BIGINT NOT NULL,
+	size        BIGINT NOT NULL,
+	file        TEXT NOT NULL,
+	lease_owner TEXT NOT NULL DEFAULT '',
+	lease_until BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE recipients (
+	message_id   TEXT NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+	address      TEXT NOT NULL,
+	domain       TEXT NOT NULL,
+	pos          INTEGER NOT NULL DEFAULT 0,
+	state        TEXT NOT NULL DEFAULT 'pending',
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt BIGINT NOT NULL,
+	last_attempt BIGINT NOT NULL DEFAULT 0,
+	code         INTEGER NOT NULL DEFAULT 0,
+	status       TEXT NOT NULL DEFAULT '',
+	text         TEXT NOT NULL DEFAULT '',
+	remote_mta   TEXT NOT NULL DEFAULT '',
+	notified     INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (message_id, address)
+);
+CREATE INDEX recipients_due ON recipients (state, next_attempt);
+CREATE TABLE bodies (
+	message_id TEXT PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+	data       BYTEA NOT NULL
+);
+`}
+
+// errNewerSchema is wrapped by Open's error for a database that a newer
+// pail has migrated.
+var errNewerSchema = errors.New("the database schema is newer than this pail: upgrade pail (or open a database of its own)")
+
+// migrate brings the schema up to date in one transaction.
+func migrate(ctx context.Context, db *sqldb.DB) error {
+	if db.Dialect() == sqldb.Postgres {
+		return migratePG(ctx, db)
 	}
-	db.SetMaxOpenConns(4)
-	if err := migrate(ctx, db); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return migrateSQLite(ctx, db)
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
-	tx, err := db.BeginTx(ctx, nil)
+func migrateSQLite(ctx context.Context, db *sqldb.DB) error {
+	tx, err := db.BeginTx(ctx)
 	if err != nil {
 		return fmt.Errorf("queue: migrate: %w", err)
 	}
@@ -74,18 +110,52 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("queue: migrate: %w", err)
 	}
-	if version > len(migrations) {
-		return fmt.Errorf("queue: database schema version %d is newer than this pail (%d)", version, len(migrations))
+	if version > len(sqliteMigrations) {
+		return fmt.Errorf("queue: schema version %d, this pail knows %d: %w", version, len(sqliteMigrations), errNewerSchema)
 	}
-	for i := version; i < len(migrations); i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+	for i := version; i < len(sqliteMigrations); i++ {
+		if _, err := tx.ExecContext(ctx, sqliteMigrations[i]); err != nil {
 			return fmt.Errorf("queue: migration %d: %w", i+1, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(len(migrations))); err != nil {
+	if _, err := tx.ExecContext(ctx, "PRAGMA user_version = "+strconv.Itoa(len(sqliteMigrations))); err != nil {
 		return fmt.Errorf("queue: migrate: %w", err)
 	}
 	return tx.Commit()
+}
+
+// migratePG migrates under an advisory lock, so that nodes starting
+// together migrate one after the other (CockroachDB has no advisory
+// locks: there the first start must be alone).
+func migratePG(ctx context.Context, db *sqldb.DB) error {
+	return db.Tx(ctx, func(tx *sqldb.Tx) error {
+		if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('pail queue schema'))"); err != nil {
+			return fmt.Errorf("queue: migrate: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"); err != nil {
+			return fmt.Errorf("queue: migrate: %w", err)
+		}
+		var version int
+		err := tx.QueryRowContext(ctx, "SELECT version FROM schema_version").Scan(&version)
+		if errors.Is(err, sql.ErrNoRows) {
+			_, err = tx.ExecContext(ctx, "INSERT INTO schema_version (version) VALUES (0)")
+		}
+		if err != nil {
+			return fmt.Errorf("queue: migrate: %w", err)
+		}
+		if version > len(pgMigrations) {
+			return fmt.Errorf("queue: schema version %d, this pail knows %d: %w", version, len(pgMigrations), errNewerSchema)
+		}
+		for i := version; i < len(pgMigrations); i++ {
+			if _, err := tx.ExecContext(ctx, pgMigrations[i]); err != nil {
+				return fmt.Errorf("queue: migration %d: %w", i+1, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE schema_version SET version = ?", len(pgMigrations)); err != nil {
+			return fmt.Errorf("queue: migrate: %w", err)
+		}
+		return nil
+	})
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
@@ -97,7 +167,7 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v)
 }
 
-// querier is a *sql.DB or *sql.Tx.
+// querier is a *sqldb.DB or *sqldb.Tx.
 type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -118,14 +188,16 @@ func (q *Queue) load(ctx context.Context, db querier, id, domain string) (Messag
 		return Message{}, fmt.Errorf("queue: %w", err)
 	}
 	m.Created = fromMS(created)
-	m.path = filepath.Join(q.msgDir, file)
+	if !q.pg {
+		m.path = filepath.Join(q.msgDir, file)
+	}
 	query := "SELECT " + rcptColumns + " FROM recipients WHERE message_id = ?"
 	args := []any{id}
 	if domain != "" {
 		query += " AND domain = ?"
 		args = append(args, domain)
 	}
-	rows, err := db.QueryContext(ctx, query+" ORDER BY rowid", args...)
+	rows, err := db.QueryContext(ctx, query+" ORDER BY pos", args...)
 	if err != nil {
 		return Message{}, fmt.Errorf("queue: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -16,15 +15,20 @@ import (
 	"pail/internal/dkim"
 	"pail/internal/maillog"
 	"pail/internal/safeio"
+	"pail/internal/sqldb"
 )
 
 // maxIDLen bounds a message id, which is also its file name.
 const maxIDLen = 64
 
 // Enqueue queues the message body (all of it, whatever was read of it
-// before) for rcpts. It copies the bytes into the queue's own file, fsyncs
-// it and its directory, and commits the record; when it returns nil the
-// message survives a crash, and body is no longer needed. sign lets the
+// before) for rcpts. On SQLite it copies the bytes into the queue's own
+// file, fsyncs it and its directory, and commits the record; on
+// PostgreSQL the bytes go into the database in the record's transaction.
+// When it returns nil the message survives a crash (on PostgreSQL: is
+// committed, as durably as synchronous_commit says), and body is no
+// longer needed. While the database is down its error satisfies
+// sqldb.IsUnavailable. sign lets the
 // queue's Signer DKIM-sign the message (for mail from an authenticated or
 // trusted source only). It implements delivery.Queue.
 func (q *Queue) Enqueue(ctx context.Context, id, from string, rcpts []string, body *io.SectionReader, sign bool) error {
@@ -36,8 +40,9 @@ func (q *Queue) Enqueue(ctx context.Context, id, from string, rcpts []string, bo
 
 // add writes a message file from body (DKIM-signed when sign and the
 // queue has a Signer) and commits its record, running also (when not nil)
-// in the same transaction.
-func (q *Queue) add(ctx context.Context, id, from string, rcpts []string, body io.ReadSeeker, sign bool, also func(*sql.Tx) error) error {
+// in the same transaction. On PostgreSQL the bytes are read into memory
+// (bounded by the SMTP size limit) and inserted in that transaction.
+func (q *Queue) add(ctx context.Context, id, from string, rcpts []string, body io.ReadSeeker, sign bool, also func(*sqldb.Tx) error) error {
 	if !validID(id) {
 		return fmt.Errorf("queue: invalid message id %q", id)
 	}
@@ -53,19 +58,31 @@ func (q *Queue) add(ctx context.Context, id, from string, rcpts []string, body i
 	if err != nil {
 		return err
 	}
-	size, err := q.writeFile(id, msg)
-	if err != nil {
+	var size int64
+	var data []byte // the bytes, on PostgreSQL
+	file := id
+	if q.pg {
+		if data, err = io.ReadAll(msg); err != nil {
+			return fmt.Errorf("queue: read message %s: %w", id, err)
+		}
+		size, file = int64(len(data)), ""
+	} else if size, err = q.writeFile(id, msg); err != nil {
 		return err
 	}
 	now := ms(q.now())
-	err = q.tx(ctx, func(tx *sql.Tx) error {
+	err = q.db.Tx(ctx, func(tx *sqldb.Tx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO messages (id, sender, created, size, file) VALUES (?, ?, ?, ?, ?)",
-			id, from, now, size, id); err != nil {
+			id, from, now, size, file); err != nil {
 			return err
 		}
-		for _, r := range rcpts {
-			if _, err := tx.ExecContext(ctx, "INSERT INTO recipients (message_id, address, domain, next_attempt) VALUES (?, ?, ?, ?)",
-				id, r, domainOf(r), now); err != nil {
+		for i, r := range rcpts {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO recipients (message_id, address, domain, next_attempt, pos) VALUES (?, ?, ?, ?, ?)",
+				id, r, domainOf(r), now, i); err != nil {
+				return err
+			}
+		}
+		if q.pg {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO bodies (message_id, data) VALUES (?, ?)", id, data); err != nil {
 				return err
 			}
 		}
@@ -75,7 +92,9 @@ func (q *Queue) add(ctx context.Context, id, from string, rcpts []string, body i
 		return nil
 	})
 	if err != nil {
-		os.Remove(filepath.Join(q.msgDir, id))
+		if !q.pg {
+			os.Remove(filepath.Join(q.msgDir, id))
+		}
 		return fmt.Errorf("queue: record %s: %w", id, err)
 	}
 	to := make([]string, len(rcpts))
@@ -148,19 +167,6 @@ func (q *Queue) writeFile(name string, body io.Reader) (int64, error) {
 		return 0, err
 	}
 	return size, nil
-}
-
-// tx runs fn in a transaction and commits it.
-func (q *Queue) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := q.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }
 
 // validID reports whether id is usable as a file name: lower-case

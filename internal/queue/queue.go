@@ -1,12 +1,19 @@
 // Package queue is pail's outgoing queue: messages for other servers wait
 // here, durably, until each recipient is delivered or has failed for good.
 //
-// A queued message is a file (the bytes to send, CRLF line endings) and a
-// record in the queue's own SQLite database (data_dir/queue/queue.db):
-// the envelope sender, the arrival time and, per recipient, its state
-// (pending, delivered, failed), the number of attempts, the time of the
-// next attempt and the last reply. Enqueue returns only once both are on
-// disk, so a message acknowledged with 250 survives a crash or SIGKILL.
+// The queue lives in SQLite (the default) or in PostgreSQL, both through
+// package sqldb. On SQLite a queued message is a file (the bytes to send,
+// CRLF line endings) and a record in the queue's own database
+// (data_dir/queue/queue.db); on PostgreSQL (Config.Database, schema
+// "queue") the bytes are a bytea row in the same transaction as the
+// record. The record holds the envelope sender, the arrival time and, per
+// recipient, its state (pending, delivered, failed), the number of
+// attempts, the time of the next attempt and the last reply. Enqueue
+// returns only once all of it is durable (on PostgreSQL: committed), so a
+// message acknowledged with 250 survives a crash or SIGKILL. Each
+// database records its schema version (SQLite's user_version, a
+// schema_version table on PostgreSQL); one written by a newer pail is
+// refused.
 //
 // A scheduler delivers due messages: it groups a message's pending
 // recipients by domain and hands each group to a Deliverer (the SMTP
@@ -19,8 +26,13 @@
 // so that a bounce never bounces. A message is removed once every
 // recipient is settled.
 //
-// Delivery is at least once: a crash between a remote server's 250 and
-// the record of it makes the message go out again on the next attempt.
+// A scheduler delivers a message only while it holds the message's lease
+// (lease.go), so that several nodes sharing one PostgreSQL database each
+// deliver a message exactly once between them, and a node that dies
+// mid-delivery has its messages taken over by another once their leases
+// expire. Delivery is still at least once across a crash: a crash between
+// a remote server's 250 and the record of it makes the message go out
+// again on the next attempt.
 //
 // The admin functions (List, Show, Flush, Delete) work on the database
 // whether or not a server runs; a running scheduler looks at the database
@@ -29,7 +41,6 @@ package queue
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -41,6 +52,7 @@ import (
 	"pail/internal/maillog"
 	"pail/internal/remote"
 	"pail/internal/safeio"
+	"pail/internal/sqldb"
 )
 
 // ErrNotFound means no queued message has the id.
@@ -61,6 +73,12 @@ const (
 	// DefaultLifetime is how long a message is retried (RFC 5321
 	// §4.5.4.1: at least 4-5 days).
 	DefaultLifetime = 5 * 24 * time.Hour
+	// DefaultLease is how long a node's claim on a message lasts without
+	// renewal; a delivery in progress renews it every third of that. It
+	// is how long a message waits when the node delivering it dies, and
+	// must be well above the longest stall of the database or the node
+	// (a lease lost to a stall means the message may go out twice).
+	DefaultLease = 2 * time.Minute
 )
 
 // DefaultBackoff is the wait after each failed attempt: the first retry
@@ -78,8 +96,23 @@ func DirIn(dataDir string) string { return filepath.Join(dataDir, "queue") }
 
 // Config configures a Queue.
 type Config struct {
-	// Dir holds the database and the message files (data_dir/queue).
+	// Dir holds the database and the message files (data_dir/queue)
+	// when Database is "".
 	Dir string
+	// Database, when it is a postgres:// or postgresql:// URL, puts the
+	// queue in that PostgreSQL database (schema "queue"), bodies and
+	// all, shared by every node that opens it; Dir is then not used.
+	// "" means SQLite in Dir.
+	Database string
+	// NodeID names this process in the leases it takes on messages
+	// (see lease.go); it must be unique among the nodes running on one
+	// database. "" means, on PostgreSQL, a name made of the host name,
+	// the process id and a random part; on SQLite, "local" (one
+	// scheduler per queue directory).
+	NodeID string
+	// Lease is how long a claim on a message lasts unless renewed
+	// (DefaultLease when zero).
+	Lease time.Duration
 	// Hostname is our name in DSNs (Reporting-MTA, MAILER-DAEMON@).
 	Hostname string
 	// Lifetime is how long a message is retried before it bounces.
@@ -162,11 +195,13 @@ func (r Recipient) Reply() string {
 	return remote.Reply{Code: r.Code, Enhanced: r.Status, Text: r.Text}.String()
 }
 
-// Queue is an open queue directory.
+// Queue is an open queue: a directory with its SQLite database, or a
+// PostgreSQL database.
 type Queue struct {
 	cfg    Config
-	db     *sql.DB
-	msgDir string
+	db     *sqldb.DB
+	pg     bool   // bodies in the database, no files
+	msgDir string // SQLite only
 	wake   chan struct{}
 
 	// The scheduler, once Start has run.
@@ -179,13 +214,17 @@ type Queue struct {
 	jobs      sync.WaitGroup
 	inflight  map[string]bool // message id + "\x00" + domain
 	perDomain map[string]int
+	held      map[string]*lease // the leases this node holds, by message id
 	active    int
+	stopRenew context.CancelFunc // ends lease renewal, after the last delivery
+	renewDone chan struct{}
 	finishMu  sync.Mutex // one DSN-and-removal pass at a time
 	closeOnce sync.Once
 }
 
-// Open opens (creating if needed) the queue in cfg.Dir. It does not
-// deliver anything until Start.
+// Open opens (creating if needed) the queue in cfg.Dir, or in the
+// PostgreSQL database cfg.Database. It does not deliver anything until
+// Start. A database whose schema is newer than this pail's is refused.
 func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	if cfg.Lifetime <= 0 {
 		cfg.Lifetime = DefaultLifetime
@@ -208,24 +247,53 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Lease <= 0 {
+		cfg.Lease = DefaultLease
+	}
 	q := &Queue{
 		cfg:       cfg,
-		msgDir:    filepath.Join(cfg.Dir, "msg"),
 		wake:      make(chan struct{}, 1),
 		inflight:  map[string]bool{},
 		perDomain: map[string]int{},
+		held:      map[string]*lease{},
 	}
+	if sqldb.IsURL(cfg.Database) {
+		db, err := sqldb.Open(ctx, cfg.Database, sqldb.Options{Schema: pgSchema})
+		if err != nil {
+			return nil, fmt.Errorf("queue: %w", err)
+		}
+		if err := migrate(ctx, db); err != nil {
+			db.Close()
+			return nil, err
+		}
+		q.db, q.pg = db, true
+		if q.cfg.NodeID == "" {
+			q.cfg.NodeID = newNodeID()
+		}
+		return q, nil
+	}
+	if cfg.Database != "" {
+		return nil, fmt.Errorf("queue: database %q is not a postgres:// URL (SQLite lives in the queue directory)", cfg.Database)
+	}
+	q.msgDir = filepath.Join(cfg.Dir, "msg")
 	if err := safeio.CheckWritable(cfg.Dir, "msg", "queue.db", "queue.db-wal", "queue.db-shm"); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	if err := safeio.MkdirAll(q.msgDir, 0o700); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
-	db, err := openDB(ctx, filepath.Join(cfg.Dir, "queue.db"))
+	db, err := sqldb.Open(ctx, filepath.Join(cfg.Dir, "queue.db"), sqldb.Options{})
 	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
 		return nil, err
 	}
 	q.db = db
+	if q.cfg.NodeID == "" {
+		q.cfg.NodeID = localNodeID
+	}
 	return q, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -36,12 +35,18 @@ func (q *Queue) Start(d Deliverer) {
 	q.jobCtx, q.stopJobs = context.WithCancel(context.Background())
 	q.stopRun = stopRun
 	q.runDone = make(chan struct{})
+	renewCtx, stopRenew := context.WithCancel(context.Background())
+	q.stopRenew = stopRenew
+	q.renewDone = make(chan struct{})
+	go q.renewLoop(renewCtx)
 	go q.run(runCtx, d)
 }
 
 // Shutdown stops starting deliveries and waits for those in progress to
 // finish; when ctx ends first, it cuts them off (they are retried after
-// the next start) and waits for them to return.
+// the next start, or by another node) and waits for them to return. Then
+// it releases the scheduler's leases, so that another node need not wait
+// for them to expire.
 func (q *Queue) Shutdown(ctx context.Context) error {
 	q.mu.Lock()
 	started := q.started
@@ -63,6 +68,11 @@ func (q *Queue) Shutdown(ctx context.Context) error {
 		<-done
 	}
 	q.stopJobs()
+	q.stopRenew()
+	<-q.renewDone
+	rctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	q.releaseIdle(rctx)
 	return nil
 }
 
@@ -103,11 +113,14 @@ func (q *Queue) run(ctx context.Context, d Deliverer) {
 // group is one message's pending recipients at one domain.
 type group struct{ id, domain string }
 
-// dispatch starts a delivery for each due group that the concurrency
-// limits allow, and returns when the next not-yet-due attempt is (zero if
-// none is known).
+// dispatch gives back the leases no delivery needs any more, then starts
+// a delivery for each due group that the concurrency limits allow and
+// whose message's lease this node holds or can claim, and returns when
+// the next not-yet-due attempt is (zero if none is known).
 func (q *Queue) dispatch(ctx context.Context, d Deliverer) time.Time {
-	now := ms(q.now())
+	q.releaseIdle(ctx)
+	nowT := q.now()
+	now := ms(nowT)
 	q.mu.Lock()
 	var busy []any
 	for dom, n := range q.perDomain {
@@ -120,35 +133,20 @@ func (q *Queue) dispatch(ctx context.Context, d Deliverer) time.Time {
 
 	if !full {
 		// Domains at their limit are left out of the query, so that
-		// their backlog cannot crowd other domains out of the batch.
-		query := "SELECT message_id, domain, MIN(next_attempt) AS due FROM recipients WHERE state = 'pending' AND next_attempt <= ?"
-		args := append([]any{now}, busy...)
+		// their backlog cannot crowd other domains out of the batch; so
+		// are messages another node holds.
+		query := `SELECT r.message_id, r.domain, MIN(r.next_attempt) AS due FROM recipients r JOIN messages m ON m.id = r.message_id
+			WHERE r.state = 'pending' AND r.next_attempt <= ? AND (m.lease_owner = '' OR m.lease_owner = ? OR m.lease_until <= ?)`
+		args := append([]any{now, q.cfg.NodeID, now}, busy...)
 		if len(busy) > 0 {
-			query += " AND domain NOT IN (" + strings.TrimSuffix(strings.Repeat("?,", len(busy)), ",") + ")"
+			query += " AND r.domain NOT IN (" + placeholders(len(busy)) + ")"
 		}
-		query += " GROUP BY message_id, domain ORDER BY due LIMIT " + strconv.Itoa(dispatchBatch)
+		query += " GROUP BY r.message_id, r.domain ORDER BY due LIMIT " + strconv.Itoa(dispatchBatch)
 		groups, err := q.dueGroups(ctx, query, args...)
 		if err != nil {
 			q.cfg.Log.Error("queue: reading due messages", "err", err)
 		}
-		for _, g := range groups {
-			q.mu.Lock()
-			key := g.id + "\x00" + g.domain
-			switch {
-			case q.active >= q.cfg.MaxConcurrent:
-				q.mu.Unlock()
-				return time.Time{}
-			case q.inflight[key] || q.perDomain[g.domain] >= q.cfg.MaxPerDomain:
-				q.mu.Unlock()
-				continue
-			}
-			q.inflight[key] = true
-			q.perDomain[g.domain]++
-			q.active++
-			q.jobs.Add(1)
-			q.mu.Unlock()
-			go q.deliver(d, g)
-		}
+		q.start(ctx, d, groups, nowT)
 	}
 
 	var next sql.NullInt64
@@ -157,6 +155,56 @@ func (q *Queue) dispatch(ctx context.Context, d Deliverer) time.Time {
 		return time.Time{}
 	}
 	return fromMS(next.Int64)
+}
+
+// start starts the deliveries of groups that the limits allow: it takes
+// their slots, claims the leases of their messages that this node does
+// not hold yet, and gives back the slots of those it could not claim.
+func (q *Queue) start(ctx context.Context, d Deliverer, groups []group, now time.Time) {
+	q.mu.Lock()
+	var chosen []group
+	var need []string
+	seen := map[string]bool{}
+	for _, g := range groups {
+		key := g.id + "\x00" + g.domain
+		if q.active >= q.cfg.MaxConcurrent {
+			break
+		}
+		if q.inflight[key] || q.perDomain[g.domain] >= q.cfg.MaxPerDomain {
+			continue
+		}
+		q.inflight[key] = true
+		q.perDomain[g.domain]++
+		q.active++
+		chosen = append(chosen, g)
+		if q.held[g.id] == nil && !seen[g.id] {
+			seen[g.id] = true
+			need = append(need, g.id)
+		}
+	}
+	q.mu.Unlock()
+	if len(chosen) == 0 {
+		return
+	}
+	claimed, err := q.claim(ctx, need, now)
+	if err != nil {
+		q.cfg.Log.Error("queue: claiming messages", "err", err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for id, until := range claimed {
+		q.newLease(id, until)
+	}
+	for _, g := range chosen {
+		l := q.held[g.id]
+		if l == nil {
+			q.release(g) // another node has it
+			continue
+		}
+		l.n++
+		q.jobs.Add(1)
+		go q.deliver(d, g, l)
+	}
 }
 
 func (q *Queue) dueGroups(ctx context.Context, query string, args ...any) ([]group, error) {
@@ -177,16 +225,23 @@ func (q *Queue) dueGroups(ctx context.Context, query string, args ...any) ([]gro
 	return out, rows.Err()
 }
 
-// done releases a delivery's slots and wakes the scheduler, which may
-// now start what the limits held back.
-func (q *Queue) done(g group) {
+// done releases a delivery's slots and its hold on the lease, and wakes
+// the scheduler, which may now start what the limits held back and give
+// the lease back.
+func (q *Queue) done(g group, l *lease) {
 	q.mu.Lock()
+	q.release(g)
+	l.n--
+	q.mu.Unlock()
+	q.jobs.Done()
+	q.kick()
+}
+
+// release gives back a group's slots; q.mu is held.
+func (q *Queue) release(g group) {
 	delete(q.inflight, g.id+"\x00"+g.domain)
 	if q.perDomain[g.domain]--; q.perDomain[g.domain] <= 0 {
 		delete(q.perDomain, g.domain)
 	}
 	q.active--
-	q.mu.Unlock()
-	q.jobs.Done()
-	q.kick()
 }
