@@ -361,3 +361,41 @@ func TestDatabaseDown(t *testing.T) {
 		t.Errorf("%d attempts, want 3 (m1 deferred, m1 delivered, m3)", len(d.snapshot()))
 	}
 }
+
+// TestMigratesAVersion1Queue: a queue.db of schema version 1 (before
+// leases), with a message waiting, is migrated on Open and its message
+// delivered, its recipients in their order.
+func TestMigratesAVersion1Queue(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	if err := os.MkdirAll(dir+"/msg", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/msg/old1", []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sqldb.Open(ctx, dir+"/queue.db", sqldb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		sqliteMigrations[0],
+		"PRAGMA user_version = 1",
+		fmt.Sprintf("INSERT INTO messages (id, sender, created, size, file) VALUES ('old1', 'alice@town.test', 1, %d, 'old1')", len(body)),
+		"INSERT INTO recipients (message_id, address, domain, next_attempt) VALUES ('old1', 'zed@hill.test', 'hill.test', 1)",
+		"INSERT INTO recipients (message_id, address, domain, next_attempt) VALUES ('old1', 'amy@hill.test', 'hill.test', 1)",
+	} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	db.Close()
+	e := &testEnv{t: t, dir: dir, log: &syncBuffer{}}
+	e.q = e.open(nil)
+	d := &fakeDeliverer{}
+	e.q.Start(d)
+	waitFor(t, "the old message to be delivered", func() bool { return len(e.list()) == 0 })
+	if c := d.snapshot(); len(c) != 1 || strings.Join(c[0].rcpts, ",") != "zed@hill.test,amy@hill.test" || c[0].body != body {
+		t.Errorf("calls %+v", c)
+	}
+}
