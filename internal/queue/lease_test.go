@@ -399,3 +399,41 @@ func TestMigratesAVersion1Queue(t *testing.T) {
 		t.Errorf("calls %+v", c)
 	}
 }
+
+// TestLostLeaseCutsDelivery: when a renewal finds that the lease went to
+// another node (as after a stall longer than the lease), the delivery
+// under it is cut off and its deferral not recorded; the new holder's
+// lease is left alone.
+func TestLostLeaseCutsDelivery(t *testing.T) {
+	eachBackend(t, func(t *testing.T, db string) {
+		e := newEnv(t, db, func(c *Config) { c.Lease = 300 * time.Millisecond })
+		e.enqueue(e.q, "m1", "alice@town.test", "bob@hill.test")
+		started, cut := make(chan struct{}), make(chan struct{})
+		e.q.Start(&fakeDeliverer{fn: func(ctx context.Context, _, _ string) remote.Status {
+			close(started)
+			select {
+			case <-ctx.Done():
+				close(cut)
+			case <-time.After(10 * time.Second):
+			}
+			return remote.Deferred
+		}})
+		<-started
+		if _, err := e.q.db.ExecContext(context.Background(), "UPDATE messages SET lease_owner = 'thief', lease_until = ?",
+			ms(time.Now().Add(time.Hour))); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-cut:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the delivery went on under a lost lease")
+		}
+		time.Sleep(100 * time.Millisecond)
+		if r := e.list()[0].Recipients[0]; r.Attempts != 0 {
+			t.Errorf("a cut delivery was recorded: %+v", r)
+		}
+		if owner := leaseOf(t, e.q, "m1"); owner != "thief" {
+			t.Errorf("lease owner %q, want the thief's lease kept", owner)
+		}
+	})
+}
