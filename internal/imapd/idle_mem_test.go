@@ -141,10 +141,11 @@ func serverMemory() (bytes uint64, goroutines int) {
 
 // TestIdleSessionMemory opens many sessions in IDLE (a client process of
 // their own, INBOX of 10 messages) over plain text, over STARTTLS and
-// with COMPRESS, and bounds what each costs the server: one goroutine,
-// and Go memory (heap in use and stacks). Measured (go test -v shows it):
-// plain 8.9–10.3 KiB per session, where it was 17.9 with IDLE's second
-// goroutine and the stacks a command grew; TLS 20–21 KiB, 25.1 before (crypto/tls
+// with COMPRESS, and bounds what each costs the server: at most one
+// goroutine, and Go memory (heap in use and stacks). Measured (go test -v
+// shows it): plain 5.9 KiB per session and no goroutine (the session
+// hibernates, see imapengine), 8.9–10.3 before hibernation and 17.9 with
+// IDLE's second goroutine; TLS 20–21 KiB, 25.1 before (crypto/tls
 // keeps each connection's record buffers and cipher state, and its reads
 // need an 8 KiB stack); COMPRESS 57 KiB (the client's 32 KiB window and
 // the inflater's tables). bench/idle.sh measures the whole process.
