@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"pail/internal/testnet"
 )
 
 // startTimeout bounds initdb and the server's start: both take a second
@@ -117,8 +119,13 @@ func Start(ctx context.Context, settings ...string) (*Cluster, error) {
 		return fail(fmt.Errorf("pgtest: postgresql.conf: %w", err))
 	}
 	for range 5 { // a free port can be taken between the probe and the start
-		if c.port, err = freePort(); err != nil {
+		addr, err := testnet.FreeAddr()
+		if err != nil {
 			return fail(err)
+		}
+		_, port, _ := net.SplitHostPort(addr)
+		if c.port, err = strconv.Atoi(port); err != nil {
+			return fail(fmt.Errorf("pgtest: port of %s: %w", addr, err))
 		}
 		if err = c.Restart(ctx); err == nil {
 			return c, nil
@@ -197,16 +204,6 @@ func (c *Cluster) NewDatabase(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("pgtest: create database %s: %w", name, err)
 	}
 	return c.URL(name), nil
-}
-
-// freePort returns a loopback TCP port nobody listens on now.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("pgtest: free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // tail returns at most n bytes from the end of b.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"pail/internal/testnet"
 	"pail/internal/tlsconf"
 )
 
@@ -22,7 +23,7 @@ import (
 // certificate files, CertsReal is true.
 func TestACMEWiring(t *testing.T) {
 	dir := t.TempDir()
-	imaps, httpAddr, httpsAddr := freePort(t), freePort(t), freePort(t)
+	imaps, httpAddr, httpsAddr := testnet.Addr(t), testnet.Addr(t), testnet.Addr(t)
 	// The directory accepts connections and never answers.
 	hang, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -89,7 +90,7 @@ func TestACMEWiring(t *testing.T) {
 		t.Fatal(err)
 	}
 	conf = fmt.Sprintf("hostname = \"mx.town.test\"\ndomains = [\"town.test\"]\ndata_dir = %q\n[listen]\nimaps = %q\n[tls]\ncert = %q\nkey = %q\n",
-		filepath.Join(dir, "data2"), freePort(t), certs.CertFile(), filepath.Join(dir, "files", "tls", "key.pem"))
+		filepath.Join(dir, "data2"), testnet.Addr(t), certs.CertFile(), filepath.Join(dir, "files", "tls", "key.pem"))
 	srv = newQuiet(t, loadConf(t, dir, conf))
 	defer srv.Shutdown(ctx)
 	if !srv.CertsReal() {

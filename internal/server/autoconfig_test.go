@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"pail/internal/autoconfig"
+	"pail/internal/testnet"
 )
 
 // TestServeAutoconfig: a running pail serves Thunderbird's autoconfig
@@ -23,7 +24,7 @@ import (
 // answer behind them, the profile download among them.
 func TestServeAutoconfig(t *testing.T) {
 	dir := t.TempDir()
-	httpAddr, httpsAddr, submission := freePort(t), freePort(t), freePort(t)
+	httpAddr, httpsAddr, submission := testnet.Addr(t), testnet.Addr(t), testnet.Addr(t)
 	conf := fmt.Sprintf(`hostname = "mx.hill.test"
 domains = ["hill.test"]
 data_dir = %q
@@ -33,7 +34,7 @@ submission = %q
 imaps = "127.0.0.1:0"
 http = %q
 https = %q
-`, filepath.Join(dir, "data"), freePort(t), submission, httpAddr, httpsAddr)
+`, filepath.Join(dir, "data"), testnet.Addr(t), submission, httpAddr, httpsAddr)
 	srv := startQuiet(t, loadConf(t, dir, conf))
 	port := func(addr string) int {
 		_, p, _ := net.SplitHostPort(addr)

@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"pail/internal/dnsrecords"
+	"pail/internal/testnet"
 	"pail/internal/tlsconf"
 )
 
@@ -96,7 +97,7 @@ func tlsaAnswer(r *dns.Msg) ([]dns.RR, *dns.RRSIG) {
 // reload turning DNSSEC off withdraws it.
 func TestServeTLSA(t *testing.T) {
 	dir := t.TempDir()
-	dnsAddr := freePort(t)
+	dnsAddr := testnet.Addr(t)
 	conf := func(dnssec bool) string {
 		return fmt.Sprintf(`hostname = "mx.hill.test"
 domains = ["hill.test"]

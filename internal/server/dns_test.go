@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"pail/internal/testnet"
 )
 
 // TestServeDNSSECOverTLS: pail serve with dns.tls_listen answers DNS over
@@ -18,7 +20,7 @@ import (
 // domain's MX), with the key made in data_dir/dnssec.
 func TestServeDNSSECOverTLS(t *testing.T) {
 	dir := t.TempDir()
-	dnsAddr, tlsAddr := freePort(t), freePort(t)
+	dnsAddr, tlsAddr := testnet.Addr(t), testnet.Addr(t)
 	conf := fmt.Sprintf(`hostname = "mx.hill.test"
 domains = ["hill.test"]
 data_dir = %q

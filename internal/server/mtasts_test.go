@@ -15,6 +15,7 @@ import (
 	"pail/internal/dkim"
 	"pail/internal/dnsrecords"
 	"pail/internal/mtasts"
+	"pail/internal/testnet"
 )
 
 // TestServeMTASTSAndOwnRecords: a running pail serves the MTA-STS policy
@@ -25,7 +26,7 @@ import (
 // and a reload the new keys are answered with the zone unchanged.
 func TestServeMTASTSAndOwnRecords(t *testing.T) {
 	dir := t.TempDir()
-	httpAddr, httpsAddr, dnsAddr := freePort(t), freePort(t), freePort(t)
+	httpAddr, httpsAddr, dnsAddr := testnet.Addr(t), testnet.Addr(t), testnet.Addr(t)
 	conf := fmt.Sprintf(`hostname = "mx.hill.test"
 domains = ["hill.test", "dale.test"]
 data_dir = %q

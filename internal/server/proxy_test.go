@@ -4,13 +4,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // TestServeProxyForwardRules: under `pail serve`, [proxy] forward = true
@@ -22,7 +23,7 @@ func TestServeProxyForwardRules(t *testing.T) {
 		want  int
 	}{{"", http.StatusForbidden}, {`forward_allow = ["127.0.0.1"]`, http.StatusOK}} {
 		dir := t.TempDir()
-		httpAddr, proxyAddr := freePort(t), freePort(t)
+		httpAddr, proxyAddr := testnet.Addr(t), testnet.Addr(t)
 		conf := fmt.Sprintf("hostname = \"mx.town.test\"\ndomains = [\"town.test\"]\ndata_dir = %q\n[listen]\nhttp = %q\n[proxy]\nlisten = %q\nforward = true\n%s\n",
 			filepath.Join(dir, "data"), httpAddr, proxyAddr, tc.allow)
 		srv := newQuiet(t, loadConf(t, dir, conf))
@@ -42,14 +43,4 @@ func TestServeProxyForwardRules(t *testing.T) {
 		srv.Shutdown(ctx)
 		cancel()
 	}
-}
-
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -23,6 +23,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // Bounds of the ACME tests.
@@ -74,7 +76,7 @@ func newPebble(t *testing.T, dns string, httpPort, tlsPort string) *pebble {
 	dir := t.TempDir()
 	p := &pebble{
 		t: t, dir: dir, config: filepath.Join(dir, "pebble-config.json"),
-		listen: freeAddr(t), mgmt: freeAddr(t), certFile: filepath.Join(dir, "cert.pem"), dns: dns, log: &syncBuffer{},
+		listen: testnet.Addr(t), mgmt: testnet.Addr(t), certFile: filepath.Join(dir, "cert.pem"), dns: dns, log: &syncBuffer{},
 	}
 	keyFile := filepath.Join(dir, "key.pem")
 	writeLocalhostCert(t, p.certFile, keyFile)
@@ -225,9 +227,9 @@ type acmeServer struct {
 // configure writes its config.
 func newACMEServer(t *testing.T, https bool) *acmeServer {
 	t.Helper()
-	s := &acmeServer{server: newServer(t, serverOptions{}), imapsAddr: freeAddr(t), httpAddr: freeAddr(t)}
+	s := &acmeServer{server: newServer(t, serverOptions{}), imapsAddr: testnet.Addr(t), httpAddr: testnet.Addr(t)}
 	if https {
-		s.httpsAddr = freeAddr(t)
+		s.httpsAddr = testnet.Addr(t)
 	}
 	return s
 }
@@ -424,7 +426,7 @@ func startACMEPeers(t *testing.T, s *acmeServer) *pebble {
 		t.Fatal(err)
 	}
 	d := startPailDNS(t, "--zone", zone)
-	tlsPort := port(t, freeAddr(t)) // nothing listens there
+	tlsPort := port(t, testnet.Addr(t)) // nothing listens there
 	if s.httpsAddr != "" {
 		tlsPort = port(t, s.httpsAddr)
 	}
@@ -445,7 +447,7 @@ func TestACMEPebble(t *testing.T) {
 	s := newACMEServer(t, true)
 	s.more = map[string]string{}
 	for _, name := range []string{"submission", "submissions", "imap", "pop3", "pop3s"} {
-		s.more[name] = freeAddr(t)
+		s.more[name] = testnet.Addr(t)
 	}
 	pb := startACMEPeers(t, s)
 	pb.start()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"pail/internal/autoconfig"
+	"pail/internal/testnet"
 )
 
 // autoconfigClientScript is run as `python3 script.py CAFILE HOSTNAME
@@ -121,7 +122,7 @@ func TestAutoconfigClients(t *testing.T) {
 	addrs := map[string]string{}
 	var listen []string
 	for _, name := range []string{"submissions", "imap", "imaps", "pop3", "pop3s", "http", "https"} {
-		addrs[name] = freeAddr(t)
+		addrs[name] = testnet.Addr(t)
 		listen = append(listen, fmt.Sprintf("%s = %q", name, addrs[name]))
 	}
 	s := newServer(t, serverOptions{submission: true, listen: listen})

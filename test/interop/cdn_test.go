@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // Edge addresses of the CDN test: loopback aliases, which Linux routes
@@ -250,7 +252,7 @@ func TestMXThroughPailDNS(t *testing.T) {
 	needPeer(t, "swaks")
 	needPeer(t, "dig")
 	dnsAddr := freeUDPTCPAddr(t)
-	townSMTP, townSub := freeAddr(t), freeAddr(t)
+	townSMTP, townSub := testnet.Addr(t), testnet.Addr(t)
 	const hillSMTP = "127.0.0.5:25"
 	if ln, err := net.Listen("tcp", hillSMTP); err != nil {
 		t.Fatalf("hill's MX address %s is not free (the test runs as root on Linux): %v", hillSMTP, err)

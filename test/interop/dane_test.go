@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // TestDANEDelivery (issue 13 item 4): hill.test's zone is signed with
@@ -32,7 +34,7 @@ func TestDANEDelivery(t *testing.T) {
 		{"insecure zone, mismatch ignored", zoneInsecure, true, true, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			townSMTP, hillSMTP := freeAddr(t), freeAddr(t)
+			townSMTP, hillSMTP := testnet.Addr(t), testnet.Addr(t)
 			_, townPort, _ := net.SplitHostPort(townSMTP)
 			_, hillPort, _ := net.SplitHostPort(hillSMTP)
 			port, _ := strconv.Atoi(hillPort)

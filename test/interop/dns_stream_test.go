@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"pail/internal/testnet"
 )
 
 // TestDNSOverTCPAndTLS drives `pail dns` over streams with real clients:
@@ -24,7 +26,7 @@ func TestDNSOverTCPAndTLS(t *testing.T) {
 	writeHillZone(t, zone, 1)
 	cfg := filepath.Join(dir, "pail.toml")
 	writeHarnessFile(t, cfg, []byte(fmt.Sprintf("hostname = \"ns1.hill.test\"\ndata_dir = %q\n", filepath.Join(dir, "data"))), 0o600)
-	tlsAddr := freeAddr(t)
+	tlsAddr := testnet.Addr(t)
 	d := startPailDNS(t, "-c", cfg, "--zone", zone, "--tls-listen", tlsAddr)
 
 	check := func(what, out string, keepalive string) {

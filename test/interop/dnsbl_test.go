@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // swaksRefused runs swaks like runSwaks but wants the transaction refused:
@@ -38,7 +40,7 @@ func swaksRefused(t *testing.T, addr string, args ...string) string {
 // test's clients are on 127.0.0.0/8.
 func inboundServer(t *testing.T, inbound ...string) (*server, string) {
 	t.Helper()
-	dnsAddr, metricsAddr := freeUDPTCPAddr(t), freeAddr(t)
+	dnsAddr, metricsAddr := freeUDPTCPAddr(t), testnet.Addr(t)
 	s := newServer(t, serverOptions{listen: []string{fmt.Sprintf("metrics = %q", metricsAddr)},
 		inbound: append([]string{"check_loopback = true"}, inbound...)})
 	f, err := os.OpenFile(s.config, os.O_APPEND|os.O_WRONLY, 0)

@@ -26,6 +26,7 @@ import (
 	"github.com/miekg/dns"
 
 	"pail/internal/dane"
+	"pail/internal/testnet"
 )
 
 // The DNSSEC harness: zones signed with ldns-signzone (ldnsutils), served
@@ -217,7 +218,7 @@ func startDNSSEC(t *testing.T, zones ...dnssecZone) *dnssecDNS {
 	needPeer(t, "ldns-keygen")
 	needPeer(t, "ldns-signzone")
 
-	d := &dnssecDNS{t: t, dir: t.TempDir(), authority: freeDNSAddr(t), resolver: freeDNSAddr(t)}
+	d := &dnssecDNS{t: t, dir: t.TempDir(), authority: testnet.Addr(t), resolver: testnet.Addr(t)}
 	t.Cleanup(d.stop)
 	for _, sub := range []string{"nsd", "zones"} {
 		if err := os.MkdirAll(filepath.Join(d.dir, sub), 0o755); err != nil {
@@ -475,23 +476,6 @@ func tlsaOf(m *dns.Msg) []*dns.TLSA {
 		}
 	}
 	return out
-}
-
-// freeDNSAddr returns a loopback address from freeAddr whose port is free
-// over UDP too.
-func freeDNSAddr(t *testing.T) string {
-	t.Helper()
-	for range 50 {
-		addr := freeAddr(t)
-		pc, err := net.ListenPacket("udp", addr)
-		if err != nil {
-			continue
-		}
-		pc.Close()
-		return addr
-	}
-	t.Fatal("no loopback port free over both TCP and UDP")
-	return ""
 }
 
 // toolOutput runs a program in dir and returns its standard output, trimmed; a

@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"pail/internal/dane"
+	"pail/internal/testnet"
 )
 
 // TestDNSSECHarness checks the DNSSEC harness the DANE tests stand on,
@@ -31,7 +32,7 @@ func TestDNSSECHarness(t *testing.T) {
 	other := newDANECert(t, dir, "mx.dane.test")
 
 	// The "MX": a TLS listener on loopback with the test's certificate.
-	ln, err := tls.Listen("tcp", freeAddr(t), &tls.Config{Certificates: []tls.Certificate{cert.tls}})
+	ln, err := tls.Listen("tcp", testnet.Addr(t), &tls.Config{Certificates: []tls.Certificate{cert.tls}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +44,7 @@ func TestDNSSECHarness(t *testing.T) {
 	// A second one whose certificate a CA issued, for DANE-TA.
 	ca := newDANECA(t, dir, "DANE test CA")
 	issued := newDANECertFrom(t, dir, ca, "mx3.dane.test")
-	lnTA, err := tls.Listen("tcp", freeAddr(t), &tls.Config{Certificates: []tls.Certificate{issued.tls}})
+	lnTA, err := tls.Listen("tcp", testnet.Addr(t), &tls.Config{Certificates: []tls.Certificate{issued.tls}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"pail/internal/testnet"
 	"pail/internal/testpki"
 )
 
@@ -236,7 +237,7 @@ func TestDoctorZones(t *testing.T) {
 		dir:      dir,
 		config:   filepath.Join(dir, "pail.toml"),
 		dataDir:  filepath.Join(dir, "data"),
-		smtpAddr: freeAddr(t),
+		smtpAddr: testnet.Addr(t),
 		log:      &syncBuffer{},
 	}
 	// The configuration; resolver is set once the name server runs.

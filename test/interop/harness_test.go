@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // Test-wide bounds.
@@ -181,11 +182,11 @@ func newServer(t *testing.T, opts serverOptions) *server {
 		dir:      dir,
 		config:   filepath.Join(dir, "pail.toml"),
 		dataDir:  filepath.Join(dir, "data"),
-		smtpAddr: freeAddr(t),
+		smtpAddr: testnet.Addr(t),
 		log:      &syncBuffer{},
 	}
 	if opts.submission {
-		s.submissionAddr = freeAddr(t)
+		s.submissionAddr = testnet.Addr(t)
 	}
 
 	var b strings.Builder
@@ -226,49 +227,6 @@ func newServer(t *testing.T, opts serverOptions) *server {
 		}
 	})
 	return s
-}
-
-// Ports for the servers the tests start come from below Linux's ephemeral
-// range (32768-60999 by default): a port taken from 127.0.0.1:0 and closed
-// again could be handed, before pail binds it, to the source end of some
-// client's outgoing connection, and pail would then fail with "address
-// already in use". The bench/ scripts keep their fixed ports below 20000.
-const (
-	testPortLow  = 20000
-	testPortHigh = 32768
-)
-
-// handedPorts are the ports freeAddr has returned in this test binary: a
-// port closed again right after the check is free for the next check too,
-// so without this one server's config could name the same port twice. It is
-// the harness's only shared state, guarded by its mutex.
-var handedPorts = struct {
-	sync.Mutex
-	m map[int]bool
-}{m: map[int]bool{}}
-
-// freeAddr returns a 127.0.0.1 address with a port that was free a moment
-// ago, outside the ephemeral range, and never one it returned before.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	handedPorts.Lock()
-	defer handedPorts.Unlock()
-	for range 500 {
-		port := testPortLow + rand.IntN(testPortHigh-testPortLow)
-		if handedPorts.m[port] {
-			continue
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		handedPorts.m[port] = true
-		return addr
-	}
-	t.Fatalf("no free port in %d-%d on 127.0.0.1", testPortLow, testPortHigh)
-	return ""
 }
 
 // start runs `pail serve -c FILE` and waits until every configured port

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // imapServer is a test server with the imap and imaps listeners on.
@@ -22,7 +24,7 @@ type imapServer struct {
 // on free loopback ports, with one account, bob@hill.test.
 func startIMAPServer(t *testing.T) *imapServer {
 	t.Helper()
-	s := &imapServer{server: newServer(t, serverOptions{}), imapAddr: freeAddr(t), imapsAddr: freeAddr(t)}
+	s := &imapServer{server: newServer(t, serverOptions{}), imapAddr: testnet.Addr(t), imapsAddr: testnet.Addr(t)}
 	b, err := os.ReadFile(s.config)
 	if err != nil {
 		t.Fatal(err)

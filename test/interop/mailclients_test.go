@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // mailServer is a test server with IMAP, IMAPS, POP3 and POP3S on, and
@@ -26,7 +28,7 @@ type mailServer struct {
 
 func startMailServer(t *testing.T) *mailServer {
 	t.Helper()
-	s := &mailServer{server: newServer(t, serverOptions{}), imap: freeAddr(t), imaps: freeAddr(t), pop3s: freeAddr(t)}
+	s := &mailServer{server: newServer(t, serverOptions{}), imap: testnet.Addr(t), imaps: testnet.Addr(t), pop3s: testnet.Addr(t)}
 	b, err := os.ReadFile(s.config)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/miekg/dns"
 
 	"pail/internal/resolve/resolvetest"
+	"pail/internal/testnet"
 	"pail/internal/testpki"
 )
 
@@ -44,7 +45,7 @@ func TestMTASTSEnforce(t *testing.T) {
 	httpsIP := fmt.Sprintf("127.0.%d.%d", 1+os.Getpid()%200, 2+os.Getpid()%250)
 	httpsAddr := net.JoinHostPort(httpsIP, "443")
 
-	hillSMTP := freeAddr(t)
+	hillSMTP := testnet.Addr(t)
 	_, hillPort, _ := net.SplitHostPort(hillSMTP)
 	hill := newMailServer(t, "mx.hill.test", "hill.test", hillSMTP, "", "127.0.0.1:1", "25")
 	text, err := os.ReadFile(hill.config)
@@ -94,7 +95,7 @@ func TestMTASTSEnforce(t *testing.T) {
 				"mta-sts.hill.test. 300 IN A " + httpsIP,
 				stsTXT,
 			})
-			town := newMailServer(t, "mx.town.test", "town.test", freeAddr(t), "", d.Addr, port)
+			town := newMailServer(t, "mx.town.test", "town.test", testnet.Addr(t), "", d.Addr, port)
 			town.env = []string{"SSL_CERT_FILE=" + caFile}
 			town.start()
 			subject := "sts " + c.name

@@ -15,6 +15,7 @@ import (
 	"github.com/miekg/dns"
 
 	"pail/internal/mtasts"
+	"pail/internal/testnet"
 )
 
 // TestMTASTSCurlDig: curl fetches the MTA-STS policy from a running
@@ -26,7 +27,7 @@ import (
 func TestMTASTSCurlDig(t *testing.T) {
 	curl := needPeer(t, "curl")
 	needPeer(t, "dig")
-	httpsAddr, dnsAddr := freeAddr(t), freeUDPTCPAddr(t)
+	httpsAddr, dnsAddr := testnet.Addr(t), freeUDPTCPAddr(t)
 	s := newServer(t, serverOptions{listen: []string{fmt.Sprintf("https = %q", httpsAddr)}})
 	f, err := os.OpenFile(s.config, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"pail/internal/resolve/resolvetest"
+	"pail/internal/testnet"
 )
 
 // outbound.source (issue 13 item 6): town sends from 127.0.0.2, the
@@ -16,7 +17,7 @@ import (
 // says out.town.test; hill's Received header shows both. The lookups go
 // through the top-level resolver setting.
 func TestOutboundSource(t *testing.T) {
-	townSMTP, hillSMTP := freeAddr(t), freeAddr(t)
+	townSMTP, hillSMTP := testnet.Addr(t), testnet.Addr(t)
 	_, townPort, _ := net.SplitHostPort(townSMTP)
 	_, hillPort, _ := net.SplitHostPort(hillSMTP)
 	dns := resolvetest.Start(t, []string{

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // serviceUID and serviceGID stand for the service user a data directory
@@ -52,7 +54,7 @@ func newOwnedSetup(t *testing.T) *ownedSetup {
 		t.Fatal(err)
 	}
 	o := &ownedSetup{t: t, base: base, bin: filepath.Join(base, "pail"), config: filepath.Join(base, "pail.toml"),
-		dataDir: filepath.Join(base, "data"), imapAddr: freeAddr(t)}
+		dataDir: filepath.Join(base, "data"), imapAddr: testnet.Addr(t)}
 	b, err := os.ReadFile(pailBin)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"pail/internal/testnet"
 )
 
 // pailCmd runs `pail -c cfg args...` and returns its standard output.
@@ -52,7 +54,7 @@ edges = [{ address = "192.0.2.61" }, { address = "192.0.2.62" }]
 
 	anchor := filepath.Join(dir, "hill.test.ds")
 	writeHarnessFile(t, anchor, []byte(pailCmd(t, cfg, "dns", "ds", "hill.test")), 0o644)
-	d := &dnssecDNS{t: t, dir: dir, authority: p.addr, resolver: freeDNSAddr(t)}
+	d := &dnssecDNS{t: t, dir: dir, authority: p.addr, resolver: testnet.Addr(t)}
 	t.Cleanup(d.stop)
 	conf := filepath.Join(dir, "unbound.conf")
 	writeHarnessFile(t, conf, []byte(d.unboundConf([]dnssecZone{{origin: "hill.test"}}, []string{anchor})), 0o644)

@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // popMaxMessageBytes lifts the harness's message size limit so that the
@@ -38,7 +40,7 @@ type popServer struct {
 // listeners to its [listen] table and raises max_message_bytes.
 func startPOP3Server(t *testing.T) *popServer {
 	t.Helper()
-	s := &popServer{server: newServer(t, serverOptions{}), pop3Addr: freeAddr(t), pop3sAddr: freeAddr(t)}
+	s := &popServer{server: newServer(t, serverOptions{}), pop3Addr: testnet.Addr(t), pop3sAddr: testnet.Addr(t)}
 	b, err := os.ReadFile(s.config)
 	if err != nil {
 		t.Fatal(err)

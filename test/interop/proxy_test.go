@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // proxyOrigin is the origin behind `pail proxy`: /obj is cacheable with an
@@ -46,7 +48,7 @@ func proxyOrigin(t *testing.T) (*httptest.Server, *atomic.Int32, *atomic.Int32) 
 // waits until it listens.
 func startPailProxy(t *testing.T, origin string, args ...string) string {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testnet.Addr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, pailBin, append([]string{"proxy", "--listen", addr, "--origin", origin, "--admin-token", "tok"}, args...)...)
 	out, _ := cmd.StdoutPipe()

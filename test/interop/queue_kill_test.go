@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"pail/internal/resolve/resolvetest"
+	"pail/internal/testnet"
 )
 
 // queueKillMessages is how many messages town's queue carries to hill
@@ -25,7 +26,7 @@ const queueKillMessages = 150
 // sender to the same recipient), town's queue is empty, and both stores
 // check clean.
 func TestQueueKill(t *testing.T) {
-	townSMTP, hillSMTP := freeAddr(t), freeAddr(t)
+	townSMTP, hillSMTP := testnet.Addr(t), testnet.Addr(t)
 	_, townPort, _ := net.SplitHostPort(townSMTP)
 	_, hillPort, _ := net.SplitHostPort(hillSMTP)
 	dns := resolvetest.Start(t, []string{

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"pail/internal/resolve/resolvetest"
+	"pail/internal/testnet"
 )
 
 // deliveryTimeout bounds the wait for a message to cross from one server
@@ -96,7 +97,7 @@ func TestQueueTwoServers(t *testing.T) {
 	python := needPeer(t, "python3")
 	needPeer(t, "swaks")
 
-	townSMTP, townSub, hillSMTP := freeAddr(t), freeAddr(t), freeAddr(t)
+	townSMTP, townSub, hillSMTP := testnet.Addr(t), testnet.Addr(t), testnet.Addr(t)
 	_, townPort, _ := net.SplitHostPort(townSMTP)
 	_, hillPort, _ := net.SplitHostPort(hillSMTP)
 	dns := resolvetest.Start(t, []string{

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // A recipe in README.md is a fenced code block right after a comment
@@ -94,7 +96,7 @@ func startRecipeServer(t *testing.T) *recipeServer {
 	cfg.WriteString("[listen]\n")
 	var addrs []string
 	for _, p := range defaultPorts {
-		addr := freeAddr(t)
+		addr := testnet.Addr(t)
 		_, port, _ := strings.Cut(addr, ":")
 		r.ports[p.port] = port
 		addrs = append(addrs, addr)

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"pail/internal/testnet"
 )
 
 // The rspamd harness: Debian's rspamd 3.x with Debian's own
@@ -74,7 +76,7 @@ func startRspamd(t *testing.T) *rspamdPeer {
 	p := &rspamdPeer{t: t, dir: dir}
 	t.Cleanup(p.stop)
 
-	redisAddr := freeAddr(t)
+	redisAddr := testnet.Addr(t)
 	redisHost, redisPort := dnsHostPort(t, redisAddr)
 	mkdir := func(parts ...string) string {
 		d := filepath.Join(append([]string{dir}, parts...)...)
@@ -104,12 +106,12 @@ func startRspamd(t *testing.T) *rspamdPeer {
 		filepath.Join(local, "options.inc"): "dns {\n  nameserver = [\"127.0.0.1:1\"];\n  timeout = 0.1s;\n  retransmits = 1;\n}\n" +
 			"enable_test_patterns = true;\n",
 	}
-	normalAddr, controllerAddr := freeAddr(t), freeAddr(t)
+	normalAddr, controllerAddr := testnet.Addr(t), testnet.Addr(t)
 	files[filepath.Join(override, "worker-normal.inc")] = fmt.Sprintf("bind_socket = %q;\ncount = 1;\n", normalAddr)
 	files[filepath.Join(override, "worker-controller.inc")] = fmt.Sprintf(
 		"bind_socket = %q;\ncount = 1;\npassword = %q;\nenable_password = %q;\nsecure_ip = \"192.0.2.255\";\nstatic_dir = \"${WWWDIR}\";\n",
 		controllerAddr, rspamdPassword, rspamdPassword)
-	files[filepath.Join(override, "worker-proxy.inc")] = fmt.Sprintf("bind_socket = %q;\ncount = 0;\n", freeAddr(t))
+	files[filepath.Join(override, "worker-proxy.inc")] = fmt.Sprintf("bind_socket = %q;\ncount = 0;\n", testnet.Addr(t))
 	for name, text := range files {
 		writeHarnessFile(t, name, []byte(text), 0o644)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"pail/internal/rspamd"
+	"pail/internal/testnet"
 )
 
 // gtubeMsg carries the GTUBE pattern, which rspamd rejects whatever else
@@ -128,7 +129,7 @@ func TestRspamd(t *testing.T) {
 	}
 
 	// A whole pail with [spam], and a user moving mail over IMAP.
-	imapAddr, metricsAddr := freeAddr(t), freeAddr(t)
+	imapAddr, metricsAddr := testnet.Addr(t), testnet.Addr(t)
 	s := newServer(t, serverOptions{listen: []string{fmt.Sprintf("imap = %q", imapAddr), fmt.Sprintf("metrics = %q", metricsAddr)}})
 	cfg, err := os.ReadFile(s.config)
 	if err != nil {

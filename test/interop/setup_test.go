@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"pail/internal/resolve/resolvetest"
+	"pail/internal/testnet"
 )
 
 // setupIMAPScript is run as `python3 -c SCRIPT SMTP_PORT IMAPS_PORT CA
@@ -169,7 +170,7 @@ func TestSetupServes(t *testing.T) {
 	text := string(b)
 	addrs := map[string]string{}
 	for _, svc := range []string{"smtp", "submission", "submissions", "imap", "imaps", "pop3", "pop3s", "http", "https", "managesieve"} {
-		addrs[svc] = freeAddr(t)
+		addrs[svc] = testnet.Addr(t)
 		text = setTOMLKey(t, text, "listen", svc, fmt.Sprintf("%q", addrs[svc]))
 	}
 	text = setTOMLKey(t, text, "acme", "enabled", "false")

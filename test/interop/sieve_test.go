@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"pail/internal/testnet"
 )
 
 // envelopeSink is an SMTP server that keeps every message with its
@@ -127,7 +129,7 @@ M.logout()
 // vacation answer per sender that never answers list or bulk mail.
 func TestSieveConnectAndDelivery(t *testing.T) {
 	sinkAddr, sink := startEnvelopeSink(t)
-	msAddr, imapAddr := freeAddr(t), freeAddr(t)
+	msAddr, imapAddr := testnet.Addr(t), testnet.Addr(t)
 	s := newServer(t, serverOptions{listen: []string{fmt.Sprintf("managesieve = %q\nimap = %q", msAddr, imapAddr)}})
 	appendConfig(t, s, fmt.Sprintf("\n[outbound]\nroutes = { \"far.test\" = %q }\n", sinkAddr))
 	jill, bob := "jill@"+testDomain, "bob@"+testDomain

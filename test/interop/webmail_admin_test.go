@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"pail/internal/testnet"
 )
 
 // imapLoginScript logs in over IMAP with python3's imaplib (argv: host
@@ -34,7 +36,7 @@ print('LOGIN OK')
 // then logs in over IMAP with python3's imaplib. A non-admin gets 403 on
 // the admin page.
 func TestWebmailAdminAddsAccount(t *testing.T) {
-	httpAddr, imapAddr := freeAddr(t), freeAddr(t)
+	httpAddr, imapAddr := testnet.Addr(t), testnet.Addr(t)
 	s := newServer(t, serverOptions{listen: []string{fmt.Sprintf("http = %q", httpAddr), fmt.Sprintf("imap = %q", imapAddr)}})
 	s.addUser(webJill) // the first account: an admin
 	s.addUser(webJack)

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"pail/internal/testnet"
 )
 
 // chromiumPath is Debian's chromium; the suite fails without it.
@@ -35,7 +37,7 @@ type webServer struct {
 // startWebServer starts a server with [listen] http on a free port.
 func startWebServer(t *testing.T) *webServer {
 	t.Helper()
-	s := &webServer{server: newServer(t, serverOptions{}), httpAddr: freeAddr(t)}
+	s := &webServer{server: newServer(t, serverOptions{}), httpAddr: testnet.Addr(t)}
 	b, err := os.ReadFile(s.config)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +128,7 @@ type beacon struct {
 
 func startBeacon(t *testing.T) *beacon {
 	t.Helper()
-	b := &beacon{addr: freeAddr(t)}
+	b := &beacon{addr: testnet.Addr(t)}
 	b.srv = &http.Server{Addr: b.addr, ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
 		b.hits = append(b.hits, r.Method+" "+r.URL.Path)
