@@ -22,6 +22,14 @@
 // domain added since), prints the DNS TXT record to publish (TXT) and
 // rotates and retires keys. Signer computes the DKIM-Signature header
 // fields for a message.
+//
+// A cluster of nodes on one database keeps the same manifest and PEMs as
+// blobs instead (OpenDB, internal/blobdb): dkim/DOMAIN/manifest.json and
+// dkim/DOMAIN/SELECTOR.pem. Every Keys call compares the manifest's
+// version with the cached one (one indexed row), so a rotation on one
+// node signs the next message on every node; changes swap the manifest
+// at the version they read, in one transaction with the key blobs, so
+// that nodes making a new domain's keys at once agree on one set.
 package dkim
 
 import (
@@ -35,7 +43,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -106,22 +113,23 @@ type manifest struct {
 	Keys []Key `json:"keys"`
 }
 
-// Store holds the keys of every domain under one directory
-// (data_dir/dkim). It is safe for concurrent use; changes made by
-// another process (pail dkim rotate) are seen on the next call.
+// Store holds the keys of every domain, in one of two backends: files
+// under one directory (data_dir/dkim, Open) or blobs in a cluster's
+// database (OpenDB). It is safe for concurrent use; changes made by
+// another process (pail dkim rotate, another node) are seen on the next
+// call.
 type Store struct {
-	dir string
+	b   backend
 	now func() time.Time
 
 	mu    sync.Mutex
 	cache map[string]cached
 }
 
-// cached is a domain's keys as read at the manifest's modification time.
+// cached is a domain's keys as read at one stamp of its manifest.
 type cached struct {
-	mod  time.Time
-	size int64
-	keys []Key
+	stamp string
+	keys  []Key
 }
 
 // DirIn returns the key directory inside a data directory.
@@ -130,13 +138,17 @@ func DirIn(dataDir string) string { return filepath.Join(dataDir, "dkim") }
 // Open opens the key directory dir (creating it if needed); now gives
 // the time for new keys (nil: time.Now).
 func Open(dir string, now func() time.Time) (*Store, error) {
-	if now == nil {
-		now = time.Now
-	}
 	if err := safeio.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("dkim: %w", err)
 	}
-	return &Store{dir: dir, now: now, cache: map[string]cached{}}, nil
+	return newStore(fileBackend{dir: dir}, now), nil
+}
+
+func newStore(b backend, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{b: b, now: now, cache: map[string]cached{}}
 }
 
 // normalize lower-cases a domain and drops a trailing dot.
@@ -157,26 +169,25 @@ func validDomain(domain string) bool {
 	return !strings.Contains(domain, "..")
 }
 
+// changeAttempts bounds how often a change is made again on top of a
+// manifest another node changed meanwhile (OpenDB).
+const changeAttempts = 5
+
 // Ensure returns the keys of domain, creating an active RSA and Ed25519
-// key first when it has no active key of either.
+// key first when it has no active key of either. On a database shared by
+// several nodes, concurrent Ensures of a new domain create one key set:
+// the manifest is created only if absent, and the losers read the
+// winner's.
 func (s *Store) Ensure(domain string) ([]Key, error) {
-	domain = normalize(domain)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	keys, err := s.load(domain)
-	if err != nil {
-		return nil, err
-	}
-	var add []Algorithm
-	for _, a := range []Algorithm{RSA, Ed25519} {
-		if !slices.ContainsFunc(keys, func(k Key) bool { return k.Algorithm == a && k.State == Active }) {
-			add = append(add, a)
+	return s.change(normalize(domain), func(keys []Key) ([]Key, []Algorithm, []string, error) {
+		var add []Algorithm
+		for _, a := range []Algorithm{RSA, Ed25519} {
+			if !slices.ContainsFunc(keys, func(k Key) bool { return k.Algorithm == a && k.State == Active }) {
+				add = append(add, a)
+			}
 		}
-	}
-	if len(add) == 0 {
-		return keys, nil
-	}
-	return s.addKeys(domain, keys, add, false)
+		return keys, add, nil, nil
+	})
 }
 
 // Keys returns the keys of domain without creating any (none when the
@@ -185,71 +196,99 @@ func (s *Store) Keys(domain string) ([]Key, error) {
 	domain = normalize(domain)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.load(domain)
+	keys, _, err := s.load(domain)
+	return keys, err
 }
 
 // Rotate makes a new RSA and Ed25519 key the active ones of domain; the
 // keys active until now become retiring. It returns the domain's keys.
 func (s *Store) Rotate(domain string) ([]Key, error) {
-	domain = normalize(domain)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	keys, err := s.load(domain)
-	if err != nil {
-		return nil, err
-	}
-	return s.addKeys(domain, keys, []Algorithm{RSA, Ed25519}, true)
+	return s.change(normalize(domain), func(keys []Key) ([]Key, []Algorithm, []string, error) {
+		keys = slices.Clone(keys)
+		for i := range keys {
+			if keys[i].State == Active {
+				keys[i].State = Retiring
+			}
+		}
+		return keys, []Algorithm{RSA, Ed25519}, nil, nil
+	})
 }
 
 // Retire removes a retiring selector of domain and its key file. An
 // active selector cannot be retired: rotate first.
 func (s *Store) Retire(domain, selector string) error {
 	domain = normalize(domain)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	keys, err := s.load(domain)
-	if err != nil {
-		return err
-	}
-	i := slices.IndexFunc(keys, func(k Key) bool { return k.Selector == selector })
-	if i < 0 {
-		return fmt.Errorf("dkim: %s has no selector %q", domain, selector)
-	}
-	if keys[i].State == Active {
-		return fmt.Errorf("dkim: selector %q of %s is active; run pail dkim rotate %s first", selector, domain, domain)
-	}
-	keys = slices.Delete(slices.Clone(keys), i, i+1)
-	if err := s.save(domain, keys); err != nil {
-		return err
-	}
-	// The manifest no longer names the file: a crash before this
-	// removal leaves only an unused file.
-	if err := os.Remove(filepath.Join(s.dir, domain, selector+".pem")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("dkim: %w", err)
-	}
-	return nil
+	_, err := s.change(domain, func(keys []Key) ([]Key, []Algorithm, []string, error) {
+		i := slices.IndexFunc(keys, func(k Key) bool { return k.Selector == selector })
+		if i < 0 {
+			return nil, nil, nil, fmt.Errorf("dkim: %s has no selector %q", domain, selector)
+		}
+		if keys[i].State == Active {
+			return nil, nil, nil, fmt.Errorf("dkim: selector %q of %s is active; run pail dkim rotate %s first", selector, domain, domain)
+		}
+		return slices.Delete(slices.Clone(keys), i, i+1), nil, []string{selector}, nil
+	})
+	return err
 }
 
-// addKeys creates a key per algorithm in algs, makes it active (when
-// retire, the active keys become retiring first) and saves the manifest.
-// s.mu is held.
-func (s *Store) addKeys(domain string, keys []Key, algs []Algorithm, retire bool) ([]Key, error) {
-	if !validDomain(domain) {
-		return nil, fmt.Errorf("dkim: invalid domain %q", domain)
-	}
-	ddir := filepath.Join(s.dir, domain)
-	if err := safeio.MkdirAll(ddir, 0o700); err != nil {
-		return nil, fmt.Errorf("dkim: %w", err)
-	}
-	keys = slices.Clone(keys)
-	if retire {
-		for i := range keys {
-			if keys[i].State == Active {
-				keys[i].State = Retiring
-			}
+// edit is a change to one domain's keys: given the keys as they are, it
+// returns the keys to keep (in order), the algorithms of the new active
+// keys to add after them, and the selectors whose key files go.
+type edit func(keys []Key) (keep []Key, add []Algorithm, remove []string, err error)
+
+// change applies fn to domain's keys and saves the result. When the
+// backend reports that the manifest changed since it was read (another
+// node changed it), fn is applied again to the new keys.
+func (s *Store) change(domain string, fn edit) ([]Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for attempt := 1; ; attempt++ {
+		keys, stamp, err := s.load(domain)
+		if err != nil {
+			return nil, err
 		}
+		keep, add, remove, err := fn(keys)
+		if err != nil {
+			return nil, err
+		}
+		if len(add) == 0 && len(remove) == 0 {
+			return keys, nil
+		}
+		keys, files, err := s.generate(domain, keep, add)
+		if err != nil {
+			return nil, err
+		}
+		data, err := json.MarshalIndent(manifest{Keys: keys}, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("dkim: %w", err)
+		}
+		delete(s.cache, domain)
+		next, err := s.b.commit(domain, stamp, append(data, '\n'), files, remove)
+		if errors.Is(err, errChanged) && attempt < changeAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if next != "" {
+			s.cache[domain] = cached{stamp: next, keys: keys}
+		}
+		return keys, nil
 	}
+}
+
+// keyFile is a new key's PEM, to be stored under its selector.
+type keyFile struct {
+	selector string
+	pem      []byte
+}
+
+// generate creates an active key per algorithm in algs after keys, and
+// returns all the keys with the new ones' PEM.
+func (s *Store) generate(domain string, keys []Key, algs []Algorithm) ([]Key, []keyFile, error) {
+	keys = slices.Clone(keys)
 	now := s.now().UTC().Truncate(time.Second)
+	var files []keyFile
 	for _, a := range algs {
 		k := Key{Domain: domain, Algorithm: a, Created: now, State: Active}
 		k.Selector = newSelector(keys, now, a)
@@ -261,24 +300,16 @@ func (s *Store) addKeys(domain string, keys []Key, algs []Algorithm, retire bool
 			_, k.signer, err = ed25519.GenerateKey(rand.Reader)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("dkim: generate %s key for %s: %w", a, domain, err)
+			return nil, nil, fmt.Errorf("dkim: generate %s key for %s: %w", a, domain, err)
 		}
 		der, err := x509.MarshalPKCS8PrivateKey(k.signer)
 		if err != nil {
-			return nil, fmt.Errorf("dkim: %w", err)
+			return nil, nil, fmt.Errorf("dkim: %w", err)
 		}
-		// The key file first: a crash before the manifest names it
-		// leaves only an unused file.
-		data := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		if err := safeio.WriteFile(filepath.Join(ddir, k.Selector+".pem"), data, 0o600); err != nil {
-			return nil, fmt.Errorf("dkim: %w", err)
-		}
+		files = append(files, keyFile{k.Selector, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})})
 		keys = append(keys, k)
 	}
-	if err := s.save(domain, keys); err != nil {
-		return nil, err
-	}
-	return keys, nil
+	return keys, files, nil
 }
 
 // newSelector names a new key: p + the day + r or e, with a digit from 2
@@ -292,78 +323,61 @@ func newSelector(keys []Key, now time.Time, a Algorithm) string {
 	return name
 }
 
-// save writes domain's manifest and updates the cache. s.mu is held.
-func (s *Store) save(domain string, keys []Key) error {
-	data, err := json.MarshalIndent(manifest{Keys: keys}, "", "  ")
-	if err != nil {
-		return fmt.Errorf("dkim: %w", err)
-	}
-	path := filepath.Join(s.dir, domain, manifestName)
-	if err := safeio.WriteFile(path, append(data, '\n'), 0o600); err != nil {
-		return fmt.Errorf("dkim: %w", err)
-	}
-	delete(s.cache, domain)
-	if st, err := os.Stat(path); err == nil {
-		s.cache[domain] = cached{mod: st.ModTime(), size: st.Size(), keys: keys}
-	}
-	return nil
-}
-
-// load returns domain's keys, from the cache while the manifest is
-// unchanged. A domain without a manifest has no keys. s.mu is held.
-func (s *Store) load(domain string) ([]Key, error) {
+// load returns domain's keys and the stamp of the manifest they were
+// read from, from the cache while the manifest is unchanged. A domain
+// without a manifest has no keys (and stamp ""). s.mu is held.
+func (s *Store) load(domain string) ([]Key, string, error) {
 	if !validDomain(domain) {
-		return nil, fmt.Errorf("dkim: invalid domain %q", domain)
+		return nil, "", fmt.Errorf("dkim: invalid domain %q", domain)
 	}
-	ddir := filepath.Join(s.dir, domain)
-	path := filepath.Join(ddir, manifestName)
-	st, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
+	stamp, err := s.b.stamp(domain)
+	if err != nil {
+		return nil, "", err
+	}
+	if stamp == "" {
 		delete(s.cache, domain)
-		return nil, nil
+		return nil, "", nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("dkim: %w", err)
+	if c, ok := s.cache[domain]; ok && c.stamp == stamp {
+		return c.keys, stamp, nil
 	}
-	if c, ok := s.cache[domain]; ok && c.mod.Equal(st.ModTime()) && c.size == st.Size() {
-		return c.keys, nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("dkim: %w", err)
+	data, stamp, err := s.b.manifest(domain)
+	if err != nil || stamp == "" {
+		delete(s.cache, domain)
+		return nil, "", err
 	}
 	var m manifest
 	if err := json.Unmarshal(data, &m); err != nil {
-		return nil, fmt.Errorf("dkim: %s: %w", path, err)
+		return nil, "", fmt.Errorf("dkim: %s: %w", s.b.manifestName(domain), err)
 	}
 	for i := range m.Keys {
 		k := &m.Keys[i]
 		k.Domain = domain
 		if k.Selector == "" || strings.ContainsAny(k.Selector, "/\\.") {
-			return nil, fmt.Errorf("dkim: %s: invalid selector %q", path, k.Selector)
+			return nil, "", fmt.Errorf("dkim: %s: invalid selector %q", s.b.manifestName(domain), k.Selector)
 		}
-		k.signer, err = readKey(filepath.Join(ddir, k.Selector+".pem"), k.Algorithm)
+		data, name, err := s.b.key(domain, k.Selector)
 		if err != nil {
-			return nil, err
+			return nil, "", err
+		}
+		if k.signer, err = parseKey(data, name, k.Algorithm); err != nil {
+			return nil, "", err
 		}
 	}
-	s.cache[domain] = cached{mod: st.ModTime(), size: st.Size(), keys: m.Keys}
-	return m.Keys, nil
+	s.cache[domain] = cached{stamp: stamp, keys: m.Keys}
+	return m.Keys, stamp, nil
 }
 
-// readKey reads a PKCS#8 PEM private key of algorithm a.
-func readKey(path string, a Algorithm) (crypto.Signer, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("dkim: key: %w", err)
-	}
+// parseKey parses a PKCS#8 PEM private key of algorithm a, read from
+// name.
+func parseKey(data []byte, name string, a Algorithm) (crypto.Signer, error) {
 	b, _ := pem.Decode(data)
 	if b == nil || b.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("dkim: key %s: no PEM PRIVATE KEY block", path)
+		return nil, fmt.Errorf("dkim: key %s: no PEM PRIVATE KEY block", name)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("dkim: key %s: %w", path, err)
+		return nil, fmt.Errorf("dkim: key %s: %w", name, err)
 	}
 	switch k := k.(type) {
 	case *rsa.PrivateKey:
@@ -375,5 +389,5 @@ func readKey(path string, a Algorithm) (crypto.Signer, error) {
 			return k, nil
 		}
 	}
-	return nil, fmt.Errorf("dkim: key %s: not an %s key", path, a)
+	return nil, fmt.Errorf("dkim: key %s: not an %s key", name, a)
 }
