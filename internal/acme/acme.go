@@ -12,6 +12,10 @@
 // server name at all, so Run obtains every host's certificate at start and
 // checks them on a timer, renewing (with backoff) whatever autocert has
 // not renewed by renew_before.
+//
+// Several nodes serving the same hosts share their certificates through
+// Config.Cache (DBCache, in the cluster's database) and order them one
+// node at a time, the holder of Config.Lease (cluster.go).
 package acme
 
 import (
@@ -89,8 +93,16 @@ type Config struct {
 	// RenewBefore is how long before expiry a certificate is renewed.
 	RenewBefore time.Duration
 	// CacheDir holds the account key and certificates (data_dir/acme),
-	// owner-only.
+	// owner-only, unless Cache is set.
 	CacheDir string
+	// Cache, when set, holds the account key, certificates and HTTP-01
+	// tokens instead of CacheDir: NewDBCache for a cluster's nodes,
+	// which share them. nil means autocert.DirCache(CacheDir).
+	Cache autocert.Cache
+	// Lease, when set, is shared by the nodes of a cluster: only the
+	// node holding it talks to the CA; the others serve what it stored
+	// in Cache (cluster.go). nil: this node orders on its own.
+	Lease Lease
 	// HTTP01 says that the http listener answers HTTPHandler's
 	// challenges; without it only TLS-ALPN-01 is tried.
 	HTTP01 bool
@@ -116,6 +128,16 @@ type Manager struct {
 	// autocert's calls take no context of their own.
 	stopped context.Context
 	stop    context.CancelFunc
+
+	// leading is whether this node talks to the CA: always without a
+	// Lease, while it holds the lease with one.
+	leading atomic.Bool
+	// leaseUntil is when the lease last acquired runs out (acquire's).
+	leaseUntil time.Time
+	// wake cuts Run's wait short when this node takes the lease.
+	wake chan struct{}
+	// followEvery is followEvery; a test hook.
+	followEvery time.Duration
 }
 
 // generation is one autocert.Manager with its HTTP-01 handler. autocert
@@ -138,8 +160,12 @@ func New(cfg Config, fallback func(*tls.ClientHelloInfo) (*tls.Certificate, erro
 	if !slices.Contains(cfg.Hosts, cfg.Default) {
 		cfg.Default = cfg.Hosts[0]
 	}
-	if err := safeio.MkdirAll(cfg.CacheDir, 0o700); err != nil {
-		return nil, fmt.Errorf("acme: %w", err)
+	cache := cfg.Cache
+	if cache == nil {
+		if err := safeio.MkdirAll(cfg.CacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("acme: %w", err)
+		}
+		cache = autocert.DirCache(cfg.CacheDir)
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	if cfg.CAFile != "" {
@@ -158,16 +184,19 @@ func New(cfg Config, fallback func(*tls.ClientHelloInfo) (*tls.Certificate, erro
 	}
 	stopped, stop := context.WithCancel(context.Background())
 	m := &Manager{
-		cfg:      cfg,
-		log:      log,
-		fallback: fallback,
-		cache:    autocert.DirCache(cfg.CacheDir),
-		client:   &http.Client{Transport: cancelTransport{base: tr, ctx: stopped}, Timeout: requestTimeout},
-		certs:    map[string]*atomic.Pointer[tls.Certificate]{},
-		now:      time.Now,
-		stopped:  stopped,
-		stop:     stop,
+		cfg:         cfg,
+		log:         log,
+		fallback:    fallback,
+		cache:       cache,
+		certs:       map[string]*atomic.Pointer[tls.Certificate]{},
+		now:         time.Now,
+		stopped:     stopped,
+		stop:        stop,
+		wake:        make(chan struct{}, 1),
+		followEvery: followEvery,
 	}
+	m.leading.Store(cfg.Lease == nil)
+	m.client = &http.Client{Transport: cancelTransport{base: tr, ctx: stopped, leading: &m.leading}, Timeout: requestTimeout}
 	for _, h := range cfg.Hosts {
 		m.certs[h] = new(atomic.Pointer[tls.Certificate])
 	}
@@ -271,8 +300,11 @@ func (m *Manager) current(host string) *tls.Certificate {
 // alone (autocert.go, certKey.String), holding the key's PEM block and
 // then the chain's. It does not exist before the first issuance.
 func CachedCertFile(cacheDir, host string) string {
-	return filepath.Join(cacheDir, strings.ToLower(strings.TrimSuffix(host, ".")))
+	return filepath.Join(cacheDir, certKey(host))
 }
+
+// certKey is autocert's cache key of host's ECDSA certificate.
+func certKey(host string) string { return strings.ToLower(strings.TrimSuffix(host, ".")) }
 
 // Real reports whether clients get a certificate from the CA: the host
 // name's (Default's) ACME certificate exists and is valid now.
@@ -302,27 +334,44 @@ func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
 // Run obtains every host's certificate, then keeps them renewed until ctx
 // ends: each round looks at every host, installs what autocert holds, and
 // starts a renewal for those past renew_before; failures are logged and
-// retried after a doubling wait from about a minute to an hour.
+// retried after a doubling wait from about a minute to an hour. With a
+// Lease, only while this node holds it; otherwise it serves what the
+// holder stored in the shared cache (cluster.go).
 func (m *Manager) Run(ctx context.Context) {
 	// autocert's calls take no context; ending ctx ends their requests
 	// to the directory, so that shutdown does not wait on them.
 	defer context.AfterFunc(ctx, m.stop)()
+	if m.cfg.Lease != nil {
+		m.acquire(ctx)
+		done := make(chan struct{})
+		go func() { m.holdLease(ctx); close(done) }()
+		defer func() { <-done }()
+	}
 	backoff := time.Duration(0)
 	for {
-		wait, failed := m.round(ctx)
-		if failed {
-			backoff = min(max(2*backoff, retryMin), retryMax)
-			// Jitter, so that many servers do not come back at once.
-			wait = backoff + rand.N(backoff/10)
-			m.log.Info("acme: next attempt", "in", wait.Round(time.Second))
+		var wait time.Duration
+		if m.leading.Load() {
+			var failed bool
+			wait, failed = m.round(ctx)
+			if failed {
+				backoff = min(max(2*backoff, retryMin), retryMax)
+				// Jitter, so that many servers do not come back at once.
+				wait = backoff + rand.N(backoff/10)
+				m.log.Info("acme: next attempt", "in", wait.Round(time.Second))
+			} else {
+				backoff = 0
+			}
 		} else {
 			backoff = 0
+			wait = m.follow(ctx)
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
+		case <-m.wake:
+			t.Stop()
 		case <-t.C:
 		}
 	}
@@ -490,14 +539,22 @@ func (c *hidingCache) Delete(ctx context.Context, key string) error {
 }
 
 // cancelTransport ends every request when ctx ends, as well as when the
-// request's own context does.
+// request's own context does, and refuses every request while leading is
+// false (another node of the cluster talks to the CA).
 type cancelTransport struct {
-	base http.RoundTripper
-	ctx  context.Context
+	base    http.RoundTripper
+	ctx     context.Context
+	leading *atomic.Bool
 }
 
 // RoundTrip implements http.RoundTripper.
 func (t cancelTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !t.leading.Load() {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, errNotLeading
+	}
 	ctx, cancel := context.WithCancel(req.Context())
 	stop := context.AfterFunc(t.ctx, cancel)
 	// The body is read after RoundTrip returns, so the request's context
