@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -363,4 +364,41 @@ func TestClusterPebble(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNotLeadingNeverReachesCA: a node whose lease another holds makes
+// no request to the directory, whoever asks (a round, or autocert's own
+// renewal timer through the same client), and its Run only follows.
+func TestNotLeadingNeverReachesCA(t *testing.T) {
+	var hits atomic.Int64
+	dir := httptestServer(t, &hits)
+	db := openBlobDB(t, filepath.Join(t.TempDir(), "state.db"))
+	if _, held, err := db.Lease("acme", "other", time.Hour).Acquire(context.Background()); !held || err != nil {
+		t.Fatal(held, err)
+	}
+	n := startNode(t, "me", dir, "", db, time.Second)
+	time.Sleep(700 * time.Millisecond) // two renewal attempts, several follows
+	if n.m.leading.Load() {
+		t.Fatal("took a lease another holds")
+	}
+	if _, failed := n.m.round(context.Background()); !failed {
+		t.Error("a round without the lease succeeded")
+	}
+	if hits.Load() != 0 {
+		t.Errorf("%d requests reached the directory", hits.Load())
+	}
+	if !strings.Contains(n.log.String(), "does not hold the lease") {
+		t.Errorf("log:\n%s", n.log)
+	}
+}
+
+// httptestServer is a directory that counts the requests it gets.
+func httptestServer(t *testing.T, hits *atomic.Int64) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "no", http.StatusInternalServerError)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/dir"
 }
