@@ -42,6 +42,8 @@ func viewOnly(keys []imapwire.SearchKey) bool {
 // (store.SearchUIDs); the keys left are matched per message, the header
 // keys against the fields kept at delivery (store.MessageInfos); the
 // message file is read only for BODY, TEXT and other header fields.
+// Strings match by the substring operation of i;unicode-casemap, as
+// I18NLEVEL=1 has it (RFC 5255 §4; contains).
 func (sess *session) Search(ctx context.Context, uid bool, a *imapwire.SearchArgs) error {
 	if cs := strings.ToUpper(a.Charset); cs != "" && cs != "UTF-8" && cs != "US-ASCII" {
 		// RFC 9051 §6.4.4: NO [BADCHARSET] with the charsets supported.
@@ -459,44 +461,52 @@ func matchDay(t time.Time, op string, d time.Time) bool {
 }
 
 // matchHeader: an empty value matches any message with the field (RFC
-// 9051 §6.4.4 HEADER); otherwise a case-insensitive substring of the
-// decoded value.
+// 9051 §6.4.4 HEADER); otherwise a substring of the decoded value by
+// i;unicode-casemap (contains).
 func matchHeader(fields gomessage.HeaderFields, value string) bool {
 	if value == "" {
 		return fields.Len() > 0
 	}
-	value = strings.ToLower(value)
+	value = message.Casemap(value)
 	for fields.Next() {
 		t, err := fields.Text()
 		if err != nil {
 			t = fields.Value()
 		}
-		if strings.Contains(strings.ToLower(t), value) {
+		if contains(t, value) {
 			return true
 		}
 	}
 	return false
 }
 
-// bodyContains looks for s, case-insensitively, in the decoded text parts
-// of the message, or in the raw body of a message that does not parse as
-// MIME (the full-text index holds the same: decoded text, and every
-// message it could not read is a candidate).
+// bodyContains looks for s, by i;unicode-casemap (contains), in the
+// decoded text parts of the message, or in the raw body of a message that
+// does not parse as MIME (the full-text index holds the same: decoded
+// text, and every message it could not read is a candidate).
 func (c *candidate) bodyContains(s string) bool {
-	needle := bytes.ToLower([]byte(s))
+	needle := message.Casemap(s)
 	if e, err := gomessage.Read(bytes.NewReader(c.raw)); e != nil && (err == nil || gomessage.IsUnknownCharset(err) || gomessage.IsUnknownEncoding(err)) {
 		return entityContains(e, needle, 0)
 	}
 	if i := bytes.Index(c.raw, []byte("\r\n\r\n")); i >= 0 {
-		return bytes.Contains(bytes.ToLower(c.raw[i+4:]), needle)
+		return contains(string(c.raw[i+4:]), needle)
 	}
 	return false
+}
+
+// contains is the substring operation of the i;unicode-casemap comparator
+// (RFC 5051 §2), the default of SEARCH at I18NLEVEL=1 (RFC 5255 §4): the
+// folded needle (message.Casemap) is a substring of the folded text.
+func contains(text, folded string) bool {
+	return strings.Contains(message.Casemap(text), folded)
 }
 
 // maxDepth bounds MIME nesting during search.
 const maxDepth = 20
 
-func entityContains(e *gomessage.Entity, needle []byte, depth int) bool {
+// entityContains looks for the folded needle in the text leaves of e.
+func entityContains(e *gomessage.Entity, needle string, depth int) bool {
 	if depth > maxDepth {
 		return false
 	}
@@ -516,7 +526,7 @@ func entityContains(e *gomessage.Entity, needle []byte, depth int) bool {
 		return false
 	}
 	b, _ := io.ReadAll(e.Body)
-	return bytes.Contains(bytes.ToLower(b), needle)
+	return contains(string(b), needle)
 }
 
 // keptField returns the canonical name of a header field whose decoded
@@ -549,15 +559,16 @@ func usesKept(keys []imapwire.SearchKey) bool {
 }
 
 // matchKept matches a header key against the decoded fields kept at
-// delivery: a case-insensitive substring (RFC 9051 §6.4.4) of the
+// delivery: a substring by i;unicode-casemap (RFC 9051 §6.4.4, RFC 5255
+// §4) of the
 // subject, or of an address of the list as the envelope has it (RFC 9051
 // "the envelope structure's FROM field"): its display name, its
 // mailbox@host, both as "Name <mailbox@host>", or a group's name. The
 // address was parsed with its comments taken out (a comment with no
 // display name is the name), so "zoe@x.org (Zoe)" matches "zoe@x.org".
 func matchKept(info *message.Info, field, value string) bool {
-	value = strings.ToLower(value)
-	has := func(s string) bool { return strings.Contains(strings.ToLower(s), value) }
+	value = message.Casemap(value)
+	has := func(s string) bool { return contains(s, value) }
 	var list []message.EnvelopeAddress
 	switch field {
 	case "Subject":

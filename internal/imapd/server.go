@@ -122,7 +122,8 @@ var caps = []string{
 	"ESORT",          // RFC 5267 §3
 	"CONTEXT=SEARCH", // RFC 5267 §4 (context.go)
 	"CONTEXT=SORT",
-	"NOTIFY", // RFC 5465
+	"NOTIFY",      // RFC 5465
+	"I18NLEVEL=1", // RFC 5255 §4: SEARCH and SORT by i;unicode-casemap (search.go)
 }
 
 // Serve accepts connections on ln until Shutdown or Close. It returns nil

@@ -8,10 +8,8 @@ package imapsort
 
 import (
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
-	"golang.org/x/text/unicode/norm"
+	"pail/internal/message"
 )
 
 // BaseSubject extracts the base subject of a decoded Subject (RFC 5256
@@ -162,28 +160,8 @@ func hasPrefixFold(s, prefix string) bool {
 
 // Fold canonicalizes s for the i;unicode-casemap comparator (RFC 5051
 // §2, the comparator of I18NLEVEL=1 that RFC 5256 §3 requires for
-// strings): each character is mapped to its titlecase, the result is
-// decomposed (NFKD), and two folded strings compare as octets.
+// strings): message.Casemap, which SEARCH's matching shares; two folded
+// strings compare as octets.
 func Fold(s string) string {
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			ascii = false
-			break
-		}
-	}
-	if ascii {
-		// ASCII's titlecase is its upper case, and NFKD leaves it as it is.
-		for i := 0; i < len(s); i++ {
-			if c := s[i]; 'a' <= c && c <= 'z' {
-				return strings.ToUpper(s)
-			}
-		}
-		return s
-	}
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	t := strings.Map(unicode.ToTitle, s)
-	return norm.NFKD.String(t)
+	return message.Casemap(s)
 }

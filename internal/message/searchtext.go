@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	gomessage "github.com/emersion/go-message"
+	"golang.org/x/text/unicode/norm"
 )
 
 // MaxSearchText bounds the text ReadSearchText keeps of one message (all
@@ -18,8 +19,8 @@ const MaxSearchText = 1 << 20
 
 // SearchText is what a full-text index holds of a message, every field
 // folded (FoldSearch): a needle found by the IMAP SEARCH rules (RFC 9051
-// §6.4.4: a case-insensitive substring of the decoded header field or of
-// the decoded text) is a substring of the folded text of its field, so an
+// §6.4.4: a substring of the decoded header field or of the decoded text,
+// by i;unicode-casemap, RFC 5255 §4) is a substring of the folded text of its field, so an
 // index of these never misses a match.
 type SearchText struct {
 	// Header holds every header field, one a line: "name: value", the
@@ -41,15 +42,19 @@ type SearchText struct {
 }
 
 // FoldSearch is the folding that SearchText applies and that a needle
-// needs before it is looked for in one: lower case rune by rune (as
-// strings.ToLower, which IMAP substring matches use), every run of white
-// space squeezed to one space, invalid UTF-8 replaced by U+FFFD. If n is a
-// substring of t, FoldSearch(n) is a substring of FoldSearch(t).
+// needs before it is looked for in one: Casemap, then every run of white
+// space squeezed to one space. The SEARCH rules match a needle n in a text
+// t when Casemap(n) is a substring of Casemap(t) (RFC 5255 §4); then
+// FoldSearch(n) is a substring of FoldSearch(t), which is what lets an
+// index of folded text never miss a match. Casemap maps character by
+// character, so a substring n of t also has FoldSearch(n) in
+// FoldSearch(t).
 func FoldSearch(s string) string {
+	f := Casemap(s)
 	var b strings.Builder
-	b.Grow(len(s))
+	b.Grow(len(f))
 	space := false
-	for _, r := range s {
+	for _, r := range f {
 		if unicode.IsSpace(r) {
 			if !space {
 				b.WriteByte(' ')
@@ -58,10 +63,91 @@ func FoldSearch(s string) string {
 			continue
 		}
 		space = false
-		b.WriteRune(unicode.ToLower(r))
+		b.WriteRune(r)
 	}
 	return b.String()
 }
+
+// Casemap canonicalizes s for the i;unicode-casemap comparator (RFC 5051
+// §2), which IMAP SEARCH and SORT use for strings at I18NLEVEL=1 (RFC
+// 5255 §4): each character is mapped to its titlecase (the simple mapping
+// of UnicodeData.txt, as unicode.ToTitle) and decomposed (canonical and
+// compatibility decompositions, fully, and Hangul syllables), and every
+// character of the decomposition the same way again, until nothing
+// changes; invalid UTF-8 becomes U+FFFD, a byte each. Two strings are
+// equal when their folds are, one a substring of the other when its fold
+// is a substring of the other's, and they order as their folds' octets.
+// So "café" matches "CAFE" (é decomposes to e and U+0301), "ﬁ" matches
+// "FI", full-width "ｆｉｌｅ" matches "file", and "ß" matches only ß (it
+// has no simple titlecase: "STRASSE" does not match "Straße"). The fold
+// is made character by character, with no canonical reordering of
+// combining marks across characters, so that the fold of a string is the
+// folds of its characters in a row.
+func Casemap(s string) string {
+	ascii, lower := true, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+		lower = lower || 'a' <= c && c <= 'z'
+	}
+	if ascii {
+		// ASCII's titlecase is its upper case, and it does not decompose.
+		if lower {
+			return strings.ToUpper(s)
+		}
+		return s
+	}
+	b := make([]byte, 0, len(s)+len(s)/4)
+	for _, r := range s {
+		b = appendCasemap(b, r, 0)
+	}
+	return string(b)
+}
+
+// maxCasemapDepth bounds how many times appendCasemap titlecases and
+// decomposes again what a decomposition gave: Unicode's decompositions
+// are full already, and no titlecase of a decomposition's character
+// decomposes again (TestCasemapAllRunes checks both), so one round is
+// all that is ever taken.
+const maxCasemapDepth = 4
+
+// appendCasemap appends Casemap of the character r to b.
+func appendCasemap(b []byte, r rune, depth int) []byte {
+	if r < utf8.RuneSelf {
+		if 'a' <= r && r <= 'z' {
+			r -= 'a' - 'A'
+		}
+		return append(b, byte(r))
+	}
+	t := unicode.ToTitle(r)
+	if t < utf8.RuneSelf {
+		return append(b, byte(t))
+	}
+	var enc [utf8.UTFMax]byte
+	e := enc[:utf8.EncodeRune(enc[:], t)]
+	if hangulFirst <= t && t <= hangulLast {
+		// Hangul syllables decompose by rule, not by table (jamo
+		// have no case).
+		return norm.NFKD.Append(b, e...)
+	}
+	d := norm.NFKD.Properties(e).Decomposition()
+	if d == nil || depth >= maxCasemapDepth {
+		return append(b, e...)
+	}
+	for _, c := range string(d) {
+		b = appendCasemap(b, c, depth+1)
+	}
+	return b
+}
+
+// The precomposed Hangul syllables (Unicode §3.12).
+const (
+	hangulFirst = 0xAC00
+	hangulLast  = 0xD7A3
+)
 
 // textBudget counts what a SearchText may still take.
 type textBudget struct {

@@ -20,8 +20,8 @@ import (
 //     match one SEARCH key: field is "TEXT", "BODY", "SUBJECT", "FROM",
 //     "TO", "CC", "BCC" or any other header field name (HEADER name needle).
 //     The UIDs are a superset of the true matches (RFC 9051 §6.4.4: a
-//     case-insensitive substring of the decoded header field or the decoded
-//     text); the caller confirms each by its exact check, on the kept
+//     substring of the decoded header field or the decoded text, by
+//     i;unicode-casemap as I18NLEVEL=1 has it, RFC 5255 §4); the caller confirms each by its exact check, on the kept
 //     summary for header fields and on the file for BODY and TEXT. The exact
 //     check must look at the decoded text (message.SearchText says which):
 //     a match only in the undecoded bytes of a parseable message (say
@@ -69,6 +69,16 @@ CREATE INDEX messages_text_unsure ON messages (mailbox_id, uid) WHERE text_state
 CREATE TRIGGER messages_text_gone AFTER DELETE ON messages BEGIN
 	DELETE FROM message_text WHERE rowid = old.id;
 END;
+`
+
+// casemapMigration rebuilds the full-text index when its folding became
+// i;unicode-casemap (message.FoldSearch; it was lower case before, which
+// would miss "cafe" in "Café"): every row's text goes and the background
+// indexer indexes it again, the rows being candidates of every search
+// meanwhile. FTS5's delete-all empties the contentless table at once.
+const casemapMigration = `
+INSERT INTO message_text (message_text) VALUES ('delete-all');
+UPDATE messages SET text_state = NULL;
 `
 
 // textColumns maps SearchText's fields to the columns of message_text.

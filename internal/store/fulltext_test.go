@@ -24,7 +24,8 @@ import (
 // textWords are what the generated corpus is made of: ASCII and
 // non-ASCII words, some sharing substrings.
 var textWords = []string{"zanzibar", "Zanzibar", "bazaar", "Über", "überall", "straße", "Straßenbahn", "café", "CAFÉ", "naïve", "résumé",
-	"Ἀθῆναι", "日本語テキスト", "ΣΊΣΥΦΟΣ", "report", "quarterly", "Hello", "jill", "JACK", "meeting", "x", "ok", "łódź", "ÇA", "aardvark"}
+	"Ἀθῆναι", "日本語テキスト", "ΣΊΣΥΦΟΣ", "report", "quarterly", "Hello", "jill", "JACK", "meeting", "x", "ok", "łódź", "ÇA", "aardvark",
+	"ﬁnancial", "ｃａｆé", "Ⅷ", "e\u0301clair", "İstanbul"}
 
 // textCorpus generates n messages of many encodings: plain, RFC 2047
 // words in Subject and From, quoted-printable and base64 bodies, a
@@ -87,12 +88,13 @@ func textCorpus(n int, r *rand.Rand) []string {
 }
 
 // bruteMatch is the exact check, done on a message's bytes with no index:
-// RFC 9051 §6.4.4, a case-insensitive substring of the decoded header
+// RFC 9051 §6.4.4, a substring by i;unicode-casemap (RFC 5255 §4:
+// message.Casemap of the needle in that of the text) of the decoded header
 // field (any field for TEXT, the named one for SUBJECT, FROM, ... or
 // HEADER) or of the decoded text of a text/* or message/* part (BODY,
 // TEXT), as imapd checks it.
 func bruteMatch(raw, field, needle string) bool {
-	n := strings.ToLower(needle)
+	n := message.Casemap(needle)
 	e, err := gomessage.Read(strings.NewReader(raw))
 	if e == nil {
 		return false
@@ -108,7 +110,7 @@ func bruteMatch(raw, field, needle string) bool {
 			if err != nil {
 				v = fs.Value()
 			}
-			if strings.Contains(strings.ToLower(v), n) {
+			if strings.Contains(message.Casemap(v), n) {
 				return true
 			}
 		}
@@ -132,7 +134,7 @@ func bruteMatch(raw, field, needle string) bool {
 			return false
 		}
 		b, _ := io.ReadAll(e.Body)
-		return strings.Contains(strings.ToLower(string(b)), n)
+		return strings.Contains(message.Casemap(string(b)), n)
 	}
 	switch field {
 	case "TEXT":
@@ -166,7 +168,7 @@ func waitText(tb testing.TB, s *Store) {
 // textNeedles picks needles from the corpus: substrings of its decoded
 // text (inside words, across words, in changed case) and fixed ones.
 func textNeedles(corpus []string, r *rand.Rand) []string {
-	needles := []string{"zanz", "ANZIB", "über", "ÜBERALL", "straße", "STRASSE", "café", "CAF", "é n", "日本語", "本語テ", "σίσυφος", "θῆν", "łódź",
+	needles := []string{"zanz", "ANZIB", "über", "ÜBERALL", "straße", "STRASSE", "café", "cafe", "CAF", "é n", "e\u0301 n", "ﬁ", "ｃａｆｅ", "FINANC", "viii", "eclair", "istan", "日本語", "本語テ", "σίσυφος", "θῆν", "łódź",
 		"&amp;", "pdfsecret", "tag0", "town.test", "jill@hill", "=3D", "eacute", "x", "ok", "nothing-like-this"}
 	for range 60 {
 		st := message.ReadSearchText(strings.NewReader(corpus[r.IntN(len(corpus))]))
@@ -451,5 +453,83 @@ func TestListMessagesByUIDs(t *testing.T) {
 	}
 	if page, err := s.ListMessages(ctx, mb, ListQuery{UIDs: []uint32{}}); err != nil || len(page) != 0 {
 		t.Fatalf("no candidates: %d %v", len(page), err)
+	}
+}
+
+// TestCasemapMigration: a store from before casemapMigration holds index
+// text folded the old way (lower case, white space squeezed), in which
+// the i;unicode-casemap fold of "cafe" is not found; once reopened the
+// migration empties the index and the background indexer rebuilds every
+// row, so "cafe" finds "Café" (é decomposed) in the subject and the body,
+// as do the other folds, and the index again never misses.
+func TestCasemapMigration(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.AddAccount(ctx, "jill@hill.test", "h", false)
+	msgs := []string{"Subject: Café\r\n\r\nUn café, s'il vous plaît\r\n", "Subject: other\r\n\r\nthe ﬁnancial report\r\n", "Subject: tea\r\n\r\nnothing\r\n"}
+	var ds []Delivered
+	for _, m := range msgs {
+		d, err := s.DeliverBody(ctx, spool(t, s, m), []Delivery{{AccountID: a.ID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d[0])
+	}
+	waitText(t, s)
+	s.Close()
+
+	// Back to the previous schema version, with the text as that pail
+	// folded it.
+	db, err := sql.Open("sqlite", "file:"+dir+"/pail.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := func(s string) string { return strings.Join(strings.Fields(strings.ToLower(s)), " ") }
+	for _, q := range []string{"INSERT INTO message_text (message_text) VALUES ('delete-all')", "UPDATE messages SET text_state = 1", fmt.Sprintf("PRAGMA user_version = %d", len(migrations)-1)} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	for i, m := range msgs {
+		subj, body, _ := strings.Cut(strings.TrimPrefix(m, "Subject: "), "\r\n\r\n")
+		if _, err := db.Exec("INSERT INTO message_text (rowid, hdr, subject, from_, to_, cc_, bcc_, body) SELECT id, ?, ?, '', '', '', '', ? FROM messages WHERE uid = ?",
+			"subject: "+old(subj), old(subj), old(body), ds[i].UID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var stale int
+	if err := db.QueryRow(`SELECT count(*) FROM message_text WHERE message_text MATCH ?`, `body: "`+message.FoldSearch("cafe")+`"`).Scan(&stale); err != nil || stale != 0 {
+		t.Fatalf("the old index finds the new fold: %d %v", stale, err)
+	}
+	db.Close()
+
+	s = openTest(t, dir)
+	waitText(t, s)
+	if n := textRows(t, s); n != len(msgs) {
+		t.Errorf("%d rows indexed again, want %d", n, len(msgs))
+	}
+	for _, c := range []struct {
+		field, needle string
+		want          []uint32
+	}{
+		{"BODY", "cafe", []uint32{ds[0].UID}},
+		{"SUBJECT", "CAFE", []uint32{ds[0].UID}},
+		{"TEXT", "café", []uint32{ds[0].UID}},
+		{"BODY", "FINANCIAL", []uint32{ds[1].UID}},
+		{"BODY", "nothing", []uint32{ds[2].UID}},
+	} {
+		uids, narrowed, err := s.SearchText(ctx, ds[0].MailboxID, c.field, c.needle)
+		if err != nil || !narrowed || !slices.Equal(uids, c.want) {
+			t.Errorf("%s %q after the migration: %v %v %v, want %v", c.field, c.needle, uids, narrowed, err, c.want)
+		}
+		for i, m := range msgs {
+			if bruteMatch(m, c.field, c.needle) && !slices.Contains(uids, ds[i].UID) {
+				t.Errorf("%s %q: UID %d matches but is no candidate", c.field, c.needle, ds[i].UID)
+			}
+		}
 	}
 }

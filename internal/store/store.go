@@ -486,7 +486,7 @@ CREATE TABLE lone_subscriptions (
 	name       TEXT NOT NULL,
 	PRIMARY KEY (account_id, name)
 ) WITHOUT ROWID;
-`, textMigration, quotaMigration, objectIDMigration, countsMigration, changesMigration, statesMigration}
+`, textMigration, quotaMigration, objectIDMigration, countsMigration, changesMigration, statesMigration, casemapMigration}
 
 func (s *Store) migrate(ctx context.Context) error {
 	conn, err := s.db.Conn(ctx)

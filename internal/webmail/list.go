@@ -263,7 +263,8 @@ func (s *Server) listItem(m store.Listed, showTo bool) listItem {
 
 // search finds a page of the messages whose sender, subject or text
 // (field "from", "subject", "body", or anything else for all three)
-// contain query, ignoring case. It scans the folder from the page's place
+// contain query by i;unicode-casemap (message.Casemap), as IMAP SEARCH
+// matches: "cafe" finds "Café". It scans the folder from the page's place
 // (lq: older than a key, newer than a key, or from the newest), in batches
 // read by keyset, until it has a page and one more (beyond: the key to
 // continue from) or maxSearchTime has passed (stopped; beyond is where the
@@ -272,7 +273,7 @@ func (s *Server) listItem(m store.Listed, showTo bool) listItem {
 // each candidate is confirmed: sender and subject on the kept summaries,
 // the text on the message file. The page is newest first.
 func (s *Server) search(ctx context.Context, mailboxID int64, lq store.ListQuery, size int, query, field string) (page []store.Listed, beyond store.ListKey, stopped bool, err error) {
-	needle := strings.ToLower(query)
+	needle := message.Casemap(query)
 	deadline := time.Now().Add(maxSearchTime)
 	up := !lq.Newer.IsZero() // towards newer messages: nearest the key first
 	lq.Limit = searchBatch
@@ -357,12 +358,12 @@ func (s *Server) matches(ctx context.Context, m store.Listed, needle, field stri
 	}
 	sum := m.Info.Summary
 	if field != "body" {
-		if field != "from" && strings.Contains(strings.ToLower(sum.Subject), needle) {
+		if field != "from" && strings.Contains(message.Casemap(sum.Subject), needle) {
 			return true
 		}
 		if field != "subject" {
 			for _, a := range sum.From {
-				if strings.Contains(strings.ToLower(a.String()), needle) {
+				if strings.Contains(message.Casemap(a.String()), needle) {
 					return true
 				}
 			}
@@ -380,5 +381,5 @@ func (s *Server) matches(ctx context.Context, m store.Listed, needle, field stri
 	if err != nil {
 		return false
 	}
-	return strings.Contains(strings.ToLower(p.PlainText()), needle)
+	return strings.Contains(message.Casemap(p.PlainText()), needle)
 }
