@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -124,5 +125,36 @@ func TestSearchWholeFolder(t *testing.T) {
 	}
 	if got := listSubjects(b.get("/mail?q=quokka&in=body")); len(got) != 2 {
 		t.Errorf("text search: %v", got)
+	}
+}
+
+// TestSearchCasemap: the search box matches as IMAP SEARCH does, by
+// i;unicode-casemap: "cafe" finds "Café" in the subject, the sender and
+// the text, "fi" finds the ligature ﬁ; "STRASSE" does not find "Straße".
+func TestSearchCasemap(t *testing.T) {
+	e := newEnv(t, Config{})
+	utf8Msg := "From: %s <a@hill.test>\nSubject: %s\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\n%s\n"
+	e.deliver(jill, "", fmt.Sprintf(utf8Msg, "Ann", "=?utf-8?q?Caf=C3=A9?= talk", "see you"))
+	e.deliver(jill, "", fmt.Sprintf(utf8Msg, "=?utf-8?q?Caf=C3=A9?= Bar", "from the bar", "hello"))
+	e.deliver(jill, "", fmt.Sprintf(utf8Msg, "Ann", "body one", "un café noir, the ﬁnal word, die Straße"))
+	e.deliver(jill, "", fmt.Sprintf(utf8Msg, "Ann", "body two", "nothing"))
+	b := e.browser()
+	b.login(jill)
+	for _, c := range []struct {
+		q, in string
+		want  []string
+	}{
+		{"cafe", "subject", []string{"Café talk"}},
+		{"CAFE", "from", []string{"from the bar"}},
+		{"cafe", "body", []string{"body one"}},
+		{"cafe", "all", []string{"body one", "from the bar", "Café talk"}},
+		{"FINAL", "body", []string{"body one"}},
+		{"straße", "body", []string{"body one"}},
+		{"STRASSE", "body", nil},
+	} {
+		r := b.get("/mail?q=" + url.QueryEscape(c.q) + "&in=" + c.in)
+		if got := listSubjects(r); !slices.Equal(got, c.want) {
+			t.Errorf("search %q in %s: %v, want %v", c.q, c.in, got, c.want)
+		}
 	}
 }
