@@ -2,8 +2,10 @@
 // (RFC 2045–2049): reading a message's header and body structure for
 // display, describing a message once for the store (ReadInfo: the IMAP
 // ENVELOPE and BODYSTRUCTURE, the RFC 8970 preview), decoding encoded words
-// (RFC 2047) and charsets, and composing new
-// MIME messages with attachments. Parsing sits on
+// (RFC 2047) and charsets, the text a full-text index keeps of a message
+// and the i;unicode-casemap fold (RFC 5051) that searching and sorting
+// compare strings by (Casemap, FoldSearch), and composing new MIME
+// messages with attachments. Parsing sits on
 // github.com/emersion/go-message; composition uses only the standard
 // library so that its output is simple to check byte for byte.
 package message
