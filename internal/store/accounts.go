@@ -34,7 +34,7 @@ var DefaultMailboxes = []struct{ Name, SpecialUse string }{
 // already be normalised. The first account created is an admin.
 func (s *Store) AddAccount(ctx context.Context, address, passwordHash string, admin bool) (Account, error) {
 	acct := Account{Address: address, PasswordHash: passwordHash, Admin: admin, Created: time.Now().UTC().Truncate(time.Second)}
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		var n int
 		if err := tx.QueryRow("SELECT count(*) FROM aliases WHERE address = ?", address).Scan(&n); err != nil {
 			return err
@@ -48,15 +48,11 @@ func (s *Store) AddAccount(ctx context.Context, address, passwordHash string, ad
 		if n == 0 {
 			acct.Admin = true
 		}
-		res, err := tx.Exec("INSERT INTO accounts (address, password, admin, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-			address, passwordHash, acct.Admin, acct.Created.Unix())
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
+		err := tx.QueryRow("INSERT INTO accounts (address, password, admin, created) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+			address, passwordHash, acct.Admin, acct.Created.Unix()).Scan(&acct.ID)
+		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: account %s", ErrExists, address)
 		}
-		acct.ID, err = res.LastInsertId()
 		if err != nil {
 			return err
 		}
@@ -124,7 +120,7 @@ func (s *Store) Accounts(ctx context.Context) ([]Account, error) {
 
 // SetPassword replaces an account's password hash.
 func (s *Store) SetPassword(ctx context.Context, address, passwordHash string) error {
-	return s.write(ctx, nil, func(tx *sql.Tx) error {
+	return s.write(ctx, nil, func(tx *dbTx) error {
 		res, err := tx.Exec("UPDATE accounts SET password = ? WHERE address = ?", passwordHash, address)
 		if err != nil {
 			return err
@@ -144,9 +140,9 @@ var ErrLastAdmin = errors.New("store: it is the last admin account")
 // keepsAnAdmin checks, inside a write transaction that has just removed
 // an account or its admin flag, that accounts remain only with an admin
 // among them; otherwise the transaction is refused with ErrLastAdmin.
-func keepsAnAdmin(tx *sql.Tx) error {
+func keepsAnAdmin(tx *dbTx) error {
 	var accounts, admins int
-	if err := tx.QueryRow("SELECT count(*), coalesce(sum(admin <> 0), 0) FROM accounts").Scan(&accounts, &admins); err != nil {
+	if err := tx.QueryRow("SELECT count(*), coalesce(sum(CASE WHEN admin <> 0 THEN 1 ELSE 0 END), 0) FROM accounts").Scan(&accounts, &admins); err != nil {
 		return err
 	}
 	if accounts > 0 && admins == 0 {
@@ -158,7 +154,7 @@ func keepsAnAdmin(tx *sql.Tx) error {
 // SetAdmin sets or clears an account's admin flag. Clearing the flag of
 // the last admin is refused with ErrLastAdmin.
 func (s *Store) SetAdmin(ctx context.Context, address string, admin bool) error {
-	return s.write(ctx, nil, func(tx *sql.Tx) error {
+	return s.write(ctx, nil, func(tx *dbTx) error {
 		res, err := tx.Exec("UPDATE accounts SET admin = ? WHERE address = ?", admin, address)
 		if err != nil {
 			return err
@@ -176,7 +172,7 @@ func (s *Store) SetAdmin(ctx context.Context, address string, admin bool) error 
 // added is then an admin again).
 func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 	var id int64
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		if err := tx.QueryRow("SELECT id FROM accounts WHERE address = ?", address).Scan(&id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
@@ -209,7 +205,7 @@ type Alias struct {
 // AddAlias adds targets to alias (creating it). Addresses must already be
 // normalised.
 func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) error {
-	return s.write(ctx, nil, func(tx *sql.Tx) error {
+	return s.write(ctx, nil, func(tx *dbTx) error {
 		var n int
 		if err := tx.QueryRow("SELECT count(*) FROM accounts WHERE address = ?", alias).Scan(&n); err != nil {
 			return err
@@ -228,7 +224,7 @@ func (s *Store) AddAlias(ctx context.Context, alias string, targets []string) er
 
 // DeleteAlias removes an alias, or only the named targets of it.
 func (s *Store) DeleteAlias(ctx context.Context, alias string, targets ...string) error {
-	return s.write(ctx, nil, func(tx *sql.Tx) error {
+	return s.write(ctx, nil, func(tx *dbTx) error {
 		var res sql.Result
 		var err error
 		if len(targets) == 0 {

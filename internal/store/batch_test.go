@@ -20,7 +20,7 @@ func TestDeliverBodiesAllOrNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	inbox, _ := s.MailboxByName(ctx, a.ID, "INBOX")
-	failInserts(t, s.db, arch.ID)
+	failInserts(t, s.db.DB, arch.ID)
 	bs := []BodyBatch{
 		{Body: spool(t, s, "one\r\n"), Deliveries: []Delivery{{AccountID: a.ID}}},
 		{Body: spool(t, s, "two\r\n"), Deliveries: []Delivery{{AccountID: a.ID, Mailbox: "Projects"}}},

@@ -36,7 +36,6 @@ const (
 	changedSQL       = "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND modseq > ?"
 	expungedSinceSQL = "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ?"
 	statesSQL        = "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? ORDER BY uid"
-	deletedSQL       = `SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND flags LIKE '%\Deleted%' ORDER BY uid`
 	claimRecentSQL   = "UPDATE messages SET recent = 0 WHERE mailbox_id = ? AND recent = 1 RETURNING uid"
 )
 
@@ -97,7 +96,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, since uint64)
 // DeletedMessages returns the messages of a mailbox flagged \Deleted, in
 // UID order (what EXPUNGE removes).
 func (s *Store) DeletedMessages(ctx context.Context, mailboxID int64) ([]MessageState, error) {
-	rows, err := s.query(ctx, deletedSQL, mailboxID)
+	rows, err := s.query(ctx, s.d.deletedSQL, mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}

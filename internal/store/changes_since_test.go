@@ -67,10 +67,10 @@ func TestChangesSinceUsesIndexes(t *testing.T) {
 		{changedSQL, "messages_changes", []any{1, 5}},
 		{expungedSinceSQL, "expunged_changes", []any{1, 5}},
 		{statesSQL, "COVERING INDEX messages_state", []any{1}},
-		{deletedSQL, "messages_deleted", []any{1}},
+		{sqliteDialect.deletedSQL, "messages_deleted", []any{1}},
 		{claimRecentSQL, "messages_recent", []any{1}},
 	} {
-		if plan := queryPlan(t, s.db, c.query, c.args); !strings.Contains(plan, c.index) {
+		if plan := queryPlan(t, s.db.DB, c.query, c.args); !strings.Contains(plan, c.index) {
 			t.Errorf("%s:\nplan does not use %s:\n%s", c.query, c.index, plan)
 		}
 	}

@@ -46,12 +46,12 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 		s.afterPlace()
 	}
 	var res CopyResult
-	err = s.write(ctx, []string{dir}, func(tx *sql.Tx) error {
+	err = s.write(ctx, []string{dir}, func(tx *dbTx) error {
 		res = CopyResult{}
 		var account int64
 		var uidnext uint32
 		var modseq uint64
-		if err := tx.QueryRow("SELECT account_id, uidvalidity, uidnext, modseq FROM mailboxes WHERE id = ?", destID).Scan(&account, &res.UIDValidity, &uidnext, &modseq); err != nil {
+		if err := tx.QueryRow("SELECT account_id, uidvalidity, uidnext, modseq FROM mailboxes WHERE id = ?"+s.d.forUpdate, destID).Scan(&account, &res.UIDValidity, &uidnext, &modseq); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
 			}
@@ -124,7 +124,7 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 func (s *Store) Move(ctx context.Context, srcID int64, uids []uint32, destID int64) (CopyResult, error) {
 	var res CopyResult
 	var account int64
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		res = CopyResult{}
 		var srcAccount int64
 		if err := tx.QueryRow("SELECT account_id FROM mailboxes WHERE id = ?", srcID).Scan(&srcAccount); err != nil {
@@ -174,17 +174,17 @@ func (s *Store) Move(ctx context.Context, srcID int64, uids []uint32, destID int
 // moveRows gives the message rows ids new UIDs in mailbox toID, records
 // them as expunged from fromID and raises both mailboxes' modification
 // sequences. The moved messages are \Recent in the destination.
-func moveRows(tx *sql.Tx, fromID, toID int64, ids []int64) (CopyResult, error) {
+func moveRows(tx *dbTx, fromID, toID int64, ids []int64) (CopyResult, error) {
 	var res CopyResult
 	if len(ids) == 0 {
 		return res, nil
 	}
 	var uidnext uint32
 	var destSeq, srcSeq uint64
-	if err := tx.QueryRow("SELECT uidnext, modseq FROM mailboxes WHERE id = ?", toID).Scan(&uidnext, &destSeq); err != nil {
+	if err := tx.QueryRow("SELECT uidnext, modseq FROM mailboxes WHERE id = ?"+sqlDialect(tx.db.dialect).forUpdate, toID).Scan(&uidnext, &destSeq); err != nil {
 		return res, err
 	}
-	if err := tx.QueryRow("SELECT modseq FROM mailboxes WHERE id = ?", fromID).Scan(&srcSeq); err != nil {
+	if err := tx.QueryRow("SELECT modseq FROM mailboxes WHERE id = ?"+sqlDialect(tx.db.dialect).forUpdate, fromID).Scan(&srcSeq); err != nil {
 		return res, err
 	}
 	destSeq++
@@ -204,7 +204,7 @@ func moveRows(tx *sql.Tx, fromID, toID int64, ids []int64) (CopyResult, error) {
 		uidnext++
 	}
 	for _, uid := range res.SrcUIDs {
-		if _, err := tx.Exec("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)", fromID, uid, srcSeq); err != nil {
+		if _, err := tx.Exec(expungedInsert, fromID, uid, srcSeq); err != nil {
 			return res, err
 		}
 	}

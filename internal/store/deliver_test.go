@@ -57,7 +57,7 @@ func TestDeliverAllOrNothing(t *testing.T) {
 	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
 	b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
 	jill, _ := s.MailboxByName(ctx, b.ID, "INBOX")
-	failInserts(t, s.db, jill.ID)
+	failInserts(t, s.db.DB, jill.ID)
 	since := time.Now().Add(-time.Hour)
 	ds := []Delivery{
 		{AccountID: a.ID, DedupeKey: []byte("k-bob"), DedupeSince: since},

@@ -78,7 +78,7 @@ func (s *Store) eachChunk(ctx context.Context, query string, mailboxID int64, ui
 	if dense(uids) {
 		rows, err = s.query(ctx, query+"m.uid BETWEEN ? AND ? ORDER BY m.uid", mailboxID, lo, hi)
 	} else {
-		rows, err = s.query(ctx, query+"m.uid IN (SELECT value FROM json_each(?)) ORDER BY m.uid", mailboxID, uidList(uids))
+		rows, err = s.query(ctx, query+"m.uid "+s.d.uidsIn+" ORDER BY m.uid", mailboxID, uidList(uids))
 	}
 	if err != nil {
 		return fmt.Errorf("store: each message: %w", err)

@@ -143,9 +143,9 @@ func (s *Store) ChangeFlags(ctx context.Context, mailboxID int64, uids []uint32,
 	}
 	var res FlagsResult
 	var accountID int64
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		res = FlagsResult{States: res.States[:0], Failed: res.Failed[:0]}
-		if err := s.txQueryRow(tx, "SELECT account_id, modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &res.Before); err != nil {
+		if err := s.txQueryRow(tx, "SELECT account_id, modseq FROM mailboxes WHERE id = ?"+s.d.forUpdate, mailboxID).Scan(&accountID, &res.Before); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
 			}
@@ -190,8 +190,7 @@ func (s *Store) ChangeFlags(ctx context.Context, mailboxID int64, uids []uint32,
 			return nil
 		}
 		updates = append(updates, ']')
-		if _, err := s.txExec(tx, `UPDATE messages SET flags = json_extract(u.value, '$[1]'), modseq = ?
-			FROM json_each(?) AS u WHERE messages.id = json_extract(u.value, '$[0]')`, next, string(updates)); err != nil {
+		if _, err := s.txExec(tx, s.d.flagsUpdate, next, string(updates)); err != nil {
 			return err
 		}
 		res.After = next
@@ -229,13 +228,13 @@ func appendJSONString(b []byte, s string) []byte {
 // whose UIDs are in uids (sorted, without duplicates), in UID order. A
 // dense set is read as its UID range, a sparse one through the list
 // itself.
-func (s *Store) statesOf(tx *sql.Tx, mailboxID int64, uids []uint32) ([]MessageState, error) {
+func (s *Store) statesOf(tx *dbTx, mailboxID int64, uids []uint32) ([]MessageState, error) {
 	var rows *sql.Rows
 	var err error
 	if dense(uids) {
 		rows, err = s.txQuery(tx, "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid BETWEEN ? AND ?", mailboxID, uids[0], uids[len(uids)-1])
 	} else {
-		rows, err = s.txQuery(tx, "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?))", mailboxID, uidList(uids))
+		rows, err = s.txQuery(tx, "SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND uid "+s.d.uidsIn, mailboxID, uidList(uids))
 	}
 	if err != nil {
 		return nil, err
@@ -295,7 +294,7 @@ func (s *Store) ClaimRecent(ctx context.Context, mailboxID int64) ([]uint32, err
 		return nil, nil
 	}
 	var uids []uint32
-	err = s.write(ctx, nil, func(tx *sql.Tx) error {
+	err = s.write(ctx, nil, func(tx *dbTx) error {
 		uids = uids[:0]
 		rows, err := s.txQuery(tx, claimRecentSQL, mailboxID)
 		if err != nil {

@@ -3,7 +3,6 @@ package store
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"strings"
@@ -273,7 +272,7 @@ func (s *Store) indexStep(ctx context.Context, account, after int64) (int, int64
 	if len(batch) == 0 {
 		return 0, after, nil
 	}
-	err = s.write(ctx, nil, func(tx *sql.Tx) error {
+	err = s.write(ctx, nil, func(tx *dbTx) error {
 		for i, t := range batch {
 			state := textFull
 			if texts[i] == nil || texts[i].Partial {
@@ -319,7 +318,7 @@ func readSearchText(path string) *message.SearchText {
 // candidates, so they stay correct.
 func (s *Store) Reindex(ctx context.Context, accountID int64) (int, error) {
 	var reset int64
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		const mine = "SELECT m.id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?"
 		if _, err := tx.Exec("DELETE FROM message_text WHERE rowid IN ("+mine+")", accountID); err != nil {
 			return err

@@ -420,7 +420,7 @@ func TestTextMigrationFills(t *testing.T) {
 
 	s = openTest(t, dir)
 	waitText(t, s)
-	if plan := queryPlan(t, s.db, textTodo, []any{0, 0, 0, textBatch}); !strings.Contains(plan, "messages_untexted") {
+	if plan := queryPlan(t, s.db.DB, textTodo, []any{0, 0, 0, textBatch}); !strings.Contains(plan, "messages_untexted") {
 		t.Errorf("indexer query plan:\n%s", plan)
 	}
 	uids, _, err = s.SearchText(ctx, ds[0].MailboxID, "BODY", "number 7")

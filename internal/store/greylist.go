@@ -33,7 +33,7 @@ func (s *Store) GreylistTriple(ctx context.Context, triple string) (GreylistTrip
 
 // SaveGreylistTriple stores the record of triple, replacing any, durably.
 func (s *Store) SaveGreylistTriple(ctx context.Context, triple string, t GreylistTriple) error {
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		_, err := tx.Exec(`INSERT INTO greylist (triple, first, last, passed) VALUES (?, ?, ?, ?)
 			ON CONFLICT (triple) DO UPDATE SET first = excluded.first, last = excluded.last, passed = excluded.passed`,
 			triple, t.First.Unix(), t.Last.Unix(), t.Passed)
@@ -51,7 +51,7 @@ func (s *Store) SaveGreylistTriple(ctx context.Context, triple string, t Greylis
 // never passed, oldest first. It returns how many it removed.
 func (s *Store) ExpireGreylist(ctx context.Context, passedBefore, pendingBefore time.Time, max int) (int64, error) {
 	var n int64
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		n = 0
 		for _, q := range []struct {
 			query string

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"io/fs"
 	"os"
@@ -93,7 +92,7 @@ func (s *Store) removeLeftovers(ctx context.Context, locks lockStates) ([]string
 			own.probe(token, true)
 		}
 	}
-	err = s.write(ctx, nil, func(tx *sql.Tx) error {
+	err = s.write(ctx, nil, func(tx *dbTx) error {
 		_, err := tx.Exec("INSERT INTO meta (key, value) VALUES (?, '1') ON CONFLICT (key) DO NOTHING", scannedKey)
 		return err
 	})

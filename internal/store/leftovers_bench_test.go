@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -49,7 +48,7 @@ func benchStore(b *testing.B) *Store {
 				b.Fatal(err)
 			}
 		}
-		err = s.write(ctx, nil, func(tx *sql.Tx) error {
+		err = s.write(ctx, nil, func(tx *dbTx) error {
 			for _, n := range names {
 				if _, err := insertMessage(tx, a.ID, Inbox, "", n, 3, then, nil, kept{}); err != nil {
 					return err

@@ -58,7 +58,7 @@ func (l Listed) Key() ListKey { return ListKey{Date: l.InternalDate.Unix(), UID:
 // ListQuery). It reads the rows of the page only, in the order of the index
 // messages_arrival.
 func (s *Store) ListMessages(ctx context.Context, mailboxID int64, q ListQuery) ([]Listed, error) {
-	query, args, asc := listSQL(mailboxID, q)
+	query, args, asc := listSQL(s.d, mailboxID, q)
 	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list: %w", err)
@@ -104,7 +104,7 @@ func (s *Store) ListMessages(ctx context.Context, mailboxID int64, q ListQuery) 
 
 // listSQL is the query of ListMessages, and whether it reads in ascending
 // order (a Newer page, reversed after).
-func listSQL(mailboxID int64, q ListQuery) (string, []any, bool) {
+func listSQL(d *dialect, mailboxID int64, q ListQuery) (string, []any, bool) {
 	limit := q.Limit
 	if limit <= 0 || limit > maxListLimit {
 		limit = maxListLimit
@@ -121,7 +121,7 @@ func listSQL(mailboxID int64, q ListQuery) (string, []any, bool) {
 	}
 	if q.UIDs != nil {
 		js, _ := json.Marshal(q.UIDs) // cannot fail for []uint32; [] for none
-		where += " AND m.uid IN (SELECT value FROM json_each(?))"
+		where += " AND m.uid " + d.uidsIn
 		args = append(args, string(js))
 	}
 	args = append(args, limit, max(q.Offset, 0))

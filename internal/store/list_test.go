@@ -24,7 +24,7 @@ func fillMailbox(tb testing.TB, s *Store, accountID int64, n int) int64 {
 	}
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var mailboxID int64
-	err = s.write(context.Background(), nil, func(tx *sql.Tx) error {
+	err = s.write(context.Background(), nil, func(tx *dbTx) error {
 		for i := range n {
 			d, err := insertMessage(tx, accountID, Inbox, "", fmt.Sprintf("f%d", i), 100, base.Add(time.Duration(i/3)*time.Minute), nil, k)
 			if err != nil {
@@ -103,8 +103,8 @@ func TestListMessagesKeyset(t *testing.T) {
 		t.Error("page 2 moved after new mail")
 	}
 	for _, lq := range []ListQuery{{Limit: 50}, {Older: ListKey{Date: 1, UID: 1}, Limit: 50}, {Newer: ListKey{Date: 1, UID: 1}, Limit: 50}} {
-		query, args, _ := listSQL(mb, lq)
-		plan := queryPlan(t, s.db, query, args)
+		query, args, _ := listSQL(&sqliteDialect, mb, lq)
+		plan := queryPlan(t, s.db.DB, query, args)
 		if !strings.Contains(plan, "messages_arrival") || strings.Contains(plan, "TEMP B-TREE") {
 			t.Errorf("%+v: plan does not read along messages_arrival:\n%s", lq, plan)
 		}

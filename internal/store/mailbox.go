@@ -84,7 +84,7 @@ func (s *Store) MailboxByID(ctx context.Context, id int64) (Mailbox, error) {
 // CreateMailbox creates a mailbox for an account.
 func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (Mailbox, error) {
 	var id int64
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		var err error
 		id, err = createMailbox(tx, accountID, canonicalName(name), specialUse)
 		return err
@@ -100,7 +100,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 // values come from one counter per store, seeded by the clock, so that a
 // mailbox deleted and created again never repeats an old value (RFC 9051
 // §2.3.1.1).
-func createMailbox(tx *sql.Tx, accountID int64, name, specialUse string) (int64, error) {
+func createMailbox(tx *dbTx, accountID int64, name, specialUse string) (int64, error) {
 	var last int64
 	err := tx.QueryRow("SELECT value FROM meta WHERE key = 'uidvalidity'").Scan(&last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -110,13 +110,11 @@ func createMailbox(tx *sql.Tx, accountID int64, name, specialUse string) (int64,
 	if _, err := tx.Exec("INSERT INTO meta (key, value) VALUES ('uidvalidity', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", strconv.FormatInt(next, 10)); err != nil {
 		return 0, err
 	}
-	res, err := tx.Exec("INSERT INTO mailboxes (account_id, name, uidvalidity, special_use, objectid) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-		accountID, name, next, specialUse, newObjectID('M'))
-	if err != nil {
-		return 0, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
+	var id int64
+	err = tx.QueryRow("INSERT INTO mailboxes (account_id, name, uidvalidity, special_use, objectid) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+		accountID, name, next, specialUse, newObjectID('M')).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("%w: mailbox %s", ErrExists, name)
 	}
-	return res.LastInsertId()
+	return id, err
 }

@@ -22,7 +22,7 @@ const HierarchySep = "/"
 func (s *Store) CreateMailboxPath(ctx context.Context, accountID int64, name, specialUse string) (Mailbox, error) {
 	name = canonicalName(name)
 	var id int64
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		if err := createParents(tx, accountID, name); err != nil {
 			return err
 		}
@@ -38,7 +38,7 @@ func (s *Store) CreateMailboxPath(ctx context.Context, accountID int64, name, sp
 }
 
 // createParents creates every missing superior name of name.
-func createParents(tx *sql.Tx, accountID int64, name string) error {
+func createParents(tx *dbTx, accountID int64, name string) error {
 	parts := strings.Split(name, HierarchySep)
 	for i := 1; i < len(parts); i++ {
 		parent := canonicalName(strings.Join(parts[:i], HierarchySep))
@@ -67,7 +67,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	var id int64
 	var paths []string
 	dir := s.accountDir(accountID)
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		paths = paths[:0]
 		if err := tx.QueryRow("SELECT id FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name).Scan(&id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -93,7 +93,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		}
 		// RFC 9051 §6.3.7: the subscription stays after the mailbox
 		// is gone (RFC 5258 lists it as \NonExistent).
-		if _, err := tx.Exec("INSERT OR IGNORE INTO lone_subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE id = ? AND subscribed", id); err != nil {
+		if _, err := tx.Exec("INSERT INTO lone_subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE id = ? AND subscribed <> 0 ON CONFLICT DO NOTHING", id); err != nil {
 			return err
 		}
 		_, err = tx.Exec("DELETE FROM mailboxes WHERE id = ?", id)
@@ -121,7 +121,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 		return fmt.Errorf("%w: mailbox %s", ErrExists, newName)
 	}
 	var inboxID int64
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		var id int64
 		if err := tx.QueryRow("SELECT id FROM mailboxes WHERE account_id = ? AND name = ?", accountID, oldName).Scan(&id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -151,7 +151,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 		prefix := oldName + HierarchySep
 		if _, err := tx.Exec("UPDATE mailboxes SET name = ? || substr(name, ?) WHERE account_id = ? AND substr(name, 1, ?) = ?",
 			newName+HierarchySep, len(prefix)+1, accountID, len(prefix), prefix); err != nil {
-			if strings.Contains(err.Error(), "UNIQUE") {
+			if isUnique(err) {
 				return fmt.Errorf("%w: a child of %s", ErrExists, newName)
 			}
 			return err
@@ -171,7 +171,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 
 // moveAllMessages creates mailbox name and moves every message of the
 // mailbox fromID into it with new UIDs.
-func moveAllMessages(tx *sql.Tx, accountID, fromID int64, name string) error {
+func moveAllMessages(tx *dbTx, accountID, fromID int64, name string) error {
 	toID, err := createMailbox(tx, accountID, name, "")
 	if err != nil {
 		return err
@@ -204,14 +204,14 @@ func moveAllMessages(tx *sql.Tx, accountID, fromID int64, name string) error {
 // ErrNotFound.
 func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error {
 	name = canonicalName(name)
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		res, err := tx.Exec("UPDATE mailboxes SET subscribed = ? WHERE account_id = ? AND name = ?", subscribed, accountID, name)
 		if err != nil {
 			return err
 		}
 		n, _ := res.RowsAffected()
 		if subscribed && n == 0 {
-			_, err := tx.Exec("INSERT OR IGNORE INTO lone_subscriptions (account_id, name) VALUES (?, ?)", accountID, name)
+			_, err := tx.Exec("INSERT INTO lone_subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING", accountID, name)
 			return err
 		}
 		res, err = tx.Exec("DELETE FROM lone_subscriptions WHERE account_id = ? AND name = ?", accountID, name)

@@ -245,7 +245,7 @@ func (s *Store) deliverBatch(ctx context.Context, bs []batch) (out [][]Delivered
 			}
 		}
 	}
-	err = s.write(ctx, dirs, func(tx *sql.Tx) error {
+	err = s.write(ctx, dirs, func(tx *dbTx) error {
 		for i, b := range bs {
 			out[i] = make([]Delivered, len(b.ds))
 			for j, d := range b.ds {
@@ -389,7 +389,7 @@ const pruneEvery = 1024
 // seenBefore reports whether the account received a message with this
 // dedupe key since the given time, and records it now if not. Old records
 // are pruned now and then.
-func seenBefore(tx *sql.Tx, accountID int64, key []byte, since, now time.Time, prune bool) (bool, error) {
+func seenBefore(tx *dbTx, accountID int64, key []byte, since, now time.Time, prune bool) (bool, error) {
 	var at int64
 	err := tx.QueryRow("SELECT at FROM seen_digests WHERE account_id = ? AND digest = ?", accountID, key).Scan(&at)
 	if err == nil && at >= since.Unix() {
@@ -413,7 +413,7 @@ func seenBefore(tx *sql.Tx, accountID int64, key []byte, since, now time.Time, p
 // specialMailbox creates the mailbox named name with the special-use
 // attribute when the account has no mailbox with that attribute nor that
 // name.
-func specialMailbox(tx *sql.Tx, accountID int64, name, specialUse string) error {
+func specialMailbox(tx *dbTx, accountID int64, name, specialUse string) error {
 	var n int
 	if err := tx.QueryRow("SELECT count(*) FROM mailboxes WHERE account_id = ? AND (special_use = ? OR name = ?)",
 		accountID, specialUse, canonicalName(name)).Scan(&n); err != nil || n > 0 {
@@ -424,7 +424,7 @@ func specialMailbox(tx *sql.Tx, accountID int64, name, specialUse string) error 
 }
 
 // insertMessage adds one message row, assigning the next UID.
-func insertMessage(tx *sql.Tx, accountID int64, mailbox, specialUse, file string, size int64, date time.Time, flags []string, k kept) (Delivered, error) {
+func insertMessage(tx *dbTx, accountID int64, mailbox, specialUse, file string, size int64, date time.Time, flags []string, k kept) (Delivered, error) {
 	if mailbox == "" {
 		mailbox = Inbox
 	}
@@ -437,7 +437,7 @@ func insertMessage(tx *sql.Tx, accountID int64, mailbox, specialUse, file string
 	}
 	row := tx.QueryRow(`SELECT id, uidvalidity, uidnext, modseq, name FROM mailboxes WHERE account_id = ?
 		AND (name IN (?, 'INBOX') OR (special_use = ? AND ? <> ''))
-		ORDER BY special_use = ? AND ? <> '' DESC, name = 'INBOX', id LIMIT 1`,
+		ORDER BY special_use = ? AND ? <> '' DESC, name = 'INBOX', id LIMIT 1`+sqlDialect(tx.db.dialect).forUpdate,
 		accountID, canonicalName(mailbox), specialUse, specialUse, specialUse, specialUse)
 	if err := row.Scan(&d.MailboxID, &d.UIDValidity, &d.UID, &modseq, &d.Mailbox); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -511,10 +511,10 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 	}
 	var accountID int64
 	var paths []string
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		paths = paths[:0]
 		var modseq uint64
-		if err := s.txQueryRow(tx, "SELECT account_id, modseq FROM mailboxes WHERE id = ?", mailboxID).Scan(&accountID, &modseq); err != nil {
+		if err := s.txQueryRow(tx, "SELECT account_id, modseq FROM mailboxes WHERE id = ?"+s.d.forUpdate, mailboxID).Scan(&accountID, &modseq); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
 			}
@@ -526,7 +526,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 		if err != nil {
 			return err
 		}
-		keep, err := s.txStmt(tx, "INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)")
+		keep, err := s.txStmt(tx, expungedInsert)
 		if err != nil {
 			return err
 		}
@@ -555,6 +555,10 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 	s.hub.publish(Event{AccountID: accountID, MailboxID: mailboxID, Kind: EventExpunge})
 	return nil
 }
+
+// expungedInsert records an expunged UID (RFC 7162 §3.2.7: the
+// modseq of its expunge).
+const expungedInsert = "INSERT INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?) ON CONFLICT (mailbox_id, uid) DO UPDATE SET modseq = excluded.modseq"
 
 // systemFlags are the RFC 9051 §2.3.2 flags, spelled canonically.
 var systemFlags = []string{`\Answered`, `\Flagged`, `\Deleted`, `\Seen`, `\Draft`}

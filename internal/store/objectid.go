@@ -151,7 +151,7 @@ func (s *Store) threadStep(ctx context.Context, after int64) (int, int64, error)
 	if len(batch) == 0 {
 		return 0, after, nil
 	}
-	err = s.write(ctx, nil, func(tx *sql.Tx) error {
+	err = s.write(ctx, nil, func(tx *dbTx) error {
 		for _, r := range batch {
 			if _, err := tx.Exec("UPDATE messages SET thread_id = ? WHERE id = ? AND thread_id IS NULL", r.thread, r.id); err != nil {
 				return err

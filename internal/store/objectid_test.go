@@ -92,7 +92,7 @@ func TestObjectIDMigration(t *testing.T) {
 	if msgs[0].ThreadID != msgs[1].ThreadID || msgs[0].ThreadID == msgs[2].ThreadID {
 		t.Errorf("filled THREADIDs: %q %q %q", msgs[0].ThreadID, msgs[1].ThreadID, msgs[2].ThreadID)
 	}
-	if plan := queryPlan(t, s.db, threadFillQuery, []any{0, fillBatch}); !strings.Contains(plan, "messages_unthreaded") {
+	if plan := queryPlan(t, s.db.DB, threadFillQuery, []any{0, fillBatch}); !strings.Contains(plan, "messages_unthreaded") {
 		t.Errorf("thread fill plan:\n%s", plan)
 	}
 	// A reply delivered after the upgrade joins the filled thread.
@@ -259,7 +259,7 @@ func TestEmailAndThreadIDs(t *testing.T) {
 	if got := search(inbox.ID, Query{From: time.Unix(86400*3+1, 0)}); slices.Contains(got, other.UID) || len(got) != 3 {
 		t.Errorf("YOUNGER: %v", got)
 	}
-	if plan := queryPlan(t, s.db, "SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND coalesce(m.saved, m.internal_date) >= ?", []any{1, 2}); !strings.Contains(plan, "messages_saved") {
+	if plan := queryPlan(t, s.db.DB, "SELECT m.uid FROM messages m WHERE m.mailbox_id = ? AND coalesce(m.saved, m.internal_date) >= ?", []any{1, 2}); !strings.Contains(plan, "messages_saved") {
 		t.Errorf("save date search plan:\n%s", plan)
 	}
 }

@@ -45,7 +45,7 @@ func (s *Store) SetQuota(ctx context.Context, address string, octets int64) erro
 	if octets < 0 {
 		v = nil
 	}
-	return s.write(ctx, nil, func(tx *sql.Tx) error {
+	return s.write(ctx, nil, func(tx *dbTx) error {
 		res, err := tx.Exec("UPDATE accounts SET quota = ? WHERE address = ?", v, address)
 		if err != nil {
 			return fmt.Errorf("store: set quota: %w", err)

@@ -145,7 +145,7 @@ func (s *Store) PutSieveScript(ctx context.Context, accountID int64, name string
 	if lim.MaxBytes > 0 && len(text) > lim.MaxBytes {
 		return fmt.Errorf("store: sieve script %q is %d octets, more than %d: %w", name, len(text), lim.MaxBytes, ErrSieveQuota)
 	}
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		var n int
 		var exists bool
 		if err := tx.QueryRow("SELECT count(*), coalesce(max(name = ?), 0) FROM sieve_scripts WHERE account_id = ?", name, accountID).Scan(&n, &exists); err != nil {
@@ -186,7 +186,7 @@ func (s *Store) CheckSieveQuota(ctx context.Context, accountID int64, name strin
 // deactivates all (RFC 5804 §2.8). A name that does not exist is
 // ErrNotFound.
 func (s *Store) SetActiveSieveScript(ctx context.Context, accountID int64, name string) error {
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		if name != "" {
 			var n int
 			if err := tx.QueryRow("SELECT count(*) FROM sieve_scripts WHERE account_id = ? AND name = ?", accountID, name).Scan(&n); err != nil {
@@ -211,7 +211,7 @@ func (s *Store) SetActiveSieveScript(ctx context.Context, accountID int64, name 
 // DeleteSieveScript removes a script: ErrNotFound if there is none of
 // that name, ErrSieveActive if it is the active one (RFC 5804 §2.10).
 func (s *Store) DeleteSieveScript(ctx context.Context, accountID int64, name string) error {
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		var active bool
 		err := tx.QueryRow("SELECT active FROM sieve_scripts WHERE account_id = ? AND name = ?", accountID, name).Scan(&active)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -238,7 +238,7 @@ func (s *Store) RenameSieveScript(ctx context.Context, accountID int64, oldName,
 	if err := ValidSieveName(newName); err != nil {
 		return err
 	}
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		var n int
 		if err := tx.QueryRow("SELECT count(*) FROM sieve_scripts WHERE account_id = ? AND name = ?", accountID, newName).Scan(&n); err != nil {
 			return err
@@ -276,7 +276,7 @@ func sieveKey(key string) []byte {
 func (s *Store) VacationDue(ctx context.Context, accountID int64, key string, period time.Duration) (bool, error) {
 	now := time.Now()
 	due := false
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		var until int64
 		err := tx.QueryRow("SELECT until FROM sieve_vacation WHERE account_id = ? AND key = ?", accountID, sieveKey(key)).Scan(&until)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -323,7 +323,7 @@ type SieveDuplicateMark struct {
 // was delivered (RFC 7352 §3), and drops the account's expired ones.
 func (s *Store) RecordSieveDuplicates(ctx context.Context, accountID int64, marks []SieveDuplicateMark) error {
 	now := time.Now().Unix()
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		if _, err := tx.Exec("DELETE FROM sieve_duplicates WHERE account_id = ? AND until <= ?", accountID, now); err != nil {
 			return err
 		}

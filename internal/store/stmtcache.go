@@ -14,17 +14,21 @@ import (
 // last look, the rows it reads). database/sql prepares a cached statement
 // once on each connection that runs it and keeps it there.
 //
+// Queries are cached by their text with ? placeholders and prepared as
+// the dialect writes them (see dialect.go); on PostgreSQL, pgx prepares
+// each on its connection as well.
+//
 // Only query texts fixed in the code go through it (constants, or a
 // constant with one of a few constant endings), so it holds at most as many
 // statements as the store has such queries.
 type stmtCache struct {
-	db    *sql.DB
+	db    *sqlDB
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
 }
 
 // newStmtCache returns an empty cache over db.
-func newStmtCache(db *sql.DB) *stmtCache {
+func newStmtCache(db *sqlDB) *stmtCache {
 	return &stmtCache{db: db, stmts: make(map[string]*sql.Stmt)}
 }
 
@@ -74,7 +78,7 @@ func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows
 	if err != nil {
 		return nil, err
 	}
-	return st.QueryContext(ctx, args...)
+	return st.QueryContext(ctx, s.db.args(args)...)
 }
 
 // queryRow runs a cached statement that returns at most one row.
@@ -85,7 +89,7 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 		// reports the same failure through Scan.
 		return s.db.QueryRowContext(ctx, query, args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return st.QueryRowContext(ctx, s.db.args(args)...)
 }
 
 // txStmt returns a cached statement bound to tx (closed with it; the
@@ -93,7 +97,7 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 // query is seen it is prepared on tx alone while the cache prepares it in
 // the background: preparing it for the cache here would wait for a second
 // connection while holding the first, which a busy pool never gives.
-func (s *Store) txStmt(tx *sql.Tx, query string) (*sql.Stmt, error) {
+func (s *Store) txStmt(tx *dbTx, query string) (*sql.Stmt, error) {
 	if st, ok := s.stmts.cached(query); ok {
 		return tx.Stmt(st), nil
 	}
@@ -106,28 +110,28 @@ func (s *Store) txStmt(tx *sql.Tx, query string) (*sql.Stmt, error) {
 }
 
 // txQuery is query within tx.
-func (s *Store) txQuery(tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+func (s *Store) txQuery(tx *dbTx, query string, args ...any) (*sql.Rows, error) {
 	st, err := s.txStmt(tx, query)
 	if err != nil {
 		return nil, err
 	}
-	return st.Query(args...)
+	return st.Query(s.db.args(args)...)
 }
 
 // txQueryRow is queryRow within tx.
-func (s *Store) txQueryRow(tx *sql.Tx, query string, args ...any) *sql.Row {
+func (s *Store) txQueryRow(tx *dbTx, query string, args ...any) *sql.Row {
 	st, err := s.txStmt(tx, query)
 	if err != nil {
 		return tx.QueryRow(query, args...)
 	}
-	return st.QueryRow(args...)
+	return st.QueryRow(s.db.args(args)...)
 }
 
 // txExec runs a cached statement that returns no rows within tx.
-func (s *Store) txExec(tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+func (s *Store) txExec(tx *dbTx, query string, args ...any) (sql.Result, error) {
 	st, err := s.txStmt(tx, query)
 	if err != nil {
 		return nil, err
 	}
-	return st.Exec(args...)
+	return st.Exec(s.db.args(args)...)
 }

@@ -65,6 +65,7 @@ import (
 	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 
 	"pail/internal/safeio"
+	"pail/internal/sqldb"
 )
 
 // Errors returned by the store.
@@ -81,8 +82,10 @@ const maxBatch = 256
 
 // Store is an open data directory.
 type Store struct {
-	dir    string
-	db     *sql.DB
+	dir string // "" on PostgreSQL
+	db  *sqlDB
+	// d holds the SQL fragments of the database's dialect (dialect.go).
+	d      *dialect
 	stmts  *stmtCache
 	writes chan *writeReq
 	stop   chan struct{}
@@ -139,40 +142,55 @@ func open(ctx context.Context, dir string, lock lockFunc) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite", dsn)
+	raw, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		own.release()
 		return nil, fmt.Errorf("store: open database: %w", err)
 	}
-	db.SetMaxOpenConns(8)
-	db.SetMaxIdleConns(8)
-	s := &Store{
-		dir:    dir,
-		db:     db,
-		stmts:  newStmtCache(db),
-		writes: make(chan *writeReq, maxBatch),
-		stop:   make(chan struct{}),
-		owner:  own,
-		lock:   lock,
-
-		leftoverAge: orphanAge,
-	}
+	raw.SetMaxOpenConns(8)
+	raw.SetMaxIdleConns(8)
+	s := newStore(&sqlDB{DB: raw, dialect: sqldb.SQLite})
+	s.dir, s.owner, s.lock = dir, own, lock
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		raw.Close()
 		own.release()
 		return nil, err
 	}
 	s.cleanSpool()
+	s.start(true)
+	return s, nil
+}
+
+// newStore returns a store over db, not yet started.
+func newStore(db *sqlDB) *Store {
+	return &Store{
+		db:     db,
+		d:      sqlDialect(db.dialect),
+		stmts:  newStmtCache(db),
+		writes: make(chan *writeReq, maxBatch),
+		stop:   make(chan struct{}),
+
+		leftoverAge: orphanAge,
+	}
+}
+
+// start starts the committer and, when fill is set, the background fills
+// of summaries and of the full-text index.
+func (s *Store) start(fill bool) {
 	s.wg.Add(1)
 	go s.committer()
-	// Rows stored before pail kept summaries get theirs in the background;
-	// readers fall back to the file until then.
 	fillCtx, stopFill := context.WithCancel(context.Background())
 	s.stopFill, s.fillDone = stopFill, make(chan struct{})
-	go s.fillSummaries(fillCtx)
 	s.textKick, s.textDone = make(chan struct{}, 1), make(chan struct{})
+	if !fill {
+		close(s.fillDone)
+		close(s.textDone)
+		return
+	}
+	// Rows stored before pail kept summaries get theirs in the background;
+	// readers fall back to the file until then.
+	go s.fillSummaries(fillCtx)
 	go s.indexTexts(fillCtx)
-	return s, nil
 }
 
 // OwnerLock returns nil when this process holds its owner lock, else why
@@ -180,7 +198,12 @@ func open(ctx context.Context, dir string, lock lockFunc) (*Store, error) {
 // processes cannot be told from a crash's leftovers but by age: a leftover
 // is removed a minute after it was placed, and only where the system keeps
 // a status change time (a hard link keeps its source's modification time).
-func (s *Store) OwnerLock() error { return s.owner.unlocked }
+func (s *Store) OwnerLock() error {
+	if s.owner == nil {
+		return nil // PostgreSQL: no files
+	}
+	return s.owner.unlocked
+}
 
 // Dir returns the data directory.
 func (s *Store) Dir() string { return s.dir }
@@ -200,7 +223,9 @@ func (s *Store) Close() error {
 		err = errors.Join(s.stmts.close(), s.db.Close())
 		// From here on this process commits nothing: what it left without
 		// a row is a leftover for others to remove.
-		s.owner.release()
+		if s.owner != nil {
+			s.owner.release()
+		}
 	})
 	return err
 }
@@ -208,7 +233,7 @@ func (s *Store) Close() error {
 // writeReq is one unit of work for the committer.
 type writeReq struct {
 	ctx  context.Context
-	fn   func(tx *sql.Tx) error
+	fn   func(tx *dbTx) error
 	dirs []string // directories to fsync before the transaction commits
 	done chan error
 }
@@ -218,7 +243,7 @@ type writeReq struct {
 // is rolled back alone). Before the commit, every directory in dirs is
 // fsynced, so that files linked into them are durable no later than the rows
 // that name them.
-func (s *Store) write(ctx context.Context, dirs []string, fn func(tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, dirs []string, fn func(tx *dbTx) error) error {
 	req := &writeReq{ctx: ctx, fn: fn, dirs: dirs, done: make(chan error, 1)}
 	select {
 	case s.writes <- req:
@@ -313,40 +338,73 @@ func (s *Store) commitBatch(batch []*writeReq) {
 			}
 		}
 	}
-	ctx := context.Background()
-	tx, err := s.db.BeginTx(ctx, nil)
+	// A batch that fails as a whole with a retryable error (PostgreSQL:
+	// a deadlock between nodes writing to the same mailboxes, a
+	// serialization failure) is rolled back and run again: every write
+	// function starts over from what it was given.
+	var results []error
+	var err error
+	for attempt := range batchAttempts {
+		if attempt > 0 {
+			time.Sleep(batchBackoff << attempt)
+		}
+		results, err = s.runBatch(batch)
+		if err == nil || !sqldb.IsRetryable(err) {
+			break
+		}
+	}
 	if err != nil {
-		fail(fmt.Errorf("store: begin: %w", err))
-		return
-	}
-	results := make([]error, len(batch))
-	for i, r := range batch {
-		if _, err := tx.Exec("SAVEPOINT w"); err != nil {
-			tx.Rollback()
-			fail(fmt.Errorf("store: savepoint: %w", err))
-			return
-		}
-		if err := r.fn(tx); err != nil {
-			results[i] = err
-			if _, err := tx.Exec("ROLLBACK TO w"); err != nil {
-				tx.Rollback()
-				fail(fmt.Errorf("store: rollback to savepoint: %w", err))
-				return
-			}
-		}
-		if _, err := tx.Exec("RELEASE w"); err != nil {
-			tx.Rollback()
-			fail(fmt.Errorf("store: release savepoint: %w", err))
-			return
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		fail(fmt.Errorf("store: commit: %w", err))
+		fail(err)
 		return
 	}
 	for i, r := range batch {
 		r.done <- results[i]
 	}
+}
+
+// batchAttempts and batchBackoff bound commitBatch's runs of a batch
+// that failed with a retryable error.
+const (
+	batchAttempts = 5
+	batchBackoff  = 5 * time.Millisecond
+)
+
+// runBatch runs the writes of batch in one transaction, each under a
+// savepoint so that a failing one is rolled back alone, and commits. It
+// returns each write's error, or the batch's when the transaction as a
+// whole failed or a write failed retryably (the batch is then to be run
+// again).
+func (s *Store) runBatch(batch []*writeReq) ([]error, error) {
+	tx, err := s.db.begin(context.Background())
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	results := make([]error, len(batch))
+	for i, r := range batch {
+		if _, err := tx.Tx.Exec("SAVEPOINT w"); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("store: savepoint: %w", err)
+		}
+		if err := r.fn(tx); err != nil {
+			if sqldb.IsRetryable(err) {
+				tx.Rollback()
+				return nil, fmt.Errorf("store: %w", err)
+			}
+			results[i] = err
+			if _, err := tx.Tx.Exec("ROLLBACK TO w"); err != nil {
+				tx.Rollback()
+				return nil, fmt.Errorf("store: rollback to savepoint: %w", err)
+			}
+		}
+		if _, err := tx.Tx.Exec("RELEASE w"); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("store: release savepoint: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: commit: %w", err)
+	}
+	return results, nil
 }
 
 // migrations are applied in order; PRAGMA user_version counts those done.
@@ -489,6 +547,9 @@ CREATE TABLE lone_subscriptions (
 `, textMigration, quotaMigration, objectIDMigration, countsMigration, changesMigration, statesMigration, casemapMigration}
 
 func (s *Store) migrate(ctx context.Context) error {
+	if s.db.pg() {
+		return s.migratePG(ctx)
+	}
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)

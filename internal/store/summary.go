@@ -288,7 +288,7 @@ func (s *Store) fillStep(ctx context.Context, after int64) (int, int64, error) {
 		ks = append(ks, k)
 	}
 	if len(ids) > 0 {
-		err = s.write(ctx, nil, func(tx *sql.Tx) error {
+		err = s.write(ctx, nil, func(tx *dbTx) error {
 			for i, id := range ids {
 				if _, err := tx.Exec("UPDATE messages SET summary = ?, structure = ?, sent_day = ? WHERE id = ? AND summary IS NULL",
 					ks[i].summary, ks[i].structure, ks[i].sentDay, id); err != nil {

@@ -155,7 +155,7 @@ func TestSummaryMigrationFills(t *testing.T) {
 	}
 	// The fill finds its rows through the partial index, never by a
 	// scan of every message (which every Open would pay for).
-	if plan := queryPlan(t, s.db, fillQuery, []any{0, fillBatch}); !strings.Contains(plan, "messages_unkept") {
+	if plan := queryPlan(t, s.db.DB, fillQuery, []any{0, fillBatch}); !strings.Contains(plan, "messages_unkept") {
 		t.Errorf("fill query plan:\n%s", plan)
 	}
 	got, err := s.MessageInfos(ctx, ds[0].MailboxID, all, true)

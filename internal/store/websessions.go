@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"time"
 )
@@ -22,7 +21,7 @@ type WebSession struct {
 
 // SaveWebSession stores a new session, durably.
 func (s *Store) SaveWebSession(ctx context.Context, ws WebSession) error {
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		_, err := tx.Exec(`INSERT INTO web_sessions (token_hash, csrf, account_id, password_tag, created, seen) VALUES (?, ?, ?, ?, ?, ?)`,
 			ws.TokenHash, ws.CSRF, ws.AccountID, ws.PasswordTag, ws.Created.UnixMilli(), ws.Seen.UnixMilli())
 		return err
@@ -58,7 +57,7 @@ func (s *Store) WebSessions(ctx context.Context) ([]WebSession, error) {
 
 // TouchWebSession records that a session was used at seen.
 func (s *Store) TouchWebSession(ctx context.Context, tokenHash string, seen time.Time) error {
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		_, err := tx.Exec(`UPDATE web_sessions SET seen = ? WHERE token_hash = ?`, seen.UnixMilli(), tokenHash)
 		return err
 	})
@@ -73,7 +72,7 @@ func (s *Store) DeleteWebSessions(ctx context.Context, tokenHashes ...string) er
 	if len(tokenHashes) == 0 {
 		return nil
 	}
-	err := s.write(ctx, nil, func(tx *sql.Tx) error {
+	err := s.write(ctx, nil, func(tx *dbTx) error {
 		for _, h := range tokenHashes {
 			if _, err := tx.Exec(`DELETE FROM web_sessions WHERE token_hash = ?`, h); err != nil {
 				return err
