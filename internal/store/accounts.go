@@ -179,7 +179,17 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 			}
 			return err
 		}
+		var bodies []int64
+		if tx.pg() {
+			var err error
+			if bodies, err = bodyIDs(tx, "SELECT m.file FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE b.account_id = ?", id); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.Exec("DELETE FROM accounts WHERE id = ?", id); err != nil {
+			return err
+		}
+		if err := gcBodies(tx, bodies); err != nil {
 			return err
 		}
 		return keepsAnAdmin(tx)
@@ -189,8 +199,10 @@ func (s *Store) DeleteAccount(ctx context.Context, address string) error {
 	}
 	// The rows are gone for good; the files follow. A crash here leaves
 	// orphan files that start-up (or `pail check --repair`) removes.
-	if err := os.RemoveAll(s.accountDir(id)); err != nil {
-		return fmt.Errorf("store: remove mail of %s: %w", address, err)
+	if !s.db.pg() { // a PostgreSQL store has nothing on disk
+		if err := os.RemoveAll(s.accountDir(id)); err != nil {
+			return fmt.Errorf("store: remove mail of %s: %w", address, err)
+		}
 	}
 	s.hub.publish(Event{AccountID: id, Kind: EventAccountDeleted})
 	return nil

@@ -80,24 +80,26 @@ func (*foreignBody) Discard()                          {}
 // this store's NewBody stores none of its messages and leaves the store's
 // own bodies in place for the caller.
 func TestDeliverBodiesRefusesForeign(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, t.TempDir())
-	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
-	own := spool(t, s, "one\r\n")
-	defer own.Discard()
-	bs := []BodyBatch{
-		{Body: own, Deliveries: []Delivery{{AccountID: a.ID}}},
-		{Body: &foreignBody{}, Deliveries: []Delivery{{AccountID: a.ID}}},
-	}
-	if _, err := s.DeliverBodies(ctx, bs); err == nil {
-		t.Fatal("DeliverBodies took a body of no store")
-	}
-	inbox, _ := s.MailboxByName(ctx, a.ID, Inbox)
-	if msgs, _ := s.Messages(ctx, inbox.ID); len(msgs) != 0 {
-		t.Errorf("INBOX got %d messages from a refused batch", len(msgs))
-	}
-	got := make([]byte, own.Size())
-	if _, err := own.ReadAt(got, 0); err != nil || string(got) != "one\r\n" {
-		t.Errorf("the store's own body after the refusal: %q, %v", got, err)
-	}
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s := be.open(t)
+		a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+		own := spool(t, s, "one\r\n")
+		defer own.Discard()
+		bs := []BodyBatch{
+			{Body: own, Deliveries: []Delivery{{AccountID: a.ID}}},
+			{Body: &foreignBody{}, Deliveries: []Delivery{{AccountID: a.ID}}},
+		}
+		if _, err := s.DeliverBodies(ctx, bs); err == nil {
+			t.Fatal("DeliverBodies took a body of no store")
+		}
+		inbox, _ := s.MailboxByName(ctx, a.ID, Inbox)
+		if msgs, _ := s.Messages(ctx, inbox.ID); len(msgs) != 0 {
+			t.Errorf("INBOX got %d messages from a refused batch", len(msgs))
+		}
+		got := make([]byte, own.Size())
+		if _, err := own.ReadAt(got, 0); err != nil || string(got) != "one\r\n" {
+			t.Errorf("the store's own body after the refusal: %q, %v", got, err)
+		}
+	})
 }

@@ -22,7 +22,8 @@ const DefaultWatchInterval = 500 * time.Millisecond
 // commits) and, when it changed, compares every mailbox's modification
 // sequence with the last look, publishing EventChanged for each mailbox that
 // moved and EventMailboxes for accounts whose set of mailboxes changed.
-// Changes made by this process are announced again; events are hints, so
+// On PostgreSQL, which has no data_version, every tick compares (a
+// stopgap until LISTEN/NOTIFY). Changes made by this process are announced again; events are hints, so
 // that is harmless.
 func (s *Store) WatchChanges(ctx context.Context, interval time.Duration) error {
 	conn, err := s.db.Conn(ctx)
@@ -51,8 +52,20 @@ func (s *Store) WatchChanges(ctx context.Context, interval time.Duration) error 
 		}
 		return out, rows.Err()
 	}
-	var version int64
-	if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&version); err != nil {
+	// version says whether another process committed since the last
+	// look: SQLite's data_version. PostgreSQL has no such counter to
+	// read; there every tick reads the mailboxes' MODSEQs (LISTEN/NOTIFY
+	// is to replace this polling).
+	dataVersion := func() (int64, error) {
+		if s.db.pg() {
+			return 0, nil
+		}
+		var v int64
+		err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v)
+		return v, err
+	}
+	version, err := dataVersion()
+	if err != nil {
 		return fmt.Errorf("store: watch: %w", err)
 	}
 	last, err := snapshot()
@@ -67,14 +80,14 @@ func (s *Store) WatchChanges(ctx context.Context, interval time.Duration) error 
 			return nil
 		case <-t.C:
 		}
-		var v int64
-		if err := conn.QueryRowContext(ctx, "PRAGMA data_version").Scan(&v); err != nil {
+		v, err := dataVersion()
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			return fmt.Errorf("store: watch: %w", err)
 		}
-		if v == version {
+		if v == version && !s.db.pg() {
 			continue
 		}
 		version = v

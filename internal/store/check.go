@@ -20,6 +20,9 @@ func (p Problem) String() string { return p.Kind + ": " + p.Detail }
 // delivery in progress in a live process), UIDs are ascending and below UIDNEXT. It
 // only reads; it is safe while the server runs.
 func (s *Store) Check(ctx context.Context) ([]Problem, error) {
+	if s.db.pg() {
+		return nil, errNotOnPG("Check")
+	}
 	var problems []Problem
 	add := func(kind, format string, args ...any) {
 		problems = append(problems, Problem{Kind: kind, Detail: fmt.Sprintf(format, args...)})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 )
 
@@ -34,6 +35,11 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 	dir := s.accountDir(src.AccountID)
 	links := make([]string, 0, len(msgs))
 	for _, m := range msgs {
+		if s.db.pg() {
+			// The copy names the same bodies row.
+			links = append(links, strconv.FormatInt(m.bodyID, 10))
+			continue
+		}
 		p := filepath.Join(dir, s.owner.name())
 		if err := os.Link(m.path, p); err != nil {
 			// Expunged meanwhile: no copy of it.
@@ -46,7 +52,11 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 		s.afterPlace()
 	}
 	var res CopyResult
-	err = s.write(ctx, []string{dir}, func(tx *dbTx) error {
+	var dirs []string
+	if !s.db.pg() {
+		dirs = []string{dir}
+	}
+	err = s.write(ctx, dirs, func(tx *dbTx) error {
 		res = CopyResult{}
 		var account int64
 		var uidnext uint32
@@ -66,6 +76,10 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 			if links[i] == "" {
 				continue
 			}
+			var file any = filepath.Base(links[i])
+			if tx.pg() {
+				file = m.bodyID
+			}
 			var flags string
 			var date, size int64
 			var summary, structure, emailID, threadID sql.NullString
@@ -81,7 +95,7 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 			// same; and its EMAILID and THREADID (RFC 8474 §5.1, §5.2).
 			// Its save date is now (RFC 8514 §1).
 			if _, err := tx.Exec("INSERT INTO messages (mailbox_id, uid, modseq, internal_date, size, flags, file, summary, structure, sent_day, saved, email_id, thread_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				destID, uidnext, modseq, date, size, flags, filepath.Base(links[i]), summary, structure, sentDay, now, emailID, threadID); err != nil {
+				destID, uidnext, modseq, date, size, flags, file, summary, structure, sentDay, now, emailID, threadID); err != nil {
 				return err
 			}
 			res.SrcUIDs = append(res.SrcUIDs, m.UID)
@@ -103,7 +117,7 @@ func (s *Store) Copy(ctx context.Context, srcID int64, uids []uint32, destID int
 		}
 	}
 	for _, l := range links {
-		if l != "" && !used[l] {
+		if l != "" && !used[l] && !s.db.pg() {
 			os.Remove(l)
 		}
 	}

@@ -33,6 +33,13 @@ func storeFiles(t *testing.T, s *Store) []string {
 // assertNoFiles fails if any message or spool file is left.
 func assertNoFiles(t *testing.T, s *Store) {
 	t.Helper()
+	if s.db.pg() {
+		var n int
+		if err := s.db.QueryRow("SELECT count(*) FROM bodies").Scan(&n); err != nil || n != 0 {
+			t.Errorf("%d bodies left, %v", n, err)
+		}
+		return
+	}
 	if files := storeFiles(t, s); len(files) != 0 {
 		t.Errorf("files left: %v", files)
 	}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -25,6 +28,56 @@ import (
 type sqlDB struct {
 	*sql.DB
 	dialect sqldb.Dialect
+	// pgQueries caches queries as PostgreSQL is given them (pgQuery).
+	pgQueries sync.Map
+	pgCached  atomic.Int32
+}
+
+// maxPGQueries bounds pgQueries: the store's query texts are fixed but
+// for a few built to a request's shape (searches), which need no cache.
+const maxPGQueries = 1024
+
+// q returns query as the dialect takes it: unchanged on SQLite; on
+// PostgreSQL with SQLite's json_extract(col, '$.A.B[0]') written as
+// (col::jsonb #>> '{A,B,0}'), instr( as strpos( (the same arguments),
+// and ? as $n.
+func (db *sqlDB) q(query string) string {
+	if db.dialect != sqldb.Postgres {
+		return query
+	}
+	if v, ok := db.pgQueries.Load(query); ok {
+		return v.(string)
+	}
+	out := pgQuery(query)
+	if db.pgCached.Load() < maxPGQueries {
+		if _, loaded := db.pgQueries.LoadOrStore(query, out); !loaded {
+			db.pgCached.Add(1)
+		}
+	}
+	return out
+}
+
+// jsonExtract matches SQLite's json_extract of a column at a constant
+// path of keys and indexes.
+var jsonExtract = regexp.MustCompile(`json_extract\(([\w.]+), '\$((?:\.\w+|\[\d+\])*)'\)`)
+
+// jsonStep is one key or index of a path.
+var jsonStep = regexp.MustCompile(`\.(\w+)|\[(\d+)\]`)
+
+// pgQuery rewrites a query for PostgreSQL (see sqlDB.q).
+func pgQuery(query string) string {
+	if strings.Contains(query, "json_extract(") {
+		query = jsonExtract.ReplaceAllStringFunc(query, func(m string) string {
+			sub := jsonExtract.FindStringSubmatch(m)
+			var keys []string
+			for _, st := range jsonStep.FindAllStringSubmatch(sub[2], -1) {
+				keys = append(keys, st[1]+st[2])
+			}
+			return "(" + sub[1] + "::jsonb #>> '{" + strings.Join(keys, ",") + "}')"
+		})
+	}
+	query = strings.ReplaceAll(query, "instr(", "strpos(")
+	return sqldb.Postgres.Rebind(query)
 }
 
 // pg reports whether the database is PostgreSQL.
@@ -63,18 +116,18 @@ func boolInt(b bool) int64 {
 
 // ExecContext runs a statement written with ? placeholders.
 func (db *sqlDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return db.DB.ExecContext(ctx, db.dialect.Rebind(query), db.args(args)...)
+	return db.DB.ExecContext(ctx, db.q(query), db.args(args)...)
 }
 
 // QueryContext runs a query written with ? placeholders.
 func (db *sqlDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.DB.QueryContext(ctx, db.dialect.Rebind(query), db.args(args)...)
+	return db.DB.QueryContext(ctx, db.q(query), db.args(args)...)
 }
 
 // QueryRowContext runs a query written with ? placeholders that returns
 // at most one row.
 func (db *sqlDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.DB.QueryRowContext(ctx, db.dialect.Rebind(query), db.args(args)...)
+	return db.DB.QueryRowContext(ctx, db.q(query), db.args(args)...)
 }
 
 // Exec is ExecContext without a context.
@@ -94,7 +147,7 @@ func (db *sqlDB) QueryRow(query string, args ...any) *sql.Row {
 
 // PrepareContext prepares a statement written with ? placeholders.
 func (db *sqlDB) PrepareContext(ctx context.Context, query string) (*sql.Stmt, error) {
-	return db.DB.PrepareContext(ctx, db.dialect.Rebind(query))
+	return db.DB.PrepareContext(ctx, db.q(query))
 }
 
 // begin starts a transaction (on SQLite it takes the write lock).
@@ -117,39 +170,39 @@ func (tx *dbTx) pg() bool { return tx.db.pg() }
 
 // Exec runs a statement written with ? placeholders.
 func (tx *dbTx) Exec(query string, args ...any) (sql.Result, error) {
-	return tx.Tx.Exec(tx.db.dialect.Rebind(query), tx.db.args(args)...)
+	return tx.Tx.Exec(tx.db.q(query), tx.db.args(args)...)
 }
 
 // Query runs a query written with ? placeholders.
 func (tx *dbTx) Query(query string, args ...any) (*sql.Rows, error) {
-	return tx.Tx.Query(tx.db.dialect.Rebind(query), tx.db.args(args)...)
+	return tx.Tx.Query(tx.db.q(query), tx.db.args(args)...)
 }
 
 // QueryRow runs a query written with ? placeholders that returns at most
 // one row.
 func (tx *dbTx) QueryRow(query string, args ...any) *sql.Row {
-	return tx.Tx.QueryRow(tx.db.dialect.Rebind(query), tx.db.args(args)...)
+	return tx.Tx.QueryRow(tx.db.q(query), tx.db.args(args)...)
 }
 
 // ExecContext is Exec with a context.
 func (tx *dbTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return tx.Tx.ExecContext(ctx, tx.db.dialect.Rebind(query), tx.db.args(args)...)
+	return tx.Tx.ExecContext(ctx, tx.db.q(query), tx.db.args(args)...)
 }
 
 // QueryContext is Query with a context.
 func (tx *dbTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return tx.Tx.QueryContext(ctx, tx.db.dialect.Rebind(query), tx.db.args(args)...)
+	return tx.Tx.QueryContext(ctx, tx.db.q(query), tx.db.args(args)...)
 }
 
 // QueryRowContext is QueryRow with a context.
 func (tx *dbTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return tx.Tx.QueryRowContext(ctx, tx.db.dialect.Rebind(query), tx.db.args(args)...)
+	return tx.Tx.QueryRowContext(ctx, tx.db.q(query), tx.db.args(args)...)
 }
 
 // Prepare prepares a statement written with ? placeholders on the
 // transaction.
 func (tx *dbTx) Prepare(query string) (*sql.Stmt, error) {
-	return tx.Tx.Prepare(tx.db.dialect.Rebind(query))
+	return tx.Tx.Prepare(tx.db.q(query))
 }
 
 // dialect holds the SQL fragments that differ between SQLite and
@@ -162,6 +215,9 @@ type dialect struct {
 	forUpdate string
 	// uidsIn is "IN (the UIDs of a JSON array argument, uidList)".
 	uidsIn string
+	// uidsTable is a table j of one column, value, holding the UIDs of a
+	// JSON array argument.
+	uidsTable string
 	// flagsUpdate sets flags and modseq of messages from a JSON array
 	// of [id, "flags"] pairs (the second argument; the first is modseq).
 	flagsUpdate string
@@ -174,6 +230,7 @@ type dialect struct {
 var sqliteDialect = dialect{
 	forUpdate: "",
 	uidsIn:    "IN (SELECT value FROM json_each(?))",
+	uidsTable: "json_each(?) j",
 	flagsUpdate: `UPDATE messages SET flags = json_extract(u.value, '$[1]'), modseq = ?
 			FROM json_each(?) AS u WHERE messages.id = json_extract(u.value, '$[0]')`,
 	deletedSQL: `SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND flags LIKE '%\Deleted%' ORDER BY uid`,
@@ -182,6 +239,7 @@ var sqliteDialect = dialect{
 var pgDialect = dialect{
 	forUpdate: " FOR UPDATE",
 	uidsIn:    "IN (SELECT value::bigint FROM jsonb_array_elements_text(?::jsonb))",
+	uidsTable: "(SELECT value::bigint AS value FROM jsonb_array_elements_text(?::jsonb)) j",
 	flagsUpdate: `UPDATE messages SET flags = u.value->>1, modseq = ?
 			FROM jsonb_array_elements(?::jsonb) AS u WHERE messages.id = (u.value->>0)::bigint`,
 	deletedSQL: `SELECT id, uid, modseq, flags, recent FROM messages WHERE mailbox_id = ? AND flags LIKE '%\\Deleted%' ORDER BY uid`,

@@ -60,7 +60,7 @@ func (s *Store) ExpireGreylist(ctx context.Context, passedBefore, pendingBefore 
 			{"DELETE FROM greylist WHERE passed = 1 AND last < ?", []any{passedBefore.Unix()}},
 			{"DELETE FROM greylist WHERE passed = 0 AND last < ?", []any{pendingBefore.Unix()}},
 			{`DELETE FROM greylist WHERE triple IN (SELECT triple FROM greylist WHERE passed = 0 ORDER BY last
-				LIMIT max(0, (SELECT count(*) FROM greylist) - ?))`, []any{max}},
+				LIMIT (SELECT CASE WHEN count(*) > ? THEN count(*) - ? ELSE 0 END FROM greylist))`, []any{max, max}},
 		} {
 			res, err := tx.Exec(q.query, q.args...)
 			if err != nil {

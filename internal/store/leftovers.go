@@ -40,6 +40,9 @@ type leftover struct {
 // removed. It is safe while other processes use the store; `pail check
 // --repair` runs it.
 func (s *Store) RemoveLeftovers(ctx context.Context) ([]string, error) {
+	if s.db.pg() {
+		return nil, nil // no files: a crash leaves nothing but rolled-back transactions
+	}
 	return s.removeLeftovers(ctx, s.lockStates())
 }
 
@@ -51,6 +54,9 @@ func (s *Store) RemoveLeftovers(ctx context.Context) ([]string, error) {
 // It reports whether it scanned. Leftovers of a process whose lock file was
 // removed from under it wait for `pail check --repair`.
 func (s *Store) RemoveCrashLeftovers(ctx context.Context) (removed []string, scanned bool, err error) {
+	if s.db.pg() {
+		return nil, false, nil // no files
+	}
 	locks := s.lockStates()
 	if locks.clean() {
 		done, err := s.scannedOnce(ctx)

@@ -102,7 +102,7 @@ func (s *Store) CreateMailbox(ctx context.Context, accountID int64, name, specia
 // §2.3.1.1).
 func createMailbox(tx *dbTx, accountID int64, name, specialUse string) (int64, error) {
 	var last int64
-	err := tx.QueryRow("SELECT value FROM meta WHERE key = 'uidvalidity'").Scan(&last)
+	err := tx.QueryRow("SELECT value FROM meta WHERE key = 'uidvalidity'" + sqlDialect(tx.db.dialect).forUpdate).Scan(&last)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}

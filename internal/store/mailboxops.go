@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -69,6 +70,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	dir := s.accountDir(accountID)
 	err := s.write(ctx, nil, func(tx *dbTx) error {
 		paths = paths[:0]
+		var bodies []int64 // PostgreSQL: the bodies its messages named
 		if err := tx.QueryRow("SELECT id FROM mailboxes WHERE account_id = ? AND name = ?", accountID, name).Scan(&id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrNotFound
@@ -85,7 +87,12 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 				rows.Close()
 				return err
 			}
-			paths = append(paths, filepath.Join(dir, f))
+			if tx.pg() {
+				id, _ := strconv.ParseInt(f, 10, 64)
+				bodies = append(bodies, id)
+			} else {
+				paths = append(paths, filepath.Join(dir, f))
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -96,8 +103,10 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 		if _, err := tx.Exec("INSERT INTO lone_subscriptions (account_id, name) SELECT account_id, name FROM mailboxes WHERE id = ? AND subscribed <> 0 ON CONFLICT DO NOTHING", id); err != nil {
 			return err
 		}
-		_, err = tx.Exec("DELETE FROM mailboxes WHERE id = ?", id)
-		return err
+		if _, err = tx.Exec("DELETE FROM mailboxes WHERE id = ?", id); err != nil {
+			return err
+		}
+		return gcBodies(tx, bodies)
 	})
 	if err != nil {
 		return err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -29,6 +30,8 @@ type Message struct {
 	// path is the file holding the message bytes in this store: the
 	// store's own business, protocols read the bytes through OpenBody.
 	path string
+	// bodyID is the bodies row holding the bytes in a PostgreSQL store.
+	bodyID int64
 	// SaveDate is when the message was saved into this mailbox (RFC
 	// 8514: delivery, APPEND, COPY, MOVE); zero for mail stored before
 	// pail kept it.
@@ -46,12 +49,19 @@ type fileSpool struct {
 	f    *os.File
 	size int64
 	keep bool // deliverBatch leaves the file in place (see Retain)
+	// temp marks a PostgreSQL store's spool: a temporary file whose bytes
+	// delivery writes into the database (never synced, linked or
+	// renamed).
+	temp bool
 }
 
 var _ BodyWriter = (*fileSpool)(nil)
 
 // newSpool starts a new message.
 func (s *Store) newSpool() (*fileSpool, error) {
+	if s.db.pg() {
+		return newTempSpool()
+	}
 	f, err := os.CreateTemp(filepath.Join(s.dir, "spool"), s.owner.token+tokenSep+"msg-")
 	if err != nil {
 		return nil, fmt.Errorf("store: spool: %w", err)
@@ -223,7 +233,19 @@ func (s *Store) deliverBatch(ctx context.Context, bs []batch) (out [][]Delivered
 	paths := make([][]string, len(bs))
 	var placed []string // every file placed so far, removed on failure
 	var dirs []string
+	var datas [][]byte // PostgreSQL: each message's bytes, for its bodies row
+	if s.db.pg() {
+		datas = make([][]byte, len(bs))
+		for i, b := range bs {
+			if datas[i], err = spoolBytes(b.sp); err != nil {
+				return nil, err
+			}
+		}
+	}
 	for i, b := range bs {
+		if s.db.pg() {
+			break
+		}
 		if paths[i], err = s.place(b.sp, b.ds, &dirs); err != nil {
 			removeFiles(placed)
 			return nil, err
@@ -248,6 +270,7 @@ func (s *Store) deliverBatch(ctx context.Context, bs []batch) (out [][]Delivered
 	err = s.write(ctx, dirs, func(tx *dbTx) error {
 		for i, b := range bs {
 			out[i] = make([]Delivered, len(b.ds))
+			var body int64 // PostgreSQL: the bodies row, once one recipient needs it
 			for j, d := range b.ds {
 				date := d.Date
 				if date.IsZero() {
@@ -268,7 +291,18 @@ func (s *Store) deliverBatch(ctx context.Context, bs []batch) (out [][]Delivered
 				var err error
 				k := ks[i]
 				k.emailID = emailIDs[i][d.AccountID]
-				if out[i][j], err = insertMessage(tx, d.AccountID, d.Mailbox, d.SpecialUse, filepath.Base(paths[i][j]), b.sp.size, date, d.Flags, k); err != nil {
+				var file any
+				if tx.pg() {
+					if body == 0 {
+						if body, err = insertBody(tx, datas[i]); err != nil {
+							return err
+						}
+					}
+					file = body
+				} else {
+					file = filepath.Base(paths[i][j])
+				}
+				if out[i][j], err = insertMessage(tx, d.AccountID, d.Mailbox, d.SpecialUse, file, b.sp.size, date, d.Flags, k); err != nil {
 					return fmt.Errorf("store: account %d: %w", d.AccountID, err)
 				}
 			}
@@ -282,7 +316,9 @@ func (s *Store) deliverBatch(ctx context.Context, bs []batch) (out [][]Delivered
 	for i, b := range bs {
 		for j, d := range out[i] {
 			if d.Duplicate {
-				removeFiles(paths[i][j : j+1])
+				if !s.db.pg() {
+					removeFiles(paths[i][j : j+1])
+				}
 				continue
 			}
 			s.hub.publish(Event{AccountID: b.ds[j].AccountID, MailboxID: d.MailboxID, Kind: EventNewMessage})
@@ -337,7 +373,10 @@ func syncSpool(sp *fileSpool) (kept, error) {
 		k, err := summaryOf(sp)
 		desc <- described{k, err}
 	}()
-	serr := sp.f.Sync()
+	var serr error
+	if !sp.temp {
+		serr = sp.f.Sync()
+	}
 	d := <-desc
 	if serr != nil {
 		return kept{}, fmt.Errorf("store: sync spool: %w", serr)
@@ -398,7 +437,7 @@ func seenBefore(tx *dbTx, accountID int64, key []byte, since, now time.Time, pru
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, err
 	}
-	if _, err := tx.Exec("INSERT INTO seen_digests (account_id, digest, at) VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET at = excluded.at",
+	if _, err := tx.Exec("INSERT INTO seen_digests (account_id, digest, at) VALUES (?, ?, ?) ON CONFLICT (account_id, digest) DO UPDATE SET at = excluded.at",
 		accountID, key, now.Unix()); err != nil {
 		return false, err
 	}
@@ -424,7 +463,7 @@ func specialMailbox(tx *dbTx, accountID int64, name, specialUse string) error {
 }
 
 // insertMessage adds one message row, assigning the next UID.
-func insertMessage(tx *dbTx, accountID int64, mailbox, specialUse, file string, size int64, date time.Time, flags []string, k kept) (Delivered, error) {
+func insertMessage(tx *dbTx, accountID int64, mailbox, specialUse string, file any, size int64, date time.Time, flags []string, k kept) (Delivered, error) {
 	if mailbox == "" {
 		mailbox = Inbox
 	}
@@ -477,7 +516,11 @@ func (s *Store) scanMessage(row interface{ Scan(...any) error }) (Message, error
 	}
 	m.InternalDate = time.Unix(date, 0)
 	m.Flags = parseFlags(flags)
-	m.path = filepath.Join(s.accountDir(account), file)
+	if s.db.pg() {
+		m.bodyID, _ = strconv.ParseInt(file, 10, 64)
+	} else {
+		m.path = filepath.Join(s.accountDir(account), file)
+	}
 	if saved.Valid {
 		m.SaveDate = time.Unix(saved.Int64, 0)
 	}
@@ -511,8 +554,9 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 	}
 	var accountID int64
 	var paths []string
+	var bodies []int64 // PostgreSQL: the bodies rows the messages named
 	err := s.write(ctx, nil, func(tx *dbTx) error {
-		paths = paths[:0]
+		paths, bodies = paths[:0], bodies[:0]
 		var modseq uint64
 		if err := s.txQueryRow(tx, "SELECT account_id, modseq FROM mailboxes WHERE id = ?"+s.d.forUpdate, mailboxID).Scan(&accountID, &modseq); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -543,10 +587,17 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, ids []int64) error
 			if _, err := keep.Exec(mailboxID, uid, modseq); err != nil {
 				return err
 			}
-			paths = append(paths, filepath.Join(dir, file))
+			if tx.pg() {
+				id, _ := strconv.ParseInt(file, 10, 64)
+				bodies = append(bodies, id)
+			} else {
+				paths = append(paths, filepath.Join(dir, file))
+			}
 		}
-		_, err = s.txExec(tx, "UPDATE mailboxes SET modseq = ? WHERE id = ?", modseq, mailboxID)
-		return err
+		if _, err = s.txExec(tx, "UPDATE mailboxes SET modseq = ? WHERE id = ?", modseq, mailboxID); err != nil {
+			return err
+		}
+		return gcBodies(tx, bodies)
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 )
 
 // fileBody is the SQLite store's Body: a message file read with plain
@@ -52,7 +53,11 @@ func (s *Store) MessageSizes(ctx context.Context, mailboxID int64) ([]Message, e
 		if err := rows.Scan(&m.ID, &m.UID, &m.Size, &file); err != nil {
 			return nil, fmt.Errorf("store: %w", err)
 		}
-		m.path = dir + string(file)
+		if s.db.pg() {
+			m.bodyID, _ = strconv.ParseInt(string(file), 10, 64)
+		} else {
+			m.path = dir + string(file)
+		}
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
@@ -69,6 +74,9 @@ func (s *Store) MessageSizes(ctx context.Context, mailboxID int64) ([]Message, e
 func (s *Store) OpenBody(ctx context.Context, m Message) (Body, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("store: open message %d: %w", m.ID, err)
+	}
+	if s.db.pg() {
+		return s.openPGBody(ctx, m)
 	}
 	f, err := openRaw(m.path)
 	if err != nil {

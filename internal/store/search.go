@@ -235,7 +235,7 @@ func (s *Store) SearchCandidates(ctx context.Context, mailboxID int64, uids []ui
 	}
 	// CROSS JOIN keeps json_each outside: one probe of the (mailbox_id,
 	// uid) index per UID.
-	rows, err := s.db.QueryContext(ctx, "SELECT "+messageColumns+", "+summary+" FROM json_each(?) j CROSS JOIN messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? AND m.uid = j.value ORDER BY m.uid",
+	rows, err := s.db.QueryContext(ctx, "SELECT "+messageColumns+", "+summary+" FROM "+s.d.uidsTable+" CROSS JOIN messages m JOIN mailboxes b ON b.id = m.mailbox_id WHERE m.mailbox_id = ? AND m.uid = j.value ORDER BY m.uid",
 		string(list), mailboxID)
 	if err != nil {
 		return nil, nil, fmt.Errorf("store: search candidates: %w", err)

@@ -148,7 +148,7 @@ func (s *Store) PutSieveScript(ctx context.Context, accountID int64, name string
 	err := s.write(ctx, nil, func(tx *dbTx) error {
 		var n int
 		var exists bool
-		if err := tx.QueryRow("SELECT count(*), coalesce(max(name = ?), 0) FROM sieve_scripts WHERE account_id = ?", name, accountID).Scan(&n, &exists); err != nil {
+		if err := tx.QueryRow("SELECT count(*), coalesce(max(CASE WHEN name = ? THEN 1 ELSE 0 END), 0) FROM sieve_scripts WHERE account_id = ?", name, accountID).Scan(&n, &exists); err != nil {
 			return err
 		}
 		if !exists && lim.MaxScripts > 0 && n >= lim.MaxScripts {
@@ -173,7 +173,7 @@ func (s *Store) CheckSieveQuota(ctx context.Context, accountID int64, name strin
 	}
 	var n int
 	var exists bool
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*), coalesce(max(name = ?), 0) FROM sieve_scripts WHERE account_id = ?", name, accountID).Scan(&n, &exists); err != nil {
+	if err := s.db.QueryRowContext(ctx, "SELECT count(*), coalesce(max(CASE WHEN name = ? THEN 1 ELSE 0 END), 0) FROM sieve_scripts WHERE account_id = ?", name, accountID).Scan(&n, &exists); err != nil {
 		return fmt.Errorf("store: sieve quota: %w", err)
 	}
 	if !exists && lim.MaxScripts > 0 && n >= lim.MaxScripts {

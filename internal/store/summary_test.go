@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -39,42 +40,45 @@ func deliverSummaries(t *testing.T, s *Store, accountID int64, n int) []Delivere
 // bytes it stores (equal to one read from the file), with the decoded
 // header fields, and a copy keeps the original's.
 func TestSummaryKeptAtDelivery(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, t.TempDir())
-	a, _ := s.AddAccount(ctx, "jill@hill.test", "h", false)
-	ds := deliverSummaries(t, s, a.ID, 3)
-	var nulls int
-	if err := s.db.QueryRow("SELECT count(*) FROM messages WHERE summary IS NULL OR structure IS NULL OR sent_day IS NULL").Scan(&nulls); err != nil || nulls != 0 {
-		t.Fatalf("%d rows without a summary (%v)", nulls, err)
-	}
-	msgs, _ := s.MessagesByUID(ctx, ds[1].MailboxID, []uint32{ds[1].UID})
-	info, err := s.MessageInfo(ctx, msgs[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	fromFile, err := keepFile(msgs[0].path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertSameInfo(t, info, fromFile)
-	if info.Subject != "café 1" || !info.HasAttachment || info.Preview != "hello number 1" || len(info.Envelope.To) != 3 || !info.Envelope.To[0].IsGroupStart() {
-		t.Errorf("kept: %+v", info)
-	}
-	arch, _ := s.MailboxByName(ctx, a.ID, "Archive")
-	res, err := s.Copy(ctx, ds[1].MailboxID, []uint32{ds[1].UID}, arch.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	copies, err := s.MessageInfos(ctx, arch.ID, res.DestUIDs, true)
-	if err != nil || copies[res.DestUIDs[0]] == nil {
-		t.Fatal(err, copies)
-	}
-	var summary sql.NullString
-	s.db.QueryRow("SELECT summary FROM messages WHERE mailbox_id = ?", arch.ID).Scan(&summary)
-	if !summary.Valid {
-		t.Error("the copy has no summary of its own")
-	}
-	assertSameInfo(t, copies[res.DestUIDs[0]], fromFile)
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s := be.open(t)
+		a, _ := s.AddAccount(ctx, "jill@hill.test", "h", false)
+		ds := deliverSummaries(t, s, a.ID, 3)
+		var nulls int
+		if err := s.db.QueryRow("SELECT count(*) FROM messages WHERE summary IS NULL OR structure IS NULL OR sent_day IS NULL").Scan(&nulls); err != nil || nulls != 0 {
+			t.Fatalf("%d rows without a summary (%v)", nulls, err)
+		}
+		msgs, _ := s.MessagesByUID(ctx, ds[1].MailboxID, []uint32{ds[1].UID})
+		info, err := s.MessageInfo(ctx, msgs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := storedBytes(t, s, msgs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		fromFile := message.ReadInfo(bytes.NewReader(data))
+		assertSameInfo(t, info, fromFile)
+		if info.Subject != "café 1" || !info.HasAttachment || info.Preview != "hello number 1" || len(info.Envelope.To) != 3 || !info.Envelope.To[0].IsGroupStart() {
+			t.Errorf("kept: %+v", info)
+		}
+		arch, _ := s.MailboxByName(ctx, a.ID, "Archive")
+		res, err := s.Copy(ctx, ds[1].MailboxID, []uint32{ds[1].UID}, arch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copies, err := s.MessageInfos(ctx, arch.ID, res.DestUIDs, true)
+		if err != nil || copies[res.DestUIDs[0]] == nil {
+			t.Fatal(err, copies)
+		}
+		var summary sql.NullString
+		s.db.QueryRow("SELECT summary FROM messages WHERE mailbox_id = ?", arch.ID).Scan(&summary)
+		if !summary.Valid {
+			t.Error("the copy has no summary of its own")
+		}
+		assertSameInfo(t, copies[res.DestUIDs[0]], fromFile)
+	})
 }
 
 // assertSameInfo compares two Infos as stored (dates by instant and offset).
