@@ -109,3 +109,17 @@ func bodyGone(t *testing.T, s *Store, m Message) bool {
 	}
 	return n == 0
 }
+
+// storedCount counts the stored message bodies: files (SQLite) or bodies
+// rows (PostgreSQL).
+func storedCount(t *testing.T, s *Store) int {
+	t.Helper()
+	if !s.db.pg() {
+		return len(storeFiles(t, s))
+	}
+	var n int
+	if err := s.db.QueryRow("SELECT count(*) FROM bodies").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}

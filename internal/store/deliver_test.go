@@ -46,12 +46,30 @@ func assertNoFiles(t *testing.T, s *Store) {
 }
 
 // failInserts makes every message insert into the mailbox fail, with a
-// trigger in the real database.
-func failInserts(t *testing.T, db *sql.DB, mailboxID int64) {
+// trigger in the real database (SQLite's or PostgreSQL's); dropFailInserts
+// removes it.
+func failInserts(t *testing.T, s *Store, mailboxID int64) {
 	t.Helper()
-	_, err := db.Exec(fmt.Sprintf(`CREATE TRIGGER fail_%d BEFORE INSERT ON messages WHEN NEW.mailbox_id = %d
-		BEGIN SELECT RAISE(ABORT, 'injected failure'); END`, mailboxID, mailboxID))
-	if err != nil {
+	q := fmt.Sprintf(`CREATE TRIGGER fail_%d BEFORE INSERT ON messages WHEN NEW.mailbox_id = %d
+		BEGIN SELECT RAISE(ABORT, 'injected failure'); END`, mailboxID, mailboxID)
+	if s.db.pg() {
+		q = fmt.Sprintf(`CREATE FUNCTION fail_%d() RETURNS trigger LANGUAGE plpgsql AS $$
+			BEGIN RAISE EXCEPTION 'injected failure'; END $$;
+			CREATE TRIGGER fail_%d BEFORE INSERT ON messages FOR EACH ROW
+			WHEN (NEW.mailbox_id = %d) EXECUTE FUNCTION fail_%d()`, mailboxID, mailboxID, mailboxID, mailboxID)
+	}
+	if _, err := s.db.Exec(q); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dropFailInserts(t *testing.T, s *Store, mailboxID int64) {
+	t.Helper()
+	q := fmt.Sprintf("DROP TRIGGER fail_%d", mailboxID)
+	if s.db.pg() {
+		q += " ON messages"
+	}
+	if _, err := s.db.Exec(q); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -59,34 +77,34 @@ func failInserts(t *testing.T, db *sql.DB, mailboxID int64) {
 // TestDeliverAllOrNothing: an SQL error for one recipient stores the
 // message for none, and forgets the dedupe records of the others too.
 func TestDeliverAllOrNothing(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, t.TempDir())
-	a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
-	b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
-	jill, _ := s.MailboxByName(ctx, b.ID, "INBOX")
-	failInserts(t, s.db.DB, jill.ID)
-	since := time.Now().Add(-time.Hour)
-	ds := []Delivery{
-		{AccountID: a.ID, DedupeKey: []byte("k-bob"), DedupeSince: since},
-		{AccountID: b.ID, DedupeKey: []byte("k-jill"), DedupeSince: since},
-	}
-	if _, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), ds); err == nil {
-		t.Fatal("DeliverBody succeeded though jill's insert failed")
-	}
-	bob, _ := s.MailboxByName(ctx, a.ID, "INBOX")
-	if msgs, _ := s.Messages(ctx, bob.ID); len(msgs) != 0 {
-		t.Errorf("bob got %d messages from a failed delivery", len(msgs))
-	}
-	assertNoFiles(t, s)
-	// The client's retry, once the fault is gone, is stored for both: the
-	// failed attempt left no dedupe record behind.
-	if _, err := s.db.Exec(fmt.Sprintf("DROP TRIGGER fail_%d", jill.ID)); err != nil {
-		t.Fatal(err)
-	}
-	res, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), ds)
-	if err != nil || res[0].Duplicate || res[1].Duplicate {
-		t.Fatalf("retry: %+v %v", res, err)
-	}
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s := be.open(t)
+		a, _ := s.AddAccount(ctx, "bob@hill.com", "h", false)
+		b, _ := s.AddAccount(ctx, "jill@hill.com", "h", false)
+		jill, _ := s.MailboxByName(ctx, b.ID, "INBOX")
+		failInserts(t, s, jill.ID)
+		since := time.Now().Add(-time.Hour)
+		ds := []Delivery{
+			{AccountID: a.ID, DedupeKey: []byte("k-bob"), DedupeSince: since},
+			{AccountID: b.ID, DedupeKey: []byte("k-jill"), DedupeSince: since},
+		}
+		if _, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), ds); err == nil {
+			t.Fatal("DeliverBody succeeded though jill's insert failed")
+		}
+		bob, _ := s.MailboxByName(ctx, a.ID, "INBOX")
+		if msgs, _ := s.Messages(ctx, bob.ID); len(msgs) != 0 {
+			t.Errorf("bob got %d messages from a failed delivery", len(msgs))
+		}
+		assertNoFiles(t, s)
+		// The client's retry, once the fault is gone, is stored for both: the
+		// failed attempt left no dedupe record behind.
+		dropFailInserts(t, s, jill.ID)
+		res, err := s.DeliverBody(ctx, spool(t, s, "x\r\n"), ds)
+		if err != nil || res[0].Duplicate || res[1].Duplicate {
+			t.Fatalf("retry: %+v %v", res, err)
+		}
+	})
 }
 
 // TestMigrateDedupeRecords: a database from before digest keys opens, with
