@@ -35,6 +35,7 @@ var DefaultMailboxes = []struct{ Name, SpecialUse string }{
 func (s *Store) AddAccount(ctx context.Context, address, passwordHash string, admin bool) (Account, error) {
 	acct := Account{Address: address, PasswordHash: passwordHash, Admin: admin, Created: time.Now().UTC().Truncate(time.Second)}
 	err := s.write(ctx, nil, func(tx *dbTx) error {
+		acct.Admin = admin // a batch run again starts over
 		var n int
 		if err := tx.QueryRow("SELECT count(*) FROM aliases WHERE address = ?", address).Scan(&n); err != nil {
 			return err

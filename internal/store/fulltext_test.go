@@ -438,22 +438,24 @@ func TestTextMigrationFills(t *testing.T) {
 // TestListMessagesByUIDs: ListQuery.UIDs keeps a page to the search's
 // candidates, in the list order and by keyset; an empty set lists none.
 func TestListMessagesByUIDs(t *testing.T) {
-	ctx := context.Background()
-	s := openTest(t, t.TempDir())
-	a, _ := s.AddAccount(ctx, "jill@hill.test", "h", false)
-	ds := deliverSummaries(t, s, a.ID, 10)
-	mb := ds[0].MailboxID
-	page, err := s.ListMessages(ctx, mb, ListQuery{UIDs: []uint32{2, 5, 9}, Limit: 2})
-	if err != nil || len(page) != 2 || page[0].UID != 9 || page[1].UID != 5 {
-		t.Fatalf("first page: %+v %v", page, err)
-	}
-	page, err = s.ListMessages(ctx, mb, ListQuery{UIDs: []uint32{2, 5, 9}, Older: page[1].Key(), Limit: 2})
-	if err != nil || len(page) != 1 || page[0].UID != 2 {
-		t.Fatalf("older page: %+v %v", page, err)
-	}
-	if page, err := s.ListMessages(ctx, mb, ListQuery{UIDs: []uint32{}}); err != nil || len(page) != 0 {
-		t.Fatalf("no candidates: %d %v", len(page), err)
-	}
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s := be.open(t)
+		a, _ := s.AddAccount(ctx, "jill@hill.test", "h", false)
+		ds := deliverSummaries(t, s, a.ID, 10)
+		mb := ds[0].MailboxID
+		page, err := s.ListMessages(ctx, mb, ListQuery{UIDs: []uint32{2, 5, 9}, Limit: 2})
+		if err != nil || len(page) != 2 || page[0].UID != 9 || page[1].UID != 5 {
+			t.Fatalf("first page: %+v %v", page, err)
+		}
+		page, err = s.ListMessages(ctx, mb, ListQuery{UIDs: []uint32{2, 5, 9}, Older: page[1].Key(), Limit: 2})
+		if err != nil || len(page) != 1 || page[0].UID != 2 {
+			t.Fatalf("older page: %+v %v", page, err)
+		}
+		if page, err := s.ListMessages(ctx, mb, ListQuery{UIDs: []uint32{}}); err != nil || len(page) != 0 {
+			t.Fatalf("no candidates: %d %v", len(page), err)
+		}
+	})
 }
 
 // TestCasemapMigration: a store from before casemapMigration holds index

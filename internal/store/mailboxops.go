@@ -131,6 +131,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, oldName, new
 	}
 	var inboxID int64
 	err := s.write(ctx, nil, func(tx *dbTx) error {
+		inboxID = 0 // a batch run again starts over
 		var id int64
 		if err := tx.QueryRow("SELECT id FROM mailboxes WHERE account_id = ? AND name = ?", accountID, oldName).Scan(&id); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {

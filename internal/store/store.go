@@ -239,6 +239,8 @@ type writeReq struct {
 }
 
 // write runs fn inside a transaction shared with other concurrent writers
+// (fn may run more than once: a batch that failed retryably is run again,
+// so fn sets its results afresh on each run)
 // and returns once that transaction is durable (or fn's error; a failing fn
 // is rolled back alone). Before the commit, every directory in dirs is
 // fsynced, so that files linked into them are durable no later than the rows
