@@ -2,9 +2,13 @@
 // messages with their UIDs, flags and modification sequences, and the change
 // events that tell live sessions about new mail.
 //
-// Metadata lives in one SQLite database (modernc.org/sqlite, pure Go) in WAL
-// mode with synchronous=FULL; message bytes live in files, one per message,
-// stored exactly as received. Every write goes through one committer
+// Open keeps the metadata in one SQLite database (modernc.org/sqlite, pure
+// Go) in WAL mode with synchronous=FULL, and message bytes in files, one per
+// message, stored exactly as received. OpenPostgres keeps everything,
+// message bytes included, in a PostgreSQL database that several processes
+// on several machines may share (pgschema.go, pgbody.go); the Go code and
+// nearly all the SQL are the same, the few fragments that differ are in
+// dialect.go. Every write goes through one committer
 // goroutine that batches concurrent writers into a single transaction and a
 // single fsync (group commit), so durability does not cost one fsync per
 // message. A method that returns nil after a write has made it durable.
@@ -27,7 +31,10 @@
 // (see fulltext.go for what IMAP calls).
 //
 // Several processes (the server and the admin commands) may open the same
-// data directory at once; SQLite's locking arbitrates between them.
+// data directory at once; SQLite's locking arbitrates between them. On
+// PostgreSQL, writers to one mailbox take turns on its row (dialect
+// forUpdate) and a batch that fails with a deadlock or a serialization
+// failure is run again.
 //
 // # The seam to the protocols
 //
@@ -45,8 +52,9 @@
 // copies, IMAP CATENATE). Each consumer declares the small interface it
 // uses (delivery.Store, pop3d.Store, imapd's body and append stores,
 // webmail's account, mailbox, body and session stores, rspamd.Messages,
-// admin.Store), so that a second implementation (PostgreSQL, keeping
-// bodies in the database) is a new package that satisfies them.
+// admin.Store). On PostgreSQL a Body is the bytes of its row, and a
+// BodyWriter a temporary file whose bytes delivery writes into the
+// database.
 package store
 
 import (
