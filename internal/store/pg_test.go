@@ -335,3 +335,88 @@ func TestBodiesFreedWithLastCopy(t *testing.T) {
 		assertNoFiles(t, s)
 	})
 }
+
+// TestQueriesOnBothBackends runs the store's queries that the other
+// tests of both backends leave out: sort fields from the kept summaries,
+// \Deleted messages, changes since a MODSEQ, search candidates by UID,
+// subscriptions to names without a mailbox, a message by its account,
+// and an account's usage.
+func TestQueriesOnBothBackends(t *testing.T) {
+	eachBackend(t, func(t *testing.T, be backend) {
+		ctx := context.Background()
+		s := be.open(t)
+		a, _ := s.AddAccount(ctx, "bob@hill.test", "h", false)
+		var uids []uint32
+		var mb int64
+		for i := range 4 {
+			msg := fmt.Sprintf("From: Jack %d <jack@town.test>\r\nSubject: topic %d\r\nDate: Mon, %d Dec 2026 10:00:00 +0000\r\n\r\nbody %d\r\n", i, 4-i, i+1, i)
+			ds, err := s.DeliverBody(ctx, spool(t, s, msg), []Delivery{{AccountID: a.ID}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			uids, mb = append(uids, ds[0].UID), ds[0].MailboxID
+		}
+		var fields []SortFields
+		if err := s.SortFields(ctx, mb, uids, SortDate|SortSubject|SortFrom, func(f *SortFields) { fields = append(fields, *f) }); err != nil {
+			t.Fatal(err)
+		}
+		if len(fields) != 4 || fields[0].Subject != "topic 4" || fields[3].Subject != "topic 1" ||
+			fields[1].Date.Day() != 2 || fields[2].From.Mailbox != "jack" {
+			t.Fatalf("sort fields: %+v", fields)
+		}
+		before, _ := s.MailboxModSeq(ctx, mb)
+		if _, err := s.ChangeFlags(ctx, mb, []uint32{uids[1], uids[3]}, FlagsAdd, []string{`\Deleted`, "NotDeleted"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ChangeFlags(ctx, mb, []uint32{uids[0]}, FlagsAdd, []string{"Deleted"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		del, err := s.DeletedMessages(ctx, mb)
+		if err != nil || len(del) != 2 || del[0].UID != uids[1] || del[1].UID != uids[3] {
+			t.Fatalf("deleted: %+v, %v", del, err)
+		}
+		modseq, changed, expunged, err := s.ChangesSince(ctx, mb, before)
+		if err != nil || modseq != before+2 || len(changed) != 3 || len(expunged) != 0 {
+			t.Fatalf("changes since %d: %d %+v %v, %v", before, modseq, changed, expunged, err)
+		}
+		if err := s.Expunge(ctx, mb, []int64{del[0].ID}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, expunged, err := s.ChangesSince(ctx, mb, modseq); err != nil || !slices.Equal(expunged, []uint32{uids[1]}) {
+			t.Fatalf("expunged since %d: %v, %v", modseq, expunged, err)
+		}
+		cands, infos, err := s.SearchCandidates(ctx, mb, []uint32{uids[0], uids[1], uids[2]}, true)
+		if err != nil || len(cands) != 2 || cands[0].UID != uids[0] || cands[1].UID != uids[2] || infos[uids[2]].Subject != "topic 2" {
+			t.Fatalf("candidates: %+v %v, %v", cands, infos, err)
+		}
+		if m, err := s.MessageOfAccount(ctx, a.ID, cands[1].ID); err != nil || m.UID != uids[2] {
+			t.Fatalf("message of account: %+v, %v", m, err)
+		}
+		if used, err := s.Usage(ctx, a.ID); err != nil || used != cands[0].Size+cands[1].Size+sizeOf(t, s, mb, del[1].UID) {
+			t.Errorf("usage %d, %v", used, err)
+		}
+		if err := s.SetSubscribed(ctx, a.ID, "Later", true); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetSubscribed(ctx, a.ID, "Junk", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteMailbox(ctx, a.ID, "Sent"); err != nil {
+			t.Fatal(err)
+		}
+		lone, err := s.LoneSubscriptions(ctx, a.ID)
+		if err != nil || !slices.Equal(lone, []string{"Later", "Sent"}) {
+			t.Errorf("lone subscriptions: %v, %v", lone, err)
+		}
+	})
+}
+
+// sizeOf returns the stored size of a mailbox's message.
+func sizeOf(t *testing.T, s *Store, mailboxID int64, uid uint32) int64 {
+	t.Helper()
+	msgs, err := s.MessagesByUID(context.Background(), mailboxID, []uint32{uid})
+	if err != nil || len(msgs) != 1 {
+		t.Fatalf("UID %d: %v", uid, err)
+	}
+	return msgs[0].Size
+}
