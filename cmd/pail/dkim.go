@@ -21,7 +21,7 @@ func (e *env) openDKIM() (*config.Config, *dkim.Store, error) {
 	if err := becomeDataOwner(cfg.DataDir); err != nil {
 		return nil, nil, err
 	}
-	keys, err := dkim.Open(dkim.DirIn(cfg.DataDir), nil)
+	keys, _, err := dkim.OpenConfigured(e.ctx, cfg.DataDir, cfg.Store)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -10,6 +11,7 @@ import (
 	"os/user"
 	"strconv"
 
+	"pail/internal/config"
 	"pail/internal/dkim"
 	"pail/internal/doctor"
 	"pail/internal/resolve"
@@ -56,7 +58,7 @@ func cmdDoctor(e *env, args []string) error {
 	rep := doctor.Run(e.ctx, doctor.Options{
 		Config:     cfg,
 		Resolver:   resolve.New(cfg.Resolver, 0),
-		Keys:       dkimKeys(cfg.DataDir),
+		Keys:       dkimKeys(e.ctx, cfg),
 		DNSBL:      cfg.DoctorDNSBL(),
 		ServerUID:  uid,
 		ServerUser: name,
@@ -96,18 +98,21 @@ func cmdDoctor(e *env, args []string) error {
 	return nil
 }
 
-// dkimKeys returns the keys of each domain from the data directory,
-// without making any (the doctor checks what exists).
-func dkimKeys(dataDir string) func(string) ([]dkim.Key, error) {
+// dkimKeys returns the keys of each domain from the data directory (or
+// the cluster's database), without making any (the doctor checks what
+// exists).
+func dkimKeys(ctx context.Context, cfg *config.Config) func(string) ([]dkim.Key, error) {
 	return func(domain string) ([]dkim.Key, error) {
-		dir := dkim.DirIn(dataDir)
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
+		if cfg.Store == "" {
+			if _, err := os.Stat(dkim.DirIn(cfg.DataDir)); errors.Is(err, fs.ErrNotExist) {
+				return nil, nil
+			}
 		}
-		st, err := dkim.Open(dir, nil)
+		st, release, err := dkim.OpenConfigured(ctx, cfg.DataDir, cfg.Store)
 		if err != nil {
 			return nil, err
 		}
+		defer release()
 		return st.Keys(domain)
 	}
 }

@@ -237,7 +237,7 @@ func (e *env) openStore() (*config.Config, *store.Store, error) {
 	if err := becomeDataOwner(cfg.DataDir); err != nil {
 		return nil, nil, err
 	}
-	st, err := store.Open(e.ctx, cfg.DataDir)
+	st, err := store.OpenConfigured(e.ctx, cfg.DataDir, cfg.Store)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -26,6 +26,7 @@ func (e *env) openQueue() (*config.Config, *queue.Queue, error) {
 	}
 	q, err := queue.Open(e.ctx, queue.Config{
 		Dir:      queue.DirIn(cfg.DataDir),
+		Database: cfg.Store,
 		Hostname: cfg.Hostname,
 		Lifetime: cfg.Outbound.QueueLifetime.Duration,
 		Signer: dkim.NewSigner(keys, dkim.Policy{

@@ -169,7 +169,7 @@ func cmdSendmail(e *env, args []string) error {
 	if err := becomeDataOwner(cfg.DataDir); err != nil {
 		return err
 	}
-	st, err := store.Open(e.ctx, cfg.DataDir)
+	st, err := store.OpenConfigured(e.ctx, cfg.DataDir, cfg.Store)
 	if err != nil {
 		return err
 	}

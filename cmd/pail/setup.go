@@ -330,7 +330,7 @@ func (p setupPlan) populate(e *env) (string, error) {
 	if err := safeio.MkdirAll(p.LogDir, setupDirMode); err != nil {
 		return "", err
 	}
-	st, err := store.Open(e.ctx, cfg.DataDir)
+	st, err := store.OpenConfigured(e.ctx, cfg.DataDir, cfg.Store)
 	if err != nil {
 		return "", err
 	}

@@ -57,7 +57,7 @@ type injector struct {
 
 // openInjector opens the store, the queue and the mail log of cfg.
 func (e *env) openInjector(cfg *config.Config) (*injector, error) {
-	st, err := store.Open(e.ctx, cfg.DataDir)
+	st, err := store.OpenConfigured(e.ctx, cfg.DataDir, cfg.Store)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"pail/internal/sqldb"
 )
 
 // Default listen addresses: unprivileged ports so a fresh checkout runs as
@@ -45,6 +47,13 @@ type Config struct {
 	Domains []string `toml:"domains"`
 	// DataDir holds the database, message files, spool and certificates.
 	DataDir string `toml:"data_dir"`
+	// Store, when set, is the PostgreSQL server (a postgres:// or
+	// postgresql:// URL) that holds the mail store and the outgoing
+	// queue instead of the SQLite files in DataDir, so that several
+	// pail serve processes can share it; DataDir still holds this
+	// node's certificates and spool files. Empty (the default) is the
+	// embedded SQLite store.
+	Store string `toml:"store"`
 	// Postmaster is the account that receives mail for postmaster@ every
 	// local domain; empty means the first admin account.
 	Postmaster string `toml:"postmaster"`
@@ -433,6 +442,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.DataDir == "" {
 		return errors.New("data_dir: must not be empty")
+	}
+	if cfg.Store != "" && !sqldb.IsURL(cfg.Store) {
+		return errors.New("store: not a postgres:// or postgresql:// URL (leave it out for the SQLite store in data_dir)")
 	}
 	if len(cfg.DKIM.Domains) > 0 {
 		doms := make(map[string]DKIMDomain, len(cfg.DKIM.Domains))

@@ -110,11 +110,32 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{"resolver = \"127.0.0.1:53\"\n[outbound]\nresolver = \"127.0.0.1:5353\"", "outbound.resolver"},
 		{"[outbound]\nsource = \"mx.example\"", "outbound.source"},
 		{"[outbound]\nsource = \"0.0.0.0\"", "outbound.source"},
+		{`store = "host=db user=pail password=secret"`, "store"},
+		{`store = "/var/lib/pail/pail.db"`, "store"},
 	} {
 		_, err := load(t, tc.text)
 		if err == nil || !strings.Contains(err.Error(), tc.key) {
 			t.Errorf("%q: error %v does not name %q", tc.text, err, tc.key)
 		}
+	}
+}
+
+// TestStoreKey: store takes a PostgreSQL URL and keeps it as written; a
+// value that is not one is refused without being echoed (it may hold a
+// password).
+func TestStoreKey(t *testing.T) {
+	cfg, err := load(t, `store = "postgres://pail:pw@db.internal:5432/mail?sslmode=verify-full"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Store != "postgres://pail:pw@db.internal:5432/mail?sslmode=verify-full" {
+		t.Errorf("store = %q", cfg.Store)
+	}
+	if cfg, err := load(t, ``); err != nil || cfg.Store != "" {
+		t.Errorf("default store = %q, %v; want empty (SQLite in data_dir)", cfg.Store, err)
+	}
+	if _, err := load(t, `store = "host=db password=secret"`); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("a bad store value: error %v", err)
 	}
 }
 

@@ -223,3 +223,19 @@ func (d dbBackend) commit(domain, stamp string, manifest []byte, add []keyFile, 
 	}
 	return strconv.FormatInt(next, 10), nil
 }
+
+// OpenConfigured opens the keys a configuration names: in the PostgreSQL
+// database at databaseURL when it is set (OpenDB on a blobdb there, shared
+// by the cluster's nodes), else the files of dataDir (Open). release
+// releases what it opened.
+func OpenConfigured(ctx context.Context, dataDir, databaseURL string) (keys *Store, release func() error, err error) {
+	if databaseURL == "" {
+		keys, err := Open(DirIn(dataDir), nil)
+		return keys, func() error { return nil }, err
+	}
+	db, err := blobdb.Open(ctx, databaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("dkim: %w", err)
+	}
+	return OpenDB(db, nil), db.Close, nil
+}

@@ -141,8 +141,18 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.serving.Add(1)
 		go func() {
 			defer s.serving.Done()
-			if err := s.deps.Store.WatchChanges(s.ctx, s.cfg.WatchInterval); err != nil {
-				s.deps.Log.Error("store watcher stopped", "err", err)
+			// The watcher rides out a database that goes away; on any
+			// other error it ends, and is started again a second later,
+			// so that IDLE goes on hearing of other processes' and
+			// nodes' changes.
+			for s.ctx.Err() == nil {
+				if err := s.deps.Store.WatchChanges(s.ctx, s.cfg.WatchInterval); err != nil && s.ctx.Err() == nil {
+					s.deps.Log.Error("store watcher stopped; starting it again", "err", err)
+				}
+				select {
+				case <-s.ctx.Done():
+				case <-time.After(time.Second):
+				}
 			}
 		}()
 	})

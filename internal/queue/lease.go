@@ -2,11 +2,7 @@ package queue
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -49,18 +45,6 @@ type lease struct {
 	until  time.Time // as last written to the database
 	ctx    context.Context
 	cancel context.CancelFunc // cuts the deliveries when the lease is lost
-}
-
-// newNodeID makes a name for this process unique among the nodes: host
-// name, process id and a random part.
-func newNodeID() string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "node"
-	}
-	var r [6]byte
-	rand.Read(r[:])
-	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(r[:])
 }
 
 // placeholders returns n ? separated by commas.

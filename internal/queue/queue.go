@@ -268,7 +268,7 @@ func Open(ctx context.Context, cfg Config) (*Queue, error) {
 		}
 		q.db, q.pg = db, true
 		if q.cfg.NodeID == "" {
-			q.cfg.NodeID = newNodeID()
+			q.cfg.NodeID = sqldb.NodeID()
 		}
 		return q, nil
 	}

@@ -8,13 +8,20 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	xacme "golang.org/x/crypto/acme"
+	"golang.org/x/crypto/acme/autocert"
 
 	"pail/internal/acme"
 	"pail/internal/config"
+	"pail/internal/sqldb"
 	"pail/internal/webmail"
 )
+
+// acmeLeaseTTL is how long a cluster node's hold on ACME ordering lasts
+// unrenewed: a node that died is replaced as orderer after this long.
+const acmeLeaseTTL = 2 * time.Minute
 
 // tlsConfig is the TLS config every listener shares. With [acme] enabled
 // its certificate comes from the ACME manager, which falls back to the
@@ -25,6 +32,14 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 	if !a.Enabled {
 		return base, nil
 	}
+	// A cluster's nodes share the account and certificates, and one of
+	// them at a time (the acme lease's holder) talks to the CA.
+	var acmeCache autocert.Cache
+	var acmeLease acme.Lease
+	if s.blobs != nil {
+		acmeCache = acme.NewDBCache(s.blobs)
+		acmeLease = s.blobs.Lease("acme", sqldb.NodeID(), acmeLeaseTTL)
+	}
 	m, err := acme.New(acme.Config{
 		Directory:   a.Directory,
 		Email:       a.Email,
@@ -34,6 +49,8 @@ func (s *Server) tlsConfig() (*tls.Config, error) {
 		RenewBefore: a.RenewBefore.Duration,
 		CacheDir:    filepath.Join(s.cfg.DataDir, "acme"),
 		HTTP01:      s.cfg.Listen.HTTP != "",
+		Cache:       acmeCache,
+		Lease:       acmeLease,
 	}, base.GetCertificate, s.log.With("proto", "acme"))
 	if err != nil {
 		return nil, err

@@ -16,8 +16,9 @@ import (
 	"pail/internal/remote"
 )
 
-// openQueue opens the outgoing queue in the data directory; it is closed
-// with the server.
+// openQueue opens the outgoing queue in the data directory (or in the
+// store's PostgreSQL database, shared by the nodes); it is closed with the
+// server.
 func (s *Server) openQueue(ctx context.Context) (*queue.Queue, error) {
 	signer, err := s.openDKIM()
 	if err != nil {
@@ -25,6 +26,7 @@ func (s *Server) openQueue(ctx context.Context) (*queue.Queue, error) {
 	}
 	q, err := queue.Open(ctx, queue.Config{
 		Dir:      queue.DirIn(s.cfg.DataDir),
+		Database: s.cfg.Store,
 		Hostname: s.cfg.Hostname,
 		Signer:   signer,
 		Lifetime: s.cfg.Outbound.QueueLifetime.Duration,
@@ -39,15 +41,21 @@ func (s *Server) openQueue(ctx context.Context) (*queue.Queue, error) {
 	return q, nil
 }
 
-// openDKIM opens the DKIM keys in the data directory, makes the keys of
+// openDKIM opens the DKIM keys (in the data directory, or in the
+// cluster's database when the store is on PostgreSQL), makes the keys of
 // every local domain that has none, and returns the signer the queue
 // signs with (RFC 6376): mail whose From is a local domain with signing
 // on. A domain whose keys cannot be made is logged; its mail goes out
 // unsigned.
 func (s *Server) openDKIM() (*dkim.Signer, error) {
-	keys, err := dkim.Open(dkim.DirIn(s.cfg.DataDir), nil)
-	if err != nil {
-		return nil, err
+	var keys *dkim.Store
+	if s.blobs != nil {
+		keys = dkim.OpenDB(s.blobs, nil)
+	} else {
+		var err error
+		if keys, err = dkim.Open(dkim.DirIn(s.cfg.DataDir), nil); err != nil {
+			return nil, err
+		}
 	}
 	s.dkimKeys = keys
 	dk := s.cfg.DKIM

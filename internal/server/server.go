@@ -24,6 +24,7 @@ import (
 	"pail/internal/acme"
 	"pail/internal/address"
 	"pail/internal/auth"
+	"pail/internal/blobdb"
 	"pail/internal/config"
 	"pail/internal/delivery"
 	"pail/internal/dkim"
@@ -73,8 +74,11 @@ type Server struct {
 
 	resolver *resolve.Resolver // every DNS lookup: the [resolver] setting
 
-	dkimKeys *dkim.Store                 // DKIM keys, data_dir/dkim
-	dkim     atomic.Pointer[config.DKIM] // the [dkim] settings in force
+	dkimKeys *dkim.Store // DKIM keys, data_dir/dkim or in blobs
+	// blobs, with the store on PostgreSQL, is the state the nodes share
+	// beside it: DKIM keys, ACME's cache and its lease; nil otherwise.
+	blobs *blobdb.DB
+	dkim  atomic.Pointer[config.DKIM] // the [dkim] settings in force
 
 	acme         *acme.Manager                 // ACME certificates, when [acme] is enabled (acme.go)
 	acmeStop     func()                        // ends acme.Run and waits for it
@@ -131,7 +135,7 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 		s.metrics.Counter("pail_mail_events_total", "Mail events, as in the mail log.", "event", event).Inc()
 	}
 
-	st, err := store.Open(ctx, cfg.DataDir)
+	st, err := store.OpenConfigured(ctx, cfg.DataDir, cfg.Store)
 	if err != nil {
 		s.closeAll()
 		return nil, err
@@ -177,6 +181,13 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (*Server, error)
 	}
 	if s.certs.Made() {
 		s.log.Info("made a self-signed certificate; clients that check it can trust this file", "cert", s.certs.CertFile())
+	}
+	if cfg.Store != "" {
+		if s.blobs, err = blobdb.Open(ctx, cfg.Store); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		s.closers = append(s.closers, s.blobs)
 	}
 	tlsCfg, err := s.tlsConfig()
 	if err != nil {

@@ -31,10 +31,13 @@ package sqldb
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -103,6 +106,19 @@ func (d Dialect) Rebind(query string) string {
 	return b.String()
 }
 
+// NodeID makes a name for this process unique among the nodes that share
+// a database, for the leases they take: host name, process id and a
+// random part.
+func NodeID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "node"
+	}
+	var r [6]byte
+	rand.Read(r[:])
+	return host + "-" + strconv.Itoa(os.Getpid()) + "-" + hex.EncodeToString(r[:])
+}
+
 // IsURL reports whether target names a PostgreSQL server (postgres:// or
 // postgresql://) rather than a SQLite file.
 func IsURL(target string) bool {
@@ -160,6 +176,10 @@ func openSQLite(ctx context.Context, path string, opts Options) (*DB, error) {
 	return &DB{db: db, dialect: SQLite}, nil
 }
 
+// pingAfterIdle is how long a pooled PostgreSQL connection may have been
+// idle before it is checked with a ping on its next use.
+const pingAfterIdle = 100 * time.Millisecond
+
 func openPostgres(ctx context.Context, target string, opts Options) (*DB, error) {
 	cfg, err := pgx.ParseConfig(target)
 	if err != nil {
@@ -173,12 +193,18 @@ func openPostgres(ctx context.Context, target string, opts Options) (*DB, error)
 		}
 		cfg.RuntimeParams["search_path"] = pgx.Identifier{opts.Schema}.Sanitize()
 	}
-	db := stdlib.OpenDB(*cfg)
+	// A connection taken from the pool after a pause is pinged first and
+	// dropped if the server no longer has it (a restart, a failover), so
+	// that the restart is not answered with one failure per pooled
+	// connection; pgx pings only after a second, longer than a quick
+	// restart takes. Connections in steady use are not pinged.
+	db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(func(_ context.Context, p stdlib.ShouldPingParams) bool {
+		return p.IdleDuration > pingAfterIdle
+	}))
 	db.SetMaxOpenConns(orDefault(opts.MaxOpenConns, 10))
 	db.SetMaxIdleConns(orDefault(opts.MaxOpenConns, 10))
-	// A connection left over from before a server restart fails once
-	// and is dropped; a bounded lifetime also spreads connections over
-	// a pool's servers when a proxy stands in between.
+	// A bounded lifetime also spreads connections over a pool's servers
+	// when a proxy stands in between.
 	db.SetConnMaxLifetime(30 * time.Minute)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()

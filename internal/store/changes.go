@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"pail/internal/sqldb"
 )
 
 // EventChanged says that a mailbox changed in some way the store could not
@@ -23,14 +25,21 @@ const DefaultWatchInterval = 500 * time.Millisecond
 // sequence with the last look, publishing EventChanged for each mailbox that
 // moved and EventMailboxes for accounts whose set of mailboxes changed.
 // On PostgreSQL, which has no data_version, every tick compares (a
-// stopgap until LISTEN/NOTIFY). Changes made by this process are announced again; events are hints, so
+// stopgap until LISTEN/NOTIFY). When the database goes away (a PostgreSQL
+// restart) the connection is made again at a later tick and compared with
+// the last look from before, so nothing committed meanwhile goes
+// unannounced; other errors end it. Changes made by this process are announced again; events are hints, so
 // that is harmless.
 func (s *Store) WatchChanges(ctx context.Context, interval time.Duration) error {
 	conn, err := s.db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("store: watch: %w", err)
 	}
-	defer conn.Close()
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
 	type mbox struct {
 		account int64
 		modseq  uint64
@@ -80,24 +89,40 @@ func (s *Store) WatchChanges(ctx context.Context, interval time.Duration) error 
 			return nil
 		case <-t.C:
 		}
+		// A database that went away (a PostgreSQL restart) breaks the
+		// connection: it is made again at a later tick and the look
+		// compares with the snapshot from before, so that what was
+		// committed meanwhile is announced too.
+		if conn == nil {
+			if conn, err = s.db.Conn(ctx); err != nil {
+				conn = nil
+				if ctx.Err() != nil {
+					return nil
+				}
+				continue
+			}
+			version = -1
+		}
 		v, err := dataVersion()
+		if err == nil && v == version && !s.db.pg() {
+			continue
+		}
+		var cur map[int64]mbox
+		if err == nil {
+			cur, err = snapshot()
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			return fmt.Errorf("store: watch: %w", err)
-		}
-		if v == version && !s.db.pg() {
+			if !sqldb.IsUnavailable(err) {
+				return fmt.Errorf("store: watch: %w", err)
+			}
+			conn.Close()
+			conn = nil
 			continue
 		}
 		version = v
-		cur, err := snapshot()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return fmt.Errorf("store: watch: %w", err)
-		}
 		for id, m := range cur {
 			old, ok := last[id]
 			switch {

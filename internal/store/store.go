@@ -133,6 +133,16 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 	return open(ctx, dir, tryLock)
 }
 
+// OpenConfigured opens the store a configuration names: on the
+// PostgreSQL server at databaseURL when it is set (OpenPostgres), else the
+// SQLite store in dir (Open).
+func OpenConfigured(ctx context.Context, dir, databaseURL string) (*Store, error) {
+	if databaseURL != "" {
+		return OpenPostgres(ctx, databaseURL)
+	}
+	return Open(ctx, dir)
+}
+
 // open is Open with the given way of taking owner locks.
 func open(ctx context.Context, dir string, lock lockFunc) (*Store, error) {
 	if err := safeio.CheckWritable(dir, "pail.db", "pail.db-wal", "pail.db-shm", "mail", "spool", locksDir); err != nil {
