@@ -1,6 +1,7 @@
 package pop3d
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -184,17 +185,31 @@ func (s *session) login(user, password string) error {
 		s.log.Error("pop3 authenticate", "err", err)
 		return errTemporary
 	}
-	unlock, ok := s.srv.deps.Locks.tryLock(acct.ID)
-	if !ok {
+	lock, err := s.srv.deps.Locks.tryLock(s.srv.ctx, acct.ID)
+	switch {
+	case errors.Is(err, errLocked):
 		return errInUse
+	case err != nil:
+		// A shared lock table that cannot answer: nobody can tell
+		// whether another node's session holds the maildrop.
+		s.log.Error("pop3 lock maildrop", "user", acct.Address, "err", err)
+		return errTemporary
 	}
 	// From here the session releases the lock when it ends, even by a
 	// panic.
-	s.unlock = unlock
+	s.lock = lock
+	if lock.lost != nil {
+		// A lost lock is another session's now: cut this one off, so
+		// that it neither reads nor removes anything more.
+		log, raw := s.log, s.raw // the watch runs on a goroutine of its own
+		s.stopWatch = context.AfterFunc(lock.lost, func() {
+			log.Warn("pop3 maildrop lock lost; closing the session", "user", acct.Address)
+			raw.Close()
+		})
+	}
 	mb, msgs, err := s.snapshot(acct.ID)
 	if err != nil {
-		s.unlock()
-		s.unlock = nil
+		s.releaseLock()
 		s.log.Error("pop3 open maildrop", "user", acct.Address, "err", err)
 		return errTemporary
 	}
@@ -205,6 +220,21 @@ func (s *session) login(user, password string) error {
 	n, size := s.count()
 	s.ok(fmt.Sprintf("Logged in, %d messages (%d octets)", n, size))
 	return nil
+}
+
+// releaseLock gives the maildrop lock back, if the session holds it. A
+// session that is ending still releases its lock when the server is being
+// closed, so the release does not inherit the server's cancellation.
+func (s *session) releaseLock() {
+	if s.lock.release == nil {
+		return
+	}
+	if s.stopWatch != nil {
+		s.stopWatch()
+		s.stopWatch = nil
+	}
+	s.lock.release(context.WithoutCancel(s.srv.ctx))
+	s.lock = maildropLock{}
 }
 
 // snapshot lists the INBOX as it is now: the session's message numbers.

@@ -111,9 +111,10 @@ type Deps struct {
 	// Auth checks USER/PASS and AUTH PLAIN logins.
 	Auth Authenticator
 	// Locks is the maildrop lock table. Servers that share one (the pop3
-	// and pop3s listeners of one process) lock each other out; nil gives
-	// the server a table of its own.
-	Locks   *Locks
+	// and pop3s listeners of one process, with a *Locks; the nodes of a
+	// cluster, with a *SharedLocks each on one database) lock each other
+	// out; nil gives the server a table of its own.
+	Locks   Locker
 	Log     *slog.Logger    // debug log; nil discards
 	MailLog *maillog.Logger // auth failures; nil discards
 }

@@ -61,7 +61,7 @@ type testOpts struct {
 	remote   bool
 	idle     time.Duration
 	perIP    int
-	locks    *Locks
+	locks    Locker
 	wrap     func(Store) Store
 	authWrap func(Authenticator) Authenticator
 }

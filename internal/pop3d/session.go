@@ -90,9 +90,11 @@ type session struct {
 
 	// Set on entering the TRANSACTION state.
 	account store.Account
-	unlock  func() // releases the maildrop lock
-	mailbox store.Mailbox
-	msgs    []entry
+	lock    maildropLock // held from login to the session's end
+	// stopWatch stops watching a shared lock for its loss.
+	stopWatch func() bool
+	mailbox   store.Mailbox
+	msgs      []entry
 }
 
 // entry is one message of the maildrop snapshot.
@@ -119,9 +121,7 @@ func newSession(srv *Server, nc net.Conn, ip netip.Addr) *session {
 // and closes the connection. Nothing is removed unless QUIT said so.
 func (s *session) serve() {
 	defer func() {
-		if s.unlock != nil {
-			s.unlock()
-		}
+		s.releaseLock()
 		s.raw.Close()
 		s.log.Debug("pop3 session ended")
 	}()

@@ -248,6 +248,14 @@ func (s *session) quit(command) error {
 	if len(ids) > 0 {
 		ctx, cancel := context.WithTimeout(s.srv.ctx, updateTimeout)
 		defer cancel()
+		if s.lock.lost != nil {
+			// A lock lost meanwhile cancels the removal: the
+			// maildrop may be another session's now.
+			defer context.AfterFunc(s.lock.lost, cancel)()
+			if s.lock.lost.Err() != nil {
+				cancel()
+			}
+		}
 		if err := s.srv.deps.Store.Expunge(ctx, s.mailbox.ID, ids); err != nil {
 			s.log.Error("pop3 update", "err", err)
 			// RFC 1939 §6: "-ERR some deleted messages not removed".
@@ -258,10 +266,7 @@ func (s *session) quit(command) error {
 	// The update is done: release the maildrop before the +OK, so that a
 	// client that reconnects as soon as it reads it (a poller) finds the
 	// maildrop free rather than [IN-USE] (RFC 2449 §8.1.1).
-	if s.unlock != nil {
-		s.unlock()
-		s.unlock = nil
-	}
+	s.releaseLock()
 	s.ok(fmt.Sprintf("pail POP3 server signing off (%d messages removed)", len(ids)))
 	return errHangUp
 }
