@@ -2,7 +2,8 @@
 // IPv6 /64) may do something: a token bucket per client, refilled at a
 // steady rate, with a bounded number of buckets so that a flood of
 // addresses cannot exhaust memory, nor empty the table to reset a
-// limited client. It also holds what every per-client table in pail
+// limited client; in a cluster, a Shared table counts the events of
+// every node (AllowContext). It also holds what every per-client table in pail
 // shares: which prefix is one client (ClientPrefix) and how a full table
 // is cut back (Trim).
 package ratelimit
@@ -52,6 +53,9 @@ type Limiter struct {
 	floorAt time.Time
 	// Now returns the current time; tests replace it.
 	Now func() time.Time
+	// Shared, when set, also counts the events in a table the nodes of
+	// a cluster share (see AllowContext); Allow ignores it.
+	Shared *Shared
 }
 
 type bucket struct {
