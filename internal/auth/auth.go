@@ -91,8 +91,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, use
 	acct, err := a.check(ctx, norm, password)
 	if err != nil && !errors.Is(err, ErrFailed) {
 		// A store failure or a cancelled wait says nothing about the
-		// password: the slot goes back.
-		a.limits.finish(at, false, a.now())
+		// password: the slot goes back, and the address is no known
+		// place of the account for it (a client that hangs up while
+		// its check waits must not become one).
+		a.limits.abandon(at)
 		return store.Account{}, err
 	}
 	if d := a.limits.finish(at, err != nil, a.now()); d > 0 {

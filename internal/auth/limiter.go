@@ -415,6 +415,26 @@ func (l *limiter) finish(at attempt, failed bool, now time.Time) time.Duration {
 	return failureDelay(max(c.failures, a.failures))
 }
 
+// abandon ends a reserved attempt that says nothing about the password
+// (a store failure, a cancelled wait): its slots go back, and the client
+// address does not become a known place, as it would by a success.
+func (l *limiter) abandon(at attempt) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.clients[at.client]
+	c.inflight--
+	if c.inflight == 0 && c.failures == 0 {
+		delete(l.clients, at.client)
+	}
+	if at.inNetwork {
+		n := l.networks[at.network]
+		n.inflight--
+		if n.inflight == 0 && n.failures == 0 {
+			delete(l.networks, at.network)
+		}
+	}
+}
+
 // failureDelay is the wait before answering the nth recent failure.
 func failureDelay(n int) time.Duration {
 	return min(baseDelay<<min(n-1, 8), maxDelay)

@@ -504,3 +504,30 @@ func TestKnownPlacesBounded(t *testing.T) {
 		t.Error("a place stays known past knownTTL")
 	}
 }
+
+// TestAbandonedCheckMakesNoKnownPlace: an attempt whose check could not
+// run (the client hung up while it waited for a hashing slot) gives its
+// slot back but does not make the address a known place, which would
+// exempt it from the account's limits.
+func TestAbandonedCheckMakesNoKnownPlace(t *testing.T) {
+	c := newClockedAuth(t, Limits{})
+	c.attack(t, "bob@hill.com")
+	for range cap(c.hashing) {
+		c.hashing <- struct{}{} // every hashing slot busy
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ip := netip.MustParseAddr("192.0.2.77")
+	if _, err := c.Authenticate(ctx, ip, "bob@hill.com", "guess"); err == nil || errors.Is(err, ErrFailed) || errors.Is(err, ErrLimited) {
+		t.Fatalf("check with a cancelled wait: %v", err)
+	}
+	for range cap(c.hashing) {
+		<-c.hashing
+	}
+	if c.limits.isKnownLocked(c.limits.accountKey("bob@hill.com"), ratelimit.Client(ip), c.Authenticator.now()) {
+		t.Fatal("an abandoned attempt made its address a known place")
+	}
+	if n := c.limits.clients[ratelimit.Client(ip)]; n != nil {
+		t.Errorf("an abandoned attempt left its client entry: %+v", *n)
+	}
+}
