@@ -44,6 +44,10 @@ type Authenticator struct {
 	// limit.
 	hashing chan struct{}
 
+	// shared, in a cluster, counts the attempts in a database the nodes
+	// share as well (shared.go); nil on a single node.
+	shared *SharedLimits
+
 	// verified skips the argon2id check for a password that was right
 	// within the last minutes.
 	verified *verifiedLogins
@@ -83,6 +87,9 @@ func NewWithLimits(accounts Accounts, lim Limits) *Authenticator {
 // allowance (see limiter).
 func (a *Authenticator) Authenticate(ctx context.Context, remote netip.Addr, username, password string) (store.Account, error) {
 	norm := accountName(username)
+	if a.shared != nil {
+		return a.authenticateShared(ctx, remote, norm, password)
+	}
 	at, ok := a.limits.reserve(remote, norm, a.now())
 	if !ok {
 		a.Sleep(ctx, maxDelay)

@@ -415,6 +415,15 @@ func (l *limiter) finish(at attempt, failed bool, now time.Time) time.Duration {
 	return failureDelay(max(c.failures, a.failures))
 }
 
+// learn makes remote a known place of account (not ""), as a success from
+// there would: in a cluster, when the shared table knows it as one.
+func (l *limiter) learn(remote netip.Addr, account string, now time.Time) {
+	client := ratelimit.ClientPrefix(remote, l.lim.IPv4Prefix, l.lim.IPv6Prefix)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.rememberLocked(l.accountKey(account), client, now)
+}
+
 // abandon ends a reserved attempt that says nothing about the password
 // (a store failure, a cancelled wait): its slots go back, and the client
 // address does not become a known place, as it would by a success.
