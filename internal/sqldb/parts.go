@@ -34,9 +34,10 @@ func (db *DB) MigratePart(ctx context.Context, part string, migrations []string)
 			return err
 		}
 		// Two nodes creating schema_parts at once: the loser's
-		// unique_violation (23505) or duplicate_table (42P07) means it
-		// exists now, and the next try finds it.
-		if !isCode(err, "23505", "42P07") && !IsRetryable(err) {
+		// unique_violation (23505), duplicate_table (42P07) or
+		// duplicate_object (42710, its row type) means it exists now,
+		// and the next try finds it.
+		if !isCode(err, "23505", "42P07", "42710") && !IsRetryable(err) {
 			return err
 		}
 	}
