@@ -6,7 +6,9 @@
 // The maildrop is the account's INBOX. A session takes a snapshot of it at
 // login, so mail that arrives during a session appears in the next one, and
 // holds an exclusive lock on it until the session ends, however it ends
-// (RFC 1939 §8): a second login gets "-ERR [IN-USE]". DELE only marks a
+// (RFC 1939 §8): a second login gets "-ERR [IN-USE]". The lock table is the
+// process's (Locks) or, for a cluster, a database's (SharedLocks), so that
+// the lock holds across nodes. DELE only marks a
 // message; the marked messages are removed when the client sends QUIT in the
 // TRANSACTION state, durably before the server answers +OK. A connection
 // that drops or times out removes nothing. Unique ids (UIDL) are
