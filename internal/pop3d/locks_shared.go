@@ -49,6 +49,11 @@ import (
 // renewals.
 const DefaultLease = 30 * time.Second
 
+// lockTimeout bounds taking a lease at login; past it the login is
+// answered [SYS/TEMP]. (The lease counts from before the statement, so a
+// slow answer shortens it, never lengthens it.)
+const lockTimeout = 5 * time.Second
+
 // releaseTimeout bounds giving a lease back; one that cannot be given
 // back (database down) expires instead.
 const releaseTimeout = 5 * time.Second
@@ -176,7 +181,7 @@ func randomHex(n int) string {
 
 func (l *SharedLocks) tryLock(ctx context.Context, accountID int64) (maildropLock, error) {
 	holder := l.cfg.NodeID + "/" + randomHex(8)
-	ctx, cancel := context.WithTimeout(ctx, l.wait)
+	ctx, cancel := context.WithTimeout(ctx, lockTimeout)
 	defer cancel()
 	start := time.Now()
 	var got string

@@ -116,11 +116,13 @@ func TestSharedLocksBetweenNodes(t *testing.T) {
 
 func TestSharedLockRenewedWhileHeld(t *testing.T) {
 	eachBackend(t, func(t *testing.T, target string) {
-		const lease = 400 * time.Millisecond
+		// Long enough that a renewal on a loaded machine answers in
+		// its eighth of the lease.
+		const lease = 1200 * time.Millisecond
 		a, _ := newNode(t, target, "a", lease)
 		b, _ := newNode(t, target, "b", lease)
 		la := mustLock(t, a, 1)
-		for end := time.Now().Add(3 * lease); time.Now().Before(end); time.Sleep(lease / 4) {
+		for end := time.Now().Add(2 * lease); time.Now().Before(end); time.Sleep(lease / 4) {
 			mustBeLocked(t, b, 1)
 		}
 		if la.lost.Err() != nil {

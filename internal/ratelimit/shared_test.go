@@ -49,6 +49,8 @@ func eachBackend(t *testing.T, fn func(t *testing.T, target string)) {
 }
 
 // node is one node's limiter, its counters on its own handle on target.
+// Its timeout is long: a loaded test machine must not make the database
+// look away (the node's own bucket would then decide).
 func node(t *testing.T, target string, l *Limiter) (*Limiter, *sqldb.DB) {
 	t.Helper()
 	db, err := sqldb.Open(context.Background(), target, sqldb.Options{})
@@ -56,7 +58,7 @@ func node(t *testing.T, target string, l *Limiter) (*Limiter, *sqldb.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	s, err := NewShared(context.Background(), db, SharedConfig{Name: "test"})
+	s, err := NewShared(context.Background(), db, SharedConfig{Name: "test", Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
