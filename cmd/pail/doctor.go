@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"sync"
 
 	"pail/internal/config"
 	"pail/internal/dkim"
@@ -99,20 +100,22 @@ func cmdDoctor(e *env, args []string) error {
 }
 
 // dkimKeys returns the keys of each domain from the data directory (or
-// the cluster's database), without making any (the doctor checks what
-// exists).
+// the cluster's database, opened once on first use and kept until the
+// command ends), without making any (the doctor checks what exists).
 func dkimKeys(ctx context.Context, cfg *config.Config) func(string) ([]dkim.Key, error) {
+	var once sync.Once
+	var st *dkim.Store
+	var err error
 	return func(domain string) ([]dkim.Key, error) {
 		if cfg.Store == "" {
 			if _, err := os.Stat(dkim.DirIn(cfg.DataDir)); errors.Is(err, fs.ErrNotExist) {
 				return nil, nil
 			}
 		}
-		st, release, err := dkim.OpenConfigured(ctx, cfg.DataDir, cfg.Store)
+		once.Do(func() { st, _, err = dkim.OpenConfigured(ctx, cfg.DataDir, cfg.Store) })
 		if err != nil {
 			return nil, err
 		}
-		defer release()
 		return st.Keys(domain)
 	}
 }
